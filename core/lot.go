@@ -1,0 +1,173 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+)
+
+// LotStatus is everything known about one lot now: `hub lot`.
+type LotStatus struct {
+	Item     string        `json:"item"`
+	Lot      string        `json:"lot"`
+	OnHand   []Qty         `json:"on_hand"`
+	OnHold   bool          `json:"on_hold"`
+	Location string        `json:"location,omitempty"`
+	Site     string        `json:"site,omitempty"`
+	Holds    []HoldEntry   `json:"holds"`
+	Steps    []StepEntry   `json:"steps"`
+	Receipts []SupplierLot `json:"receipts"`
+	Events   []EventEntry  `json:"events"`
+}
+
+// HoldEntry is one hold or release of the lot.
+type HoldEntry struct {
+	Type   EventType `json:"type"` // hold or release
+	Time   string    `json:"time"`
+	Reason string    `json:"reason,omitempty"`
+	Event  string    `json:"event"`
+}
+
+// StepEntry is one process or quality step the lot went through.
+type StepEntry struct {
+	Step      string         `json:"step"`
+	Time      string         `json:"time"`
+	Operator  string         `json:"operator,omitempty"`
+	Equipment string         `json:"equipment,omitempty"`
+	Params    map[string]any `json:"params,omitempty"`
+	Event     string         `json:"event"`
+}
+
+// EventEntry is one stored version of an event about the lot.
+type EventEntry struct {
+	ID      string    `json:"id"`
+	Type    EventType `json:"type"`
+	Time    string    `json:"time"`
+	Status  Status    `json:"status"`
+	Version int       `json:"version"`
+	SeenAt  string    `json:"seen_at"`
+	Summary string    `json:"summary"`
+	Event   *Event    `json:"event"`
+}
+
+// Lot returns the status and history of one lot, or ENOTFOUND.
+func (q *Queries) Lot(ctx context.Context, ref LotRef) (*LotStatus, error) {
+	id, err := q.Store.FindLot(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	st := &LotStatus{Item: ref.Item, Lot: ref.Lot, OnHand: []Qty{}, Holds: []HoldEntry{}, Steps: []StepEntry{}, Receipts: []SupplierLot{}, Events: []EventEntry{}}
+	oh, err := q.onHand(ctx, []int64{id})
+	if err != nil {
+		return nil, err
+	}
+	if v := oh[ref]; v != nil {
+		st.OnHand = v
+	}
+	rows, err := q.Store.LotEvents(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		var e Event
+		if err := json.Unmarshal(r.Body, &e); err != nil {
+			return nil, fmt.Errorf("stored event %s version %d is unreadable: %w", r.ID, r.Version, err)
+		}
+		st.Events = append(st.Events, EventEntry{
+			ID: r.ID, Type: r.Type, Time: fmtTime(r.Time), Status: r.Status, Version: r.Version,
+			SeenAt: fmtTime(r.SeenAt), Summary: Summary(&e), Event: &e,
+		})
+		if r.Status != Active {
+			continue
+		}
+		t := fmtTime(r.Time)
+		switch e.Type {
+		case Hold, Release:
+			st.Holds = append(st.Holds, HoldEntry{Type: e.Type, Time: t, Reason: e.Reason, Event: e.ID})
+			st.OnHold = e.Type == Hold
+		case Step:
+			st.Steps = append(st.Steps, StepEntry{Step: e.Step, Time: t, Operator: e.Operator, Equipment: e.Equipment, Params: e.Params, Event: e.ID})
+		case Move:
+			st.Location = e.To
+		case Receive:
+			st.Receipts = append(st.Receipts, SupplierLot{
+				Item: ref.Item, Lot: ref.Lot, SupplierLot: e.SupplierLot, PO: e.PO,
+				Qty: qtyOf(e.Qty), UOM: e.UOM, Time: t,
+			})
+			if e.Supplier != nil {
+				st.Receipts[len(st.Receipts)-1].ID = e.Supplier.ID
+				st.Receipts[len(st.Receipts)-1].Name = e.Supplier.Name
+			}
+		}
+		if e.Type != Move && e.Location != "" && e.Lot != nil {
+			st.Location = e.Location
+		}
+		if e.Site != "" {
+			st.Site = e.Site
+		}
+	}
+	sort.SliceStable(st.Events, func(i, j int) bool { return st.Events[i].Time < st.Events[j].Time })
+	return st, nil
+}
+
+// Summary describes an event in one line for people.
+func Summary(e *Event) string {
+	q := ""
+	if e.Qty != nil {
+		q = fmt.Sprintf("%g %s", *e.Qty, e.UOM)
+	}
+	switch e.Type {
+	case Receive:
+		s := "received " + q
+		if e.Supplier != nil {
+			s += " from " + partyName(*e.Supplier)
+		}
+		if e.SupplierLot != "" {
+			s += ", supplier lot " + e.SupplierLot
+		}
+		if e.PO != "" {
+			s += ", PO " + e.PO
+		}
+		return s
+	case Consume:
+		return "consumed " + q + " by order " + e.Order
+	case Produce:
+		return "produced " + q + " by order " + e.Order
+	case Ship:
+		s := "shipped " + q + " to " + partyName(*e.Customer)
+		if e.SalesOrder != "" {
+			s += ", sales order " + e.SalesOrder
+		}
+		return s
+	case Transform:
+		return fmt.Sprintf("transform of %d input(s) into %d output(s)", len(e.Inputs), len(e.Outputs))
+	case Step:
+		s := "step " + e.Step
+		if e.Operator != "" {
+			s += " by " + e.Operator
+		}
+		if e.Equipment != "" {
+			s += " on " + e.Equipment
+		}
+		return s
+	case Move:
+		return "moved from " + e.From + " to " + e.To
+	case Hold, Release:
+		s := string(e.Type)
+		if e.Reason != "" {
+			s += ": " + e.Reason
+		}
+		return s
+	case Reverse:
+		return "reverses " + e.Reverses
+	}
+	return string(e.Type)
+}
+
+func partyName(p Party) string {
+	if p.Name != "" {
+		return p.Name + " (" + p.ID + ")"
+	}
+	return p.ID
+}

@@ -1,0 +1,256 @@
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// Status is the state of one stored version of an event.
+type Status string
+
+const (
+	// Active: the current version, in effect.
+	Active Status = "active"
+	// Reversed: the current version, cancelled by an active reverse event.
+	Reversed Status = "reversed"
+	// Superseded: an older version, replaced by a newer one with the same id.
+	Superseded Status = "superseded"
+)
+
+// Direction of a trace.
+type Direction string
+
+const (
+	Forward  Direction = "forward"
+	Backward Direction = "backward"
+)
+
+// Store keeps events and the genealogy derived from them. Both stores
+// (SQLite, PostgreSQL) implement it and pass core/store/storetest.
+//
+// Read methods take params structs so that adding a filter never breaks a
+// caller. Methods that look one thing up return an ENOTFOUND *Error when it
+// does not exist.
+type Store interface {
+	// Ingest runs fn in one write transaction. Writers are serialised: no
+	// two Ingest calls overlap, in this process or (PostgreSQL) any other.
+	// If fn returns an error nothing it wrote is kept.
+	Ingest(ctx context.Context, fn func(tx IngestTx) error) error
+
+	// FindLot returns the id of a lot, or ENOTFOUND.
+	FindLot(ctx context.Context, ref LotRef) (int64, error)
+	// Lots returns the lots with the given ids.
+	Lots(ctx context.Context, ids []int64) ([]LotRow, error)
+	// Hops returns the genealogy edges leaving the given lots in the given
+	// direction: for Forward, every (lot → child) where the lot is an input
+	// of an order or transform that output the child; for Backward the
+	// same edges seen from the child. Only in-effect events count.
+	Hops(ctx context.Context, p HopsParams) ([]Hop, error)
+	// OnHand returns received + produced − consumed − shipped per lot and unit.
+	OnHand(ctx context.Context, lotIDs []int64) ([]LotQtyRow, error)
+	// Receipts returns the in-effect receipts matching the filter.
+	Receipts(ctx context.Context, f ReceiptFilter) ([]ReceiptRow, error)
+	// Shipments returns the in-effect shipments matching the filter.
+	Shipments(ctx context.Context, f ShipmentFilter) ([]ShipmentRow, error)
+	// Originated returns the lots of an item received or produced (by an
+	// order or a transform) within [From, To).
+	Originated(ctx context.Context, f OriginFilter) ([]int64, error)
+	// LotEvents returns every stored version of every event about the lot,
+	// in event time order.
+	LotEvents(ctx context.Context, lotID int64) ([]EventRow, error)
+	// UnsourcedLots returns the lots that were consumed or shipped but never
+	// received or produced.
+	UnsourcedLots(ctx context.Context) ([]LotGapRow, error)
+	// OrdersWithoutInputs returns the orders that produced lots but have no
+	// recorded consumption.
+	OrdersWithoutInputs(ctx context.Context) ([]OrderGapRow, error)
+	// Quarantined lists quarantined input.
+	Quarantined(ctx context.Context, f QuarantineFilter) ([]QuarantineRow, error)
+
+	Close() error
+}
+
+// IngestTx is the view of the store inside one write transaction.
+type IngestTx interface {
+	// CurrentEvents returns the current (not superseded) version of each
+	// of the ids that exists.
+	CurrentEvents(ctx context.Context, ids []string) (map[string]EventRow, error)
+	// Reversers returns, for each target id, the ids of the current
+	// versions of reverse events that name it.
+	Reversers(ctx context.Context, targets []string) (map[string][]string, error)
+	// LotIDs returns the id of each lot, creating the ones that are new.
+	LotIDs(ctx context.Context, refs []LotRef) (map[LotRef]int64, error)
+	// Write applies the changes computed for one batch.
+	Write(ctx context.Context, c *Changes) error
+}
+
+// EventRow is one stored version of an event.
+type EventRow struct {
+	Seq      int64 // store-assigned; 0 until written
+	ID       string
+	Version  int
+	Hash     string
+	Type     EventType
+	Time     time.Time
+	LotID    int64 // 0 when the event has no single lot (transform, reverse)
+	Reverses string
+	Status   Status
+	SeenAt   time.Time
+	Body     []byte // the event as canonical JSON
+}
+
+// StatusUpdate changes the status of a stored version.
+type StatusUpdate struct {
+	Seq    int64
+	Status Status
+}
+
+// LinkRow records that a lot is an input ("in") or output ("out") of a
+// group: an order ("o:" + order) or a transform ("t:" + event id). Two lots
+// are linked when one is in and the other out of the same group.
+type LinkRow struct {
+	EventID string
+	LotID   int64
+	Group   string
+	Out     bool
+	Time    time.Time
+}
+
+// ReceiptRow is an in-effect receive event.
+type ReceiptRow struct {
+	EventID     string
+	LotID       int64
+	Supplier    Party
+	SupplierLot string
+	PO          string
+	Qty         float64
+	UOM         string
+	Time        time.Time
+}
+
+// ShipmentRow is an in-effect ship event.
+type ShipmentRow struct {
+	EventID    string
+	LotID      int64
+	Customer   Party
+	SalesOrder string
+	Delivery   string
+	Qty        float64
+	UOM        string
+	Time       time.Time
+}
+
+// LotDelta is a change to a lot's quantities and counters.
+type LotDelta struct {
+	LotID                                 int64
+	UOM                                   string
+	Received, Produced, Consumed, Shipped float64
+}
+
+// LotUse is a change to how often a lot was sourced (received, produced)
+// and used (consumed, shipped) by in-effect events.
+type LotUse struct {
+	LotID         int64
+	Sourced, Used int
+}
+
+// OrderDelta is a change to the number of in-effect inputs and outputs of
+// an order.
+type OrderDelta struct {
+	Order     string
+	Ins, Outs int
+}
+
+// QuarantineRow is input that could not be ingested.
+type QuarantineRow struct {
+	Seq      int64
+	Key      string // identifies the input; the same input is quarantined once
+	Source   string // file name or connector
+	Line     int    // 1-based line in Source, 0 if not from a file
+	EventID  string // the event id, if one could be read
+	Reason   string
+	Raw      string
+	At       time.Time
+	Resolved bool // a valid event with the same id was ingested since
+}
+
+// Changes is everything one ingest batch writes. Stores apply it in this
+// order: StatusUpdates, NewVersions, RemoveEffects, then the new effects,
+// the deltas and the quarantine.
+type Changes struct {
+	StatusUpdates []StatusUpdate
+	NewVersions   []EventRow
+	RemoveEffects []string // event ids whose links, receipts and shipments go
+	Links         []LinkRow
+	Receipts      []ReceiptRow
+	Shipments     []ShipmentRow
+	LotDeltas     []LotDelta
+	LotUses       []LotUse
+	OrderDeltas   []OrderDelta
+	Quarantine    []QuarantineRow
+	Resolved      []string // event ids whose quarantine entries are now resolved
+}
+
+// LotRow is a lot with its id.
+type LotRow struct {
+	ID  int64
+	Ref LotRef
+}
+
+// Hop is one genealogy edge found by Hops. From is the lot asked about.
+type Hop struct {
+	From, To int64
+	Group    string
+}
+
+// HopsParams selects Hops.
+type HopsParams struct {
+	Direction Direction
+	LotIDs    []int64
+}
+
+// LotQtyRow is a lot's on-hand quantity in one unit.
+type LotQtyRow struct {
+	LotID int64
+	UOM   string
+	Qty   float64
+}
+
+// ReceiptFilter selects receipts: by lots, or by supplier lot.
+type ReceiptFilter struct {
+	LotIDs      []int64
+	SupplierLot string
+}
+
+// ShipmentFilter selects shipments: by lots, by sales order or by customer.
+type ShipmentFilter struct {
+	LotIDs     []int64
+	SalesOrder string
+	CustomerID string
+}
+
+// OriginFilter selects lots of an item originated in [From, To).
+type OriginFilter struct {
+	Item     string
+	From, To time.Time
+}
+
+// LotGapRow is a lot used but never sourced.
+type LotGapRow struct {
+	LotID int64
+	Ref   LotRef
+	Since time.Time
+}
+
+// OrderGapRow is an order with outputs and no inputs.
+type OrderGapRow struct {
+	Order string
+	Since time.Time
+	Lots  []LotRef
+}
+
+// QuarantineFilter selects quarantine entries.
+type QuarantineFilter struct {
+	IncludeResolved bool
+	Limit           int
+}

@@ -1,0 +1,507 @@
+// Package sqlite is the embedded lothub store: one file, no server, pure Go
+// (modernc.org/sqlite), WAL journal. It is the default store of `hub`.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/core/store/schema"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// DB is a lothub store in one SQLite file.
+type DB struct {
+	path string
+	db   *sql.DB
+	// mu serialises writers in this process; BEGIN IMMEDIATE and the busy
+	// timeout serialise them across processes.
+	mu sync.Mutex
+}
+
+// Open opens (creating if needed) the store at path and applies pending
+// migrations. It refuses a database whose schema is newer than it knows.
+func Open(ctx context.Context, path string) (*DB, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(30000)", "foreign_keys(ON)", "cache_size(-65536)", "temp_store(MEMORY)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	s := &DB{path: path, db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Path is the file the store lives in.
+func (s *DB) Path() string { return s.path }
+
+// Close closes the database.
+func (s *DB) Close() error { return s.db.Close() }
+
+// SchemaVersion returns the applied schema version.
+func (s *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("read schema version of %s: %w", s.path, err)
+	}
+	return v, nil
+}
+
+func (s *DB) migrate(ctx context.Context) error {
+	ms, err := schema.Load(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("open %s: %w (is it a SQLite file, and writable?)", s.path, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("open %s: %w (is it a SQLite file?)", s.path, err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("read schema version of %s: %w", s.path, err)
+	}
+	pending, err := schema.Pending(ms, current, s.path)
+	if err != nil {
+		return err
+	}
+	for _, m := range pending {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("apply migration %s to %s: %w", m.Name, s.path, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, m.Version, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("record migration %s: %w", m.Name, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// Ingest runs fn in one IMMEDIATE transaction.
+func (s *DB) Ingest(ctx context.Context, fn func(tx core.IngestTx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin write to %s: %w", s.path, err)
+	}
+	defer tx.Rollback()
+	if err := fn(&ingestTx{tx: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit to %s: %w", s.path, err)
+	}
+	return nil
+}
+
+type ingestTx struct {
+	tx *sql.Tx
+}
+
+func jsonList[T any](v []T) string {
+	b, _ := json.Marshal(v) // ints and strings always marshal
+	return string(b)
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+const eventCols = `seq, id, version, hash, type, ts, coalesce(lot_id, 0), coalesce(reverses, ''), status, seen_at, body`
+
+func scanEvent(rows interface{ Scan(...any) error }) (core.EventRow, error) {
+	var r core.EventRow
+	var ts, seen int64
+	var typ, status, body string
+	if err := rows.Scan(&r.Seq, &r.ID, &r.Version, &r.Hash, &typ, &ts, &r.LotID, &r.Reverses, &status, &seen, &body); err != nil {
+		return r, err
+	}
+	r.Type, r.Status, r.Body = core.EventType(typ), core.Status(status), []byte(body)
+	r.Time, r.SeenAt = fromMicros(ts), fromMicros(seen)
+	return r, nil
+}
+
+func (t *ingestTx) CurrentEvents(ctx context.Context, ids []string) (map[string]core.EventRow, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+eventCols+` FROM events
+		WHERE id IN (SELECT value FROM json_each(?)) AND status <> 'superseded'`, jsonList(ids))
+	if err != nil {
+		return nil, fmt.Errorf("look up events: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]core.EventRow, len(ids))
+	for rows.Next() {
+		r, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("look up events: %w", err)
+		}
+		out[r.ID] = r
+	}
+	return out, rows.Err()
+}
+
+func (t *ingestTx) Reversers(ctx context.Context, targets []string) (map[string][]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT reverses, id FROM events
+		WHERE reverses IN (SELECT value FROM json_each(?)) AND status <> 'superseded'`, jsonList(targets))
+	if err != nil {
+		return nil, fmt.Errorf("look up reversals: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var target, id string
+		if err := rows.Scan(&target, &id); err != nil {
+			return nil, fmt.Errorf("look up reversals: %w", err)
+		}
+		out[target] = append(out[target], id)
+	}
+	return out, rows.Err()
+}
+
+func (t *ingestTx) LotIDs(ctx context.Context, refs []core.LotRef) (map[core.LotRef]int64, error) {
+	out := make(map[core.LotRef]int64, len(refs))
+	if len(refs) == 0 {
+		return out, nil
+	}
+	pairs := make([][2]string, len(refs))
+	for i, r := range refs {
+		pairs[i] = [2]string{r.Item, r.Lot}
+	}
+	arg := jsonList(pairs)
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO lots (item, lot)
+		SELECT value->>0, value->>1 FROM json_each(?) WHERE true
+		ON CONFLICT (item, lot) DO NOTHING`, arg); err != nil {
+		return nil, fmt.Errorf("record lots: %w", err)
+	}
+	rows, err := t.tx.QueryContext(ctx, `SELECT l.id, l.item, l.lot FROM json_each(?) j
+		JOIN lots l ON l.item = j.value->>0 AND l.lot = j.value->>1`, arg)
+	if err != nil {
+		return nil, fmt.Errorf("look up lots: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var r core.LotRef
+		if err := rows.Scan(&id, &r.Item, &r.Lot); err != nil {
+			return nil, fmt.Errorf("look up lots: %w", err)
+		}
+		out[r] = id
+	}
+	return out, rows.Err()
+}
+
+// exec runs one prepared statement for every row.
+func exec[T any](ctx context.Context, tx *sql.Tx, what, query string, rows []T, args func(T) []any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer st.Close()
+	for _, r := range rows {
+		if _, err := st.ExecContext(ctx, args(r)...); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return nil
+}
+
+func nullInt(v int64) any {
+	if v == 0 {
+		return nil
+	}
+	return v
+}
+
+func nullString(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
+}
+
+func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
+	tx := t.tx
+	err := errors.Join(
+		exec(ctx, tx, "update event status", `UPDATE events SET status = ? WHERE seq = ?`, c.StatusUpdates,
+			func(u core.StatusUpdate) []any { return []any{string(u.Status), u.Seq} }),
+		exec(ctx, tx, "insert events", `INSERT INTO events (id, version, hash, type, ts, lot_id, reverses, status, seen_at, body)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.NewVersions,
+			func(r core.EventRow) []any {
+				return []any{r.ID, r.Version, r.Hash, string(r.Type), micros(r.Time), nullInt(r.LotID), nullString(r.Reverses), string(r.Status), micros(r.SeenAt), string(r.Body)}
+			}),
+	)
+	if err != nil {
+		return err
+	}
+	if len(c.RemoveEffects) > 0 {
+		arg := jsonList(c.RemoveEffects)
+		for _, table := range []string{"links", "receipts", "shipments"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE event_id IN (SELECT value FROM json_each(?))`, arg); err != nil {
+				return fmt.Errorf("remove effects from %s: %w", table, err)
+			}
+		}
+	}
+	err = errors.Join(
+		exec(ctx, tx, "insert links", `INSERT INTO links (event_id, lot_id, grp, out, ts) VALUES (?, ?, ?, ?, ?)`, c.Links,
+			func(l core.LinkRow) []any { return []any{l.EventID, l.LotID, l.Group, l.Out, micros(l.Time)} }),
+		exec(ctx, tx, "insert receipts", `INSERT INTO receipts (event_id, lot_id, supplier_id, supplier_name, supplier_lot, po, qty, uom, ts)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.Receipts,
+			func(r core.ReceiptRow) []any {
+				return []any{r.EventID, r.LotID, r.Supplier.ID, r.Supplier.Name, r.SupplierLot, r.PO, r.Qty, r.UOM, micros(r.Time)}
+			}),
+		exec(ctx, tx, "insert shipments", `INSERT INTO shipments (event_id, lot_id, customer_id, customer_name, sales_order, delivery, qty, uom, ts)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.Shipments,
+			func(r core.ShipmentRow) []any {
+				return []any{r.EventID, r.LotID, r.Customer.ID, r.Customer.Name, r.SalesOrder, r.Delivery, r.Qty, r.UOM, micros(r.Time)}
+			}),
+		exec(ctx, tx, "update lot quantities", `INSERT INTO lot_qty (lot_id, uom, received, produced, consumed, shipped) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (lot_id, uom) DO UPDATE SET received = received + excluded.received, produced = produced + excluded.produced,
+			consumed = consumed + excluded.consumed, shipped = shipped + excluded.shipped`, c.LotDeltas,
+			func(d core.LotDelta) []any { return []any{d.LotID, d.UOM, d.Received, d.Produced, d.Consumed, d.Shipped} }),
+		exec(ctx, tx, "update lot use", `UPDATE lots SET sourced = sourced + ?, used = used + ? WHERE id = ?`, c.LotUses,
+			func(u core.LotUse) []any { return []any{u.Sourced, u.Used, u.LotID} }),
+		exec(ctx, tx, "update orders", `INSERT INTO orders (ord, ins, outs) VALUES (?, ?, ?)
+			ON CONFLICT (ord) DO UPDATE SET ins = ins + excluded.ins, outs = outs + excluded.outs`, c.OrderDeltas,
+			func(d core.OrderDelta) []any { return []any{d.Order, d.Ins, d.Outs} }),
+		exec(ctx, tx, "quarantine", `INSERT INTO quarantine (key, source, line, event_id, reason, raw, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (key) DO NOTHING`, c.Quarantine,
+			func(q core.QuarantineRow) []any { return []any{q.Key, q.Source, q.Line, q.EventID, q.Reason, q.Raw, micros(q.At)} }),
+	)
+	if err != nil {
+		return err
+	}
+	if len(c.Resolved) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE quarantine SET resolved = 1
+			WHERE resolved = 0 AND event_id IN (SELECT value FROM json_each(?))`, jsonList(c.Resolved)); err != nil {
+			return fmt.Errorf("resolve quarantine: %w", err)
+		}
+	}
+	return nil
+}
+
+// --- queries ---
+
+func (s *DB) FindLot(ctx context.Context, ref core.LotRef) (int64, error) {
+	var id int64
+	err := s.db.QueryRowContext(ctx, `SELECT id FROM lots WHERE item = ? AND lot = ?`, ref.Item, ref.Lot).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, core.Errorf(core.ENOTFOUND, "lot %s not found", ref)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("find lot %s: %w", ref, err)
+	}
+	return id, nil
+}
+
+func (s *DB) Lots(ctx context.Context, ids []int64) ([]core.LotRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, item, lot FROM lots WHERE id IN (SELECT value FROM json_each(?))`, jsonList(ids))
+	if err != nil {
+		return nil, fmt.Errorf("read lots: %w", err)
+	}
+	return collect(rows, "read lots", func(r *core.LotRow) []any { return []any{&r.ID, &r.Ref.Item, &r.Ref.Lot} })
+}
+
+// collect scans every row into a T.
+func collect[T any](rows *sql.Rows, what string, dest func(*T) []any) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(dest(&v)...); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+func (s *DB) Hops(ctx context.Context, p core.HopsParams) ([]core.Hop, error) {
+	from, to := 0, 1 // forward: from inputs to outputs
+	if p.Direction == core.Backward {
+		from, to = 1, 0
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT a.lot_id, b.lot_id, a.grp
+		FROM links a JOIN links b ON b.grp = a.grp AND b.out = ?
+		WHERE a.lot_id IN (SELECT value FROM json_each(?)) AND a.out = ?`, to, jsonList(p.LotIDs), from)
+	if err != nil {
+		return nil, fmt.Errorf("read genealogy: %w", err)
+	}
+	return collect(rows, "read genealogy", func(h *core.Hop) []any { return []any{&h.From, &h.To, &h.Group} })
+}
+
+func (s *DB) OnHand(ctx context.Context, lotIDs []int64) ([]core.LotQtyRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT lot_id, uom, received + produced - consumed - shipped FROM lot_qty
+		WHERE lot_id IN (SELECT value FROM json_each(?)) ORDER BY lot_id, uom`, jsonList(lotIDs))
+	if err != nil {
+		return nil, fmt.Errorf("read on hand: %w", err)
+	}
+	return collect(rows, "read on hand", func(q *core.LotQtyRow) []any { return []any{&q.LotID, &q.UOM, &q.Qty} })
+}
+
+func (s *DB) Receipts(ctx context.Context, f core.ReceiptFilter) ([]core.ReceiptRow, error) {
+	where, arg := `lot_id IN (SELECT value FROM json_each(?))`, any(jsonList(f.LotIDs))
+	if f.SupplierLot != "" {
+		where, arg = `supplier_lot = ?`, f.SupplierLot
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT event_id, lot_id, supplier_id, supplier_name, supplier_lot, po, qty, uom, ts
+		FROM receipts WHERE `+where+` ORDER BY ts, event_id`, arg)
+	if err != nil {
+		return nil, fmt.Errorf("read receipts: %w", err)
+	}
+	return collect(rows, "read receipts", func(r *core.ReceiptRow) []any {
+		return []any{&r.EventID, &r.LotID, &r.Supplier.ID, &r.Supplier.Name, &r.SupplierLot, &r.PO, &r.Qty, &r.UOM, timeScanner{&r.Time}}
+	})
+}
+
+func (s *DB) Shipments(ctx context.Context, f core.ShipmentFilter) ([]core.ShipmentRow, error) {
+	where, arg := `lot_id IN (SELECT value FROM json_each(?))`, any(jsonList(f.LotIDs))
+	switch {
+	case f.SalesOrder != "":
+		where, arg = `sales_order = ?`, f.SalesOrder
+	case f.CustomerID != "":
+		where, arg = `customer_id = ?`, f.CustomerID
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT event_id, lot_id, customer_id, customer_name, sales_order, delivery, qty, uom, ts
+		FROM shipments WHERE `+where+` ORDER BY ts, event_id`, arg)
+	if err != nil {
+		return nil, fmt.Errorf("read shipments: %w", err)
+	}
+	return collect(rows, "read shipments", func(r *core.ShipmentRow) []any {
+		return []any{&r.EventID, &r.LotID, &r.Customer.ID, &r.Customer.Name, &r.SalesOrder, &r.Delivery, &r.Qty, &r.UOM, timeScanner{&r.Time}}
+	})
+}
+
+// timeScanner scans Unix microseconds into a time.Time.
+type timeScanner struct{ t *time.Time }
+
+func (s timeScanner) Scan(v any) error {
+	n, ok := v.(int64)
+	if !ok {
+		return fmt.Errorf("time column holds %T, want integer microseconds", v)
+	}
+	*s.t = fromMicros(n)
+	return nil
+}
+
+func (s *DB) Originated(ctx context.Context, f core.OriginFilter) ([]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT l.id FROM lots l JOIN receipts r ON r.lot_id = l.id WHERE l.item = ?1 AND r.ts >= ?2 AND r.ts < ?3
+		UNION
+		SELECT l.id FROM lots l JOIN links k ON k.lot_id = l.id AND k.out = 1 WHERE l.item = ?1 AND k.ts >= ?2 AND k.ts < ?3
+		ORDER BY 1`, f.Item, micros(f.From), micros(f.To))
+	if err != nil {
+		return nil, fmt.Errorf("find lots of %s: %w", f.Item, err)
+	}
+	return collect(rows, "find lots", func(id *int64) []any { return []any{id} })
+}
+
+func (s *DB) LotEvents(ctx context.Context, lotID int64) ([]core.EventRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE lot_id = ?1
+		UNION
+		SELECT `+eventCols+` FROM events WHERE type = 'transform' AND id IN (SELECT event_id FROM links WHERE lot_id = ?1)
+		UNION
+		SELECT `+eventCols+` FROM events WHERE reverses IN (SELECT id FROM events WHERE lot_id = ?1)
+		ORDER BY 6, 1`, lotID)
+	if err != nil {
+		return nil, fmt.Errorf("read events of lot: %w", err)
+	}
+	defer rows.Close()
+	var out []core.EventRow
+	for rows.Next() {
+		r, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read events of lot: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *DB) UnsourcedLots(ctx context.Context) ([]core.LotGapRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT l.id, l.item, l.lot,
+		  coalesce((SELECT min(ts) FROM events e WHERE e.lot_id = l.id AND e.status = 'active'),
+		           (SELECT min(ts) FROM links k WHERE k.lot_id = l.id), 0)
+		FROM lots l WHERE l.used > 0 AND l.sourced = 0 ORDER BY l.item, l.lot`)
+	if err != nil {
+		return nil, fmt.Errorf("find unknown lots: %w", err)
+	}
+	return collect(rows, "find unknown lots", func(g *core.LotGapRow) []any {
+		return []any{&g.LotID, &g.Ref.Item, &g.Ref.Lot, timeScanner{&g.Since}}
+	})
+}
+
+func (s *DB) OrdersWithoutInputs(ctx context.Context) ([]core.OrderGapRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT o.ord, min(k.ts), json_group_array(json_array(l.item, l.lot))
+		FROM orders o JOIN links k ON k.grp = o.ord AND k.out = 1 JOIN lots l ON l.id = k.lot_id
+		WHERE o.outs > 0 AND o.ins = 0 GROUP BY o.ord ORDER BY o.ord`)
+	if err != nil {
+		return nil, fmt.Errorf("find orders without inputs: %w", err)
+	}
+	defer rows.Close()
+	var out []core.OrderGapRow
+	for rows.Next() {
+		var g core.OrderGapRow
+		var ts int64
+		var lots string
+		if err := rows.Scan(&g.Order, &ts, &lots); err != nil {
+			return nil, fmt.Errorf("find orders without inputs: %w", err)
+		}
+		g.Since = fromMicros(ts)
+		var pairs [][2]string
+		if err := json.Unmarshal([]byte(lots), &pairs); err != nil {
+			return nil, fmt.Errorf("find orders without inputs: %w", err)
+		}
+		for _, p := range pairs {
+			g.Lots = append(g.Lots, core.LotRef{Item: p[0], Lot: p[1]})
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+func (s *DB) Quarantined(ctx context.Context, f core.QuarantineFilter) ([]core.QuarantineRow, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, key, source, line, event_id, reason, raw, at, resolved FROM quarantine
+		WHERE resolved = 0 OR ? ORDER BY seq LIMIT ?`, f.IncludeResolved, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read quarantine: %w", err)
+	}
+	return collect(rows, "read quarantine", func(q *core.QuarantineRow) []any {
+		return []any{&q.Seq, &q.Key, &q.Source, &q.Line, &q.EventID, &q.Reason, &q.Raw, timeScanner{&q.At}, &q.Resolved}
+	})
+}
+
+var _ core.Store = (*DB)(nil)

@@ -1,0 +1,432 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Qty is a quantity in a unit.
+type Qty struct {
+	Qty float64 `json:"qty"`
+	UOM string  `json:"uom"`
+}
+
+// TracedLot is a lot reached by a trace. OnHand is set by recalls only.
+type TracedLot struct {
+	Item   string `json:"item"`
+	Lot    string `json:"lot"`
+	Depth  int    `json:"depth"`
+	OnHand *[]Qty `json:"on_hand,omitempty"`
+}
+
+// RootLot is the lot a trace starts from. OnHand is set by recalls only.
+type RootLot struct {
+	Item   string `json:"item"`
+	Lot    string `json:"lot"`
+	OnHand *[]Qty `json:"on_hand,omitempty"`
+}
+
+// Ref returns the root's lot.
+func (r RootLot) Ref() LotRef { return LotRef{Item: r.Item, Lot: r.Lot} }
+
+// Link is a genealogy edge: parent went into child through an order (Order
+// set) or a transform (Transform set to the event id).
+type Link struct {
+	Parent    LotRef `json:"parent"`
+	Child     LotRef `json:"child"`
+	Order     string `json:"order,omitempty"`
+	Transform string `json:"transform,omitempty"`
+}
+
+// SupplierLot is one receipt of a traced lot.
+type SupplierLot struct {
+	ID          string  `json:"id"`
+	Name        string  `json:"name"`
+	Item        string  `json:"item"`
+	Lot         string  `json:"lot"`
+	SupplierLot string  `json:"supplier_lot"`
+	PO          string  `json:"po"`
+	Qty         float64 `json:"qty"`
+	UOM         string  `json:"uom"`
+	Time        string  `json:"time"`
+}
+
+// Shipment is one in-effect shipment of a traced lot.
+type Shipment struct {
+	Item       string  `json:"item"`
+	Lot        string  `json:"lot"`
+	Qty        float64 `json:"qty"`
+	UOM        string  `json:"uom"`
+	Customer   Party   `json:"customer"`
+	SalesOrder string  `json:"sales_order"`
+	Delivery   string  `json:"delivery,omitempty"`
+	Time       string  `json:"time"`
+}
+
+// Customer is a customer reached by a recall, with what it received.
+type Customer struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Shipped []Qty  `json:"shipped"`
+}
+
+// TraceResult is the answer to a trace or a recall. Its JSON form is the
+// stable interface of `hub trace --json` and `hub recall --json`
+// (shared/design.md, "Command-line contract").
+type TraceResult struct {
+	// Root is the lot the trace started from; when a selector (supplier
+	// lot, sales order, item and dates) found several lots, Root is nil
+	// and Roots lists them.
+	Root      *RootLot      `json:"root,omitempty"`
+	Roots     []RootLot     `json:"roots,omitempty"`
+	Direction Direction     `json:"direction"`
+	Lots      []TracedLot   `json:"lots"`
+	Links     []Link        `json:"links"`
+	Suppliers []SupplierLot `json:"suppliers"`
+	Shipments []Shipment    `json:"shipments"`
+	Customers *[]Customer   `json:"customers,omitempty"` // recalls only
+}
+
+// Queries answers questions about the genealogy. Every interface (CLI,
+// HTTP, reports) calls these functions; none queries a store directly.
+type Queries struct {
+	Store Store
+}
+
+// Selector says where a trace starts: one lot, or every lot matching a
+// supplier lot, a sales order, a customer, or an item originated in a
+// time range. Exactly one must be set.
+type Selector struct {
+	Lot         *LotRef
+	SupplierLot string
+	SalesOrder  string
+	CustomerID  string
+	Item        string
+	From, To    time.Time // with Item: received or produced in [From, To)
+}
+
+func (s Selector) String() string {
+	switch {
+	case s.Lot != nil:
+		return "lot " + s.Lot.String()
+	case s.SupplierLot != "":
+		return "supplier lot " + s.SupplierLot
+	case s.SalesOrder != "":
+		return "sales order " + s.SalesOrder
+	case s.CustomerID != "":
+		return "customer " + s.CustomerID
+	case s.Item != "":
+		return fmt.Sprintf("lots of %s from %s to %s", s.Item, s.From.Format(time.DateOnly), s.To.Format(time.DateOnly))
+	}
+	return "nothing"
+}
+
+// roots resolves a selector to lot ids, or ENOTFOUND.
+func (q *Queries) roots(ctx context.Context, sel Selector) ([]int64, error) {
+	var ids []int64
+	switch {
+	case sel.Lot != nil:
+		id, err := q.Store.FindLot(ctx, *sel.Lot)
+		if err != nil {
+			return nil, err
+		}
+		return []int64{id}, nil
+	case sel.SupplierLot != "":
+		rs, err := q.Store.Receipts(ctx, ReceiptFilter{SupplierLot: sel.SupplierLot})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			ids = append(ids, r.LotID)
+		}
+	case sel.SalesOrder != "", sel.CustomerID != "":
+		ss, err := q.Store.Shipments(ctx, ShipmentFilter{SalesOrder: sel.SalesOrder, CustomerID: sel.CustomerID})
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range ss {
+			ids = append(ids, s.LotID)
+		}
+	case sel.Item != "":
+		if !sel.From.Before(sel.To) {
+			return nil, Errorf(EINVALID, "the date range is empty: --from must be before --to")
+		}
+		var err error
+		if ids, err = q.Store.Originated(ctx, OriginFilter{Item: sel.Item, From: sel.From, To: sel.To}); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, Errorf(EINVALID, "say where to start: ITEM LOT, --supplier-lot, --sales-order, --customer, or --item with --from and --to")
+	}
+	ids = uniqueIDs(ids)
+	if len(ids) == 0 {
+		return nil, Errorf(ENOTFOUND, "no lot found for %s", sel)
+	}
+	return ids, nil
+}
+
+func uniqueIDs(ids []int64) []int64 {
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	out := ids[:0]
+	for i, id := range ids {
+		if i == 0 || id != ids[i-1] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Trace follows the genealogy from the selected lots in one direction.
+// Each lot reached is listed once, at its smallest depth; cycles end.
+func (q *Queries) Trace(ctx context.Context, dir Direction, sel Selector) (*TraceResult, error) {
+	if dir != Forward && dir != Backward {
+		return nil, Errorf(EINVALID, "direction must be forward or backward, not %q", dir)
+	}
+	rootIDs, err := q.roots(ctx, sel)
+	if err != nil {
+		return nil, err
+	}
+	g, err := q.walk(ctx, dir, rootIDs)
+	if err != nil {
+		return nil, err
+	}
+	return q.result(ctx, dir, g)
+}
+
+// graph is what a walk found: depth per lot id and the edges seen.
+type graph struct {
+	roots []int64
+	depth map[int64]int
+	order []int64 // lot ids in discovery order, roots first
+	hops  []Hop   // parent → child as stored (From is the walk's side)
+}
+
+func (q *Queries) walk(ctx context.Context, dir Direction, roots []int64) (*graph, error) {
+	g := &graph{roots: roots, depth: make(map[int64]int, 64)}
+	for _, id := range roots {
+		g.depth[id] = 0
+		g.order = append(g.order, id)
+	}
+	type edge struct {
+		from, to int64
+		group    string
+	}
+	seen := map[edge]bool{}
+	frontier := roots
+	for depth := 1; len(frontier) > 0; depth++ {
+		hops, err := q.Store.Hops(ctx, HopsParams{Direction: dir, LotIDs: frontier})
+		if err != nil {
+			return nil, err
+		}
+		var next []int64
+		for _, h := range hops {
+			k := edge{h.From, h.To, h.Group}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			g.hops = append(g.hops, h)
+			if _, ok := g.depth[h.To]; !ok {
+				g.depth[h.To] = depth
+				g.order = append(g.order, h.To)
+				next = append(next, h.To)
+			}
+		}
+		frontier = next
+	}
+	return g, nil
+}
+
+func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func (q *Queries) result(ctx context.Context, dir Direction, g *graph) (*TraceResult, error) {
+	rows, err := q.Store.Lots(ctx, g.order)
+	if err != nil {
+		return nil, err
+	}
+	refs := make(map[int64]LotRef, len(rows))
+	for _, r := range rows {
+		refs[r.ID] = r.Ref
+	}
+	res := &TraceResult{Direction: dir, Lots: []TracedLot{}, Links: []Link{}, Suppliers: []SupplierLot{}, Shipments: []Shipment{}}
+	for _, id := range g.roots {
+		r := refs[id]
+		res.Roots = append(res.Roots, RootLot{Item: r.Item, Lot: r.Lot})
+	}
+	sort.Slice(res.Roots, func(i, j int) bool { return lessRef(res.Roots[i].Ref(), res.Roots[j].Ref()) })
+	for _, id := range g.order {
+		if d := g.depth[id]; d > 0 {
+			r := refs[id]
+			res.Lots = append(res.Lots, TracedLot{Item: r.Item, Lot: r.Lot, Depth: d})
+		}
+	}
+	sort.Slice(res.Lots, func(i, j int) bool {
+		a, b := res.Lots[i], res.Lots[j]
+		if a.Depth != b.Depth {
+			return a.Depth < b.Depth
+		}
+		return lessRef(LotRef{a.Item, a.Lot}, LotRef{b.Item, b.Lot})
+	})
+	for _, h := range g.hops {
+		l := Link{Parent: refs[h.From], Child: refs[h.To]}
+		if dir == Backward {
+			l.Parent, l.Child = l.Child, l.Parent
+		}
+		if o, ok := strings.CutPrefix(h.Group, "o:"); ok {
+			l.Order = o
+		} else {
+			l.Transform = strings.TrimPrefix(h.Group, "t:")
+		}
+		res.Links = append(res.Links, l)
+	}
+	sort.Slice(res.Links, func(i, j int) bool {
+		a, b := res.Links[i], res.Links[j]
+		if a.Parent != b.Parent {
+			return lessRef(a.Parent, b.Parent)
+		}
+		if a.Child != b.Child {
+			return lessRef(a.Child, b.Child)
+		}
+		return a.Order+a.Transform < b.Order+b.Transform
+	})
+	receipts, err := q.Store.Receipts(ctx, ReceiptFilter{LotIDs: g.order})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range receipts {
+		ref := refs[r.LotID]
+		res.Suppliers = append(res.Suppliers, SupplierLot{
+			ID: r.Supplier.ID, Name: r.Supplier.Name, Item: ref.Item, Lot: ref.Lot,
+			SupplierLot: r.SupplierLot, PO: r.PO, Qty: r.Qty, UOM: r.UOM, Time: fmtTime(r.Time),
+		})
+	}
+	shipments, err := q.Store.Shipments(ctx, ShipmentFilter{LotIDs: g.order})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range shipments {
+		ref := refs[s.LotID]
+		res.Shipments = append(res.Shipments, Shipment{
+			Item: ref.Item, Lot: ref.Lot, Qty: s.Qty, UOM: s.UOM, Customer: s.Customer,
+			SalesOrder: s.SalesOrder, Delivery: s.Delivery, Time: fmtTime(s.Time),
+		})
+	}
+	if len(res.Roots) == 1 {
+		res.Root, res.Roots = &res.Roots[0], nil
+	}
+	return res, nil
+}
+
+func lessRef(a, b LotRef) bool {
+	if a.Item != b.Item {
+		return a.Item < b.Item
+	}
+	return a.Lot < b.Lot
+}
+
+// round removes float noise from sums of decimal quantities.
+func round(v float64) float64 {
+	r := math.Round(v*1e6) / 1e6
+	if r == 0 {
+		return 0 // no "-0"
+	}
+	return r
+}
+
+// Recall is a forward trace plus the customers reached, what each received,
+// and what is still on hand of the root and of every lot reached.
+func (q *Queries) Recall(ctx context.Context, sel Selector) (*TraceResult, error) {
+	rootIDs, err := q.roots(ctx, sel)
+	if err != nil {
+		return nil, err
+	}
+	g, err := q.walk(ctx, Forward, rootIDs)
+	if err != nil {
+		return nil, err
+	}
+	res, err := q.result(ctx, Forward, g)
+	if err != nil {
+		return nil, err
+	}
+	onHand, err := q.onHand(ctx, g.order)
+	if err != nil {
+		return nil, err
+	}
+	get := func(r LotRef) *[]Qty {
+		v := onHand[r]
+		if v == nil {
+			v = []Qty{}
+		}
+		return &v
+	}
+	if res.Root != nil {
+		res.Root.OnHand = get(res.Root.Ref())
+	}
+	for i := range res.Roots {
+		res.Roots[i].OnHand = get(res.Roots[i].Ref())
+	}
+	for i := range res.Lots {
+		res.Lots[i].OnHand = get(LotRef{res.Lots[i].Item, res.Lots[i].Lot})
+	}
+	cs := customers(res.Shipments)
+	res.Customers = &cs
+	return res, nil
+}
+
+// onHand returns the on-hand quantities of lots, by lot.
+func (q *Queries) onHand(ctx context.Context, ids []int64) (map[LotRef][]Qty, error) {
+	rows, err := q.Store.OnHand(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	lots, err := q.Store.Lots(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	refs := make(map[int64]LotRef, len(lots))
+	for _, l := range lots {
+		refs[l.ID] = l.Ref
+	}
+	out := make(map[LotRef][]Qty, len(ids))
+	for _, r := range rows {
+		ref := refs[r.LotID]
+		out[ref] = append(out[ref], Qty{Qty: round(r.Qty), UOM: r.UOM})
+	}
+	return out, nil
+}
+
+func customers(shipments []Shipment) []Customer {
+	byID := map[string]*Customer{}
+	var ids []string
+	for _, s := range shipments {
+		c := byID[s.Customer.ID]
+		if c == nil {
+			c = &Customer{ID: s.Customer.ID, Name: s.Customer.Name}
+			byID[s.Customer.ID] = c
+			ids = append(ids, s.Customer.ID)
+		}
+		if c.Name == "" {
+			c.Name = s.Customer.Name
+		}
+		found := false
+		for i := range c.Shipped {
+			if c.Shipped[i].UOM == s.UOM {
+				c.Shipped[i].Qty = round(c.Shipped[i].Qty + s.Qty)
+				found = true
+			}
+		}
+		if !found {
+			c.Shipped = append(c.Shipped, Qty{Qty: s.Qty, UOM: s.UOM})
+		}
+	}
+	sort.Strings(ids)
+	out := make([]Customer, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, *byID[id])
+	}
+	return out
+}
