@@ -538,11 +538,11 @@ func (f *effects) add(e *Event, sign int) {
 		if out {
 			d.Produced += sg * qtyOf(e.Qty)
 			f.uses(id).Sourced += sign
-			f.order(e.Order).Outs += sign
+			f.order("o:" + e.Order).Outs += sign
 		} else {
 			d.Consumed += sg * qtyOf(e.Qty)
 			f.uses(id).Used += sign
-			f.order(e.Order).Ins += sign
+			f.order("o:" + e.Order).Ins += sign
 		}
 		if sign > 0 {
 			f.c.Links = append(f.c.Links, LinkRow{EventID: e.ID, LotID: id, Group: "o:" + e.Order, Out: out, Time: t})

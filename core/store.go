@@ -157,7 +157,7 @@ type LotUse struct {
 // OrderDelta is a change to the number of in-effect inputs and outputs of
 // an order.
 type OrderDelta struct {
-	Order     string
+	Order     string // the link group: "o:" + order
 	Ins, Outs int
 }
 
@@ -244,7 +244,7 @@ type LotGapRow struct {
 
 // OrderGapRow is an order with outputs and no inputs.
 type OrderGapRow struct {
-	Order string
+	Order string // the link group: "o:" + order
 	Since time.Time
 	Lots  []LotRef
 }
