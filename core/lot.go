@@ -53,7 +53,7 @@ type EventEntry struct {
 
 // Lot returns the status and history of one lot, or ENOTFOUND.
 func (q *Queries) Lot(ctx context.Context, ref LotRef) (*LotStatus, error) {
-	id, err := q.Store.FindLot(ctx, ref)
+	id, err := q.findLot(ctx, ref)
 	if err != nil {
 		return nil, err
 	}

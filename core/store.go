@@ -67,6 +67,8 @@ type Store interface {
 	// Quarantined lists quarantined input.
 	Quarantined(ctx context.Context, f QuarantineFilter) ([]QuarantineRow, error)
 
+	// SchemaVersion returns the version of the applied schema.
+	SchemaVersion(ctx context.Context) (int, error)
 	Close() error
 }
 

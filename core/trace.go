@@ -130,7 +130,7 @@ func (q *Queries) roots(ctx context.Context, sel Selector) ([]int64, error) {
 	var ids []int64
 	switch {
 	case sel.Lot != nil:
-		id, err := q.Store.FindLot(ctx, *sel.Lot)
+		id, err := q.findLot(ctx, *sel.Lot)
 		if err != nil {
 			return nil, err
 		}
@@ -167,6 +167,15 @@ func (q *Queries) roots(ctx context.Context, sel Selector) ([]int64, error) {
 		return nil, Errorf(ENOTFOUND, "no lot found for %s", sel)
 	}
 	return ids, nil
+}
+
+// findLot looks a lot up, with advice when it does not exist.
+func (q *Queries) findLot(ctx context.Context, ref LotRef) (int64, error) {
+	id, err := q.Store.FindLot(ctx, ref)
+	if ErrorCode(err) == ENOTFOUND {
+		return 0, Errorf(ENOTFOUND, "lot %s not found: item and lot are matched exactly as stored (case, spaces, zero padding); check both, or ingest the lot's events first", ref)
+	}
+	return id, err
 }
 
 func uniqueIDs(ids []int64) []int64 {

@@ -284,7 +284,9 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		exec(ctx, tx, "update lot quantities", `INSERT INTO lot_qty (lot_id, uom, received, produced, consumed, shipped) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (lot_id, uom) DO UPDATE SET received = received + excluded.received, produced = produced + excluded.produced,
 			consumed = consumed + excluded.consumed, shipped = shipped + excluded.shipped`, c.LotDeltas,
-			func(d core.LotDelta) []any { return []any{d.LotID, d.UOM, d.Received, d.Produced, d.Consumed, d.Shipped} }),
+			func(d core.LotDelta) []any {
+				return []any{d.LotID, d.UOM, d.Received, d.Produced, d.Consumed, d.Shipped}
+			}),
 		exec(ctx, tx, "update lot use", `UPDATE lots SET sourced = sourced + ?, used = used + ? WHERE id = ?`, c.LotUses,
 			func(u core.LotUse) []any { return []any{u.Sourced, u.Used, u.LotID} }),
 		exec(ctx, tx, "update orders", `INSERT INTO orders (ord, ins, outs) VALUES (?, ?, ?)
@@ -292,7 +294,9 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			func(d core.OrderDelta) []any { return []any{d.Order, d.Ins, d.Outs} }),
 		exec(ctx, tx, "quarantine", `INSERT INTO quarantine (key, source, line, event_id, reason, raw, at) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (key) DO NOTHING`, c.Quarantine,
-			func(q core.QuarantineRow) []any { return []any{q.Key, q.Source, q.Line, q.EventID, q.Reason, q.Raw, micros(q.At)} }),
+			func(q core.QuarantineRow) []any {
+				return []any{q.Key, q.Source, q.Line, q.EventID, q.Reason, q.Raw, micros(q.At)}
+			}),
 	)
 	if err != nil {
 		return err

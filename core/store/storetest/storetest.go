@@ -468,7 +468,9 @@ var cases = []testCase{
 	{"LotNotFound", func(h *harness) {
 		_, err := h.q().Trace(h.ctx, core.Forward, core.Selector{Lot: &core.LotRef{Item: "FLOUR", Lot: "F-X"}})
 		h.equal("code", core.ErrorCode(err), core.ENOTFOUND)
-		h.equal("message", fmt.Sprint(err), "lot FLOUR/F-X not found")
+		if msg := fmt.Sprint(err); !strings.HasPrefix(msg, "lot FLOUR/F-X not found: ") {
+			h.t.Errorf("message = %q, want it to start with \"lot FLOUR/F-X not found: \" and give advice", msg)
+		}
 	}},
 	{"LotStatus", func(h *harness) {
 		h.ingest(

@@ -1,0 +1,142 @@
+// Command hub is lothub's single binary: ingest, trace, recall, lot status,
+// gaps, quarantine, schema migrations and the synthetic plant generator.
+// Commands are thin: they parse flags, call one function in core, print.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/core/store/sqlite"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit statuses, one per error code. Scripts rely on them.
+const (
+	exitOK       = 0
+	exitInternal = 1 // a bug or an infrastructure failure
+	exitInvalid  = 2 // bad usage or bad input
+	exitNotFound = 3 // the lot (or other thing) asked for does not exist
+	exitConflict = 4 // the store is in a state that forbids the action
+)
+
+func exitCode(err error) int {
+	switch core.ErrorCode(err) {
+	case "":
+		return exitOK
+	case core.EINVALID:
+		return exitInvalid
+	case core.ENOTFOUND:
+		return exitNotFound
+	case core.ECONFLICT:
+		return exitConflict
+	}
+	return exitInternal
+}
+
+// app holds what every command shares.
+type app struct {
+	db     string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// Main runs the hub with args and returns the exit status.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var usage usageError
+	if errors.As(err, &usage) {
+		fmt.Fprintf(stderr, "hub: %v\nRun 'hub --help' for usage.\n", err)
+		return exitInvalid
+	}
+	fmt.Fprintf(stderr, "hub: %v\n", err)
+	return exitCode(err)
+}
+
+// usageError marks errors in the command line itself.
+type usageError struct{ error }
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "hub",
+		Short: "lothub: lot genealogy from ERP and MES transactions",
+		Long: `lothub turns the receipts, issues, outputs, steps and shipments your ERP
+and MES record into a lot genealogy graph, and answers forward and backward
+traces, recalls, lot status and gaps in well under a second.
+
+The database is --db or $HUB_DB: a file path (SQLite, default ./hub.db) or a
+postgres:// URL.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	def := os.Getenv("HUB_DB")
+	if def == "" {
+		def = "hub.db"
+	}
+	root.PersistentFlags().StringVar(&a.db, "db", def, "database: a SQLite file path or a postgres:// URL (env HUB_DB)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		a.migrateCommand(),
+		a.ingestCommand(),
+		a.traceCommand(),
+		a.recallCommand(),
+		a.lotCommand(),
+		a.gapsCommand(),
+		a.errorsCommand(),
+		a.genCommand(),
+	)
+	return root
+}
+
+// openStore opens the store named by --db, applying pending migrations.
+func (a *app) openStore(ctx context.Context) (core.Store, error) {
+	if strings.HasPrefix(a.db, "postgres://") || strings.HasPrefix(a.db, "postgresql://") {
+		return openPostgres(ctx, a.db)
+	}
+	return sqlite.Open(ctx, a.db)
+}
+
+// withStore runs fn with an open store and closes it after.
+func (a *app) withStore(ctx context.Context, fn func(core.Store) error) error {
+	s, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(s)
+}
+
+// exactArgs is cobra.ExactArgs with a usage error that says what is wanted.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError{fmt.Errorf("%s wants %s", cmd.CommandPath(), what)}
+		}
+		return nil
+	}
+}

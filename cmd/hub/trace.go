@@ -1,0 +1,252 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lothub/lothub/core"
+)
+
+// selectorFlags are the ways to say where a trace starts besides ITEM LOT.
+type selectorFlags struct {
+	supplierLot, salesOrder, customer, item, from, to string
+}
+
+func (f *selectorFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.supplierLot, "supplier-lot", "", "start from the lots received with this supplier lot number")
+	cmd.Flags().StringVar(&f.salesOrder, "sales-order", "", "start from the lots shipped on this sales order")
+	cmd.Flags().StringVar(&f.customer, "customer", "", "start from the lots shipped to this customer id")
+	cmd.Flags().StringVar(&f.item, "item", "", "start from every lot of this item received or produced between --from and --to")
+	cmd.Flags().StringVar(&f.from, "from", "", "with --item: first day (YYYY-MM-DD) or instant (RFC 3339), inclusive")
+	cmd.Flags().StringVar(&f.to, "to", "", "with --item: last day (YYYY-MM-DD, inclusive) or instant (RFC 3339, exclusive)")
+}
+
+func parseWhen(s string, endOfDay bool) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, usageError{fmt.Errorf("date %q: want YYYY-MM-DD or RFC 3339", s)}
+	}
+	if endOfDay {
+		t = t.AddDate(0, 0, 1)
+	}
+	return t, nil
+}
+
+// selector builds the core.Selector from ITEM LOT or the flags.
+func (f *selectorFlags) selector(args []string) (core.Selector, error) {
+	var sel core.Selector
+	n := 0
+	if len(args) == 2 {
+		sel.Lot = &core.LotRef{Item: args[0], Lot: args[1]}
+		n++
+	} else if len(args) != 0 {
+		return sel, usageError{fmt.Errorf("want ITEM LOT, or one of --supplier-lot, --sales-order, --customer, --item")}
+	}
+	for _, v := range []string{f.supplierLot, f.salesOrder, f.customer, f.item} {
+		if v != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return sel, usageError{fmt.Errorf("say where to start with exactly one of: ITEM LOT, --supplier-lot, --sales-order, --customer, --item")}
+	}
+	sel.SupplierLot, sel.SalesOrder, sel.CustomerID, sel.Item = f.supplierLot, f.salesOrder, f.customer, f.item
+	if f.item != "" {
+		if f.from == "" || f.to == "" {
+			return sel, usageError{fmt.Errorf("--item needs --from and --to")}
+		}
+		var err error
+		if sel.From, err = parseWhen(f.from, false); err != nil {
+			return sel, err
+		}
+		if sel.To, err = parseWhen(f.to, true); err != nil {
+			return sel, err
+		}
+	} else if f.from != "" || f.to != "" {
+		return sel, usageError{fmt.Errorf("--from and --to go with --item")}
+	}
+	return sel, nil
+}
+
+func (a *app) traceCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "trace forward|backward [ITEM LOT]",
+		Short: "Trace a lot's genealogy forward (where it went) or backward (where it came from)",
+	}
+	for _, dir := range []core.Direction{core.Forward, core.Backward} {
+		var sel selectorFlags
+		var asJSON bool
+		sub := &cobra.Command{
+			Use:   string(dir) + " [ITEM LOT]",
+			Short: map[core.Direction]string{core.Forward: "Every lot made from this one, and who got them", core.Backward: "Every lot and supplier this one came from"}[dir],
+			RunE: func(cmd *cobra.Command, args []string) error {
+				s, err := sel.selector(args)
+				if err != nil {
+					return err
+				}
+				return a.withStore(cmd.Context(), func(st core.Store) error {
+					q := core.Queries{Store: st}
+					res, err := q.Trace(cmd.Context(), dir, s)
+					if err != nil {
+						return err
+					}
+					if asJSON {
+						return writeJSON(a.stdout, res)
+					}
+					printTrace(a.stdout, res, false)
+					return nil
+				})
+			},
+		}
+		sel.register(sub)
+		sub.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON (stable interface)")
+		cmd.AddCommand(sub)
+	}
+	return cmd
+}
+
+func (a *app) recallCommand() *cobra.Command {
+	var sel selectorFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "recall [ITEM LOT]",
+		Short: "Recall scope: every lot made from this one, the customers who got them, and what is still on hand",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := sel.selector(args)
+			if err != nil {
+				return err
+			}
+			return a.withStore(cmd.Context(), func(st core.Store) error {
+				q := core.Queries{Store: st}
+				res, err := q.Recall(cmd.Context(), s)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(a.stdout, res)
+				}
+				printTrace(a.stdout, res, true)
+				return nil
+			})
+		},
+	}
+	sel.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON (stable interface)")
+	return cmd
+}
+
+// printTrace prints a trace for people: the genealogy as an indented tree
+// (each lot once, under the first lot that reaches it), then suppliers,
+// shipments and, for a recall, customers.
+func printTrace(w io.Writer, r *core.TraceResult, recall bool) {
+	roots := r.Roots
+	if r.Root != nil {
+		roots = []core.RootLot{*r.Root}
+	}
+	title := "Forward trace"
+	if r.Direction == core.Backward {
+		title = "Backward trace"
+	}
+	if recall {
+		title = "Recall"
+	}
+	names := make([]string, len(roots))
+	for i, rt := range roots {
+		names[i] = rt.Ref().String()
+	}
+	fmt.Fprintf(w, "%s of %s: %d lot(s) reached, %d link(s), %d shipment(s)\n\n", title, strings.Join(names, ", "), len(r.Lots), len(r.Links), len(r.Shipments))
+
+	type edge struct {
+		to  core.LotRef
+		via string
+	}
+	next := map[core.LotRef][]edge{}
+	for _, l := range r.Links {
+		from, to := l.Parent, l.Child
+		if r.Direction == core.Backward {
+			from, to = to, from
+		}
+		via := l.Order
+		if l.Transform != "" {
+			via = "transform " + l.Transform
+		}
+		next[from] = append(next[from], edge{to, via})
+	}
+	onHand := map[core.LotRef]*[]core.Qty{}
+	depth := map[core.LotRef]int{}
+	for _, l := range r.Lots {
+		ref := core.LotRef{Item: l.Item, Lot: l.Lot}
+		onHand[ref], depth[ref] = l.OnHand, l.Depth
+	}
+	for _, rt := range roots {
+		onHand[rt.Ref()], depth[rt.Ref()] = rt.OnHand, 0
+	}
+	label := func(ref core.LotRef) string {
+		if oh := onHand[ref]; oh != nil {
+			return fmt.Sprintf("%s  [on hand: %s]", ref, qtys(*oh))
+		}
+		return ref.String()
+	}
+	printed := map[core.LotRef]bool{}
+	var walk func(ref core.LotRef, prefix string)
+	walk = func(ref core.LotRef, prefix string) {
+		var kids []edge
+		for _, e := range next[ref] {
+			if !printed[e.to] && depth[e.to] == depth[ref]+1 {
+				printed[e.to] = true
+				kids = append(kids, e)
+			}
+		}
+		sort.Slice(kids, func(i, j int) bool { return kids[i].to.String() < kids[j].to.String() })
+		for i, k := range kids {
+			branch, indent := "├─ ", "│  "
+			if i == len(kids)-1 {
+				branch, indent = "└─ ", "   "
+			}
+			fmt.Fprintf(w, "%s%s%s  (via %s)\n", prefix, branch, label(k.to), k.via)
+			walk(k.to, prefix+indent)
+		}
+	}
+	for _, rt := range roots {
+		printed[rt.Ref()] = true
+	}
+	for _, rt := range roots {
+		fmt.Fprintln(w, label(rt.Ref()))
+		walk(rt.Ref(), "")
+	}
+
+	if len(r.Suppliers) > 0 {
+		fmt.Fprintln(w, "\nSuppliers")
+		t := newTable(w, "  SUPPLIER", "NAME", "LOT", "SUPPLIER LOT", "PO", "QTY", "RECEIVED")
+		for _, s := range r.Suppliers {
+			t.row("  "+s.ID, s.Name, s.Item+"/"+s.Lot, s.SupplierLot, s.PO, num(s.Qty)+" "+s.UOM, s.Time)
+		}
+		t.flush()
+	}
+	if len(r.Shipments) > 0 {
+		fmt.Fprintln(w, "\nShipments")
+		t := newTable(w, "  LOT", "QTY", "CUSTOMER", "NAME", "SALES ORDER", "SHIPPED")
+		for _, s := range r.Shipments {
+			t.row("  "+s.Item+"/"+s.Lot, num(s.Qty)+" "+s.UOM, s.Customer.ID, s.Customer.Name, s.SalesOrder, s.Time)
+		}
+		t.flush()
+	}
+	if r.Customers != nil {
+		fmt.Fprintf(w, "\nCustomers to notify: %d\n", len(*r.Customers))
+		if len(*r.Customers) > 0 {
+			t := newTable(w, "  CUSTOMER", "NAME", "SHIPPED")
+			for _, c := range *r.Customers {
+				t.row("  "+c.ID, c.Name, qtys(c.Shipped))
+			}
+			t.flush()
+		}
+	}
+}
