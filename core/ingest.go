@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -46,6 +47,60 @@ type Ingester struct {
 	Store     Store
 	Now       func() time.Time // the clock; time.Now when nil
 	BatchSize int              // events per transaction; 5000 when 0
+
+	lots LotCache
+}
+
+// LotCache remembers lot ids across the batches of an ingest so that known
+// lots need no lookup. Lots are never deleted, so a committed id stays
+// valid; the cache must be Reset when a transaction that may have created
+// lots rolls back. The zero value is ready to use.
+type LotCache struct {
+	mu  sync.Mutex
+	ids map[LotRef]int64
+}
+
+// maxCachedLots bounds the cache's memory (about 100 bytes a lot).
+const maxCachedLots = 1 << 20
+
+// Reset forgets every id.
+func (c *LotCache) Reset() {
+	c.mu.Lock()
+	c.ids = nil
+	c.mu.Unlock()
+}
+
+// ids returns the ids of refs, asking tx for the ones it does not know.
+func (c *LotCache) lookup(ctx context.Context, tx IngestTx, refs []LotRef) (map[LotRef]int64, error) {
+	if c == nil {
+		return tx.LotIDs(ctx, refs)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[LotRef]int64, len(refs))
+	var missing []LotRef
+	for _, r := range refs {
+		if id, ok := c.ids[r]; ok {
+			out[r] = id
+		} else {
+			missing = append(missing, r)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	got, err := tx.LotIDs(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	if c.ids == nil || len(c.ids)+len(got) > maxCachedLots {
+		c.ids = make(map[LotRef]int64, len(got))
+	}
+	for r, id := range got {
+		out[r] = id
+		c.ids[r] = id
+	}
+	return out, nil
 }
 
 func (in *Ingester) now() time.Time {
@@ -62,57 +117,82 @@ const maxLine = 4 << 20
 // IngestJSONL reads canonical events, one JSON object a line, and applies
 // them in batches, one transaction each. Invalid lines are quarantined with
 // their line number and never stop the rest of the input.
+//
+// Reading and validating the next batch overlaps with writing the current
+// one, so ingest uses two cores.
 func (in *Ingester) IngestJSONL(ctx context.Context, r io.Reader, source string) (IngestStats, error) {
 	size := in.BatchSize
 	if size <= 0 {
 		size = 5000
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan preparedBatch, 1)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		readErr <- in.readBatches(ctx, r, source, size, batches)
+	}()
 	var total IngestStats
+	for b := range batches {
+		st, err := in.apply(ctx, b)
+		if err != nil {
+			cancel()
+			for range batches { // let the reader finish
+			}
+			return total, err
+		}
+		total.add(st)
+	}
+	if err := <-readErr; err != nil {
+		return total, err
+	}
+	return total, ctx.Err()
+}
+
+// readBatches reads lines, prepares them in batches of size and sends the
+// batches to out.
+func (in *Ingester) readBatches(ctx context.Context, r io.Reader, source string, size int, out chan<- preparedBatch) error {
 	br := bufio.NewReaderSize(r, 1<<20)
 	batch := make([]Input, 0, size)
 	line := 0
-	flush := func() error {
+	send := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		st, err := in.IngestBatch(ctx, batch)
-		if err != nil {
-			return err
+		p := in.prepare(batch)
+		batch = make([]Input, 0, size)
+		select {
+		case out <- p:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		total.add(st)
-		batch = batch[:0]
-		return nil
 	}
 	for {
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
 		raw, tooLong, err := readLine(br)
-		if err == io.EOF && raw == nil {
-			break
-		}
-		if err != nil && err != io.EOF {
-			return total, fmt.Errorf("read %s after line %d: %w", source, line, err)
-		}
-		line++
-		raw = bytes.TrimSpace(raw)
-		if tooLong {
-			raw = append(raw[:256:256], []byte("…")...)
-		}
-		if len(raw) == 0 && !tooLong {
-			continue
-		}
-		batch = append(batch, Input{Source: source, Line: line, Raw: append([]byte(nil), raw...), TooLong: tooLong})
-		if len(batch) == size {
-			if err := flush(); err != nil {
-				return total, err
-			}
-		}
 		if err == io.EOF {
 			break
 		}
+		if err != nil {
+			return fmt.Errorf("read %s after line %d: %w", source, line, err)
+		}
+		line++
+		raw = bytes.TrimSpace(raw)
+		if len(raw) == 0 && !tooLong {
+			continue
+		}
+		if tooLong {
+			raw = append(raw[:256:256], "…"...)
+		}
+		batch = append(batch, Input{Source: source, Line: line, Raw: append([]byte(nil), raw...), TooLong: tooLong})
+		if len(batch) == size {
+			if err := send(); err != nil {
+				return err
+			}
+		}
 	}
-	return total, flush()
+	return send()
 }
 
 // readLine reads one line; a line longer than maxLine is consumed to its
@@ -141,15 +221,51 @@ func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 	}
 }
 
+// PreparedEvent is a valid event with what ingest derives from it once:
+// its content hash, its canonical JSON and its time.
+type PreparedEvent struct {
+	Event *Event
+	Hash  string
+	Body  []byte
+	Time  time.Time
+}
+
+// Prepare derives the hash, body and time of a valid event.
+func Prepare(e *Event) PreparedEvent {
+	p := PreparedEvent{Event: e}
+	p.Time, _ = e.Timestamp()
+	p.Body, _ = json.Marshal(e) // an Event always marshals
+	if e.Source == nil {
+		sum := sha256.Sum256(p.Body)
+		p.Hash = hex.EncodeToString(sum[:16])
+	} else {
+		p.Hash = e.ContentHash()
+	}
+	return p
+}
+
+// preparedBatch is a batch of input, decoded and validated.
+type preparedBatch struct {
+	read       int
+	last       Input // for error messages
+	events     []PreparedEvent
+	quarantine []QuarantineRow
+}
+
 // IngestBatch validates the inputs and applies the valid ones in one
 // transaction, quarantining the rest in the same transaction.
 func (in *Ingester) IngestBatch(ctx context.Context, inputs []Input) (IngestStats, error) {
+	if len(inputs) == 0 {
+		return IngestStats{}, nil
+	}
+	return in.apply(ctx, in.prepare(inputs))
+}
+
+func (in *Ingester) prepare(inputs []Input) preparedBatch {
 	now := in.now()
-	st := IngestStats{Read: len(inputs)}
-	var events []*Event
-	var quarantine []QuarantineRow
+	b := preparedBatch{read: len(inputs), last: inputs[len(inputs)-1]}
+	b.events = make([]PreparedEvent, 0, len(inputs))
 	for _, inp := range inputs {
-		source := inp.Source
 		var ev *Event
 		var err error
 		if inp.TooLong {
@@ -159,31 +275,37 @@ func (in *Ingester) IngestBatch(ctx context.Context, inputs []Input) (IngestStat
 		}
 		if err != nil {
 			q := QuarantineRow{
-				Key:    quarantineKey(source, inp.Raw),
-				Source: source, Line: inp.Line, Reason: err.Error(), Raw: string(inp.Raw), At: now,
+				Key:    quarantineKey(inp.Source, inp.Raw),
+				Source: inp.Source, Line: inp.Line, Reason: err.Error(), Raw: string(inp.Raw), At: now,
 			}
 			if ev != nil {
 				q.EventID = ev.ID
 			} else {
 				q.EventID = peekID(inp.Raw)
 			}
-			quarantine = append(quarantine, q)
+			b.quarantine = append(b.quarantine, q)
 			continue
 		}
-		events = append(events, ev)
+		b.events = append(b.events, Prepare(ev))
 	}
-	st.Quarantined = len(quarantine)
+	return b
+}
+
+func (in *Ingester) apply(ctx context.Context, b preparedBatch) (IngestStats, error) {
+	now := in.now()
+	st := IngestStats{Read: b.read, Quarantined: len(b.quarantine)}
 	err := in.Store.Ingest(ctx, func(tx IngestTx) error {
-		c, s, err := Plan(ctx, tx, events, now)
+		c, s, err := Plan(ctx, tx, b.events, now, &in.lots)
 		if err != nil {
 			return err
 		}
 		st.New, st.Superseded, st.Unchanged = s.New, s.Superseded, s.Unchanged
-		c.Quarantine = quarantine
+		c.Quarantine = b.quarantine
 		return tx.Write(ctx, c)
 	})
 	if err != nil {
-		return IngestStats{}, fmt.Errorf("ingest batch ending at %s line %d: %w", inputs[len(inputs)-1].Source, inputs[len(inputs)-1].Line, err)
+		in.lots.Reset() // lots created by the failed transaction are gone
+		return IngestStats{}, fmt.Errorf("ingest batch ending at %s line %d: %w", b.last.Source, b.last.Line, err)
 	}
 	return st, nil
 }
@@ -215,6 +337,7 @@ type eventState struct {
 	initEv   *Event
 	versions []*Event // new versions from this batch, in order
 	hashes   []string
+	bodies   [][]byte
 	status   Status // computed final status of the current version
 	done     bool   // status computed
 	visiting bool
@@ -238,8 +361,9 @@ func (s *eventState) currentHash() string {
 }
 
 // Plan computes the changes that applying events (valid, in arrival order)
-// makes to the store seen through tx. It reads but does not write.
-func Plan(ctx context.Context, tx IngestTx, events []*Event, now time.Time) (*Changes, IngestStats, error) {
+// makes to the store seen through tx. It reads, and creates lots, but
+// writes nothing else. lots may be nil.
+func Plan(ctx context.Context, tx IngestTx, events []PreparedEvent, now time.Time, lots *LotCache) (*Changes, IngestStats, error) {
 	var st IngestStats
 	states := make(map[string]*eventState, len(events))
 	get := func(id string) *eventState {
@@ -255,7 +379,8 @@ func Plan(ctx context.Context, tx IngestTx, events []*Event, now time.Time) (*Ch
 	// targets of reverse events, transitively.
 	loaded := map[string]bool{}
 	need := make([]string, 0, len(events))
-	for _, e := range events {
+	for _, p := range events {
+		e := p.Event
 		get(e.ID)
 		need = append(need, e.ID)
 		if e.Type == Reverse {
@@ -300,9 +425,9 @@ func Plan(ctx context.Context, tx IngestTx, events []*Event, now time.Time) (*Ch
 		}
 	}
 	// Apply the batch's versions in arrival order.
-	for _, e := range events {
-		s := states[e.ID]
-		h := e.ContentHash()
+	for _, p := range events {
+		s := states[p.Event.ID]
+		h := p.Hash
 		if h == s.currentHash() {
 			st.Unchanged++
 			continue
@@ -312,7 +437,8 @@ func Plan(ctx context.Context, tx IngestTx, events []*Event, now time.Time) (*Ch
 		} else {
 			st.Superseded++
 		}
-		s.versions = append(s.versions, e)
+		s.versions = append(s.versions, p.Event)
+		s.bodies = append(s.bodies, p.Body)
 		s.hashes = append(s.hashes, h)
 	}
 	// Final statuses: an event is reversed while an active reverse event
@@ -370,7 +496,7 @@ func Plan(ctx context.Context, tx IngestTx, events []*Event, now time.Time) (*Ch
 		}
 		return refs[i].Lot < refs[j].Lot
 	})
-	lotIDs, err := tx.LotIDs(ctx, refs)
+	lotIDs, err := lots.lookup(ctx, tx, refs)
 	if err != nil {
 		return nil, st, err
 	}
@@ -425,7 +551,7 @@ func Plan(ctx context.Context, tx IngestTx, events []*Event, now time.Time) (*Ch
 			if i == len(s.versions)-1 {
 				row.Status = fstat
 			}
-			row.Body, _ = json.Marshal(e) // an Event always marshals
+			row.Body = s.bodies[i]
 			c.NewVersions = append(c.NewVersions, row)
 		}
 		c.Resolved = append(c.Resolved, id)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -232,6 +233,49 @@ func exec[T any](ctx context.Context, tx *sql.Tx, what, query string, rows []T, 
 	return nil
 }
 
+// insertChunk is how many rows one multi-row INSERT carries: per-statement
+// overhead, not SQLite, dominates single-row inserts.
+const insertChunk = 100
+
+// execMany runs prefix + "(?, …), (?, …), …" + suffix over rows, insertChunk
+// rows a statement: a multi-row INSERT … VALUES, an upsert, or an UPDATE
+// from a VALUES list. args returns one row's values.
+func execMany[T any](ctx context.Context, tx *sql.Tx, what, prefix, suffix string, rows []T, args func(T) []any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ncols := len(args(rows[0]))
+	one := "(" + strings.Repeat("?, ", ncols-1) + "?)"
+	stmts := map[int]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
+	vals := make([]any, 0, insertChunk*ncols)
+	for len(rows) > 0 {
+		n := min(len(rows), insertChunk)
+		st := stmts[n]
+		if st == nil {
+			var err error
+			st, err = tx.PrepareContext(ctx, prefix+" "+strings.Repeat(one+", ", n-1)+one+" "+suffix)
+			if err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			stmts[n] = st
+		}
+		vals = vals[:0]
+		for _, r := range rows[:n] {
+			vals = append(vals, args(r)...)
+		}
+		if _, err := st.ExecContext(ctx, vals...); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
 func nullInt(v int64) any {
 	if v == 0 {
 		return nil
@@ -251,8 +295,7 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 	err := errors.Join(
 		exec(ctx, tx, "update event status", `UPDATE events SET status = ? WHERE seq = ?`, c.StatusUpdates,
 			func(u core.StatusUpdate) []any { return []any{string(u.Status), u.Seq} }),
-		exec(ctx, tx, "insert events", `INSERT INTO events (id, version, hash, type, ts, lot_id, reverses, status, seen_at, body)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.NewVersions,
+		execMany(ctx, tx, "insert events", `INSERT INTO events (id, version, hash, type, ts, lot_id, reverses, status, seen_at, body) VALUES`, "", c.NewVersions,
 			func(r core.EventRow) []any {
 				return []any{r.ID, r.Version, r.Hash, string(r.Type), micros(r.Time), nullInt(r.LotID), nullString(r.Reverses), string(r.Status), micros(r.SeenAt), string(r.Body)}
 			}),
@@ -269,28 +312,27 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		}
 	}
 	err = errors.Join(
-		exec(ctx, tx, "insert links", `INSERT INTO links (event_id, lot_id, grp, out, ts) VALUES (?, ?, ?, ?, ?)`, c.Links,
+		execMany(ctx, tx, "insert links", `INSERT INTO links (event_id, lot_id, grp, out, ts) VALUES`, "", c.Links,
 			func(l core.LinkRow) []any { return []any{l.EventID, l.LotID, l.Group, l.Out, micros(l.Time)} }),
-		exec(ctx, tx, "insert receipts", `INSERT INTO receipts (event_id, lot_id, supplier_id, supplier_name, supplier_lot, po, qty, uom, ts)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.Receipts,
+		execMany(ctx, tx, "insert receipts", `INSERT INTO receipts (event_id, lot_id, supplier_id, supplier_name, supplier_lot, po, qty, uom, ts) VALUES`, "", c.Receipts,
 			func(r core.ReceiptRow) []any {
 				return []any{r.EventID, r.LotID, r.Supplier.ID, r.Supplier.Name, r.SupplierLot, r.PO, r.Qty, r.UOM, micros(r.Time)}
 			}),
-		exec(ctx, tx, "insert shipments", `INSERT INTO shipments (event_id, lot_id, customer_id, customer_name, sales_order, delivery, qty, uom, ts)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.Shipments,
+		execMany(ctx, tx, "insert shipments", `INSERT INTO shipments (event_id, lot_id, customer_id, customer_name, sales_order, delivery, qty, uom, ts) VALUES`, "", c.Shipments,
 			func(r core.ShipmentRow) []any {
 				return []any{r.EventID, r.LotID, r.Customer.ID, r.Customer.Name, r.SalesOrder, r.Delivery, r.Qty, r.UOM, micros(r.Time)}
 			}),
-		exec(ctx, tx, "update lot quantities", `INSERT INTO lot_qty (lot_id, uom, received, produced, consumed, shipped) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (lot_id, uom) DO UPDATE SET received = received + excluded.received, produced = produced + excluded.produced,
+		execMany(ctx, tx, "update lot quantities", `INSERT INTO lot_qty (lot_id, uom, received, produced, consumed, shipped) VALUES`,
+			`ON CONFLICT (lot_id, uom) DO UPDATE SET received = received + excluded.received, produced = produced + excluded.produced,
 			consumed = consumed + excluded.consumed, shipped = shipped + excluded.shipped`, c.LotDeltas,
 			func(d core.LotDelta) []any {
 				return []any{d.LotID, d.UOM, d.Received, d.Produced, d.Consumed, d.Shipped}
 			}),
-		exec(ctx, tx, "update lot use", `UPDATE lots SET sourced = sourced + ?, used = used + ? WHERE id = ?`, c.LotUses,
-			func(u core.LotUse) []any { return []any{u.Sourced, u.Used, u.LotID} }),
-		exec(ctx, tx, "update orders", `INSERT INTO orders (ord, ins, outs) VALUES (?, ?, ?)
-			ON CONFLICT (ord) DO UPDATE SET ins = ins + excluded.ins, outs = outs + excluded.outs`, c.OrderDeltas,
+		execMany(ctx, tx, "update lot use", `WITH v (id, sourced, used) AS (VALUES`,
+			`) UPDATE lots SET sourced = lots.sourced + v.sourced, used = lots.used + v.used FROM v WHERE lots.id = v.id`, c.LotUses,
+			func(u core.LotUse) []any { return []any{u.LotID, u.Sourced, u.Used} }),
+		execMany(ctx, tx, "update orders", `INSERT INTO orders (ord, ins, outs) VALUES`,
+			`ON CONFLICT (ord) DO UPDATE SET ins = ins + excluded.ins, outs = outs + excluded.outs`, c.OrderDeltas,
 			func(d core.OrderDelta) []any { return []any{d.Order, d.Ins, d.Outs} }),
 		exec(ctx, tx, "quarantine", `INSERT INTO quarantine (key, source, line, event_id, reason, raw, at) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (key) DO NOTHING`, c.Quarantine,

@@ -1,0 +1,724 @@
+// Package postgres is the PostgreSQL lothub store (pgx/v5, a connection
+// pool, COPY for bulk ingest), for plants that share one hub, several hub
+// replicas, or more data than one SQLite file should hold. It mirrors the
+// SQLite store: same tables, same semantics, same conformance suite.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/core/store/schema"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Advisory lock keys, per database. Any constant works as long as nothing
+// else in the database uses it; these spell "LOTHUB" and a number.
+const (
+	migrateLock int64 = 0x4c4f544855420001
+	ingestLock  int64 = 0x4c4f544855420002
+)
+
+// copyThreshold: above this many rows a table is written with COPY, at or
+// below with one multi-row INSERT pipelined with the other statements.
+const copyThreshold = 50
+
+// DB is a lothub store in a PostgreSQL database.
+type DB struct {
+	pool *pgxpool.Pool
+	name string // the database's URL without password, for messages
+	// writer serialises Ingest in this process so that waiting writers
+	// do not each hold a pooled connection; pg_advisory_xact_lock
+	// serialises them across processes.
+	writer chan struct{}
+}
+
+// Open connects to the database at url (a postgres:// URL or a key=value
+// connection string, with pgxpool's pool_* parameters) and applies pending
+// migrations. It refuses a database whose schema is newer than it knows.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// Not wrapped: the parser's error may quote the connection
+		// string, password included.
+		return nil, errors.New("open postgres: invalid connection string: " + scrub(err.Error(), url) +
+			" (want postgres://user:password@host:port/database?sslmode=...)")
+	}
+	name := redacted(cfg.ConnConfig)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres %s: %w", name, err)
+	}
+	s := &DB{pool: pool, name: name, writer: make(chan struct{}, 1)}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// redacted names a database as a URL without its password.
+func redacted(c *pgx.ConnConfig) string {
+	host := c.Host
+	if !strings.HasPrefix(host, "/") { // not a Unix socket directory
+		host = net.JoinHostPort(host, strconv.Itoa(int(c.Port)))
+	}
+	return fmt.Sprintf("postgres://%s@%s/%s", c.User, host, c.Database)
+}
+
+var (
+	urlPassword   = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#]*)@`)
+	queryPassword = regexp.MustCompile(`[?&](?:ssl)?password=([^&#]*)`)
+	kvPassword    = regexp.MustCompile(`(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'?|[^\s']+)`)
+)
+
+// scrub removes from msg every password that connString holds, as written
+// and percent-decoded.
+func scrub(msg, connString string) string {
+	var pws []string
+	if m := urlPassword.FindStringSubmatch(connString); m != nil {
+		if _, pw, ok := strings.Cut(m[1], ":"); ok {
+			pws = append(pws, pw)
+		}
+	}
+	for _, m := range queryPassword.FindAllStringSubmatch(connString, -1) {
+		pws = append(pws, m[1])
+	}
+	for _, m := range kvPassword.FindAllStringSubmatch(connString, -1) {
+		pws = append(pws, m[1], strings.Trim(m[1], "'"))
+	}
+	for _, pw := range pws {
+		for _, v := range []string{pw, unescape(pw)} {
+			if v != "" {
+				msg = strings.ReplaceAll(msg, v, "xxxxx")
+			}
+		}
+	}
+	return msg
+}
+
+func unescape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// Name is the database's URL without its password.
+func (s *DB) Name() string { return s.name }
+
+// Close closes every connection of the pool.
+func (s *DB) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// SchemaVersion returns the applied schema version.
+func (s *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("read schema version of %s: %w", s.name, err)
+	}
+	return v, nil
+}
+
+func (s *DB) migrate(ctx context.Context) error {
+	ms, err := schema.Load(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("open postgres %s: %w (is the server running, and the URL right?)", s.name, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	// Two hubs starting at once apply the migrations one after the other.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLock); err != nil {
+		return fmt.Errorf("lock %s for migration: %w", s.name, err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations in %s: %w (may the user create tables in it?)", s.name, err)
+	}
+	var current int
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("read schema version of %s: %w", s.name, err)
+	}
+	pending, err := schema.Pending(ms, current, s.name)
+	if err != nil {
+		return err
+	}
+	for _, m := range pending {
+		if _, err := tx.Exec(ctx, m.SQL); err != nil { // no arguments: simple protocol, several statements
+			return fmt.Errorf("apply migration %s to %s: %w", m.Name, s.name, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, m.Version, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("record migration %s in %s: %w", m.Name, s.name, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit migrations to %s: %w", s.name, err)
+	}
+	return nil
+}
+
+// Ingest runs fn in one transaction that holds the database's ingest
+// advisory lock, so that no two writers overlap in any process.
+func (s *DB) Ingest(ctx context.Context, fn func(tx core.IngestTx) error) error {
+	select {
+	case s.writer <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("wait to write to %s: %w", s.name, ctx.Err())
+	}
+	defer func() { <-s.writer }()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin write to %s: %w", s.name, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, ingestLock); err != nil {
+		return fmt.Errorf("wait for other writers to %s: %w", s.name, err)
+	}
+	if err := fn(&ingestTx{tx: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit to %s: %w", s.name, err)
+	}
+	return nil
+}
+
+type ingestTx struct {
+	tx pgx.Tx
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// timeScanner scans Unix microseconds into a time.Time.
+type timeScanner struct{ t *time.Time }
+
+func (s timeScanner) ScanInt64(v pgtype.Int8) error {
+	if !v.Valid {
+		return errors.New("time column is NULL")
+	}
+	*s.t = fromMicros(v.Int64)
+	return nil
+}
+
+const eventCols = `seq, id, version, hash, type, ts, coalesce(lot_id, 0), coalesce(reverses, ''), status, seen_at, body`
+
+func scanEvent(row pgx.Row) (core.EventRow, error) {
+	var r core.EventRow
+	var typ, status string
+	err := row.Scan(&r.Seq, &r.ID, &r.Version, &r.Hash, &typ, timeScanner{&r.Time}, &r.LotID, &r.Reverses, &status, timeScanner{&r.SeenAt}, &r.Body)
+	r.Type, r.Status = core.EventType(typ), core.Status(status)
+	return r, err
+}
+
+func (t *ingestTx) CurrentEvents(ctx context.Context, ids []string) (map[string]core.EventRow, error) {
+	rows, err := t.tx.Query(ctx, `SELECT `+eventCols+` FROM events
+		WHERE id = ANY($1::text[]) AND status <> 'superseded'`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up events: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]core.EventRow, len(ids))
+	for rows.Next() {
+		r, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("look up events: %w", err)
+		}
+		out[r.ID] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up events: %w", err)
+	}
+	return out, nil
+}
+
+func (t *ingestTx) Reversers(ctx context.Context, targets []string) (map[string][]string, error) {
+	rows, err := t.tx.Query(ctx, `SELECT reverses, id FROM events
+		WHERE reverses = ANY($1::text[]) AND status <> 'superseded' ORDER BY seq`, targets)
+	if err != nil {
+		return nil, fmt.Errorf("look up reversals: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var target, id string
+		if err := rows.Scan(&target, &id); err != nil {
+			return nil, fmt.Errorf("look up reversals: %w", err)
+		}
+		out[target] = append(out[target], id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up reversals: %w", err)
+	}
+	return out, nil
+}
+
+func (t *ingestTx) LotIDs(ctx context.Context, refs []core.LotRef) (map[core.LotRef]int64, error) {
+	out := make(map[core.LotRef]int64, len(refs))
+	if len(refs) == 0 {
+		return out, nil
+	}
+	items, lots := make([]string, len(refs)), make([]string, len(refs))
+	for i, r := range refs {
+		items[i], lots[i] = r.Item, r.Lot
+	}
+	// One round trip: the INSERT's RETURNING gives the new lots, the join
+	// (which sees the table as it was before the INSERT) the known ones.
+	// New lots get ids in the order given.
+	rows, err := t.tx.Query(ctx, `WITH u AS (
+			SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(item, lot, n)
+		), ins AS (
+			INSERT INTO lots (item, lot) SELECT item, lot FROM u ORDER BY n
+			ON CONFLICT (item, lot) DO NOTHING
+			RETURNING id, item, lot
+		)
+		SELECT id, item, lot FROM ins
+		UNION ALL
+		SELECT l.id, l.item, l.lot FROM u JOIN lots l ON l.item = u.item AND l.lot = u.lot`, items, lots)
+	if err != nil {
+		return nil, fmt.Errorf("record lots: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var r core.LotRef
+		if err := rows.Scan(&id, &r.Item, &r.Lot); err != nil {
+			return nil, fmt.Errorf("record lots: %w", err)
+		}
+		out[r] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("record lots: %w", err)
+	}
+	return out, nil
+}
+
+// writer applies statements in order: plain statements are queued and sent
+// together in one round trip just before the next COPY and at the end.
+type writer struct {
+	ctx   context.Context
+	tx    pgx.Tx
+	batch pgx.Batch
+	whats []string
+}
+
+func (w *writer) queue(what, sql string, args ...any) {
+	w.batch.Queue(sql, args...)
+	w.whats = append(w.whats, what)
+}
+
+func (w *writer) flush() error {
+	if len(w.whats) == 0 {
+		return nil
+	}
+	br := w.tx.SendBatch(w.ctx, &w.batch)
+	for _, what := range w.whats {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("%s: %w", w.whats[len(w.whats)-1], err)
+	}
+	w.batch, w.whats = pgx.Batch{}, nil
+	return nil
+}
+
+// insert writes n rows into table: with COPY when there are many, with one
+// multi-row INSERT otherwise.
+func (w *writer) insert(what, table string, cols []string, n int, row func(i int) []any) error {
+	if n == 0 {
+		return nil
+	}
+	if n > copyThreshold {
+		if err := w.flush(); err != nil {
+			return err
+		}
+		_, err := w.tx.CopyFrom(w.ctx, pgx.Identifier{table}, cols, pgx.CopyFromSlice(n, func(i int) ([]any, error) { return row(i), nil }))
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+	args := make([]any, 0, n*len(cols))
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for j := range cols {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("$" + strconv.Itoa(len(args)+j+1))
+		}
+		b.WriteByte(')')
+		args = append(args, row(i)...)
+	}
+	w.queue(what, b.String(), args...)
+	return nil
+}
+
+func nullInt(v int64) any {
+	if v == 0 {
+		return nil
+	}
+	return v
+}
+
+func nullString(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
+}
+
+// text makes s storable in a text column, which refuses NUL and invalid
+// UTF-8. Only quarantine entries need it: they describe bad input.
+func text(s string) string {
+	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+var (
+	eventColumns    = []string{"id", "version", "hash", "type", "ts", "lot_id", "reverses", "status", "seen_at", "body"}
+	linkColumns     = []string{"event_id", "lot_id", "grp", "out", "ts"}
+	receiptColumns  = []string{"event_id", "lot_id", "supplier_id", "supplier_name", "supplier_lot", "po", "qty", "uom", "ts"}
+	shipmentColumns = []string{"event_id", "lot_id", "customer_id", "customer_name", "sales_order", "delivery", "qty", "uom", "ts"}
+)
+
+// Write applies c in the order documented on core.Changes.
+func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
+	w := &writer{ctx: ctx, tx: t.tx}
+	if n := len(c.StatusUpdates); n > 0 {
+		seqs, statuses := make([]int64, n), make([]string, n)
+		for i, u := range c.StatusUpdates {
+			seqs[i], statuses[i] = u.Seq, string(u.Status)
+		}
+		w.queue("update event status", `UPDATE events e SET status = u.status
+			FROM unnest($1::bigint[], $2::text[]) AS u(seq, status) WHERE e.seq = u.seq`, seqs, statuses)
+	}
+	err := w.insert("insert events", "events", eventColumns, len(c.NewVersions), func(i int) []any {
+		r := &c.NewVersions[i]
+		return []any{r.ID, int32(r.Version), r.Hash, string(r.Type), micros(r.Time), nullInt(r.LotID), nullString(r.Reverses),
+			string(r.Status), micros(r.SeenAt), string(r.Body)}
+	})
+	if err != nil {
+		return err
+	}
+	if len(c.RemoveEffects) > 0 {
+		for _, table := range []string{"links", "receipts", "shipments"} {
+			w.queue("remove effects from "+table, `DELETE FROM `+table+` WHERE event_id = ANY($1::text[])`, c.RemoveEffects)
+		}
+	}
+	for _, step := range []func() error{
+		func() error {
+			return w.insert("insert links", "links", linkColumns, len(c.Links), func(i int) []any {
+				l := &c.Links[i]
+				return []any{l.EventID, l.LotID, l.Group, l.Out, micros(l.Time)}
+			})
+		},
+		func() error {
+			return w.insert("insert receipts", "receipts", receiptColumns, len(c.Receipts), func(i int) []any {
+				r := &c.Receipts[i]
+				return []any{r.EventID, r.LotID, r.Supplier.ID, r.Supplier.Name, r.SupplierLot, r.PO, r.Qty, r.UOM, micros(r.Time)}
+			})
+		},
+		func() error {
+			return w.insert("insert shipments", "shipments", shipmentColumns, len(c.Shipments), func(i int) []any {
+				r := &c.Shipments[i]
+				return []any{r.EventID, r.LotID, r.Customer.ID, r.Customer.Name, r.SalesOrder, r.Delivery, r.Qty, r.UOM, micros(r.Time)}
+			})
+		},
+	} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	if n := len(c.LotDeltas); n > 0 {
+		ids, uoms := make([]int64, n), make([]string, n)
+		rec, pro, con, shp := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+		for i, d := range c.LotDeltas {
+			ids[i], uoms[i], rec[i], pro[i], con[i], shp[i] = d.LotID, d.UOM, d.Received, d.Produced, d.Consumed, d.Shipped
+		}
+		w.queue("update lot quantities", `INSERT INTO lot_qty (lot_id, uom, received, produced, consumed, shipped)
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[])
+			ON CONFLICT (lot_id, uom) DO UPDATE SET
+				received = lot_qty.received + excluded.received, produced = lot_qty.produced + excluded.produced,
+				consumed = lot_qty.consumed + excluded.consumed, shipped = lot_qty.shipped + excluded.shipped`,
+			ids, uoms, rec, pro, con, shp)
+	}
+	if n := len(c.LotUses); n > 0 {
+		ids, sourced, used := make([]int64, n), make([]int64, n), make([]int64, n)
+		for i, u := range c.LotUses {
+			ids[i], sourced[i], used[i] = u.LotID, int64(u.Sourced), int64(u.Used)
+		}
+		w.queue("update lot use", `UPDATE lots l SET sourced = l.sourced + u.sourced, used = l.used + u.used
+			FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(id, sourced, used) WHERE l.id = u.id`,
+			ids, sourced, used)
+	}
+	if n := len(c.OrderDeltas); n > 0 {
+		ords, ins, outs := make([]string, n), make([]int64, n), make([]int64, n)
+		for i, d := range c.OrderDeltas {
+			ords[i], ins[i], outs[i] = d.Order, int64(d.Ins), int64(d.Outs)
+		}
+		w.queue("update orders", `INSERT INTO orders (ord, ins, outs)
+			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
+			ON CONFLICT (ord) DO UPDATE SET ins = orders.ins + excluded.ins, outs = orders.outs + excluded.outs`,
+			ords, ins, outs)
+	}
+	if n := len(c.Quarantine); n > 0 {
+		keys, sources, eventIDs, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		lines, at, raws := make([]int32, n), make([]int64, n), make([][]byte, n)
+		for i, q := range c.Quarantine {
+			keys[i], sources[i], eventIDs[i], reasons[i] = text(q.Key), text(q.Source), text(q.EventID), text(q.Reason)
+			lines[i], at[i], raws[i] = int32(q.Line), micros(q.At), []byte(q.Raw)
+		}
+		w.queue("quarantine", `INSERT INTO quarantine (key, source, line, event_id, reason, raw, at)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::bytea[], $7::bigint[])
+			ON CONFLICT (key) DO NOTHING`,
+			keys, sources, lines, eventIDs, reasons, raws, at)
+	}
+	if len(c.Resolved) > 0 {
+		w.queue("resolve quarantine", `UPDATE quarantine SET resolved = true
+			WHERE NOT resolved AND event_id = ANY($1::text[])`, c.Resolved)
+	}
+	return w.flush()
+}
+
+// --- queries ---
+
+// collect scans every row into a T.
+func collect[T any](rows pgx.Rows, what string, dest func(*T) []any) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(dest(&v)...); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+func (s *DB) FindLot(ctx context.Context, ref core.LotRef) (int64, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `SELECT id FROM lots WHERE item = $1 AND lot = $2`, ref.Item, ref.Lot).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, core.Errorf(core.ENOTFOUND, "lot %s not found", ref)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("find lot %s: %w", ref, err)
+	}
+	return id, nil
+}
+
+func (s *DB) Lots(ctx context.Context, ids []int64) ([]core.LotRow, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, item, lot FROM lots WHERE id = ANY($1::bigint[]) ORDER BY id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read lots: %w", err)
+	}
+	return collect(rows, "read lots", func(r *core.LotRow) []any { return []any{&r.ID, &r.Ref.Item, &r.Ref.Lot} })
+}
+
+func (s *DB) Hops(ctx context.Context, p core.HopsParams) ([]core.Hop, error) {
+	from, to := false, true // forward: from inputs to outputs
+	if p.Direction == core.Backward {
+		from, to = true, false
+	}
+	rows, err := s.pool.Query(ctx, `SELECT a.lot_id, b.lot_id, a.grp
+		FROM links a JOIN links b ON b.grp = a.grp AND b.out = $3
+		WHERE a.lot_id = ANY($1::bigint[]) AND a.out = $2
+		ORDER BY a.lot_id, b.lot_id, a.grp`, p.LotIDs, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("read genealogy: %w", err)
+	}
+	return collect(rows, "read genealogy", func(h *core.Hop) []any { return []any{&h.From, &h.To, &h.Group} })
+}
+
+func (s *DB) OnHand(ctx context.Context, lotIDs []int64) ([]core.LotQtyRow, error) {
+	rows, err := s.pool.Query(ctx, `SELECT lot_id, uom, received + produced - consumed - shipped FROM lot_qty
+		WHERE lot_id = ANY($1::bigint[]) ORDER BY lot_id, uom`, lotIDs)
+	if err != nil {
+		return nil, fmt.Errorf("read on hand: %w", err)
+	}
+	return collect(rows, "read on hand", func(q *core.LotQtyRow) []any { return []any{&q.LotID, &q.UOM, &q.Qty} })
+}
+
+func (s *DB) Receipts(ctx context.Context, f core.ReceiptFilter) ([]core.ReceiptRow, error) {
+	where, arg := `lot_id = ANY($1::bigint[])`, any(f.LotIDs)
+	if f.SupplierLot != "" {
+		where, arg = `supplier_lot = $1`, f.SupplierLot
+	}
+	rows, err := s.pool.Query(ctx, `SELECT event_id, lot_id, supplier_id, supplier_name, supplier_lot, po, qty, uom, ts
+		FROM receipts WHERE `+where+` ORDER BY ts, event_id`, arg)
+	if err != nil {
+		return nil, fmt.Errorf("read receipts: %w", err)
+	}
+	return collect(rows, "read receipts", func(r *core.ReceiptRow) []any {
+		return []any{&r.EventID, &r.LotID, &r.Supplier.ID, &r.Supplier.Name, &r.SupplierLot, &r.PO, &r.Qty, &r.UOM, timeScanner{&r.Time}}
+	})
+}
+
+func (s *DB) Shipments(ctx context.Context, f core.ShipmentFilter) ([]core.ShipmentRow, error) {
+	where, arg := `lot_id = ANY($1::bigint[])`, any(f.LotIDs)
+	switch {
+	case f.SalesOrder != "":
+		where, arg = `sales_order = $1`, f.SalesOrder
+	case f.CustomerID != "":
+		where, arg = `customer_id = $1`, f.CustomerID
+	}
+	rows, err := s.pool.Query(ctx, `SELECT event_id, lot_id, customer_id, customer_name, sales_order, delivery, qty, uom, ts
+		FROM shipments WHERE `+where+` ORDER BY ts, event_id`, arg)
+	if err != nil {
+		return nil, fmt.Errorf("read shipments: %w", err)
+	}
+	return collect(rows, "read shipments", func(r *core.ShipmentRow) []any {
+		return []any{&r.EventID, &r.LotID, &r.Customer.ID, &r.Customer.Name, &r.SalesOrder, &r.Delivery, &r.Qty, &r.UOM, timeScanner{&r.Time}}
+	})
+}
+
+func (s *DB) Originated(ctx context.Context, f core.OriginFilter) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT l.id FROM lots l JOIN receipts r ON r.lot_id = l.id WHERE l.item = $1 AND r.ts >= $2 AND r.ts < $3
+		UNION
+		SELECT l.id FROM lots l JOIN links k ON k.lot_id = l.id AND k.out WHERE l.item = $1 AND k.ts >= $2 AND k.ts < $3
+		ORDER BY 1`, f.Item, micros(f.From), micros(f.To))
+	if err != nil {
+		return nil, fmt.Errorf("find lots of %s: %w", f.Item, err)
+	}
+	return collect(rows, "find lots of "+f.Item, func(id *int64) []any { return []any{id} })
+}
+
+func (s *DB) LotEvents(ctx context.Context, lotID int64) ([]core.EventRow, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM events WHERE seq IN (
+			SELECT seq FROM events WHERE lot_id = $1
+			UNION
+			SELECT seq FROM events WHERE type = 'transform' AND id IN (SELECT event_id FROM links WHERE lot_id = $1)
+			UNION
+			SELECT seq FROM events WHERE reverses IN (SELECT id FROM events WHERE lot_id = $1)
+		) ORDER BY ts, seq`, lotID)
+	if err != nil {
+		return nil, fmt.Errorf("read events of lot: %w", err)
+	}
+	defer rows.Close()
+	var out []core.EventRow
+	for rows.Next() {
+		r, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read events of lot: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read events of lot: %w", err)
+	}
+	return out, nil
+}
+
+func (s *DB) UnsourcedLots(ctx context.Context) ([]core.LotGapRow, error) {
+	rows, err := s.pool.Query(ctx, `SELECT l.id, l.item, l.lot,
+		  coalesce((SELECT min(ts) FROM events e WHERE e.lot_id = l.id AND e.status = 'active'),
+		           (SELECT min(ts) FROM links k WHERE k.lot_id = l.id), 0)
+		FROM lots l WHERE l.used > 0 AND l.sourced = 0 ORDER BY l.item, l.lot`)
+	if err != nil {
+		return nil, fmt.Errorf("find unknown lots: %w", err)
+	}
+	return collect(rows, "find unknown lots", func(g *core.LotGapRow) []any {
+		return []any{&g.LotID, &g.Ref.Item, &g.Ref.Lot, timeScanner{&g.Since}}
+	})
+}
+
+func (s *DB) OrdersWithoutInputs(ctx context.Context) ([]core.OrderGapRow, error) {
+	rows, err := s.pool.Query(ctx, `SELECT o.ord, min(k.ts),
+		  array_agg(l.item ORDER BY l.item, l.lot), array_agg(l.lot ORDER BY l.item, l.lot)
+		FROM orders o JOIN links k ON k.grp = o.ord AND k.out JOIN lots l ON l.id = k.lot_id
+		WHERE o.outs > 0 AND o.ins = 0 GROUP BY o.ord ORDER BY o.ord`)
+	if err != nil {
+		return nil, fmt.Errorf("find orders without inputs: %w", err)
+	}
+	defer rows.Close()
+	var out []core.OrderGapRow
+	for rows.Next() {
+		var g core.OrderGapRow
+		var items, lots []string
+		if err := rows.Scan(&g.Order, timeScanner{&g.Since}, &items, &lots); err != nil {
+			return nil, fmt.Errorf("find orders without inputs: %w", err)
+		}
+		for i := range items {
+			g.Lots = append(g.Lots, core.LotRef{Item: items[i], Lot: lots[i]})
+		}
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find orders without inputs: %w", err)
+	}
+	return out, nil
+}
+
+func (s *DB) Quarantined(ctx context.Context, f core.QuarantineFilter) ([]core.QuarantineRow, error) {
+	var limit any // NULL: no limit
+	if f.Limit > 0 {
+		limit = int64(f.Limit)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT seq, key, source, line, event_id, reason, raw, at, resolved FROM quarantine
+		WHERE NOT resolved OR $1 ORDER BY seq LIMIT $2`, f.IncludeResolved, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read quarantine: %w", err)
+	}
+	defer rows.Close()
+	var out []core.QuarantineRow
+	for rows.Next() {
+		var q core.QuarantineRow
+		var raw []byte
+		if err := rows.Scan(&q.Seq, &q.Key, &q.Source, &q.Line, &q.EventID, &q.Reason, &raw, timeScanner{&q.At}, &q.Resolved); err != nil {
+			return nil, fmt.Errorf("read quarantine: %w", err)
+		}
+		q.Raw = string(raw)
+		out = append(out, q)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read quarantine: %w", err)
+	}
+	return out, nil
+}
+
+var _ core.Store = (*DB)(nil)
