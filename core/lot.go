@@ -58,12 +58,12 @@ func (q *Queries) Lot(ctx context.Context, ref LotRef) (*LotStatus, error) {
 		return nil, err
 	}
 	st := &LotStatus{Item: ref.Item, Lot: ref.Lot, OnHand: []Qty{}, Holds: []HoldEntry{}, Steps: []StepEntry{}, Receipts: []SupplierLot{}, Events: []EventEntry{}}
-	oh, err := q.onHand(ctx, []int64{id})
+	oh, err := q.Store.OnHand(ctx, []int64{id})
 	if err != nil {
 		return nil, err
 	}
-	if v := oh[ref]; v != nil {
-		st.OnHand = v
+	for _, r := range oh {
+		st.OnHand = append(st.OnHand, Qty{Qty: round(r.Qty), UOM: r.UOM})
 	}
 	rows, err := q.Store.LotEvents(ctx, id)
 	if err != nil {

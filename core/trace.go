@@ -2,10 +2,12 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -203,7 +205,7 @@ func (q *Queries) Trace(ctx context.Context, dir Direction, sel Selector) (*Trac
 	if err != nil {
 		return nil, err
 	}
-	return q.result(ctx, dir, g)
+	return q.result(ctx, dir, g, false)
 }
 
 // graph is what a walk found: depth per lot id and the edges seen.
@@ -252,13 +254,48 @@ func (q *Queries) walk(ctx context.Context, dir Direction, roots []int64) (*grap
 
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-func (q *Queries) result(ctx context.Context, dir Direction, g *graph) (*TraceResult, error) {
-	rows, err := q.Store.Lots(ctx, g.order)
+// fetched is what a trace reads about the lots it reached.
+type fetched struct {
+	lots      []LotRow
+	receipts  []ReceiptRow
+	shipments []ShipmentRow
+	onHand    []LotQtyRow
+}
+
+// fetch reads names, receipts, shipments and (for recalls) on-hand
+// quantities of the lots at once: the queries are independent, and both
+// stores serve concurrent readers.
+func (q *Queries) fetch(ctx context.Context, ids []int64, onHand bool) (*fetched, error) {
+	var f fetched
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	run := func(i int, fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn()
+		}()
+	}
+	run(0, func() (err error) { f.lots, err = q.Store.Lots(ctx, ids); return })
+	run(1, func() (err error) { f.receipts, err = q.Store.Receipts(ctx, ReceiptFilter{LotIDs: ids}); return })
+	run(2, func() (err error) { f.shipments, err = q.Store.Shipments(ctx, ShipmentFilter{LotIDs: ids}); return })
+	if onHand {
+		run(3, func() (err error) { f.onHand, err = q.Store.OnHand(ctx, ids); return })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+func (q *Queries) result(ctx context.Context, dir Direction, g *graph, recall bool) (*TraceResult, error) {
+	f, err := q.fetch(ctx, g.order, recall)
 	if err != nil {
 		return nil, err
 	}
-	refs := make(map[int64]LotRef, len(rows))
-	for _, r := range rows {
+	refs := make(map[int64]LotRef, len(f.lots))
+	for _, r := range f.lots {
 		refs[r.ID] = r.Ref
 	}
 	res := &TraceResult{Direction: dir, Lots: []TracedLot{}, Links: []Link{}, Suppliers: []SupplierLot{}, Shipments: []Shipment{}}
@@ -302,32 +339,52 @@ func (q *Queries) result(ctx context.Context, dir Direction, g *graph) (*TraceRe
 		}
 		return a.Order+a.Transform < b.Order+b.Transform
 	})
-	receipts, err := q.Store.Receipts(ctx, ReceiptFilter{LotIDs: g.order})
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range receipts {
+	for _, r := range f.receipts {
 		ref := refs[r.LotID]
 		res.Suppliers = append(res.Suppliers, SupplierLot{
 			ID: r.Supplier.ID, Name: r.Supplier.Name, Item: ref.Item, Lot: ref.Lot,
 			SupplierLot: r.SupplierLot, PO: r.PO, Qty: r.Qty, UOM: r.UOM, Time: fmtTime(r.Time),
 		})
 	}
-	shipments, err := q.Store.Shipments(ctx, ShipmentFilter{LotIDs: g.order})
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range shipments {
+	for _, s := range f.shipments {
 		ref := refs[s.LotID]
 		res.Shipments = append(res.Shipments, Shipment{
 			Item: ref.Item, Lot: ref.Lot, Qty: s.Qty, UOM: s.UOM, Customer: s.Customer,
 			SalesOrder: s.SalesOrder, Delivery: s.Delivery, Time: fmtTime(s.Time),
 		})
 	}
+	if recall {
+		addOnHand(res, f.onHand, refs)
+	}
 	if len(res.Roots) == 1 {
 		res.Root, res.Roots = &res.Roots[0], nil
 	}
 	return res, nil
+}
+
+// addOnHand sets on_hand on every root and lot of a recall, and its
+// customers.
+func addOnHand(res *TraceResult, rows []LotQtyRow, refs map[int64]LotRef) {
+	onHand := make(map[LotRef][]Qty, len(refs))
+	for _, r := range rows {
+		ref := refs[r.LotID]
+		onHand[ref] = append(onHand[ref], Qty{Qty: round(r.Qty), UOM: r.UOM})
+	}
+	get := func(r LotRef) *[]Qty {
+		v := onHand[r]
+		if v == nil {
+			v = []Qty{}
+		}
+		return &v
+	}
+	for i := range res.Roots {
+		res.Roots[i].OnHand = get(res.Roots[i].Ref())
+	}
+	for i := range res.Lots {
+		res.Lots[i].OnHand = get(LotRef{res.Lots[i].Item, res.Lots[i].Lot})
+	}
+	cs := customers(res.Shipments)
+	res.Customers = &cs
 }
 
 func lessRef(a, b LotRef) bool {
@@ -357,55 +414,7 @@ func (q *Queries) Recall(ctx context.Context, sel Selector) (*TraceResult, error
 	if err != nil {
 		return nil, err
 	}
-	res, err := q.result(ctx, Forward, g)
-	if err != nil {
-		return nil, err
-	}
-	onHand, err := q.onHand(ctx, g.order)
-	if err != nil {
-		return nil, err
-	}
-	get := func(r LotRef) *[]Qty {
-		v := onHand[r]
-		if v == nil {
-			v = []Qty{}
-		}
-		return &v
-	}
-	if res.Root != nil {
-		res.Root.OnHand = get(res.Root.Ref())
-	}
-	for i := range res.Roots {
-		res.Roots[i].OnHand = get(res.Roots[i].Ref())
-	}
-	for i := range res.Lots {
-		res.Lots[i].OnHand = get(LotRef{res.Lots[i].Item, res.Lots[i].Lot})
-	}
-	cs := customers(res.Shipments)
-	res.Customers = &cs
-	return res, nil
-}
-
-// onHand returns the on-hand quantities of lots, by lot.
-func (q *Queries) onHand(ctx context.Context, ids []int64) (map[LotRef][]Qty, error) {
-	rows, err := q.Store.OnHand(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	lots, err := q.Store.Lots(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	refs := make(map[int64]LotRef, len(lots))
-	for _, l := range lots {
-		refs[l.ID] = l.Ref
-	}
-	out := make(map[LotRef][]Qty, len(ids))
-	for _, r := range rows {
-		ref := refs[r.LotID]
-		out[ref] = append(out[ref], Qty{Qty: round(r.Qty), UOM: r.UOM})
-	}
-	return out, nil
+	return q.result(ctx, Forward, g, true)
 }
 
 func customers(shipments []Shipment) []Customer {

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -60,6 +61,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 			" (want postgres://user:password@host:port/database?sslmode=...)")
 	}
 	name := redacted(cfg.ConnConfig)
+	cfg.ConnConfig.Tracer = Tr
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres %s: %w", name, err)
@@ -722,3 +724,24 @@ func (s *DB) Quarantined(ctx context.Context, f core.QuarantineFilter) ([]core.Q
 }
 
 var _ core.Store = (*DB)(nil)
+
+type tracer struct{ mu sync.Mutex; T map[string]time.Duration; N map[string]int }
+var Tr = &tracer{T: map[string]time.Duration{}, N: map[string]int{}}
+type tkey struct{}
+func (t *tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	k := d.SQL; if len(k) > 60 { k = k[:60] }
+	return context.WithValue(ctx, tkey{}, [2]any{k, time.Now()})
+}
+func (t *tracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
+	v := ctx.Value(tkey{}).([2]any); if d := time.Since(v[1].(time.Time)); v[0] == "begin" && d > 3*time.Millisecond { fmt.Println("slow begin", d, time.Now().Format("15:04:05.000")) }; t.mu.Lock(); t.T[v[0].(string)] += time.Since(v[1].(time.Time)); t.N[v[0].(string)]++; t.mu.Unlock()
+}
+func (t *tracer) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceCopyFromStartData) context.Context {
+	return context.WithValue(ctx, tkey{}, [2]any{"COPY " + d.TableName.Sanitize(), time.Now()})
+}
+func (t *tracer) TraceCopyFromEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceCopyFromEndData) { t.TraceQueryEnd(ctx, nil, pgx.TraceQueryEndData{}) }
+func (t *tracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	return context.WithValue(ctx, tkey{}, [2]any{"BATCH", time.Now()})
+}
+func (t *tracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {}
+func (t *tracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchEndData) { t.TraceQueryEnd(ctx, nil, pgx.TraceQueryEndData{}) }
+func (t *tracer) Dump() { for k, v := range t.T { fmt.Printf("%12v %5d %q\n", v, t.N[k], k) } }

@@ -30,6 +30,24 @@ type DB struct {
 	// mu serialises writers in this process; BEGIN IMMEDIATE and the busy
 	// timeout serialise them across processes.
 	mu sync.Mutex
+	// stmts caches prepared read statements: parsing the SQL costs as much
+	// as running it for a small trace.
+	stmts sync.Map // query → *sql.Stmt
+}
+
+// query runs a read query through a cached prepared statement.
+func (s *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, ok := s.stmts.Load(query)
+	if !ok {
+		prepared, err := s.db.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		if st, ok = s.stmts.LoadOrStore(query, prepared); ok {
+			prepared.Close()
+		}
+	}
+	return st.(*sql.Stmt).QueryContext(ctx, args...)
 }
 
 // Open opens (creating if needed) the store at path and applies pending
@@ -56,7 +74,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 func (s *DB) Path() string { return s.path }
 
 // Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	s.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
+	return s.db.Close()
+}
 
 // SchemaVersion returns the applied schema version.
 func (s *DB) SchemaVersion(ctx context.Context) (int, error) {
@@ -355,19 +379,22 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 // --- queries ---
 
 func (s *DB) FindLot(ctx context.Context, ref core.LotRef) (int64, error) {
-	var id int64
-	err := s.db.QueryRowContext(ctx, `SELECT id FROM lots WHERE item = ? AND lot = ?`, ref.Item, ref.Lot).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, core.Errorf(core.ENOTFOUND, "lot %s not found", ref)
-	}
+	rows, err := s.query(ctx, `SELECT id FROM lots WHERE item = ? AND lot = ?`, ref.Item, ref.Lot)
 	if err != nil {
 		return 0, fmt.Errorf("find lot %s: %w", ref, err)
 	}
-	return id, nil
+	ids, err := collect(rows, "find lot", func(id *int64) []any { return []any{id} })
+	if err != nil {
+		return 0, err
+	}
+	if len(ids) == 0 {
+		return 0, core.Errorf(core.ENOTFOUND, "lot %s not found", ref)
+	}
+	return ids[0], nil
 }
 
 func (s *DB) Lots(ctx context.Context, ids []int64) ([]core.LotRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, item, lot FROM lots WHERE id IN (SELECT value FROM json_each(?))`, jsonList(ids))
+	rows, err := s.query(ctx, `SELECT id, item, lot FROM lots WHERE id IN (SELECT value FROM json_each(?))`, jsonList(ids))
 	if err != nil {
 		return nil, fmt.Errorf("read lots: %w", err)
 	}
@@ -396,7 +423,7 @@ func (s *DB) Hops(ctx context.Context, p core.HopsParams) ([]core.Hop, error) {
 	if p.Direction == core.Backward {
 		from, to = 1, 0
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT a.lot_id, b.lot_id, a.grp
+	rows, err := s.query(ctx, `SELECT a.lot_id, b.lot_id, a.grp
 		FROM links a JOIN links b ON b.grp = a.grp AND b.out = ?
 		WHERE a.lot_id IN (SELECT value FROM json_each(?)) AND a.out = ?`, to, jsonList(p.LotIDs), from)
 	if err != nil {
@@ -406,7 +433,7 @@ func (s *DB) Hops(ctx context.Context, p core.HopsParams) ([]core.Hop, error) {
 }
 
 func (s *DB) OnHand(ctx context.Context, lotIDs []int64) ([]core.LotQtyRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT lot_id, uom, received + produced - consumed - shipped FROM lot_qty
+	rows, err := s.query(ctx, `SELECT lot_id, uom, received + produced - consumed - shipped FROM lot_qty
 		WHERE lot_id IN (SELECT value FROM json_each(?)) ORDER BY lot_id, uom`, jsonList(lotIDs))
 	if err != nil {
 		return nil, fmt.Errorf("read on hand: %w", err)
@@ -419,7 +446,7 @@ func (s *DB) Receipts(ctx context.Context, f core.ReceiptFilter) ([]core.Receipt
 	if f.SupplierLot != "" {
 		where, arg = `supplier_lot = ?`, f.SupplierLot
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT event_id, lot_id, supplier_id, supplier_name, supplier_lot, po, qty, uom, ts
+	rows, err := s.query(ctx, `SELECT event_id, lot_id, supplier_id, supplier_name, supplier_lot, po, qty, uom, ts
 		FROM receipts WHERE `+where+` ORDER BY ts, event_id`, arg)
 	if err != nil {
 		return nil, fmt.Errorf("read receipts: %w", err)
@@ -437,7 +464,7 @@ func (s *DB) Shipments(ctx context.Context, f core.ShipmentFilter) ([]core.Shipm
 	case f.CustomerID != "":
 		where, arg = `customer_id = ?`, f.CustomerID
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT event_id, lot_id, customer_id, customer_name, sales_order, delivery, qty, uom, ts
+	rows, err := s.query(ctx, `SELECT event_id, lot_id, customer_id, customer_name, sales_order, delivery, qty, uom, ts
 		FROM shipments WHERE `+where+` ORDER BY ts, event_id`, arg)
 	if err != nil {
 		return nil, fmt.Errorf("read shipments: %w", err)

@@ -22,5 +22,9 @@ func MustOpen(t testing.TB) *sqlite.DB {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Exercise(t, func(t *testing.T) core.Store { return MustOpen(t) })
+	storetest.Exercise(t, func(t testing.TB) core.Store { return MustOpen(t) })
+}
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, func(tb testing.TB) core.Store { return MustOpen(tb) })
 }

@@ -17,7 +17,7 @@ import (
 
 // Opener returns a new, empty store for one test. It registers its own
 // cleanup with t.
-type Opener func(t *testing.T) core.Store
+type Opener func(t testing.TB) core.Store
 
 // Exercise runs the whole suite against the store that open returns.
 func Exercise(t *testing.T, open Opener) {

@@ -13,7 +13,7 @@ CREATE TABLE lots (
     sourced bigint NOT NULL DEFAULT 0, -- in-effect receipts and productions
     used    bigint NOT NULL DEFAULT 0, -- in-effect consumptions and shipments
     UNIQUE (item, lot)
-);
+) WITH (fillfactor = 50); -- room on each page for HOT updates of sourced and used
 
 -- Every version of every event ever seen. The current version of an id is
 -- the one whose status is not 'superseded'.
@@ -84,13 +84,13 @@ CREATE TABLE lot_qty (
     consumed double precision NOT NULL DEFAULT 0,
     shipped  double precision NOT NULL DEFAULT 0,
     PRIMARY KEY (lot_id, uom)
-);
+) WITH (fillfactor = 50);
 
 CREATE TABLE orders (
     ord  text COLLATE "C" PRIMARY KEY, -- 'o:' || order, as links.grp
     ins  bigint NOT NULL DEFAULT 0,
     outs bigint NOT NULL DEFAULT 0
-);
+) WITH (fillfactor = 50);
 
 -- raw is bytea, not text: quarantined input may be any bytes (invalid
 -- UTF-8, NUL), which a text column refuses.

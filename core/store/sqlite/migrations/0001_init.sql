@@ -33,43 +33,47 @@ CREATE INDEX events_reverses ON events (reverses) WHERE reverses IS NOT NULL;
 
 -- A lot is an input (out = 0) or output (out = 1) of a group: an order
 -- ('o:' || order) or a transform ('t:' || event id).
+-- Clustered by lot (WITHOUT ROWID): a trace hop reads one lot's rows
+-- with one seek, and ingest writes one b-tree fewer.
 CREATE TABLE links (
-    event_id TEXT    NOT NULL,
     lot_id   INTEGER NOT NULL,
-    grp      TEXT    NOT NULL,
     out      INTEGER NOT NULL,
-    ts       INTEGER NOT NULL
-);
-CREATE INDEX links_lot ON links (lot_id, out, grp);
+    grp      TEXT    NOT NULL,
+    event_id TEXT    NOT NULL,
+    ts       INTEGER NOT NULL,
+    PRIMARY KEY (lot_id, out, grp, event_id)
+) WITHOUT ROWID;
 CREATE INDEX links_grp ON links (grp, out, lot_id);
 CREATE INDEX links_event ON links (event_id);
 
 CREATE TABLE receipts (
-    event_id      TEXT PRIMARY KEY,
     lot_id        INTEGER NOT NULL,
+    event_id      TEXT NOT NULL,
     supplier_id   TEXT NOT NULL,
     supplier_name TEXT NOT NULL,
     supplier_lot  TEXT NOT NULL,
     po            TEXT NOT NULL,
     qty           REAL NOT NULL,
     uom           TEXT NOT NULL,
-    ts            INTEGER NOT NULL
-);
-CREATE INDEX receipts_lot ON receipts (lot_id);
+    ts            INTEGER NOT NULL,
+    PRIMARY KEY (lot_id, event_id)
+) WITHOUT ROWID;
+CREATE INDEX receipts_event ON receipts (event_id);
 CREATE INDEX receipts_supplier_lot ON receipts (supplier_lot) WHERE supplier_lot <> '';
 
 CREATE TABLE shipments (
-    event_id      TEXT PRIMARY KEY,
     lot_id        INTEGER NOT NULL,
+    event_id      TEXT NOT NULL,
     customer_id   TEXT NOT NULL,
     customer_name TEXT NOT NULL,
     sales_order   TEXT NOT NULL,
     delivery      TEXT NOT NULL,
     qty           REAL NOT NULL,
     uom           TEXT NOT NULL,
-    ts            INTEGER NOT NULL
-);
-CREATE INDEX shipments_lot ON shipments (lot_id);
+    ts            INTEGER NOT NULL,
+    PRIMARY KEY (lot_id, event_id)
+) WITHOUT ROWID;
+CREATE INDEX shipments_event ON shipments (event_id);
 CREATE INDEX shipments_sales_order ON shipments (sales_order) WHERE sales_order <> '';
 CREATE INDEX shipments_customer ON shipments (customer_id);
 
