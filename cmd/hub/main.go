@@ -109,6 +109,7 @@ postgres:// URL.`,
 		a.gapsCommand(),
 		a.errorsCommand(),
 		a.genCommand(),
+		a.demoCommand(),
 	)
 	return root
 }
