@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -103,7 +104,7 @@ type Event struct {
 // "qty") is caught instead of silently losing the quantity. It does not
 // validate; call Validate.
 func DecodeEvent(data []byte) (*Event, error) {
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var e Event
 	if err := dec.Decode(&e); err != nil {

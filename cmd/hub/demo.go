@@ -97,4 +97,3 @@ func (f *firstReceipt) Write(p []byte) (int, error) {
 	}
 	return f.w.Write(p)
 }
-

@@ -5,15 +5,17 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -61,7 +63,6 @@ func Open(ctx context.Context, url string) (*DB, error) {
 			" (want postgres://user:password@host:port/database?sslmode=...)")
 	}
 	name := redacted(cfg.ConnConfig)
-	cfg.ConnConfig.Tracer = Tr
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres %s: %w", name, err)
@@ -204,8 +205,18 @@ func (s *DB) Ingest(ctx context.Context, fn func(tx core.IngestTx) error) error 
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, ingestLock); err != nil {
 		return fmt.Errorf("wait for other writers to %s: %w", s.name, err)
 	}
-	if err := fn(&ingestTx{tx: tx}); err != nil {
+	t := &ingestTx{tx: tx}
+	if err := fn(t); err != nil {
 		return err
+	}
+	if len(t.pendOrder) > 0 { // lots asked for after (or without) Write
+		w := &writer{ctx: ctx, tx: tx}
+		if err := t.insertLots(w, nil); err != nil {
+			return err
+		}
+		if err := w.flush(); err != nil {
+			return err
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit to %s: %w", s.name, err)
@@ -215,6 +226,13 @@ func (s *DB) Ingest(ctx context.Context, fn func(tx core.IngestTx) error) error 
 
 type ingestTx struct {
 	tx pgx.Tx
+	// New lots get their ids from the lots sequence in LotIDs but are
+	// inserted by Write (or before commit), together with their use
+	// counters and quantities: one plain insert instead of an insert, an
+	// update and an upsert per lot. Writers are serialised, so no other
+	// transaction can create the same lot meanwhile.
+	pending   map[core.LotRef]int64 // allocated, not inserted yet
+	pendOrder []core.LotRef         // in allocation order
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
@@ -286,42 +304,77 @@ func (t *ingestTx) Reversers(ctx context.Context, targets []string) (map[string]
 
 func (t *ingestTx) LotIDs(ctx context.Context, refs []core.LotRef) (map[core.LotRef]int64, error) {
 	out := make(map[core.LotRef]int64, len(refs))
-	if len(refs) == 0 {
+	items, lots := make([]string, 0, len(refs)), make([]string, 0, len(refs))
+	for _, r := range refs {
+		if _, dup := out[r]; dup {
+			continue
+		}
+		if id, ok := t.pending[r]; ok {
+			out[r] = id
+			continue
+		}
+		out[r] = 0
+		items, lots = append(items, r.Item), append(lots, r.Lot)
+	}
+	if len(items) == 0 {
 		return out, nil
 	}
-	items, lots := make([]string, len(refs)), make([]string, len(refs))
-	for i, r := range refs {
-		items[i], lots[i] = r.Item, r.Lot
-	}
-	// One round trip: the INSERT's RETURNING gives the new lots, the join
-	// (which sees the table as it was before the INSERT) the known ones.
-	// New lots get ids in the order given.
-	rows, err := t.tx.Query(ctx, `WITH u AS (
-			SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(item, lot, n)
-		), ins AS (
-			INSERT INTO lots (item, lot) SELECT item, lot FROM u ORDER BY n
-			ON CONFLICT (item, lot) DO NOTHING
-			RETURNING id, item, lot
-		)
-		SELECT id, item, lot FROM ins
-		UNION ALL
-		SELECT l.id, l.item, l.lot FROM u JOIN lots l ON l.item = u.item AND l.lot = u.lot`, items, lots)
+	// Known lots keep their id; new ones get the next ids of the sequence,
+	// in the order given (the sorted subquery fixes nextval's order).
+	rows, err := t.tx.Query(ctx, `SELECT item, lot, id IS NULL, coalesce(id, nextval('lots_id_seq')) FROM (
+			SELECT u.n, u.item, u.lot, l.id
+			FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(item, lot, n)
+			LEFT JOIN lots l ON l.item = u.item AND l.lot = u.lot
+			ORDER BY u.n OFFSET 0
+		) s`, items, lots)
 	if err != nil {
-		return nil, fmt.Errorf("record lots: %w", err)
+		return nil, fmt.Errorf("look up lots: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id int64
 		var r core.LotRef
-		if err := rows.Scan(&id, &r.Item, &r.Lot); err != nil {
-			return nil, fmt.Errorf("record lots: %w", err)
+		var isNew bool
+		var id int64
+		if err := rows.Scan(&r.Item, &r.Lot, &isNew, &id); err != nil {
+			return nil, fmt.Errorf("look up lots: %w", err)
 		}
 		out[r] = id
+		if isNew {
+			if t.pending == nil {
+				t.pending = map[core.LotRef]int64{}
+			}
+			t.pending[r] = id
+			t.pendOrder = append(t.pendOrder, r)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("record lots: %w", err)
+		return nil, fmt.Errorf("look up lots: %w", err)
 	}
 	return out, nil
+}
+
+// insertLots inserts the pending lots with their use counters from uses,
+// and removes from uses what it applied.
+func (t *ingestTx) insertLots(w *writer, uses map[int64]core.LotUse) error {
+	refs := t.pendOrder
+	err := w.insert("record lots", "lots", lotColumns, len(refs), func(i int, s sink) {
+		id := t.pending[refs[i]]
+		u := uses[id]
+		s.int64(id)
+		s.text(refs[i].Item)
+		s.text(refs[i].Lot)
+		s.int64(int64(u.Sourced))
+		s.int64(int64(u.Used))
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range refs {
+		delete(uses, t.pending[r])
+		delete(t.pending, r)
+	}
+	t.pendOrder = nil
+	return nil
 }
 
 // writer applies statements in order: plain statements are queued and sent
@@ -357,8 +410,9 @@ func (w *writer) flush() error {
 }
 
 // insert writes n rows into table: with COPY when there are many, with one
-// multi-row INSERT otherwise.
-func (w *writer) insert(what, table string, cols []string, n int, row func(i int) []any) error {
+// multi-row INSERT otherwise. row writes row i's values, one per column in
+// order, to a sink.
+func (w *writer) insert(what, table string, cols []string, n int, row func(i int, s sink)) error {
 	if n == 0 {
 		return nil
 	}
@@ -366,15 +420,20 @@ func (w *writer) insert(what, table string, cols []string, n int, row func(i int
 		if err := w.flush(); err != nil {
 			return err
 		}
-		_, err := w.tx.CopyFrom(w.ctx, pgx.Identifier{table}, cols, pgx.CopyFromSlice(n, func(i int) ([]any, error) { return row(i), nil }))
-		if err != nil {
+		c := newCopyBuf(n * 64 * len(cols))
+		for i := range n {
+			c.row(len(cols))
+			row(i, c)
+		}
+		sql := "COPY " + table + " (" + strings.Join(cols, ", ") + ") FROM STDIN (FORMAT binary)"
+		if _, err := w.tx.Conn().PgConn().CopyFrom(w.ctx, bytes.NewReader(c.end()), sql); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		return nil
 	}
 	var b strings.Builder
 	b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
-	args := make([]any, 0, n*len(cols))
+	args := &argSink{args: make([]any, 0, n*len(cols))}
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
@@ -384,27 +443,98 @@ func (w *writer) insert(what, table string, cols []string, n int, row func(i int
 			if j > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("$" + strconv.Itoa(len(args)+j+1))
+			b.WriteString("$" + strconv.Itoa(len(args.args)+j+1))
 		}
 		b.WriteByte(')')
-		args = append(args, row(i)...)
+		row(i, args)
 	}
-	w.queue(what, b.String(), args...)
+	w.queue(what, b.String(), args.args...)
 	return nil
 }
 
-func nullInt(v int64) any {
-	if v == 0 {
-		return nil
-	}
-	return v
+// sink receives the values of a row, in column order.
+type sink interface {
+	int64(v int64)
+	int32(v int32)
+	float64(v float64)
+	bool(v bool)
+	text(v string)
+	null()
 }
 
-func nullString(v string) any {
-	if v == "" {
-		return nil
+// argSink collects values as query arguments.
+type argSink struct{ args []any }
+
+func (a *argSink) int64(v int64)     { a.args = append(a.args, v) }
+func (a *argSink) int32(v int32)     { a.args = append(a.args, v) }
+func (a *argSink) float64(v float64) { a.args = append(a.args, v) }
+func (a *argSink) bool(v bool)       { a.args = append(a.args, v) }
+func (a *argSink) text(v string)     { a.args = append(a.args, v) }
+func (a *argSink) null()             { a.args = append(a.args, nil) }
+
+// copyBuf encodes rows in PostgreSQL's binary COPY format: cheaper than
+// pgx's general encoder, and the values need no boxing.
+type copyBuf struct{ b []byte }
+
+func newCopyBuf(size int) *copyBuf {
+	c := &copyBuf{b: make([]byte, 0, size)}
+	c.b = append(c.b, "PGCOPY\n\xff\r\n\x00"...)
+	c.b = binary.BigEndian.AppendUint32(c.b, 0) // flags
+	c.b = binary.BigEndian.AppendUint32(c.b, 0) // header extension length
+	return c
+}
+
+func (c *copyBuf) row(fields int) { c.b = binary.BigEndian.AppendUint16(c.b, uint16(fields)) }
+
+func (c *copyBuf) end() []byte { return binary.BigEndian.AppendUint16(c.b, 0xffff) }
+
+func (c *copyBuf) int64(v int64) {
+	c.b = binary.BigEndian.AppendUint32(c.b, 8)
+	c.b = binary.BigEndian.AppendUint64(c.b, uint64(v))
+}
+
+func (c *copyBuf) int32(v int32) {
+	c.b = binary.BigEndian.AppendUint32(c.b, 4)
+	c.b = binary.BigEndian.AppendUint32(c.b, uint32(v))
+}
+
+func (c *copyBuf) float64(v float64) {
+	c.b = binary.BigEndian.AppendUint32(c.b, 8)
+	c.b = binary.BigEndian.AppendUint64(c.b, math.Float64bits(v))
+}
+
+func (c *copyBuf) bool(v bool) {
+	c.b = binary.BigEndian.AppendUint32(c.b, 1)
+	if v {
+		c.b = append(c.b, 1)
+	} else {
+		c.b = append(c.b, 0)
 	}
-	return v
+}
+
+func (c *copyBuf) text(v string) {
+	c.b = binary.BigEndian.AppendUint32(c.b, uint32(len(v)))
+	c.b = append(c.b, v...)
+}
+
+func (c *copyBuf) null() { c.b = binary.BigEndian.AppendUint32(c.b, 0xffffffff) }
+
+// nullInt writes 0 as NULL.
+func nullInt(s sink, v int64) {
+	if v == 0 {
+		s.null()
+	} else {
+		s.int64(v)
+	}
+}
+
+// nullText writes "" as NULL.
+func nullText(s sink, v string) {
+	if v == "" {
+		s.null()
+	} else {
+		s.text(v)
+	}
 }
 
 // text makes s storable in a text column, which refuses NUL and invalid
@@ -417,6 +547,8 @@ func text(s string) string {
 }
 
 var (
+	lotColumns      = []string{"id", "item", "lot", "sourced", "used"}
+	lotQtyColumns   = []string{"lot_id", "uom", "received", "produced", "consumed", "shipped"}
 	eventColumns    = []string{"id", "version", "hash", "type", "ts", "lot_id", "reverses", "status", "seen_at", "body"}
 	linkColumns     = []string{"event_id", "lot_id", "grp", "out", "ts"}
 	receiptColumns  = []string{"event_id", "lot_id", "supplier_id", "supplier_name", "supplier_lot", "po", "qty", "uom", "ts"}
@@ -434,10 +566,18 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		w.queue("update event status", `UPDATE events e SET status = u.status
 			FROM unnest($1::bigint[], $2::text[]) AS u(seq, status) WHERE e.seq = u.seq`, seqs, statuses)
 	}
-	err := w.insert("insert events", "events", eventColumns, len(c.NewVersions), func(i int) []any {
+	err := w.insert("insert events", "events", eventColumns, len(c.NewVersions), func(i int, s sink) {
 		r := &c.NewVersions[i]
-		return []any{r.ID, int32(r.Version), r.Hash, string(r.Type), micros(r.Time), nullInt(r.LotID), nullString(r.Reverses),
-			string(r.Status), micros(r.SeenAt), string(r.Body)}
+		s.text(r.ID)
+		s.int32(int32(r.Version))
+		s.text(r.Hash)
+		s.text(string(r.Type))
+		s.int64(micros(r.Time))
+		nullInt(s, r.LotID)
+		nullText(s, r.Reverses)
+		s.text(string(r.Status))
+		s.int64(micros(r.SeenAt))
+		s.text(string(r.Body))
 	})
 	if err != nil {
 		return err
@@ -449,21 +589,41 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 	}
 	for _, step := range []func() error{
 		func() error {
-			return w.insert("insert links", "links", linkColumns, len(c.Links), func(i int) []any {
+			return w.insert("insert links", "links", linkColumns, len(c.Links), func(i int, s sink) {
 				l := &c.Links[i]
-				return []any{l.EventID, l.LotID, l.Group, l.Out, micros(l.Time)}
+				s.text(l.EventID)
+				s.int64(l.LotID)
+				s.text(l.Group)
+				s.bool(l.Out)
+				s.int64(micros(l.Time))
 			})
 		},
 		func() error {
-			return w.insert("insert receipts", "receipts", receiptColumns, len(c.Receipts), func(i int) []any {
+			return w.insert("insert receipts", "receipts", receiptColumns, len(c.Receipts), func(i int, s sink) {
 				r := &c.Receipts[i]
-				return []any{r.EventID, r.LotID, r.Supplier.ID, r.Supplier.Name, r.SupplierLot, r.PO, r.Qty, r.UOM, micros(r.Time)}
+				s.text(r.EventID)
+				s.int64(r.LotID)
+				s.text(r.Supplier.ID)
+				s.text(r.Supplier.Name)
+				s.text(r.SupplierLot)
+				s.text(r.PO)
+				s.float64(r.Qty)
+				s.text(r.UOM)
+				s.int64(micros(r.Time))
 			})
 		},
 		func() error {
-			return w.insert("insert shipments", "shipments", shipmentColumns, len(c.Shipments), func(i int) []any {
+			return w.insert("insert shipments", "shipments", shipmentColumns, len(c.Shipments), func(i int, s sink) {
 				r := &c.Shipments[i]
-				return []any{r.EventID, r.LotID, r.Customer.ID, r.Customer.Name, r.SalesOrder, r.Delivery, r.Qty, r.UOM, micros(r.Time)}
+				s.text(r.EventID)
+				s.int64(r.LotID)
+				s.text(r.Customer.ID)
+				s.text(r.Customer.Name)
+				s.text(r.SalesOrder)
+				s.text(r.Delivery)
+				s.float64(r.Qty)
+				s.text(r.UOM)
+				s.int64(micros(r.Time))
 			})
 		},
 	} {
@@ -471,10 +631,48 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			return err
 		}
 	}
-	if n := len(c.LotDeltas); n > 0 {
+	// Lots new in this transaction and not inserted yet: inserted whole,
+	// with their counters and quantities. The others are updated.
+	pend := make(map[int64]bool, len(t.pendOrder))
+	for _, r := range t.pendOrder {
+		pend[t.pending[r]] = true
+	}
+	uses := make(map[int64]core.LotUse, len(pend))
+	var oldUses []core.LotUse
+	for _, u := range c.LotUses {
+		if pend[u.LotID] {
+			uses[u.LotID] = u
+		} else {
+			oldUses = append(oldUses, u)
+		}
+	}
+	if err := t.insertLots(w, uses); err != nil {
+		return err
+	}
+	var newQty, oldQty []core.LotDelta
+	for _, d := range c.LotDeltas {
+		if pend[d.LotID] {
+			newQty = append(newQty, d)
+		} else {
+			oldQty = append(oldQty, d)
+		}
+	}
+	err = w.insert("record lot quantities", "lot_qty", lotQtyColumns, len(newQty), func(i int, s sink) {
+		d := &newQty[i]
+		s.int64(d.LotID)
+		s.text(d.UOM)
+		s.float64(d.Received)
+		s.float64(d.Produced)
+		s.float64(d.Consumed)
+		s.float64(d.Shipped)
+	})
+	if err != nil {
+		return err
+	}
+	if n := len(oldQty); n > 0 {
 		ids, uoms := make([]int64, n), make([]string, n)
 		rec, pro, con, shp := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
-		for i, d := range c.LotDeltas {
+		for i, d := range oldQty {
 			ids[i], uoms[i], rec[i], pro[i], con[i], shp[i] = d.LotID, d.UOM, d.Received, d.Produced, d.Consumed, d.Shipped
 		}
 		w.queue("update lot quantities", `INSERT INTO lot_qty (lot_id, uom, received, produced, consumed, shipped)
@@ -484,9 +682,9 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 				consumed = lot_qty.consumed + excluded.consumed, shipped = lot_qty.shipped + excluded.shipped`,
 			ids, uoms, rec, pro, con, shp)
 	}
-	if n := len(c.LotUses); n > 0 {
+	if n := len(oldUses); n > 0 {
 		ids, sourced, used := make([]int64, n), make([]int64, n), make([]int64, n)
-		for i, u := range c.LotUses {
+		for i, u := range oldUses {
 			ids[i], sourced[i], used[i] = u.LotID, int64(u.Sourced), int64(u.Used)
 		}
 		w.queue("update lot use", `UPDATE lots l SET sourced = l.sourced + u.sourced, used = l.used + u.used
@@ -724,24 +922,3 @@ func (s *DB) Quarantined(ctx context.Context, f core.QuarantineFilter) ([]core.Q
 }
 
 var _ core.Store = (*DB)(nil)
-
-type tracer struct{ mu sync.Mutex; T map[string]time.Duration; N map[string]int }
-var Tr = &tracer{T: map[string]time.Duration{}, N: map[string]int{}}
-type tkey struct{}
-func (t *tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	k := d.SQL; if len(k) > 60 { k = k[:60] }
-	return context.WithValue(ctx, tkey{}, [2]any{k, time.Now()})
-}
-func (t *tracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
-	v := ctx.Value(tkey{}).([2]any); if d := time.Since(v[1].(time.Time)); v[0] == "begin" && d > 3*time.Millisecond { fmt.Println("slow begin", d, time.Now().Format("15:04:05.000")) }; t.mu.Lock(); t.T[v[0].(string)] += time.Since(v[1].(time.Time)); t.N[v[0].(string)]++; t.mu.Unlock()
-}
-func (t *tracer) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceCopyFromStartData) context.Context {
-	return context.WithValue(ctx, tkey{}, [2]any{"COPY " + d.TableName.Sanitize(), time.Now()})
-}
-func (t *tracer) TraceCopyFromEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceCopyFromEndData) { t.TraceQueryEnd(ctx, nil, pgx.TraceQueryEndData{}) }
-func (t *tracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
-	return context.WithValue(ctx, tkey{}, [2]any{"BATCH", time.Now()})
-}
-func (t *tracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {}
-func (t *tracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchEndData) { t.TraceQueryEnd(ctx, nil, pgx.TraceQueryEndData{}) }
-func (t *tracer) Dump() { for k, v := range t.T { fmt.Printf("%12v %5d %q\n", v, t.N[k], k) } }

@@ -377,27 +377,17 @@ func BenchmarkIngest(b *testing.B) {
 	ctx := context.Background()
 	const orders = 20000
 	events := plant(orders)
-	var goCPU, pgTime time.Duration
 	for b.Loop() {
 		b.StopTimer()
 		db := MustOpen(b)
 		b.StartTimer()
 		in := core.Ingester{Store: db}
-		g0, p0 := selfCPU(), pgCPU()
-		pgKinds(-1)
 		if _, err := in.IngestJSONL(ctx, bytes.NewReader(events), "plant.jsonl"); err != nil {
 			b.Fatal(err)
 		}
-		pgKinds(1)
-		goCPU += selfCPU() - g0
-		pgTime += pgCPU() - p0
 		b.StopTimer()
 		db.Close()
 		b.StartTimer()
 	}
-	postgres.Tr.Dump()
-	fmt.Println(PGByKind, pgTime, goCPU, b.N)
-	b.ReportMetric(float64(goCPU.Microseconds())/float64(orders*eventsPerOrder*b.N), "go-µs/event")
-	b.ReportMetric(float64(pgTime.Microseconds())/float64(orders*eventsPerOrder*b.N), "pg-µs/event")
 	b.ReportMetric(float64(orders*eventsPerOrder*b.N)/b.Elapsed().Seconds(), "events/s")
 }
