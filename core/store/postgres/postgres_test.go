@@ -104,6 +104,10 @@ func TestConformance(t *testing.T) {
 	storetest.Exercise(t, func(t testing.TB) core.Store { return MustOpen(t) })
 }
 
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, func(tb testing.TB) core.Store { return MustOpen(tb) })
+}
+
 func TestMigrations(t *testing.T) {
 	ctx := context.Background()
 	dbURL := NewDatabase(t)
