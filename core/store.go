@@ -66,6 +66,9 @@ type Store interface {
 	OrdersWithoutInputs(ctx context.Context) ([]OrderGapRow, error)
 	// Quarantined lists quarantined input.
 	Quarantined(ctx context.Context, f QuarantineFilter) ([]QuarantineRow, error)
+	// RawRecords returns the current version of archived source records,
+	// in archive order.
+	RawRecords(ctx context.Context, f RawFilter) ([]RawRecord, error)
 
 	// SchemaVersion returns the version of the applied schema.
 	SchemaVersion(ctx context.Context) (int, error)
@@ -191,6 +194,11 @@ type Changes struct {
 	OrderDeltas   []OrderDelta
 	Quarantine    []QuarantineRow
 	Resolved      []string // event ids whose quarantine entries are now resolved
+	ResolvedKeys  []string // quarantine keys now resolved (source records that map now)
+	// Raw are archived source records: new content is added and becomes
+	// the record's current version; known content is made current again
+	// and gets the new Mapping and Events.
+	Raw []RawRecord
 }
 
 // LotRow is a lot with its id.

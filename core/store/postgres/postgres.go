@@ -149,6 +149,15 @@ func (s *DB) SchemaVersion(ctx context.Context) (int, error) {
 	return v, nil
 }
 
+// SchemaLatest is the schema version this package migrates a database to.
+func SchemaLatest() int {
+	ms, err := schema.Load(migrationFS, "migrations")
+	if err != nil || len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].Version
+}
+
 func (s *DB) migrate(ctx context.Context) error {
 	ms, err := schema.Load(migrationFS, "migrations")
 	if err != nil {
@@ -710,14 +719,69 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		}
 		w.queue("quarantine", `INSERT INTO quarantine (key, source, line, event_id, reason, raw, at)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::bytea[], $7::bigint[])
-			ON CONFLICT (key) DO NOTHING`,
+			ON CONFLICT (key) DO UPDATE SET resolved = false, reason = excluded.reason, at = excluded.at
+			WHERE quarantine.key LIKE 'raw:%'`,
 			keys, sources, lines, eventIDs, reasons, raws, at)
 	}
 	if len(c.Resolved) > 0 {
 		w.queue("resolve quarantine", `UPDATE quarantine SET resolved = true
 			WHERE NOT resolved AND event_id = ANY($1::text[])`, c.Resolved)
 	}
+	if len(c.ResolvedKeys) > 0 {
+		w.queue("resolve quarantine", `UPDATE quarantine SET resolved = true
+			WHERE NOT resolved AND key = ANY($1::text[])`, c.ResolvedKeys)
+	}
+	if n := len(c.Raw); n > 0 {
+		// A new content of a record becomes its current version; a known
+		// content is made current again and takes the new mapping and
+		// events. Rows are one per record id in a batch of one source
+		// read, but a batch may carry two contents of one record: the
+		// last wins.
+		sources, kinds, ids, hashes, mappings := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		payloads, positions := make([][]byte, n), make([][]byte, n)
+		received, ords := make([]int64, n), make([]int64, n)
+		events := make([]string, n)
+		for i, r := range c.Raw {
+			sources[i], kinds[i], ids[i], hashes[i], mappings[i] = r.Source, r.Kind, r.RecordID, r.Hash, r.Mapping
+			payloads[i], positions[i], received[i], ords[i] = r.Payload, r.Position, micros(r.ReceivedAt), int64(i)
+			events[i] = pgTextArray(r.Events)
+		}
+		w.queue("archive records", `UPDATE raw_records r SET current = false
+			FROM unnest($1::text[], $2::text[], $3::text[]) AS u(source, record_id, hash)
+			WHERE r.current AND r.source = u.source AND r.record_id = u.record_id AND r.hash <> u.hash`,
+			sources, ids, hashes)
+		w.queue("archive records", `INSERT INTO raw_records AS r (source, kind, record_id, hash, payload, position, received_at, mapping, events)
+			SELECT DISTINCT ON (source, record_id, hash) source, kind, record_id, hash, payload, position, received_at, mapping, events::text[]
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::bigint[], $8::text[], $9::text[], $10::bigint[])
+				AS u(source, kind, record_id, hash, payload, position, received_at, mapping, events, ord)
+			ORDER BY source, record_id, hash, ord DESC
+			ON CONFLICT (source, record_id, hash) DO UPDATE SET current = true, kind = excluded.kind,
+				position = coalesce(excluded.position, r.position), mapping = excluded.mapping, events = excluded.events`,
+			sources, kinds, ids, hashes, payloads, positions, received, mappings, events, ords)
+	}
 	return w.flush()
+}
+
+// pgTextArray writes ids as a PostgreSQL array literal, so that a batch of
+// records' event lists travels as one text[] parameter.
+func pgTextArray(ids []string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		for _, r := range text(id) {
+			if r == '"' || r == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteRune(r)
+		}
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // --- queries ---
@@ -917,6 +981,44 @@ func (s *DB) Quarantined(ctx context.Context, f core.QuarantineFilter) ([]core.Q
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read quarantine: %w", err)
+	}
+	return out, nil
+}
+
+func (s *DB) RawRecords(ctx context.Context, f core.RawFilter) ([]core.RawRecord, error) {
+	var limit any // NULL: no limit
+	if f.Limit > 0 {
+		limit = int64(f.Limit)
+	}
+	var since int64
+	if !f.Since.IsZero() {
+		since = micros(f.Since)
+	}
+	kinds := f.Kinds
+	if kinds == nil {
+		kinds = []string{}
+	}
+	rows, err := s.pool.Query(ctx, `SELECT seq, source, kind, record_id, hash, payload, position, received_at, mapping, events
+		FROM raw_records
+		WHERE current AND seq > $1 AND ($2 = '' OR source = $2) AND received_at >= $3
+			AND (cardinality($4::text[]) = 0 OR kind = ANY($4::text[]))
+		ORDER BY seq LIMIT $5`, f.AfterSeq, f.Source, since, kinds, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read raw records: %w", err)
+	}
+	defer rows.Close()
+	var out []core.RawRecord
+	for rows.Next() {
+		var r core.RawRecord
+		var received int64
+		if err := rows.Scan(&r.Seq, &r.Source, &r.Kind, &r.RecordID, &r.Hash, &r.Payload, &r.Position, &received, &r.Mapping, &r.Events); err != nil {
+			return nil, fmt.Errorf("read raw records: %w", err)
+		}
+		r.ReceivedAt = time.UnixMicro(received).UTC()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read raw records: %w", err)
 	}
 	return out, nil
 }

@@ -358,8 +358,12 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		execMany(ctx, tx, "update orders", `INSERT INTO orders (ord, ins, outs) VALUES`,
 			`ON CONFLICT (ord) DO UPDATE SET ins = ins + excluded.ins, outs = outs + excluded.outs`, c.OrderDeltas,
 			func(d core.OrderDelta) []any { return []any{d.Order, d.Ins, d.Outs} }),
+		// The same bad input is quarantined once. A source record that
+		// mapped once and fails again (hub remap with a broken mapping) is
+		// opened again, with the new reason.
 		exec(ctx, tx, "quarantine", `INSERT INTO quarantine (key, source, line, event_id, reason, raw, at) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (key) DO NOTHING`, c.Quarantine,
+			ON CONFLICT (key) DO UPDATE SET resolved = 0, reason = excluded.reason, at = excluded.at
+			WHERE quarantine.key LIKE 'raw:%'`, c.Quarantine,
 			func(q core.QuarantineRow) []any {
 				return []any{q.Key, q.Source, q.Line, q.EventID, q.Reason, q.Raw, micros(q.At)}
 			}),
@@ -373,7 +377,38 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			return fmt.Errorf("resolve quarantine: %w", err)
 		}
 	}
-	return nil
+	if len(c.ResolvedKeys) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE quarantine SET resolved = 1
+			WHERE resolved = 0 AND key IN (SELECT value FROM json_each(?))`, jsonList(c.ResolvedKeys)); err != nil {
+			return fmt.Errorf("resolve quarantine: %w", err)
+		}
+	}
+	return t.archive(ctx, c.Raw)
+}
+
+// archive stores raw records: a new content of a record becomes its
+// current version; a known content is made current again and takes the
+// new mapping and events.
+func (t *ingestTx) archive(ctx context.Context, raws []core.RawRecord) error {
+	if len(raws) == 0 {
+		return nil
+	}
+	return errors.Join(
+		exec(ctx, t.tx, "archive records", `UPDATE raw_records SET current = 0
+			WHERE source = ? AND record_id = ? AND hash <> ? AND current = 1`, raws,
+			func(r core.RawRecord) []any { return []any{r.Source, r.RecordID, r.Hash} }),
+		exec(ctx, t.tx, "archive records", `INSERT INTO raw_records (source, kind, record_id, hash, payload, position, received_at, mapping, events)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (source, record_id, hash) DO UPDATE SET current = 1, kind = excluded.kind,
+				position = coalesce(excluded.position, position), mapping = excluded.mapping, events = excluded.events`, raws,
+			func(r core.RawRecord) []any {
+				events := r.Events
+				if events == nil {
+					events = []string{}
+				}
+				return []any{r.Source, r.Kind, r.RecordID, r.Hash, string(r.Payload), r.Position, micros(r.ReceivedAt), r.Mapping, jsonList(events)}
+			}),
+	)
 }
 
 // --- queries ---
@@ -575,6 +610,49 @@ func (s *DB) Quarantined(ctx context.Context, f core.QuarantineFilter) ([]core.Q
 	return collect(rows, "read quarantine", func(q *core.QuarantineRow) []any {
 		return []any{&q.Seq, &q.Key, &q.Source, &q.Line, &q.EventID, &q.Reason, &q.Raw, timeScanner{&q.At}, &q.Resolved}
 	})
+}
+
+func (s *DB) RawRecords(ctx context.Context, f core.RawFilter) ([]core.RawRecord, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	var since int64
+	if !f.Since.IsZero() {
+		since = micros(f.Since)
+	}
+	kinds := f.Kinds
+	if kinds == nil {
+		kinds = []string{}
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, source, kind, record_id, hash, payload, position, received_at, mapping, events
+		FROM raw_records
+		WHERE current = 1 AND seq > ? AND (? = '' OR source = ?) AND received_at >= ?
+			AND (? = '[]' OR kind IN (SELECT value FROM json_each(?)))
+		ORDER BY seq LIMIT ?`,
+		f.AfterSeq, f.Source, f.Source, since, jsonList(kinds), jsonList(kinds), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read raw records: %w", err)
+	}
+	defer rows.Close()
+	var out []core.RawRecord
+	for rows.Next() {
+		var r core.RawRecord
+		var payload, events string
+		var received int64
+		if err := rows.Scan(&r.Seq, &r.Source, &r.Kind, &r.RecordID, &r.Hash, &payload, &r.Position, &received, &r.Mapping, &events); err != nil {
+			return nil, fmt.Errorf("read raw records: %w", err)
+		}
+		r.Payload, r.ReceivedAt = []byte(payload), fromMicros(received)
+		if err := json.Unmarshal([]byte(events), &r.Events); err != nil {
+			return nil, fmt.Errorf("read raw record %d: events: %w", r.Seq, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read raw records: %w", err)
+	}
+	return out, nil
 }
 
 var _ core.Store = (*DB)(nil)

@@ -1,0 +1,263 @@
+package core
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// RawRecord is a source record as it reached the hub (from a connector, a
+// file or a webhook), archived before mapping so that a fixed mapping can
+// be replayed over history (hub remap) without asking the ERP again.
+//
+// The archive keeps every distinct content of a record: the same source,
+// record id and content hash is stored once; a changed record adds a
+// version and becomes the current one.
+type RawRecord struct {
+	Seq        int64     // store-assigned
+	Source     string    // connector name, or the file a record was read from
+	Kind       string    // source record kind, e.g. A_MaterialDocumentItem
+	RecordID   string    // stable id of the record at its source
+	Hash       string    // content hash of Payload (RawHash)
+	Payload    []byte    // the record, a JSON object
+	Position   []byte    // the connector position it was read at, if any
+	ReceivedAt time.Time // when the hub first received this content
+	// Mapping is the mapping ("name@version") that last mapped the
+	// record, "" when it failed to map (and was quarantined).
+	Mapping string
+	// Events are the ids of the events that mapping produced.
+	Events []string
+}
+
+// RawHash is the content hash of a record's payload.
+func RawHash(payload []byte) string {
+	h := sha256.Sum256(payload)
+	return hex.EncodeToString(h[:16])
+}
+
+// RawKey is the quarantine key of a record that failed to map: the same
+// content of the same record is quarantined once, and resolved once it
+// maps.
+func RawKey(source, recordID, hash string) string {
+	return "raw:" + quarantineKey(source+"\x00"+recordID, []byte(hash))
+}
+
+// RawFilter selects the current version of archived records, in archive
+// order.
+type RawFilter struct {
+	Source   string    // "" for every source
+	Kinds    []string  // nil for every kind
+	Since    time.Time // received at or after; zero for all
+	AfterSeq int64     // paging: records after this sequence number
+	Limit    int       // 0 for no limit
+}
+
+// MappedRecord is one source record with what its mapping made of it:
+// events, or the error that sends it to quarantine.
+type MappedRecord struct {
+	Raw    RawRecord
+	Line   int      // 1-based line in Source when read from a file, else 0
+	Events []*Event // valid or not: IngestRecords validates them
+	Err    error    // the mapping failed: the record is quarantined
+	// Dropped are ids this record produced under an earlier mapping and
+	// no longer does (hub remap): they are reversed.
+	Dropped []string
+}
+
+// RecordStats counts what an ingest of source records did.
+type RecordStats struct {
+	Records     int `json:"records"`     // source records read
+	Archived    int `json:"archived"`    // source records archived (new content)
+	Quarantined int `json:"quarantined"` // records or events set aside
+	Reversed    int `json:"reversed"`    // events no longer produced, reversed (remap)
+	Restored    int `json:"restored"`    // events produced again after a remap had reversed them
+	IngestStats
+}
+
+func (s *RecordStats) Add(o RecordStats) {
+	s.Records += o.Records
+	s.Archived += o.Archived
+	s.Quarantined += o.Quarantined
+	s.Reversed += o.Reversed
+	s.Restored += o.Restored
+	s.IngestStats.add(o.IngestStats)
+}
+
+// remapPrefix starts the id of the reverse event hub remap writes for an
+// event a fixed mapping no longer produces.
+const remapPrefix = "remap:"
+
+// IngestRecords archives a batch of mapped source records and applies their
+// events, in one transaction: the raw records, their events, the quarantine
+// entries of records or events that failed, and (through extra, when not
+// nil) whatever the caller must commit with them, such as a connector's
+// new position. Either all of it is committed or none.
+//
+// runID names this ingest in the ids of the reverse events it writes for
+// Dropped events; it must differ between remap runs.
+func (in *Ingester) IngestRecords(ctx context.Context, recs []MappedRecord, runID string, extra func(IngestTx) error) (RecordStats, error) {
+	now := in.now()
+	st := RecordStats{Records: len(recs)}
+	var events []PreparedEvent
+	var quarantine []QuarantineRow
+	var resolvedKeys []string
+	raws := make([]RawRecord, 0, len(recs))
+	var produced, dropped []string
+	dropSource := map[string]string{}
+	seen := map[string]bool{}
+	for i := range recs {
+		r := &recs[i]
+		raw := r.Raw
+		if raw.Hash == "" {
+			raw.Hash = RawHash(raw.Payload)
+		}
+		if raw.ReceivedAt.IsZero() {
+			raw.ReceivedAt = now
+		}
+		key := RawKey(raw.Source, raw.RecordID, raw.Hash)
+		where := fmt.Sprintf("record %s", raw.RecordID)
+		if r.Line > 0 {
+			where = fmt.Sprintf("%s:%d (record %s)", raw.Source, r.Line, raw.RecordID)
+		}
+		fail := func(eventID, reason string) {
+			quarantine = append(quarantine, QuarantineRow{
+				Key: key, Source: raw.Source, Line: r.Line, EventID: eventID,
+				Reason: reason, Raw: string(raw.Payload), At: now,
+			})
+		}
+		// A record that fails keeps the events it produced before (raw.Events
+		// as given): a broken mapping must not make history forget them.
+		if r.Err != nil {
+			raw.Mapping = ""
+			fail("", r.Err.Error())
+			raws = append(raws, raw)
+			continue
+		}
+		ok := true
+		ids := make([]string, 0, len(r.Events))
+		for _, e := range r.Events {
+			if err := e.Validate(); err != nil {
+				fail(e.ID, fmt.Sprintf("%s: mapping produced an invalid event %q: %v (fix the mapping, then hub remap)", where, e.ID, err))
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			raw.Mapping = ""
+			raws = append(raws, raw)
+			continue
+		}
+		for _, e := range r.Events {
+			if e.Source == nil {
+				e.Source = &Source{Connector: raw.Source, Record: raw.RecordID}
+			}
+			events = append(events, Prepare(e))
+			ids = append(ids, e.ID)
+			if !seen[e.ID] {
+				seen[e.ID] = true
+				produced = append(produced, e.ID)
+			}
+		}
+		for _, id := range r.Dropped {
+			dropped = append(dropped, id)
+			dropSource[id] = raw.RecordID
+		}
+		raw.Events = ids
+		resolvedKeys = append(resolvedKeys, key)
+		raws = append(raws, raw)
+	}
+
+	raws = lastPerRecord(raws)
+
+	err := in.Store.Ingest(ctx, func(tx IngestTx) error {
+		all := events
+		var revs []PreparedEvent
+		// Events a remap had reversed and that are produced again: undo
+		// those reversals.
+		if len(produced) > 0 {
+			byTarget, err := tx.Reversers(ctx, produced)
+			if err != nil {
+				return err
+			}
+			var remapRevs []string
+			for _, rs := range byTarget {
+				for _, id := range rs {
+					if strings.HasPrefix(id, remapPrefix) {
+						remapRevs = append(remapRevs, id)
+					}
+				}
+			}
+			if len(remapRevs) > 0 {
+				cur, err := tx.CurrentEvents(ctx, remapRevs)
+				if err != nil {
+					return err
+				}
+				for _, id := range remapRevs {
+					if row, ok := cur[id]; ok && row.Status == Active {
+						revs = append(revs, Prepare(&Event{ID: id + ":undone", Type: Reverse, Time: now.Format(time.RFC3339),
+							Reverses: id, Source: &Source{Connector: "remap", Record: runID}}))
+						st.Restored++
+					}
+				}
+			}
+		}
+		for _, id := range dropped {
+			revs = append(revs, Prepare(&Event{ID: remapPrefix + runID + ":" + id, Type: Reverse, Time: now.Format(time.RFC3339),
+				Reverses: id, Source: &Source{Connector: "remap", Record: dropSource[id]}}))
+			st.Reversed++
+		}
+		if len(revs) > 0 {
+			all = append(append([]PreparedEvent(nil), events...), revs...)
+		}
+		c, s, err := Plan(ctx, tx, all, now, &in.lots)
+		if err != nil {
+			return err
+		}
+		st.New, st.Superseded, st.Unchanged = s.New, s.Superseded, s.Unchanged
+		c.Quarantine = quarantine
+		c.Raw = raws
+		c.ResolvedKeys = resolvedKeys
+		if err := tx.Write(ctx, c); err != nil {
+			return err
+		}
+		if extra != nil {
+			return extra(tx)
+		}
+		return nil
+	})
+	if err != nil {
+		in.lots.Reset()
+		first, last := "", ""
+		if len(recs) > 0 {
+			first, last = recs[0].Raw.RecordID, recs[len(recs)-1].Raw.RecordID
+		}
+		return RecordStats{}, fmt.Errorf("ingest records %s … %s: %w", first, last, err)
+	}
+	st.Read = len(events)
+	st.Quarantined = len(quarantine)
+	st.Archived = len(raws)
+	return st, nil
+}
+
+// lastPerRecord keeps the last of the raw records with the same source and
+// record id: a batch that read a record twice archives what it saw last.
+func lastPerRecord(raws []RawRecord) []RawRecord {
+	type key struct{ source, id string }
+	last := make(map[key]int, len(raws))
+	for i, r := range raws {
+		last[key{r.Source, r.RecordID}] = i
+	}
+	if len(last) == len(raws) {
+		return raws
+	}
+	out := raws[:0:0]
+	for i, r := range raws {
+		if last[key{r.Source, r.RecordID}] == i {
+			out = append(out, r)
+		}
+	}
+	return out
+}
