@@ -1,0 +1,549 @@
+// Package config reads the hub's configuration file (hub.yaml): the store,
+// the connectors with their plugin, mapping, schedule and settings, and the
+// intake tokens for scanners and webhooks.
+//
+// Decoding is strict: an unknown key is an error at its file:line:col, with
+// a suggestion when it is close to a known one. Secrets are references,
+// ${env:NAME} or ${file:/path}, resolved at load into Secret values that
+// never print their content; a secret written literally is refused.
+// Schedules are cron specs, validated at load.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/lothub/lothub/core"
+)
+
+// Hub is the whole configuration.
+type Hub struct {
+	// Store is the database: a SQLite file path or a postgres:// URL
+	// (usually a reference, ${env:HUB_DB}). Empty: the command line's --db.
+	Store Secret `yaml:"store"`
+	// PluginDir holds external connector plugins (lothub-connector-NAME).
+	PluginDir string `yaml:"plugin_dir"`
+	// Timezone is the zone of the schedules (IANA name); UTC when empty.
+	Timezone   string      `yaml:"timezone"`
+	Connectors []Connector `yaml:"connectors"`
+	Intake     Intake      `yaml:"intake"`
+
+	// File is the path the configuration was read from.
+	File string `yaml:"-"`
+}
+
+// Connector is one configured source.
+type Connector struct {
+	Name    string `yaml:"name"`    // how runs, cursors and archived records name it
+	Plugin  string `yaml:"plugin"`  // the connector plugin: built-in or in plugin_dir
+	Mapping string `yaml:"mapping"` // the mapping file, relative to the config file
+	// Schedule is a cron spec ("0 2 * * *", "@every 15m", "CRON_TZ=Europe/Berlin 0 2 * * *");
+	// empty: run only by hand (hub sync NAME) or by webhook.
+	Schedule  string            `yaml:"schedule"`
+	BatchSize int               `yaml:"batch_size"` // records per read and per transaction; 500 when 0
+	Timeout   Duration          `yaml:"timeout"`    // bound on one plugin call; 2m when 0
+	MaxRetry  Duration          `yaml:"max_retry"`  // how long transient errors are retried; 10m when 0
+	Config    map[string]Secret `yaml:"config"`     // the plugin's parameters
+	// WebhookSecret signs the ERP's webhook calls (HMAC), a reference.
+	WebhookSecret Secret `yaml:"webhook_secret"`
+}
+
+// Intake configures hub serve's HTTP server.
+type Intake struct {
+	Listen string  `yaml:"listen"` // host:port; 127.0.0.1:8080 when empty
+	Tokens []Token `yaml:"tokens"` // bearer tokens allowed to POST events
+	// MaxBody bounds a request body in bytes; 10 MiB when 0.
+	MaxBody int64 `yaml:"max_body"`
+}
+
+// Token is a named bearer token for scanners and MES.
+type Token struct {
+	Name  string `yaml:"name"`
+	Token Secret `yaml:"token"`
+}
+
+// Duration is a time.Duration written as "90s", "5m".
+type Duration time.Duration
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return fmt.Errorf("%q is not a duration: write it like 90s, 5m or 1h30m", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Secret is a configuration value that may hold a credential. Its content
+// is never printed: String, GoString and the fmt verbs show only where it
+// came from.
+type Secret struct {
+	value  string
+	ref    string // "${env:NAME}", "${file:/path}" or "" for a literal
+	secret bool   // came from a reference
+}
+
+// Value returns the content, for handing to a connector or a database
+// driver. Never log it.
+func (s Secret) Value() string { return s.value }
+
+// IsRef reports whether the value came from a reference.
+func (s Secret) IsRef() bool { return s.secret }
+
+// String returns the reference (or, for a literal, the literal).
+func (s Secret) String() string {
+	if s.secret {
+		return s.ref
+	}
+	return s.value
+}
+
+func (s Secret) GoString() string { return s.String() }
+
+// Format makes every fmt verb show String.
+func (s Secret) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
+
+var refPattern = regexp.MustCompile(`^\$\{(env|file):([^}]+)\}$`)
+
+// resolve reads a ${env:NAME} or ${file:/path} reference; other values
+// are literals.
+func resolve(raw, baseDir string) (Secret, error) {
+	m := refPattern.FindStringSubmatch(strings.TrimSpace(raw))
+	if m == nil {
+		if strings.Contains(raw, "${") {
+			return Secret{}, errors.New("malformed reference: write ${env:NAME} or ${file:/path/to/file}")
+		}
+		return Secret{value: raw}, nil
+	}
+	s := Secret{ref: m[0], secret: true}
+	switch m[1] {
+	case "env":
+		v, ok := os.LookupEnv(m[2])
+		if !ok {
+			return Secret{}, fmt.Errorf("environment variable %s is not set (set it, or change the reference)", m[2])
+		}
+		s.value = v
+	case "file":
+		p := m[2]
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(baseDir, p)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			// The error names the file, never its content.
+			return Secret{}, fmt.Errorf("cannot read secret file %s: %v", p, errors.Unwrap(err))
+		}
+		s.value = strings.TrimRight(string(b), "\r\n")
+	}
+	return s, nil
+}
+
+// secretNames are parameter names whose values must be references.
+var secretNames = regexp.MustCompile(`(?i)(password|passwd|secret|token|api_?key|private_?key|client_?secret)`)
+
+// Error is a problem in the configuration file at a position.
+type Error struct {
+	File      string
+	Line, Col int
+	Msg       string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg) }
+
+// Unwrap makes core.ErrorCode report core.EINVALID.
+func (e *Error) Unwrap() error { return &core.Error{Code: core.EINVALID, Message: e.Error()} }
+
+// Errors is every problem found in a file.
+type Errors []*Error
+
+func (l Errors) Error() string {
+	msgs := make([]string, len(l))
+	for i, e := range l {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+func (l Errors) Unwrap() []error {
+	out := make([]error, len(l))
+	for i, e := range l {
+		out[i] = e
+	}
+	return out
+}
+
+// Load reads and checks the configuration file at path.
+func Load(path string) (*Hub, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, core.Errorf(core.EINVALID, "cannot read configuration: %v", err)
+	}
+	return Parse(path, src)
+}
+
+// Parse checks and decodes a configuration. Relative paths (mappings,
+// secret files, the plugin directory) are relative to the file's folder.
+func Parse(file string, src []byte) (*Hub, error) {
+	p := &parser{file: file, dir: filepath.Dir(file)}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		line := 1
+		if m := regexp.MustCompile(`line (\d+)`).FindStringSubmatch(err.Error()); m != nil {
+			fmt.Sscan(m[1], &line)
+		}
+		return nil, Errors{{File: file, Line: line, Col: 1, Msg: "YAML syntax: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
+	}
+	if len(doc.Content) == 0 {
+		return nil, Errors{{File: file, Line: 1, Col: 1, Msg: "the file is empty (see docs/operations.md for the format)"}}
+	}
+	h := &Hub{File: file}
+	p.decode(doc.Content[0], reflect.ValueOf(h).Elem(), "")
+	p.check(h)
+	if len(p.errs) > 0 {
+		return nil, p.errs
+	}
+	return h, nil
+}
+
+type parser struct {
+	file string
+	dir  string
+	errs Errors
+	// where remembers the node of each decoded field, for later checks.
+	where map[string]*yaml.Node
+}
+
+func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
+	p.errs = append(p.errs, &Error{File: p.file, Line: n.Line, Col: n.Column, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *parser) remember(path string, n *yaml.Node) {
+	if p.where == nil {
+		p.where = map[string]*yaml.Node{}
+	}
+	p.where[path] = n
+}
+
+var (
+	secretType   = reflect.TypeFor[Secret]()
+	durationType = reflect.TypeFor[Duration]()
+)
+
+// decode fills v from n, reporting unknown keys and wrong kinds at their
+// position and going on with the rest.
+func (p *parser) decode(n *yaml.Node, v reflect.Value, path string) {
+	p.remember(path, n)
+	switch {
+	case v.Type() == secretType:
+		if n.Kind != yaml.ScalarNode {
+			p.errorf(n, "want a value or a ${env:NAME} / ${file:/path} reference")
+			return
+		}
+		s, err := resolve(n.Value, p.dir)
+		if err != nil {
+			p.errorf(n, "%v", err)
+			return
+		}
+		v.Set(reflect.ValueOf(s))
+		return
+	case v.Type() == durationType:
+		var d Duration
+		if err := d.UnmarshalYAML(n); err != nil {
+			p.errorf(n, "%v", err)
+			return
+		}
+		v.Set(reflect.ValueOf(d))
+		return
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			p.errorf(n, "want a mapping of keys (%s)", strings.Join(fieldNames(v.Type()), ", "))
+			return
+		}
+		names := fieldNames(v.Type())
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			if seen[k.Value] {
+				p.errorf(k, "%s is given twice (keep one)", k.Value)
+				continue
+			}
+			seen[k.Value] = true
+			f, ok := fieldByTag(v, k.Value)
+			if !ok {
+				msg := fmt.Sprintf("unknown key %q", k.Value)
+				if s := closest(k.Value, names); s != "" {
+					msg += fmt.Sprintf(" (did you mean %q?)", s)
+				} else {
+					msg += fmt.Sprintf(" (known keys: %s)", strings.Join(names, ", "))
+				}
+				p.errorf(k, "%s", msg)
+				continue
+			}
+			p.decode(val, f, path+"."+k.Value)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			p.errorf(n, "want a list")
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, e := range n.Content {
+			p.decode(e, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		}
+		v.Set(s)
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			p.errorf(n, "want a mapping of names to values")
+			return
+		}
+		m := reflect.MakeMap(v.Type())
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			e := reflect.New(v.Type().Elem()).Elem()
+			p.decode(val, e, path+"."+k.Value)
+			m.SetMapIndex(reflect.ValueOf(k.Value), e)
+		}
+		v.Set(m)
+	default:
+		if n.Kind != yaml.ScalarNode {
+			p.errorf(n, "want a single value")
+			return
+		}
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			p.errorf(n, "want %s, not %q", kindName(v.Kind()), n.Value)
+		}
+	}
+}
+
+func kindName(k reflect.Kind) string {
+	switch k {
+	case reflect.Int, reflect.Int64:
+		return "a whole number"
+	case reflect.Bool:
+		return "true or false"
+	}
+	return "text"
+}
+
+func fieldNames(t reflect.Type) []string {
+	var out []string
+	for f := range t.Fields() {
+		if tag := strings.Split(f.Tag.Get("yaml"), ",")[0]; tag != "" && tag != "-" {
+			out = append(out, tag)
+		}
+	}
+	return out
+}
+
+func fieldByTag(v reflect.Value, name string) (reflect.Value, bool) {
+	for i := range v.NumField() {
+		if tag := strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0]; tag == name && tag != "-" {
+			return v.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
+}
+
+// closest returns the known name nearest to s, if it is close.
+func closest(s string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := distance(strings.ToLower(s), n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// CronParser is the parser of schedules: standard five fields, or
+// descriptors (@daily, @every 15m), with an optional CRON_TZ= prefix.
+var CronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// check validates what decoding cannot: required fields, names, schedules,
+// secrets written literally.
+func (p *parser) check(h *Hub) {
+	node := func(path string) *yaml.Node {
+		for {
+			if n, ok := p.where[path]; ok {
+				return n
+			}
+			i := strings.LastIndexAny(path, ".[")
+			if i < 0 {
+				return &yaml.Node{Line: 1, Column: 1}
+			}
+			path = path[:i]
+		}
+	}
+	if h.Timezone != "" {
+		if _, err := time.LoadLocation(h.Timezone); err != nil {
+			p.errorf(node(".timezone"), "unknown time zone %q (use an IANA name such as Europe/Berlin)", h.Timezone)
+		}
+	}
+	if h.PluginDir != "" && !filepath.IsAbs(h.PluginDir) {
+		h.PluginDir = filepath.Join(p.dir, h.PluginDir)
+	}
+	names := map[string]bool{}
+	for i := range h.Connectors {
+		c := &h.Connectors[i]
+		at := fmt.Sprintf(".connectors[%d]", i)
+		switch {
+		case c.Name == "":
+			p.errorf(node(at), "connector without a name (add name: a short lowercase name such as sap-prod)")
+		case !namePattern.MatchString(c.Name):
+			p.errorf(node(at+".name"), "connector name %q: use lowercase letters, digits, - and _", c.Name)
+		case names[c.Name]:
+			p.errorf(node(at+".name"), "connector name %q is used twice (names must be unique)", c.Name)
+		}
+		names[c.Name] = true
+		if c.Plugin == "" {
+			p.errorf(node(at), "connector %q has no plugin (add plugin: sap, netsuite, dynamics, filedrop or an installed plugin's name)", c.Name)
+		}
+		if c.Mapping == "" {
+			p.errorf(node(at), "connector %q has no mapping (add mapping: path/to/mapping.yaml; each connector ships a default in connectors/NAME/)", c.Name)
+		} else if !filepath.IsAbs(c.Mapping) {
+			c.Mapping = filepath.Join(p.dir, c.Mapping)
+		}
+		if c.Schedule != "" {
+			spec := c.Schedule
+			if h.Timezone != "" && !strings.HasPrefix(spec, "CRON_TZ=") && !strings.HasPrefix(spec, "TZ=") && !strings.HasPrefix(spec, "@every") {
+				spec = "CRON_TZ=" + h.Timezone + " " + spec
+			}
+			if _, err := CronParser.Parse(spec); err != nil {
+				p.errorf(node(at+".schedule"), "schedule %q: %v (write five fields, minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\", or @hourly, @every 15m)", c.Schedule, err)
+			} else {
+				c.Schedule = spec
+			}
+		}
+		if c.BatchSize < 0 {
+			p.errorf(node(at+".batch_size"), "batch_size must be positive")
+		}
+		keys := make([]string, 0, len(c.Config))
+		for k := range c.Config {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if secretNames.MatchString(k) && !c.Config[k].IsRef() && c.Config[k].Value() != "" {
+				p.errorf(node(at+".config."+k), "%s looks like a secret written in the file: use a reference, ${env:NAME} or ${file:/path}", k)
+			}
+		}
+		if c.WebhookSecret.Value() != "" && !c.WebhookSecret.IsRef() {
+			p.errorf(node(at+".webhook_secret"), "webhook_secret must be a reference, ${env:NAME} or ${file:/path}")
+		}
+	}
+	for i, t := range h.Intake.Tokens {
+		at := fmt.Sprintf(".intake.tokens[%d]", i)
+		if t.Name == "" {
+			p.errorf(node(at), "token without a name (name it after the scanner or system that uses it)")
+		}
+		if t.Token.Value() == "" {
+			p.errorf(node(at), "token %q has no token (add token: ${env:NAME})", t.Name)
+		} else if !t.Token.IsRef() {
+			p.errorf(node(at+".token"), "token %q is written in the file: use a reference, ${env:NAME} or ${file:/path}", t.Name)
+		}
+	}
+	if h.Intake.Listen == "" {
+		h.Intake.Listen = "127.0.0.1:8080"
+	}
+	if h.Intake.MaxBody == 0 {
+		h.Intake.MaxBody = 10 << 20
+	}
+	for i := range h.Connectors {
+		c := &h.Connectors[i]
+		if c.BatchSize == 0 {
+			c.BatchSize = 500
+		}
+		if c.Timeout == 0 {
+			c.Timeout = Duration(2 * time.Minute)
+		}
+		if c.MaxRetry == 0 {
+			c.MaxRetry = Duration(10 * time.Minute)
+		}
+	}
+}
+
+// Connector returns the connector named name, or ENOTFOUND.
+func (h *Hub) Connector(name string) (*Connector, error) {
+	for i := range h.Connectors {
+		if h.Connectors[i].Name == name {
+			return &h.Connectors[i], nil
+		}
+	}
+	var names []string
+	for _, c := range h.Connectors {
+		names = append(names, c.Name)
+	}
+	return nil, core.Errorf(core.ENOTFOUND, "no connector %q in %s (configured: %s)", name, h.File, strings.Join(names, ", "))
+}
+
+// Values returns the connector's parameters as plain strings for the
+// plugin. Never log the result.
+func (c *Connector) Values() map[string]string {
+	out := make(map[string]string, len(c.Config))
+	for k, v := range c.Config {
+		out[k] = v.Value()
+	}
+	return out
+}
+
+// Secrets returns the contents of every secret of the connector, so that
+// callers can scrub them from text that leaves the hub.
+func (c *Connector) Secrets() []string {
+	var out []string
+	for _, v := range c.Config {
+		if v.IsRef() && v.Value() != "" {
+			out = append(out, v.Value())
+		}
+	}
+	if c.WebhookSecret.Value() != "" {
+		out = append(out, c.WebhookSecret.Value())
+	}
+	return out
+}
+
+// Scrub replaces every secret in s with "[redacted]".
+func Scrub(s string, secrets []string) string {
+	for _, v := range secrets {
+		if len(v) >= 4 {
+			s = strings.ReplaceAll(s, v, "[redacted]")
+		}
+	}
+	return s
+}
+

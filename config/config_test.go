@@ -1,0 +1,118 @@
+package config_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lothub/lothub/config"
+	"github.com/lothub/lothub/core"
+)
+
+func TestParseOK(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "sap.secret")
+	if err := os.WriteFile(secretFile, []byte("s3cr3t-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LOTHUB_TEST_SAP_USER", "COMM_USER")
+	t.Setenv("LOTHUB_TEST_SCANNER", "tok-abcdef")
+	src := `
+timezone: Europe/Berlin
+plugin_dir: plugins
+connectors:
+  - name: sap-prod
+    plugin: sap
+    mapping: mappings/sap.yaml
+    schedule: "0 2 * * *"
+    timeout: 90s
+    config:
+      url: https://sap.example.com
+      user: ${env:LOTHUB_TEST_SAP_USER}
+      password: ${file:sap.secret}
+intake:
+  tokens:
+    - name: line-1
+      token: ${env:LOTHUB_TEST_SCANNER}
+`
+	h, err := config.Parse(filepath.Join(dir, "hub.yaml"), []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.Connector("sap-prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Values()["password"], "s3cr3t-from-file"; got != want {
+		t.Errorf("password = %q, want %q", got, want)
+	}
+	if got, want := c.Values()["user"], "COMM_USER"; got != want {
+		t.Errorf("user = %q, want %q", got, want)
+	}
+	if got, want := c.Mapping, filepath.Join(dir, "mappings/sap.yaml"); got != want {
+		t.Errorf("mapping = %q, want %q", got, want)
+	}
+	if got, want := c.Schedule, "CRON_TZ=Europe/Berlin 0 2 * * *"; got != want {
+		t.Errorf("schedule = %q, want %q", got, want)
+	}
+	if c.BatchSize != 500 {
+		t.Errorf("default batch size = %d, want 500", c.BatchSize)
+	}
+	if h.Intake.Listen != "127.0.0.1:8080" {
+		t.Errorf("default listen = %q", h.Intake.Listen)
+	}
+	// Printing the configuration never shows a secret.
+	for _, out := range []string{fmt.Sprint(c.Config), fmt.Sprintf("%+v", *c), fmt.Sprintf("%#v", *h), fmt.Sprintf("%v", h.Intake)} {
+		for _, s := range []string{"s3cr3t-from-file", "tok-abcdef", "COMM_USER"} {
+			if strings.Contains(out, s) {
+				t.Errorf("printed configuration shows secret %q: %s", s, out)
+			}
+		}
+	}
+	if got := config.Scrub("login failed for COMM_USER with s3cr3t-from-file", c.Secrets()); strings.Contains(got, "s3cr3t") || strings.Contains(got, "COMM_USER") {
+		t.Errorf("Scrub left a secret: %s", got)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	t.Setenv("LOTHUB_TEST_TOKEN", "tok-123456")
+	os.Unsetenv("LOTHUB_TEST_UNSET")
+	cases := []struct {
+		name, src, want string
+	}{
+		{"UnknownKeyDidYouMean", "connectors:\n  - name: a\n    plugin: sap\n    mapping: m.yaml\n    schedul: \"0 2 * * *\"\n",
+			`hub.yaml:5:5: unknown key "schedul" (did you mean "schedule"?)`},
+		{"UnknownTopKey", "conectors: []\n", `hub.yaml:1:1: unknown key "conectors" (did you mean "connectors"?)`},
+		{"BadCron", "connectors:\n  - name: a\n    plugin: sap\n    mapping: m.yaml\n    schedule: \"61 2 * * *\"\n",
+			`hub.yaml:5:15: schedule "61 2 * * *"`},
+		{"LiteralPassword", "connectors:\n  - name: a\n    plugin: sap\n    mapping: m.yaml\n    config:\n      password: hunter2\n",
+			`hub.yaml:6:17: password looks like a secret written in the file`},
+		{"UnsetEnv", "connectors:\n  - name: a\n    plugin: sap\n    mapping: m.yaml\n    config:\n      password: ${env:LOTHUB_TEST_UNSET}\n",
+			`hub.yaml:6:17: environment variable LOTHUB_TEST_UNSET is not set`},
+		{"MissingPlugin", "connectors:\n  - name: a\n    mapping: m.yaml\n", `hub.yaml:2:5: connector "a" has no plugin`},
+		{"DuplicateName", "connectors:\n  - {name: a, plugin: x, mapping: m.yaml}\n  - {name: a, plugin: x, mapping: m.yaml}\n", `hub.yaml:3:12: connector name "a" is used twice`},
+		{"LiteralToken", "intake:\n  tokens:\n    - name: l1\n      token: abc\n", `hub.yaml:4:14: token "l1" is written in the file`},
+		{"BadDuration", "connectors:\n  - name: a\n    plugin: x\n    mapping: m.yaml\n    timeout: soon\n", `hub.yaml:5:14: "soon" is not a duration`},
+		{"BadTimezone", "timezone: Mars/Olympus\n", `hub.yaml:1:11: unknown time zone "Mars/Olympus"`},
+		{"Syntax", "connectors:\n  - name: [a\n", `hub.yaml:`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := config.Parse("hub.yaml", []byte(c.src))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error:\n got  %s\n want it to contain %s", err, c.want)
+			}
+			if core.ErrorCode(err) != core.EINVALID {
+				t.Errorf("code = %q, want %q", core.ErrorCode(err), core.EINVALID)
+			}
+			if strings.Contains(err.Error(), "tok-123456") || strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error shows a secret: %s", err)
+			}
+		})
+	}
+}
