@@ -70,6 +70,19 @@ type Store interface {
 	// in archive order.
 	RawRecords(ctx context.Context, f RawFilter) ([]RawRecord, error)
 
+	// Cursor returns a connector's stored position, or ENOTFOUND when it
+	// has none (a first sync starts at the beginning).
+	Cursor(ctx context.Context, connector string) (CursorRow, error)
+	// ResetCursor forgets a connector's position: the next sync reads the
+	// source from the beginning (ingest is idempotent, so nothing doubles).
+	ResetCursor(ctx context.Context, connector string) error
+	// StartRun records a run that begins and returns its id.
+	StartRun(ctx context.Context, r Run) (int64, error)
+	// FinishRun records the end of a run: status, counts, error.
+	FinishRun(ctx context.Context, r Run) error
+	// Runs lists runs, newest first.
+	Runs(ctx context.Context, f RunFilter) ([]Run, error)
+
 	// SchemaVersion returns the version of the applied schema.
 	SchemaVersion(ctx context.Context) (int, error)
 	Close() error
@@ -87,6 +100,9 @@ type IngestTx interface {
 	LotIDs(ctx context.Context, refs []LotRef) (map[LotRef]int64, error)
 	// Write applies the changes computed for one batch.
 	Write(ctx context.Context, c *Changes) error
+	// SetCursor stores a connector's new position, committed with the
+	// batch's events.
+	SetCursor(ctx context.Context, c CursorRow) error
 }
 
 // EventRow is one stored version of an event.
