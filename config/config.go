@@ -546,4 +546,3 @@ func Scrub(s string, secrets []string) string {
 	}
 	return s
 }
-
