@@ -1,58 +1,167 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/intake"
+	"github.com/lothub/lothub/mapping"
 )
 
 func (a *app) ingestCommand() *cobra.Command {
-	var events string
+	var events, mappingFile, kind, source string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "ingest --events FILE.jsonl",
-		Short: "Ingest canonical events (JSON Lines; - for standard input)",
-		Long: `Reads canonical events, one JSON object a line, and applies them to the
-genealogy. Re-ingesting the same file changes nothing. Invalid lines are
-quarantined with their line number and the reason (see 'hub errors'); they
-never stop the rest of the file.`,
-		Args: exactArgs(0, "--events FILE (no positional arguments)"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if events == "" {
-				return usageError{fmt.Errorf("say what to ingest: --events FILE.jsonl (or - for standard input)")}
-			}
-			var r io.Reader = a.stdin
-			if events != "-" {
-				f, err := os.Open(events)
-				if err != nil {
-					return core.Errorf(core.EINVALID, "cannot read events: %v", err)
+		Use:   "ingest --events FILE.jsonl | --mapping MAP.yaml --kind KIND FILE...",
+		Short: "Ingest canonical events, or source records through a mapping",
+		Long: `With --events, reads canonical events, one JSON object a line (- for
+standard input), and applies them to the genealogy.
+
+With --mapping, reads source records (JSON Lines, or CSV with a header row)
+of one --kind, archives each record as it is, maps it to canonical events
+and applies them: the path a connector's records take. The archive lets
+'hub remap' replay a fixed mapping later.
+
+Re-ingesting the same input changes nothing. Invalid lines and records that
+fail to map are quarantined with file:line, record id and the reason (see
+'hub errors'); they never stop the rest of the input.`,
+		Example: `  hub ingest --events plant.jsonl
+  hub ingest --mapping examples/mappings/csv-export.yaml --kind receipt receipts.csv`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case events != "" && mappingFile != "":
+				return usageError{fmt.Errorf("give either --events or --mapping, not both")}
+			case events != "":
+				if len(args) > 0 {
+					return usageError{fmt.Errorf("--events takes its file as the flag's value; unexpected %q", args[0])}
 				}
-				defer f.Close()
-				r = f
-			}
-			return a.withStore(cmd.Context(), func(s core.Store) error {
-				in := core.Ingester{Store: s}
-				st, err := in.IngestJSONL(cmd.Context(), r, events)
-				if asJSON {
-					if jerr := writeJSON(a.stdout, st); jerr != nil {
-						return jerr
-					}
-				} else {
-					fmt.Fprintf(a.stdout, "%s: %d read, %d new, %d superseded, %d unchanged, %d quarantined\n",
-						events, st.Read, st.New, st.Superseded, st.Unchanged, st.Quarantined)
-					if st.Quarantined > 0 {
-						fmt.Fprintf(a.stdout, "%d line(s) quarantined: run 'hub errors' to see why, fix them at the source and ingest again\n", st.Quarantined)
-					}
+				return a.ingestEvents(cmd.Context(), events, asJSON)
+			case mappingFile != "":
+				if kind == "" {
+					return usageError{fmt.Errorf("--mapping needs --kind: the source record kind of the files (one of the mapping's kinds)")}
 				}
-				return err
-			})
+				if len(args) == 0 {
+					return usageError{fmt.Errorf("--mapping needs the record files to read (JSON Lines or CSV; - for standard input)")}
+				}
+				return a.ingestRecords(cmd.Context(), mappingFile, kind, source, args, asJSON)
+			}
+			return usageError{fmt.Errorf("say what to ingest: --events FILE.jsonl, or --mapping MAP.yaml --kind KIND FILE...")}
 		},
 	}
 	cmd.Flags().StringVar(&events, "events", "", "canonical events file (JSON Lines), - for standard input")
+	cmd.Flags().StringVar(&mappingFile, "mapping", "", "mapping file turning the source records into events")
+	cmd.Flags().StringVar(&kind, "kind", "", "source record kind of the files (with --mapping)")
+	cmd.Flags().StringVar(&source, "source", "", "source name the records are archived under (default: the file's name)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the counts as JSON")
 	return cmd
+}
+
+func (a *app) ingestEvents(ctx context.Context, events string, asJSON bool) error {
+	var r io.Reader = a.stdin
+	if events != "-" {
+		f, err := os.Open(events)
+		if err != nil {
+			return core.Errorf(core.EINVALID, "cannot read events: %v", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	return a.withStore(ctx, func(s core.Store) error {
+		in := core.Ingester{Store: s}
+		st, err := in.IngestJSONL(ctx, r, events)
+		if asJSON {
+			if jerr := writeJSON(a.stdout, st); jerr != nil {
+				return jerr
+			}
+		} else {
+			fmt.Fprintf(a.stdout, "%s: %d read, %d new, %d superseded, %d unchanged, %d quarantined\n",
+				events, st.Read, st.New, st.Superseded, st.Unchanged, st.Quarantined)
+			if st.Quarantined > 0 {
+				fmt.Fprintf(a.stdout, "%d line(s) quarantined: run 'hub errors' to see why, fix them at the source and ingest again\n", st.Quarantined)
+			}
+		}
+		return err
+	})
+}
+
+// recordBatch is how many source records go into one transaction.
+const recordBatch = 1000
+
+func (a *app) ingestRecords(ctx context.Context, mappingFile, kind, source string, files []string, asJSON bool) error {
+	m, err := mapping.Load(mappingFile)
+	if err != nil {
+		return err
+	}
+	if !m.Applies(kind) {
+		return core.Errorf(core.EINVALID, "mapping %s does not map kind %q (it maps %v): give one of those with --kind", mappingFile, kind, m.Kinds())
+	}
+	return a.withStore(ctx, func(s core.Store) error {
+		ing := &core.Ingester{Store: s}
+		var total core.RecordStats
+		for _, name := range files {
+			st, err := a.ingestRecordFile(ctx, ing, m, kind, source, name)
+			total.Add(st)
+			if !asJSON {
+				fmt.Fprintf(a.stdout, "%s: %d records, %d events (%d new, %d superseded, %d unchanged), %d quarantined\n",
+					name, st.Records, st.Read, st.New, st.Superseded, st.Unchanged, st.Quarantined)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if asJSON {
+			return writeJSON(a.stdout, total)
+		}
+		if total.Quarantined > 0 {
+			fmt.Fprintf(a.stdout, "%d record(s) quarantined: run 'hub errors' to see why; fix the mapping and run 'hub remap', or fix the record at the source\n", total.Quarantined)
+		}
+		return nil
+	})
+}
+
+func (a *app) ingestRecordFile(ctx context.Context, ing *core.Ingester, m *mapping.Mapping, kind, source, name string) (core.RecordStats, error) {
+	var r io.Reader = a.stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return core.RecordStats{}, core.Errorf(core.EINVALID, "cannot read records: %v", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	if source == "" {
+		source = filepath.Base(name)
+	}
+	p := &intake.Pipeline{Ingester: ing, Mapping: m, Source: source}
+	var total core.RecordStats
+	batch := make([]intake.Input, 0, recordBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		st, err := p.Ingest(ctx, batch, nil)
+		if err != nil {
+			return err
+		}
+		total.Add(st)
+		batch = batch[:0]
+		return nil
+	}
+	err := mapping.ReadRecords(ctx, r, name, kind, func(rec mapping.Record, line int) error {
+		batch = append(batch, intake.Input{Record: rec, Line: line})
+		if len(batch) == recordBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	return total, err
 }

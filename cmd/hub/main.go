@@ -52,6 +52,8 @@ func exitCode(err error) int {
 // app holds what every command shares.
 type app struct {
 	db     string
+	dbSet  bool   // --db or $HUB_DB given: it wins over the configuration's store
+	config string // --config
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
@@ -99,6 +101,10 @@ postgres:// URL.`,
 		def = "hub.db"
 	}
 	root.PersistentFlags().StringVar(&a.db, "db", def, "database: a SQLite file path or a postgres:// URL (env HUB_DB)")
+	root.PersistentFlags().StringVar(&a.config, "config", "", "hub configuration file: connectors, schedules, intake (env HUB_CONFIG, default ./hub.yaml)")
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		a.dbSet = os.Getenv("HUB_DB") != "" || cmd.Flags().Changed("db")
+	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		a.migrateCommand(),
@@ -110,6 +116,13 @@ postgres:// URL.`,
 		a.errorsCommand(),
 		a.genCommand(),
 		a.demoCommand(),
+		a.mappingCommand(),
+		a.remapCommand(),
+		a.syncCommand(),
+		a.runsCommand(),
+		a.cursorCommand(),
+		a.connectorsCommand(),
+		a.pluginCommand(),
 	)
 	return root
 }

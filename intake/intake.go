@@ -1,0 +1,160 @@
+// Package intake turns source records into stored events: it archives every
+// record as it arrived, maps it with a declarative mapping, and ingests the
+// events, all of one batch in one transaction. hub ingest --mapping, hub
+// remap, connector syncs and webhooks go through it, so a record takes the
+// same path whichever way it came.
+//
+// intake does no I/O but through core.Store; reading files and talking to
+// connectors is the caller's job.
+package intake
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/mapping"
+)
+
+// Input is one source record as read from a file, a connector or a webhook.
+type Input struct {
+	Record mapping.Record
+	// Payload is the record as received (a JSON object). When nil, the
+	// record's fields are encoded as JSON.
+	Payload  []byte
+	Line     int    // 1-based line in the file it came from, 0 otherwise
+	Position []byte // the connector position it was read at, if any
+}
+
+// Pipeline maps and ingests records of one source through one mapping.
+type Pipeline struct {
+	Ingester *core.Ingester
+	Mapping  *mapping.Mapping
+	Source   string // connector name, or the file the records come from
+}
+
+// MappingID names a mapping and its version in the archive.
+func MappingID(m *mapping.Mapping) string { return m.Name() + "@" + m.Version() }
+
+// mapOne runs the mapping over one record.
+func (p *Pipeline) mapOne(in Input) (core.MappedRecord, error) {
+	payload := in.Payload
+	if payload == nil {
+		b, err := json.Marshal(in.Record.Fields)
+		if err != nil {
+			return core.MappedRecord{}, fmt.Errorf("record %s: encode payload: %w", in.Record.ID, err)
+		}
+		payload = b
+	}
+	mr := core.MappedRecord{
+		Raw: core.RawRecord{
+			Source: p.Source, Kind: in.Record.Kind, RecordID: in.Record.ID,
+			Payload: payload, Position: in.Position, Mapping: MappingID(p.Mapping),
+		},
+		Line: in.Line,
+	}
+	if !p.Mapping.Applies(in.Record.Kind) {
+		mr.Err = fmt.Errorf("record %s: mapping %s does not apply to kind %q (it maps %v): use a mapping for this kind",
+			in.Record.ID, p.Mapping.File(), in.Record.Kind, p.Mapping.Kinds())
+		return mr, nil
+	}
+	mr.Events, mr.Err = p.Mapping.Map(in.Record)
+	return mr, nil
+}
+
+// Ingest maps inputs and commits them, their events and quarantine entries
+// in one transaction, together with whatever extra writes (a connector's
+// new position). Records that fail to map are archived and quarantined;
+// they never stop the batch.
+func (p *Pipeline) Ingest(ctx context.Context, inputs []Input, extra func(core.IngestTx) error) (core.RecordStats, error) {
+	recs := make([]core.MappedRecord, 0, len(inputs))
+	for _, in := range inputs {
+		mr, err := p.mapOne(in)
+		if err != nil {
+			return core.RecordStats{}, err
+		}
+		recs = append(recs, mr)
+	}
+	return p.Ingester.IngestRecords(ctx, recs, "", extra)
+}
+
+// RemapOptions select what hub remap replays.
+type RemapOptions struct {
+	Source    string    // only records of this source; "" for all
+	Since     time.Time // only records received at or after; zero for all
+	BatchSize int       // records per transaction; 1000 when 0
+	// RunID names the run in the ids of the reverse events it writes;
+	// when "", the current time.
+	RunID string
+	// Progress, when not nil, is called after each committed batch.
+	Progress func(core.RecordStats)
+}
+
+// Remap replays archived records of the mapping's kinds through it: events
+// that changed supersede their old versions, events the mapping no longer
+// produces are reversed, events it produces again after an earlier remap
+// reversed them are restored, and quarantined records that now map are
+// released. The ERP is not asked again.
+func Remap(ctx context.Context, ing *core.Ingester, m *mapping.Mapping, opt RemapOptions) (core.RecordStats, error) {
+	size := opt.BatchSize
+	if size <= 0 {
+		size = 1000
+	}
+	runID := opt.RunID
+	if runID == "" {
+		runID = time.Now().UTC().Format("20060102T150405.000000Z")
+	}
+	var total core.RecordStats
+	var after int64
+	for {
+		raws, err := ing.Store.RawRecords(ctx, core.RawFilter{
+			Source: opt.Source, Kinds: m.Kinds(), Since: opt.Since, AfterSeq: after, Limit: size,
+		})
+		if err != nil {
+			return total, err
+		}
+		if len(raws) == 0 {
+			return total, nil
+		}
+		after = raws[len(raws)-1].Seq
+		recs := make([]core.MappedRecord, 0, len(raws))
+		for _, raw := range raws {
+			recs = append(recs, remapOne(m, raw))
+		}
+		st, err := ing.IngestRecords(ctx, recs, runID, nil)
+		if err != nil {
+			return total, err
+		}
+		total.Add(st)
+		if opt.Progress != nil {
+			opt.Progress(total)
+		}
+	}
+}
+
+func remapOne(m *mapping.Mapping, raw core.RawRecord) core.MappedRecord {
+	mr := core.MappedRecord{Raw: raw}
+	mr.Raw.Mapping = MappingID(m)
+	var fields map[string]any
+	if err := json.Unmarshal(raw.Payload, &fields); err != nil {
+		mr.Err = fmt.Errorf("record %s: archived payload is not a JSON object: %v", raw.RecordID, err)
+		return mr
+	}
+	events, err := m.Map(mapping.Record{Kind: raw.Kind, ID: raw.RecordID, Fields: fields})
+	if err != nil {
+		mr.Err = err
+		// What it produced before stays: a broken mapping must not
+		// silently reverse history. The record goes back to quarantine.
+		return mr
+	}
+	mr.Events = events
+	for _, id := range raw.Events {
+		if !slices.ContainsFunc(events, func(e *core.Event) bool { return e.ID == id }) {
+			mr.Dropped = append(mr.Dropped, id)
+		}
+	}
+	return mr
+}

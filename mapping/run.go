@@ -1,0 +1,530 @@
+package mapping
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/lothub/lothub/core"
+)
+
+// Record is one source record as a connector or file reader delivers it.
+type Record struct {
+	Kind   string         // e.g. "A_MaterialDocumentItem", "receipt"
+	ID     string         // stable record id, e.g. "receipts.csv:12" or "2026/4900001234/0001"
+	Fields map[string]any // JSON object as encoding/json decodes it (float64 numbers), or a CSV row (all strings)
+}
+
+// state is what mapping one record needs besides the compiled mapping: an
+// expression VM, the environment (record, vars, loop variables) and which
+// vars are computed. States are pooled, so mapping a record allocates only
+// the events it returns and what the expressions themselves allocate.
+type state struct {
+	m    *Mapping
+	vm   vm.VM
+	env  map[string]any
+	done []bool
+	rec  Record
+	evs  []built
+}
+
+// built is an event and the template that made it, for error positions.
+type built struct {
+	ev *core.Event
+	t  *template
+}
+
+func (m *Mapping) newState() *state {
+	return &state{m: m, env: make(map[string]any, 8+len(m.vars)), done: make([]bool, len(m.vars))}
+}
+
+// failure is a run-time problem at a position in the mapping file.
+type failure struct {
+	pos Pos
+	msg string
+}
+
+func (f *failure) Error() string { return f.msg }
+
+// Map turns one record into events. Every event is checked with
+// (*core.Event).Validate. A record no rule matches, an expression failing
+// on it, or an invalid event gives a *RecordError naming the rule, field or
+// template responsible; a skip rule, or a for_each over an empty list,
+// gives (nil, nil). Event.Source is left nil: the hub sets it. Map never
+// panics.
+func (m *Mapping) Map(r Record) (events []*core.Event, err error) {
+	if !m.kindSet[r.Kind] {
+		return nil, &RecordError{Pos: m.kindsPos, Kind: r.Kind, RecordID: r.ID,
+			Reason: fmt.Sprintf("mapping %s does not map kind %q (it maps %s; use the mapping written for %q, or add the kind to kinds:)", m.name, r.Kind, strings.Join(m.kinds, ", "), r.Kind)}
+	}
+	st := m.pool.Get().(*state)
+	st.begin(r)
+	var current *rule
+	defer func() {
+		if p := recover(); p != nil {
+			pos, name := m.rulesPos, ""
+			if current != nil {
+				pos, name = current.pos, fmt.Sprintf("rule %q: ", current.name)
+			}
+			events, err = nil, &RecordError{Pos: pos, Kind: r.Kind, RecordID: r.ID,
+				Reason: fmt.Sprintf("%sinternal error while mapping: %v (please report it with the record)", name, p)}
+		}
+		st.end()
+		m.pool.Put(st)
+	}()
+	for _, ru := range m.rules {
+		if ru.kinds != nil && !ru.kinds[r.Kind] {
+			continue
+		}
+		current = ru
+		if ru.when != nil {
+			v, err := st.eval(ru.when)
+			if err != nil {
+				return nil, st.recordError(ru, err)
+			}
+			b, ok := v.(bool)
+			if !ok {
+				return nil, st.recordError(ru, &failure{ru.when.pos, fmt.Sprintf("when must give true or false, got %s (compare the value, e.g. X == 'A', or use empty(X))", describeValue(v))})
+			}
+			if !b {
+				continue
+			}
+		}
+		if ru.skip {
+			return nil, nil
+		}
+		events, err := st.emit(ru)
+		if err != nil {
+			return nil, st.recordError(ru, err)
+		}
+		return events, nil
+	}
+	return nil, &RecordError{Pos: m.rulesPos, Kind: r.Kind, RecordID: r.ID,
+		Reason: fmt.Sprintf("no rule matches this record (%d rules tried; add a rule for it, or a rule with skip: true to ignore such records on purpose)", len(m.rules))}
+}
+
+func (st *state) begin(r Record) {
+	st.rec = r
+	clear(st.env)
+	clear(st.done)
+	st.env["record"] = r.Fields
+	st.env["kind"] = r.Kind
+	st.env["record_id"] = r.ID
+	st.evs = st.evs[:0]
+}
+
+func (st *state) end() {
+	st.rec = Record{}
+	clear(st.env)
+	clear(st.evs)
+	st.evs = st.evs[:0]
+}
+
+func (st *state) recordError(ru *rule, err error) *RecordError {
+	var f *failure
+	if !errors.As(err, &f) {
+		f = &failure{pos: ru.pos, msg: err.Error()}
+	}
+	return &RecordError{Pos: f.pos, Kind: st.rec.Kind, RecordID: st.rec.ID,
+		Reason: fmt.Sprintf("rule %q: %s", ru.name, f.msg)}
+}
+
+// eval computes e for the current record (and loop element).
+func (st *state) eval(e *expression) (any, error) {
+	switch e.kind {
+	case exprConst:
+		return e.value, nil
+	case exprField:
+		return st.rec.Fields[e.name], nil
+	}
+	if len(e.vars) > 0 {
+		if err := st.needVars(e.vars); err != nil {
+			return nil, err
+		}
+	}
+	if e.kind == exprVar {
+		return st.env[e.name], nil
+	}
+	v, err := st.vm.Run(e.prog, st.env)
+	if err != nil {
+		return nil, st.runFailure(e, err)
+	}
+	return v, nil
+}
+
+// needVars computes the vars an expression needs that this record has not
+// computed yet. Vars are computed when first needed, so a record a skip
+// rule ignores never runs the vars only the emitting rules use.
+func (st *state) needVars(idx []int) error {
+	for _, i := range idx {
+		if st.done[i] {
+			continue
+		}
+		v := st.m.vars[i]
+		val, err := st.eval(v.e)
+		if err != nil {
+			return err
+		}
+		st.env[v.name] = val
+		st.done[i] = true
+	}
+	return nil
+}
+
+// runFailure turns an expression's run-time error into a failure at the
+// character of the mapping file where it happened.
+func (st *state) runFailure(e *expression, err error) error {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		msg := fe.Message
+		if prev := fe.Unwrap(); prev != nil {
+			msg = prev.Error()
+		}
+		return &failure{pos: st.m.src.exprPos(e.node, fe.Line, fe.Column), msg: e.what + ": " + msg}
+	}
+	return &failure{pos: e.pos, msg: e.what + ": " + err.Error()}
+}
+
+func (st *state) emit(ru *rule) ([]*core.Event, error) {
+	if ru.forEach == nil {
+		for _, t := range ru.emit {
+			if err := st.build(t); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		v, err := st.eval(ru.forEach)
+		if err != nil {
+			return nil, err
+		}
+		list, ok := asList(v)
+		if !ok {
+			return nil, &failure{ru.forEach.pos, fmt.Sprintf("for_each must give a list, got %s", describeValue(v))}
+		}
+		for i, el := range list {
+			st.env["each"] = el
+			st.env["index"] = i
+			for _, t := range ru.emit {
+				if err := st.build(t); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if len(st.evs) == 0 {
+		return nil, nil
+	}
+	out := make([]*core.Event, len(st.evs))
+	for i, b := range st.evs {
+		for j := range i {
+			if st.evs[j].ev.ID == b.ev.ID {
+				return nil, &failure{b.t.pos, fmt.Sprintf("two events of this record have the id %q (ids must differ: add what tells them apart, e.g. id(..., index) or id(..., 'in'))", b.ev.ID)}
+			}
+		}
+		if err := b.ev.Validate(); err != nil {
+			return nil, &failure{b.t.pos, fmt.Sprintf("the %s event made here is invalid: %v (check the template against the record)", b.ev.Type, err)}
+		}
+		out[i] = b.ev
+	}
+	return out, nil
+}
+
+// asList accepts any slice; nil is the empty list.
+func asList(v any) ([]any, bool) {
+	switch x := v.(type) {
+	case nil:
+		return nil, true
+	case []any:
+		return x, true
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return nil, false
+	}
+	out := make([]any, rv.Len())
+	for i := range out {
+		out[i] = rv.Index(i).Interface()
+	}
+	return out, true
+}
+
+// build makes one event from template t and appends it to st.evs.
+func (st *state) build(t *template) error {
+	ev := &core.Event{Type: t.typ}
+	var err error
+	if ev.ID, err = st.text(t.id); err != nil {
+		return err
+	}
+	if ev.Time, err = st.timeText(t.time); err != nil {
+		return err
+	}
+	if t.lot != nil {
+		item, lot, err := st.object(t.lot, "item", "lot")
+		if err != nil {
+			return err
+		}
+		if item != "" || lot != "" {
+			ev.Lot = &core.LotRef{Item: item, Lot: lot}
+		}
+	}
+	if ev.Qty, err = st.number(t.qty); err != nil {
+		return err
+	}
+	for _, f := range t.strs {
+		s, err := st.text(f.e)
+		if err != nil {
+			return err
+		}
+		*f.ptr(ev) = s
+	}
+	if ev.Supplier, err = st.party(t.supplier); err != nil {
+		return err
+	}
+	if ev.Customer, err = st.party(t.customer); err != nil {
+		return err
+	}
+	for _, p := range t.params {
+		v, err := st.eval(p.e)
+		if err != nil {
+			return err
+		}
+		if isEmpty(v) {
+			continue
+		}
+		jv, err := st.jsonable(v)
+		if err != nil {
+			return &failure{p.e.pos, p.e.what + ": " + err.Error()}
+		}
+		if ev.Params == nil {
+			ev.Params = make(map[string]any, len(t.params))
+		}
+		ev.Params[p.name] = jv
+	}
+	if ev.Inputs, err = st.lotQtys(t.inputs); err != nil {
+		return err
+	}
+	if ev.Outputs, err = st.lotQtys(t.outputs); err != nil {
+		return err
+	}
+	st.evs = append(st.evs, built{ev: ev, t: t})
+	return nil
+}
+
+// text evaluates a text field: nil is "" (omitted), numbers are written
+// in plain decimal.
+func (st *state) text(e *expression) (string, error) {
+	if e == nil {
+		return "", nil
+	}
+	v, err := st.eval(e)
+	if err != nil {
+		return "", err
+	}
+	if s, ok := v.(string); ok {
+		return s, nil
+	}
+	if _, isBool := v.(bool); !isBool {
+		if s, ok := textOf(v); ok {
+			return s, nil
+		}
+	}
+	return "", &failure{e.pos, fmt.Sprintf("%s must be text, got %s", e.what, describeValue(v))}
+}
+
+func (st *state) timeText(e *expression) (string, error) {
+	if e == nil {
+		return "", nil
+	}
+	v, err := st.eval(e)
+	if err != nil {
+		return "", err
+	}
+	switch x := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return x, nil
+	case time.Time:
+		return st.m.lib.formatTime(x), nil
+	}
+	return "", &failure{e.pos, fmt.Sprintf("time must be RFC 3339 text or a time, got %s (convert it with datetime(...))", describeValue(v))}
+}
+
+func (st *state) number(e *expression) (*float64, error) {
+	if e == nil {
+		return nil, nil
+	}
+	v, err := st.eval(e)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, nil
+	}
+	if f, ok := numberOf(v); ok {
+		return &f, nil
+	}
+	if s, ok := v.(string); ok && strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	return nil, &failure{e.pos, fmt.Sprintf("%s must be a number, got %s (convert text with number(...))", e.what, describeValue(v))}
+}
+
+// object evaluates a lot ({item, lot}) or a party ({id, name}).
+func (st *state) object(o *objectTemplate, k1, k2 string) (string, string, error) {
+	if o.e == nil {
+		a, err := st.text(o.k1)
+		if err != nil {
+			return "", "", err
+		}
+		b, err := st.text(o.k2)
+		return a, b, err
+	}
+	v, err := st.eval(o.e)
+	if err != nil {
+		return "", "", err
+	}
+	switch x := v.(type) {
+	case nil:
+		return "", "", nil
+	case string:
+		if k1 == "id" {
+			return x, "", nil
+		}
+	case map[string]any:
+		a, ok1 := textOf(x[k1])
+		b, ok2 := textOf(x[k2])
+		if ok1 && ok2 {
+			return a, b, nil
+		}
+	}
+	return "", "", &failure{o.e.pos, fmt.Sprintf("%s must give an object {%s, %s}, got %s", o.e.what, k1, k2, describeValue(v))}
+}
+
+func (st *state) party(o *objectTemplate) (*core.Party, error) {
+	if o == nil {
+		return nil, nil
+	}
+	id, name, err := st.object(o, "id", "name")
+	if err != nil || (id == "" && name == "") {
+		return nil, err
+	}
+	return &core.Party{ID: id, Name: name}, nil
+}
+
+func (st *state) lotQtys(ts []*lotQtyTemplate) ([]core.LotQty, error) {
+	if len(ts) == 0 {
+		return nil, nil
+	}
+	var out []core.LotQty
+	one := func(t *lotQtyTemplate) error {
+		item, err := st.text(t.item)
+		if err != nil {
+			return err
+		}
+		lot, err := st.text(t.lot)
+		if err != nil {
+			return err
+		}
+		qty, err := st.number(t.qty)
+		if err != nil {
+			return err
+		}
+		uom, err := st.text(t.uom)
+		if err != nil {
+			return err
+		}
+		if item == "" && lot == "" && qty == nil {
+			return nil // an optional entry with nothing in it
+		}
+		out = append(out, core.LotQty{Item: item, Lot: lot, Qty: qty, UOM: uom})
+		return nil
+	}
+	for _, t := range ts {
+		if t.forEach == nil {
+			if err := one(t); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		v, err := st.eval(t.forEach)
+		if err != nil {
+			return nil, err
+		}
+		list, ok := asList(v)
+		if !ok {
+			return nil, &failure{t.forEach.pos, fmt.Sprintf("%s must give a list, got %s", t.forEach.what, describeValue(v))}
+		}
+		each, hasEach := st.env["each"]
+		index, hasIndex := st.env["index"]
+		if hasEach {
+			st.env["outer"] = each
+		}
+		for i, el := range list {
+			st.env["each"] = el
+			st.env["index"] = i
+			if err := one(t); err != nil {
+				return nil, err
+			}
+		}
+		delete(st.env, "outer")
+		delete(st.env, "each")
+		delete(st.env, "index")
+		if hasEach {
+			st.env["each"] = each
+		}
+		if hasIndex {
+			st.env["index"] = index
+		}
+	}
+	return out, nil
+}
+
+// jsonable turns a param value into what encoding/json gives back for it,
+// so an event compares equal after a round trip through JSON.
+func (st *state) jsonable(v any) (any, error) {
+	switch x := v.(type) {
+	case nil, string, bool:
+		return x, nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("%v is not a number JSON can hold", x)
+		}
+		return x, nil
+	case time.Time:
+		return st.m.lib.formatTime(x), nil
+	case []any:
+		out := make([]any, len(x))
+		for i, el := range x {
+			j, err := st.jsonable(el)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = j
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, el := range x {
+			j, err := st.jsonable(el)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = j
+		}
+		return out, nil
+	}
+	if f, ok := numberOf(v); ok {
+		return st.jsonable(f)
+	}
+	if s, ok := textOf(v); ok {
+		return s, nil
+	}
+	return nil, fmt.Errorf("a param must be text, a number, a boolean, a list or an object, got %s", describeValue(v))
+}

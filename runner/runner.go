@@ -1,0 +1,451 @@
+// Package runner is the hub side of connectors: it finds and launches
+// connector plugins, supervises them (restart with backoff after a crash, a
+// timeout on every call), and runs syncs. A sync reads a connector from its
+// stored position to the end of its source, batch by batch; each batch's
+// raw records, events, quarantine entries and the connector's new position
+// are committed in one transaction, so a crash at any point loses and
+// doubles nothing. Every sync is recorded as a run.
+//
+// runner does no genealogy itself: records go through intake (archive,
+// mapping, core ingest) like every other input.
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/lothub/lothub/config"
+	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/intake"
+	"github.com/lothub/lothub/mapping"
+	"github.com/lothub/lothub/sdk"
+)
+
+// PluginPrefix starts the file name of an external connector plugin in
+// the plugin directory: lothub-connector-NAME.
+const PluginPrefix = "lothub-connector-"
+
+// Plugin is where a connector plugin comes from.
+type Plugin struct {
+	Name    string `json:"name"`
+	Builtin bool   `json:"builtin"`
+	Path    string `json:"path"` // the executable; for a built-in, the hub itself
+	Version string `json:"version,omitempty"`
+}
+
+// Plugins finds connector plugins: the built-ins, served by this binary
+// (hub plugin NAME), and the executables named lothub-connector-NAME in
+// dir. An external plugin with a built-in's name wins: that is how a plant
+// runs a patched connector without a new hub.
+type Plugins struct {
+	Builtins []string // names of the built-in connectors
+	Self     string   // the hub executable; os.Executable() when ""
+	Dir      string   // the plugin directory; "" for none
+}
+
+// Find returns the plugin called name, or ENOTFOUND.
+func (p *Plugins) Find(name string) (Plugin, error) {
+	if p.Dir != "" {
+		path := filepath.Join(p.Dir, PluginPrefix+name)
+		if st, err := os.Stat(path); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return Plugin{Name: name, Path: path}, nil
+		}
+	}
+	for _, b := range p.Builtins {
+		if b == name {
+			self, err := p.self()
+			if err != nil {
+				return Plugin{}, err
+			}
+			return Plugin{Name: name, Builtin: true, Path: self}, nil
+		}
+	}
+	all, _ := p.List()
+	var names []string
+	for _, pl := range all {
+		names = append(names, pl.Name)
+	}
+	return Plugin{}, core.Errorf(core.ENOTFOUND, "no connector plugin %q (available: %v; external plugins go in the plugin directory as %s%s)", name, names, PluginPrefix, name)
+}
+
+func (p *Plugins) self() (string, error) {
+	if p.Self != "" {
+		return p.Self, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find the hub executable to serve built-in connectors: %w", err)
+	}
+	return exe, nil
+}
+
+// List returns every plugin available, sorted by name, external ones
+// replacing built-ins of the same name.
+func (p *Plugins) List() ([]Plugin, error) {
+	byName := map[string]Plugin{}
+	for _, b := range p.Builtins {
+		self, err := p.self()
+		if err != nil {
+			return nil, err
+		}
+		byName[b] = Plugin{Name: b, Builtin: true, Path: self}
+	}
+	if p.Dir != "" {
+		entries, err := os.ReadDir(p.Dir)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("read plugin directory: %w", err)
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if e.IsDir() || len(name) <= len(PluginPrefix) || name[:len(PluginPrefix)] != PluginPrefix {
+				continue
+			}
+			byName[name[len(PluginPrefix):]] = Plugin{Name: name[len(PluginPrefix):], Path: filepath.Join(p.Dir, name)}
+		}
+	}
+	out := make([]Plugin, 0, len(byName))
+	for _, pl := range byName {
+		out = append(out, pl)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Command is the command that serves the plugin.
+func (pl Plugin) Command() *exec.Cmd {
+	if pl.Builtin {
+		return exec.Command(pl.Path, "plugin", pl.Name)
+	}
+	return exec.Command(pl.Path)
+}
+
+// Runner runs syncs. It is safe for concurrent use; it never runs two syncs
+// of one connector at once.
+type Runner struct {
+	Store   core.Store
+	Config  *config.Hub
+	Plugins *Plugins
+	Logger  *slog.Logger // slog.Default when nil
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Sleep waits d or until ctx ends; a real timer when nil. Tests
+	// replace it so that backoff needs no waiting.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Progress, when not nil, is called after each committed batch.
+	Progress func(Progress)
+
+	mu      sync.Mutex
+	running map[string]bool
+	ing     core.Ingester
+}
+
+// Progress is the state of a running sync after a batch.
+type Progress struct {
+	Run     core.Run
+	More    bool
+	Elapsed time.Duration
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (r *Runner) log() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.Default()
+}
+
+func (r *Runner) sleep(ctx context.Context, d time.Duration) error {
+	if r.Sleep != nil {
+		return r.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// claim marks a connector as syncing; false if it already is.
+func (r *Runner) claim(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running == nil {
+		r.running = map[string]bool{}
+	}
+	if r.running[name] {
+		return false
+	}
+	r.running[name] = true
+	return true
+}
+
+func (r *Runner) release(name string) {
+	r.mu.Lock()
+	delete(r.running, name)
+	r.mu.Unlock()
+}
+
+// Sync runs one sync of the named connector now: from its stored position
+// to the end of its source. It records the run and returns it; err is the
+// reason a run failed (ECONFLICT when a sync of the connector is already
+// running). Batches committed before a failure stay committed.
+func (r *Runner) Sync(ctx context.Context, name, trigger string) (core.Run, error) {
+	cc, err := r.Config.Connector(name)
+	if err != nil {
+		return core.Run{}, err
+	}
+	if !r.claim(name) {
+		return core.Run{}, core.Errorf(core.ECONFLICT, "a sync of %s is already running: wait for it to end (hub runs)", name)
+	}
+	defer r.release(name)
+	run := core.Run{Connector: name, Trigger: trigger, Started: r.now(), Status: core.RunRunning}
+	if run.ID, err = r.Store.StartRun(ctx, run); err != nil {
+		return run, err
+	}
+	log := r.log().With("connector", name, "run", run.ID)
+	log.Info("sync started", "trigger", trigger)
+	err = r.sync(ctx, cc, &run, log)
+	run.Ended = r.now()
+	run.Status = core.RunOK
+	if err != nil {
+		run.Status = core.RunFailed
+		err = scrub(err, cc)
+		run.Error = err.Error()
+	}
+	// The run's record outlives a cancelled context: an operator must see
+	// that the run was interrupted.
+	if ferr := r.Store.FinishRun(context.WithoutCancel(ctx), run); ferr != nil && err == nil {
+		err = ferr
+	}
+	if err != nil {
+		log.Error("sync failed", "err", err, "records", run.Records, "events", run.Events)
+		return run, err
+	}
+	log.Info("sync finished", "records", run.Records, "events", run.Events, "quarantined", run.Quarant,
+		"elapsed", run.Ended.Sub(run.Started).Round(time.Millisecond))
+	return run, nil
+}
+
+// scrub removes the connector's secrets from an error's text.
+func scrub(err error, cc *config.Connector) error {
+	msg := config.Scrub(err.Error(), cc.Secrets())
+	if msg == err.Error() {
+		return err
+	}
+	return &scrubbed{msg: msg, code: core.ErrorCode(err)}
+}
+
+type scrubbed struct{ msg, code string }
+
+func (s *scrubbed) Error() string { return s.msg }
+func (s *scrubbed) Unwrap() error { return &core.Error{Code: s.code, Message: s.msg} }
+
+func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, log *slog.Logger) error {
+	m, err := mapping.Load(cc.Mapping)
+	if err != nil {
+		return fmt.Errorf("connector %s: %w", cc.Name, err)
+	}
+	sup, err := r.supervise(ctx, cc, log)
+	if err != nil {
+		return err
+	}
+	defer sup.close()
+
+	var pos sdk.Position
+	switch c, err := r.Store.Cursor(ctx, cc.Name); {
+	case err == nil:
+		pos = c.Position
+	case core.ErrorCode(err) != core.ENOTFOUND:
+		return err
+	}
+	p := &intake.Pipeline{Ingester: &r.ing, Mapping: m, Source: cc.Name}
+	r.ing.Store = r.Store
+	r.ing.Now = r.Now
+	start := time.Now()
+	for {
+		res, err := sup.read(ctx, pos)
+		if err != nil {
+			return err
+		}
+		if len(res.Records) == 0 {
+			if len(res.Next) > 0 && string(res.Next) != string(pos) {
+				// The connector moved on without records (skipped
+				// files, an empty page): keep its position.
+				if err := r.commitPosition(ctx, cc.Name, run.ID, res.Next); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		inputs := make([]intake.Input, 0, len(res.Records))
+		for _, rec := range res.Records {
+			in, err := toInput(rec)
+			if err != nil {
+				return fmt.Errorf("connector %s: %w", cc.Name, err)
+			}
+			inputs = append(inputs, in)
+		}
+		next := res.Next
+		st, err := p.Ingest(ctx, inputs, func(tx core.IngestTx) error {
+			return tx.SetCursor(ctx, core.CursorRow{Connector: cc.Name, Position: next, Updated: r.now(), RunID: run.ID})
+		})
+		if err != nil {
+			return err
+		}
+		pos = next
+		run.Batches++
+		run.Records += st.Records
+		run.Events += st.New + st.Superseded
+		run.Unchanged += st.Unchanged
+		run.Quarant += st.Quarantined
+		if r.Progress != nil {
+			r.Progress(Progress{Run: *run, More: res.More, Elapsed: time.Since(start)})
+		}
+		if !res.More {
+			return nil
+		}
+	}
+}
+
+func (r *Runner) commitPosition(ctx context.Context, name string, runID int64, pos []byte) error {
+	return r.Store.Ingest(ctx, func(tx core.IngestTx) error {
+		return tx.SetCursor(ctx, core.CursorRow{Connector: name, Position: pos, Updated: r.now(), RunID: runID})
+	})
+}
+
+// toInput turns a connector's record into a pipeline input.
+func toInput(rec sdk.Record) (intake.Input, error) {
+	var fields map[string]any
+	if err := json.Unmarshal(rec.Payload, &fields); err != nil {
+		return intake.Input{}, fmt.Errorf("record %s: payload is not a JSON object: %v", rec.ID, err)
+	}
+	return intake.Input{
+		Record:  mapping.Record{Kind: rec.Kind, ID: rec.ID, Fields: fields},
+		Payload: rec.Payload,
+	}, nil
+}
+
+// supervisor keeps one plugin process for a sync: it launches it, bounds
+// every call by the connector's timeout, retries transient errors with
+// backoff (honouring the source's Retry-After) and restarts a crashed or
+// hung plugin, all within the connector's max_retry.
+type supervisor struct {
+	r      *Runner
+	cc     *config.Connector
+	plugin Plugin
+	log    *slog.Logger
+	client *sdk.Client
+	cfg    sdk.Config
+}
+
+func (r *Runner) supervise(ctx context.Context, cc *config.Connector, log *slog.Logger) (*supervisor, error) {
+	pl, err := r.Plugins.Find(cc.Plugin)
+	if err != nil {
+		return nil, err
+	}
+	s := &supervisor{r: r, cc: cc, plugin: pl, log: log}
+	if err := s.launch(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *supervisor) launch(ctx context.Context) error {
+	lctx, cancel := context.WithTimeout(ctx, time.Duration(s.cc.Timeout))
+	defer cancel()
+	c, err := sdk.Launch(lctx, s.plugin.Command(), s.log)
+	if err != nil {
+		return fmt.Errorf("start connector plugin %s for %s: %w", s.plugin.Name, s.cc.Name, err)
+	}
+	cfg, err := sdk.ParseConfig(c.Spec(), s.cc.Values())
+	if err != nil {
+		c.Close()
+		return core.Errorf(core.EINVALID, "connector %s in %s: %v", s.cc.Name, s.r.Config.File, err)
+	}
+	s.client, s.cfg = c, cfg
+	return nil
+}
+
+func (s *supervisor) close() {
+	if s.client != nil {
+		s.client.Close()
+	}
+}
+
+// Backoff bounds: the first wait, and the longest.
+const (
+	backoffMin = time.Second
+	backoffMax = time.Minute
+)
+
+func (s *supervisor) read(ctx context.Context, pos sdk.Position) (sdk.ReadResult, error) {
+	deadline := s.r.now().Add(time.Duration(s.cc.MaxRetry))
+	wait := backoffMin
+	for attempt := 1; ; attempt++ {
+		if s.client == nil {
+			if err := s.launch(ctx); err != nil {
+				return sdk.ReadResult{}, err
+			}
+		}
+		cctx, cancel := context.WithTimeout(ctx, time.Duration(s.cc.Timeout))
+		res, err := s.client.Read(cctx, s.cfg, pos, s.cc.BatchSize)
+		timedOut := cctx.Err() == context.DeadlineExceeded && ctx.Err() == nil
+		cancel()
+		if err == nil {
+			return res, nil
+		}
+		if ctx.Err() != nil {
+			return sdk.ReadResult{}, fmt.Errorf("sync of %s interrupted: %w", s.cc.Name, ctx.Err())
+		}
+		var delay time.Duration
+		switch {
+		case errors.Is(err, sdk.ErrPluginExited) || timedOut:
+			// Restart the plugin; the read resumes at the committed
+			// position, so nothing is lost or doubled.
+			why := "crashed"
+			if timedOut {
+				why = fmt.Sprintf("did not answer within %s", time.Duration(s.cc.Timeout))
+			}
+			s.log.Warn("connector plugin "+why+", restarting", "attempt", attempt, "err", err)
+			s.client.Kill()
+			s.client = nil
+			delay = wait
+		case errors.Is(err, sdk.ErrRetry):
+			delay = wait
+			if d, ok := sdk.RetryDelay(err); ok && d > 0 {
+				delay = d
+			}
+			s.log.Warn("source busy or unavailable, retrying", "attempt", attempt, "in", delay, "err", err)
+		default:
+			return sdk.ReadResult{}, fmt.Errorf("read %s: %w", s.cc.Name, err)
+		}
+		if s.r.now().Add(delay).After(deadline) {
+			return sdk.ReadResult{}, fmt.Errorf("read %s: still failing after %d attempts over %s, giving up (batches before stay committed; the next sync resumes there): %w",
+				s.cc.Name, attempt, time.Duration(s.cc.MaxRetry), err)
+		}
+		if err := s.r.sleep(ctx, delay); err != nil {
+			return sdk.ReadResult{}, fmt.Errorf("sync of %s interrupted: %w", s.cc.Name, err)
+		}
+		// Exponential backoff with jitter, capped.
+		wait = min(backoffMax, wait*2) + time.Duration(rand.Int64N(int64(wait/4)+1))
+	}
+}
