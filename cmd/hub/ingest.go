@@ -153,7 +153,9 @@ func (a *app) ingestRecordFile(ctx context.Context, ing *core.Ingester, m *mappi
 		batch = batch[:0]
 		return nil
 	}
-	err := mapping.ReadRecords(ctx, r, name, kind, func(rec mapping.Record, line int) error {
+	// Records are named by file name and line, wherever the file was read
+	// from, so that reading it again from elsewhere archives nothing new.
+	err := mapping.ReadRecords(ctx, r, filepath.Base(name), kind, func(rec mapping.Record, line int) error {
 		batch = append(batch, intake.Input{Record: rec, Line: line})
 		if len(batch) == recordBatch {
 			return flush()
