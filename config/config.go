@@ -50,13 +50,14 @@ type Connector struct {
 	Mapping string `yaml:"mapping"` // the mapping file, relative to the config file
 	// Schedule is a cron spec ("0 2 * * *", "@every 15m", "CRON_TZ=Europe/Berlin 0 2 * * *");
 	// empty: run only by hand (hub sync NAME) or by webhook.
-	Schedule  string            `yaml:"schedule"`
-	BatchSize int               `yaml:"batch_size"` // records per read and per transaction; 500 when 0
-	Timeout   Duration          `yaml:"timeout"`    // bound on one plugin call; 2m when 0
-	MaxRetry  Duration          `yaml:"max_retry"`  // how long transient errors are retried; 10m when 0
-	Config    map[string]Secret `yaml:"config"`     // the plugin's parameters
-	// WebhookSecret signs the ERP's webhook calls (HMAC), a reference.
-	WebhookSecret Secret `yaml:"webhook_secret"`
+	Schedule  string   `yaml:"schedule"`
+	BatchSize int      `yaml:"batch_size"` // records per read and per transaction; 500 when 0
+	Timeout   Duration `yaml:"timeout"`    // bound on one plugin call; 2m when 0
+	MaxRetry  Duration `yaml:"max_retry"`  // how long transient errors are retried; 10m when 0
+	// Config holds the plugin's parameters, the webhook signing secret of
+	// a push source among them. Values whose names look like secrets must
+	// be references.
+	Config map[string]Secret `yaml:"config"`
 }
 
 // Intake configures hub serve's HTTP server.
@@ -463,9 +464,6 @@ func (p *parser) check(h *Hub) {
 				p.errorf(node(at+".config."+k), "%s looks like a secret written in the file: use a reference, ${env:NAME} or ${file:/path}", k)
 			}
 		}
-		if c.WebhookSecret.Value() != "" && !c.WebhookSecret.IsRef() {
-			p.errorf(node(at+".webhook_secret"), "webhook_secret must be a reference, ${env:NAME} or ${file:/path}")
-		}
 	}
 	for i, t := range h.Intake.Tokens {
 		at := fmt.Sprintf(".intake.tokens[%d]", i)
@@ -530,9 +528,6 @@ func (c *Connector) Secrets() []string {
 		if v.IsRef() && v.Value() != "" {
 			out = append(out, v.Value())
 		}
-	}
-	if c.WebhookSecret.Value() != "" {
-		out = append(out, c.WebhookSecret.Value())
 	}
 	return out
 }

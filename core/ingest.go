@@ -31,6 +31,25 @@ type IngestStats struct {
 	Superseded  int `json:"superseded"`  // new versions of known events
 	Unchanged   int `json:"unchanged"`   // same id, same content: no-op
 	Quarantined int `json:"quarantined"` // invalid input set aside
+	// Outcomes says, for each event given to Plan in order, what became of
+	// it: OutcomeNew, OutcomeSuperseded or OutcomeUnchanged.
+	Outcomes []string `json:"-"`
+}
+
+// What became of one input.
+const (
+	OutcomeNew         = "stored"
+	OutcomeSuperseded  = "superseded"
+	OutcomeUnchanged   = "duplicate"
+	OutcomeQuarantined = "quarantined"
+)
+
+// Outcome is what became of one input line or object.
+type Outcome struct {
+	Index   int    `json:"index"`        // 0-based position in the input
+	ID      string `json:"id,omitempty"` // the event id, if one could be read
+	Outcome string `json:"outcome"`      // stored, superseded, duplicate, quarantined
+	Reason  string `json:"reason,omitempty"`
 }
 
 func (s *IngestStats) add(o IngestStats) {
@@ -261,6 +280,32 @@ func (in *Ingester) IngestBatch(ctx context.Context, inputs []Input) (IngestStat
 	return in.apply(ctx, in.prepare(inputs))
 }
 
+// IngestInputs is IngestBatch that also says what became of each input,
+// in input order: for scanners and MES posting events, which need an answer
+// per event.
+func (in *Ingester) IngestInputs(ctx context.Context, inputs []Input) ([]Outcome, IngestStats, error) {
+	if len(inputs) == 0 {
+		return nil, IngestStats{}, nil
+	}
+	b := in.prepare(inputs)
+	st, err := in.apply(ctx, b)
+	if err != nil {
+		return nil, st, err
+	}
+	out := make([]Outcome, len(inputs))
+	ev, q := 0, 0
+	for i, inp := range inputs {
+		if q < len(b.quarantine) && b.quarantine[q].Line == inp.Line && b.quarantine[q].Raw == string(inp.Raw) {
+			out[i] = Outcome{Index: i, ID: b.quarantine[q].EventID, Outcome: OutcomeQuarantined, Reason: b.quarantine[q].Reason}
+			q++
+			continue
+		}
+		out[i] = Outcome{Index: i, ID: b.events[ev].Event.ID, Outcome: st.Outcomes[ev]}
+		ev++
+	}
+	return out, st, nil
+}
+
 func (in *Ingester) prepare(inputs []Input) preparedBatch {
 	now := in.now()
 	b := preparedBatch{read: len(inputs), last: inputs[len(inputs)-1]}
@@ -299,7 +344,7 @@ func (in *Ingester) apply(ctx context.Context, b preparedBatch) (IngestStats, er
 		if err != nil {
 			return err
 		}
-		st.New, st.Superseded, st.Unchanged = s.New, s.Superseded, s.Unchanged
+		st.New, st.Superseded, st.Unchanged, st.Outcomes = s.New, s.Superseded, s.Unchanged, s.Outcomes
 		c.Quarantine = b.quarantine
 		return tx.Write(ctx, c)
 	})
@@ -430,12 +475,15 @@ func Plan(ctx context.Context, tx IngestTx, events []PreparedEvent, now time.Tim
 		h := p.Hash
 		if h == s.currentHash() {
 			st.Unchanged++
+			st.Outcomes = append(st.Outcomes, OutcomeUnchanged)
 			continue
 		}
 		if s.init == nil && len(s.versions) == 0 {
 			st.New++
+			st.Outcomes = append(st.Outcomes, OutcomeNew)
 		} else {
 			st.Superseded++
+			st.Outcomes = append(st.Outcomes, OutcomeSuperseded)
 		}
 		s.versions = append(s.versions, p.Event)
 		s.bodies = append(s.bodies, p.Body)

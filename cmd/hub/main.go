@@ -123,6 +123,7 @@ postgres:// URL.`,
 		a.cursorCommand(),
 		a.connectorsCommand(),
 		a.pluginCommand(),
+		a.serveCommand(),
 	)
 	return root
 }

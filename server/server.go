@@ -1,0 +1,477 @@
+// Package server is lothub's HTTP interface: event intake from scanners and
+// MES, ERP webhooks, the query endpoints (the same JSON shapes as the
+// CLI's --json), health and Prometheus metrics. hub serve runs it together
+// with the sync scheduler.
+//
+// Every write is authenticated: events by a bearer token from the
+// configuration, webhooks by the signature the connector checks. A webhook
+// is archived, mapped and committed before the 2xx is sent, so an
+// acknowledged delivery survives a crash right after it.
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lothub/lothub/config"
+	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/intake"
+	"github.com/lothub/lothub/mapping"
+	"github.com/lothub/lothub/runner"
+	"github.com/lothub/lothub/sdk"
+)
+
+// Server serves the HTTP API. Create it with New.
+type Server struct {
+	store   core.Store
+	cfg     *config.Hub
+	plugins *runner.Plugins
+	log     *slog.Logger
+	metrics *Metrics
+	ing     core.Ingester
+	mux     *http.ServeMux
+
+	mu       sync.Mutex
+	webhooks map[string]*webhookTarget // by connector name, launched on first use
+}
+
+// webhookTarget is a connector's plugin kept running for its webhooks.
+type webhookTarget struct {
+	client  *sdk.Client
+	cfg     sdk.Config
+	mapping *mapping.Mapping
+}
+
+// New returns a server over store with the configuration's tokens and
+// connectors. metrics may be shared with the scheduler; nil makes one.
+func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.Logger, metrics *Metrics) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	if metrics == nil {
+		metrics = NewMetrics()
+	}
+	s := &Server{store: store, cfg: cfg, plugins: plugins, log: log, metrics: metrics,
+		ing: core.Ingester{Store: store}, webhooks: map[string]*webhookTarget{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/health", s.health)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("POST /v1/events", s.authed(s.postEvents))
+	mux.HandleFunc("POST /v1/webhooks/{connector}", s.webhook)
+	mux.HandleFunc("GET /v1/trace/{direction}/{item}/{lot}", s.authed(s.trace))
+	mux.HandleFunc("GET /v1/recall/{item}/{lot}", s.authed(s.recall))
+	mux.HandleFunc("GET /v1/lots/{item}/{lot}", s.authed(s.lot))
+	mux.HandleFunc("GET /v1/gaps", s.authed(s.gaps))
+	mux.HandleFunc("GET /v1/runs", s.authed(s.runs))
+	s.mux = mux
+	return s
+}
+
+// Handler returns the server's handler, with metrics and a body size limit.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.Intake.MaxBody)
+		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		s.mux.ServeHTTP(rw, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		s.metrics.HTTPDuration.WithLabelValues(route, strconv.Itoa(rw.status)).Observe(time.Since(start).Seconds())
+	})
+}
+
+// Close stops the plugins launched for webhooks.
+func (s *Server) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, t := range s.webhooks {
+		t.client.Close()
+		delete(s.webhooks, name)
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Error bodies: {"error": {"code", "message"}}. Codes map to statuses
+// here, in one place.
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	code := core.ErrorCode(err)
+	switch code {
+	case core.EINVALID:
+		status = http.StatusBadRequest
+	case core.ENOTFOUND:
+		status = http.StatusNotFound
+	case core.ECONFLICT:
+		status = http.StatusConflict
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		status, code = http.StatusRequestEntityTooLarge, core.EINVALID
+	}
+	msg := err.Error()
+	if status == http.StatusInternalServerError {
+		s.log.Error("request failed", "err", err)
+		msg = "internal error: see the hub's log"
+	}
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// authed requires a configured bearer token.
+func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if name, ok := s.token(r); ok {
+			r.Header.Set("X-Lothub-Token-Name", name)
+			h(w, r)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="lothub"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]string{
+			"code": "unauthorized", "message": "missing or unknown bearer token: send Authorization: Bearer TOKEN with a token from the hub's configuration (intake.tokens)"}})
+	}
+}
+
+func (s *Server) token(r *http.Request) (string, bool) {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || got == "" {
+		return "", false
+	}
+	for _, t := range s.cfg.Intake.Tokens {
+		if subtle.ConstantTimeCompare([]byte(got), []byte(t.Token.Value())) == 1 {
+			return t.Name, true
+		}
+	}
+	return "", false
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	v, err := s.store.SchemaVersion(r.Context())
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "error": "the database does not answer"})
+		s.log.Error("health check", "err", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "schema": v})
+}
+
+// postEvents ingests canonical events: one JSON object, a JSON array, or
+// JSON Lines. The answer says what became of each.
+func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		s.fail(w, fmt.Errorf("read request: %w", err))
+		return
+	}
+	source := "http:" + r.Header.Get("X-Lothub-Token-Name")
+	inputs, err := splitEvents(body, source)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	outcomes, st, err := s.ing.IngestInputs(r.Context(), inputs)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.metrics.Events.WithLabelValues("http").Add(float64(st.New + st.Superseded))
+	s.metrics.Quarantined.WithLabelValues("http").Add(float64(st.Quarantined))
+	status := http.StatusOK
+	if st.Quarantined > 0 {
+		status = http.StatusMultiStatus
+	}
+	if outcomes == nil {
+		outcomes = []core.Outcome{}
+	}
+	writeJSON(w, status, map[string]any{"events": outcomes, "stored": st.New, "superseded": st.Superseded,
+		"duplicates": st.Unchanged, "quarantined": st.Quarantined})
+}
+
+// splitEvents cuts a body into inputs: a JSON array's elements, or one
+// object a line.
+func splitEvents(body []byte, source string) ([]core.Input, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil, core.Errorf(core.EINVALID, "empty body: send one event (JSON object), an array of events, or JSON Lines")
+	}
+	var inputs []core.Input
+	if trimmed[0] == '[' {
+		var arr []json.RawMessage
+		if err := json.Unmarshal(trimmed, &arr); err != nil {
+			return nil, core.Errorf(core.EINVALID, "body is not a JSON array of events: %v", err)
+		}
+		for i, raw := range arr {
+			inputs = append(inputs, core.Input{Source: source, Line: i + 1, Raw: raw})
+		}
+		return inputs, nil
+	}
+	for i, line := range bytes.Split(trimmed, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		inputs = append(inputs, core.Input{Source: source, Line: i + 1, Raw: line})
+	}
+	return inputs, nil
+}
+
+// webhook hands an ERP's push to its connector, which checks the signature
+// and turns the body into records; they are archived, mapped and committed
+// before the answer.
+func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("connector")
+	cc, err := s.cfg.Connector(name)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		s.fail(w, fmt.Errorf("read webhook body: %w", err))
+		return
+	}
+	t, err := s.target(r.Context(), cc)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	res, err := t.client.Webhook(r.Context(), t.cfg, sdk.WebhookRequest{Method: r.Method, Headers: r.Header, Query: r.URL.Query(), Body: body})
+	switch {
+	case errors.Is(err, sdk.ErrInvalidSignature):
+		s.metrics.Webhooks.WithLabelValues(name, "unauthorized").Inc()
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]string{"code": "unauthorized",
+			"message": "webhook signature missing or wrong: nothing was stored (check the shared secret on both sides)"}})
+		return
+	case errors.Is(err, errors.ErrUnsupported):
+		s.fail(w, core.Errorf(core.EINVALID, "connector %s accepts no webhooks", name))
+		return
+	case errors.Is(err, sdk.ErrPluginExited):
+		s.drop(name)
+		s.fail(w, err)
+		return
+	case err != nil:
+		s.fail(w, core.Errorf(core.EINVALID, "webhook for %s: %s", name, config.Scrub(err.Error(), cc.Secrets())))
+		return
+	}
+	inputs := make([]intake.Input, 0, len(res.Records))
+	for _, rec := range res.Records {
+		var fields map[string]any
+		if err := json.Unmarshal(rec.Payload, &fields); err != nil {
+			s.fail(w, core.Errorf(core.EINVALID, "webhook record %s is not a JSON object: %v", rec.ID, err))
+			return
+		}
+		inputs = append(inputs, intake.Input{Record: mapping.Record{Kind: rec.Kind, ID: rec.ID, Fields: fields}, Payload: rec.Payload})
+	}
+	p := &intake.Pipeline{Ingester: &s.ing, Mapping: t.mapping, Source: name}
+	st, err := p.Ingest(r.Context(), inputs, nil)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.metrics.Webhooks.WithLabelValues(name, "accepted").Inc()
+	s.metrics.Records.WithLabelValues(name).Add(float64(st.Records))
+	s.metrics.Events.WithLabelValues(name).Add(float64(st.New + st.Superseded))
+	s.metrics.Quarantined.WithLabelValues(name).Add(float64(st.Quarantined))
+	if len(res.Body) > 0 {
+		status := res.Status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		w.WriteHeader(status)
+		w.Write(res.Body)
+		return
+	}
+	status := res.Status
+	if status == 0 {
+		status = http.StatusAccepted
+	}
+	writeJSON(w, status, map[string]any{"records": st.Records, "events": st.New + st.Superseded,
+		"duplicates": st.Unchanged, "quarantined": st.Quarantined})
+}
+
+// target returns the running plugin for a connector's webhooks, starting
+// it on first use (and again after it died).
+func (s *Server) target(ctx context.Context, cc *config.Connector) (*webhookTarget, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.webhooks[cc.Name]; ok && !t.client.Exited() {
+		return t, nil
+	}
+	m, err := mapping.Load(cc.Mapping)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := s.plugins.Find(cc.Plugin)
+	if err != nil {
+		return nil, err
+	}
+	lctx, cancel := context.WithTimeout(ctx, time.Duration(cc.Timeout))
+	defer cancel()
+	c, err := sdk.Launch(lctx, pl.Command(), s.log.With("connector", cc.Name))
+	if err != nil {
+		return nil, fmt.Errorf("start connector plugin %s for webhooks of %s: %w", pl.Name, cc.Name, err)
+	}
+	cfg, err := sdk.ParseConfig(c.Spec(), cc.Values())
+	if err != nil {
+		c.Close()
+		return nil, core.Errorf(core.EINVALID, "connector %s: %v", cc.Name, err)
+	}
+	t := &webhookTarget{client: c, cfg: cfg, mapping: m}
+	s.webhooks[cc.Name] = t
+	return t, nil
+}
+
+func (s *Server) drop(name string) {
+	s.mu.Lock()
+	if t, ok := s.webhooks[name]; ok {
+		t.client.Kill()
+		delete(s.webhooks, name)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) queries() *core.Queries { return &core.Queries{Store: s.store} }
+
+func lotRef(r *http.Request) *core.LotRef {
+	return &core.LotRef{Item: r.PathValue("item"), Lot: r.PathValue("lot")}
+}
+
+func (s *Server) trace(w http.ResponseWriter, r *http.Request) {
+	dir := core.Direction(r.PathValue("direction"))
+	if dir != core.Forward && dir != core.Backward {
+		s.fail(w, core.Errorf(core.EINVALID, "direction %q: want forward or backward", dir))
+		return
+	}
+	res, err := s.queries().Trace(r.Context(), dir, core.Selector{Lot: lotRef(r)})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) recall(w http.ResponseWriter, r *http.Request) {
+	res, err := s.queries().Recall(r.Context(), core.Selector{Lot: lotRef(r)})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) lot(w http.ResponseWriter, r *http.Request) {
+	res, err := s.queries().Lot(r.Context(), *lotRef(r))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) gaps(w http.ResponseWriter, r *http.Request) {
+	gaps, err := s.queries().Gaps(r.Context())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if gaps == nil {
+		gaps = []core.Gap{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"gaps": gaps})
+}
+
+func (s *Server) runs(w http.ResponseWriter, r *http.Request) {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	if limit <= 0 {
+		limit = 50
+	}
+	runs, err := s.store.Runs(r.Context(), core.RunFilter{Connector: r.URL.Query().Get("connector"), Limit: limit})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if runs == nil {
+		runs = []core.Run{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runs": runs})
+}
+
+// Metrics are the hub's Prometheus metrics.
+type Metrics struct {
+	Registry     *prometheus.Registry
+	Runs         *prometheus.CounterVec   // connector, status
+	Records      *prometheus.CounterVec   // source
+	Events       *prometheus.CounterVec   // source
+	Quarantined  *prometheus.CounterVec   // source
+	Webhooks     *prometheus.CounterVec   // connector, result
+	SyncDuration *prometheus.HistogramVec // connector
+	HTTPDuration *prometheus.HistogramVec // route, status
+}
+
+// NewMetrics registers the hub's metrics in a new registry.
+func NewMetrics() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		Runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lothub_sync_runs_total",
+			Help: "Sync runs by connector and final status."}, []string{"connector", "status"}),
+		Records: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lothub_records_total",
+			Help: "Source records read, by source."}, []string{"source"}),
+		Events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lothub_events_written_total",
+			Help: "Events stored new or as a new version, by source."}, []string{"source"}),
+		Quarantined: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lothub_quarantined_total",
+			Help: "Records or events set aside in quarantine, by source."}, []string{"source"}),
+		Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lothub_webhooks_total",
+			Help: "Webhook deliveries by connector and result."}, []string{"connector", "result"}),
+		SyncDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "lothub_sync_duration_seconds",
+			Help: "Duration of sync runs.", Buckets: prometheus.ExponentialBuckets(0.1, 3, 10)}, []string{"connector"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "lothub_http_request_duration_seconds",
+			Help: "HTTP request latency by route and status.", Buckets: prometheus.DefBuckets}, []string{"route", "status"}),
+	}
+	reg.MustRegister(m.Runs, m.Records, m.Events, m.Quarantined, m.Webhooks, m.SyncDuration, m.HTTPDuration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// ObserveRun records a finished run.
+func (m *Metrics) ObserveRun(run core.Run) {
+	m.Runs.WithLabelValues(run.Connector, run.Status).Inc()
+	m.Records.WithLabelValues(run.Connector).Add(float64(run.Records))
+	m.Events.WithLabelValues(run.Connector).Add(float64(run.Events))
+	m.Quarantined.WithLabelValues(run.Connector).Add(float64(run.Quarant))
+	if !run.Ended.IsZero() {
+		m.SyncDuration.WithLabelValues(run.Connector).Observe(run.Ended.Sub(run.Started).Seconds())
+	}
+}

@@ -1,0 +1,256 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/lothub/lothub/config"
+	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/core/store/sqlite"
+	"github.com/lothub/lothub/runner"
+	"github.com/lothub/lothub/server"
+)
+
+const token = "test-token-0123456789"
+const webhookKey = "whsec-abcdef012345"
+
+var (
+	buildOnce sync.Once
+	pluginDir string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pluginDir != "" {
+		os.RemoveAll(pluginDir)
+	}
+	os.Exit(code)
+}
+
+// examplePlugins builds the example connector as a real plugin executable.
+func examplePlugins(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if pluginDir, buildErr = os.MkdirTemp("", "lothub-plugins-"); buildErr != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", filepath.Join(pluginDir, runner.PluginPrefix+"scans"),
+			"github.com/lothub/lothub/examples/connector-example").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("build example connector: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return pluginDir
+}
+
+type env struct {
+	store core.Store
+	url   string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("LOTHUB_TEST_TOKEN", token)
+	t.Setenv("LOTHUB_TEST_WEBHOOK", webhookKey)
+	mapping, _ := filepath.Abs("testdata/scans.yaml")
+	scans := filepath.Join(dir, "scans")
+	os.Mkdir(scans, 0o755)
+	cfg := fmt.Sprintf(`
+plugin_dir: %s
+connectors:
+  - name: mes
+    plugin: scans
+    mapping: %s
+    config:
+      dir: %s
+      webhook_secret: ${env:LOTHUB_TEST_WEBHOOK}
+intake:
+  max_body: 100000
+  tokens:
+    - name: line-1
+      token: ${env:LOTHUB_TEST_TOKEN}
+`, examplePlugins(t), mapping, scans)
+	h, err := config.Parse(filepath.Join(dir, "hub.yaml"), []byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlite.Open(context.Background(), filepath.Join(dir, "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	srv := server.New(s, h, &runner.Plugins{Dir: h.PluginDir}, nil, nil)
+	t.Cleanup(srv.Close)
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return &env{store: s, url: ts.URL}
+}
+
+func (e *env) do(t *testing.T, method, path, auth string, body []byte, header map[string]string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", "Bearer "+auth)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+const events = `{"id":"r1","type":"receive","time":"2026-03-01T08:00:00Z","lot":{"item":"FLOUR","lot":"F-A"},"qty":100,"uom":"KG","supplier":{"id":"V-MILL","name":"Mill Co"}}
+{"id":"c1","type":"consume","time":"2026-03-02T08:00:00Z","lot":{"item":"FLOUR","lot":"F-A"},"qty":40,"uom":"KG","order":"WO-1"}
+{"id":"p1","type":"produce","time":"2026-03-02T09:00:00Z","lot":{"item":"BREAD","lot":"BR-1"},"qty":100,"uom":"EA","order":"WO-1"}
+{"id":"s1","type":"ship","time":"2026-03-03T10:00:00Z","lot":{"item":"BREAD","lot":"BR-1"},"qty":60,"uom":"EA","customer":{"id":"C-ALPHA","name":"Alpha Foods"},"sales_order":"SO-1"}
+{"id":"bad","type":"ship","time":"2026-03-03T10:00:00Z"}`
+
+func TestPostEvents(t *testing.T) {
+	e := newEnv(t)
+	for _, auth := range []string{"", "wrong-token"} {
+		code, _ := e.do(t, "POST", "/v1/events", auth, []byte(events), nil)
+		if code != http.StatusUnauthorized {
+			t.Errorf("POST with token %q: status %d, want 401", auth, code)
+		}
+	}
+	if _, err := e.store.FindLot(context.Background(), core.LotRef{Item: "FLOUR", Lot: "F-A"}); core.ErrorCode(err) != core.ENOTFOUND {
+		t.Fatalf("unauthenticated POST stored something: %v", err)
+	}
+	code, body := e.do(t, "POST", "/v1/events", token, []byte(events), nil)
+	if code != http.StatusMultiStatus {
+		t.Fatalf("status %d, want 207 (one event quarantined): %s", code, body)
+	}
+	var got struct {
+		Events []core.Outcome
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []string
+	for _, o := range got.Events {
+		outcomes = append(outcomes, o.ID+":"+o.Outcome)
+	}
+	if want := "r1:stored c1:stored p1:stored s1:stored bad:quarantined"; strings.Join(outcomes, " ") != want {
+		t.Errorf("outcomes = %v, want %s", outcomes, want)
+	}
+	if !strings.Contains(got.Events[4].Reason, `"lot" is required`) {
+		t.Errorf("quarantine reason %q does not name the missing field", got.Events[4].Reason)
+	}
+	// The same events as a JSON array: duplicates.
+	var arr []json.RawMessage
+	for _, l := range strings.Split(events, "\n")[:2] {
+		arr = append(arr, json.RawMessage(l))
+	}
+	b, _ := json.Marshal(arr)
+	code, body = e.do(t, "POST", "/v1/events", token, b, nil)
+	if code != http.StatusOK || !strings.Contains(string(body), `"outcome":"duplicate"`) {
+		t.Errorf("re-POST: status %d, body %s; want 200 and duplicates", code, body)
+	}
+	// Too big a body is refused.
+	code, _ = e.do(t, "POST", "/v1/events", token, bytes.Repeat([]byte(" "), 200000), nil)
+	if code != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized body: status %d, want 413", code)
+	}
+}
+
+func TestQueriesAnswerLikeTheCLI(t *testing.T) {
+	e := newEnv(t)
+	if code, body := e.do(t, "POST", "/v1/events", token, []byte(events), nil); code != http.StatusMultiStatus {
+		t.Fatalf("POST: %d %s", code, body)
+	}
+	q := &core.Queries{Store: e.store}
+	ctx := context.Background()
+	ref := core.LotRef{Item: "FLOUR", Lot: "F-A"}
+	recall, _ := q.Recall(ctx, core.Selector{Lot: &ref})
+	trace, _ := q.Trace(ctx, core.Backward, core.Selector{Lot: &core.LotRef{Item: "BREAD", Lot: "BR-1"}})
+	cases := []struct {
+		path string
+		want any
+	}{
+		{"/v1/recall/FLOUR/F-A", recall},
+		{"/v1/trace/backward/BREAD/BR-1", trace},
+	}
+	for _, c := range cases {
+		code, body := e.do(t, "GET", c.path, token, nil, nil)
+		want, _ := json.Marshal(c.want)
+		if code != http.StatusOK || strings.TrimSpace(string(body)) != string(want) {
+			t.Errorf("GET %s: %d\n got  %s\n want %s", c.path, code, body, want)
+		}
+	}
+	if code, body := e.do(t, "GET", "/v1/lots/FLOUR/F-X", token, nil, nil); code != http.StatusNotFound || !strings.Contains(string(body), "FLOUR/F-X not found") {
+		t.Errorf("unknown lot: %d %s", code, body)
+	}
+	if code, _ := e.do(t, "GET", "/v1/recall/FLOUR/F-A", "", nil, nil); code != http.StatusUnauthorized {
+		t.Errorf("recall without token: %d, want 401", code)
+	}
+	if code, body := e.do(t, "GET", "/v1/gaps", token, nil, nil); code != http.StatusOK || !strings.HasPrefix(string(body), `{"gaps":[`) {
+		t.Errorf("gaps: %d %s", code, body)
+	}
+	if code, body := e.do(t, "GET", "/v1/health", "", nil, nil); code != http.StatusOK || !strings.Contains(string(body), `"status":"ok"`) {
+		t.Errorf("health: %d %s", code, body)
+	}
+	code, body := e.do(t, "GET", "/metrics", "", nil, nil)
+	if code != http.StatusOK || !strings.Contains(string(body), "lothub_events_written_total") || !strings.Contains(string(body), "lothub_http_request_duration_seconds") {
+		t.Errorf("metrics: %d, missing lothub metrics", code)
+	}
+}
+
+func sign(body []byte) string {
+	m := hmac.New(sha256.New, []byte(webhookKey))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func TestWebhook(t *testing.T) {
+	e := newEnv(t)
+	scan := []byte(`{"scan_id":"W1","time":"2026-03-05T08:00:00Z","station":"MIX-1","order":"WO-7","direction":"IN","item":"SUGAR","lot":"SG-1","qty":5,"uom":"KG"}
+{"scan_id":"W2","time":"2026-03-05T09:00:00Z","station":"PACK-1","order":"WO-7","direction":"OUT","item":"CAKE","lot":"CK-1","qty":10,"uom":"EA"}`)
+	code, body := e.do(t, "POST", "/v1/webhooks/mes", "", scan, map[string]string{"X-Lothub-Signature": sign([]byte("something else"))})
+	if code != http.StatusUnauthorized {
+		t.Fatalf("bad signature: %d %s, want 401", code, body)
+	}
+	if raw, _ := e.store.RawRecords(context.Background(), core.RawFilter{}); len(raw) != 0 {
+		t.Fatalf("a webhook with a bad signature archived %d records", len(raw))
+	}
+	code, body = e.do(t, "POST", "/v1/webhooks/mes", "", scan, map[string]string{"X-Lothub-Signature": sign(scan)})
+	if code != http.StatusAccepted || !strings.Contains(string(body), `"events":2`) {
+		t.Fatalf("signed webhook: %d %s, want 202 with 2 events", code, body)
+	}
+	res, err := (&core.Queries{Store: e.store}).Trace(context.Background(), core.Forward, core.Selector{Lot: &core.LotRef{Item: "SUGAR", Lot: "SG-1"}})
+	if err != nil || len(res.Lots) != 1 || res.Lots[0].Lot != "CK-1" {
+		t.Errorf("trace after webhook = %+v, %v; want SUGAR/SG-1 → CAKE/CK-1", res, err)
+	}
+	if code, body := e.do(t, "POST", "/v1/webhooks/nope", "", scan, nil); code != http.StatusNotFound {
+		t.Errorf("unknown connector: %d %s", code, body)
+	}
+	if strings.Contains(string(body), webhookKey) {
+		t.Errorf("answer shows the webhook secret: %s", body)
+	}
+}
