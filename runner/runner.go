@@ -217,6 +217,9 @@ func (r *Runner) Sync(ctx context.Context, name, trigger string) (core.Run, erro
 		return core.Run{}, core.Errorf(core.ECONFLICT, "a sync of %s is already running: wait for it to end (hub runs)", name)
 	}
 	defer r.release(name)
+	if err := r.closeInterrupted(ctx, name); err != nil {
+		return core.Run{}, err
+	}
 	run := core.Run{Connector: name, Trigger: trigger, Started: r.now(), Status: core.RunRunning}
 	if run.ID, err = r.Store.StartRun(ctx, run); err != nil {
 		return run, err
@@ -243,6 +246,30 @@ func (r *Runner) Sync(ctx context.Context, name, trigger string) (core.Run, erro
 	log.Info("sync finished", "records", run.Records, "events", run.Events, "quarantined", run.Quarant,
 		"elapsed", run.Ended.Sub(run.Started).Round(time.Millisecond))
 	return run, nil
+}
+
+// closeInterrupted marks the connector's runs that are still "running" as
+// failed: they belong to a hub that stopped mid-sync (killed, or the
+// machine went down). Their committed batches stay; the new run resumes
+// after them. One hub runs a connector's syncs: with several replicas on
+// one database, schedule each connector on one of them.
+func (r *Runner) closeInterrupted(ctx context.Context, name string) error {
+	runs, err := r.Store.Runs(ctx, core.RunFilter{Connector: name, Limit: 20})
+	if err != nil {
+		return err
+	}
+	for _, old := range runs {
+		if old.Status != core.RunRunning {
+			continue
+		}
+		old.Status = core.RunFailed
+		old.Ended = r.now()
+		old.Error = "interrupted: the hub stopped during this run; its committed batches are kept and the next run resumed after them"
+		if err := r.Store.FinishRun(ctx, old); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // scrub removes the connector's secrets from an error's text.

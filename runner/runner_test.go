@@ -289,3 +289,58 @@ func TestNoTwoSyncsOfOneConnector(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestScheduleRunsAndNeverOverlaps(t *testing.T) {
+	e := newEnv(t, 50)
+	plant(t, e.scans, 0, 10)
+	e.r.Config.Connectors[0].Schedule = "@every 1s"
+	// Each run takes longer than the schedule's period, so ticks fall
+	// while a run is going on: they must be skipped, not overlap.
+	e.r.Progress = func(runner.Progress) { time.Sleep(1500 * time.Millisecond) }
+	e.r.Sleep = nil
+	var mu sync.Mutex
+	var ran []core.Run
+	s := &runner.Scheduler{Runner: e.r, OnRun: func(r core.Run, err error) {
+		if err == nil {
+			mu.Lock()
+			ran = append(ran, r)
+			mu.Unlock()
+		}
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n, err := s.Start(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("Start = %d, %v; want 1 scheduled connector", n, err)
+	}
+	// Wait (bounded) for the first run and one more: the first reads the
+	// scans, later ones find nothing new.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		k := len(ran)
+		mu.Unlock()
+		if k >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	s.Stop()
+	runs, err := e.store.Runs(context.Background(), core.RunFilter{Connector: "mes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) < 2 {
+		t.Fatalf("%d scheduled runs, want at least 2", len(runs))
+	}
+	for i := 0; i+1 < len(runs); i++ { // newest first
+		newer, older := runs[i], runs[i+1]
+		if newer.Trigger != "schedule" || older.Ended.IsZero() || newer.Started.Before(older.Ended) {
+			t.Errorf("runs overlap or were not scheduled: %+v then %+v", older, newer)
+		}
+	}
+	if last := runs[len(runs)-1]; last.Records != 30 {
+		t.Errorf("first scheduled run read %d records, want 30", last.Records)
+	}
+}
