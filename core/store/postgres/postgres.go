@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -49,6 +50,9 @@ type DB struct {
 	// do not each hold a pooled connection; pg_advisory_xact_lock
 	// serialises them across processes.
 	writer chan struct{}
+	// written counts derived rows this process committed; analyzeAt is
+	// the count at which statistics are refreshed next.
+	written, analyzeAt atomic.Int64
 }
 
 // Open connects to the database at url (a postgres:// URL or a key=value
@@ -63,6 +67,13 @@ func Open(ctx context.Context, url string) (*DB, error) {
 			" (want postgres://user:password@host:port/database?sslmode=...)")
 	}
 	name := redacted(cfg.ConnConfig)
+	// JIT compilation costs seconds and helps only long analytic scans;
+	// a trace's queries are index lookups whose row estimates, on a hub
+	// that grows fast, can look big enough to trigger it. Off unless the
+	// URL says otherwise.
+	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres %s: %w", name, err)
@@ -230,11 +241,33 @@ func (s *DB) Ingest(ctx context.Context, fn func(tx core.IngestTx) error) error 
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit to %s: %w", s.name, err)
 	}
+	return s.maybeAnalyze(ctx, t.rows)
+}
+
+// maybeAnalyze refreshes the planner's statistics of the genealogy tables
+// each time the rows this process wrote grow fourfold (from 100,000 on).
+// After a bulk load, autovacuum may not have analysed the new rows yet, and
+// with empty statistics PostgreSQL plans a trace hop as a hash join over
+// all links: seconds instead of milliseconds.
+func (s *DB) maybeAnalyze(ctx context.Context, rows int) error {
+	total := s.written.Add(int64(rows))
+	next := s.analyzeAt.Load()
+	if next == 0 {
+		next = 100_000
+		s.analyzeAt.Store(next)
+	}
+	if total < next || !s.analyzeAt.CompareAndSwap(next, next*4) {
+		return nil
+	}
+	if _, err := s.pool.Exec(ctx, `ANALYZE lots, links, receipts, shipments, lot_qty, orders`); err != nil {
+		return fmt.Errorf("analyze %s after %d rows: %w", s.name, total, err)
+	}
 	return nil
 }
 
 type ingestTx struct {
-	tx pgx.Tx
+	tx   pgx.Tx
+	rows int // derived rows written, for maybeAnalyze
 	// New lots get their ids from the lots sequence in LotIDs but are
 	// inserted by Write (or before commit), together with their use
 	// counters and quantities: one plain insert instead of an insert, an
@@ -566,6 +599,7 @@ var (
 
 // Write applies c in the order documented on core.Changes.
 func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
+	t.rows += len(c.Links) + len(c.Receipts) + len(c.Shipments) + len(c.LotDeltas)
 	w := &writer{ctx: ctx, tx: t.tx}
 	if n := len(c.StatusUpdates); n > 0 {
 		seqs, statuses := make([]int64, n), make([]string, n)
