@@ -182,6 +182,7 @@ type compiler struct {
 	*source
 	lib      *library
 	libOpts  []expr.Option
+	libFuncs map[string]func(...any) (any, error)
 	funcs    map[string]bool
 	vars     []*variable
 	varIndex map[string]int
@@ -267,6 +268,10 @@ func (c *compiler) mapping(root *yaml.Node) *Mapping {
 		c.units(p.val)
 	}
 	c.libOpts = c.lib.options()
+	c.libFuncs = map[string]func(...any) (any, error){}
+	for _, f := range c.lib.functions() {
+		c.libFuncs[f.name] = f.fn
+	}
 	if p, ok := top["vars"]; ok {
 		c.compileVars(p.val)
 	}

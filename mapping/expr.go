@@ -69,10 +69,17 @@ type expression struct {
 	node  *yaml.Node // the scalar it was written in, for positions
 	pos   Pos
 	value any         // exprConst
-	name  string      // exprField: record field; exprVar: var name
-	prog  *vm.Program // exprProgram
+	name  string      // exprField: record field; exprVar: var or bound name; exprCall: function
+	idx   int         // exprVar: index of the var, -1 for a bound name (kind, each, …)
+	prog  *vm.Program // the compiled program (run when kind is exprProgram)
 	vars  []int       // indexes of the vars it needs, ascending, transitively
 	typ   reflect.Type
+
+	// A lowered expression (see lower.go) is a tree of these.
+	args []*expression
+	fn   func(...any) (any, error)
+	set  map[string]struct{}
+	loc  file.Location // where the node is in src
 }
 
 // scope is what an expression may refer to besides record fields.
@@ -155,6 +162,21 @@ func (c *compiler) compileExpr(n *yaml.Node, w want, what string, sc scope) *exp
 		e.kind, e.value, e.typ = exprConst, n.Value, reflect.TypeOf("")
 		return e
 	case "!!str":
+		if n.Style == yaml.SingleQuotedStyle {
+			// 'EA' is text, in YAML as in expressions: a single-quoted
+			// value is a constant. Double-quote an expression that needs
+			// quoting: "'A' + x".
+			e.kind, e.value, e.typ = exprConst, n.Value, reflect.TypeOf("")
+			if n.Value == "" {
+				e.value = nil
+			}
+			switch w {
+			case wantString, wantTime, wantAny, wantObject:
+				return e
+			}
+			c.errorf(n, "%s must be %s, not the text '%s' (a single-quoted value is text; write an expression without quotes, or in double quotes)", what, w, n.Value)
+			return nil
+		}
 	default:
 		c.errorf(n, "%s: YAML tag %s is not supported here", what, n.Tag)
 		return nil
@@ -188,36 +210,11 @@ func (c *compiler) compileExpr(n *yaml.Node, w want, what string, sc scope) *exp
 		return nil
 	}
 	e.vars = c.closure(p.used)
-	switch node := prog.Node().(type) {
-	case *ast.MemberNode:
-		if id, ok := node.Node.(*ast.IdentifierNode); ok && id.Value == "record" && !node.Optional {
-			if prop, ok := node.Property.(*ast.StringNode); ok {
-				e.kind, e.name = exprField, prop.Value
-				return e
-			}
-		}
-	case *ast.IdentifierNode:
-		if i, ok := c.varIndex[node.Value]; ok && i < sc.vars {
-			e.kind, e.name = exprVar, node.Value
-			return e
-		}
-	case *ast.StringNode:
-		e.kind, e.value = exprConst, node.Value
-		return e
-	case *ast.BoolNode:
-		e.kind, e.value = exprConst, node.Value
-		return e
-	case *ast.NilNode:
-		e.kind, e.value = exprConst, nil
-		return e
-	case *ast.FloatNode:
-		e.kind, e.value = exprConst, node.Value
-		return e
-	case *ast.IntegerNode:
-		e.kind, e.value = exprConst, float64(node.Value)
-		return e
-	}
 	e.kind = exprProgram
+	if low := c.lower(prog.Node(), e, sc); low != nil {
+		low.vars, low.typ, low.prog = e.vars, e.typ, prog
+		return low
+	}
 	return e
 }
 
@@ -290,13 +287,27 @@ func typeName(t reflect.Type) string {
 func (c *compiler) exprError(n *yaml.Node, what string, err error) {
 	if fe, ok := err.(*file.Error); ok {
 		msg := fe.Message
-		if strings.HasPrefix(msg, "unexpected token") || strings.Contains(msg, "unexpected") {
+		switch {
+		case strings.Contains(msg, "unexpected token EOF") && c.cutByComma(n):
+			msg += " (in YAML's {…} form a comma ends the value: put this expression in double quotes, or write the mapping one key a line)"
+		case strings.Contains(msg, "unexpected"):
 			msg += " (check the expression's syntax; quote text constants: 'EA')"
 		}
 		c.errorAt(c.exprPos(n, fe.Line, fe.Column), "%s: %s", what, msg)
 		return
 	}
 	c.errorf(n, "%s: %v", what, err)
+}
+
+// cutByComma reports whether plain scalar n is followed by a comma on its
+// line: YAML ended it there, as in {item: id(a, b)}.
+func (c *compiler) cutByComma(n *yaml.Node) bool {
+	if n.Style != 0 {
+		return false
+	}
+	text := c.lineText(n.Line)
+	end := runeOffset(text, n.Column-1+len([]rune(n.Value)))
+	return strings.HasPrefix(strings.TrimLeft(text[end:], " "), ",")
 }
 
 // envType is the static type of the expression environment in a scope.
@@ -391,9 +402,15 @@ func (c *source) exprPos(n *yaml.Node, line, col int) Pos {
 	switch n.Style {
 	case yaml.LiteralStyle:
 		// Lines are kept: expression line k is the k-th line after the
-		// indicator.
-		l := n.Line + line
-		p.Line, p.Col = l, indentOf(c.lineText(l))+1+col
+		// indicator, less the block's indentation.
+		indent := 0
+		for l := n.Line + 1; l <= len(c.lines); l++ {
+			if strings.TrimSpace(c.lineText(l)) != "" {
+				indent = indentOf(c.lineText(l))
+				break
+			}
+		}
+		p.Line, p.Col = n.Line+line, indent+1+col
 		return p
 	case yaml.SingleQuotedStyle, yaml.DoubleQuotedStyle:
 		p.Col++

@@ -82,8 +82,17 @@ func strFunc(f func(string) string) func(args ...any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return f(s), nil
+		return same(args[0], s, f(s)), nil
 	}
+}
+
+// same returns the argument itself when a text function left its text
+// unchanged, which spares boxing the result again.
+func same(arg any, in, out string) any {
+	if _, isText := arg.(string); isText && in == out {
+		return arg
+	}
+	return out
 }
 
 // textArg turns a function's argument into text: nil is "", numbers are
@@ -207,9 +216,9 @@ func (l *library) trim(args ...any) (any, error) {
 	}
 	if len(args) == 2 {
 		cut, _ := args[1].(string)
-		return strings.Trim(s, cut), nil
+		return same(args[0], s, strings.Trim(s, cut)), nil
 	}
-	return strings.TrimFunc(s, unicode.IsSpace), nil
+	return same(args[0], s, strings.TrimFunc(s, unicode.IsSpace)), nil
 }
 
 func (l *library) pad(args ...any) (any, error) {
@@ -246,15 +255,16 @@ func (l *library) unpad(args ...any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	in := s
 	s = strings.TrimSpace(s)
 	if !allDigits(s) {
-		return s, nil
+		return same(args[0], in, s), nil
 	}
 	t := strings.TrimLeft(s, "0")
 	if t == "" {
 		return "0", nil
 	}
-	return t, nil
+	return same(args[0], in, t), nil
 }
 
 func (l *library) split(args ...any) (any, error) {
@@ -341,7 +351,12 @@ func (l *library) at(args ...any) (any, error) {
 	if emptyDate || emptyClock {
 		return "", nil
 	}
-	t := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, l.loc).Add(clock)
+	// A wall clock, not a duration since midnight: 03:30 on the day
+	// daylight saving time starts is 03:30.
+	h, rest := clock/time.Hour, clock%time.Hour
+	m, rest := rest/time.Minute, rest%time.Minute
+	sec, ns := rest/time.Second, rest%time.Second
+	t := time.Date(d.Year(), d.Month(), d.Day(), int(h), int(m), int(sec), int(ns), l.loc)
 	return l.formatTime(t), nil
 }
 
@@ -396,6 +411,11 @@ func (l *library) number(args ...any) (any, error) {
 }
 
 func parseDecimal(s, dec string) (float64, error) {
+	if dec == "." && plainDecimal(s) {
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			return f, nil
+		}
+	}
 	orig := s
 	s = strings.TrimFunc(s, unicode.IsSpace)
 	neg := false
@@ -641,7 +661,7 @@ func (l *library) id(args ...any) (any, error) {
 	if len(args) == 0 {
 		return nil, fmt.Errorf("id: give the parts of the id, e.g. id('sap', MaterialDocumentYear, MaterialDocument, MaterialDocumentItem)")
 	}
-	parts := make([]string, len(args))
+	var b strings.Builder
 	for i, a := range args {
 		s, ok := textOf(a)
 		if !ok {
@@ -650,9 +670,14 @@ func (l *library) id(args ...any) (any, error) {
 		if strings.TrimSpace(s) == "" {
 			return nil, fmt.Errorf("id: part %d is empty (a document key is missing from the record; every part of an id must be present)", i+1)
 		}
-		parts[i] = s
+		if i == 0 {
+			b.Grow(len(args) * 12)
+		} else {
+			b.WriteByte(':')
+		}
+		b.WriteString(s)
 	}
-	return strings.Join(parts, ":"), nil
+	return b.String(), nil
 }
 
 func (l *library) coalesce(args ...any) (any, error) {
@@ -669,4 +694,25 @@ func (l *library) defaultValue(args ...any) (any, error) {
 		return args[1], nil
 	}
 	return args[0], nil
+}
+
+// plainDecimal reports whether s is digits with at most one '.', maybe
+// after a '-': what ERP APIs send, and what strconv reads as is.
+func plainDecimal(s string) bool {
+	if s != "" && s[0] == '-' {
+		s = s[1:]
+	}
+	if s == "" {
+		return false
+	}
+	dot := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.' && !dot:
+			dot = true
+		case c < '0' || c > '9':
+			return false
+		}
+	}
+	return s != "."
 }

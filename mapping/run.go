@@ -27,11 +27,20 @@ type Record struct {
 // the events it returns and what the expressions themselves allocate.
 type state struct {
 	m    *Mapping
-	vm   vm.VM
-	env  map[string]any
-	done []bool
 	rec  Record
-	evs  []built
+	vals []any  // values of the vars, by index
+	done []bool // which vars are computed
+
+	// Bound by a for_each: each and index (loop), outer (nested loop).
+	each, outer    any
+	index          int
+	loop, hasOuter bool
+
+	vm      vm.VM
+	env     map[string]any // the VM's environment, filled when a program first runs
+	envInit bool
+	evs     []built
+	args    []any // argument stack of lowered function calls
 }
 
 // built is an event and the template that made it, for error positions.
@@ -41,7 +50,7 @@ type built struct {
 }
 
 func (m *Mapping) newState() *state {
-	return &state{m: m, env: make(map[string]any, 8+len(m.vars)), done: make([]bool, len(m.vars))}
+	return &state{m: m, env: make(map[string]any, 8+len(m.vars)), vals: make([]any, len(m.vars)), done: make([]bool, len(m.vars))}
 }
 
 // failure is a run-time problem at a position in the mapping file.
@@ -111,19 +120,68 @@ func (m *Mapping) Map(r Record) (events []*core.Event, err error) {
 
 func (st *state) begin(r Record) {
 	st.rec = r
-	clear(st.env)
 	clear(st.done)
-	st.env["record"] = r.Fields
-	st.env["kind"] = r.Kind
-	st.env["record_id"] = r.ID
+	st.envInit = false
+	st.loop, st.hasOuter = false, false
 	st.evs = st.evs[:0]
 }
 
+// end drops the references to the record, so a pooled state keeps nothing
+// alive.
 func (st *state) end() {
 	st.rec = Record{}
-	clear(st.env)
+	clear(st.vals)
+	st.each, st.outer = nil, nil
+	if st.envInit {
+		clear(st.env)
+	}
 	clear(st.evs)
 	st.evs = st.evs[:0]
+}
+
+// bound returns the value of a name every expression may use.
+func (st *state) bound(name string) any {
+	switch name {
+	case "kind":
+		return st.rec.Kind
+	case "record_id":
+		return st.rec.ID
+	case "each":
+		return st.each
+	case "index":
+		return st.index
+	case "outer":
+		return st.outer
+	}
+	return nil
+}
+
+// run runs e's program in the VM, with the environment it needs: the
+// record, its bound names and the vars it uses.
+func (st *state) run(e *expression) (any, error) {
+	env := st.env
+	if !st.envInit {
+		clear(env)
+		env["record"] = st.rec.Fields
+		env["kind"] = st.rec.Kind
+		env["record_id"] = st.rec.ID
+		st.envInit = true
+	}
+	for _, i := range e.vars {
+		env[st.m.vars[i].name] = st.vals[i]
+	}
+	if st.loop {
+		env["each"] = st.each
+		env["index"] = st.index
+	}
+	if st.hasOuter {
+		env["outer"] = st.outer
+	}
+	v, err := st.vm.Run(e.prog, env)
+	if err != nil {
+		return nil, st.runFailure(e, err)
+	}
+	return v, nil
 }
 
 func (st *state) recordError(ru *rule, err error) *RecordError {
@@ -148,14 +206,10 @@ func (st *state) eval(e *expression) (any, error) {
 			return nil, err
 		}
 	}
-	if e.kind == exprVar {
-		return st.env[e.name], nil
+	if e.kind != exprProgram {
+		return st.evalNode(e)
 	}
-	v, err := st.vm.Run(e.prog, st.env)
-	if err != nil {
-		return nil, st.runFailure(e, err)
-	}
-	return v, nil
+	return st.run(e)
 }
 
 // needVars computes the vars an expression needs that this record has not
@@ -171,7 +225,7 @@ func (st *state) needVars(idx []int) error {
 		if err != nil {
 			return err
 		}
-		st.env[v.name] = val
+		st.vals[i] = val
 		st.done[i] = true
 	}
 	return nil
@@ -207,15 +261,16 @@ func (st *state) emit(ru *rule) ([]*core.Event, error) {
 		if !ok {
 			return nil, &failure{ru.forEach.pos, fmt.Sprintf("for_each must give a list, got %s", describeValue(v))}
 		}
+		st.loop = true
 		for i, el := range list {
-			st.env["each"] = el
-			st.env["index"] = i
+			st.each, st.index = el, i
 			for _, t := range ru.emit {
 				if err := st.build(t); err != nil {
 					return nil, err
 				}
 			}
 		}
+		st.loop, st.each = false, nil
 	}
 	if len(st.evs) == 0 {
 		return nil, nil
@@ -254,9 +309,19 @@ func asList(v any) ([]any, bool) {
 	return out, true
 }
 
+// eventBlock holds an event and the lot and quantity it points to, so an
+// event is one allocation instead of three.
+type eventBlock struct {
+	ev  core.Event
+	lot core.LotRef
+	qty float64
+}
+
 // build makes one event from template t and appends it to st.evs.
 func (st *state) build(t *template) error {
-	ev := &core.Event{Type: t.typ}
+	blk := &eventBlock{}
+	ev := &blk.ev
+	ev.Type = t.typ
 	var err error
 	if ev.ID, err = st.text(t.id); err != nil {
 		return err
@@ -270,11 +335,19 @@ func (st *state) build(t *template) error {
 			return err
 		}
 		if item != "" || lot != "" {
-			ev.Lot = &core.LotRef{Item: item, Lot: lot}
+			blk.lot = core.LotRef{Item: item, Lot: lot}
+			ev.Lot = &blk.lot
 		}
 	}
-	if ev.Qty, err = st.number(t.qty); err != nil {
-		return err
+	if t.qty != nil {
+		q, ok, err := st.number(t.qty)
+		if err != nil {
+			return err
+		}
+		if ok {
+			blk.qty = q
+			ev.Qty = &blk.qty
+		}
 	}
 	for _, f := range t.strs {
 		s, err := st.text(f.e)
@@ -356,24 +429,23 @@ func (st *state) timeText(e *expression) (string, error) {
 	return "", &failure{e.pos, fmt.Sprintf("time must be RFC 3339 text or a time, got %s (convert it with datetime(...))", describeValue(v))}
 }
 
-func (st *state) number(e *expression) (*float64, error) {
+// number evaluates a quantity; ok is false when it is absent (nil or
+// blank), so the field is omitted.
+func (st *state) number(e *expression) (f float64, ok bool, err error) {
 	if e == nil {
-		return nil, nil
+		return 0, false, nil
 	}
 	v, err := st.eval(e)
-	if err != nil {
-		return nil, err
-	}
-	if v == nil {
-		return nil, nil
+	if err != nil || v == nil {
+		return 0, false, err
 	}
 	if f, ok := numberOf(v); ok {
-		return &f, nil
+		return f, true, nil
 	}
 	if s, ok := v.(string); ok && strings.TrimSpace(s) == "" {
-		return nil, nil
+		return 0, false, nil
 	}
-	return nil, &failure{e.pos, fmt.Sprintf("%s must be a number, got %s (convert text with number(...))", e.what, describeValue(v))}
+	return 0, false, &failure{e.pos, fmt.Sprintf("%s must be a number, got %s (convert text with number(...))", e.what, describeValue(v))}
 }
 
 // object evaluates a lot ({item, lot}) or a party ({id, name}).
@@ -432,9 +504,13 @@ func (st *state) lotQtys(ts []*lotQtyTemplate) ([]core.LotQty, error) {
 		if err != nil {
 			return err
 		}
-		qty, err := st.number(t.qty)
+		q, hasQty, err := st.number(t.qty)
 		if err != nil {
 			return err
+		}
+		var qty *float64
+		if hasQty {
+			qty = &q
 		}
 		uom, err := st.text(t.uom)
 		if err != nil {
@@ -461,27 +537,17 @@ func (st *state) lotQtys(ts []*lotQtyTemplate) ([]core.LotQty, error) {
 		if !ok {
 			return nil, &failure{t.forEach.pos, fmt.Sprintf("%s must give a list, got %s", t.forEach.what, describeValue(v))}
 		}
-		each, hasEach := st.env["each"]
-		index, hasIndex := st.env["index"]
-		if hasEach {
-			st.env["outer"] = each
-		}
+		each, index, loop := st.each, st.index, st.loop
+		st.outer, st.hasOuter = each, loop
+		st.loop = true
 		for i, el := range list {
-			st.env["each"] = el
-			st.env["index"] = i
+			st.each, st.index = el, i
 			if err := one(t); err != nil {
 				return nil, err
 			}
 		}
-		delete(st.env, "outer")
-		delete(st.env, "each")
-		delete(st.env, "index")
-		if hasEach {
-			st.env["each"] = each
-		}
-		if hasIndex {
-			st.env["index"] = index
-		}
+		st.each, st.index, st.loop = each, index, loop
+		st.outer, st.hasOuter = nil, false
 	}
 	return out, nil
 }

@@ -13,7 +13,32 @@ import (
 // /Date(<ms>+<offset minutes>)/. Edm.DateTime has no zone: SAP puts the
 // wall-clock reading (for a date, midnight) in the milliseconds as if it
 // were UTC, so it is read as a wall clock in the mapping's time zone.
-var odataDate = regexp.MustCompile(`^\\?/Date\((-?\d+)(?:([+-])(\d{4}))?\)\\?/$`)
+//
+// parseODataDate reads one; ok is false when s is not in that form.
+func parseODataDate(s string) (ms int64, offset bool, ok bool) {
+	s = strings.TrimPrefix(s, "\\")
+	if !strings.HasPrefix(s, "/Date(") {
+		return 0, false, false
+	}
+	s = strings.TrimSuffix(strings.TrimSuffix(s, "/"), "\\")
+	if !strings.HasSuffix(s, ")") {
+		return 0, false, false
+	}
+	body := s[len("/Date(") : len(s)-1]
+	digits := body
+	if i := strings.LastIndexAny(body, "+-"); i > 0 {
+		off := body[i+1:]
+		if len(off) != 4 || !allDigits(off) {
+			return 0, false, false
+		}
+		digits, offset = body[:i], true
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil {
+		return 0, false, false
+	}
+	return n, offset, true
+}
 
 // Edm.Time is an ISO 8601 duration used as a time of day: PT08H15M00S.
 var isoTimeOfDay = regexp.MustCompile(`^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$`)
@@ -63,13 +88,9 @@ func (l *library) parseTime(v any, layout string) (t time.Time, empty bool, err 
 		}
 		return t, false, nil
 	}
-	if m := odataDate.FindStringSubmatch(s); m != nil {
-		ms, err := strconv.ParseInt(m[1], 10, 64)
-		if err != nil {
-			return time.Time{}, false, fmt.Errorf("%q: milliseconds out of range", s)
-		}
+	if ms, offset, ok := parseODataDate(s); ok {
 		t := time.UnixMilli(ms).UTC()
-		if m[2] == "" {
+		if !offset {
 			// Edm.DateTime: a wall clock, not an instant.
 			return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), l.loc), false, nil
 		}

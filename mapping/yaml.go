@@ -230,6 +230,7 @@ func (s *source) fields(n *yaml.Node, what string, allowed []string) map[string]
 	}
 	out := map[string]pair{}
 	var merged []pair
+	misspelt := map[string]pair{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
@@ -248,6 +249,7 @@ func (s *source) fields(n *yaml.Node, what string, allowed []string) map[string]
 		if allowed != nil && !contains(allowed, name) {
 			if hint := didYouMean(name, allowed); hint != "" {
 				s.errorf(k, "unknown key %q in %s (did you mean %q?)", name, what, hint)
+				misspelt[hint] = pair{key: k, val: v}
 			} else {
 				s.errorf(k, "unknown key %q in %s (allowed: %s)", name, what, strings.Join(allowed, ", "))
 			}
@@ -258,6 +260,13 @@ func (s *source) fields(n *yaml.Node, what string, allowed []string) map[string]
 	for _, p := range merged {
 		if _, set := out[p.key.Value]; !set && (allowed == nil || contains(allowed, p.key.Value)) {
 			out[p.key.Value] = p
+		}
+	}
+	// A misspelt key is reported once, then read as the key it resembles,
+	// so its absence does not cause more errors ("needs qty:").
+	for key, p := range misspelt {
+		if _, set := out[key]; !set {
+			out[key] = p
 		}
 	}
 	return out

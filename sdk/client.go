@@ -45,13 +45,18 @@ var (
 // go-plugin's own messages go to logger (slog.Default when nil), under
 // logger=<executable name>.
 //
-// ctx bounds the start: the handshake and the first Spec call. If ctx ends
-// first, the process is killed. On Linux the process also gets SIGKILL when
+// ctx bounds the start: the handshake and the first Spec call (a deadline
+// on ctx is go-plugin's start timeout; without one it is a minute). If ctx
+// ends first, Launch returns at once and the process is killed as soon as
+// go-plugin gives it up. On Linux the process also gets SIGKILL when
 // the hub dies. cmd must not have been started; Launch sets its environment
 // on top of the hub's.
 func Launch(ctx context.Context, cmd *exec.Cmd, logger *slog.Logger) (*Client, error) {
 	if cmd == nil || cmd.Path == "" {
 		return nil, errors.New("launch connector plugin: no command")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("launch connector plugin %s: %w", cmd.Path, err)
 	}
 	if logger == nil {
 		logger = slog.Default()
@@ -60,7 +65,7 @@ func Launch(ctx context.Context, cmd *exec.Cmd, logger *slog.Logger) (*Client, e
 	dieWithParent(cmd)
 	startTimeout := time.Minute
 	if dl, ok := ctx.Deadline(); ok {
-		startTimeout = time.Until(dl)
+		startTimeout = max(time.Until(dl), time.Millisecond)
 	}
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  Handshake(),
@@ -104,8 +109,12 @@ func Launch(ctx context.Context, cmd *exec.Cmd, logger *slog.Logger) (*Client, e
 	select {
 	case s = <-done:
 	case <-ctx.Done():
-		pc.Kill()
-		<-done
+		// go-plugin's start cannot be interrupted (a deadline on ctx
+		// became its StartTimeout): stop the plugin once it returns.
+		go func() {
+			<-done
+			pc.Kill()
+		}()
 		return nil, fmt.Errorf("launch connector plugin %s: %w", cmd.Path, ctx.Err())
 	}
 	if s.err != nil {
@@ -150,8 +159,8 @@ func (c *Client) Webhook(ctx context.Context, cfg Config, req WebhookRequest) (W
 // the broken connection before go-plugin has reaped the process, so give it
 // a moment to.
 func (c *Client) wrap(ctx context.Context, err error) error {
-	var re *remoteError
-	if err == nil || errors.As(err, &re) || ctx.Err() != nil {
+	var te *transportError
+	if !errors.As(err, &te) || ctx.Err() != nil {
 		return err
 	}
 	deadline := time.Now().Add(time.Second)

@@ -28,7 +28,9 @@ func newPluginLogHandler(w io.Writer, level slog.Leveler) slog.Handler {
 			case slog.TimeKey:
 				return slog.String("@timestamp", a.Value.Time().Format("2006-01-02T15:04:05.000000Z07:00"))
 			case slog.LevelKey:
-				return slog.String("@level", hclogLevelName(a.Value.Any().(slog.Level)))
+				if l, ok := a.Value.Any().(slog.Level); ok {
+					return slog.String("@level", hclogLevelName(l))
+				}
 			case slog.MessageKey:
 				return slog.String("@message", a.Value.String())
 			}

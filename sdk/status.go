@@ -81,6 +81,18 @@ type remoteError struct {
 func (e *remoteError) Error() string { return e.msg }
 func (e *remoteError) Unwrap() error { return e.cause }
 
+// transportError is a failed call the connector did not answer: the
+// connection broke or the plugin died.
+type transportError struct {
+	call string
+	code codes.Code
+	msg  string
+}
+
+func (e *transportError) Error() string {
+	return fmt.Sprintf("connector %s: %s: %s", e.call, e.code, e.msg)
+}
+
 // fromStatus rebuilds the Go error behind a gRPC status error from call.
 // It returns the error and whether the connector (not the transport)
 // produced it.
@@ -111,7 +123,7 @@ func fromStatus(call string, err error) (error, bool) {
 		case codes.Canceled:
 			return fmt.Errorf("connector %s: %w", call, context.Canceled), false
 		}
-		return fmt.Errorf("connector %s: %s: %s", call, st.Code(), st.Message()), false
+		return &transportError{call: call, code: st.Code(), msg: st.Message()}, false
 	}
 	re := &remoteError{msg: st.Message()}
 	switch info.GetReason() {

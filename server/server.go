@@ -281,6 +281,15 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 		s.drop(name)
 		s.fail(w, err)
 		return
+	case errors.Is(err, sdk.ErrRetry):
+		// The connector cannot take the delivery now: ask the sender to
+		// retry, when the source says.
+		if d, ok := sdk.RetryDelay(err); ok && d > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(d.Round(time.Second)/time.Second)))
+		}
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": "unavailable",
+			"message": "webhook for " + name + " cannot be taken now: " + config.Scrub(err.Error(), cc.Secrets()) + " (retry later)"}})
+		return
 	case err != nil:
 		s.fail(w, core.Errorf(core.EINVALID, "webhook for %s: %s", name, config.Scrub(err.Error(), cc.Secrets())))
 		return

@@ -79,7 +79,7 @@ func (a *app) mappingCheckCommand() *cobra.Command {
 		Long: `Compiles each mapping file: decodes it strictly, compiles and type-checks
 every expression, and prints every problem as file:line:col: what (what to
 do). A test file (x.test.yaml) given to it is checked as a test file.`,
-		Args:  minArgs(1, "at least one mapping file"),
+		Args: minArgs(1, "at least one mapping file"),
 		RunE: func(_ *cobra.Command, args []string) error {
 			bad := 0
 			for _, path := range args {

@@ -195,9 +195,7 @@ func (*Scans) Read(ctx context.Context, cfg sdk.Config, p sdk.Position, max int)
 			break
 		}
 	}
-	if name := start.File; name != "" && !b.more && len(b.records) == 0 {
-		slog.DebugContext(ctx, "no new scans", "dir", o.dir, "after", name, "offset", start.Offset)
-	}
+	slog.DebugContext(ctx, "read scans", "dir", o.dir, "records", len(b.records), "more", b.more)
 	return sdk.ReadResult{Records: b.records, Next: b.cur.encode(), More: b.more}, nil
 }
 

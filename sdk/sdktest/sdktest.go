@@ -116,11 +116,10 @@ func Run(t *testing.T, h Harness) {
 // returns the client side, as the hub would see it.
 func overGRPC(t *testing.T, c sdk.Connector) sdk.Connector {
 	t.Helper()
-	client, server := plugin.TestPluginGRPCConn(t, false, sdk.PluginSet(c))
-	t.Cleanup(func() {
-		_ = client.Close()
-		server.Stop()
-	})
+	// Closing the client shuts the server down (go-plugin's controller);
+	// stopping the server as well would race with that.
+	client, _ := plugin.TestPluginGRPCConn(t, false, sdk.PluginSet(c))
+	t.Cleanup(func() { _ = client.Close() })
 	raw, err := client.Dispense(sdk.PluginName)
 	if err != nil {
 		t.Fatalf("dispense connector over gRPC: %v", err)

@@ -1,0 +1,208 @@
+package mapping_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/mapping"
+)
+
+const testCases = `- name: receipt
+  kind: receipt
+  record_id: receipts.csv:2
+  fields: &r
+    DocNo: R1
+    Type: GR
+    Date: "2026-03-01"
+    Item: flour
+    Lot: "007"
+    Unit: KG
+    Qty: 10
+  events:
+    - id: r:R1
+      type: receive
+      time: 2026-03-01T00:00:00Z
+      lot: {item: FLOUR, lot: 007}
+      qty: 10
+      uom: KG
+- name: wrong quantity
+  kind: receipt
+  fields:
+    <<: *r
+    Qty: 12
+  events:
+    - id: r:R1
+      type: receive
+      time: 2026-03-01T00:00:00Z
+      lot: {item: FLOUR, lot: 007}
+      qty: 10
+      uom: KG
+- name: draft
+  kind: receipt
+  fields: {Type: DRAFT}
+  skip: true
+- name: unknown unit
+  kind: receipt
+  fields:
+    <<: *r
+    Unit: BAG
+  error: no entry "BAG"
+- name: expects an error that does not come
+  kind: receipt
+  fields: *r
+  error: no entry
+- name: expects a skip but gets an event
+  kind: receipt
+  fields: *r
+  skip: true
+`
+
+func TestRunTests(t *testing.T) {
+	m := mustCompile(t, receipts)
+	cases, err := mapping.ParseTests("m.test.yaml", []byte(testCases))
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := m.RunTests(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		name string
+		pos  string
+		pass bool
+		diff string
+	}{
+		{"receipt", "m.test.yaml:1:3", true, ""},
+		{"wrong quantity", "m.test.yaml:19:3", false, "event 1 (id r:R1):\n  - qty: 10\n  + qty: 12\n"},
+		{"draft", "m.test.yaml:31:3", true, ""},
+		{"unknown unit", "m.test.yaml:35:3", true, ""},
+		{"expects an error that does not come", "m.test.yaml:41:3", false, "- error containing \"no entry\"\n+ event 1: {\"id\":\"r:R1\",\"type\":\"receive\",\"time\":\"2026-03-01T00:00:00Z\",\"lot\":{\"item\":\"FLOUR\",\"lot\":\"007\"},\"qty\":10,\"uom\":\"KG\"}\n"},
+		{"expects a skip but gets an event", "m.test.yaml:45:3", false, "- no events (skipped)\n+ event 1: {\"id\":\"r:R1\",\"type\":\"receive\",\"time\":\"2026-03-01T00:00:00Z\",\"lot\":{\"item\":\"FLOUR\",\"lot\":\"007\"},\"qty\":10,\"uom\":\"KG\"}\n"},
+	}
+	if len(results) != len(want) {
+		t.Fatalf("%d results, want %d", len(results), len(want))
+	}
+	for i, w := range want {
+		r := results[i]
+		if r.Name != w.name || r.Pos.String() != w.pos || r.Pass != w.pass || r.Diff != w.diff {
+			t.Errorf("result %d = {%q %s %v\n%s}\nwant {%q %s %v\n%s}", i, r.Name, r.Pos, r.Pass, r.Diff, w.name, w.pos, w.pass, w.diff)
+		}
+	}
+}
+
+func TestRunTestsDiffsFieldsAndCounts(t *testing.T) {
+	m := mustCompile(t, receipts)
+	cases, err := mapping.ParseTests("m.test.yaml", []byte(`- name: two expected, one made
+  kind: receipt
+  fields: {DocNo: R1, Type: GR, Date: "2026-03-01", Item: flour, Lot: A, Unit: LB, Qty: 10, PO: P1}
+  events:
+    - {id: r:R1, type: receive, time: 2026-03-01T00:00:00Z, lot: {item: FLOUR, lot: B}, qty: 10, uom: LB}
+    - {id: r:R2, type: hold, time: 2026-03-01T00:00:00Z, lot: {item: FLOUR, lot: B}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, _ := m.RunTests(cases)
+	want := `event 1 (id r:R1):
+  - lot.lot: "B"
+  + lot.lot: "A"
+  - uom: "LB"
+  + uom: "LBR"
+  + po: "P1"
+event 2: missing
+- {"id":"r:R2","type":"hold","time":"2026-03-01T00:00:00Z","lot":{"item":"FLOUR","lot":"B"}}
+`
+	if results[0].Pass || results[0].Diff != want {
+		t.Errorf("diff =\n%s\nwant\n%s", results[0].Diff, want)
+	}
+}
+
+func TestParseTestsErrors(t *testing.T) {
+	tests := []struct {
+		name, src, err string
+	}{
+		{"NotAList", "name: x\n", "t.yaml:1:1: a test file is a list of cases"},
+		{"UnknownKey", "- name: x\n  feilds: {}\n  skip: true\n", `t.yaml:2:3: unknown key "feilds" in a test case (did you mean "fields"?)`},
+		{"NoOutcome", "- name: x\n  fields: {}\n", `t.yaml:1:3: case "x" needs exactly one of events:, error: or skip: true`},
+		{"TwoOutcomes", "- name: x\n  skip: true\n  error: e\n", `t.yaml:1:3: case "x" needs exactly one of`},
+		{"ExpectedEventTypo", "- name: x\n  events:\n    - {id: a, type: receive, time: 2026-03-01T00:00:00Z, lot: {item: I, lot: L}, quantity: 1, uom: KG}\n", `t.yaml:3:7: expected event: not a canonical event`},
+		{"ExpectedEventInvalid", "- name: x\n  events:\n    - {id: a, type: receive, time: 2026-03-01T00:00:00Z, lot: {item: I, lot: L}}\n", `t.yaml:3:7: expected event: event a: field "qty" is required on receive`},
+		{"Empty", "[]\n", "t.yaml:1:1: the test file has no cases"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := mapping.ParseTests("t.yaml", []byte(tt.src))
+			if err == nil || !strings.HasPrefix(err.Error(), tt.err) {
+				t.Errorf("ParseTests error = %v\nwant it to start with %q", err, tt.err)
+			}
+			if core.ErrorCode(err) != core.EINVALID {
+				t.Errorf("core.ErrorCode = %q, want %q", core.ErrorCode(err), core.EINVALID)
+			}
+		})
+	}
+}
+
+func TestLoadTestsMissingFile(t *testing.T) {
+	_, err := mapping.LoadTests(filepath.Join(t.TempDir(), "x.test.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "no test file") || core.ErrorCode(err) != core.EINVALID {
+		t.Errorf("LoadTests of a missing file = %v", err)
+	}
+}
+
+// TestExamples checks every mapping in examples/mappings and runs its test
+// file, as 'hub mapping check' and 'hub mapping test' do.
+func TestExamples(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "examples", "mappings", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, ".test.yaml") {
+			continue
+		}
+		n++
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			m, err := mapping.Load(f)
+			if err != nil {
+				t.Fatalf("check: %v", err)
+			}
+			if _, err := os.Stat(mapping.TestFile(f)); err != nil {
+				t.Fatalf("no test file beside the example: %v", err)
+			}
+			cases, err := mapping.LoadTests(mapping.TestFile(f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			results, err := m.RunTests(cases)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range results {
+				if !r.Pass {
+					t.Errorf("FAIL %s (%s)\n%s", r.Name, r.Pos, r.Diff)
+				}
+			}
+		})
+	}
+	if n < 2 {
+		t.Errorf("found %d example mappings, want at least 2", n)
+	}
+}
+
+func TestErrorsAreEINVALID(t *testing.T) {
+	var list mapping.ErrorList = []*mapping.Error{{Pos: mapping.Pos{File: "a", Line: 1, Col: 2}, Msg: "x"}}
+	var err error = list
+	if core.ErrorCode(err) != core.EINVALID {
+		t.Errorf("ErrorCode(ErrorList) = %q", core.ErrorCode(err))
+	}
+	var e *mapping.Error
+	if !errors.As(err, &e) || e.Error() != "a:1:2: x" {
+		t.Errorf("errors.As(ErrorList, *Error) = %v", e)
+	}
+}
