@@ -308,6 +308,7 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 	r.ing.Store = r.Store
 	r.ing.Now = r.Now
 	start := time.Now()
+	empty := 0
 	for {
 		res, err := sup.read(ctx, pos)
 		if err != nil {
@@ -320,9 +321,19 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 				if err := r.commitPosition(ctx, cc.Name, run.ID, res.Next); err != nil {
 					return err
 				}
+				pos = res.Next
+			}
+			// More without records: the source had an empty page but
+			// says there is more. Read on, but not forever.
+			if empty++; res.More && empty < maxEmptyReads {
+				continue
+			}
+			if res.More {
+				return fmt.Errorf("connector %s returned %d empty batches in a row while saying there was more: stopping this run (report it to the connector's author)", cc.Name, empty)
 			}
 			return nil
 		}
+		empty = 0
 		inputs := make([]intake.Input, 0, len(res.Records))
 		for _, rec := range res.Records {
 			in, err := toInput(rec)
@@ -417,6 +428,10 @@ func (s *supervisor) close() {
 		s.client.Close()
 	}
 }
+
+// maxEmptyReads bounds the reads in a row that return no record but say
+// there is more.
+const maxEmptyReads = 1000
 
 // Backoff bounds: the first wait, and the longest.
 const (

@@ -1,0 +1,106 @@
+package sap
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lothub/lothub/sdk"
+)
+
+// document is one SAP document as listed: its key within its entity set,
+// the timestamp it is listed by, and its lines as records, in line order.
+type document struct {
+	key   string
+	ts    string // wall clock, wallLayout
+	lines []line
+}
+
+// line is one record of a document.
+type line struct {
+	sub string // the line's number within the document ("0001", "3")
+	rec sdk.Record
+}
+
+// lister lists the documents of one entity set, by timestamp and key, one
+// page at a time.
+type lister interface {
+	// name names the entity set (the position's cursor).
+	name() string
+	// floor rounds a timestamp down to what the set's $filter expresses.
+	floor(ts string) string
+	// page returns one page of documents: the first page of those with a
+	// timestamp at or after from ("" for all) when next is "", else the
+	// page at next. It returns the next page's URL, "" after the last.
+	page(ctx context.Context, from, next string) ([]document, string, error)
+}
+
+// batch is one Read being filled.
+type batch struct {
+	max     int
+	records []sdk.Record
+	pos     *position
+	more    bool
+}
+
+func (b *batch) full() bool { return len(b.records) >= b.max }
+
+// scan reads the documents of one entity set from its cursor into b, until
+// b is full or the set is read to its end. Documents already read (the
+// overlap window) are skipped; a document cut by a full batch resumes after
+// its last line read.
+func (cl *client) scan(ctx context.Context, l lister, b *batch) error {
+	cur := b.pos.cursor(l.name())
+	from := cur.From
+	if from == "" {
+		from = cl.o.start
+	}
+	next := ""
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%s: read %s: %w", cl.o.systemName(), l.name(), err)
+		}
+		docs, link, err := l.page(ctx, from, next)
+		if err != nil {
+			return err
+		}
+		before := len(b.records)
+		for _, d := range docs {
+			if cur.seen(d.key, d.ts) {
+				continue
+			}
+			lines := d.lines
+			if p := cur.Part; p != nil && p.Key == d.key && p.TS == d.ts {
+				for i, ln := range lines {
+					if ln.sub == p.Line {
+						lines = lines[i+1:]
+						break
+					}
+				}
+			}
+			for i, ln := range lines {
+				if b.full() {
+					if i > 0 {
+						cur.Part = &part{Key: d.key, TS: d.ts, Line: lines[i-1].sub}
+					}
+					b.more = true
+					return nil
+				}
+				b.records = append(b.records, ln.rec)
+			}
+			cur.done(d.key, d.ts)
+			cur.trim(cl.o.overlap, l.floor)
+		}
+		if len(b.records) > before {
+			// A page ends at a document boundary: the hub may commit
+			// the batch up to here on its own.
+			b.records[len(b.records)-1].Position = b.pos.encode()
+		}
+		cl.log.DebugContext(ctx, "sap: page read", "set", l.name(), "documents", len(docs), "records", len(b.records)-before, "next", link != "")
+		if link == "" {
+			break
+		}
+		next = link
+	}
+	cur.rest(cl.o.overlap, l.floor)
+	return nil
+}
