@@ -262,7 +262,7 @@ func resolve(raw, baseDir string) (Secret, error) {
 // secretNames are parameter names whose values must be references.
 // "token" counts only as the whole name or its last part (api_token), not
 // token_url.
-var secretNames = regexp.MustCompile(`(?i)(password|passwd|secret|api_?key|private_?key|(^|_)token$)`)
+var secretNames = regexp.MustCompile(`(?i)(password|passwd|secret|api_?key|private_?key|certificate|(^|_)token$)`)
 
 // Error is a problem in the configuration file at a position.
 type Error struct {
