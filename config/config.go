@@ -38,6 +38,12 @@ type Hub struct {
 	Timezone   string      `yaml:"timezone"`
 	Connectors []Connector `yaml:"connectors"`
 	Intake     Intake      `yaml:"intake"`
+	// Gaps configures gap detection: rules, windows, expected steps and
+	// escalation (docs/quality.md).
+	Gaps Gaps `yaml:"gaps"`
+	// Notifiers deliver gap alerts: webhooks (Slack, Teams, JSON), email,
+	// the log.
+	Notifiers []Notifier `yaml:"notifiers"`
 
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`
@@ -66,6 +72,109 @@ type Intake struct {
 	Tokens []Token `yaml:"tokens"` // bearer tokens allowed to POST events
 	// MaxBody bounds a request body in bytes; 10 MiB when 0.
 	MaxBody int64 `yaml:"max_body"`
+}
+
+// Gaps configures gap detection. Unset values keep core.DefaultGapRules.
+type Gaps struct {
+	// Escalation: how long a gap may stay open before the quality channel
+	// is alerted (24h when unset).
+	Escalation *Duration `yaml:"escalation"`
+	// Evaluate: how often hub serve evaluates the rules, so windows close
+	// without new events (5m when unset).
+	Evaluate Duration       `yaml:"evaluate"`
+	Rules    GapRuleSet     `yaml:"rules"`
+	Steps    []ExpectedStep `yaml:"steps"`
+}
+
+// GapRuleSet configures each gap rule.
+type GapRuleSet struct {
+	OutputWithoutInput GapRule `yaml:"output_without_input"`
+	InputWithoutOutput GapRule `yaml:"input_without_output"`
+	UnknownLot         GapRule `yaml:"unknown_lot"`
+	Overdrawn          GapRule `yaml:"overdrawn"`
+	Yield              GapRule `yaml:"yield"`
+	TimeOrder          GapRule `yaml:"time_order"`
+}
+
+// GapRule overrides one rule's defaults; unset fields keep them.
+type GapRule struct {
+	Off       *bool     `yaml:"off"`
+	Window    *Duration `yaml:"window"`
+	Severity  string    `yaml:"severity"`  // low, medium, high
+	Tolerance *float64  `yaml:"tolerance"` // a fraction: 0.02 is 2 %
+}
+
+// ExpectedStep is a step every lot produced by a matching order must have
+// within Window of the order's first event.
+type ExpectedStep struct {
+	Step        string   `yaml:"step"`
+	Items       []string `yaml:"items"`        // produced items; empty: all
+	OrderPrefix string   `yaml:"order_prefix"` // orders; empty: all
+	Window      Duration `yaml:"window"`
+	Severity    string   `yaml:"severity"`
+}
+
+// Notifier delivers gap alerts to one audience.
+type Notifier struct {
+	Name string `yaml:"name"`
+	Type string `yaml:"type"` // webhook, email or log
+	// Stages: supervisor (a new gap), quality (still open after the
+	// escalation delay); both when empty.
+	Stages []string `yaml:"stages"`
+	// Sites: only gaps of these sites (the events' site); all when empty.
+	Sites []string `yaml:"sites"`
+	// URL of a webhook (usually a reference: Slack and Teams URLs hold
+	// their secret); Format: slack (default, also read by Mattermost and
+	// Teams workflows), teams (a MessageCard), or json (the gap as is).
+	URL    Secret `yaml:"url"`
+	Format string `yaml:"format"`
+	SMTP   SMTP   `yaml:"smtp"`
+}
+
+// SMTP is an email notifier's server and addresses.
+type SMTP struct {
+	Addr     string   `yaml:"addr"` // host:port, e.g. smtp.example.com:587
+	From     string   `yaml:"from"`
+	To       []string `yaml:"to"`
+	Username string   `yaml:"username"`
+	Password Secret   `yaml:"password"`
+	// StartTLS is required unless set to false (a relay on localhost).
+	StartTLS *bool `yaml:"starttls"`
+}
+
+// GapRules returns the gap rules: the defaults with the file's overrides.
+func (g Gaps) GapRules() core.GapRules {
+	r := core.DefaultGapRules()
+	apply := func(dst *core.Rule, c GapRule, enableOnMention bool) {
+		if enableOnMention && (c.Window != nil || c.Tolerance != nil || c.Severity != "") {
+			dst.Off = false
+		}
+		if c.Off != nil {
+			dst.Off = *c.Off
+		}
+		if c.Window != nil {
+			dst.Window = time.Duration(*c.Window)
+		}
+		if c.Severity != "" {
+			dst.Severity = c.Severity
+		}
+		if c.Tolerance != nil {
+			dst.Tolerance = *c.Tolerance
+		}
+	}
+	apply(&r.OutputWithoutInput, g.Rules.OutputWithoutInput, false)
+	apply(&r.InputWithoutOutput, g.Rules.InputWithoutOutput, false)
+	apply(&r.UnknownLot, g.Rules.UnknownLot, false)
+	apply(&r.Overdrawn, g.Rules.Overdrawn, false)
+	apply(&r.Yield, g.Rules.Yield, true) // off by default: configuring it turns it on
+	apply(&r.TimeOrder, g.Rules.TimeOrder, false)
+	for _, s := range g.Steps {
+		r.Steps = append(r.Steps, core.ExpectedStep{Step: s.Step, Items: s.Items, OrderPrefix: s.OrderPrefix, Window: time.Duration(s.Window), Severity: s.Severity})
+	}
+	if g.Escalation != nil {
+		r.Escalation = time.Duration(*g.Escalation)
+	}
+	return r
 }
 
 // Token is a named bearer token for scanners and MES.
@@ -151,6 +260,8 @@ func resolve(raw, baseDir string) (Secret, error) {
 }
 
 // secretNames are parameter names whose values must be references.
+// "token" counts only as the whole name or its last part (api_token), not
+// token_url.
 var secretNames = regexp.MustCompile(`(?i)(password|passwd|secret|api_?key|private_?key|certificate|(^|_)token$)`)
 
 // Error is a problem in the configuration file at a position.
@@ -476,6 +587,7 @@ func (p *parser) check(h *Hub) {
 			p.errorf(node(at+".token"), "token %q is written in the file: use a reference, ${env:NAME} or ${file:/path}", t.Name)
 		}
 	}
+	p.checkGaps(h, node)
 	if h.Intake.Listen == "" {
 		h.Intake.Listen = "127.0.0.1:8080"
 	}
@@ -540,4 +652,77 @@ func Scrub(s string, secrets []string) string {
 		}
 	}
 	return s
+}
+
+func validSeverity(s string) bool {
+	return s == "" || s == core.SeverityLow || s == core.SeverityMedium || s == core.SeverityHigh
+}
+
+// checkGaps validates the gaps and notifiers sections.
+func (p *parser) checkGaps(h *Hub, node func(string) *yaml.Node) {
+	g := &h.Gaps
+	for name, r := range map[string]GapRule{
+		"output_without_input": g.Rules.OutputWithoutInput, "input_without_output": g.Rules.InputWithoutOutput,
+		"unknown_lot": g.Rules.UnknownLot, "overdrawn": g.Rules.Overdrawn, "yield": g.Rules.Yield, "time_order": g.Rules.TimeOrder,
+	} {
+		at := ".gaps.rules." + name
+		if !validSeverity(r.Severity) {
+			p.errorf(node(at+".severity"), "severity %q: want low, medium or high", r.Severity)
+		}
+		if r.Window != nil && *r.Window < 0 {
+			p.errorf(node(at+".window"), "window must not be negative")
+		}
+		if r.Tolerance != nil && (*r.Tolerance < 0 || *r.Tolerance > 10) {
+			p.errorf(node(at+".tolerance"), "tolerance %g: write a fraction, 0.02 for 2 %%", *r.Tolerance)
+		}
+	}
+	for i, s := range g.Steps {
+		at := fmt.Sprintf(".gaps.steps[%d]", i)
+		if s.Step == "" {
+			p.errorf(node(at), "expected step without a step name (add step: METAL-DETECT, as the step events name it)")
+		}
+		if s.Window <= 0 {
+			p.errorf(node(at), "expected step %q needs a window (e.g. window: 4h after the order's first event)", s.Step)
+		}
+		if !validSeverity(s.Severity) {
+			p.errorf(node(at+".severity"), "severity %q: want low, medium or high", s.Severity)
+		}
+	}
+	if g.Evaluate == 0 {
+		g.Evaluate = Duration(5 * time.Minute)
+	}
+	names := map[string]bool{}
+	for i, n := range h.Notifiers {
+		at := fmt.Sprintf(".notifiers[%d]", i)
+		if n.Name == "" {
+			p.errorf(node(at), "notifier without a name (name it after its audience, e.g. line1-supervisors)")
+		} else if names[n.Name] {
+			p.errorf(node(at+".name"), "notifier name %q is used twice", n.Name)
+		}
+		names[n.Name] = true
+		for _, st := range n.Stages {
+			if st != "supervisor" && st != "quality" {
+				p.errorf(node(at+".stages"), "stage %q: want supervisor or quality", st)
+			}
+		}
+		switch n.Type {
+		case "webhook":
+			if n.URL.Value() == "" {
+				p.errorf(node(at), "webhook notifier %q has no url", n.Name)
+			}
+			if n.Format != "" && n.Format != "slack" && n.Format != "teams" && n.Format != "json" {
+				p.errorf(node(at+".format"), "format %q: want slack, teams or json", n.Format)
+			}
+		case "email":
+			if n.SMTP.Addr == "" || n.SMTP.From == "" || len(n.SMTP.To) == 0 {
+				p.errorf(node(at), "email notifier %q needs smtp.addr (host:port), smtp.from and smtp.to", n.Name)
+			}
+			if n.SMTP.Password.Value() != "" && !n.SMTP.Password.IsRef() {
+				p.errorf(node(at+".smtp.password"), "the SMTP password is written in the file: use a reference, ${env:NAME} or ${file:/path}")
+			}
+		case "log":
+		default:
+			p.errorf(node(at), "notifier %q: type %q, want webhook, email or log", n.Name, n.Type)
+		}
+	}
 }

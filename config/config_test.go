@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lothub/lothub/config"
 	"github.com/lothub/lothub/core"
@@ -112,6 +113,44 @@ func TestParseErrors(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "tok-123456") || strings.Contains(err.Error(), "hunter2") {
 				t.Errorf("error shows a secret: %s", err)
+			}
+		})
+	}
+}
+
+func TestGapsConfig(t *testing.T) {
+	src := `gaps:
+  escalation: 2h
+  rules:
+    yield: {tolerance: 0.1}
+    unknown_lot: {window: 0s, severity: low}
+  steps:
+    - {step: METAL-DETECT, items: [BREAD], window: 2h}
+notifiers:
+  - {name: sup, type: log, stages: [supervisor]}
+  - {name: q, type: webhook, url: "https://hooks.example.com/x", format: teams}
+`
+	h, err := config.Parse("hub.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := h.Gaps.GapRules()
+	got := fmt.Sprintf("%v %v %v %v %v %v %v %v %v", r.Escalation, r.Yield.Off, r.Yield.Tolerance, r.UnknownLot.Window, r.UnknownLot.Severity, r.OutputWithoutInput.Window, len(r.Steps), r.Steps[0].Window, time.Duration(h.Gaps.Evaluate))
+	if want := "2h0m0s false 0.1 0s low 4h0m0s 1 2h0m0s 5m0s"; got != want {
+		t.Errorf("rules:\n got  %s\n want %s", got, want)
+	}
+	tests := []struct{ name, src, want string }{
+		{"BadSeverity", "gaps:\n  rules:\n    yield: {severity: urgent}\n", `hub.yaml:3:`},
+		{"StepWithoutWindow", "gaps:\n  steps:\n    - {step: MIX}\n", "needs a window"},
+		{"UnknownRule", "gaps:\n  rules:\n    yeild: {}\n", `did you mean "yield"`},
+		{"NotifierType", "notifiers:\n  - {name: x, type: pager}\n", "want webhook, email or log"},
+		{"LiteralPassword", "notifiers:\n  - {name: x, type: email, smtp: {addr: 'h:587', from: a@b, to: [c@d], password: hunter2}}\n", "use a reference"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Parse("hub.yaml", []byte(tt.src))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tt.want)
 			}
 		})
 	}

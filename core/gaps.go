@@ -17,17 +17,9 @@ const (
 	GapOutputWithoutInput = "output_without_input"
 )
 
-// Gap is a place where the genealogy chain is broken.
-type Gap struct {
-	Kind   string `json:"kind"`
-	Item   string `json:"item"`
-	Lot    string `json:"lot"`
-	Order  string `json:"order"`
-	Detail string `json:"detail"`
-	Since  string `json:"since"`
-}
-
-// Gaps lists where the genealogy is broken now.
+// Gaps lists where the genealogy is broken now, computed on the fly with
+// no windows. Stored exceptions, with windows and a lifecycle, are the
+// Monitor's (monitor.go).
 func (q *Queries) Gaps(ctx context.Context) ([]Gap, error) {
 	gaps := []Gap{}
 	lots, err := q.Store.UnsourcedLots(ctx)

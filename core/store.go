@@ -83,6 +83,24 @@ type Store interface {
 	// Runs lists runs, newest first.
 	Runs(ctx context.Context, f RunFilter) ([]Run, error)
 
+	// GapFacts returns what the gap rules look at: one-sided orders,
+	// unsourced and overdrawn lots, lots used before they were sourced,
+	// order quantities and the steps of produced lots (gaps.go).
+	GapFacts(ctx context.Context, p GapFactsParams) (*GapFacts, error)
+	// Exceptions lists stored gap exceptions, oldest first.
+	Exceptions(ctx context.Context, f ExceptionFilter) ([]Exception, error)
+	// ExceptionHistory returns what happened to a gap exception, in order.
+	ExceptionHistory(ctx context.Context, id int64) ([]ExceptionEvent, error)
+	// HeldLots returns the lots whose latest in-effect hold or release
+	// event is a hold.
+	HeldLots(ctx context.Context) ([]HeldLotRow, error)
+	// ManualLinks returns the links of the given groups made by events
+	// written by hub confirm (ids "confirm:…").
+	ManualLinks(ctx context.Context, groups []string) ([]LinkRow, error)
+	// OrderEvents returns the in-effect consume and produce events of an
+	// order, in event time order.
+	OrderEvents(ctx context.Context, order string) ([]EventRow, error)
+
 	// SchemaVersion returns the version of the applied schema.
 	SchemaVersion(ctx context.Context) (int, error)
 	Close() error
@@ -103,6 +121,13 @@ type IngestTx interface {
 	// SetCursor stores a connector's new position, committed with the
 	// batch's events.
 	SetCursor(ctx context.Context, c CursorRow) error
+	// Exceptions lists gap exceptions as the transaction sees them.
+	Exceptions(ctx context.Context, f ExceptionFilter) ([]Exception, error)
+	// SaveException inserts e when e.ID is 0 (setting e.ID) and updates
+	// the exception with that id otherwise.
+	SaveException(ctx context.Context, e *Exception) error
+	// LogException appends to an exception's history.
+	LogException(ctx context.Context, ev ExceptionEvent) error
 }
 
 // EventRow is one stored version of an event.

@@ -23,6 +23,7 @@ type TracedLot struct {
 	Lot    string `json:"lot"`
 	Depth  int    `json:"depth"`
 	OnHand *[]Qty `json:"on_hand,omitempty"`
+	OnHold bool   `json:"on_hold,omitempty"` // recalls only
 }
 
 // RootLot is the lot a trace starts from. OnHand is set by recalls only.
@@ -30,6 +31,7 @@ type RootLot struct {
 	Item   string `json:"item"`
 	Lot    string `json:"lot"`
 	OnHand *[]Qty `json:"on_hand,omitempty"`
+	OnHold bool   `json:"on_hold,omitempty"` // recalls only
 }
 
 // Ref returns the root's lot.
@@ -42,6 +44,9 @@ type Link struct {
 	Child     LotRef `json:"child"`
 	Order     string `json:"order,omitempty"`
 	Transform string `json:"transform,omitempty"`
+	// Confirmed: the link was supplied by hand after the fact (hub
+	// confirm), not recorded by a scan or the ERP.
+	Confirmed bool `json:"confirmed,omitempty"`
 }
 
 // SupplierLot is one receipt of a traced lot.
@@ -329,6 +334,9 @@ func (q *Queries) result(ctx context.Context, dir Direction, g *graph, recall bo
 		}
 		res.Links = append(res.Links, l)
 	}
+	if err := q.markConfirmed(ctx, res.Links, g.hops, refs, dir); err != nil {
+		return nil, err
+	}
 	sort.Slice(res.Links, func(i, j int) bool {
 		a, b := res.Links[i], res.Links[j]
 		if a.Parent != b.Parent {
@@ -414,7 +422,31 @@ func (q *Queries) Recall(ctx context.Context, sel Selector) (*TraceResult, error
 	if err != nil {
 		return nil, err
 	}
-	return q.result(ctx, Forward, g, true)
+	res, err := q.result(ctx, Forward, g, true)
+	if err != nil {
+		return nil, err
+	}
+	// Hold status: a recall must say which of the stock is already held.
+	held, err := q.Store.HeldLots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(held) > 0 {
+		on := map[LotRef]bool{}
+		for _, h := range held {
+			on[h.Ref] = true
+		}
+		if res.Root != nil {
+			res.Root.OnHold = on[res.Root.Ref()]
+		}
+		for i := range res.Roots {
+			res.Roots[i].OnHold = on[res.Roots[i].Ref()]
+		}
+		for i := range res.Lots {
+			res.Lots[i].OnHold = on[LotRef{res.Lots[i].Item, res.Lots[i].Lot}]
+		}
+	}
+	return res, nil
 }
 
 func customers(shipments []Shipment) []Customer {
@@ -447,4 +479,43 @@ func customers(shipments []Shipment) []Customer {
 		out = append(out, *byID[id])
 	}
 	return out
+}
+
+// markConfirmed flags the links whose input or output was confirmed by
+// hand (hub confirm): an auditor must see which links no scan recorded.
+func (q *Queries) markConfirmed(ctx context.Context, links []Link, hops []Hop, refs map[int64]LotRef, dir Direction) error {
+	var groups []string
+	seen := map[string]bool{}
+	for _, h := range hops {
+		if !seen[h.Group] {
+			seen[h.Group] = true
+			groups = append(groups, h.Group)
+		}
+	}
+	if len(groups) == 0 {
+		return nil
+	}
+	manual, err := q.Store.ManualLinks(ctx, groups)
+	if err != nil || len(manual) == 0 {
+		return err
+	}
+	type end struct {
+		lot   int64
+		group string
+		out   bool
+	}
+	m := map[end]bool{}
+	for _, l := range manual {
+		m[end{l.LotID, l.Group, l.Out}] = true
+	}
+	for i, h := range hops {
+		parent, child := h.From, h.To
+		if dir == Backward {
+			parent, child = child, parent
+		}
+		if m[end{parent, h.Group, false}] || m[end{child, h.Group, true}] {
+			links[i].Confirmed = true
+		}
+	}
+	return nil
 }

@@ -45,6 +45,10 @@ type Server struct {
 	metrics *Metrics
 	ing     core.Ingester
 	mux     *http.ServeMux
+	// Monitor evaluates gap rules after every POST of events and serves
+	// the gap and hold endpoints. New sets one with the configuration's
+	// rules and no notifiers; hub serve replaces it with one that alerts.
+	Monitor *core.Monitor
 
 	mu       sync.Mutex
 	webhooks map[string]*webhookTarget // by connector name, launched on first use
@@ -77,8 +81,15 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 	mux.HandleFunc("GET /v1/recall/{item}/{lot}", s.authed(s.recall))
 	mux.HandleFunc("GET /v1/lots/{item}/{lot}", s.authed(s.lot))
 	mux.HandleFunc("GET /v1/gaps", s.authed(s.gaps))
+	mux.HandleFunc("GET /v1/gaps/{id}", s.authed(s.gap))
+	mux.HandleFunc("POST /v1/gaps/{id}/{action}", s.authed(s.gapAction))
+	mux.HandleFunc("GET /v1/holds", s.authed(s.holds))
+	mux.HandleFunc("POST /v1/holds", s.authed(s.hold(core.Hold)))
+	mux.HandleFunc("POST /v1/holds/release", s.authed(s.hold(core.Release)))
+	mux.HandleFunc("GET /v1/balance/{item}/{lot}", s.authed(s.balance))
 	mux.HandleFunc("GET /v1/runs", s.authed(s.runs))
 	s.mux = mux
+	s.Monitor = &core.Monitor{Store: store, Rules: cfg.Gaps.GapRules(), Log: log}
 	return s
 }
 
@@ -217,6 +228,13 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, status, map[string]any{"events": outcomes, "stored": st.New, "superseded": st.Superseded,
 		"duplicates": st.Unchanged, "quarantined": st.Quarantined})
+	// The events are committed and answered; gap evaluation failing
+	// never fails the intake.
+	if st.New+st.Superseded > 0 {
+		if _, err := s.Monitor.Evaluate(context.WithoutCancel(r.Context())); err != nil {
+			s.log.Error("gap evaluation after intake failed; the schedule will retry", "err", err)
+		}
+	}
 }
 
 // splitEvents cuts a body into inputs: a JSON array's elements, or one
@@ -413,15 +431,154 @@ func (s *Server) lot(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) gaps(w http.ResponseWriter, r *http.Request) {
-	gaps, err := s.queries().Gaps(r.Context())
+	f := core.ExceptionFilter{Open: true}
+	if v := r.URL.Query().Get("status"); v != "" {
+		st, err := core.ParseGapStatus(v)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		f = core.ExceptionFilter{Statuses: []core.GapStatus{st}}
+	}
+	if v := r.URL.Query().Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			s.fail(w, core.Errorf(core.EINVALID, "since %q: want an RFC 3339 time", v))
+			return
+		}
+		f.Since = t
+	}
+	gaps, err := s.Monitor.GapList(r.Context(), f)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	if gaps == nil {
-		gaps = []core.Gap{}
-	}
 	writeJSON(w, http.StatusOK, map[string]any{"gaps": gaps})
+}
+
+func (s *Server) gap(w http.ResponseWriter, r *http.Request) {
+	id, err := core.ParseGapID(r.PathValue("id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	d, err := s.Monitor.Show(r.Context(), id)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// gapRequest is the body of POST /v1/gaps/{id}/confirm|ack|waive.
+type gapRequest struct {
+	By       string   `json:"by"`
+	Note     string   `json:"note"`
+	Reason   string   `json:"reason"`
+	Consumed []string `json:"consumed"` // ITEM/LOT[:QTY[:UOM]]
+	Produced []string `json:"produced"`
+}
+
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return core.Errorf(core.EINVALID, "request body: %v", err)
+	}
+	return nil
+}
+
+func (s *Server) gapAction(w http.ResponseWriter, r *http.Request) {
+	id, err := core.ParseGapID(r.PathValue("id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var req gapRequest
+	if err := decodeBody(r, &req); err != nil {
+		s.fail(w, err)
+		return
+	}
+	var d *core.GapDetail
+	switch r.PathValue("action") {
+	case "ack":
+		d, err = s.Monitor.Ack(r.Context(), id, req.By, req.Note)
+	case "waive":
+		d, err = s.Monitor.Waive(r.Context(), id, req.By, req.Reason)
+	case "confirm":
+		p := core.ConfirmParams{ID: id, By: req.By, Note: req.Note}
+		for _, l := range []struct {
+			in  []string
+			out *[]core.LotQty
+		}{{req.Consumed, &p.Consumed}, {req.Produced, &p.Produced}} {
+			for _, v := range l.in {
+				q, perr := core.ParseLotQty(v)
+				if perr != nil {
+					s.fail(w, perr)
+					return
+				}
+				*l.out = append(*l.out, q)
+			}
+		}
+		d, err = s.Monitor.Confirm(r.Context(), p)
+	default:
+		err = core.Errorf(core.ENOTFOUND, "no gap action %q: want confirm, ack or waive", r.PathValue("action"))
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (s *Server) holds(w http.ResponseWriter, r *http.Request) {
+	hs, err := s.queries().Holds(r.Context())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"holds": hs})
+}
+
+// holdRequest is the body of POST /v1/holds and /v1/holds/release.
+type holdRequest struct {
+	Item      string `json:"item"`
+	Lot       string `json:"lot"`
+	Reason    string `json:"reason"`
+	By        string `json:"by"`
+	Propagate bool   `json:"propagate"`
+}
+
+func (s *Server) hold(typ core.EventType) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req holdRequest
+		if err := decodeBody(r, &req); err != nil {
+			s.fail(w, err)
+			return
+		}
+		p := core.HoldParams{Lot: core.LotRef{Item: req.Item, Lot: req.Lot}, Reason: req.Reason, By: req.By, Propagate: req.Propagate}
+		var res *core.HoldResult
+		var err error
+		if typ == core.Hold {
+			res, err = s.Monitor.Hold(r.Context(), p)
+		} else {
+			res, err = s.Monitor.Release(r.Context(), p)
+		}
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+func (s *Server) balance(w http.ResponseWriter, r *http.Request) {
+	b, err := s.queries().Balance(r.Context(), *lotRef(r), s.Monitor.Rules.Overdrawn.Tolerance)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
 }
 
 func (s *Server) runs(w http.ResponseWriter, r *http.Request) {

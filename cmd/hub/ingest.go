@@ -75,6 +75,9 @@ func (a *app) ingestEvents(ctx context.Context, events string, asJSON bool) erro
 	return a.withStore(ctx, func(s core.Store) error {
 		in := core.Ingester{Store: s}
 		st, err := in.IngestJSONL(ctx, r, events)
+		if err == nil {
+			a.evaluateAfterIngest(ctx, s)
+		}
 		if asJSON {
 			if jerr := writeJSON(a.stdout, st); jerr != nil {
 				return jerr
@@ -115,6 +118,7 @@ func (a *app) ingestRecords(ctx context.Context, mappingFile, kind, source strin
 				return err
 			}
 		}
+		a.evaluateAfterIngest(ctx, s)
 		if asJSON {
 			return writeJSON(a.stdout, total)
 		}

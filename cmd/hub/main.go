@@ -113,6 +113,8 @@ postgres:// URL.`,
 		a.recallCommand(),
 		a.lotCommand(),
 		a.gapsCommand(),
+		a.gapCommand(),
+		a.confirmCommand(),
 		a.errorsCommand(),
 		a.genCommand(),
 		a.demoCommand(),
@@ -124,7 +126,9 @@ postgres:// URL.`,
 		a.connectorsCommand(),
 		a.pluginCommand(),
 		a.serveCommand(),
+		a.balanceCommand(),
 	)
+	root.AddCommand(a.holdCommands()...)
 	return root
 }
 

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestGapWorkflow(t *testing.T) {
+	db := newPlant(t)
+	out, errs, code := hub(t, db, "", "gaps", "--json")
+	var gaps struct {
+		Gaps []struct{ ID, Kind, Order, Status string }
+	}
+	if err := json.Unmarshal([]byte(out), &gaps); err != nil || code != 0 {
+		t.Fatalf("gaps: exit %d, %v: %s", code, err, errs)
+	}
+	if len(gaps.Gaps) != 1 || gaps.Gaps[0].ID != "GAP-1" || gaps.Gaps[0].Status != "open" {
+		t.Fatalf("gaps = %+v, want GAP-1 open", gaps.Gaps)
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		wantOut string
+	}{
+		{"Ack", []string{"gap", "ack", "GAP-1", "--by", "sam", "--note", "asking the line"}, exitOK, "ACKNOWLEDGED"},
+		{"UnknownGap", []string{"gap", "show", "GAP-9"}, exitNotFound, "gap GAP-9 not found"},
+		{"BadID", []string{"gap", "show", "nine"}, exitInvalid, "want GAP-<number>"},
+		{"WaiveWithoutReason", []string{"gap", "waive", "GAP-1", "--by", "sam"}, exitInvalid, "a reason is required"},
+		{"BadLot", []string{"confirm", "GAP-1", "--consumed", "FLOUR", "--by", "ana"}, exitInvalid, "want ITEM/LOT"},
+		{"Confirm", []string{"confirm", "GAP-1", "--consumed", "FLOUR/F-A:5:KG", "--by", "ana", "--note", "paper batch record"}, exitOK, "CONFIRMED"},
+		{"ConfirmAgain", []string{"confirm", "GAP-1", "--consumed", "FLOUR/F-A", "--by", "ana"}, exitConflict, "already confirmed"},
+		{"Show", []string{"gap", "show", "GAP-1"}, exitOK, "acknowledged  sam  asking the line"},
+		{"NoneOpen", []string{"gaps"}, exitOK, "no gaps"},
+		{"ByStatus", []string{"gaps", "--status", "confirmed"}, exitOK, "GAP-1"},
+		{"TraceShowsConfirmed", []string{"trace", "backward", "BREAD", "BR-9", "--json"}, exitOK, `"confirmed": true`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errs, code := hub(t, db, "", tt.args...)
+			if code != tt.code || !strings.Contains(out+errs, tt.wantOut) {
+				t.Errorf("exit %d, want %d; output:\n%s%s\nwant it to contain %q", code, tt.code, out, errs, tt.wantOut)
+			}
+		})
+	}
+}
+
+func TestHoldsAndBalance(t *testing.T) {
+	db := newPlant(t)
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		wantOut string
+	}{
+		{"NoReason", []string{"hold", "FLOUR", "F-A", "--by", "qa"}, exitInvalid, "a reason is required"},
+		{"Hold", []string{"hold", "FLOUR", "F-A", "--reason", "supplier recall", "--by", "qa", "--propagate"}, exitOK, "BREAD/BR-1 on hold"},
+		{"Holds", []string{"holds"}, exitOK, "FLOUR/F-A"},
+		{"Lot", []string{"lot", "BREAD", "BR-1"}, exitOK, "YES since"},
+		{"Recall", []string{"recall", "FLOUR", "F-A", "--json"}, exitOK, `"on_hold": true`},
+		{"Release", []string{"release", "FLOUR", "F-A", "--reason", "cleared", "--by", "qa", "--propagate"}, exitOK, "BREAD/BR-1 released"},
+		{"NoneHeld", []string{"holds"}, exitOK, "no lot on hold"},
+		{"Balance", []string{"balance", "FLOUR", "F-A"}, exitOK, "order WO-1"},
+		{"BalanceJSON", []string{"balance", "BREAD", "BR-1", "--json"}, exitOK, `"shipped": 60`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errs, code := hub(t, db, "", tt.args...)
+			if code != tt.code || !strings.Contains(out+errs, tt.wantOut) {
+				t.Errorf("exit %d, want %d; output:\n%s%s\nwant it to contain %q", code, tt.code, out, errs, tt.wantOut)
+			}
+		})
+	}
+}

@@ -1,0 +1,593 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Alert is what a notifier is asked to deliver: a gap reaching an
+// escalation stage.
+type Alert struct {
+	Stage int // StageSupervisor or StageQuality
+	Gap   Gap
+}
+
+// Channel names the audience of a stage: "supervisor" or "quality".
+func (a Alert) Channel() string {
+	if a.Stage == StageQuality {
+		return "quality"
+	}
+	return "supervisor"
+}
+
+// Alerter delivers alerts. Implementations route by stage and site and do
+// their own I/O; core/notify holds the webhook, SMTP and log notifiers.
+// Alert returns an error when delivery failed; the Monitor retries.
+type Alerter interface {
+	Alert(ctx context.Context, a Alert) error
+}
+
+// Monitor turns the gap rules into stored exceptions and works them:
+// evaluation (on every ingest and on a schedule), acknowledgement,
+// waiver, retroactive confirmation, escalation. It does no I/O but
+// through Store and Alerter.
+type Monitor struct {
+	Store  Store
+	Rules  GapRules
+	Now    func() time.Time // the clock; time.Now when nil. Windows and escalation use it.
+	Alerts Alerter          // nil: no alerts
+	Log    *slog.Logger     // nil: slog.Default()
+	// Attempts is how often an alert is tried per evaluation (3 when 0);
+	// Sleep waits between attempts (doubling from 1 s) and may be
+	// replaced in tests.
+	Attempts int
+	Sleep    func(ctx context.Context, d time.Duration) error
+}
+
+func (m *Monitor) now() time.Time {
+	if m.Now != nil {
+		return m.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (m *Monitor) log() *slog.Logger {
+	if m.Log != nil {
+		return m.Log
+	}
+	return slog.Default()
+}
+
+// EvalResult counts what an evaluation changed.
+type EvalResult struct {
+	Opened   int `json:"opened"`
+	Reopened int `json:"reopened"`
+	Resolved int `json:"resolved"`
+	Open     int `json:"open"` // exceptions not closed after the evaluation
+	Alerted  int `json:"alerted"`
+	Failed   int `json:"alerts_failed"`
+	Held     int `json:"born_on_hold"`
+}
+
+// Evaluate applies the gap rules to the store now: new gaps are opened,
+// gaps whose condition is gone are resolved (the late event arrived), a
+// resolved gap whose condition returns is reopened, lots made from held
+// material are put on hold, and open gaps are alerted and escalated.
+// Confirmed and waived gaps stay closed.
+func (m *Monitor) Evaluate(ctx context.Context) (EvalResult, error) {
+	var res EvalResult
+	held, err := m.ApplyHolds(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Held = held
+	now := m.now()
+	facts, err := m.Store.GapFacts(ctx, m.Rules.Params())
+	if err != nil {
+		return res, fmt.Errorf("evaluate gaps: %w", err)
+	}
+	found := DetectGaps(facts, m.Rules, now)
+	err = m.Store.Ingest(ctx, func(tx IngestTx) error {
+		res.Opened, res.Reopened, res.Resolved, res.Open = 0, 0, 0, 0
+		keys := make([]string, len(found))
+		for i, g := range found {
+			keys[i] = g.Key
+		}
+		known, err := tx.Exceptions(ctx, ExceptionFilter{Keys: keys})
+		if err != nil {
+			return err
+		}
+		byKey := make(map[string]Exception, len(known))
+		for _, e := range known {
+			byKey[e.Key] = e
+		}
+		present := make(map[string]bool, len(found))
+		for _, g := range found {
+			present[g.Key] = true
+			e, ok := byKey[g.Key]
+			switch {
+			case !ok:
+				g.Status, g.Opened, g.Updated = GapOpen, now, now
+				if err := tx.SaveException(ctx, &g); err != nil {
+					return err
+				}
+				res.Opened++
+				if err := tx.LogException(ctx, ExceptionEvent{GapID: g.ID, At: now, Action: "opened", By: "hub", Note: g.Detail}); err != nil {
+					return err
+				}
+			case e.Status == GapResolved:
+				e.Status, e.Stage, e.Detail, e.Records, e.Updated = GapOpen, StageNone, g.Detail, g.Records, now
+				if err := tx.SaveException(ctx, &e); err != nil {
+					return err
+				}
+				res.Reopened++
+				if err := tx.LogException(ctx, ExceptionEvent{GapID: e.ID, At: now, Action: "reopened", By: "hub", Note: "the condition is back: " + g.Detail}); err != nil {
+					return err
+				}
+			case !e.Status.Closed() && (e.Detail != g.Detail || strings.Join(e.Records, ",") != strings.Join(g.Records, ",")):
+				e.Detail, e.Records, e.Updated = g.Detail, g.Records, now
+				if err := tx.SaveException(ctx, &e); err != nil {
+					return err
+				}
+			}
+		}
+		open, err := tx.Exceptions(ctx, ExceptionFilter{Open: true})
+		if err != nil {
+			return err
+		}
+		for _, e := range open {
+			if present[e.Key] {
+				res.Open++
+				continue
+			}
+			e.Status, e.Updated = GapResolved, now
+			if err := tx.SaveException(ctx, &e); err != nil {
+				return err
+			}
+			res.Resolved++
+			if err := tx.LogException(ctx, ExceptionEvent{GapID: e.ID, At: now, Action: "resolved", By: "hub", Note: "a later event closed the gap"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("store gap exceptions: %w", err)
+	}
+	res.Alerted, res.Failed = m.escalate(ctx, now)
+	return res, nil
+}
+
+// escalate alerts the supervisor channel of every open gap not yet
+// alerted, and the quality channel of every gap still open after the
+// escalation delay. Each stage is claimed in the store before sending, so
+// the same gap is alerted once per stage; a stage whose delivery failed
+// every attempt is released and tried again at the next evaluation.
+// Failures are recorded in the gap's history and never returned: alerts
+// never block ingest.
+func (m *Monitor) escalate(ctx context.Context, now time.Time) (sent, failed int) {
+	if m.Alerts == nil {
+		return 0, 0
+	}
+	open, err := m.Store.Exceptions(ctx, ExceptionFilter{Open: true})
+	if err != nil {
+		m.log().Error("gap alerts: read open gaps", "err", err)
+		return 0, 0
+	}
+	for _, e := range open {
+		stage := StageNone
+		switch {
+		case e.Stage < StageSupervisor:
+			stage = StageSupervisor
+		case e.Stage < StageQuality && m.Rules.Escalation > 0 && !now.Before(e.Opened.Add(m.Rules.Escalation)):
+			stage = StageQuality
+		default:
+			continue
+		}
+		claimed, prev, err := m.claim(ctx, e.ID, stage, now)
+		if err != nil {
+			m.log().Error("gap alerts: claim", "gap", e.GapID(), "err", err)
+			continue
+		}
+		if !claimed {
+			continue
+		}
+		a := Alert{Stage: stage, Gap: claimedView(e, stage)}
+		if err := m.deliver(ctx, a); err != nil {
+			failed++
+			m.log().Warn("gap alert not delivered; will retry at the next evaluation", "gap", e.GapID(), "channel", a.Channel(), "err", err)
+			m.release(ctx, e.ID, stage, prev, now, err)
+			continue
+		}
+		sent++
+		m.log().Info("gap alerted", "gap", e.GapID(), "channel", a.Channel(), "kind", e.Kind)
+	}
+	return sent, failed
+}
+
+func claimedView(e Exception, stage int) Gap {
+	e.Stage = stage
+	if e.Status == GapOpen {
+		e.Status = GapAlerted
+	}
+	return e.View()
+}
+
+// deliver tries an alert Attempts times with doubling waits.
+func (m *Monitor) deliver(ctx context.Context, a Alert) error {
+	attempts := m.Attempts
+	if attempts <= 0 {
+		attempts = 3
+	}
+	sleep := m.Sleep
+	if sleep == nil {
+		sleep = func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	var err error
+	wait := time.Second
+	for i := 0; i < attempts; i++ {
+		if i > 0 {
+			if serr := sleep(ctx, wait); serr != nil {
+				return fmt.Errorf("%w (gave up: %v)", err, serr)
+			}
+			wait *= 2
+		}
+		if err = m.Alerts.Alert(ctx, a); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("%d attempts: %w", attempts, err)
+}
+
+// claim records that stage is being alerted, unless another evaluator
+// already did.
+func (m *Monitor) claim(ctx context.Context, id int64, stage int, now time.Time) (claimed bool, prev Exception, err error) {
+	err = m.Store.Ingest(ctx, func(tx IngestTx) error {
+		es, err := tx.Exceptions(ctx, ExceptionFilter{ID: id})
+		if err != nil || len(es) == 0 {
+			return err
+		}
+		e := es[0]
+		if e.Status.Closed() || e.Stage >= stage {
+			return nil
+		}
+		prev = e
+		e.Stage, e.Updated = stage, now
+		if e.Status == GapOpen {
+			e.Status = GapAlerted
+		}
+		claimed = true
+		if err := tx.SaveException(ctx, &e); err != nil {
+			return err
+		}
+		return tx.LogException(ctx, ExceptionEvent{GapID: id, At: now, Action: "alerted", By: "hub", Note: "alert sent to the " + Alert{Stage: stage}.Channel() + " channel"})
+	})
+	return claimed, prev, err
+}
+
+// release undoes a claim whose delivery failed, and records the failure.
+func (m *Monitor) release(ctx context.Context, id int64, stage int, prev Exception, now time.Time, cause error) {
+	err := m.Store.Ingest(ctx, func(tx IngestTx) error {
+		es, err := tx.Exceptions(ctx, ExceptionFilter{ID: id})
+		if err != nil || len(es) == 0 {
+			return err
+		}
+		e := es[0]
+		if e.Stage == stage {
+			e.Stage = prev.Stage
+			if e.Status == GapAlerted && prev.Status == GapOpen {
+				e.Status = GapOpen
+			}
+			e.Updated = now
+			if err := tx.SaveException(ctx, &e); err != nil {
+				return err
+			}
+		}
+		return tx.LogException(ctx, ExceptionEvent{GapID: id, At: now, Action: "alert_failed", By: "hub",
+			Note: "alert to the " + Alert{Stage: stage}.Channel() + " channel failed: " + cause.Error()})
+	})
+	if err != nil {
+		m.log().Error("gap alerts: record failure", "gap", FormatGapID(id), "err", err)
+	}
+}
+
+// Gap is a gap as users see it: `hub gaps --json` prints {"gaps": [Gap]}.
+// The first six fields are the stable shape of shared/design.md; the
+// others were added with exceptions.
+type Gap struct {
+	Kind     string    `json:"kind"`
+	Item     string    `json:"item"`
+	Lot      string    `json:"lot"`
+	Order    string    `json:"order"`
+	Detail   string    `json:"detail"`
+	Since    string    `json:"since"`
+	ID       string    `json:"id,omitempty"`
+	Status   GapStatus `json:"status,omitempty"`
+	Severity string    `json:"severity,omitempty"`
+	Site     string    `json:"site,omitempty"`
+	Records  []string  `json:"records,omitempty"`
+	Opened   string    `json:"opened,omitempty"`
+	Updated  string    `json:"updated,omitempty"`
+	// Escalated is the last channel alerted: supervisor or quality.
+	Escalated string `json:"escalated,omitempty"`
+}
+
+// View renders an exception for users.
+func (e Exception) View() Gap {
+	g := Gap{
+		Kind: e.Kind, Item: e.Item, Lot: e.Lot, Order: e.Order, Detail: e.Detail, Since: fmtTime(e.Since),
+		ID: e.GapID(), Status: e.Status, Severity: e.Severity, Site: e.Site, Records: e.Records,
+		Opened: fmtTime(e.Opened), Updated: fmtTime(e.Updated),
+	}
+	if e.Since.IsZero() {
+		g.Since = fmtTime(e.Opened)
+	}
+	if e.Stage > StageNone {
+		g.Escalated = Alert{Stage: e.Stage}.Channel()
+	}
+	return g
+}
+
+// GapHistoryEntry is one entry of a gap's history.
+type GapHistoryEntry struct {
+	At     string `json:"at"`
+	Action string `json:"action"`
+	By     string `json:"by"`
+	Note   string `json:"note,omitempty"`
+}
+
+// GapDetail is one gap with its history: `hub gap show`.
+type GapDetail struct {
+	Gap
+	History []GapHistoryEntry `json:"history"`
+}
+
+// GapList lists stored gaps, oldest condition first.
+func (m *Monitor) GapList(ctx context.Context, f ExceptionFilter) ([]Gap, error) {
+	es, err := m.Store.Exceptions(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Gap, 0, len(es))
+	for _, e := range es {
+		out = append(out, e.View())
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Since < out[j].Since })
+	return out, nil
+}
+
+func (m *Monitor) get(ctx context.Context, id int64) (Exception, error) {
+	es, err := m.Store.Exceptions(ctx, ExceptionFilter{ID: id})
+	if err != nil {
+		return Exception{}, err
+	}
+	if len(es) == 0 {
+		return Exception{}, Errorf(ENOTFOUND, "gap %s not found: hub gaps lists them", FormatGapID(id))
+	}
+	return es[0], nil
+}
+
+// Show returns a gap with its history, or ENOTFOUND.
+func (m *Monitor) Show(ctx context.Context, id int64) (*GapDetail, error) {
+	e, err := m.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	hist, err := m.Store.ExceptionHistory(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	d := &GapDetail{Gap: e.View(), History: []GapHistoryEntry{}}
+	for _, h := range hist {
+		d.History = append(d.History, GapHistoryEntry{At: fmtTime(h.At), Action: h.Action, By: h.By, Note: h.Note})
+	}
+	return d, nil
+}
+
+// transition moves an open gap to status, recording who and why. It
+// returns ENOTFOUND for an unknown gap and ECONFLICT for a closed one.
+func (m *Monitor) transition(ctx context.Context, id int64, status GapStatus, action, by, note string, extra func(tx IngestTx, e *Exception) error) (*GapDetail, error) {
+	if strings.TrimSpace(by) == "" {
+		return nil, Errorf(EINVALID, "%s %s: say who you are (--by USER): the history records it", action, FormatGapID(id))
+	}
+	now := m.now()
+	err := m.Store.Ingest(ctx, func(tx IngestTx) error {
+		es, err := tx.Exceptions(ctx, ExceptionFilter{ID: id})
+		if err != nil {
+			return err
+		}
+		if len(es) == 0 {
+			return Errorf(ENOTFOUND, "gap %s not found: hub gaps lists them", FormatGapID(id))
+		}
+		e := es[0]
+		if e.Status.Closed() {
+			return Errorf(ECONFLICT, "gap %s is already %s: nothing to %s", e.GapID(), e.Status, action)
+		}
+		if extra != nil {
+			if err := extra(tx, &e); err != nil {
+				return err
+			}
+		}
+		e.Status, e.Updated = status, now
+		if err := tx.SaveException(ctx, &e); err != nil {
+			return err
+		}
+		return tx.LogException(ctx, ExceptionEvent{GapID: id, At: now, Action: action, By: by, Note: note})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m.Show(ctx, id)
+}
+
+// Ack acknowledges a gap: someone is working on it. Escalation to
+// quality still happens if it stays open past the delay.
+func (m *Monitor) Ack(ctx context.Context, id int64, by, note string) (*GapDetail, error) {
+	e, err := m.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if e.Status == GapAcknowledged {
+		return nil, Errorf(ECONFLICT, "gap %s is already acknowledged", e.GapID())
+	}
+	return m.transition(ctx, id, GapAcknowledged, "acknowledged", by, note, nil)
+}
+
+// Waive closes a gap that will not be fixed. The reason and the user are
+// required: an auditor will ask.
+func (m *Monitor) Waive(ctx context.Context, id int64, by, reason string) (*GapDetail, error) {
+	if strings.TrimSpace(reason) == "" {
+		return nil, Errorf(EINVALID, "waive %s: a reason is required (--reason \"...\"): an auditor will ask why the gap was accepted", FormatGapID(id))
+	}
+	return m.transition(ctx, id, GapWaived, "waived", by, reason, nil)
+}
+
+// ConfirmParams is a retroactive confirmation of a gap: the lots an
+// operator says the order consumed (or produced).
+type ConfirmParams struct {
+	ID       int64
+	Consumed []LotQty
+	Produced []LotQty
+	By       string
+	Note     string
+}
+
+// ParseLotQty reads ITEM/LOT[:QTY[:UOM]] as hub confirm takes it.
+func ParseLotQty(s string) (LotQty, error) {
+	bad := Errorf(EINVALID, "%q: want ITEM/LOT, ITEM/LOT:QTY or ITEM/LOT:QTY:UOM (e.g. FLOUR/F-A:40:KG)", s)
+	ref, rest, _ := strings.Cut(s, ":")
+	item, lot, ok := strings.Cut(ref, "/")
+	if !ok || item == "" || lot == "" {
+		return LotQty{}, bad
+	}
+	q := LotQty{Item: item, Lot: lot}
+	if rest != "" {
+		qs, uom, _ := strings.Cut(rest, ":")
+		v, err := strconv.ParseFloat(qs, 64)
+		if err != nil || v < 0 {
+			return LotQty{}, bad
+		}
+		q.Qty, q.UOM = &v, uom
+	}
+	return q, nil
+}
+
+// Confirm closes an order gap by hand: it writes one ordinary canonical
+// event per lot (consume, or produce for --produced), marked as a manual
+// confirmation (params: confirmation, gap, by, note, confirmed_at;
+// source connector "manual"), and marks the gap confirmed, all in one
+// transaction. The events are timed at the gap's start so the genealogy
+// reads as it happened; traces show the links as confirmed by hand.
+func (m *Monitor) Confirm(ctx context.Context, p ConfirmParams) (*GapDetail, error) {
+	if strings.TrimSpace(p.By) == "" {
+		return nil, Errorf(EINVALID, "confirm %s: say who you are (--by USER): the history and the event record it", FormatGapID(p.ID))
+	}
+	if len(p.Consumed)+len(p.Produced) == 0 {
+		return nil, Errorf(EINVALID, "confirm %s: name the missing lots with --consumed ITEM/LOT[:QTY[:UOM]] (or --produced)", FormatGapID(p.ID))
+	}
+	e, err := m.get(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	if e.Order == "" {
+		return nil, Errorf(EINVALID, "gap %s (%s) is not about an order: record the missing event at the source, or waive it with a reason", e.GapID(), e.Kind)
+	}
+	now := m.now()
+	events, err := m.confirmEvents(ctx, e, p, now)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, ev := range events {
+		ids = append(ids, ev.Event.ID)
+	}
+	note := fmt.Sprintf("confirmed by hand with event(s) %s", strings.Join(ids, ", "))
+	if p.Note != "" {
+		note += ": " + p.Note
+	}
+	return m.transition(ctx, p.ID, GapConfirmed, "confirmed", p.By, note, func(tx IngestTx, _ *Exception) error {
+		c, _, err := Plan(ctx, tx, events, now, nil)
+		if err != nil {
+			return err
+		}
+		return tx.Write(ctx, c)
+	})
+}
+
+func (m *Monitor) confirmEvents(ctx context.Context, e Exception, p ConfirmParams, now time.Time) ([]PreparedEvent, error) {
+	var out []PreparedEvent
+	at := e.Since
+	if at.IsZero() {
+		at = e.Opened
+	}
+	n := 0
+	mk := func(typ EventType, q LotQty) error {
+		n++
+		ev := &Event{
+			ID: fmt.Sprintf("confirm:%s:%d", e.GapID(), n), Type: typ, Time: fmtTime(at),
+			Lot: &LotRef{Item: q.Item, Lot: q.Lot}, Order: e.Order, Operator: p.By, Site: e.Site,
+			Params: map[string]any{"confirmation": "manual", "gap": e.GapID(), "by": p.By, "note": p.Note, "confirmed_at": fmtTime(now)},
+			Source: &Source{Connector: "manual", Record: e.GapID()},
+		}
+		zero := 0.0
+		ev.Qty, ev.UOM = q.Qty, q.UOM
+		if ev.Qty == nil {
+			ev.Qty = &zero // a link without quantity: the amount is unknown
+		}
+		if ev.UOM == "" {
+			ev.UOM = m.lotUnit(ctx, ev.Lot)
+		}
+		if err := ev.Validate(); err != nil {
+			return err
+		}
+		out = append(out, Prepare(ev))
+		return nil
+	}
+	for _, q := range p.Consumed {
+		if err := mk(Consume, q); err != nil {
+			return nil, err
+		}
+	}
+	for _, q := range p.Produced {
+		if err := mk(Produce, q); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// lotUnit is the unit a lot is kept in, EA when unknown.
+func (m *Monitor) lotUnit(ctx context.Context, ref *LotRef) string {
+	id, err := m.Store.FindLot(ctx, *ref)
+	if err != nil {
+		return "EA"
+	}
+	rows, err := m.Store.OnHand(ctx, []int64{id})
+	if err != nil || len(rows) == 0 {
+		return "EA"
+	}
+	return rows[0].UOM
+}
+
+// IsConfirmation reports whether an event was written by hub confirm.
+func IsConfirmation(body []byte) bool {
+	var e struct {
+		Params map[string]any `json:"params"`
+	}
+	return json.Unmarshal(body, &e) == nil && e.Params["confirmation"] == "manual"
+}

@@ -1,0 +1,273 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lothub/lothub/core"
+)
+
+// Gap facts, gap exceptions and hold status.
+
+// querier is what reads need: the pool or a write transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func optMicros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return micros(t)
+}
+
+func optTime(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return fromMicros(us)
+}
+
+func (s *DB) GapFacts(ctx context.Context, p core.GapFactsParams) (*core.GapFacts, error) {
+	f := &core.GapFacts{}
+	rows, err := s.pool.Query(ctx, `SELECT o.ord, o.ins, o.outs, min(k.ts),
+		  array_agg(l.item ORDER BY l.item, l.lot), array_agg(l.lot ORDER BY l.item, l.lot), array_agg(k.event_id),
+		  coalesce(max((SELECT e.body::jsonb->>'site' FROM events e WHERE e.id = k.event_id AND e.status = 'active')), '')
+		FROM orders o JOIN links k ON k.grp = o.ord JOIN lots l ON l.id = k.lot_id
+		WHERE (o.ins = 0) <> (o.outs = 0) GROUP BY o.ord ORDER BY o.ord`)
+	if err != nil {
+		return nil, fmt.Errorf("find one-sided orders: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var o core.OrderFact
+		var ins, outs int64
+		var items, lots []string
+		if err := rows.Scan(&o.Order, &ins, &outs, timeScanner{&o.Since}, &items, &lots, &o.Events, &o.Site); err != nil {
+			return nil, fmt.Errorf("find one-sided orders: %w", err)
+		}
+		o.Order = strings.TrimPrefix(o.Order, "o:")
+		o.Ins, o.Outs = int(ins), int(outs)
+		for i := range items {
+			o.Lots = append(o.Lots, core.LotRef{Item: items[i], Lot: lots[i]})
+		}
+		slices.Sort(o.Events)
+		o.Events = slices.Compact(o.Events)
+		f.Orders = append(f.Orders, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find one-sided orders: %w", err)
+	}
+	if f.Unsourced, err = s.UnsourcedLots(ctx); err != nil {
+		return nil, err
+	}
+	if p.Overdrawn {
+		rows, err := s.pool.Query(ctx, `SELECT q.lot_id, l.item, l.lot, q.uom, q.received + q.produced, q.consumed + q.shipped
+			FROM lot_qty q JOIN lots l ON l.id = q.lot_id
+			WHERE q.received + q.produced - q.consumed - q.shipped < -1e-9 ORDER BY l.item, l.lot, q.uom`)
+		if err != nil {
+			return nil, fmt.Errorf("find overdrawn lots: %w", err)
+		}
+		if f.Overdrawn, err = collect(rows, "find overdrawn lots", func(o *core.OverdrawRow) []any {
+			return []any{&o.LotID, &o.Ref.Item, &o.Ref.Lot, &o.UOM, &o.In, &o.Out}
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if p.TimeOrder {
+		rows, err := s.pool.Query(ctx, `WITH
+			src AS (SELECT lot_id, min(ts) AS t FROM (SELECT lot_id, ts FROM receipts UNION ALL SELECT lot_id, ts FROM links WHERE out) x GROUP BY lot_id),
+			use AS (SELECT lot_id, min(ts) AS t FROM (SELECT lot_id, ts FROM shipments UNION ALL SELECT lot_id, ts FROM links WHERE NOT out) x GROUP BY lot_id)
+			SELECT l.item, l.lot, use.t, src.t FROM src JOIN use ON use.lot_id = src.lot_id JOIN lots l ON l.id = src.lot_id
+			WHERE use.t < src.t ORDER BY l.item, l.lot`)
+		if err != nil {
+			return nil, fmt.Errorf("find lots used before received: %w", err)
+		}
+		if f.EarlyUses, err = collect(rows, "find lots used before received", func(u *core.EarlyUseRow) []any {
+			return []any{&u.Ref.Item, &u.Ref.Lot, timeScanner{&u.FirstUse}, timeScanner{&u.FirstSource}}
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if p.Yield {
+		rows, err := s.pool.Query(ctx, `SELECT substr(k.grp, 3), coalesce(e.body::jsonb->>'uom', '') AS uom,
+			  coalesce(sum(CASE WHEN NOT k.out THEN (e.body::jsonb->>'qty')::float8 END), 0),
+			  coalesce(sum(CASE WHEN k.out THEN (e.body::jsonb->>'qty')::float8 END), 0), min(k.ts)
+			FROM links k JOIN events e ON e.id = k.event_id AND e.status = 'active'
+			WHERE k.grp LIKE 'o:%' GROUP BY k.grp, uom ORDER BY 1, 2`)
+		if err != nil {
+			return nil, fmt.Errorf("sum order quantities: %w", err)
+		}
+		if f.Yields, err = collect(rows, "sum order quantities", func(y *core.OrderQtyRow) []any {
+			return []any{&y.Order, &y.UOM, &y.In, &y.Out, timeScanner{&y.Since}}
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if p.StepAllItems || len(p.StepItems) > 0 {
+		items := p.StepItems
+		if items == nil {
+			items = []string{}
+		}
+		rows, err := s.pool.Query(ctx, `SELECT l.item, l.lot, substr(k.grp, 3), (SELECT min(ts) FROM links k2 WHERE k2.grp = k.grp),
+			  coalesce((SELECT array_agg(e.body::jsonb->>'step') FROM events e WHERE e.lot_id = l.id AND e.type = 'step' AND e.status = 'active'), '{}'),
+			  coalesce((SELECT e.body::jsonb->>'site' FROM events e WHERE e.id = k.event_id AND e.status = 'active' LIMIT 1), '')
+			FROM links k JOIN lots l ON l.id = k.lot_id
+			WHERE k.out AND k.grp LIKE 'o:%' AND ($1::boolean OR l.item = ANY($2::text[]))
+			ORDER BY l.item, l.lot`, p.StepAllItems, items)
+		if err != nil {
+			return nil, fmt.Errorf("find steps of produced lots: %w", err)
+		}
+		if f.Produced, err = collect(rows, "find steps of produced lots", func(r *core.ProducedLotRow) []any {
+			return []any{&r.Ref.Item, &r.Ref.Lot, &r.Order, timeScanner{&r.OrderStart}, &r.Steps, &r.Site}
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+const exceptionCols = `id, key, kind, severity, item, lot, ord, site, detail, records, since, opened, updated, status, stage`
+
+func readExceptions(ctx context.Context, q querier, f core.ExceptionFilter) ([]core.Exception, error) {
+	if f.Keys != nil && len(f.Keys) == 0 {
+		return nil, nil // asked for no keys
+	}
+	keys, statuses := f.Keys, []string{}
+	if keys == nil {
+		keys = []string{}
+	}
+	for _, s := range f.Statuses {
+		statuses = append(statuses, string(s))
+	}
+	rows, err := q.Query(ctx, `SELECT `+exceptionCols+` FROM gap_exceptions
+		WHERE ($1::bigint = 0 OR id = $1::bigint)
+		  AND (cardinality($2::text[]) = 0 OR key = ANY($2::text[]))
+		  AND (cardinality($3::text[]) = 0 OR status = ANY($3::text[]))
+		  AND (NOT $4::boolean OR status IN ('open', 'alerted', 'acknowledged'))
+		  AND ($5::bigint = 0 OR since >= $5::bigint)
+		ORDER BY id`, f.ID, keys, statuses, f.Open, optMicros(f.Since))
+	if err != nil {
+		return nil, fmt.Errorf("read gap exceptions: %w", err)
+	}
+	defer rows.Close()
+	var out []core.Exception
+	for rows.Next() {
+		var e core.Exception
+		var records, status string
+		var since, opened, updated int64
+		var stage int32
+		if err := rows.Scan(&e.ID, &e.Key, &e.Kind, &e.Severity, &e.Item, &e.Lot, &e.Order, &e.Site, &e.Detail, &records,
+			&since, &opened, &updated, &status, &stage); err != nil {
+			return nil, fmt.Errorf("read gap exceptions: %w", err)
+		}
+		e.Since, e.Opened, e.Updated, e.Status, e.Stage = optTime(since), fromMicros(opened), fromMicros(updated), core.GapStatus(status), int(stage)
+		if err := json.Unmarshal([]byte(records), &e.Records); err != nil {
+			return nil, fmt.Errorf("read gap %s: records: %w", e.GapID(), err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read gap exceptions: %w", err)
+	}
+	return out, nil
+}
+
+func (s *DB) Exceptions(ctx context.Context, f core.ExceptionFilter) ([]core.Exception, error) {
+	return readExceptions(ctx, s.pool, f)
+}
+
+func (t *ingestTx) Exceptions(ctx context.Context, f core.ExceptionFilter) ([]core.Exception, error) {
+	return readExceptions(ctx, t.tx, f)
+}
+
+func (t *ingestTx) SaveException(ctx context.Context, e *core.Exception) error {
+	records := e.Records
+	if records == nil {
+		records = []string{}
+	}
+	rb, _ := json.Marshal(records) // strings always marshal
+	args := []any{text(e.Key), e.Kind, e.Severity, text(e.Item), text(e.Lot), text(e.Order), text(e.Site), text(e.Detail), string(rb),
+		optMicros(e.Since), micros(e.Opened), micros(e.Updated), string(e.Status), int32(e.Stage)}
+	if e.ID == 0 {
+		err := t.tx.QueryRow(ctx, `INSERT INTO gap_exceptions (key, kind, severity, item, lot, ord, site, detail, records, since, opened, updated, status, stage)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`, args...).Scan(&e.ID)
+		if err != nil {
+			return fmt.Errorf("store gap %s: %w", e.Key, err)
+		}
+		return nil
+	}
+	if _, err := t.tx.Exec(ctx, `UPDATE gap_exceptions SET key = $1, kind = $2, severity = $3, item = $4, lot = $5, ord = $6, site = $7,
+		detail = $8, records = $9, since = $10, opened = $11, updated = $12, status = $13, stage = $14 WHERE id = $15`, append(args, e.ID)...); err != nil {
+		return fmt.Errorf("update gap %s: %w", e.GapID(), err)
+	}
+	return nil
+}
+
+func (t *ingestTx) LogException(ctx context.Context, ev core.ExceptionEvent) error {
+	if _, err := t.tx.Exec(ctx, `INSERT INTO gap_history (gap_id, at, action, by_user, note) VALUES ($1, $2, $3, $4, $5)`,
+		ev.GapID, micros(ev.At), ev.Action, text(ev.By), text(ev.Note)); err != nil {
+		return fmt.Errorf("record history of gap %s: %w", core.FormatGapID(ev.GapID), err)
+	}
+	return nil
+}
+
+func (s *DB) ExceptionHistory(ctx context.Context, id int64) ([]core.ExceptionEvent, error) {
+	rows, err := s.pool.Query(ctx, `SELECT gap_id, at, action, by_user, note FROM gap_history WHERE gap_id = $1 ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("read history of gap %s: %w", core.FormatGapID(id), err)
+	}
+	return collect(rows, "read gap history", func(e *core.ExceptionEvent) []any {
+		return []any{&e.GapID, timeScanner{&e.At}, &e.Action, &e.By, &e.Note}
+	})
+}
+
+func (s *DB) HeldLots(ctx context.Context) ([]core.HeldLotRow, error) {
+	rows, err := s.pool.Query(ctx, `SELECT l.id, l.item, l.lot, e.ts, e.id, e.body
+		FROM events e JOIN lots l ON l.id = e.lot_id
+		WHERE e.type IN ('hold', 'release') AND e.status = 'active'
+		  AND NOT EXISTS (SELECT 1 FROM events n WHERE n.lot_id = e.lot_id AND n.type IN ('hold', 'release') AND n.status = 'active'
+		                  AND (n.ts > e.ts OR n.ts = e.ts AND n.seq > e.seq))
+		  AND e.type = 'hold'
+		ORDER BY l.item, l.lot`)
+	if err != nil {
+		return nil, fmt.Errorf("find held lots: %w", err)
+	}
+	return collect(rows, "find held lots", func(h *core.HeldLotRow) []any {
+		return []any{&h.LotID, &h.Ref.Item, &h.Ref.Lot, timeScanner{&h.Since}, &h.EventID, &h.Body}
+	})
+}
+
+func (s *DB) OrderEvents(ctx context.Context, order string) ([]core.EventRow, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM events
+		WHERE id IN (SELECT event_id FROM links WHERE grp = $1) AND status = 'active' AND type IN ('consume', 'produce')
+		ORDER BY ts, seq`, "o:"+order)
+	if err != nil {
+		return nil, fmt.Errorf("read events of order %s: %w", order, err)
+	}
+	defer rows.Close()
+	var out []core.EventRow
+	for rows.Next() {
+		r, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read events of order %s: %w", order, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *DB) ManualLinks(ctx context.Context, groups []string) ([]core.LinkRow, error) {
+	rows, err := s.pool.Query(ctx, `SELECT event_id, lot_id, grp, out FROM links
+		WHERE grp = ANY($1::text[]) AND event_id LIKE 'confirm:%'`, groups)
+	if err != nil {
+		return nil, fmt.Errorf("read confirmed links: %w", err)
+	}
+	return collect(rows, "read confirmed links", func(l *core.LinkRow) []any { return []any{&l.EventID, &l.LotID, &l.Group, &l.Out} })
+}

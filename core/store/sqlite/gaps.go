@@ -1,0 +1,287 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/lothub/lothub/core"
+)
+
+// Gap facts, gap exceptions and hold status.
+
+// querier is what reads need: the database or a write transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func optMicros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return micros(t)
+}
+
+func optTime(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return fromMicros(us)
+}
+
+func (s *DB) GapFacts(ctx context.Context, p core.GapFactsParams) (*core.GapFacts, error) {
+	f := &core.GapFacts{}
+	rows, err := s.db.QueryContext(ctx, `SELECT o.ord, o.ins, o.outs, min(k.ts),
+		  json_group_array(json_array(l.item, l.lot)), json_group_array(k.event_id),
+		  coalesce(max((SELECT json_extract(e.body, '$.site') FROM events e WHERE e.id = k.event_id AND e.status = 'active')), '')
+		FROM orders o JOIN links k ON k.grp = o.ord JOIN lots l ON l.id = k.lot_id
+		WHERE (o.ins = 0) <> (o.outs = 0) GROUP BY o.ord ORDER BY o.ord`)
+	if err != nil {
+		return nil, fmt.Errorf("find one-sided orders: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var o core.OrderFact
+		var ts int64
+		var lots, events string
+		if err := rows.Scan(&o.Order, &o.Ins, &o.Outs, &ts, &lots, &events, &o.Site); err != nil {
+			return nil, fmt.Errorf("find one-sided orders: %w", err)
+		}
+		o.Order = o.Order[2:] // "o:"
+		o.Since = fromMicros(ts)
+		var pairs [][2]string
+		if err := json.Unmarshal([]byte(lots), &pairs); err != nil {
+			return nil, fmt.Errorf("find one-sided orders: %w", err)
+		}
+		for _, p := range pairs {
+			o.Lots = append(o.Lots, core.LotRef{Item: p[0], Lot: p[1]})
+		}
+		if err := json.Unmarshal([]byte(events), &o.Events); err != nil {
+			return nil, fmt.Errorf("find one-sided orders: %w", err)
+		}
+		slices.Sort(o.Events)
+		o.Events = slices.Compact(o.Events)
+		f.Orders = append(f.Orders, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find one-sided orders: %w", err)
+	}
+	if f.Unsourced, err = s.UnsourcedLots(ctx); err != nil {
+		return nil, err
+	}
+	if p.Overdrawn {
+		rows, err := s.db.QueryContext(ctx, `SELECT q.lot_id, l.item, l.lot, q.uom, q.received + q.produced, q.consumed + q.shipped
+			FROM lot_qty q JOIN lots l ON l.id = q.lot_id
+			WHERE q.received + q.produced - q.consumed - q.shipped < -1e-9 ORDER BY l.item, l.lot, q.uom`)
+		if err != nil {
+			return nil, fmt.Errorf("find overdrawn lots: %w", err)
+		}
+		if f.Overdrawn, err = collect(rows, "find overdrawn lots", func(o *core.OverdrawRow) []any {
+			return []any{&o.LotID, &o.Ref.Item, &o.Ref.Lot, &o.UOM, &o.In, &o.Out}
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if p.TimeOrder {
+		rows, err := s.db.QueryContext(ctx, `WITH
+			src AS (SELECT lot_id, min(ts) AS t FROM (SELECT lot_id, ts FROM receipts UNION ALL SELECT lot_id, ts FROM links WHERE out = 1) GROUP BY lot_id),
+			use AS (SELECT lot_id, min(ts) AS t FROM (SELECT lot_id, ts FROM shipments UNION ALL SELECT lot_id, ts FROM links WHERE out = 0) GROUP BY lot_id)
+			SELECT l.item, l.lot, use.t, src.t FROM src JOIN use ON use.lot_id = src.lot_id JOIN lots l ON l.id = src.lot_id
+			WHERE use.t < src.t ORDER BY l.item, l.lot`)
+		if err != nil {
+			return nil, fmt.Errorf("find lots used before received: %w", err)
+		}
+		if f.EarlyUses, err = collect(rows, "find lots used before received", func(u *core.EarlyUseRow) []any {
+			return []any{&u.Ref.Item, &u.Ref.Lot, timeScanner{&u.FirstUse}, timeScanner{&u.FirstSource}}
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if p.Yield {
+		rows, err := s.db.QueryContext(ctx, `SELECT substr(k.grp, 3), coalesce(json_extract(e.body, '$.uom'), ''),
+			  total(CASE WHEN k.out = 0 THEN json_extract(e.body, '$.qty') END),
+			  total(CASE WHEN k.out = 1 THEN json_extract(e.body, '$.qty') END), min(k.ts)
+			FROM links k JOIN events e ON e.id = k.event_id AND e.status = 'active'
+			WHERE k.grp LIKE 'o:%' GROUP BY k.grp, 2 ORDER BY 1, 2`)
+		if err != nil {
+			return nil, fmt.Errorf("sum order quantities: %w", err)
+		}
+		if f.Yields, err = collect(rows, "sum order quantities", func(y *core.OrderQtyRow) []any {
+			return []any{&y.Order, &y.UOM, &y.In, &y.Out, timeScanner{&y.Since}}
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if p.StepAllItems || len(p.StepItems) > 0 {
+		items := p.StepItems
+		if items == nil {
+			items = []string{}
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT l.item, l.lot, substr(k.grp, 3), (SELECT min(ts) FROM links k2 WHERE k2.grp = k.grp),
+			  (SELECT json_group_array(json_extract(e.body, '$.step')) FROM events e WHERE e.lot_id = l.id AND e.type = 'step' AND e.status = 'active'),
+			  coalesce((SELECT json_extract(e.body, '$.site') FROM events e WHERE e.id = k.event_id AND e.status = 'active'), '')
+			FROM links k JOIN lots l ON l.id = k.lot_id
+			WHERE k.out = 1 AND k.grp LIKE 'o:%' AND (? OR l.item IN (SELECT value FROM json_each(?)))
+			ORDER BY l.item, l.lot`, p.StepAllItems, jsonList(items))
+		if err != nil {
+			return nil, fmt.Errorf("find steps of produced lots: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r core.ProducedLotRow
+			var steps string
+			if err := rows.Scan(&r.Ref.Item, &r.Ref.Lot, &r.Order, timeScanner{&r.OrderStart}, &steps, &r.Site); err != nil {
+				return nil, fmt.Errorf("find steps of produced lots: %w", err)
+			}
+			if err := json.Unmarshal([]byte(steps), &r.Steps); err != nil {
+				return nil, fmt.Errorf("find steps of produced lots: %w", err)
+			}
+			f.Produced = append(f.Produced, r)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("find steps of produced lots: %w", err)
+		}
+	}
+	return f, nil
+}
+
+const exceptionCols = `id, key, kind, severity, item, lot, ord, site, detail, records, since, opened, updated, status, stage`
+
+func readExceptions(ctx context.Context, q querier, f core.ExceptionFilter) ([]core.Exception, error) {
+	keys, statuses := f.Keys, []string{}
+	if keys == nil {
+		keys = []string{}
+	}
+	for _, s := range f.Statuses {
+		statuses = append(statuses, string(s))
+	}
+	if f.Keys != nil && len(f.Keys) == 0 {
+		return nil, nil // asked for no keys
+	}
+	rows, err := q.QueryContext(ctx, `SELECT `+exceptionCols+` FROM gap_exceptions
+		WHERE (?1 = 0 OR id = ?1)
+		  AND (?2 = '[]' OR key IN (SELECT value FROM json_each(?2)))
+		  AND (?3 = '[]' OR status IN (SELECT value FROM json_each(?3)))
+		  AND (NOT ?4 OR status IN ('open', 'alerted', 'acknowledged'))
+		  AND (?5 = 0 OR since >= ?5)
+		ORDER BY id`, f.ID, jsonList(keys), jsonList(statuses), f.Open, optMicros(f.Since))
+	if err != nil {
+		return nil, fmt.Errorf("read gap exceptions: %w", err)
+	}
+	defer rows.Close()
+	var out []core.Exception
+	for rows.Next() {
+		var e core.Exception
+		var records, status string
+		var since, opened, updated int64
+		if err := rows.Scan(&e.ID, &e.Key, &e.Kind, &e.Severity, &e.Item, &e.Lot, &e.Order, &e.Site, &e.Detail, &records,
+			&since, &opened, &updated, &status, &e.Stage); err != nil {
+			return nil, fmt.Errorf("read gap exceptions: %w", err)
+		}
+		e.Since, e.Opened, e.Updated, e.Status = optTime(since), fromMicros(opened), fromMicros(updated), core.GapStatus(status)
+		if err := json.Unmarshal([]byte(records), &e.Records); err != nil {
+			return nil, fmt.Errorf("read gap %s: records: %w", e.GapID(), err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read gap exceptions: %w", err)
+	}
+	return out, nil
+}
+
+func (s *DB) Exceptions(ctx context.Context, f core.ExceptionFilter) ([]core.Exception, error) {
+	return readExceptions(ctx, s.db, f)
+}
+
+func (t *ingestTx) Exceptions(ctx context.Context, f core.ExceptionFilter) ([]core.Exception, error) {
+	return readExceptions(ctx, t.tx, f)
+}
+
+func (t *ingestTx) SaveException(ctx context.Context, e *core.Exception) error {
+	records := e.Records
+	if records == nil {
+		records = []string{}
+	}
+	args := []any{e.Key, e.Kind, e.Severity, e.Item, e.Lot, e.Order, e.Site, e.Detail, jsonList(records),
+		optMicros(e.Since), micros(e.Opened), micros(e.Updated), string(e.Status), e.Stage}
+	if e.ID == 0 {
+		res, err := t.tx.ExecContext(ctx, `INSERT INTO gap_exceptions (key, kind, severity, item, lot, ord, site, detail, records, since, opened, updated, status, stage)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		if err != nil {
+			return fmt.Errorf("store gap %s: %w", e.Key, err)
+		}
+		e.ID, err = res.LastInsertId()
+		return err
+	}
+	if _, err := t.tx.ExecContext(ctx, `UPDATE gap_exceptions SET key = ?, kind = ?, severity = ?, item = ?, lot = ?, ord = ?, site = ?,
+		detail = ?, records = ?, since = ?, opened = ?, updated = ?, status = ?, stage = ? WHERE id = ?`, append(args, e.ID)...); err != nil {
+		return fmt.Errorf("update gap %s: %w", e.GapID(), err)
+	}
+	return nil
+}
+
+func (t *ingestTx) LogException(ctx context.Context, ev core.ExceptionEvent) error {
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO gap_history (gap_id, at, action, by_user, note) VALUES (?, ?, ?, ?, ?)`,
+		ev.GapID, micros(ev.At), ev.Action, ev.By, ev.Note); err != nil {
+		return fmt.Errorf("record history of gap %s: %w", core.FormatGapID(ev.GapID), err)
+	}
+	return nil
+}
+
+func (s *DB) ExceptionHistory(ctx context.Context, id int64) ([]core.ExceptionEvent, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT gap_id, at, action, by_user, note FROM gap_history WHERE gap_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("read history of gap %s: %w", core.FormatGapID(id), err)
+	}
+	return collect(rows, "read gap history", func(e *core.ExceptionEvent) []any {
+		return []any{&e.GapID, timeScanner{&e.At}, &e.Action, &e.By, &e.Note}
+	})
+}
+
+func (s *DB) HeldLots(ctx context.Context) ([]core.HeldLotRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT l.id, l.item, l.lot, e.ts, e.id, e.body
+		FROM events e JOIN lots l ON l.id = e.lot_id
+		WHERE e.type IN ('hold', 'release') AND e.status = 'active'
+		  AND NOT EXISTS (SELECT 1 FROM events n WHERE n.lot_id = e.lot_id AND n.type IN ('hold', 'release') AND n.status = 'active'
+		                  AND (n.ts > e.ts OR n.ts = e.ts AND n.seq > e.seq))
+		  AND e.type = 'hold'
+		ORDER BY l.item, l.lot`)
+	if err != nil {
+		return nil, fmt.Errorf("find held lots: %w", err)
+	}
+	return collect(rows, "find held lots", func(h *core.HeldLotRow) []any {
+		return []any{&h.LotID, &h.Ref.Item, &h.Ref.Lot, timeScanner{&h.Since}, &h.EventID, &h.Body}
+	})
+}
+
+func (s *DB) OrderEvents(ctx context.Context, order string) ([]core.EventRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+eventCols+` FROM events
+		WHERE id IN (SELECT event_id FROM links WHERE grp = ?) AND status = 'active' AND type IN ('consume', 'produce')
+		ORDER BY ts, seq`, "o:"+order)
+	if err != nil {
+		return nil, fmt.Errorf("read events of order %s: %w", order, err)
+	}
+	defer rows.Close()
+	var out []core.EventRow
+	for rows.Next() {
+		r, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read events of order %s: %w", order, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *DB) ManualLinks(ctx context.Context, groups []string) ([]core.LinkRow, error) {
+	rows, err := s.query(ctx, `SELECT event_id, lot_id, grp, out FROM links
+		WHERE grp IN (SELECT value FROM json_each(?)) AND event_id LIKE 'confirm:%'`, jsonList(groups))
+	if err != nil {
+		return nil, fmt.Errorf("read confirmed links: %w", err)
+	}
+	return collect(rows, "read confirmed links", func(l *core.LinkRow) []any { return []any{&l.EventID, &l.LotID, &l.Group, &l.Out} })
+}
