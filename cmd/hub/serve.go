@@ -52,6 +52,40 @@ See docs/operations.md for the configuration file.`,
 				}}
 				srv := server.New(s, h, plugins, log, metrics)
 				defer srv.Close()
+				// One monitor for the whole process: its notifiers remember
+				// what they delivered, so an alert goes out once.
+				srv.Monitor.Alerts = alerter(h, log)
+				evaluate := func(why string) {
+					res, err := srv.Monitor.Evaluate(context.WithoutCancel(ctx))
+					if err != nil {
+						log.Warn("gap rules not evaluated", "after", why, "err", err)
+						return
+					}
+					if res.Opened+res.Resolved+res.Alerted+res.Failed+res.Held > 0 {
+						log.Info("gap rules evaluated", "after", why, "opened", res.Opened, "resolved", res.Resolved,
+							"alerted", res.Alerted, "alerts_failed", res.Failed, "born_on_hold", res.Held)
+					}
+				}
+				sched.OnRun = func(run core.Run, _ error) {
+					if run.ID != 0 {
+						metrics.ObserveRun(run)
+						evaluate("sync of " + run.Connector)
+					}
+				}
+				// Windows close and escalations fall due with no new
+				// events: evaluate on a clock too.
+				go func() {
+					t := time.NewTicker(time.Duration(h.Gaps.Evaluate))
+					defer t.Stop()
+					for {
+						select {
+						case <-ctx.Done():
+							return
+						case <-t.C:
+							evaluate("schedule")
+						}
+					}
+				}()
 				ln, err := net.Listen("tcp", h.Intake.Listen)
 				if err != nil {
 					return core.Errorf(core.EINVALID, "listen on %s: %v (is another hub running? change intake.listen)", h.Intake.Listen, err)
