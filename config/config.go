@@ -264,6 +264,10 @@ func resolve(raw, baseDir string) (Secret, error) {
 // token_url.
 var secretNames = regexp.MustCompile(`(?i)(password|passwd|secret|api_?key|private_?key|certificate|(^|_)token$)`)
 
+// publicNames are parameter names that match secretNames but name, not
+// hold, a credential (certificate_id, secret_name).
+var publicNames = regexp.MustCompile(`(?i)(_id|_name|_url|_file)$`)
+
 // Error is a problem in the configuration file at a position.
 type Error struct {
 	File      string
@@ -571,7 +575,7 @@ func (p *parser) check(h *Hub) {
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			if secretNames.MatchString(k) && !c.Config[k].IsRef() && c.Config[k].Value() != "" {
+			if secretNames.MatchString(k) && !publicNames.MatchString(k) && !c.Config[k].IsRef() && c.Config[k].Value() != "" {
 				p.errorf(node(at+".config."+k), "%s looks like a secret written in the file: use a reference, ${env:NAME} or ${file:/path}", k)
 			}
 		}

@@ -1,0 +1,191 @@
+package netsuite_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lothub/lothub/config"
+	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/core/store/sqlite"
+	"github.com/lothub/lothub/runner"
+)
+
+// The hub binary, built once for the end-to-end tests: the built-in
+// connector runs as a plugin process of it (hub plugin netsuite).
+var (
+	hubOnce sync.Once
+	hubDir  string
+	hubBin  string
+	hubErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if hubDir != "" {
+		os.RemoveAll(hubDir)
+	}
+	os.Exit(code)
+}
+
+func hubBinary(t *testing.T) string {
+	t.Helper()
+	hubOnce.Do(func() {
+		if hubDir, hubErr = os.MkdirTemp("", "lothub-netsuite-e2e-"); hubErr != nil {
+			return
+		}
+		hubBin = filepath.Join(hubDir, "hub")
+		out, err := exec.Command("go", "build", "-o", hubBin, "github.com/lothub/lothub/cmd/hub").CombinedOutput()
+		if err != nil {
+			hubErr = fmt.Errorf("go build ./cmd/hub: %v\n%s", err, out)
+		}
+	})
+	if hubErr != nil {
+		t.Fatal(hubErr)
+	}
+	return hubBin
+}
+
+// From a NetSuite account to a recall: the hub runs the built-in
+// connector as a plugin, through a rate limit and an outage, maps the
+// records with the default mapping into SQLite, and a recall of a flour
+// lot finds the bread made from it and the customers who got it.
+func TestEndToEndRecall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the hub and runs plugin processes")
+	}
+	hub := hubBinary(t)
+	ctx := context.Background()
+	f := newAccount(t)
+	plant(f)
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "netsuite-key.pem")
+	if err := os.WriteFile(keyFile, []byte(rsaPEM), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LOTHUB_TEST_NS_CLIENT_ID", f.ClientID)
+	// hub.yaml wants every parameter named like a certificate as a
+	// reference, the certificate's id too.
+	t.Setenv("LOTHUB_TEST_NS_CERTIFICATE_ID", f.CertID)
+	mappingFile, err := filepath.Abs("mapping.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := fmt.Sprintf(`
+connectors:
+  - name: netsuite-prod
+    plugin: netsuite
+    mapping: %s
+    batch_size: 4
+    timeout: 30s
+    max_retry: 5m
+    config:
+      account_id: %s
+      base_url: %s
+      timezone: America/Los_Angeles
+      client_id: ${env:LOTHUB_TEST_NS_CLIENT_ID}
+      certificate_id: ${env:LOTHUB_TEST_NS_CERTIFICATE_ID}
+      private_key: ${file:%s}
+`, mappingFile, f.Account, f.URL(), keyFile)
+	h, err := config.Parse(filepath.Join(dir, "hub.yaml"), []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	var logs bytes.Buffer
+	var slept []time.Duration
+	r := &runner.Runner{
+		Store: store, Config: h,
+		Plugins: &runner.Plugins{Builtins: []string{"netsuite"}, Self: hub},
+		Logger:  slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Sleep:   func(ctx context.Context, d time.Duration) error { slept = append(slept, d); return ctx.Err() },
+	}
+	// The account is busy during the sync: a 429 then a 503.
+	f.BeforeQuery = func(n int) {
+		if n == 2 {
+			f.Inject(Fault{Status: 429, Code: "CONCURRENCY_LIMIT_EXCEEDED", Detail: "Concurrent request limit exceeded. Request blocked.", RetryAfter: "3"},
+				Fault{Status: 503, Code: "SERVICE_UNAVAILABLE", Detail: "Service temporarily unavailable."})
+		}
+	}
+	run, err := r.Sync(ctx, "netsuite-prod", "manual")
+	if err != nil {
+		t.Fatalf("sync: %v\n%s", err, logs.String())
+	}
+	if run.Status != core.RunOK || run.Records != len(plantIDs) || run.Quarant != 0 {
+		t.Fatalf("run = %+v, want ok with %d records and none quarantined", run, len(plantIDs))
+	}
+	if len(slept) != 2 || slept[0] != 3*time.Second {
+		t.Errorf("the runner waited %v, want 3s (Retry-After) then its own backoff", slept)
+	}
+
+	q := &core.Queries{Store: store}
+	recall := func(item, lot string) *core.TraceResult {
+		t.Helper()
+		res, err := q.Recall(ctx, core.Selector{Lot: &core.LotRef{Item: item, Lot: lot}})
+		if err != nil {
+			t.Fatalf("recall %s %s: %v", item, lot, err)
+		}
+		return res
+	}
+	customers := func(res *core.TraceResult) []string {
+		var out []string
+		for _, c := range *res.Customers {
+			out = append(out, c.ID+" "+c.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	res := recall("FLOUR", "L-100")
+	if len(res.Lots) != 1 || res.Lots[0].Item != "BREAD" || res.Lots[0].Lot != "BR-1" {
+		t.Errorf("recall of FLOUR L-100 reaches %+v, want BREAD BR-1", res.Lots)
+	}
+	if got, want := customers(res), []string{"C-ALPHA Alpha Foods", "C-BETA Beta Bakeries"}; !slices.Equal(got, want) {
+		t.Errorf("recall of FLOUR L-100 finds customers %v, want %v", got, want)
+	}
+	if len(res.Suppliers) != 1 || res.Suppliers[0].ID != "V-MILL" || res.Suppliers[0].PO != "PO-77" {
+		t.Errorf("suppliers %+v, want V-MILL with PO-77", res.Suppliers)
+	}
+	if got := customers(recall("FLOUR", "L-101")); len(got) != 0 {
+		t.Errorf("FLOUR L-101 was only moved, yet the recall finds customers %v", got)
+	}
+
+	// Later that night: Beta's shipment is voided, and a shipment to a
+	// third customer is saved a second before local midnight (the next
+	// day in UTC).
+	f.Modify(5401, at(f.Loc, "2026-03-16 23:30:00"), func(tx *Txn) { tx.Voided = true })
+	f.AddEntity(Entity{ID: 203, Number: "C-GAMMA", Name: "Gamma Deli"})
+	f.Put(Txn{ID: 5402, Number: "IF-302", Type: "ItemShip", Date: "2026-03-16", Modified: at(f.Loc, "2026-03-16 23:59:59"),
+		Entity: 203, CreatedFrom: 4101, Lines: []Line{
+			{ID: 1, Item: 13, Qty: -30, Location: locMain, Assign: []Assign{{ID: 9402, Lot: "BR-1", Qty: -30}}}}})
+	// And the salt adjustment is deleted: quarantined for a person to
+	// reverse its event.
+	f.Delete(5600, "Inventory Adjustment", time.Now())
+	second, err := r.Sync(ctx, "netsuite-prod", "schedule")
+	if err != nil {
+		t.Fatalf("second sync: %v", err)
+	}
+	if second.Records != 3 || second.Quarant != 1 {
+		t.Errorf("second run = %+v, want 3 records (void, new shipment, deletion), 1 quarantined", second)
+	}
+	if got, want := customers(recall("YEAST", "Y-7")), []string{"C-ALPHA Alpha Foods", "C-GAMMA Gamma Deli"}; !slices.Equal(got, want) {
+		t.Errorf("after the void and the new shipment, recall of YEAST Y-7 finds %v, want %v", got, want)
+	}
+
+	runs, err := store.Runs(ctx, core.RunFilter{Connector: "netsuite-prod"})
+	if err != nil || len(runs) != 2 {
+		t.Fatalf("runs %+v, %v", runs, err)
+	}
+	noSecrets(t, map[string]string{"client_id": f.ClientID, "private_key": rsaPEM}, logs.String(), fmt.Sprint(runs))
+}
