@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,42 +15,15 @@ import (
 	"github.com/lothub/lothub/config"
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/sqlite"
+	"github.com/lothub/lothub/internal/testbuild"
 	"github.com/lothub/lothub/runner"
 )
 
-// The example connector, built once as a real plugin executable.
-var (
-	buildOnce sync.Once
-	pluginDir string
-	buildErr  error
-)
+// examplePlugin returns the plugin folder with the example connector,
+// built once as a real plugin executable.
+func examplePlugin(t *testing.T) string { return testbuild.PluginDir(t) }
 
-func examplePlugin(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		pluginDir, buildErr = os.MkdirTemp("", "lothub-plugins-")
-		if buildErr != nil {
-			return
-		}
-		out, err := exec.Command("go", "build", "-o", filepath.Join(pluginDir, runner.PluginPrefix+"scans"),
-			"github.com/lothub/lothub/examples/connector-example").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("build example connector: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return pluginDir
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if pluginDir != "" {
-		os.RemoveAll(pluginDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbuild.Main(m) }
 
 // plant writes n orders of scans (2 consumed lots, 1 produced lot each)
 // into files of the scan directory, and returns the number of scans.

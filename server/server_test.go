@@ -12,15 +12,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/lothub/lothub/config"
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/sqlite"
+	"github.com/lothub/lothub/internal/testbuild"
 	"github.com/lothub/lothub/runner"
 	"github.com/lothub/lothub/server"
 )
@@ -28,38 +27,10 @@ import (
 const token = "test-token-0123456789"
 const webhookKey = "whsec-abcdef012345"
 
-var (
-	buildOnce sync.Once
-	pluginDir string
-	buildErr  error
-)
+func TestMain(m *testing.M) { testbuild.Main(m) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if pluginDir != "" {
-		os.RemoveAll(pluginDir)
-	}
-	os.Exit(code)
-}
-
-// examplePlugins builds the example connector as a real plugin executable.
-func examplePlugins(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		if pluginDir, buildErr = os.MkdirTemp("", "lothub-plugins-"); buildErr != nil {
-			return
-		}
-		out, err := exec.Command("go", "build", "-o", filepath.Join(pluginDir, runner.PluginPrefix+"scans"),
-			"github.com/lothub/lothub/examples/connector-example").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("build example connector: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return pluginDir
-}
+// examplePlugins returns the plugin folder with the example connector.
+func examplePlugins(t *testing.T) string { return testbuild.PluginDir(t) }
 
 type env struct {
 	store core.Store

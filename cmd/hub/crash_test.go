@@ -14,58 +14,26 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/sqlite"
+	"github.com/lothub/lothub/internal/testbuild"
 )
 
 // Crash tests run the real hub binary and the example connector as a
 // real plugin process, and kill the hub with SIGKILL.
 
-var (
-	binOnce              sync.Once
-	binDir               string
-	binErr               error
-	builtHub, builtPlugs string
-)
-
-// buildBinaries builds the hub and the example connector plugin once for
-// the package's tests.
+// buildBinaries returns the hub and a plugin folder with the example
+// connector, built once for the package's tests.
 func buildBinaries(t *testing.T) (hubBin, pluginDir string) {
 	t.Helper()
-	binOnce.Do(func() {
-		if binDir, binErr = os.MkdirTemp("", "lothub-bin-"); binErr != nil {
-			return
-		}
-		builtHub = filepath.Join(binDir, "hub")
-		builtPlugs = filepath.Join(binDir, "plugins")
-		for _, b := range [][2]string{
-			{builtHub, "github.com/lothub/lothub/cmd/hub"},
-			{filepath.Join(builtPlugs, "lothub-connector-scans"), "github.com/lothub/lothub/examples/connector-example"},
-		} {
-			if out, err := exec.Command("go", "build", "-o", b[0], b[1]).CombinedOutput(); err != nil {
-				binErr = fmt.Errorf("build %s: %v\n%s", b[1], err, out)
-				return
-			}
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return builtHub, builtPlugs
+	return testbuild.Hub(t), testbuild.PluginDir(t)
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbuild.Main(m) }
 
 // scanPlant writes n orders of MES scans into dir.
 func scanPlant(t *testing.T, dir string, n int) {

@@ -3,55 +3,24 @@ package dynamics_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lothub/lothub/config"
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/sqlite"
+	"github.com/lothub/lothub/internal/testbuild"
 	"github.com/lothub/lothub/runner"
 )
 
 // The hub binary, built once: the runner serves the built-in connector by
-// running it as "hub plugin dynamics", a real child process.
-var (
-	hubOnce sync.Once
-	hubDir  string
-	hubPath string
-	hubErr  error
-)
+func TestMain(m *testing.M) { testbuild.Main(m) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if hubDir != "" {
-		os.RemoveAll(hubDir)
-	}
-	os.Exit(code)
-}
-
-func hubBinary(t *testing.T) string {
-	t.Helper()
-	hubOnce.Do(func() {
-		hubDir, hubErr = os.MkdirTemp("", "lothub-dynamics-")
-		if hubErr != nil {
-			return
-		}
-		hubPath = filepath.Join(hubDir, "hub")
-		out, err := exec.Command("go", "build", "-o", hubPath, "github.com/lothub/lothub/cmd/hub").CombinedOutput()
-		if err != nil {
-			hubErr = fmt.Errorf("build the hub: %v\n%s", err, out)
-		}
-	})
-	if hubErr != nil {
-		t.Fatal(hubErr)
-	}
-	return hubPath
-}
+// hubBinary is the hub, built once: the runner serves the built-in
+// connector by running it as a plugin process of it.
+func hubBinary(t *testing.T) string { return testbuild.Hub(t) }
 
 // TestEndToEnd syncs each fake ERP through the hub's runner, the plugin
 // process and the default mapping into a SQLite store, and asks for

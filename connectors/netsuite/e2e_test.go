@@ -6,53 +6,24 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lothub/lothub/config"
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/sqlite"
+	"github.com/lothub/lothub/internal/testbuild"
 	"github.com/lothub/lothub/runner"
 )
 
 // The hub binary, built once for the end-to-end tests: the built-in
-// connector runs as a plugin process of it (hub plugin netsuite).
-var (
-	hubOnce sync.Once
-	hubDir  string
-	hubBin  string
-	hubErr  error
-)
+func TestMain(m *testing.M) { testbuild.Main(m) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if hubDir != "" {
-		os.RemoveAll(hubDir)
-	}
-	os.Exit(code)
-}
-
-func hubBinary(t *testing.T) string {
-	t.Helper()
-	hubOnce.Do(func() {
-		if hubDir, hubErr = os.MkdirTemp("", "lothub-netsuite-e2e-"); hubErr != nil {
-			return
-		}
-		hubBin = filepath.Join(hubDir, "hub")
-		out, err := exec.Command("go", "build", "-o", hubBin, "github.com/lothub/lothub/cmd/hub").CombinedOutput()
-		if err != nil {
-			hubErr = fmt.Errorf("go build ./cmd/hub: %v\n%s", err, out)
-		}
-	})
-	if hubErr != nil {
-		t.Fatal(hubErr)
-	}
-	return hubBin
-}
+// hubBinary is the hub, built once: the runner serves the built-in
+// connector by running it as a plugin process of it.
+func hubBinary(t *testing.T) string { return testbuild.Hub(t) }
 
 // From a NetSuite account to a recall: the hub runs the built-in
 // connector as a plugin, through a rate limit and an outage, maps the

@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,28 +21,11 @@ import (
 	"github.com/lothub/lothub/connectors/sap/internal/fake"
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/sqlite"
+	"github.com/lothub/lothub/internal/testbuild"
 	"github.com/lothub/lothub/runner"
 )
 
-// hubBin is the hub executable, built once by TestMain.
-var hubBin string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "lothub-sap-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	hubBin = filepath.Join(dir, "hub")
-	if out, err := exec.Command("go", "build", "-o", hubBin, "github.com/lothub/lothub/cmd/hub").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build the hub: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbuild.Main(m) }
 
 // syncBuffer is a log sink safe for the runner's and the plugin's
 // goroutines.
@@ -128,7 +109,7 @@ connectors:
 	e := &env{store: st, logs: &syncBuffer{}}
 	e.r = &runner.Runner{
 		Store: st, Config: h,
-		Plugins: &runner.Plugins{Builtins: []string{"sap"}, Self: hubBin},
+		Plugins: &runner.Plugins{Builtins: []string{"sap"}, Self: testbuild.Hub(t)},
 		Logger:  slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		// Backoff is recorded, not waited: the test checks Retry-After
 		// is honoured without sleeping.
