@@ -57,6 +57,14 @@ func (p *Pipeline) mapOne(in Input) (core.MappedRecord, error) {
 		Line: in.Line,
 	}
 	if !p.Mapping.Applies(in.Record.Kind) {
+		// A connector hands over what it could not read (a CSV row with
+		// the wrong number of fields) as a record of its own kind with an
+		// "error" field, so that it is quarantined, not lost: say that.
+		if msg, ok := in.Record.Fields["error"].(string); ok && msg != "" {
+			mr.Err = fmt.Errorf("record %s (kind %s): the connector could not read it: %s (fix it at the source; the raw record is kept here)",
+				in.Record.ID, in.Record.Kind, msg)
+			return mr, nil
+		}
 		mr.Err = fmt.Errorf("record %s: mapping %s does not apply to kind %q (it maps %v): use a mapping for this kind",
 			in.Record.ID, p.Mapping.File(), in.Record.Kind, p.Mapping.Kinds())
 		return mr, nil

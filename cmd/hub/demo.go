@@ -1,99 +1,258 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/lothub/lothub/config"
+	"github.com/lothub/lothub/connectors/filedrop"
+	"github.com/lothub/lothub/connectors/filedrop/sftptest"
 	"github.com/lothub/lothub/core"
-	"github.com/lothub/lothub/plantgen"
+	demoplant "github.com/lothub/lothub/examples/demo-plant"
+	"github.com/lothub/lothub/runner"
 )
 
+// demoConnector is the connector's name in the demo configuration: runs,
+// cursor and archived records carry it.
+const demoConnector = "demo-plant"
+
 func (a *app) demoCommand() *cobra.Command {
-	var cfg plantgen.Config
+	var plantDir string
+	var days int
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Load a synthetic demo plant into the database and print a recall",
-		Long: `Generates a synthetic plant (see 'hub gen'), ingests it into the database
-(--db, default ./hub.db) and prints the recall of the first raw lot the plant
-received: every lot made from it, the customers who got them, and what is
-still on hand. Run it again and nothing changes: ingest is idempotent.
+		Short: "Run lothub's main job on a demo plant: CSV exports over SFTP, synced into the database, then a recall and a backward trace",
+		Long: `Creates a demo plant — a small bakery's receipts, work-order consumption and
+output, quality steps and shipments, as CSV files in the filedrop connector's
+canonical layout — serves them from an SFTP server started on 127.0.0.1 (a
+fresh host key, pinned in the connector's configuration, and a fresh key
+pair), syncs them through the filedrop connector plugin and its default
+mapping into the database (--db, default ./hub.db), and prints the recall of
+a contaminated raw lot and a backward trace from a customer complaint.
 
-Afterwards, try for example:
-  hub trace backward --sales-order SO-000001
-  hub lot <ITEM> <LOT>
-  hub gaps`,
+The files go to --plant: examples/demo-plant when run in the repository,
+./demo-plant otherwise. Run it again and nothing is read twice: the
+connector's position, stored with the events, remembers every file.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			return a.withStore(ctx, func(s core.Store) error {
-				pr, pw := io.Pipe()
-				first := make(chan core.LotRef, 1)
-				go func() {
-					w := &firstReceipt{w: pw, found: first}
-					_, err := plantgen.GenerateStats(ctx, w, cfg)
-					pw.CloseWithError(err)
-				}()
-				in := core.Ingester{Store: s}
-				st, err := in.IngestJSONL(ctx, pr, "demo plant")
-				pr.CloseWithError(io.ErrClosedPipe)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stdout, "demo plant (seed %d) in %s: %d events read, %d new, %d unchanged, %d quarantined\n\n",
-					cfg.Seed, a.db, st.Read, st.New, st.Unchanged, st.Quarantined)
-				var root core.LotRef
-				select {
-				case root = <-first:
-				default:
-					return core.Errorf(core.EINVALID, "the demo plant received no lot: use more --events")
-				}
-				q := core.Queries{Store: s}
-				res, err := q.Recall(ctx, core.Selector{Lot: &root})
-				if err != nil {
-					return err
-				}
-				printTrace(a.stdout, res, true)
-				fmt.Fprintf(a.stdout, "\nThat was: hub --db %s recall %s %s\n", a.db, root.Item, root.Lot)
-				return nil
-			})
+			return a.demo(cmd.Context(), plantDir, days)
 		},
 	}
-	cmd.Flags().IntVar(&cfg.Events, "events", 5000, "size of the demo plant in events")
-	cmd.Flags().Uint64Var(&cfg.Seed, "seed", 1, "random seed of the demo plant")
+	cmd.Flags().StringVar(&plantDir, "plant", "", "folder to write the demo plant's CSV files to (default examples/demo-plant in the repository, else ./demo-plant)")
+	cmd.Flags().IntVar(&days, "days", 10, "production days of the demo plant")
 	return cmd
 }
 
-// firstReceipt passes JSON Lines through and reports the lot of the first
-// receive event that is not a bulk utility (SALT, WATER feed everything).
-type firstReceipt struct {
-	w     io.Writer
-	buf   []byte
-	found chan<- core.LotRef
-	done  bool
+func defaultPlantDir() string {
+	if info, err := os.Stat(filepath.Join("examples", "demo-plant")); err == nil && info.IsDir() {
+		return filepath.Join("examples", "demo-plant")
+	}
+	return "demo-plant"
 }
 
-func (f *firstReceipt) Write(p []byte) (int, error) {
-	if !f.done {
-		f.buf = append(f.buf, p...)
-		sc := bufio.NewScanner(bytes.NewReader(f.buf))
-		sc.Buffer(nil, len(f.buf)+1)
-		for sc.Scan() && !f.done {
-			var e core.Event
-			if json.Unmarshal(sc.Bytes(), &e) == nil && e.Type == core.Receive && e.Lot != nil &&
-				e.Lot.Item != "SALT" && e.Lot.Item != "WATER" {
-				f.found <- *e.Lot
-				f.done = true
-				f.buf = nil
-			}
+func (a *app) demo(ctx context.Context, dir string, days int) error {
+	if days < 1 || days > 3650 {
+		return usageError{fmt.Errorf("--days %d: want 1 to 3650", days)}
+	}
+	if dir == "" {
+		dir = defaultPlantDir()
+	}
+	plant := demoplant.Generate(demoplant.Config{Days: days})
+	if err := plant.Write(dir); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("demo plant folder: %w", err)
+	}
+
+	srv, err := sftptest.Start(sftptest.Options{Root: abs})
+	if err != nil {
+		return fmt.Errorf("start the demo SFTP server: %w", err)
+	}
+	defer srv.Close()
+	state, err := demoStateDir()
+	if err != nil {
+		return err
+	}
+	h, err := writeDemoConfig(state, srv)
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintf(a.stdout, "lothub demo: a small bakery, %d production days\n\n", days)
+	fmt.Fprintf(a.stdout, "  %d rows in %d CSV files written to %s\n", plant.Rows, len(plant.Files), dir)
+	fmt.Fprintf(a.stdout, "  served by an SFTP server on %s (host key %s, pinned in the connector's configuration %s)\n",
+		srv.Addr, srv.Fingerprint(), h.File)
+
+	return a.withStore(ctx, func(s core.Store) error {
+		logs := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		r := &runner.Runner{Store: s, Config: h, Plugins: a.plugins(h), Logger: logs}
+		run, err := r.Sync(ctx, demoConnector, "demo")
+		if err != nil {
+			return fmt.Errorf("sync the demo plant: %w", err)
 		}
-		if i := bytes.LastIndexByte(f.buf, '\n'); i >= 0 {
-			f.buf = f.buf[i+1:]
+		fmt.Fprintf(a.stdout, "  synced by the filedrop connector plugin into %s: run %d %s, %d rows read, %d events written, %d unchanged, %d quarantined, %s\n",
+			a.db, run.ID, run.Status, run.Records, run.Events, run.Unchanged, run.Quarant, run.Ended.Sub(run.Started).Round(time.Millisecond))
+		if run.Records == 0 {
+			fmt.Fprintln(a.stdout, "  (nothing new: the files were ingested by an earlier demo, and the connector remembers them by name, size, time and content hash)")
+		}
+		if err := a.demoQuarantine(ctx, s); err != nil {
+			return err
+		}
+		return a.demoStory(ctx, s, plant)
+	})
+}
+
+// demoStateDir is where the demo keeps its configuration, key and
+// mapping: a stable place, since quarantine reasons name the mapping file.
+func demoStateDir() (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	dir := filepath.Join(base, "lothub", "demo")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("demo configuration folder: %w", err)
+	}
+	return dir, nil
+}
+
+// writeDemoConfig writes the hub configuration of the demo (the
+// connector, its key and its mapping) into dir and loads it.
+func writeDemoConfig(dir string, srv *sftptest.Server) (*config.Hub, error) {
+	files := map[string][]byte{
+		"client_key":   srv.ClientKey,
+		"mapping.yaml": filedrop.DefaultMapping,
+		"hub.yaml": fmt.Appendf(nil, `# Written by hub demo for one run.
+connectors:
+  - name: %s
+    plugin: filedrop
+    mapping: mapping.yaml
+    batch_size: 200
+    timeout: 1m
+    max_retry: 1m
+    config:
+      source: %q
+      private_key: ${file:client_key}
+      host_key: %q
+      kinds: receive=receive*.csv,consume=consume*.csv,produce=produce*.csv,step=step*.csv,ship=ship*.csv,hold=hold*.csv
+      # The demo writes each file under a .tmp name and renames it when
+      # complete, so waiting for files to stop changing is not needed.
+      stable_wait: 0s
+`, demoConnector, srv.URL(""), srv.Fingerprint()),
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			return nil, fmt.Errorf("demo configuration: %w", err)
 		}
 	}
-	return f.w.Write(p)
+	return config.Load(filepath.Join(dir, "hub.yaml"))
+}
+
+// demoQuarantine shows the demo's rows that went to quarantine.
+func (a *app) demoQuarantine(ctx context.Context, s core.Store) error {
+	rows, err := s.Quarantined(ctx, core.QuarantineFilter{})
+	if err != nil {
+		return err
+	}
+	shown := 0
+	for _, q := range rows {
+		if q.Source != demoConnector || shown == 3 {
+			continue
+		}
+		if shown == 0 {
+			fmt.Fprintln(a.stdout)
+		}
+		shown++
+		fmt.Fprintf(a.stdout, "  quarantined: %s\n", oneLine(q.Reason, 200))
+	}
+	if shown > 0 {
+		fmt.Fprintln(a.stdout, "  (bad rows never stop a file and are never lost: fix the row in the file and drop it again; 'hub errors' lists them)")
+	}
+	return nil
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return s
+}
+
+// demoStory prints the recall of the contaminated raw lot and the
+// backward trace from the complaint, then what to try next.
+func (a *app) demoStory(ctx context.Context, s core.Store, p *demoplant.Plant) error {
+	q := core.Queries{Store: s}
+	bad := core.LotRef{Item: p.Contaminated.Item, Lot: p.Contaminated.Lot}
+	fmt.Fprintf(a.stdout, "\n1. %s recalls its lot %s: it was received as %s. What was made from it, and who got it?\n\n",
+		p.ContaminatedSupplier, p.SupplierLot, bad)
+	res, err := q.Recall(ctx, core.Selector{Lot: &bad})
+	if err != nil {
+		return err
+	}
+	printTrace(indent(a.stdout), res, true)
+
+	fmt.Fprintf(a.stdout, "\n2. %s (%s) complains about the %s delivered on sales order %s. Where did it come from?\n\n",
+		p.ComplaintCustName, p.ComplaintCustomer, p.ComplaintLot.Item, p.ComplaintOrder)
+	back, err := q.Trace(ctx, core.Backward, core.Selector{SalesOrder: p.ComplaintOrder})
+	if err != nil {
+		return err
+	}
+	printTrace(indent(a.stdout), back, false)
+
+	db := a.db
+	if strings.ContainsAny(db, " \t'\"") {
+		db = fmt.Sprintf("%q", db)
+	}
+	hub := "hub --db " + db
+	fmt.Fprintln(a.stdout, "\nTry next (go build -o hub ./cmd/hub, or go run ./cmd/hub):")
+	t := &table{tw: tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)}
+	for _, c := range [][2]string{
+		{fmt.Sprintf("recall %s %s --json", bad.Item, bad.Lot), "# the recall above, as JSON"},
+		{"recall --supplier-lot " + p.SupplierLot, "# the same, from the supplier's lot number"},
+		{"trace backward --sales-order " + p.ComplaintOrder, "# the complaint's trace"},
+		{fmt.Sprintf("lot %s %s", p.ComplaintLot.Item, p.ComplaintLot.Lot), "# one lot: status, steps, holds, history"},
+		{"errors", "# quarantined rows, with file:line"},
+		{"runs", "# sync runs"},
+		{"gaps", "# breaks in the chain"},
+	} {
+		t.row("  "+hub+" "+c[0], c[1])
+	}
+	t.flush()
+	fmt.Fprintln(a.stdout, "Your own plant's files: docs/connectors/filedrop.md (SFTP user, host key, file patterns, formats).")
+	return nil
+}
+
+// indent prefixes every line written through it with two spaces.
+func indent(w io.Writer) io.Writer { return &indenter{w: w, bol: true} }
+
+type indenter struct {
+	w   io.Writer
+	bol bool
+}
+
+func (in *indenter) Write(p []byte) (int, error) {
+	var b []byte
+	for _, c := range p {
+		if in.bol && c != '\n' {
+			b = append(b, ' ', ' ')
+		}
+		b = append(b, c)
+		in.bol = c == '\n'
+	}
+	if _, err := in.w.Write(b); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
