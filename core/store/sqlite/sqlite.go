@@ -393,22 +393,28 @@ func (t *ingestTx) archive(ctx context.Context, raws []core.RawRecord) error {
 	if len(raws) == 0 {
 		return nil
 	}
-	return errors.Join(
-		exec(ctx, t.tx, "archive records", `UPDATE raw_records SET current = 0
-			WHERE source = ? AND record_id = ? AND hash <> ? AND current = 1`, raws,
-			func(r core.RawRecord) []any { return []any{r.Source, r.RecordID, r.Hash} }),
-		exec(ctx, t.tx, "archive records", `INSERT INTO raw_records (source, kind, record_id, hash, payload, position, received_at, mapping, events)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (source, record_id, hash) DO UPDATE SET current = 1, kind = excluded.kind,
-				position = coalesce(excluded.position, position), mapping = excluded.mapping, events = excluded.events`, raws,
-			func(r core.RawRecord) []any {
-				events := r.Events
-				if events == nil {
-					events = []string{}
-				}
-				return []any{r.Source, r.Kind, r.RecordID, r.Hash, string(r.Payload), r.Position, micros(r.ReceivedAt), r.Mapping, jsonList(events)}
-			}),
-	)
+	// Older contents of these records stop being current: one statement
+	// for the batch, through the partial index on current rows.
+	keys := make([][3]string, len(raws))
+	for i, r := range raws {
+		keys[i] = [3]string{r.Source, r.RecordID, r.Hash}
+	}
+	if _, err := t.tx.ExecContext(ctx, `UPDATE raw_records SET current = 0 WHERE rowid IN (
+			SELECT r.rowid FROM json_each(?) j
+			JOIN raw_records r ON r.source = j.value ->> 0 AND r.record_id = j.value ->> 1 AND r.current = 1
+			WHERE r.hash <> j.value ->> 2)`, jsonList(keys)); err != nil {
+		return fmt.Errorf("archive records: %w", err)
+	}
+	return execMany(ctx, t.tx, "archive records", `INSERT INTO raw_records (source, kind, record_id, hash, payload, position, received_at, mapping, events) VALUES`,
+		`ON CONFLICT (source, record_id, hash) DO UPDATE SET current = 1, kind = excluded.kind,
+			position = coalesce(excluded.position, position), mapping = excluded.mapping, events = excluded.events`, raws,
+		func(r core.RawRecord) []any {
+			events := r.Events
+			if events == nil {
+				events = []string{}
+			}
+			return []any{r.Source, r.Kind, r.RecordID, r.Hash, string(r.Payload), r.Position, micros(r.ReceivedAt), r.Mapping, jsonList(events)}
+		})
 }
 
 // --- queries ---
