@@ -59,6 +59,7 @@ fail to map are quarantined with file:line, record id and the reason (see
 	cmd.Flags().StringVar(&kind, "kind", "", "source record kind of the files (with --mapping)")
 	cmd.Flags().StringVar(&source, "source", "", "source name the records are archived under (default: the file's name)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the counts as JSON")
+	cmd.Flags().BoolVar(&a.evaluate, "evaluate", true, "evaluate the gap rules after the ingest (--evaluate=false for a bulk backfill; run 'hub gaps --evaluate' after)")
 	return cmd
 }
 

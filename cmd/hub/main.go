@@ -54,6 +54,8 @@ type app struct {
 	db     string
 	dbSet  bool   // --db or $HUB_DB given: it wins over the configuration's store
 	config string // --config
+	// evaluate: run the gap rules after an ingest (hub ingest --evaluate).
+	evaluate bool
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer

@@ -47,6 +47,9 @@ func (a *app) withMonitor(ctx context.Context, fn func(m *core.Monitor) error) e
 // evaluateAfterIngest runs the gap rules after an ingest. The ingest is
 // committed already: a failure here is reported, never fails it.
 func (a *app) evaluateAfterIngest(ctx context.Context, s core.Store) {
+	if !a.evaluate {
+		return
+	}
 	h, err := a.qualityConfig()
 	if err != nil {
 		fmt.Fprintf(a.stderr, "hub: gaps not evaluated: %v\n", err)
