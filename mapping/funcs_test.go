@@ -28,7 +28,12 @@ vars:
 // nil for nothing or "" (fields that are empty are omitted).
 func eval(t *testing.T, expression string, fields map[string]any) (any, error) {
 	t.Helper()
-	src := "mapping: f\nversion: 1\nkinds: [r]\n" + evalHeader + `rules:
+	return evalIn(t, evalHeader, expression, fields)
+}
+
+func evalIn(t *testing.T, header, expression string, fields map[string]any) (any, error) {
+	t.Helper()
+	src := "mapping: f\nversion: 1\nkinds: [r]\n" + header + `rules:
   - name: eval
     emit:
       - id: 'x'
@@ -224,6 +229,24 @@ func TestDateFunctions(t *testing.T) {
 		{expr: "datefmt('2026-02-28T23:30:00Z', 'YYYY-MM-DD')", want: "2026-03-01"},
 		{expr: "datefmt('2026-03-01T14:05:00+01:00', 'DD.MM.YYYY HH:mm')", want: "01.03.2026 14:05"},
 	})
+}
+
+// TestTimeZones checks the offsets times are written with.
+func TestTimeZones(t *testing.T) {
+	tests := []struct{ zone, expr, want string }{
+		{"UTC", "datetime('2026-03-01 08:15')", "2026-03-01T08:15:00Z"},
+		{"America/Chicago", "datetime('2026-03-01 08:15')", "2026-03-01T08:15:00-06:00"},
+		{"Asia/Kolkata", "datetime('2026-03-01T00:00:00Z')", "2026-03-01T05:30:00+05:30"},
+		{"Asia/Kathmandu", "datetime('2026-03-01T00:00:00Z')", "2026-03-01T05:45:00+05:45"},
+		{"America/St_Johns", "datetime('2026-07-01 12:00')", "2026-07-01T12:00:00-02:30"},
+		{"Europe/Berlin", "datetime('2026-03-01T08:15:00.250Z')", "2026-03-01T09:15:00.25+01:00"},
+	}
+	for _, tt := range tests {
+		got, err := evalIn(t, "timezone: "+tt.zone+"\n", tt.expr, nil)
+		if err != nil || got != tt.want {
+			t.Errorf("%s in %s = %v, %v; want %s", tt.expr, tt.zone, got, err, tt.want)
+		}
+	}
 }
 
 // TestVMAndLoweredAgree runs expressions the mapping evaluates itself and

@@ -45,8 +45,9 @@ type state struct {
 
 // built is an event and the template that made it, for error positions.
 type built struct {
-	ev *core.Event
-	t  *template
+	ev  *core.Event
+	t   *template
+	blk *eventBlock
 }
 
 func (m *Mapping) newState() *state {
@@ -275,7 +276,12 @@ func (st *state) emit(ru *rule) ([]*core.Event, error) {
 	if len(st.evs) == 0 {
 		return nil, nil
 	}
-	out := make([]*core.Event, len(st.evs))
+	var out []*core.Event
+	if len(st.evs) == 1 {
+		out = st.evs[0].blk.one[:]
+	} else {
+		out = make([]*core.Event, len(st.evs))
+	}
 	for i, b := range st.evs {
 		for j := range i {
 			if st.evs[j].ev.ID == b.ev.ID {
@@ -315,6 +321,7 @@ type eventBlock struct {
 	ev  core.Event
 	lot core.LotRef
 	qty float64
+	one [1]*core.Event // the slice Map returns when a record makes one event
 }
 
 // build makes one event from template t and appends it to st.evs.
@@ -385,7 +392,7 @@ func (st *state) build(t *template) error {
 	if ev.Outputs, err = st.lotQtys(t.outputs); err != nil {
 		return err
 	}
-	st.evs = append(st.evs, built{ev: ev, t: t})
+	st.evs = append(st.evs, built{ev: ev, t: t, blk: blk})
 	return nil
 }
 

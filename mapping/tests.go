@@ -165,6 +165,9 @@ func (s *source) expectedEvents(n *yaml.Node) []*core.Event {
 }
 
 func (s *source) eventValue(n *yaml.Node, path string) any {
+	if !s.spend(n) {
+		return nil
+	}
 	n = resolve(n)
 	if strings.HasPrefix(path, "params.") {
 		v, _ := s.jsonValue(n, false)

@@ -206,3 +206,18 @@ func TestErrorsAreEINVALID(t *testing.T) {
 		t.Errorf("errors.As(ErrorList, *Error) = %v", e)
 	}
 }
+
+func TestParseTestsAliasBomb(t *testing.T) {
+	src := "- &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for i := 0; i < 8; i++ {
+		name := string(rune('b' + i))
+		src += "- &" + name + " [*" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + "]\n"
+		prev = name
+	}
+	src += "- name: bomb\n  fields: {v: *" + prev + "}\n  skip: true\n"
+	_, err := mapping.ParseTests("t.yaml", []byte(src))
+	if err == nil || !strings.Contains(err.Error(), "too many values") {
+		t.Errorf("ParseTests = %v, want too many values", err)
+	}
+}

@@ -92,7 +92,9 @@ func (l *library) parseTime(v any, layout string) (t time.Time, empty bool, err 
 		t := time.UnixMilli(ms).UTC()
 		if !offset {
 			// Edm.DateTime: a wall clock, not an instant.
-			return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), l.loc), false, nil
+			y, mo, d := t.Date()
+			h, mi, sec := t.Clock()
+			return time.Date(y, mo, d, h, mi, sec, t.Nanosecond(), l.loc), false, nil
 		}
 		// Edm.DateTimeOffset: the milliseconds are the instant (UTC); the
 		// offset (minutes) only says which zone the source showed it in.
@@ -172,7 +174,43 @@ func parseClock(v any) (d time.Duration, empty bool, err error) {
 
 // formatTime renders t as RFC 3339 in the mapping's time zone.
 func (l *library) formatTime(t time.Time) string {
-	return t.In(l.loc).Format(time.RFC3339Nano)
+	t = t.In(l.loc)
+	y, mo, d := t.Date()
+	if t.Nanosecond() != 0 || y < 1000 || y > 9999 {
+		return t.Format(time.RFC3339Nano)
+	}
+	// The common case, written directly: it is on every event's time.
+	h, mi, s := t.Clock()
+	_, off := t.Zone()
+	var b [25]byte
+	put2 := func(i, v int) { b[i], b[i+1] = byte('0'+v/10), byte('0'+v%10) }
+	put2(0, y/100)
+	put2(2, y%100)
+	b[4] = '-'
+	put2(5, int(mo))
+	b[7] = '-'
+	put2(8, d)
+	b[10] = 'T'
+	put2(11, h)
+	b[13] = ':'
+	put2(14, mi)
+	b[16] = ':'
+	put2(17, s)
+	if off == 0 {
+		b[19] = 'Z'
+		return string(b[:20])
+	}
+	b[19] = '+'
+	if off < 0 {
+		b[19], off = '-', -off
+	}
+	if off%60 != 0 {
+		return t.Format(time.RFC3339Nano)
+	}
+	put2(20, off/3600)
+	b[22] = ':'
+	put2(23, off/60%60)
+	return string(b[:])
 }
 
 // layoutTokens are the layout letters datetime(), datefmt() and

@@ -18,6 +18,22 @@ type source struct {
 	file  string
 	lines []string
 	errs  ErrorList
+	spent int // values converted, see spend
+}
+
+// maxValues bounds the values a file's records and expected events may
+// hold once aliases are expanded: a few aliases of aliases can expand to
+// billions.
+const maxValues = 1_000_000
+
+// spend counts one value converted from the file; false (with an error,
+// once) when the file holds too many.
+func (s *source) spend(n *yaml.Node) bool {
+	s.spent++
+	if s.spent == maxValues+1 {
+		s.errorf(n, "too many values once aliases are expanded (do aliases refer to each other?)")
+	}
+	return s.spent <= maxValues
 }
 
 func newSource(file string, src []byte) *source {
@@ -88,23 +104,30 @@ func (s *source) syntaxError(err error) {
 			}
 		}
 	}
-	line := 0
-	if len(s.lines) <= 5000 {
-		for k := 1; k <= len(s.lines); k++ {
-			var n yaml.Node
-			perr := yaml.Unmarshal([]byte(strings.Join(s.lines[:k], "\n")), &n)
-			if perr != nil && yamlLine.ReplaceAllString(perr.Error(), "") == msg {
-				line = k
-				break
+	reported := 1
+	if m := yamlLine.FindStringSubmatch(full); m != nil && m[1] != "" {
+		fmt.Sscan(m[1], &reported)
+	}
+	reported = min(max(reported, 1), len(s.lines))
+	// The problem line is at or after the reported one. A prefix of the
+	// file that ends before it parses (or fails differently); one that
+	// includes it fails the same way: binary search for the shortest.
+	fails := func(k int) bool {
+		var n yaml.Node
+		err := yaml.Unmarshal([]byte(strings.Join(s.lines[:k], "\n")), &n)
+		return err != nil && yamlLine.ReplaceAllString(err.Error(), "") == msg
+	}
+	line := reported
+	if lo, hi := reported, len(s.lines); fails(hi) {
+		for lo < hi {
+			mid := (lo + hi) / 2
+			if fails(mid) {
+				hi = mid
+			} else {
+				lo = mid + 1
 			}
 		}
-	}
-	if line == 0 {
-		line = 1
-		if m := yamlLine.FindStringSubmatch(full); m != nil && m[1] != "" {
-			fmt.Sscan(m[1], &line)
-		}
-		line = min(max(line, 1), len(s.lines))
+		line = lo
 	}
 	text := s.lines[line-1]
 	if col, ok := quotedThenMore(text); ok {
@@ -415,6 +438,9 @@ func (s *source) boolean(n *yaml.Node, what string) bool {
 // map[string]any. Keys are always text as written. With text set, every
 // scalar is its text as written (a CSV row).
 func (s *source) jsonValue(n *yaml.Node, text bool) (any, bool) {
+	if !s.spend(n) {
+		return nil, false
+	}
 	n = resolve(n)
 	if n == nil {
 		return nil, true

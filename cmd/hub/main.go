@@ -56,9 +56,9 @@ type app struct {
 	config string // --config
 	// evaluate: run the gap rules after an ingest (hub ingest --evaluate).
 	evaluate bool
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
+	stdin    io.Reader
+	stdout   io.Writer
+	stderr   io.Writer
 }
 
 // Main runs the hub with args and returns the exit status.
