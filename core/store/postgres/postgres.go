@@ -259,7 +259,7 @@ func (s *DB) maybeAnalyze(ctx context.Context, rows int) error {
 	if total < next || !s.analyzeAt.CompareAndSwap(next, next*4) {
 		return nil
 	}
-	if _, err := s.pool.Exec(ctx, `ANALYZE lots, links, receipts, shipments, lot_qty, orders`); err != nil {
+	if _, err := s.pool.Exec(ctx, `ANALYZE lots, links, receipts, shipments, lot_qty, orders, events`); err != nil {
 		return fmt.Errorf("analyze %s after %d rows: %w", s.name, total, err)
 	}
 	return nil
@@ -599,7 +599,7 @@ var (
 
 // Write applies c in the order documented on core.Changes.
 func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
-	t.rows += len(c.Links) + len(c.Receipts) + len(c.Shipments) + len(c.LotDeltas)
+	t.rows += len(c.NewVersions) + len(c.Links) + len(c.Receipts) + len(c.Shipments) + len(c.LotDeltas)
 	w := &writer{ctx: ctx, tx: t.tx}
 	if n := len(c.StatusUpdates); n > 0 {
 		seqs, statuses := make([]int64, n), make([]string, n)
