@@ -71,7 +71,7 @@ func BenchmarkMap(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rec := mapping.Record{Kind: "A_MaterialDocumentItem", ID: "2026/4900001299/0002", Fields: sapIssue()}
+	rec := mapping.Record{Kind: "a_materialdocumentitem", ID: "2026/4900001299/0002", Fields: sapIssue()}
 	evs, err := m.Map(rec)
 	if err != nil || len(evs) != 1 || evs[0].Type != "consume" {
 		b.Fatalf("Map = %v, %v; want one consume", evs, err)

@@ -339,7 +339,7 @@ func TestMapNeverPanics(t *testing.T) {
 							t.Fatalf("Map panicked with %s=%#v, movement %s: %v", field, v, mvt, p)
 						}
 					}()
-					evs, err := m.Map(mapping.Record{Kind: "A_MaterialDocumentItem", ID: "x", Fields: fields})
+					evs, err := m.Map(mapping.Record{Kind: "a_materialdocumentitem", ID: "x", Fields: fields})
 					var re *mapping.RecordError
 					if err != nil && !errors.As(err, &re) {
 						t.Fatalf("%s=%#v: error %T is not a RecordError: %v", field, v, err, err)
@@ -354,7 +354,7 @@ func TestMapNeverPanics(t *testing.T) {
 		}
 	}
 	// No fields at all: no movement type, so the catch-all skip rule.
-	if evs, err := m.Map(mapping.Record{Kind: "A_MaterialDocumentItem", ID: "nil-fields"}); evs != nil || err != nil {
+	if evs, err := m.Map(mapping.Record{Kind: "a_materialdocumentitem", ID: "nil-fields"}); evs != nil || err != nil {
 		t.Errorf("Map of a record without fields = %v, %v; want nil, nil", evs, err)
 	}
 }
@@ -380,7 +380,7 @@ func TestMapConcurrent(t *testing.T) {
 		if i%11 == 0 {
 			f["Plant"] = "9999" // quarantined
 		}
-		records[i] = mapping.Record{Kind: "A_MaterialDocumentItem", ID: fmt.Sprint(i), Fields: f}
+		records[i] = mapping.Record{Kind: "a_materialdocumentitem", ID: fmt.Sprint(i), Fields: f}
 		evs, err := m.Map(records[i])
 		want[i] = fmt.Sprint(eventsJSON(evs), err)
 	}
