@@ -305,3 +305,21 @@ type QuarantineFilter struct {
 	IncludeResolved bool
 	Limit           int
 }
+
+// LinksOfGroups keeps the links whose group is one of groups.
+func LinksOfGroups(links []LinkRow, groups []string) []LinkRow {
+	if len(links) == 0 {
+		return nil
+	}
+	want := make(map[string]bool, len(groups))
+	for _, g := range groups {
+		want[g] = true
+	}
+	out := links[:0]
+	for _, l := range links {
+		if want[l.Group] {
+			out = append(out, l)
+		}
+	}
+	return out
+}

@@ -264,10 +264,13 @@ func (s *DB) OrderEvents(ctx context.Context, order string) ([]core.EventRow, er
 }
 
 func (s *DB) ManualLinks(ctx context.Context, groups []string) ([]core.LinkRow, error) {
+	// Confirmed links are few: find them all by their id prefix
+	// (through links_event) and keep those of the groups asked for.
 	rows, err := s.pool.Query(ctx, `SELECT event_id, lot_id, grp, out FROM links
-		WHERE grp = ANY($1::text[]) AND event_id LIKE 'confirm:%'`, groups)
+		WHERE event_id >= 'confirm:' AND event_id < 'confirm;'`)
 	if err != nil {
 		return nil, fmt.Errorf("read confirmed links: %w", err)
 	}
-	return collect(rows, "read confirmed links", func(l *core.LinkRow) []any { return []any{&l.EventID, &l.LotID, &l.Group, &l.Out} })
+	all, err := collect(rows, "read confirmed links", func(l *core.LinkRow) []any { return []any{&l.EventID, &l.LotID, &l.Group, &l.Out} })
+	return core.LinksOfGroups(all, groups), err
 }

@@ -243,10 +243,13 @@ func (s *DB) ExceptionHistory(ctx context.Context, id int64) ([]core.ExceptionEv
 }
 
 func (s *DB) HeldLots(ctx context.Context) ([]core.HeldLotRow, error) {
+	// INDEXED BY: without statistics SQLite scans every event through
+	// events_lot instead of the few holds through events_holds (1.5 s
+	// instead of milliseconds on a 1M-event plant, in every recall).
 	rows, err := s.db.QueryContext(ctx, `SELECT l.id, l.item, l.lot, e.ts, e.id, e.body
-		FROM events e JOIN lots l ON l.id = e.lot_id
+		FROM events e INDEXED BY events_holds JOIN lots l ON l.id = e.lot_id
 		WHERE e.type IN ('hold', 'release') AND e.status = 'active'
-		  AND NOT EXISTS (SELECT 1 FROM events n WHERE n.lot_id = e.lot_id AND n.type IN ('hold', 'release') AND n.status = 'active'
+		  AND NOT EXISTS (SELECT 1 FROM events n INDEXED BY events_holds WHERE n.lot_id = e.lot_id AND n.type IN ('hold', 'release') AND n.status = 'active'
 		                  AND (n.ts > e.ts OR n.ts = e.ts AND n.seq > e.seq))
 		  AND e.type = 'hold'
 		ORDER BY l.item, l.lot`)
@@ -278,10 +281,14 @@ func (s *DB) OrderEvents(ctx context.Context, order string) ([]core.EventRow, er
 }
 
 func (s *DB) ManualLinks(ctx context.Context, groups []string) ([]core.LinkRow, error) {
+	// Confirmed links are few: find them all by their id prefix
+	// (through links_event) and keep those of the groups asked for. A
+	// lookup per group costs seconds for the widest recall.
 	rows, err := s.query(ctx, `SELECT event_id, lot_id, grp, out FROM links
-		WHERE grp IN (SELECT value FROM json_each(?)) AND event_id LIKE 'confirm:%'`, jsonList(groups))
+		WHERE event_id >= 'confirm:' AND event_id < 'confirm;'`)
 	if err != nil {
 		return nil, fmt.Errorf("read confirmed links: %w", err)
 	}
-	return collect(rows, "read confirmed links", func(l *core.LinkRow) []any { return []any{&l.EventID, &l.LotID, &l.Group, &l.Out} })
+	all, err := collect(rows, "read confirmed links", func(l *core.LinkRow) []any { return []any{&l.EventID, &l.LotID, &l.Group, &l.Out} })
+	return core.LinksOfGroups(all, groups), err
 }
