@@ -28,7 +28,7 @@ func TestMappingCheck(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	for _, want := range []string{
-		sap + ": ok (10 rules, kinds A_MaterialDocumentItem)",
+		sap + ": ok (11 rules, kinds a_materialdocumentitem)",
 		"csv-export.yaml: ok (6 rules, kinds receipt, production, shipment, quality)",
 		"csv-export.test.yaml: ok (test file, 10 cases)",
 	} {
