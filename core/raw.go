@@ -53,7 +53,14 @@ type RawFilter struct {
 	Since    time.Time // received at or after; zero for all
 	AfterSeq int64     // paging: records after this sequence number
 	Limit    int       // 0 for no limit
+	// RecordPrefix: only records whose id starts with it ("" for all).
+	RecordPrefix string
 }
+
+// PrefixEnd returns the smallest string greater than every string that
+// starts with prefix, for a range scan [prefix, PrefixEnd(prefix)) in a
+// bytewise-ordered index.
+func PrefixEnd(prefix string) string { return prefix + "\U0010FFFF" }
 
 // MappedRecord is one source record with what its mapping made of it:
 // events, or the error that sends it to quarantine.
@@ -63,8 +70,13 @@ type MappedRecord struct {
 	Events []*Event // valid or not: IngestRecords validates them
 	Err    error    // the mapping failed: the record is quarantined
 	// Dropped are ids this record produced under an earlier mapping and
-	// no longer does (hub remap): they are reversed.
+	// no longer does (hub remap), or that records it deletes produced:
+	// they are reversed.
 	Dropped []string
+	// ReverseAs, when set, starts the ids of the reverse events written
+	// for Dropped (the deleting record's id, so that reading it again
+	// writes nothing new); otherwise "remap:RUN:".
+	ReverseAs string
 }
 
 // RecordStats counts what an ingest of source records did.
@@ -107,6 +119,7 @@ func (in *Ingester) IngestRecords(ctx context.Context, recs []MappedRecord, runI
 	raws := make([]RawRecord, 0, len(recs))
 	var produced, dropped []string
 	dropSource := map[string]string{}
+	dropAs := map[string][2]string{} // id → reverse id prefix, source
 	seen := map[string]bool{}
 	for i := range recs {
 		r := &recs[i]
@@ -164,6 +177,9 @@ func (in *Ingester) IngestRecords(ctx context.Context, recs []MappedRecord, runI
 		for _, id := range r.Dropped {
 			dropped = append(dropped, id)
 			dropSource[id] = raw.RecordID
+			if r.ReverseAs != "" {
+				dropAs[id] = [2]string{r.ReverseAs, raw.Source}
+			}
 		}
 		raw.Events = ids
 		resolvedKeys = append(resolvedKeys, key)
@@ -205,8 +221,12 @@ func (in *Ingester) IngestRecords(ctx context.Context, recs []MappedRecord, runI
 			}
 		}
 		for _, id := range dropped {
-			revs = append(revs, Prepare(&Event{ID: remapPrefix + runID + ":" + id, Type: Reverse, Time: now.Format(time.RFC3339),
-				Reverses: id, Source: &Source{Connector: "remap", Record: dropSource[id]}}))
+			revID, by := remapPrefix+runID+":"+id, "remap"
+			if as, ok := dropAs[id]; ok {
+				revID, by = as[0]+id, as[1]
+			}
+			revs = append(revs, Prepare(&Event{ID: revID, Type: Reverse, Time: now.Format(time.RFC3339),
+				Reverses: id, Source: &Source{Connector: by, Record: dropSource[id]}}))
 			st.Reversed++
 		}
 		if len(revs) > 0 {

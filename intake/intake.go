@@ -27,6 +27,10 @@ type Input struct {
 	Payload  []byte
 	Line     int    // 1-based line in the file it came from, 0 otherwise
 	Position []byte // the connector position it was read at, if any
+	// Deletes: record-id prefixes of earlier records of the same source
+	// that this record deletes (sdk.Record.Deletes): their events are
+	// reversed.
+	Deletes []string
 }
 
 // Pipeline maps and ingests records of one source through one mapping.
@@ -84,9 +88,41 @@ func (p *Pipeline) Ingest(ctx context.Context, inputs []Input, extra func(core.I
 		if err != nil {
 			return core.RecordStats{}, err
 		}
+		if len(in.Deletes) > 0 && mr.Err == nil {
+			if err := p.deletes(ctx, &mr, in.Deletes); err != nil {
+				return core.RecordStats{}, err
+			}
+		}
 		recs = append(recs, mr)
 	}
 	return p.Ingester.IngestRecords(ctx, recs, "", extra)
+}
+
+// deletes finds the events that the archived records a deleting record
+// names produced, and marks them to be reversed with ids that start with
+// the deleting record's id (reading it again writes nothing new).
+func (p *Pipeline) deletes(ctx context.Context, mr *core.MappedRecord, prefixes []string) error {
+	for _, prefix := range prefixes {
+		if prefix == "" {
+			return fmt.Errorf("record %s deletes an empty record-id prefix: that would be every record of %s (a connector bug)", mr.Raw.RecordID, p.Source)
+		}
+		var after int64
+		for {
+			raws, err := p.Ingester.Store.RawRecords(ctx, core.RawFilter{Source: p.Source, RecordPrefix: prefix, AfterSeq: after, Limit: 1000})
+			if err != nil {
+				return fmt.Errorf("record %s: find the records it deletes: %w", mr.Raw.RecordID, err)
+			}
+			if len(raws) == 0 {
+				break
+			}
+			after = raws[len(raws)-1].Seq
+			for _, r := range raws {
+				mr.Dropped = append(mr.Dropped, r.Events...)
+			}
+		}
+	}
+	mr.ReverseAs = mr.Raw.RecordID + "/"
+	return nil
 }
 
 // RemapOptions select what hub remap replays.

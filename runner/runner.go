@@ -379,6 +379,7 @@ func toInput(rec sdk.Record) (intake.Input, error) {
 	return intake.Input{
 		Record:  mapping.Record{Kind: rec.Kind, ID: rec.ID, Fields: fields},
 		Payload: rec.Payload,
+		Deletes: rec.Deletes,
 	}, nil
 }
 

@@ -94,6 +94,14 @@ type Record struct {
 	// the hub commit part of a batch; leave it nil when a record cannot be
 	// resumed after on its own (then the hub commits whole batches only).
 	Position Position
+	// Deletes, on a record that says a document was deleted at the source,
+	// lists the record-id prefixes of the records the document was read
+	// as earlier ("ItemRcpt:12345:" for all lines of transaction 12345).
+	// The hub reverses every event those records produced (history keeps
+	// them), once the record itself maps without error (usually through a
+	// skip rule). Sources that keep nothing of a deleted document but its
+	// id need this: the mapping alone cannot name the events to reverse.
+	Deletes []string
 }
 
 // ReadResult is one batch returned by [Connector.Read].

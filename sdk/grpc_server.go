@@ -140,7 +140,7 @@ func specFromPB(s *pb.Spec) Spec {
 func recordsToPB(rs []Record) []*pb.Record {
 	out := make([]*pb.Record, len(rs))
 	for i, r := range rs {
-		out[i] = &pb.Record{Kind: r.Kind, Id: r.ID, Payload: r.Payload, Position: r.Position}
+		out[i] = &pb.Record{Kind: r.Kind, Id: r.ID, Payload: r.Payload, Position: r.Position, Deletes: r.Deletes}
 		if !r.Time.IsZero() {
 			out[i].Time = timestamppb.New(r.Time)
 		}
@@ -151,7 +151,7 @@ func recordsToPB(rs []Record) []*pb.Record {
 func recordsFromPB(rs []*pb.Record) []Record {
 	out := make([]Record, len(rs))
 	for i, r := range rs {
-		out[i] = Record{Kind: r.GetKind(), ID: r.GetId(), Payload: r.GetPayload(), Position: r.GetPosition()}
+		out[i] = Record{Kind: r.GetKind(), ID: r.GetId(), Payload: r.GetPayload(), Position: r.GetPosition(), Deletes: r.GetDeletes()}
 		if r.GetTime() != nil {
 			out[i].Time = r.GetTime().AsTime()
 		}

@@ -319,7 +319,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, core.Errorf(core.EINVALID, "webhook record %s is not a JSON object: %v", rec.ID, err))
 			return
 		}
-		inputs = append(inputs, intake.Input{Record: mapping.Record{Kind: rec.Kind, ID: rec.ID, Fields: fields}, Payload: rec.Payload})
+		inputs = append(inputs, intake.Input{Record: mapping.Record{Kind: rec.Kind, ID: rec.ID, Fields: fields}, Payload: rec.Payload, Deletes: rec.Deletes})
 	}
 	p := &intake.Pipeline{Ingester: &s.ing, Mapping: t.mapping, Source: name}
 	st, err := p.Ingest(r.Context(), inputs, nil)

@@ -140,15 +140,26 @@ connectors:
 	f.Put(Txn{ID: 5402, Number: "IF-302", Type: "ItemShip", Date: "2026-03-16", Modified: at(f.Loc, "2026-03-16 23:59:59"),
 		Entity: 203, CreatedFrom: 4101, Lines: []Line{
 			{ID: 1, Item: 13, Qty: -30, Location: locMain, Assign: []Assign{{ID: 9402, Lot: "BR-1", Qty: -30}}}}})
-	// And the salt adjustment is deleted: quarantined for a person to
-	// reverse its event.
+	// And the salt adjustment is deleted: the hub reverses the receipt
+	// its line made.
 	f.Delete(5600, "Inventory Adjustment", time.Now())
 	second, err := r.Sync(ctx, "netsuite-prod", "schedule")
 	if err != nil {
 		t.Fatalf("second sync: %v", err)
 	}
-	if second.Records != 3 || second.Quarant != 1 {
-		t.Errorf("second run = %+v, want 3 records (void, new shipment, deletion), 1 quarantined", second)
+	if second.Records != 3 || second.Quarant != 0 {
+		t.Errorf("second run = %+v, want 3 records (void, new shipment, deletion), none quarantined", second)
+	}
+	salt, err := (&core.Queries{Store: store}).Lot(ctx, core.LotRef{Item: "SALT", Lot: "S-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hist []string
+	for _, e := range salt.Events {
+		hist = append(hist, e.ID+" "+string(e.Status))
+	}
+	if want := []string{"netsuite:InvAdjst:5600:1:9600 reversed", "deleted:InvAdjst:5600/netsuite:InvAdjst:5600:1:9600 active"}; !slices.Equal(hist, want) {
+		t.Errorf("history of SALT/S-1 after the deletion = %v, want %v", hist, want)
 	}
 	if got, want := customers(recall("YEAST", "Y-7")), []string{"C-ALPHA Alpha Foods", "C-GAMMA Gamma Deli"}; !slices.Equal(got, want) {
 		t.Errorf("after the void and the new shipment, recall of YEAST Y-7 finds %v, want %v", got, want)

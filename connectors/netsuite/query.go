@@ -377,5 +377,9 @@ func deletedRecord(o *options, r row, at time.Time) (sdk.Record, bool, error) {
 	if err != nil {
 		return sdk.Record{}, false, fmt.Errorf("encode deleted record %s: %w", r["record_id"], err)
 	}
-	return sdk.Record{Kind: KindDeletedTransaction, ID: "deleted:" + tt + ":" + r["record_id"], Payload: payload, Time: at}, true, nil
+	// NetSuite keeps only the id of a deleted transaction, not its lines:
+	// the hub reverses the events of every line record read from it
+	// (record ids TYPE:ID:LINE:ASSIGNMENT).
+	return sdk.Record{Kind: KindDeletedTransaction, ID: "deleted:" + tt + ":" + r["record_id"], Payload: payload, Time: at,
+		Deletes: []string{tt + ":" + r["record_id"] + ":"}}, true, nil
 }

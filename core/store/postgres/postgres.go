@@ -1036,7 +1036,8 @@ func (s *DB) RawRecords(ctx context.Context, f core.RawFilter) ([]core.RawRecord
 		FROM raw_records
 		WHERE current AND seq > $1 AND ($2 = '' OR source = $2) AND received_at >= $3
 			AND (cardinality($4::text[]) = 0 OR kind = ANY($4::text[]))
-		ORDER BY seq LIMIT $5`, f.AfterSeq, f.Source, since, kinds, limit)
+			AND ($6 = '' OR record_id >= $6 AND record_id < $7)
+		ORDER BY seq LIMIT $5`, f.AfterSeq, f.Source, since, kinds, limit, f.RecordPrefix, core.PrefixEnd(f.RecordPrefix))
 	if err != nil {
 		return nil, fmt.Errorf("read raw records: %w", err)
 	}

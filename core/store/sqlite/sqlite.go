@@ -635,8 +635,10 @@ func (s *DB) RawRecords(ctx context.Context, f core.RawFilter) ([]core.RawRecord
 		FROM raw_records
 		WHERE current = 1 AND seq > ? AND (? = '' OR source = ?) AND received_at >= ?
 			AND (? = '[]' OR kind IN (SELECT value FROM json_each(?)))
+			AND (? = '' OR record_id >= ? AND record_id < ?)
 		ORDER BY seq LIMIT ?`,
-		f.AfterSeq, f.Source, f.Source, since, jsonList(kinds), jsonList(kinds), limit)
+		f.AfterSeq, f.Source, f.Source, since, jsonList(kinds), jsonList(kinds),
+		f.RecordPrefix, f.RecordPrefix, core.PrefixEnd(f.RecordPrefix), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read raw records: %w", err)
 	}

@@ -98,6 +98,9 @@ func init() {
 			all := h.raw(core.RawFilter{})
 			h.equal("paging", rawSummary(h.raw(core.RawFilter{AfterSeq: all[0].Seq, Limit: 1})), []string{"erp/b:{}:[]"})
 			h.equal("since", len(h.raw(core.RawFilter{Since: time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC)})), 0)
+			h.ingestRecords("", mapped("erp", "ItemRcpt:1:1", `{}`), mapped("erp", "ItemRcpt:1:2", `{}`), mapped("erp", "ItemRcpt:10:1", `{}`))
+			h.equal("by record prefix", rawSummary(h.raw(core.RawFilter{Source: "erp", RecordPrefix: "ItemRcpt:1:"})),
+				[]string{"erp/ItemRcpt:1:1:{}:[]", "erp/ItemRcpt:1:2:{}:[]"})
 			h.equal("received at", all[0].ReceivedAt, time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC))
 		}},
 		{"UnmappableRecordQuarantinedThenReleased", func(h *harness) {

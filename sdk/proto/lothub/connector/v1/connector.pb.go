@@ -493,7 +493,10 @@ type Record struct {
 	Payload []byte                 `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
 	Time    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
 	// position, when set, resumes right after this record.
-	Position      []byte `protobuf:"bytes,5,opt,name=position,proto3" json:"position,omitempty"`
+	Position []byte `protobuf:"bytes,5,opt,name=position,proto3" json:"position,omitempty"`
+	// deletes lists record-id prefixes of earlier records this one deletes
+	// at the source (a deleted document): the hub reverses their events.
+	Deletes       []string `protobuf:"bytes,6,rep,name=deletes,proto3" json:"deletes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -559,6 +562,13 @@ func (x *Record) GetTime() *timestamppb.Timestamp {
 func (x *Record) GetPosition() []byte {
 	if x != nil {
 		return x.Position
+	}
+	return nil
+}
+
+func (x *Record) GetDeletes() []string {
+	if x != nil {
+		return x.Deletes
 	}
 	return nil
 }
@@ -784,13 +794,14 @@ const file_lothub_connector_v1_connector_proto_rawDesc = "" +
 	"\fReadResponse\x125\n" +
 	"\arecords\x18\x01 \x03(\v2\x1b.lothub.connector.v1.RecordR\arecords\x12\x12\n" +
 	"\x04next\x18\x02 \x01(\fR\x04next\x12\x12\n" +
-	"\x04more\x18\x03 \x01(\bR\x04more\"\x92\x01\n" +
+	"\x04more\x18\x03 \x01(\bR\x04more\"\xac\x01\n" +
 	"\x06Record\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x18\n" +
 	"\apayload\x18\x03 \x01(\fR\apayload\x12.\n" +
 	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1a\n" +
-	"\bposition\x18\x05 \x01(\fR\bposition\" \n" +
+	"\bposition\x18\x05 \x01(\fR\bposition\x12\x18\n" +
+	"\adeletes\x18\x06 \x03(\tR\adeletes\" \n" +
 	"\x06Values\x12\x16\n" +
 	"\x06values\x18\x01 \x03(\tR\x06values\"\x82\x04\n" +
 	"\x0eWebhookRequest\x12G\n" +
