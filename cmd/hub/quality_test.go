@@ -73,3 +73,21 @@ func TestHoldsAndBalance(t *testing.T) {
 		})
 	}
 }
+
+func TestRecallSaysWhereTheLotWent(t *testing.T) {
+	db := newPlant(t)
+	out, errs, code := hub(t, db, "", "recall", "FLOUR", "F-A")
+	if code != 0 {
+		t.Fatalf("recall: exit %d: %s", code, errs)
+	}
+	i := strings.Index(out, "Where FLOUR/F-A went")
+	if i < 0 {
+		t.Fatalf("recall does not say where the lot went:\n%s", out)
+	}
+	where := out[i:]
+	for _, want := range []string{"consume", "WO-1", "40 KG", "on hand", "60 KG"} {
+		if !strings.Contains(where, want) {
+			t.Errorf("where-it-went section lacks %q:\n%s", want, where)
+		}
+	}
+}

@@ -134,6 +134,15 @@ func (a *app) recallCommand() *cobra.Command {
 					return writeJSON(a.stdout, res)
 				}
 				printTrace(a.stdout, res, true)
+				if s.Lot != nil {
+					// Where the recalled lot itself went: which orders
+					// consumed how much, what was shipped, what is left.
+					b, err := q.Balance(cmd.Context(), *s.Lot, 0)
+					if err != nil {
+						return err
+					}
+					printWhereItWent(a.stdout, b)
+				}
 				return nil
 			})
 		},
@@ -141,6 +150,26 @@ func (a *app) recallCommand() *cobra.Command {
 	sel.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON (stable interface)")
 	return cmd
+}
+
+// printWhereItWent prints how much of a lot went where.
+func printWhereItWent(w io.Writer, b *core.MassBalance) {
+	fmt.Fprintf(w, "\nWhere %s/%s went\n", b.Item, b.Lot)
+	t := newTable(w, "  USE", "ORDER OR CUSTOMER", "QTY", "WHEN")
+	for _, u := range b.Uses {
+		to := u.Order
+		if u.Customer != nil {
+			to = u.Customer.ID
+			if u.Customer.Name != "" {
+				to += " " + u.Customer.Name
+			}
+		}
+		t.row("  "+string(u.Type), to, num(u.Qty)+" "+u.UOM, u.Time)
+	}
+	for _, un := range b.Units {
+		t.row("  on hand", "", num(un.OnHand)+" "+un.UOM, "")
+	}
+	t.flush()
 }
 
 // printTrace prints a trace for people: the genealogy as an indented tree
