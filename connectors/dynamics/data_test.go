@@ -1,7 +1,6 @@
 package dynamics_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/lothub/lothub/connectors/dynamics"
 	"github.com/lothub/lothub/sdk"
+	"github.com/lothub/lothub/sdk/sdktest"
 )
 
 // Entity sets of the fake, as the connector's defaults name them.
@@ -224,32 +224,10 @@ func parse(t testing.TB, raw map[string]string) sdk.Config {
 // readAll reads from pos to the end in batches of max.
 func readAll(t testing.TB, c *dynamics.Connector, cfg sdk.Config, pos sdk.Position, max int) ([]sdk.Record, sdk.Position) {
 	t.Helper()
-	var all []sdk.Record
-	for calls := 0; ; calls++ {
-		if calls > 1000 {
-			t.Fatal("Read still reports More after 1000 calls")
-		}
-		res, err := c.Read(context.Background(), cfg, pos, max)
-		if err != nil {
-			t.Fatalf("Read after %d records: %v", len(all), err)
-		}
-		all = append(all, res.Records...)
-		if len(res.Next) > 0 {
-			pos = res.Next
-		}
-		if !res.More {
-			return all, pos
-		}
-	}
+	return sdktest.ReadAll(t, c, cfg, pos, max)
 }
 
-func ids(rs []sdk.Record) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = r.ID
-	}
-	return out
-}
+func ids(rs []sdk.Record) []string { return sdktest.IDs(rs) }
 
 // hubHooks plays the hub's webhook intake (POST /v1/webhooks/{connector}):
 // it hands each request to the connector and answers as the hub does.

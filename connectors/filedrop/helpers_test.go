@@ -1,7 +1,6 @@
 package filedrop
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"os"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/lothub/lothub/connectors/filedrop/sftptest"
 	"github.com/lothub/lothub/sdk"
+	"github.com/lothub/lothub/sdk/sdktest"
 )
 
 // testPassword is the SFTP password of the test servers; long enough for
@@ -88,33 +88,10 @@ func receiveCSV(first, n int) string {
 	return b.String()
 }
 
-// readAll reads from pos to the end in batches of n with c, and returns
-// the records and the last position.
-func readAll(t testing.TB, c *Connector, cfg sdk.Config, pos sdk.Position, n int) ([]sdk.Record, sdk.Position) {
+// readAll reads from pos to the end in batches of max.
+func readAll(t testing.TB, c *Connector, cfg sdk.Config, pos sdk.Position, max int) ([]sdk.Record, sdk.Position) {
 	t.Helper()
-	var all []sdk.Record
-	for calls := 0; ; calls++ {
-		if calls > 100000 {
-			t.Fatal("Read never stops reporting More")
-		}
-		res, err := c.Read(context.Background(), cfg, pos, n)
-		if err != nil {
-			t.Fatalf("Read after %d records: %v", len(all), err)
-		}
-		all = append(all, res.Records...)
-		if len(res.Next) > 0 {
-			pos = res.Next
-		}
-		if !res.More {
-			return all, pos
-		}
-	}
+	return sdktest.ReadAll(t, c, cfg, pos, max)
 }
 
-func ids(rs []sdk.Record) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = r.ID
-	}
-	return out
-}
+func ids(rs []sdk.Record) []string { return sdktest.IDs(rs) }

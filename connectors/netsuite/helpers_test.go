@@ -1,7 +1,6 @@
 package netsuite_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/lothub/lothub/connectors/netsuite"
 	"github.com/lothub/lothub/sdk"
+	"github.com/lothub/lothub/sdk/sdktest"
 )
 
 // Keys are made once per test binary: RSA key generation is slow.
@@ -104,35 +104,13 @@ func parse(t testing.TB, raw map[string]string) sdk.Config {
 	return cfg
 }
 
-// readAll reads from pos to the end in batches of n, with c.
-func readAll(t testing.TB, c *netsuite.Connector, cfg sdk.Config, pos sdk.Position, n int) ([]sdk.Record, sdk.Position) {
+// readAll reads from pos to the end in batches of max.
+func readAll(t testing.TB, c *netsuite.Connector, cfg sdk.Config, pos sdk.Position, max int) ([]sdk.Record, sdk.Position) {
 	t.Helper()
-	var all []sdk.Record
-	for calls := 0; ; calls++ {
-		if calls > 1_000_000 {
-			t.Fatal("Read never ends")
-		}
-		res, err := c.Read(context.Background(), cfg, pos, n)
-		if err != nil {
-			t.Fatalf("Read after %d records: %v", len(all), err)
-		}
-		all = append(all, res.Records...)
-		if len(res.Next) > 0 {
-			pos = res.Next
-		}
-		if !res.More {
-			return all, pos
-		}
-	}
+	return sdktest.ReadAll(t, c, cfg, pos, max)
 }
 
-func ids(rs []sdk.Record) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = r.ID
-	}
-	return out
-}
+func ids(rs []sdk.Record) []string { return sdktest.IDs(rs) }
 
 func fields(t testing.TB, r sdk.Record) map[string]any {
 	t.Helper()

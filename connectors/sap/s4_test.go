@@ -42,27 +42,10 @@ func caFile(t *testing.T, s *fake.S4) string {
 	return path
 }
 
-// readAll reads from pos to the end in batches of n, returning the records
-// and the last position.
-func readAll(t testing.TB, c *sap.Connector, cfg sdk.Config, pos sdk.Position, n int) ([]sdk.Record, sdk.Position) {
+// readAll reads from pos to the end in batches of max.
+func readAll(t testing.TB, c *sap.Connector, cfg sdk.Config, pos sdk.Position, max int) ([]sdk.Record, sdk.Position) {
 	t.Helper()
-	var all []sdk.Record
-	for calls := 0; ; calls++ {
-		if calls > 1000 {
-			t.Fatal("Read still reports More after 1000 calls")
-		}
-		res, err := c.Read(context.Background(), cfg, pos, n)
-		if err != nil {
-			t.Fatalf("Read after %d records: %v", len(all), err)
-		}
-		all = append(all, res.Records...)
-		if len(res.Next) > 0 {
-			pos = res.Next
-		}
-		if !res.More {
-			return all, pos
-		}
-	}
+	return sdktest.ReadAll(t, c, cfg, pos, max)
 }
 
 func recordIDs(rs []sdk.Record) []string {
