@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -351,10 +353,81 @@ type GapHistoryEntry struct {
 	Note   string `json:"note,omitempty"`
 }
 
-// GapDetail is one gap with its history: `hub gap show`.
+// GapDetail is one gap with its history and the source records
+// involved: `hub gap show`.
 type GapDetail struct {
 	Gap
+	// Sources are the events involved, with the source record each came
+	// from: where to look in the ERP.
+	Sources []GapSource       `json:"sources"`
 	History []GapHistoryEntry `json:"history"`
+}
+
+// GapSource is one event involved in a gap and the source record it was
+// mapped from (connector "manual" for hub confirm, "" when ingested as a
+// canonical event without a source).
+type GapSource struct {
+	Event     string `json:"event"`
+	Type      string `json:"type"`
+	Time      string `json:"time"`
+	Status    string `json:"status"`
+	Connector string `json:"connector,omitempty"`
+	Record    string `json:"record,omitempty"`
+}
+
+// maxGapSources bounds the sources shown for one gap (an overdrawn lot
+// shipped in thousands of deliveries).
+const maxGapSources = 200
+
+// gapSources finds the events a gap is about: its recorded events when it
+// has them, else the events of its lot, else of its order.
+func (m *Monitor) gapSources(ctx context.Context, e Exception) ([]GapSource, error) {
+	var rows []EventRow
+	if e.Item != "" && e.Lot != "" {
+		id, err := m.Store.FindLot(ctx, LotRef{Item: e.Item, Lot: e.Lot})
+		if err != nil && ErrorCode(err) != ENOTFOUND {
+			return nil, err
+		}
+		if id != 0 {
+			lr, err := m.Store.LotEvents(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, lr...)
+		}
+	}
+	if e.Order != "" && (len(e.Records) > 0 || len(rows) == 0) {
+		or, err := m.Store.OrderEvents(ctx, e.Order)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, or...)
+	}
+	want := map[string]bool{}
+	for _, id := range e.Records {
+		want[id] = true
+	}
+	seen := map[int64]bool{}
+	out := []GapSource{}
+	for _, r := range rows {
+		if seen[r.Seq] || r.Status == Superseded || (len(want) > 0 && !want[r.ID]) {
+			continue
+		}
+		seen[r.Seq] = true
+		s := GapSource{Event: r.ID, Type: string(r.Type), Time: fmtTime(r.Time), Status: string(r.Status)}
+		var body struct {
+			Source *Source `json:"source"`
+		}
+		if json.Unmarshal(r.Body, &body) == nil && body.Source != nil {
+			s.Connector, s.Record = body.Source.Connector, body.Source.Record
+		}
+		out = append(out, s)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time < out[j].Time })
+	if len(out) > maxGapSources {
+		out = out[:maxGapSources]
+	}
+	return out, nil
 }
 
 // GapList lists stored gaps, oldest condition first.
@@ -392,7 +465,11 @@ func (m *Monitor) Show(ctx context.Context, id int64) (*GapDetail, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &GapDetail{Gap: e.View(), History: []GapHistoryEntry{}}
+	src, err := m.gapSources(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	d := &GapDetail{Gap: e.View(), Sources: src, History: []GapHistoryEntry{}}
 	for _, h := range hist {
 		d.History = append(d.History, GapHistoryEntry{At: fmtTime(h.At), Action: h.Action, By: h.By, Note: h.Note})
 	}
@@ -457,14 +534,63 @@ func (m *Monitor) Waive(ctx context.Context, id int64, by, reason string) (*GapD
 	return m.transition(ctx, id, GapWaived, "waived", by, reason, nil)
 }
 
-// ConfirmParams is a retroactive confirmation of a gap: the lots an
-// operator says the order consumed (or produced).
+// ConfirmParams is a retroactive confirmation of a gap: what an operator
+// says happened that the source never recorded. Which fields apply
+// depends on the gap's kind (see Confirm).
 type ConfirmParams struct {
 	ID       int64
-	Consumed []LotQty
-	Produced []LotQty
-	By       string
-	Note     string
+	Consumed []LotQty // order gaps: lots the order consumed
+	Produced []LotQty // order gaps: lots the order produced
+	// Result confirms a missed scan: the outcome of the step (pass, fail,
+	// a reading), recorded on the step event.
+	Result    string
+	Equipment string
+	// Supplier or Order confirms an unknown lot: it was received from
+	// the supplier (with SupplierLot, PO) or produced by the order.
+	Supplier    *Party
+	SupplierLot string
+	PO          string
+	Order       string
+	Qty         *LotQty // the quantity received or produced, when known (Item/Lot ignored)
+	By          string
+	Note        string
+}
+
+// ConfirmRequest is a confirmation as users write it, on the command line
+// (hub confirm) or as the body of POST /v1/gaps/{id}/confirm.
+type ConfirmRequest struct {
+	By          string   `json:"by"`
+	Note        string   `json:"note"`
+	Consumed    []string `json:"consumed,omitempty"` // ITEM/LOT[:QTY[:UOM]]
+	Produced    []string `json:"produced,omitempty"`
+	Result      string   `json:"result,omitempty"`
+	Equipment   string   `json:"equipment,omitempty"`
+	Supplier    string   `json:"supplier,omitempty"` // ID[:NAME]
+	SupplierLot string   `json:"supplier_lot,omitempty"`
+	PO          string   `json:"po,omitempty"`
+	Order       string   `json:"order,omitempty"`
+	Qty         string   `json:"qty,omitempty"` // QTY[:UOM]
+}
+
+// Params parses the request into ConfirmParams for gap id.
+func (r ConfirmRequest) Params(id int64) (ConfirmParams, error) {
+	p := ConfirmParams{ID: id, By: r.By, Note: r.Note, Result: strings.TrimSpace(r.Result), Equipment: r.Equipment,
+		Supplier: ParseParty(r.Supplier), SupplierLot: r.SupplierLot, PO: r.PO, Order: strings.TrimSpace(r.Order)}
+	var err error
+	if p.Consumed, err = ParseLotQtys(r.Consumed); err != nil {
+		return p, err
+	}
+	if p.Produced, err = ParseLotQtys(r.Produced); err != nil {
+		return p, err
+	}
+	if r.Qty != "" {
+		q, err := ParseQty(r.Qty)
+		if err != nil {
+			return p, err
+		}
+		p.Qty = &q
+	}
+	return p, nil
 }
 
 // ParseLotQty reads ITEM/LOT[:QTY[:UOM]] as hub confirm takes it.
@@ -477,35 +603,71 @@ func ParseLotQty(s string) (LotQty, error) {
 	}
 	q := LotQty{Item: item, Lot: lot}
 	if rest != "" {
-		qs, uom, _ := strings.Cut(rest, ":")
-		v, err := strconv.ParseFloat(qs, 64)
-		if err != nil || v < 0 {
+		qty, err := ParseQty(rest)
+		if err != nil {
 			return LotQty{}, bad
 		}
-		q.Qty, q.UOM = &v, uom
+		q.Qty, q.UOM = qty.Qty, qty.UOM
 	}
 	return q, nil
 }
 
-// Confirm closes an order gap by hand: it writes one ordinary canonical
-// event per lot (consume, or produce for --produced), marked as a manual
-// confirmation (params: confirmation, gap, by, note, confirmed_at;
-// source connector "manual"), and marks the gap confirmed, all in one
-// transaction. The events are timed at the gap's start so the genealogy
-// reads as it happened; traces show the links as confirmed by hand.
+// ParseLotQtys parses a list of ITEM/LOT[:QTY[:UOM]].
+func ParseLotQtys(list []string) ([]LotQty, error) {
+	var out []LotQty
+	for _, s := range list {
+		q, err := ParseLotQty(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, q)
+	}
+	return out, nil
+}
+
+// ParseQty reads QTY[:UOM] (e.g. 40:KG) into a LotQty without a lot.
+func ParseQty(s string) (LotQty, error) {
+	qs, uom, _ := strings.Cut(s, ":")
+	v, err := strconv.ParseFloat(strings.TrimSpace(qs), 64)
+	if err != nil || v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return LotQty{}, Errorf(EINVALID, "quantity %q: want QTY or QTY:UOM with QTY a number ≥ 0 (e.g. 40:KG)", s)
+	}
+	return LotQty{Qty: &v, UOM: strings.TrimSpace(uom)}, nil
+}
+
+// ParseParty reads ID or ID:NAME (e.g. V-MILL:Mill Co).
+func ParseParty(s string) *Party {
+	id, name, _ := strings.Cut(strings.TrimSpace(s), ":")
+	if id == "" {
+		return nil
+	}
+	return &Party{ID: id, Name: strings.TrimSpace(name)}
+}
+
+// Confirm closes a gap by hand: it writes ordinary canonical events for
+// what the operator confirms, each marked as a manual confirmation
+// (params: confirmation, gap, by, note, confirmed_at; source connector
+// "manual"), and marks the gap confirmed, all in one transaction. The
+// events are timed at the gap's start so the genealogy reads as it
+// happened; traces show the links as confirmed by hand. By kind:
+//
+//   - an order gap (output without input, input without output, yield):
+//     a consume per Consumed lot and a produce per Produced lot, on the
+//     gap's order;
+//   - a missed scan: the missing step event on the gap's lot, with Result;
+//   - an unknown lot: its receipt from Supplier, or its production by
+//     Order.
+//
+// Overdrawn lots and time-order violations are wrong quantities or times
+// at the source: there is nothing to add, so they are corrected there or
+// waived.
 func (m *Monitor) Confirm(ctx context.Context, p ConfirmParams) (*GapDetail, error) {
 	if strings.TrimSpace(p.By) == "" {
 		return nil, Errorf(EINVALID, "confirm %s: say who you are (--by USER): the history and the event record it", FormatGapID(p.ID))
 	}
-	if len(p.Consumed)+len(p.Produced) == 0 {
-		return nil, Errorf(EINVALID, "confirm %s: name the missing lots with --consumed ITEM/LOT[:QTY[:UOM]] (or --produced)", FormatGapID(p.ID))
-	}
 	e, err := m.get(ctx, p.ID)
 	if err != nil {
 		return nil, err
-	}
-	if e.Order == "" {
-		return nil, Errorf(EINVALID, "gap %s (%s) is not about an order: record the missing event at the source, or waive it with a reason", e.GapID(), e.Kind)
 	}
 	now := m.now()
 	events, err := m.confirmEvents(ctx, e, p, now)
@@ -529,43 +691,105 @@ func (m *Monitor) Confirm(ctx context.Context, p ConfirmParams) (*GapDetail, err
 	})
 }
 
+// confirmKinds says what confirms each kind of gap, for error messages.
+var confirmKinds = map[string]string{
+	GapOutputWithoutInput: "--consumed ITEM/LOT[:QTY[:UOM]] (the lots the order used)",
+	GapInputWithoutOutput: "--produced ITEM/LOT[:QTY[:UOM]] (the lots the order made)",
+	GapYield:              "--consumed ITEM/LOT[:QTY[:UOM]] (the input that is missing)",
+	GapMissedScan:         "--result RESULT (the outcome of the step, e.g. pass)",
+	GapUnknownLot:         "--supplier ID[:NAME] (its receipt) or --order ORDER (its production), with --qty QTY[:UOM]",
+}
+
 func (m *Monitor) confirmEvents(ctx context.Context, e Exception, p ConfirmParams, now time.Time) ([]PreparedEvent, error) {
-	var out []PreparedEvent
+	want, ok := confirmKinds[e.Kind]
+	if !ok {
+		return nil, Errorf(EINVALID, "gap %s (%s) cannot be confirmed: nothing is missing, a quantity or time is wrong; correct it at the source (the gap then resolves itself) or waive it with a reason", e.GapID(), e.Kind)
+	}
+	unused := func(names ...string) error {
+		return Errorf(EINVALID, "confirm %s (%s): %s do not apply; confirm it with %s", e.GapID(), e.Kind, strings.Join(names, ", "), want)
+	}
 	at := e.Since
 	if at.IsZero() {
 		at = e.Opened
 	}
-	n := 0
-	mk := func(typ EventType, q LotQty) error {
-		n++
-		ev := &Event{
-			ID: fmt.Sprintf("confirm:%s:%d", e.GapID(), n), Type: typ, Time: fmtTime(at),
-			Lot: &LotRef{Item: q.Item, Lot: q.Lot}, Order: e.Order, Operator: p.By, Site: e.Site,
-			Params: map[string]any{"confirmation": "manual", "gap": e.GapID(), "by": p.By, "note": p.Note, "confirmed_at": fmtTime(now)},
-			Source: &Source{Connector: "manual", Record: e.GapID()},
+	var out []PreparedEvent
+	mk := func(ev *Event, q LotQty, withQty bool, extra map[string]any) error {
+		ev.ID = fmt.Sprintf("confirm:%s:%d", e.GapID(), len(out)+1)
+		ev.Time, ev.Operator, ev.Source = fmtTime(at), p.By, &Source{Connector: "manual", Record: e.GapID()}
+		if ev.Site == "" {
+			ev.Site = e.Site
 		}
-		zero := 0.0
-		ev.Qty, ev.UOM = q.Qty, q.UOM
-		if ev.Qty == nil {
-			ev.Qty = &zero // a link without quantity: the amount is unknown
-		}
-		if ev.UOM == "" {
-			ev.UOM = m.lotUnit(ctx, ev.Lot)
+		ev.Params = map[string]any{"confirmation": "manual", "gap": e.GapID(), "by": p.By, "note": p.Note, "confirmed_at": fmtTime(now)}
+		maps.Copy(ev.Params, extra)
+		if withQty {
+			zero := 0.0
+			ev.Qty, ev.UOM = q.Qty, q.UOM
+			if ev.Qty == nil {
+				ev.Qty = &zero // a link without quantity: the amount is unknown
+			}
+			if ev.UOM == "" {
+				ev.UOM = m.lotUnit(ctx, ev.Lot)
+			}
 		}
 		if err := ev.Validate(); err != nil {
-			return err
+			return Errorf(EINVALID, "confirm %s: %v", e.GapID(), err)
 		}
 		out = append(out, Prepare(ev))
 		return nil
 	}
-	for _, q := range p.Consumed {
-		if err := mk(Consume, q); err != nil {
+	orderArgs := len(p.Consumed)+len(p.Produced) > 0
+	lotArgs := p.Supplier != nil || p.Order != "" || p.Qty != nil || p.SupplierLot != "" || p.PO != ""
+	stepArgs := p.Result != "" || p.Equipment != ""
+	switch e.Kind {
+	case GapMissedScan:
+		if orderArgs || lotArgs {
+			return nil, unused("--consumed, --produced, --supplier, --order, --qty")
+		}
+		if strings.TrimSpace(p.Result) == "" {
+			return nil, Errorf(EINVALID, "confirm %s (missed scan): give the step's outcome with %s", e.GapID(), want)
+		}
+		step := e.Key[strings.LastIndex(e.Key, ":")+1:]
+		ev := &Event{Type: Step, Lot: &LotRef{Item: e.Item, Lot: e.Lot}, Order: e.Order, Step: step, Equipment: p.Equipment}
+		if err := mk(ev, LotQty{}, false, map[string]any{"result": p.Result}); err != nil {
 			return nil, err
 		}
-	}
-	for _, q := range p.Produced {
-		if err := mk(Produce, q); err != nil {
+	case GapUnknownLot:
+		if orderArgs || stepArgs {
+			return nil, unused("--consumed, --produced, --result, --equipment")
+		}
+		if (p.Supplier == nil) == (p.Order == "") {
+			return nil, Errorf(EINVALID, "confirm %s (unknown lot): say where the lot came from with %s", e.GapID(), want)
+		}
+		q := LotQty{}
+		if p.Qty != nil {
+			q = *p.Qty
+		}
+		ev := &Event{Type: Receive, Lot: &LotRef{Item: e.Item, Lot: e.Lot}, Supplier: p.Supplier, SupplierLot: p.SupplierLot, PO: p.PO}
+		if p.Order != "" {
+			if p.SupplierLot != "" || p.PO != "" {
+				return nil, unused("--supplier-lot, --po (they go with --supplier)")
+			}
+			ev = &Event{Type: Produce, Lot: &LotRef{Item: e.Item, Lot: e.Lot}, Order: p.Order}
+		}
+		if err := mk(ev, q, true, nil); err != nil {
 			return nil, err
+		}
+	default: // order gaps
+		if lotArgs || stepArgs {
+			return nil, unused("--supplier, --order, --qty, --result, --equipment")
+		}
+		if !orderArgs {
+			return nil, Errorf(EINVALID, "confirm %s (%s): name the missing lots with %s", e.GapID(), e.Kind, want)
+		}
+		for _, list := range []struct {
+			typ  EventType
+			lots []LotQty
+		}{{Consume, p.Consumed}, {Produce, p.Produced}} {
+			for _, q := range list.lots {
+				if err := mk(&Event{Type: list.typ, Lot: &LotRef{Item: q.Item, Lot: q.Lot}, Order: e.Order}, q, true, nil); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	return out, nil

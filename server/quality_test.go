@@ -20,8 +20,10 @@ func TestGapAndHoldEndpoints(t *testing.T) {
 	}{
 		{"GapsAfterIntake", "GET", "/v1/gaps", "", 200, `"id":"GAP-1"`},
 		{"Show", "GET", "/v1/gaps/GAP-1", "", 200, `"action":"opened"`},
+		{"ShowSources", "GET", "/v1/gaps/GAP-1", "", 200, `"sources":[{"event":"p1","type":"produce"`},
 		{"WaiveNeedsReason", "POST", "/v1/gaps/GAP-1/waive", `{"by":"sam"}`, 400, "a reason is required"},
 		{"UnknownField", "POST", "/v1/gaps/GAP-1/ack", `{"who":"sam"}`, 400, "unknown field"},
+		{"ConfirmWrongKind", "POST", "/v1/gaps/GAP-1/confirm", `{"by":"ana","supplier":"V-MILL"}`, 400, "do not apply"},
 		{"Ack", "POST", "/v1/gaps/GAP-1/ack", `{"by":"sam"}`, 200, `"status":"acknowledged"`},
 		{"Confirm", "POST", "/v1/gaps/GAP-1/confirm", `{"by":"ana","consumed":["FLOUR/F-A:40:KG"],"note":"paper record"}`, 200, `"status":"confirmed"`},
 		{"ConfirmAgain", "POST", "/v1/gaps/GAP-1/confirm", `{"by":"ana","consumed":["FLOUR/F-A"]}`, 409, "already confirmed"},

@@ -472,11 +472,8 @@ func (s *Server) gap(w http.ResponseWriter, r *http.Request) {
 
 // gapRequest is the body of POST /v1/gaps/{id}/confirm|ack|waive.
 type gapRequest struct {
-	By       string   `json:"by"`
-	Note     string   `json:"note"`
-	Reason   string   `json:"reason"`
-	Consumed []string `json:"consumed"` // ITEM/LOT[:QTY[:UOM]]
-	Produced []string `json:"produced"`
+	core.ConfirmRequest
+	Reason string `json:"reason"`
 }
 
 func decodeBody(r *http.Request, v any) error {
@@ -506,19 +503,10 @@ func (s *Server) gapAction(w http.ResponseWriter, r *http.Request) {
 	case "waive":
 		d, err = s.Monitor.Waive(r.Context(), id, req.By, req.Reason)
 	case "confirm":
-		p := core.ConfirmParams{ID: id, By: req.By, Note: req.Note}
-		for _, l := range []struct {
-			in  []string
-			out *[]core.LotQty
-		}{{req.Consumed, &p.Consumed}, {req.Produced, &p.Produced}} {
-			for _, v := range l.in {
-				q, perr := core.ParseLotQty(v)
-				if perr != nil {
-					s.fail(w, perr)
-					return
-				}
-				*l.out = append(*l.out, q)
-			}
+		p, perr := req.Params(id)
+		if perr != nil {
+			s.fail(w, perr)
+			return
 		}
 		d, err = s.Monitor.Confirm(r.Context(), p)
 	default:

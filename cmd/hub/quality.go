@@ -133,34 +133,36 @@ func (a *app) gapCommand() *cobra.Command {
 }
 
 func (a *app) confirmCommand() *cobra.Command {
-	var consumed, produced []string
-	var by, note string
+	var req core.ConfirmRequest
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "confirm GAP-ID --consumed ITEM/LOT[:QTY[:UOM]]... --by USER --note TEXT",
-		Short: "Close an order gap by supplying the missing link after the fact",
-		Long: `Writes one ordinary canonical event per lot named — a consume (--consumed) or
-a produce (--produced) for the gap's order — marked as a manual confirmation
-(who, when, why), and marks the gap confirmed, in one transaction. Traces
-show the link as confirmed by hand. Without QTY the link carries no quantity.`,
+		Use:   "confirm GAP-ID [--consumed|--produced ITEM/LOT[:QTY[:UOM]]... | --result RESULT | --supplier ID[:NAME] | --order ORDER] --by USER --note TEXT",
+		Short: "Close a gap by supplying what the source never recorded",
+		Long: `Writes ordinary canonical events for what you confirm, marked as a manual
+confirmation (who, when, why), and marks the gap confirmed, in one
+transaction. Traces show such links as confirmed by hand. What to give
+depends on the gap's kind:
+
+  output_without_input, yield   --consumed ITEM/LOT[:QTY[:UOM]] (repeat): the lots the order used
+  input_without_output          --produced ITEM/LOT[:QTY[:UOM]] (repeat): the lots the order made
+  missed_scan                   --result RESULT [--equipment ID]: the step was done, with this outcome
+  unknown_lot                   --supplier ID[:NAME] [--supplier-lot L] [--po PO], or --order ORDER,
+                                with --qty QTY[:UOM]: where the lot came from
+
+Without a quantity a link carries none. Overdrawn lots and time-order
+violations have nothing missing: correct them at the source or waive them.`,
+		Example: `  hub confirm GAP-3 --consumed FLOUR/F-A:40:KG --by ann --note "batch record BR-118"
+  hub confirm GAP-4 --result pass --equipment MD-2 --by ann --note "paper log, line 2"
+  hub confirm GAP-5 --supplier V-MILL:"Mill Co" --supplier-lot M-7781 --qty 500:KG --by ann --note "GRN 1182"`,
 		Args: exactArgs(1, "GAP-ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := core.ParseGapID(args[0])
 			if err != nil {
 				return err
 			}
-			p := core.ConfirmParams{ID: id, By: by, Note: note}
-			for _, list := range []struct {
-				in  []string
-				out *[]core.LotQty
-			}{{consumed, &p.Consumed}, {produced, &p.Produced}} {
-				for _, s := range list.in {
-					q, err := core.ParseLotQty(s)
-					if err != nil {
-						return err
-					}
-					*list.out = append(*list.out, q)
-				}
+			p, err := req.Params(id)
+			if err != nil {
+				return err
 			}
 			return a.withMonitor(cmd.Context(), func(m *core.Monitor) error {
 				d, err := m.Confirm(cmd.Context(), p)
@@ -171,11 +173,19 @@ show the link as confirmed by hand. Without QTY the link carries no quantity.`,
 			})
 		},
 	}
-	cmd.Flags().StringArrayVar(&consumed, "consumed", nil, "a lot the order consumed: ITEM/LOT[:QTY[:UOM]] (repeat for several)")
-	cmd.Flags().StringArrayVar(&produced, "produced", nil, "a lot the order produced: ITEM/LOT[:QTY[:UOM]] (repeat for several)")
-	cmd.Flags().StringVar(&by, "by", os.Getenv("USER"), "who confirms (default $USER)")
-	cmd.Flags().StringVar(&note, "note", "", "why, and on what evidence (batch record, paper log)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the gap as JSON")
+	f := cmd.Flags()
+	f.StringArrayVar(&req.Consumed, "consumed", nil, "a lot the order consumed: ITEM/LOT[:QTY[:UOM]] (repeat for several)")
+	f.StringArrayVar(&req.Produced, "produced", nil, "a lot the order produced: ITEM/LOT[:QTY[:UOM]] (repeat for several)")
+	f.StringVar(&req.Result, "result", "", "missed scan: the step's outcome (pass, fail, a reading)")
+	f.StringVar(&req.Equipment, "equipment", "", "missed scan: the equipment the step ran on")
+	f.StringVar(&req.Supplier, "supplier", "", "unknown lot: received from this supplier, ID[:NAME]")
+	f.StringVar(&req.SupplierLot, "supplier-lot", "", "unknown lot: the supplier's lot number")
+	f.StringVar(&req.PO, "po", "", "unknown lot: the purchase order")
+	f.StringVar(&req.Order, "order", "", "unknown lot: produced by this order")
+	f.StringVar(&req.Qty, "qty", "", "unknown lot: the quantity received or produced, QTY[:UOM]")
+	f.StringVar(&req.By, "by", os.Getenv("USER"), "who confirms (default $USER)")
+	f.StringVar(&req.Note, "note", "", "why, and on what evidence (batch record, paper log)")
+	f.BoolVar(&asJSON, "json", false, "print the gap as JSON")
 	return cmd
 }
 
@@ -192,11 +202,17 @@ func (a *app) printGap(d *core.GapDetail, asJSON bool) error {
 	if d.Escalated != "" {
 		t.row("  alerted", d.Escalated)
 	}
-	if len(d.Records) > 0 {
-		t.row("  events", strings.Join(d.Records, ", "))
-	}
 	t.flush()
-	fmt.Fprintf(w, "  %s\n\nHistory\n", d.Detail)
+	fmt.Fprintf(w, "  %s\n", d.Detail)
+	if len(d.Sources) > 0 {
+		fmt.Fprintf(w, "\nSource records\n")
+		t = newTable(w, "  EVENT", "TYPE", "TIME", "STATUS", "CONNECTOR", "RECORD")
+		for _, s := range d.Sources {
+			t.row("  "+s.Event, s.Type, s.Time, s.Status, s.Connector, s.Record)
+		}
+		t.flush()
+	}
+	fmt.Fprintf(w, "\nHistory\n")
 	t = newTable(w, "  AT", "ACTION", "BY", "NOTE")
 	for _, h := range d.History {
 		t.row("  "+h.At, h.Action, h.By, h.Note)

@@ -234,6 +234,97 @@ func init() {
 				h.t.Errorf("confirm twice: err = %v, want ECONFLICT", err)
 			}
 		}},
+		{"GapConfirmationByKind", func(h *harness) {
+			rules := core.DefaultGapRules()
+			rules.Steps = []core.ExpectedStep{{Step: "METAL-DETECT", Items: []string{"BREAD"}, Window: 2 * time.Hour}}
+			c := newClock("2026-03-10T00:00:00Z")
+			m := h.monitor(c, rules)
+			h.ingest(
+				recv("r1", "FLOUR", "F-A", 100, "V", "X"),
+				consume("c1", "WO-1", "FLOUR", "F-A", 40), produce("p1", "WO-1", "BREAD", "B-1", 40),
+				// SUGAR/U-1 shipped, never received; it came from an ERP record.
+				strings.Replace(ship("x1", "SUGAR", "U-1", 5, "C-1", "SO-1"), `"sales_order"`, `"source":{"connector":"erp","record":"DLV-80001/10"},"sales_order"`, 1),
+				consume("c2", "WO-2", "FLOUR", "F-A", 70), // overdraws F-A
+			)
+			h.evaluate(m)
+			ids := map[string]int64{}
+			gaps, err := m.GapList(h.ctx, core.ExceptionFilter{})
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			for _, g := range gaps {
+				id, _ := core.ParseGapID(g.ID)
+				ids[g.Kind] = id
+			}
+			h.equal("kinds", len(ids), 4) // missed scan, unknown lot, overdrawn, input without output
+			d, err := m.Show(h.ctx, ids[core.GapUnknownLot])
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			h.equal("sources of the unknown lot", d.Sources, []core.GapSource{{Event: "x1", Type: "ship", Time: "2026-03-03T10:00:00Z", Status: "active", Connector: "erp", Record: "DLV-80001/10"}})
+			d, err = m.Show(h.ctx, ids[core.GapInputWithoutOutput])
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			h.equal("sources of the order gap", len(d.Sources), 1)
+			h.equal("the order's consumption", d.Sources[0].Event, "c2")
+
+			bad := []struct {
+				what string
+				p    core.ConfirmParams
+			}{
+				{"a missed scan without a result", core.ConfirmParams{ID: ids[core.GapMissedScan], By: "ana"}},
+				{"a missed scan with lots", core.ConfirmParams{ID: ids[core.GapMissedScan], By: "ana", Result: "pass", Consumed: []core.LotQty{{Item: "FLOUR", Lot: "F-A"}}}},
+				{"an unknown lot without its origin", core.ConfirmParams{ID: ids[core.GapUnknownLot], By: "ana"}},
+				{"an unknown lot from two origins", core.ConfirmParams{ID: ids[core.GapUnknownLot], By: "ana", Supplier: &core.Party{ID: "V"}, Order: "WO-9"}},
+				{"an overdrawn lot", core.ConfirmParams{ID: ids[core.GapOverdrawn], By: "ana", Consumed: []core.LotQty{{Item: "FLOUR", Lot: "F-A"}}}},
+				{"an order gap with a result", core.ConfirmParams{ID: ids[core.GapInputWithoutOutput], By: "ana", Result: "pass"}},
+			}
+			for _, b := range bad {
+				if _, err := m.Confirm(h.ctx, b.p); core.ErrorCode(err) != core.EINVALID {
+					h.t.Errorf("confirm %s: err = %v, want EINVALID", b.what, err)
+				}
+			}
+
+			// The metal detection was done but not scanned.
+			if _, err := m.Confirm(h.ctx, core.ConfirmParams{ID: ids[core.GapMissedScan], By: "ana", Result: "pass", Equipment: "MD-2", Note: "paper log"}); err != nil {
+				h.t.Fatal(err)
+			}
+			lot, err := h.q().Lot(h.ctx, core.LotRef{Item: "BREAD", Lot: "B-1"})
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			var last *core.Event
+			for _, e := range lot.Events {
+				if e.Event.Type == core.Step {
+					last = e.Event
+				}
+			}
+			if last == nil {
+				h.t.Fatalf("no step event on BREAD/B-1: %+v", lot.Events)
+			}
+			h.equal("step event", fmt.Sprint(last.Type, " ", last.Step, " ", last.Equipment, " ", last.Order, " ", last.Params["result"], " ", last.Params["confirmation"]),
+				"step METAL-DETECT MD-2 WO-1 pass manual")
+
+			// SUGAR/U-1 came from a supplier, on a paper delivery note.
+			qty := core.LotQty{Qty: new(5.0), UOM: "KG"}
+			if _, err := m.Confirm(h.ctx, core.ConfirmParams{ID: ids[core.GapUnknownLot], By: "ana", Supplier: core.ParseParty("V-SUGAR:Sugar Co"), SupplierLot: "SL-1", Qty: &qty}); err != nil {
+				h.t.Fatal(err)
+			}
+			b := h.trace(core.Backward, "SUGAR", "U-1")
+			h.equal("supplier", len(b.Suppliers), 1)
+			h.equal("supplier", fmt.Sprint(b.Suppliers[0].ID, " ", b.Suppliers[0].Name, " ", b.Suppliers[0].SupplierLot), "V-SUGAR Sugar Co SL-1")
+			h.equal("on hand", onHand(h.recall("SUGAR", "U-1").Root.OnHand), "0 KG")
+
+			c.add(time.Hour)
+			h.evaluate(m)
+			h.equal("after confirmation", h.gapList(m, core.ExceptionFilter{}), []string{
+				"input_without_output:WO-2:open",
+				"missed_scan:BREAD/B-1:confirmed",
+				"overdrawn:FLOUR/F-A:open",
+				"unknown_lot:SUGAR/U-1:confirmed",
+			})
+		}},
 		{"GapEscalation", func(h *harness) {
 			c := newClock("2026-03-10T00:00:00Z")
 			m := h.monitor(c, core.DefaultGapRules()) // escalation after 24 h
