@@ -52,6 +52,56 @@ type Server struct {
 
 	mu       sync.Mutex
 	webhooks map[string]*webhookTarget // by connector name, launched on first use
+
+	evalMu    sync.Mutex
+	evalDone  chan struct{} // non-nil while an evaluation runs; closed when none is left to run
+	evalAgain bool          // new events arrived during it: evaluate once more
+}
+
+// EvaluateGaps applies the gap rules after new events (why says what
+// brought them, for the log), in the background: the request that brought
+// the events is answered at once, however long the evaluation takes on a
+// big plant (an ERP's webhook times out and retries). Evaluations never
+// overlap: a call made while one runs has that one run again when it ends,
+// so a burst of webhooks costs two evaluations, not one per request. The
+// channel returned is closed when no evaluation is left to run; the gap
+// endpoints wait for it, so a client that posted events and then lists
+// gaps sees what its events raised. Failures are logged, never returned:
+// the events are already committed, and the schedule evaluates again.
+func (s *Server) EvaluateGaps(ctx context.Context, why string) <-chan struct{} {
+	s.evalMu.Lock()
+	defer s.evalMu.Unlock()
+	if s.evalDone != nil {
+		s.evalAgain = true
+		return s.evalDone
+	}
+	done := make(chan struct{})
+	s.evalDone = done
+	go s.evaluate(context.WithoutCancel(ctx), why, done)
+	return done
+}
+
+func (s *Server) evaluate(ctx context.Context, why string, done chan struct{}) {
+	defer close(done)
+	for {
+		res, err := s.Monitor.Evaluate(ctx)
+		switch {
+		case err != nil:
+			s.log.Warn("gap rules not evaluated; the schedule will retry", "after", why, "err", err)
+		case res.Opened+res.Resolved+res.Alerted+res.Failed+res.Held > 0:
+			s.log.Info("gap rules evaluated", "after", why, "opened", res.Opened, "resolved", res.Resolved,
+				"alerted", res.Alerted, "alerts_failed", res.Failed, "born_on_hold", res.Held)
+		}
+		s.evalMu.Lock()
+		if !s.evalAgain {
+			s.evalDone = nil
+			s.evalMu.Unlock()
+			return
+		}
+		s.evalAgain = false
+		s.evalMu.Unlock()
+		why = "events that arrived during the last evaluation"
+	}
 }
 
 // webhookTarget is a connector's plugin kept running for its webhooks.
@@ -108,8 +158,10 @@ func (s *Server) Handler() http.Handler {
 	})
 }
 
-// Close stops the plugins launched for webhooks.
+// Close waits for a running gap evaluation and stops the plugins
+// launched for webhooks.
 func (s *Server) Close() {
+	s.evaluated(context.Background())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name, t := range s.webhooks {
@@ -122,6 +174,9 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 }
+
+// Unwrap lets http.ResponseController reach the connection (Flush).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
@@ -154,11 +209,17 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		status, b = http.StatusInternalServerError, bytes.Buffer{}
+		fmt.Fprintf(&b, "{\"error\":{\"code\":%q,\"message\":%q}}\n", core.EINTERNAL, "encode the response: "+err.Error())
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+	w.WriteHeader(status)
+	w.Write(b.Bytes())
 }
 
 // authed requires a configured bearer token.
@@ -226,14 +287,26 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	if outcomes == nil {
 		outcomes = []core.Outcome{}
 	}
+	// The events are committed: evaluate the gap rules in the
+	// background (before answering, so the gap endpoints wait for it).
+	if st.New+st.Superseded > 0 {
+		s.EvaluateGaps(r.Context(), "events posted")
+	}
 	writeJSON(w, status, map[string]any{"events": outcomes, "stored": st.New, "superseded": st.Superseded,
 		"duplicates": st.Unchanged, "quarantined": st.Quarantined})
-	// The events are committed and answered; gap evaluation failing
-	// never fails the intake.
-	if st.New+st.Superseded > 0 {
-		if _, err := s.Monitor.Evaluate(context.WithoutCancel(r.Context())); err != nil {
-			s.log.Error("gap evaluation after intake failed; the schedule will retry", "err", err)
-		}
+}
+
+// evaluated waits until no gap evaluation runs, or ctx ends.
+func (s *Server) evaluated(ctx context.Context) {
+	s.evalMu.Lock()
+	done := s.evalDone
+	s.evalMu.Unlock()
+	if done == nil {
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
 	}
 }
 
@@ -331,6 +404,9 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	s.metrics.Records.WithLabelValues(name).Add(float64(st.Records))
 	s.metrics.Events.WithLabelValues(name).Add(float64(st.New + st.Superseded))
 	s.metrics.Quarantined.WithLabelValues(name).Add(float64(st.Quarantined))
+	if st.New+st.Superseded > 0 {
+		s.EvaluateGaps(r.Context(), "webhook of "+name)
+	}
 	if len(res.Body) > 0 {
 		// A body the connector chose (a subscription handshake's
 		// validation token, for one) goes back as it is.
@@ -339,6 +415,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusOK
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(res.Body)))
 		w.WriteHeader(status)
 		w.Write(res.Body)
 		return
@@ -431,6 +508,7 @@ func (s *Server) lot(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) gaps(w http.ResponseWriter, r *http.Request) {
+	s.evaluated(r.Context()) // read what the events just posted raised
 	f := core.ExceptionFilter{Open: true}
 	if v := r.URL.Query().Get("status"); v != "" {
 		st, err := core.ParseGapStatus(v)
@@ -457,6 +535,7 @@ func (s *Server) gaps(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) gap(w http.ResponseWriter, r *http.Request) {
+	s.evaluated(r.Context()) // read what the events just posted raised
 	id, err := core.ParseGapID(r.PathValue("id"))
 	if err != nil {
 		s.fail(w, err)
@@ -486,6 +565,7 @@ func decodeBody(r *http.Request, v any) error {
 }
 
 func (s *Server) gapAction(w http.ResponseWriter, r *http.Request) {
+	s.evaluated(r.Context()) // read what the events just posted raised
 	id, err := core.ParseGapID(r.PathValue("id"))
 	if err != nil {
 		s.fail(w, err)
@@ -520,6 +600,7 @@ func (s *Server) gapAction(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) holds(w http.ResponseWriter, r *http.Request) {
+	s.evaluated(r.Context()) // read what the events just posted raised
 	hs, err := s.queries().Holds(r.Context())
 	if err != nil {
 		s.fail(w, err)

@@ -55,17 +55,7 @@ See docs/operations.md for the configuration file.`,
 				// One monitor for the whole process: its notifiers remember
 				// what they delivered, so an alert goes out once.
 				srv.Monitor.Alerts = alerter(h, log)
-				evaluate := func(why string) {
-					res, err := srv.Monitor.Evaluate(context.WithoutCancel(ctx))
-					if err != nil {
-						log.Warn("gap rules not evaluated", "after", why, "err", err)
-						return
-					}
-					if res.Opened+res.Resolved+res.Alerted+res.Failed+res.Held > 0 {
-						log.Info("gap rules evaluated", "after", why, "opened", res.Opened, "resolved", res.Resolved,
-							"alerted", res.Alerted, "alerts_failed", res.Failed, "born_on_hold", res.Held)
-					}
-				}
+				evaluate := func(why string) { <-srv.EvaluateGaps(ctx, why) }
 				sched.OnRun = func(run core.Run, _ error) {
 					if run.ID != 0 {
 						metrics.ObserveRun(run)
