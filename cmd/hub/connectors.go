@@ -70,7 +70,8 @@ resumes after the last committed batch with nothing lost or doubled.
 
 Transient errors (rate limits, 5xx, timeouts, a crashed plugin) are retried
 with backoff for the connector's max_retry; then the run fails, keeping every
-committed batch. Every run is recorded: see 'hub runs'.`,
+committed batch. Every run is recorded: see 'hub runs'. When the run wrote
+events, the gap rules are evaluated after it (--evaluate=false to skip).`,
 		Args: exactArgs(1, "CONNECTOR, a name from the configuration file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			h, err := a.loadConfig()
@@ -83,6 +84,11 @@ committed batch. Every run is recorded: see 'hub runs'.`,
 				r.Progress = bar.update
 				run, err := r.Sync(cmd.Context(), args[0], "manual")
 				bar.done()
+				if run.Events > 0 {
+					// Gaps the new events raised or closed, and lots born
+					// from held material, as hub serve does after a sync.
+					a.evaluateAfterIngest(cmd.Context(), s)
+				}
 				if asJSON {
 					if jerr := writeJSON(a.stdout, run); jerr != nil {
 						return jerr
@@ -100,6 +106,7 @@ committed batch. Every run is recorded: see 'hub runs'.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run as JSON")
+	cmd.Flags().BoolVar(&a.evaluate, "evaluate", true, "evaluate the gap rules after the sync (--evaluate=false for a bulk backfill; run 'hub gaps --evaluate' after)")
 	return cmd
 }
 

@@ -70,6 +70,12 @@ func TestSyncRunsCursorConnectorsCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Status != "ok" || r.Records != 80 || r.Events != 80 {
 		t.Fatalf("sync --json = %+v (%v), want ok with 80 records and events\n%s", r, err, out)
 	}
+	// The sync evaluated the gap rules: the raw lots the scans consumed
+	// were never received.
+	out, _ = run("gaps", "--json")
+	if n := strings.Count(out, `"kind": "unknown_lot"`); n != 9 {
+		t.Errorf("gaps after the sync: %d unknown_lot gaps, want 9 (R-0 … R-8)\n%s", n, out)
+	}
 	out, _ = run("runs", "--json")
 	var runs struct{ Runs []struct{ ID int64 } }
 	if err := json.Unmarshal([]byte(out), &runs); err != nil || len(runs.Runs) != 1 || runs.Runs[0].ID != r.ID {
