@@ -82,20 +82,45 @@ func (p *Pipeline) mapOne(in Input) (core.MappedRecord, error) {
 // new position). Records that fail to map are archived and quarantined;
 // they never stop the batch.
 func (p *Pipeline) Ingest(ctx context.Context, inputs []Input, extra func(core.IngestTx) error) (core.RecordStats, error) {
-	recs := make([]core.MappedRecord, 0, len(inputs))
+	b, err := p.Map(inputs)
+	if err != nil {
+		return core.RecordStats{}, err
+	}
+	return p.Commit(ctx, b, extra)
+}
+
+// Batch is a batch of inputs mapped and not yet committed.
+type Batch struct {
+	inputs []Input
+	recs   []core.MappedRecord
+}
+
+// Map runs the mapping over inputs. It touches no store, so a caller may
+// map the next batch while the previous one commits.
+func (p *Pipeline) Map(inputs []Input) (*Batch, error) {
+	b := &Batch{inputs: inputs, recs: make([]core.MappedRecord, 0, len(inputs))}
 	for _, in := range inputs {
 		mr, err := p.mapOne(in)
 		if err != nil {
-			return core.RecordStats{}, err
+			return nil, err
 		}
-		if len(in.Deletes) > 0 && mr.Err == nil {
-			if err := p.deletes(ctx, &mr, in.Deletes); err != nil {
+		b.recs = append(b.recs, mr)
+	}
+	return b, nil
+}
+
+// Commit archives a mapped batch and ingests its events, in one
+// transaction with extra. Deletions are looked up here, against what the
+// batches before committed.
+func (p *Pipeline) Commit(ctx context.Context, b *Batch, extra func(core.IngestTx) error) (core.RecordStats, error) {
+	for i, in := range b.inputs {
+		if mr := &b.recs[i]; len(in.Deletes) > 0 && mr.Err == nil {
+			if err := p.deletes(ctx, mr, in.Deletes); err != nil {
 				return core.RecordStats{}, err
 			}
 		}
-		recs = append(recs, mr)
 	}
-	return p.Ingester.IngestRecords(ctx, recs, "", extra)
+	return p.Ingester.IngestRecords(ctx, b.recs, "", extra)
 }
 
 // deletes finds the events that the archived records a deleting record

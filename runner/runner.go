@@ -307,13 +307,26 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 	p := &intake.Pipeline{Ingester: &r.ing, Mapping: m, Source: cc.Name}
 	r.ing.Store = r.Store
 	r.ing.Now = r.Now
+	// The connector reads and the mapping runs one batch ahead of the
+	// commits, on another core: a sync costs about its commits alone.
+	// Batches still commit one at a time, in order, each with the position
+	// after it; a batch read ahead and not committed is read again by the
+	// next run.
+	rctx, stop := context.WithCancel(ctx)
+	batches := make(chan readBatch, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.readAhead(rctx, cc, sup, p, pos, batches)
+	}()
+	defer func() { stop(); <-done }()
 	start := time.Now()
 	empty := 0
-	for {
-		res, err := sup.read(ctx, pos)
-		if err != nil {
-			return err
+	for b := range batches {
+		if b.err != nil {
+			return b.err
 		}
+		res := b.res
 		if len(res.Records) == 0 {
 			if len(res.Next) > 0 && string(res.Next) != string(pos) {
 				// The connector moved on without records (skipped
@@ -334,16 +347,8 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 			return nil
 		}
 		empty = 0
-		inputs := make([]intake.Input, 0, len(res.Records))
-		for _, rec := range res.Records {
-			in, err := toInput(rec)
-			if err != nil {
-				return fmt.Errorf("connector %s: %w", cc.Name, err)
-			}
-			inputs = append(inputs, in)
-		}
 		next := res.Next
-		st, err := p.Ingest(ctx, inputs, func(tx core.IngestTx) error {
+		st, err := p.Commit(ctx, b.mapped, func(tx core.IngestTx) error {
 			return tx.SetCursor(ctx, core.CursorRow{Connector: cc.Name, Position: next, Updated: r.now(), RunID: run.ID})
 		})
 		if err != nil {
@@ -362,6 +367,52 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 			return nil
 		}
 	}
+	return ctx.Err() // the reader stopped early: the sync was cancelled
+}
+
+// readBatch is one batch read from a connector and mapped, or the error
+// that stopped reading.
+type readBatch struct {
+	res    sdk.ReadResult
+	mapped *intake.Batch
+	err    error
+}
+
+// readAhead reads batches from pos and maps them, handing each to out,
+// until the connector has no more, an error (handed on too), or ctx ends.
+func (r *Runner) readAhead(ctx context.Context, cc *config.Connector, sup *supervisor, p *intake.Pipeline, pos sdk.Position, out chan<- readBatch) {
+	defer close(out)
+	for {
+		res, err := sup.read(ctx, pos)
+		b := readBatch{res: res, err: err}
+		if err == nil && len(res.Records) > 0 {
+			b.mapped, b.err = mapRecords(cc.Name, p, res.Records)
+		}
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return
+		}
+		if b.err != nil || !res.More {
+			return
+		}
+		if len(res.Records) > 0 || len(res.Next) > 0 {
+			pos = res.Next
+		}
+	}
+}
+
+// mapRecords turns a connector's records into a mapped batch.
+func mapRecords(connector string, p *intake.Pipeline, recs []sdk.Record) (*intake.Batch, error) {
+	inputs := make([]intake.Input, 0, len(recs))
+	for _, rec := range recs {
+		in, err := toInput(rec)
+		if err != nil {
+			return nil, fmt.Errorf("connector %s: %w", connector, err)
+		}
+		inputs = append(inputs, in)
+	}
+	return p.Map(inputs)
 }
 
 func (r *Runner) commitPosition(ctx context.Context, name string, runID int64, pos []byte) error {
@@ -467,6 +518,10 @@ func (s *supervisor) read(ctx context.Context, pos sdk.Position) (sdk.ReadResult
 			why := "crashed"
 			if timedOut {
 				why = fmt.Sprintf("did not answer within %s", time.Duration(s.cc.Timeout))
+				// Say so in the error too: alone, "context deadline
+				// exceeded" does not tell an operator that the plugin
+				// hung, nor which timeout to raise.
+				err = fmt.Errorf("connector plugin %s %s (the connector's timeout) and was killed: %w", s.plugin.Name, why, err)
 			}
 			s.log.Warn("connector plugin "+why+", restarting", "attempt", attempt, "err", err)
 			s.client.Kill()
