@@ -17,7 +17,7 @@ import (
 // plugin.
 func BenchmarkPipeline(b *testing.B) {
 	ctx := context.Background()
-	m, err := mapping.Load("../runner/testdata/scans.yaml")
+	m, err := mapping.Load("../examples/connector-example/mapping.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}

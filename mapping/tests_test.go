@@ -154,20 +154,37 @@ func TestLoadTestsMissingFile(t *testing.T) {
 	}
 }
 
-// TestExamples checks every mapping in examples/mappings and runs its test
-// file, as 'hub mapping check' and 'hub mapping test' do.
-func TestExamples(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("..", "examples", "mappings", "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, f := range files {
-		if strings.HasSuffix(f, ".test.yaml") {
-			continue
+// exampleMappings returns the example mappings: those in examples/mappings
+// and the default mapping shipped with each example under examples/ (the
+// example connector's).
+func exampleMappings(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	for _, pattern := range []string{
+		filepath.Join("..", "examples", "mappings", "*.yaml"),
+		filepath.Join("..", "examples", "*", "mapping.yaml"),
+	} {
+		found, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
 		}
+		for _, f := range found {
+			if !strings.HasSuffix(f, ".test.yaml") {
+				files = append(files, f)
+			}
+		}
+	}
+	return files
+}
+
+// TestExamples checks every example mapping and runs its test file, as
+// 'hub mapping check' and 'hub mapping test' do.
+func TestExamples(t *testing.T) {
+	n := 0
+	for _, f := range exampleMappings(t) {
 		n++
-		t.Run(filepath.Base(f), func(t *testing.T) {
+		name, _ := filepath.Rel(filepath.Join("..", "examples"), f)
+		t.Run(filepath.ToSlash(name), func(t *testing.T) {
 			m, err := mapping.Load(f)
 			if err != nil {
 				t.Fatalf("check: %v", err)
@@ -190,8 +207,41 @@ func TestExamples(t *testing.T) {
 			}
 		})
 	}
-	if n < 2 {
-		t.Errorf("found %d example mappings, want at least 2", n)
+	if n < 3 {
+		t.Errorf("found %d example mappings, want at least 3 (csv-export, sap-material-documents, the example connector's)", n)
+	}
+}
+
+// TestExamplesIndex checks that examples/mappings/README.md names every
+// example mapping and that every file it links to exists.
+func TestExamplesIndex(t *testing.T) {
+	dir := filepath.Join("..", "examples", "mappings")
+	readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range exampleMappings(t) {
+		rel, err := filepath.Rel(dir, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(readme), "("+filepath.ToSlash(rel)+")") {
+			t.Errorf("README.md does not link to %s", filepath.ToSlash(rel))
+		}
+	}
+	links := 0
+	for _, part := range strings.Split(string(readme), "](")[1:] {
+		target, _, ok := strings.Cut(part, ")")
+		if !ok || strings.Contains(target, "://") {
+			continue
+		}
+		links++
+		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(target))); err != nil {
+			t.Errorf("README.md links to %s: %v", target, err)
+		}
+	}
+	if links == 0 {
+		t.Error("README.md links to no file")
 	}
 }
 

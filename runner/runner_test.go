@@ -61,7 +61,7 @@ func newEnv(t *testing.T, batch int) *env {
 	if err := os.Mkdir(scans, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	mapping, err := filepath.Abs("testdata/scans.yaml")
+	mapping, err := filepath.Abs("../examples/connector-example/mapping.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

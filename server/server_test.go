@@ -42,7 +42,7 @@ func newEnv(t *testing.T) *env {
 	dir := t.TempDir()
 	t.Setenv("LOTHUB_TEST_TOKEN", token)
 	t.Setenv("LOTHUB_TEST_WEBHOOK", webhookKey)
-	mapping, _ := filepath.Abs("testdata/scans.yaml")
+	mapping, _ := filepath.Abs("../examples/connector-example/mapping.yaml")
 	scans := filepath.Join(dir, "scans")
 	os.Mkdir(scans, 0o755)
 	cfg := fmt.Sprintf(`

@@ -51,7 +51,7 @@ func scanPlant(t *testing.T, dir string, n int) {
 
 func writeConfig(t *testing.T, dir, pluginDir string, batch int) string {
 	t.Helper()
-	mapping, _ := filepath.Abs("../../runner/testdata/scans.yaml")
+	mapping, _ := filepath.Abs("../../examples/connector-example/mapping.yaml")
 	scans := filepath.Join(dir, "scans")
 	os.MkdirAll(scans, 0o755)
 	cfg := fmt.Sprintf(`plugin_dir: %s
