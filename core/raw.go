@@ -111,15 +111,30 @@ const remapPrefix = "remap:"
 // runID names this ingest in the ids of the reverse events it writes for
 // Dropped events; it must differ between remap runs.
 func (in *Ingester) IngestRecords(ctx context.Context, recs []MappedRecord, runID string, extra func(IngestTx) error) (RecordStats, error) {
+	return in.CommitRecords(ctx, in.PrepareRecords(recs), runID, extra)
+}
+
+// RecordBatch is a batch of mapped records validated, encoded and sorted
+// into what to archive, apply and quarantine: the work of an ingest that
+// needs no store.
+type RecordBatch struct {
+	recs         []MappedRecord
+	ok           []bool // the record's events are valid
+	now          time.Time
+	events       []PreparedEvent
+	quarantine   []QuarantineRow
+	resolvedKeys []string
+	raws         []RawRecord
+	produced     []string
+}
+
+// PrepareRecords does the part of IngestRecords that touches no store, so
+// that a caller may prepare the next batch while the previous one
+// commits. The batch keeps recs: their Dropped and ReverseAs are read at
+// commit.
+func (in *Ingester) PrepareRecords(recs []MappedRecord) *RecordBatch {
 	now := in.now()
-	st := RecordStats{Records: len(recs)}
-	var events []PreparedEvent
-	var quarantine []QuarantineRow
-	var resolvedKeys []string
-	raws := make([]RawRecord, 0, len(recs))
-	var produced, dropped []string
-	dropSource := map[string]string{}
-	dropAs := map[string][2]string{} // id → reverse id prefix, source
+	b := &RecordBatch{recs: recs, ok: make([]bool, len(recs)), now: now, raws: make([]RawRecord, 0, len(recs))}
 	seen := map[string]bool{}
 	for i := range recs {
 		r := &recs[i]
@@ -136,7 +151,7 @@ func (in *Ingester) IngestRecords(ctx context.Context, recs []MappedRecord, runI
 			where = fmt.Sprintf("%s:%d (record %s)", raw.Source, r.Line, raw.RecordID)
 		}
 		fail := func(eventID, reason string) {
-			quarantine = append(quarantine, QuarantineRow{
+			b.quarantine = append(b.quarantine, QuarantineRow{
 				Key: key, Source: raw.Source, Line: r.Line, EventID: eventID,
 				Reason: reason, Raw: string(raw.Payload), At: now,
 			})
@@ -146,7 +161,7 @@ func (in *Ingester) IngestRecords(ctx context.Context, recs []MappedRecord, runI
 		if r.Err != nil {
 			raw.Mapping = ""
 			fail("", r.Err.Error())
-			raws = append(raws, raw)
+			b.raws = append(b.raws, raw)
 			continue
 		}
 		ok := true
@@ -160,33 +175,50 @@ func (in *Ingester) IngestRecords(ctx context.Context, recs []MappedRecord, runI
 		}
 		if !ok {
 			raw.Mapping = ""
-			raws = append(raws, raw)
+			b.raws = append(b.raws, raw)
 			continue
 		}
+		b.ok[i] = true
 		for _, e := range r.Events {
 			if e.Source == nil {
 				e.Source = &Source{Connector: raw.Source, Record: raw.RecordID}
 			}
-			events = append(events, Prepare(e))
+			b.events = append(b.events, Prepare(e))
 			ids = append(ids, e.ID)
 			if !seen[e.ID] {
 				seen[e.ID] = true
-				produced = append(produced, e.ID)
-			}
-		}
-		for _, id := range r.Dropped {
-			dropped = append(dropped, id)
-			dropSource[id] = raw.RecordID
-			if r.ReverseAs != "" {
-				dropAs[id] = [2]string{r.ReverseAs, raw.Source}
+				b.produced = append(b.produced, e.ID)
 			}
 		}
 		raw.Events = ids
-		resolvedKeys = append(resolvedKeys, key)
-		raws = append(raws, raw)
+		b.resolvedKeys = append(b.resolvedKeys, key)
+		b.raws = append(b.raws, raw)
 	}
+	b.raws = lastPerRecord(b.raws)
+	return b
+}
 
-	raws = lastPerRecord(raws)
+// CommitRecords commits a prepared batch: the second half of IngestRecords.
+func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID string, extra func(IngestTx) error) (RecordStats, error) {
+	recs, now, events, produced := b.recs, b.now, b.events, b.produced
+	quarantine, raws, resolvedKeys := b.quarantine, b.raws, b.resolvedKeys
+	st := RecordStats{Records: len(recs)}
+	var dropped []string
+	dropSource := map[string]string{}
+	dropAs := map[string][2]string{} // id → reverse id prefix, source
+	for i := range recs {
+		r := &recs[i]
+		if !b.ok[i] {
+			continue
+		}
+		for _, id := range r.Dropped {
+			dropped = append(dropped, id)
+			dropSource[id] = r.Raw.RecordID
+			if r.ReverseAs != "" {
+				dropAs[id] = [2]string{r.ReverseAs, r.Raw.Source}
+			}
+		}
+	}
 
 	err := in.Store.Ingest(ctx, func(tx IngestTx) error {
 		all := events

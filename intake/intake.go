@@ -89,14 +89,16 @@ func (p *Pipeline) Ingest(ctx context.Context, inputs []Input, extra func(core.I
 	return p.Commit(ctx, b, extra)
 }
 
-// Batch is a batch of inputs mapped and not yet committed.
+// Batch is a batch of inputs mapped and prepared, not yet committed.
 type Batch struct {
-	inputs []Input
-	recs   []core.MappedRecord
+	inputs   []Input
+	recs     []core.MappedRecord
+	prepared *core.RecordBatch
 }
 
-// Map runs the mapping over inputs. It touches no store, so a caller may
-// map the next batch while the previous one commits.
+// Map runs the mapping over inputs and prepares the events for the store
+// (validated, encoded). It touches no store, so a caller may map the next
+// batch while the previous one commits.
 func (p *Pipeline) Map(inputs []Input) (*Batch, error) {
 	b := &Batch{inputs: inputs, recs: make([]core.MappedRecord, 0, len(inputs))}
 	for _, in := range inputs {
@@ -106,6 +108,7 @@ func (p *Pipeline) Map(inputs []Input) (*Batch, error) {
 		}
 		b.recs = append(b.recs, mr)
 	}
+	b.prepared = p.Ingester.PrepareRecords(b.recs)
 	return b, nil
 }
 
@@ -120,7 +123,7 @@ func (p *Pipeline) Commit(ctx context.Context, b *Batch, extra func(core.IngestT
 			}
 		}
 	}
-	return p.Ingester.IngestRecords(ctx, b.recs, "", extra)
+	return p.Ingester.CommitRecords(ctx, b.prepared, "", extra)
 }
 
 // deletes finds the events that the archived records a deleting record

@@ -216,27 +216,47 @@ func (t *ingestTx) LotIDs(ctx context.Context, refs []core.LotRef) (map[core.Lot
 	for i, r := range refs {
 		pairs[i] = [2]string{r.Item, r.Lot}
 	}
-	arg := jsonList(pairs)
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO lots (item, lot)
+	// New lots come back from the insert; only the lots that existed
+	// already are looked up (most of a bulk load's lots are new).
+	scan := func(rows *sql.Rows, what string) error {
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var r core.LotRef
+			if err := rows.Scan(&id, &r.Item, &r.Lot); err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			out[r] = id
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	}
+	rows, err := t.tx.QueryContext(ctx, `INSERT INTO lots (item, lot)
 		SELECT value->>0, value->>1 FROM json_each(?) WHERE true
-		ON CONFLICT (item, lot) DO NOTHING`, arg); err != nil {
+		ON CONFLICT (item, lot) DO NOTHING RETURNING id, item, lot`, jsonList(pairs))
+	if err != nil {
 		return nil, fmt.Errorf("record lots: %w", err)
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT l.id, l.item, l.lot FROM json_each(?) j
-		JOIN lots l ON l.item = j.value->>0 AND l.lot = j.value->>1`, arg)
+	if err := scan(rows, "record lots"); err != nil {
+		return nil, err
+	}
+	old := pairs[:0]
+	for _, p := range pairs {
+		if _, ok := out[core.LotRef{Item: p[0], Lot: p[1]}]; !ok {
+			old = append(old, p)
+		}
+	}
+	if len(old) == 0 {
+		return out, nil
+	}
+	rows, err = t.tx.QueryContext(ctx, `SELECT l.id, l.item, l.lot FROM json_each(?) j
+		JOIN lots l ON l.item = j.value->>0 AND l.lot = j.value->>1`, jsonList(old))
 	if err != nil {
 		return nil, fmt.Errorf("look up lots: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var r core.LotRef
-		if err := rows.Scan(&id, &r.Item, &r.Lot); err != nil {
-			return nil, fmt.Errorf("look up lots: %w", err)
-		}
-		out[r] = id
-	}
-	return out, rows.Err()
+	return out, scan(rows, "look up lots")
 }
 
 // exec runs one prepared statement for every row.
