@@ -502,7 +502,12 @@ func (s *supervisor) read(ctx context.Context, pos sdk.Position) (sdk.ReadResult
 		}
 		cctx, cancel := context.WithTimeout(ctx, time.Duration(s.cc.Timeout))
 		res, err := s.client.Read(cctx, s.cfg, pos, s.cc.BatchSize)
-		timedOut := cctx.Err() == context.DeadlineExceeded && ctx.Err() == nil
+		// The call timed out if its deadline has passed. Look at the
+		// clock, not only at cctx.Err(): the plugin's gRPC server ends
+		// the call at the same deadline, and its answer (a deadline
+		// exceeded error) can arrive before cctx's own timer has fired.
+		dl, _ := cctx.Deadline()
+		timedOut := err != nil && ctx.Err() == nil && (cctx.Err() == context.DeadlineExceeded || !time.Now().Before(dl))
 		cancel()
 		if err == nil {
 			return res, nil

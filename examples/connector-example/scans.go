@@ -64,6 +64,8 @@ func (*Scans) Spec() sdk.Spec {
 				Description: "How long the hub waits before reading again while the lock file exists."},
 			{Name: "max_line_bytes", Type: sdk.TypeInt, Default: "1048576",
 				Description: "Longest line accepted; a longer one becomes a bad-line record."},
+			{Name: "hang_file", Type: sdk.TypeString,
+				Description: "Test hook; leave empty in production. While a file of this name exists in dir, Read never answers and ignores cancellation, as a connector stuck on a dead network share would: the hub's call timeout, kill and restart are tested with it."},
 			{Name: "webhook_secret", Type: sdk.TypeString, Secret: true,
 				Description: "Key scanners sign POSTed scans with (HMAC-SHA256 of the body, hex, in the X-Lothub-Signature header); webhooks are refused while it is empty."},
 		},
@@ -76,6 +78,7 @@ type options struct {
 	dir       string
 	pattern   string
 	lock      string
+	hang      string // test hook: Read hangs while dir/hang exists
 	retryWait time.Duration
 	maxLine   int
 }
@@ -85,6 +88,7 @@ func optionsFrom(cfg sdk.Config) (options, error) {
 		dir:       cfg.Get("dir"),
 		pattern:   cfg.Get("pattern"),
 		lock:      cfg.Get("lock_file"),
+		hang:      cfg.Get("hang_file"),
 		retryWait: cfg.Duration("retry_wait"),
 		maxLine:   cfg.Int("max_line_bytes"),
 	}
@@ -93,6 +97,9 @@ func optionsFrom(cfg sdk.Config) (options, error) {
 	}
 	if o.lock != "" && (strings.ContainsAny(o.lock, `/\`) || o.lock == "." || o.lock == "..") {
 		return o, sdk.InvalidConfig("lock_file", "%q is not a file name", o.lock)
+	}
+	if o.hang != "" && (strings.ContainsAny(o.hang, `/\`) || o.hang == "." || o.hang == "..") {
+		return o, sdk.InvalidConfig("hang_file", "%q is not a file name", o.hang)
 	}
 	if o.maxLine < 1 {
 		return o, sdk.InvalidConfig("max_line_bytes", "%d is too small; want at least 1", o.maxLine)
@@ -167,6 +174,11 @@ func (*Scans) Read(ctx context.Context, cfg sdk.Config, p sdk.Position, max int)
 	if err != nil {
 		return sdk.ReadResult{}, err
 	}
+	if o.hang != "" {
+		if _, err := os.Stat(filepath.Join(o.dir, o.hang)); err == nil {
+			hang(ctx, o)
+		}
+	}
 	if o.lock != "" {
 		if _, err := os.Stat(filepath.Join(o.dir, o.lock)); err == nil {
 			return sdk.ReadResult{}, sdk.RetryAfter(o.retryWait, fmt.Errorf("the MES is exporting (%s exists)", o.lock))
@@ -199,6 +211,15 @@ func (*Scans) Read(ctx context.Context, cfg sdk.Config, p sdk.Position, max int)
 	return sdk.ReadResult{Records: b.records, Next: b.cur.encode(), More: b.more}, nil
 }
 
+// hang is the hang_file test hook: it never returns, whatever ctx says,
+// so that only killing the process ends the call.
+func hang(ctx context.Context, o options) {
+	slog.WarnContext(ctx, "hang_file exists: not answering (test hook)", "file", filepath.Join(o.dir, o.hang))
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
 // listFiles returns the names of the scan files in dir, in name order.
 func listFiles(o options) ([]string, error) {
 	entries, err := os.ReadDir(o.dir)
@@ -207,7 +228,7 @@ func listFiles(o options) ([]string, error) {
 	}
 	var names []string
 	for _, e := range entries {
-		if !e.Type().IsRegular() || e.Name() == o.lock {
+		if !e.Type().IsRegular() || e.Name() == o.lock || e.Name() == o.hang {
 			continue
 		}
 		if ok, _ := filepath.Match(o.pattern, e.Name()); ok {

@@ -210,6 +210,18 @@ func TestReadErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "HangFileNotAName",
+			setup: func(t *testing.T, dir string) (map[string]string, sdk.Position) {
+				return map[string]string{"dir": dir, "hang_file": "../hang"}, nil
+			},
+			check: func(t *testing.T, err error) {
+				var ic *sdk.InvalidConfigError
+				if !errors.As(err, &ic) || ic.Param != "hang_file" {
+					t.Errorf("error %v, want an invalid hang_file", err)
+				}
+			},
+		},
+		{
 			name: "FileRewritten",
 			setup: func(t *testing.T, dir string) (map[string]string, sdk.Position) {
 				return map[string]string{"dir": dir}, sdk.Position(`{"v":1,"file":"scans-2026-03-02.jsonl","offset":99999}`)
