@@ -96,6 +96,8 @@ func TestParseErrors(t *testing.T) {
 		{"DuplicateName", "connectors:\n  - {name: a, plugin: x, mapping: m.yaml}\n  - {name: a, plugin: x, mapping: m.yaml}\n", `hub.yaml:3:12: connector name "a" is used twice`},
 		{"LiteralToken", "intake:\n  tokens:\n    - name: l1\n      token: abc\n", `hub.yaml:4:14: token "l1" is written in the file`},
 		{"BadDuration", "connectors:\n  - name: a\n    plugin: x\n    mapping: m.yaml\n    timeout: soon\n", `hub.yaml:5:14: "soon" is not a duration`},
+		{"NegativeTimeout", "connectors:\n  - name: a\n    plugin: x\n    mapping: m.yaml\n    timeout: -5s\n", `hub.yaml:5:14: "-5s" is not a duration`},
+		{"NegativeMaxRetry", "connectors:\n  - name: a\n    plugin: x\n    mapping: m.yaml\n    max_retry: -1m\n", `hub.yaml:5:16: "-1m" is not a duration`},
 		{"BadTimezone", "timezone: Mars/Olympus\n", `hub.yaml:1:11: unknown time zone "Mars/Olympus"`},
 		{"Syntax", "connectors:\n  - name: [a\n", `hub.yaml:`},
 	}
