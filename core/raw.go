@@ -268,6 +268,7 @@ func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID str
 		if err != nil {
 			return err
 		}
+		st.Read = len(all) // the mapped events and the reversals written for dropped ones
 		st.New, st.Superseded, st.Unchanged = s.New, s.Superseded, s.Unchanged
 		c.Quarantine = quarantine
 		c.Raw = raws
@@ -288,7 +289,6 @@ func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID str
 		}
 		return RecordStats{}, fmt.Errorf("ingest records %s … %s: %w", first, last, err)
 	}
-	st.Read = len(events)
 	st.Quarantined = len(quarantine)
 	st.Archived = len(raws)
 	return st, nil
