@@ -83,16 +83,28 @@ type EvalResult struct {
 // material are put on hold, and open gaps are alerted and escalated.
 // Confirmed and waived gaps stay closed.
 func (m *Monitor) Evaluate(ctx context.Context) (EvalResult, error) {
+	res, now, err := m.Detect(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Alerted, res.Failed = m.Alert(ctx, now)
+	return res, nil
+}
+
+// Detect is the first half of Evaluate: holds applied and gaps opened,
+// reopened or resolved in the store, without alerting. It returns the
+// time it evaluated at, for Alert.
+func (m *Monitor) Detect(ctx context.Context) (EvalResult, time.Time, error) {
 	var res EvalResult
 	held, err := m.ApplyHolds(ctx)
 	if err != nil {
-		return res, err
+		return res, time.Time{}, err
 	}
 	res.Held = held
 	now := m.now()
 	facts, err := m.Store.GapFacts(ctx, m.Rules.Params())
 	if err != nil {
-		return res, fmt.Errorf("evaluate gaps: %w", err)
+		return res, now, fmt.Errorf("evaluate gaps: %w", err)
 	}
 	found := DetectGaps(facts, m.Rules, now)
 	err = m.Store.Ingest(ctx, func(tx IngestTx) error {
@@ -160,20 +172,19 @@ func (m *Monitor) Evaluate(ctx context.Context) (EvalResult, error) {
 		return nil
 	})
 	if err != nil {
-		return res, fmt.Errorf("store gap exceptions: %w", err)
+		return res, now, fmt.Errorf("store gap exceptions: %w", err)
 	}
-	res.Alerted, res.Failed = m.escalate(ctx, now)
-	return res, nil
+	return res, now, nil
 }
 
-// escalate alerts the supervisor channel of every open gap not yet
-// alerted, and the quality channel of every gap still open after the
-// escalation delay. Each stage is claimed in the store before sending, so
+// Alert is the second half of Evaluate: it alerts the supervisor channel
+// of every open gap not yet alerted, and the quality channel of every gap
+// still open after the escalation delay. Each stage is claimed in the store before sending, so
 // the same gap is alerted once per stage; a stage whose delivery failed
 // every attempt is released and tried again at the next evaluation.
 // Failures are recorded in the gap's history and never returned: alerts
 // never block ingest.
-func (m *Monitor) escalate(ctx context.Context, now time.Time) (sent, failed int) {
+func (m *Monitor) Alert(ctx context.Context, now time.Time) (sent, failed int) {
 	if m.Alerts == nil {
 		return 0, 0
 	}
@@ -183,6 +194,9 @@ func (m *Monitor) escalate(ctx context.Context, now time.Time) (sent, failed int
 		return 0, 0
 	}
 	for _, e := range open {
+		if ctx.Err() != nil {
+			break // shutting down: the rest go out at the next evaluation
+		}
 		stage := StageNone
 		switch {
 		case e.Stage < StageSupervisor:
@@ -204,7 +218,9 @@ func (m *Monitor) escalate(ctx context.Context, now time.Time) (sent, failed int
 		if err := m.deliver(ctx, a); err != nil {
 			failed++
 			m.log().Warn("gap alert not delivered; will retry at the next evaluation", "gap", e.GapID(), "channel", a.Channel(), "err", err)
-			m.release(ctx, e.ID, stage, prev, now, err)
+			// Released even when ctx ended (shutdown): the stage must not
+			// stay claimed by an alert that never went out.
+			m.release(context.WithoutCancel(ctx), e.ID, stage, prev, now, err)
 			continue
 		}
 		sent++
