@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // MassBalance is a lot's quantities in and out, per unit, and the orders
@@ -41,6 +42,9 @@ type LotUseEntry struct {
 	UOM      string    `json:"uom"`
 	Time     string    `json:"time"`
 	Event    string    `json:"event"`
+	// Confirmed: supplied by hand after the fact (hub confirm), not
+	// recorded by a scan or the ERP.
+	Confirmed bool `json:"confirmed,omitempty"`
 }
 
 // OrderBalance is an order's inputs and outputs in one unit.
@@ -117,7 +121,7 @@ func (q *Queries) Balance(ctx context.Context, ref LotRef, tolerance float64) (*
 				u.Shipped += p.qty
 			}
 			if p.typ == Consume || p.typ == Ship {
-				b.Uses = append(b.Uses, LotUseEntry{Type: p.typ, Order: e.Order, Customer: e.Customer, Qty: p.qty, UOM: p.uom, Time: fmtTime(r.Time), Event: e.ID})
+				b.Uses = append(b.Uses, LotUseEntry{Type: p.typ, Order: e.Order, Customer: e.Customer, Qty: p.qty, UOM: p.uom, Time: fmtTime(r.Time), Event: e.ID, Confirmed: confirmedByHand(e.ID)})
 			}
 			if e.Order != "" && (p.typ == Consume || p.typ == Produce) {
 				orders[e.Order] = true
@@ -171,6 +175,117 @@ func (q *Queries) Balance(ctx context.Context, ref LotRef, tolerance float64) (*
 		for _, u := range uoms {
 			b.Orders = append(b.Orders, *per[u])
 		}
+	}
+	return b, nil
+}
+
+// confirmedByHand reports whether an event was written by hub confirm.
+func confirmedByHand(eventID string) bool { return strings.HasPrefix(eventID, "confirm:") }
+
+// OrderMassBalance is an order's inputs against its outputs: `hub balance
+// --order`.
+type OrderMassBalance struct {
+	Order string `json:"order"`
+	// Tolerance is the yield rule's: the fraction of what went in by which
+	// what came out may exceed it.
+	Tolerance float64            `json:"tolerance"`
+	Units     []OrderUnitBalance `json:"units"`
+	// WithinTolerance: every unit is.
+	WithinTolerance bool          `json:"within_tolerance"`
+	Inputs          []OrderLotQty `json:"inputs"`  // the consumptions
+	Outputs         []OrderLotQty `json:"outputs"` // the productions
+}
+
+// OrderUnitBalance is an order's inputs and outputs in one unit.
+// Difference is in − out. Compared says the unit had inputs to compare the
+// outputs with; a unit with outputs only (KG of dough made into EA of
+// bread) is not compared and counts as within tolerance, unless nothing
+// went into the order at all.
+type OrderUnitBalance struct {
+	UOM             string  `json:"uom"`
+	In              float64 `json:"in"`
+	Out             float64 `json:"out"`
+	Difference      float64 `json:"difference"`
+	Compared        bool    `json:"compared"`
+	WithinTolerance bool    `json:"within_tolerance"`
+}
+
+// OrderLotQty is one consumption or production of an order.
+type OrderLotQty struct {
+	Item  string  `json:"item"`
+	Lot   string  `json:"lot"`
+	Qty   float64 `json:"qty"`
+	UOM   string  `json:"uom"`
+	Time  string  `json:"time"`
+	Event string  `json:"event"`
+	// Confirmed: supplied by hand after the fact (hub confirm).
+	Confirmed bool `json:"confirmed,omitempty"`
+}
+
+// OrderMassBalance returns an order's in-effect inputs against its outputs
+// per unit, or ENOTFOUND when nothing in effect was consumed or produced
+// by it. tolerance is the yield rule's: out may exceed in by this fraction
+// of in.
+func (q *Queries) OrderMassBalance(ctx context.Context, order string, tolerance float64) (*OrderMassBalance, error) {
+	rows, err := q.Store.OrderEvents(ctx, order)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, Errorf(ENOTFOUND, "order %s not found: nothing in effect was consumed or produced by it (orders are matched exactly as stored)", order)
+	}
+	b := &OrderMassBalance{Order: order, Tolerance: tolerance, Units: []OrderUnitBalance{}, Inputs: []OrderLotQty{}, Outputs: []OrderLotQty{}}
+	units := map[string]*OrderUnitBalance{}
+	var uoms []string
+	anyIn := false
+	for _, r := range rows {
+		var e Event
+		if err := json.Unmarshal(r.Body, &e); err != nil {
+			return nil, fmt.Errorf("stored event %s version %d is unreadable: %w", r.ID, r.Version, err)
+		}
+		if e.Lot == nil {
+			continue
+		}
+		x := OrderLotQty{Item: e.Lot.Item, Lot: e.Lot.Lot, UOM: e.UOM, Time: fmtTime(r.Time), Event: e.ID, Confirmed: confirmedByHand(e.ID)}
+		if e.Qty != nil {
+			x.Qty = *e.Qty
+			u := units[e.UOM]
+			if u == nil {
+				u = &OrderUnitBalance{UOM: e.UOM}
+				units[e.UOM] = u
+				uoms = append(uoms, e.UOM)
+			}
+			if e.Type == Consume {
+				u.In += x.Qty
+			} else {
+				u.Out += x.Qty
+			}
+		}
+		if e.Type == Consume {
+			anyIn = true
+			b.Inputs = append(b.Inputs, x)
+		} else {
+			b.Outputs = append(b.Outputs, x)
+		}
+	}
+	sort.Strings(uoms)
+	b.WithinTolerance = true
+	for _, name := range uoms {
+		u := units[name]
+		u.In, u.Out = round(u.In), round(u.Out)
+		u.Difference = round(u.In - u.Out)
+		u.Compared = u.In > 0
+		switch {
+		case u.Compared:
+			u.WithinTolerance = u.Out-u.In <= u.In*tolerance+1e-9
+		default:
+			// Outputs only in this unit: a conversion when something went
+			// in (in another unit); an order with no input at all is not
+			// balanced.
+			u.WithinTolerance = anyIn || u.Out == 0
+		}
+		b.WithinTolerance = b.WithinTolerance && u.WithinTolerance
+		b.Units = append(b.Units, *u)
 	}
 	return b, nil
 }

@@ -3,6 +3,9 @@ package notify_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net"
@@ -98,21 +101,42 @@ func TestRouterDeliversOncePerNotifier(t *testing.T) {
 	}
 }
 
-// smtpServer is a minimal SMTP server on loopback that records messages.
+// smtpServer is a minimal SMTP server on loopback that records messages
+// and logins. With startTLS it offers STARTTLS with a test certificate
+// (roots trusts it) and, once the connection is encrypted, AUTH PLAIN.
 type smtpServer struct {
 	ln       net.Listener
 	startTLS bool
+	tls      *tls.Config
+	roots    *x509.CertPool
 	mu       sync.Mutex
 	msgs     []string
 	rcpts    []string
+	secure   []bool      // per message: it arrived over TLS
+	logins   []smtpLogin // AUTH PLAIN received
+}
+
+// smtpLogin is a login the server received.
+type smtpLogin struct {
+	User, Password string
+	Secure         bool // over TLS
 }
 
 func newSMTPServer(t *testing.T, startTLS bool) *smtpServer {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return listenSMTP(t, "127.0.0.1:0", startTLS)
+}
+
+func listenSMTP(t *testing.T, addr string, startTLS bool) *smtpServer {
+	t.Helper()
+	s := &smtpServer{startTLS: startTLS}
+	if startTLS {
+		s.tls, s.roots = testCertificate(t)
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &smtpServer{ln: ln, startTLS: startTLS}
+	s.ln = ln
 	go s.serve()
 	t.Cleanup(func() { ln.Close() })
 	return s
@@ -132,6 +156,7 @@ func (s *smtpServer) session(c net.Conn) {
 	defer c.Close()
 	r := bufio.NewReader(c)
 	say := func(l string) { io.WriteString(c, l+"\r\n") }
+	secure := false
 	say("220 test ESMTP")
 	for {
 		line, err := r.ReadString('\n')
@@ -141,12 +166,36 @@ func (s *smtpServer) session(c net.Conn) {
 		cmd := strings.ToUpper(strings.TrimSpace(line))
 		switch {
 		case strings.HasPrefix(cmd, "EHLO"):
-			if s.startTLS {
+			switch {
+			case secure:
+				say("250-test")
+				say("250 AUTH PLAIN")
+			case s.startTLS:
 				say("250-test")
 				say("250 STARTTLS")
-			} else {
+			default:
 				say("250 test")
 			}
+		case cmd == "STARTTLS" && s.startTLS && !secure:
+			say("220 go ahead")
+			tc := tls.Server(c, s.tls)
+			if err := tc.Handshake(); err != nil {
+				return
+			}
+			c, secure = tc, true
+			r = bufio.NewReader(c)
+		case strings.HasPrefix(cmd, "AUTH PLAIN "):
+			// AUTH PLAIN base64(identity NUL user NUL password)
+			b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(line)[len("AUTH PLAIN "):])
+			parts := strings.Split(string(b), "\x00")
+			if err != nil || len(parts) != 3 {
+				say("501 bad credentials")
+				continue
+			}
+			s.mu.Lock()
+			s.logins = append(s.logins, smtpLogin{parts[1], parts[2], secure})
+			s.mu.Unlock()
+			say("235 ok")
 		case strings.HasPrefix(cmd, "MAIL FROM"):
 			say("250 ok")
 		case strings.HasPrefix(cmd, "RCPT TO"):
@@ -169,6 +218,7 @@ func (s *smtpServer) session(c net.Conn) {
 			}
 			s.mu.Lock()
 			s.msgs = append(s.msgs, b.String())
+			s.secure = append(s.secure, secure)
 			s.mu.Unlock()
 			say("250 queued")
 		case cmd == "QUIT":

@@ -13,6 +13,7 @@ import (
 	"github.com/lothub/lothub/config"
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/sqlite"
+	"github.com/lothub/lothub/notify"
 	"github.com/lothub/lothub/runner"
 	"github.com/lothub/lothub/server"
 )
@@ -86,5 +87,55 @@ func TestGapEvaluationsDoNotPileUp(t *testing.T) {
 	}
 	if n := g.calls.Load(); n != 2 {
 		t.Errorf("evaluations for six deliveries = %d, want 2 (one, and one for what came during it)", n)
+	}
+}
+
+// An alert webhook that does not answer delays nobody: the gap is listed
+// as soon as it is stored, and closing the server stops the delivery.
+func TestSlowNotifierHoldsNobody(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 10)
+	chat := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer chat.Close()
+	defer close(release)
+
+	dir := t.TempDir()
+	t.Setenv("LOTHUB_TEST_TOKEN", token)
+	h, err := config.Parse(filepath.Join(dir, "hub.yaml"), []byte("intake:\n  tokens:\n    - name: line-1\n      token: ${env:LOTHUB_TEST_TOKEN}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	srv := server.New(db, h, &runner.Plugins{}, nil, nil)
+	srv.Monitor.Alerts = &notify.Router{Targets: []notify.Target{{Name: "chat", Notifier: &notify.Webhook{URL: chat.URL, Format: "json"}}}}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	e := &env{store: db, url: ts.URL}
+
+	code, body := e.do(t, "POST", "/v1/events", token, []byte(`{"id":"p1","type":"produce","time":"2026-03-02T09:00:00Z","lot":{"item":"DOUGH","lot":"D-1"},"qty":40,"uom":"KG","order":"WO-1"}`), nil)
+	if code != http.StatusOK {
+		t.Fatalf("post: %d %s", code, body)
+	}
+	code, body = e.do(t, "GET", "/v1/gaps", token, nil, nil)
+	if code != http.StatusOK || !bytes.Contains(body, []byte(`"kind":"output_without_input"`)) {
+		t.Fatalf("gaps while the alert hangs: %d %s\nwant the open gap", code, body)
+	}
+	<-arrived   // the alert is on its way, and hangs
+	srv.Close() // returns: the hanging delivery is cancelled
+	// The stage was released, not marked alerted: the next evaluation
+	// sends it again.
+	gaps, err := db.Exceptions(context.Background(), core.ExceptionFilter{})
+	if err != nil || len(gaps) != 1 || gaps[0].Stage != core.StageNone {
+		t.Errorf("after close: %+v %v, want one gap not yet alerted", gaps, err)
 	}
 }

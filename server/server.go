@@ -53,9 +53,15 @@ type Server struct {
 	mu       sync.Mutex
 	webhooks map[string]*webhookTarget // by connector name, launched on first use
 
+	// Gap evaluations run in the background (EvaluateGaps) under ctx,
+	// which Close cancels.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	evalWG    sync.WaitGroup
 	evalMu    sync.Mutex
-	evalDone  chan struct{} // non-nil while an evaluation runs; closed when none is left to run
+	evalDone  chan struct{} // non-nil while gaps are being detected; closed when none is left to detect
 	evalAgain bool          // new events arrived during it: evaluate once more
+	alertMu   sync.Mutex    // one evaluation alerts at a time
 }
 
 // EvaluateGaps applies the gap rules after new events (why says what
@@ -64,11 +70,13 @@ type Server struct {
 // big plant (an ERP's webhook times out and retries). Evaluations never
 // overlap: a call made while one runs has that one run again when it ends,
 // so a burst of webhooks costs two evaluations, not one per request. The
-// channel returned is closed when no evaluation is left to run; the gap
-// endpoints wait for it, so a client that posted events and then lists
-// gaps sees what its events raised. Failures are logged, never returned:
-// the events are already committed, and the schedule evaluates again.
-func (s *Server) EvaluateGaps(ctx context.Context, why string) <-chan struct{} {
+// channel returned is closed when the gaps of every event so far are
+// stored; the gap endpoints wait for it, so a client that posted events
+// and then lists gaps sees what its events raised. Alerts go out after
+// that, without holding anyone (a notifier that does not answer is retried
+// for a while). Failures are logged, never returned: the events are
+// already committed, and the schedule evaluates again.
+func (s *Server) EvaluateGaps(why string) <-chan struct{} {
 	s.evalMu.Lock()
 	defer s.evalMu.Unlock()
 	if s.evalDone != nil {
@@ -77,14 +85,30 @@ func (s *Server) EvaluateGaps(ctx context.Context, why string) <-chan struct{} {
 	}
 	done := make(chan struct{})
 	s.evalDone = done
-	go s.evaluate(context.WithoutCancel(ctx), why, done)
+	s.evalWG.Add(1)
+	go s.evaluate(why, done)
 	return done
 }
 
-func (s *Server) evaluate(ctx context.Context, why string, done chan struct{}) {
-	defer close(done)
+func (s *Server) evaluate(why string, done chan struct{}) {
+	defer s.evalWG.Done()
 	for {
-		res, err := s.Monitor.Evaluate(ctx)
+		res, now, err := s.Monitor.Detect(s.ctx)
+		s.evalMu.Lock()
+		again := s.evalAgain
+		s.evalAgain = false
+		if !again {
+			// The gaps are stored: release the waiters, and let the next
+			// delivery start a new evaluation while this one alerts.
+			s.evalDone = nil
+			close(done)
+		}
+		s.evalMu.Unlock()
+		if err == nil {
+			s.alertMu.Lock()
+			res.Alerted, res.Failed = s.Monitor.Alert(s.ctx, now)
+			s.alertMu.Unlock()
+		}
 		switch {
 		case err != nil:
 			s.log.Warn("gap rules not evaluated; the schedule will retry", "after", why, "err", err)
@@ -92,14 +116,9 @@ func (s *Server) evaluate(ctx context.Context, why string, done chan struct{}) {
 			s.log.Info("gap rules evaluated", "after", why, "opened", res.Opened, "resolved", res.Resolved,
 				"alerted", res.Alerted, "alerts_failed", res.Failed, "born_on_hold", res.Held)
 		}
-		s.evalMu.Lock()
-		if !s.evalAgain {
-			s.evalDone = nil
-			s.evalMu.Unlock()
+		if !again {
 			return
 		}
-		s.evalAgain = false
-		s.evalMu.Unlock()
 		why = "events that arrived during the last evaluation"
 	}
 }
@@ -137,9 +156,11 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 	mux.HandleFunc("POST /v1/holds", s.authed(s.hold(core.Hold)))
 	mux.HandleFunc("POST /v1/holds/release", s.authed(s.hold(core.Release)))
 	mux.HandleFunc("GET /v1/balance/{item}/{lot}", s.authed(s.balance))
+	mux.HandleFunc("GET /v1/balance/order/{order}", s.authed(s.orderBalance))
 	mux.HandleFunc("GET /v1/runs", s.authed(s.runs))
 	s.mux = mux
 	s.Monitor = &core.Monitor{Store: store, Rules: cfg.Gaps.GapRules(), Log: log}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
 }
 
@@ -158,10 +179,11 @@ func (s *Server) Handler() http.Handler {
 	})
 }
 
-// Close waits for a running gap evaluation and stops the plugins
-// launched for webhooks.
+// Close stops a running gap evaluation (alerts not yet delivered are
+// sent at the next evaluation) and the plugins launched for webhooks.
 func (s *Server) Close() {
-	s.evaluated(context.Background())
+	s.cancel()
+	s.evalWG.Wait()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name, t := range s.webhooks {
@@ -290,7 +312,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	// The events are committed: evaluate the gap rules in the
 	// background (before answering, so the gap endpoints wait for it).
 	if st.New+st.Superseded > 0 {
-		s.EvaluateGaps(r.Context(), "events posted")
+		s.EvaluateGaps("events posted")
 	}
 	writeJSON(w, status, map[string]any{"events": outcomes, "stored": st.New, "superseded": st.Superseded,
 		"duplicates": st.Unchanged, "quarantined": st.Quarantined})
@@ -405,7 +427,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	s.metrics.Events.WithLabelValues(name).Add(float64(st.New + st.Superseded))
 	s.metrics.Quarantined.WithLabelValues(name).Add(float64(st.Quarantined))
 	if st.New+st.Superseded > 0 {
-		s.EvaluateGaps(r.Context(), "webhook of "+name)
+		s.EvaluateGaps("webhook of " + name)
 	}
 	if len(res.Body) > 0 {
 		// A body the connector chose (a subscription handshake's
@@ -643,6 +665,17 @@ func (s *Server) hold(typ core.EventType) http.HandlerFunc {
 
 func (s *Server) balance(w http.ResponseWriter, r *http.Request) {
 	b, err := s.queries().Balance(r.Context(), *lotRef(r), s.Monitor.Rules.Overdrawn.Tolerance)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+// orderBalance is an order's inputs against its outputs per unit, against
+// the yield tolerance: hub balance --order.
+func (s *Server) orderBalance(w http.ResponseWriter, r *http.Request) {
+	b, err := s.queries().OrderMassBalance(r.Context(), r.PathValue("order"), s.Monitor.Rules.Yield.Tolerance)
 	if err != nil {
 		s.fail(w, err)
 		return

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -83,14 +84,33 @@ func (a *app) holdCommands() []*cobra.Command {
 
 func (a *app) balanceCommand() *cobra.Command {
 	var asJSON bool
+	var order string
 	cmd := &cobra.Command{
-		Use:   "balance ITEM LOT",
-		Short: "Mass balance of a lot: in vs out per unit, where it went, its orders' inputs vs outputs",
-		Args:  exactArgs(2, "ITEM LOT"),
+		Use:   "balance ITEM LOT | --order ORDER",
+		Short: "Mass balance of a lot (in vs out per unit, where it went, its orders) or of an order (inputs vs outputs)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if order != "" {
+				return exactArgs(0, "ITEM LOT or --order ORDER, not both")(cmd, args)
+			}
+			return exactArgs(2, "ITEM LOT, or --order ORDER")(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			h, err := a.qualityConfig()
 			if err != nil {
 				return err
+			}
+			if order != "" {
+				return a.withStore(cmd.Context(), func(s core.Store) error {
+					b, err := (&core.Queries{Store: s}).OrderMassBalance(cmd.Context(), order, h.Gaps.GapRules().Yield.Tolerance)
+					if err != nil {
+						return err
+					}
+					if asJSON {
+						return writeJSON(a.stdout, b)
+					}
+					printOrderBalance(a.stdout, b)
+					return nil
+				})
 			}
 			return a.withStore(cmd.Context(), func(s core.Store) error {
 				b, err := (&core.Queries{Store: s}).Balance(cmd.Context(), core.LotRef{Item: args[0], Lot: args[1]}, h.Gaps.GapRules().Overdrawn.Tolerance)
@@ -119,7 +139,11 @@ func (a *app) balanceCommand() *cobra.Command {
 						if u.Customer != nil {
 							to = "customer " + u.Customer.ID
 						}
-						t.row("  "+u.Time, string(u.Type), to, num(u.Qty)+" "+u.UOM, u.Event)
+						what := string(u.Type)
+						if u.Confirmed {
+							what += " (" + confirmedMark + ")"
+						}
+						t.row("  "+u.Time, what, to, num(u.Qty)+" "+u.UOM, u.Event)
 					}
 					t.flush()
 				}
@@ -136,5 +160,48 @@ func (a *app) balanceCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the balance as JSON")
+	cmd.Flags().StringVar(&order, "order", "", "the balance of this order: its inputs vs its outputs per unit, against the yield tolerance")
 	return cmd
+}
+
+// printOrderBalance prints an order's inputs against its outputs.
+func printOrderBalance(w io.Writer, b *core.OrderMassBalance) {
+	verdict := "within tolerance"
+	if !b.WithinTolerance {
+		verdict = "NOT within tolerance"
+	}
+	fmt.Fprintf(w, "Order %s: %s (outputs may exceed inputs by %g %%)\n", b.Order, verdict, b.Tolerance*100)
+	t := newTable(w, "  UOM", "IN", "OUT", "DIFFERENCE", "OK")
+	for _, u := range b.Units {
+		ok := "yes"
+		switch {
+		case !u.Compared && u.WithinTolerance:
+			ok = "not compared: no input in this unit"
+		case !u.Compared:
+			ok = "NO: nothing went in at all"
+		case !u.WithinTolerance:
+			ok = fmt.Sprintf("NO: %.1f %% more out than in", (u.Out/u.In-1)*100)
+		}
+		t.row("  "+u.UOM, num(u.In), num(u.Out), num(u.Difference), ok)
+	}
+	t.flush()
+	for _, part := range []struct {
+		title string
+		lots  []core.OrderLotQty
+	}{{"Inputs", b.Inputs}, {"Outputs", b.Outputs}} {
+		if len(part.lots) == 0 {
+			fmt.Fprintf(w, "\n%s: none recorded\n", part.title)
+			continue
+		}
+		fmt.Fprintf(w, "\n%s\n", part.title)
+		t := newTable(w, "  LOT", "QTY", "TIME", "EVENT")
+		for _, l := range part.lots {
+			ev := l.Event
+			if l.Confirmed {
+				ev += " (" + confirmedMark + ")"
+			}
+			t.row("  "+l.Item+"/"+l.Lot, num(l.Qty)+" "+l.UOM, l.Time, ev)
+		}
+		t.flush()
+	}
 }

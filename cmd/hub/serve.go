@@ -55,7 +55,7 @@ See docs/operations.md for the configuration file.`,
 				// One monitor for the whole process: its notifiers remember
 				// what they delivered, so an alert goes out once.
 				srv.Monitor.Alerts = alerter(h, log)
-				evaluate := func(why string) { <-srv.EvaluateGaps(ctx, why) }
+				evaluate := func(why string) { <-srv.EvaluateGaps(why) }
 				sched.OnRun = func(run core.Run, _ error) {
 					if run.ID != 0 {
 						metrics.ObserveRun(run)

@@ -141,7 +141,7 @@ func (a *app) recallCommand() *cobra.Command {
 					if err != nil {
 						return err
 					}
-					printWhereItWent(a.stdout, b)
+					printWhereItWent(a.stdout, b, res.Root != nil && res.Root.OnHold)
 				}
 				return nil
 			})
@@ -152,8 +152,9 @@ func (a *app) recallCommand() *cobra.Command {
 	return cmd
 }
 
-// printWhereItWent prints how much of a lot went where.
-func printWhereItWent(w io.Writer, b *core.MassBalance) {
+// printWhereItWent prints how much of a lot went where: uses confirmed by
+// hand say so, and so does stock on hand that is on hold.
+func printWhereItWent(w io.Writer, b *core.MassBalance, onHold bool) {
 	fmt.Fprintf(w, "\nWhere %s/%s went\n", b.Item, b.Lot)
 	t := newTable(w, "  USE", "ORDER OR CUSTOMER", "QTY", "WHEN")
 	for _, u := range b.Uses {
@@ -164,12 +165,34 @@ func printWhereItWent(w io.Writer, b *core.MassBalance) {
 				to += " " + u.Customer.Name
 			}
 		}
-		t.row("  "+string(u.Type), to, num(u.Qty)+" "+u.UOM, u.Time)
+		use := string(u.Type)
+		if u.Confirmed {
+			use += " (" + confirmedMark + ")"
+		}
+		t.row("  "+use, to, num(u.Qty)+" "+u.UOM, u.Time)
 	}
 	for _, un := range b.Units {
-		t.row("  on hand", "", num(un.OnHand)+" "+un.UOM, "")
+		use := "on hand"
+		if onHold {
+			use += " (" + holdMark + ")"
+		}
+		t.row("  "+use, "", num(un.OnHand)+" "+un.UOM, "")
 	}
 	t.flush()
+}
+
+// Marks in text output: a lot on hold, a link or use confirmed by hand.
+const (
+	holdMark      = "ON HOLD"
+	confirmedMark = "confirmed by hand"
+)
+
+// linkVia names what made a link: the order or the transform.
+func linkVia(l core.Link) string {
+	if l.Transform != "" {
+		return "transform " + l.Transform
+	}
+	return l.Order
 }
 
 // printTrace prints a trace for people: the genealogy as an indented tree
@@ -191,11 +214,38 @@ func printTrace(w io.Writer, r *core.TraceResult, recall bool) {
 	for i, rt := range roots {
 		names[i] = rt.Ref().String()
 	}
-	fmt.Fprintf(w, "%s of %s: %d lot(s) reached, %d link(s), %d shipment(s)\n\n", title, strings.Join(names, ", "), len(r.Lots), len(r.Links), len(r.Shipments))
+	// Lots on hold, each once (with several roots, a root can also be
+	// reached from another).
+	heldLots := map[core.LotRef]bool{}
+	for _, l := range r.Lots {
+		if l.OnHold {
+			heldLots[core.LotRef{Item: l.Item, Lot: l.Lot}] = true
+		}
+	}
+	for _, rt := range roots {
+		if rt.OnHold {
+			heldLots[rt.Ref()] = true
+		}
+	}
+	held, confirmed := len(heldLots), 0
+	for _, l := range r.Links {
+		if l.Confirmed {
+			confirmed++
+		}
+	}
+	var extra string
+	if held > 0 {
+		extra += fmt.Sprintf(", %d on hold", held)
+	}
+	if confirmed > 0 {
+		extra += fmt.Sprintf(", %d link(s) confirmed by hand", confirmed)
+	}
+	fmt.Fprintf(w, "%s of %s: %d lot(s) reached, %d link(s), %d shipment(s)%s\n\n", title, strings.Join(names, ", "), len(r.Lots), len(r.Links), len(r.Shipments), extra)
 
 	type edge struct {
-		to  core.LotRef
-		via string
+		to        core.LotRef
+		via       string
+		confirmed bool
 	}
 	next := map[core.LotRef][]edge{}
 	for _, l := range r.Links {
@@ -203,26 +253,27 @@ func printTrace(w io.Writer, r *core.TraceResult, recall bool) {
 		if r.Direction == core.Backward {
 			from, to = to, from
 		}
-		via := l.Order
-		if l.Transform != "" {
-			via = "transform " + l.Transform
-		}
-		next[from] = append(next[from], edge{to, via})
+		next[from] = append(next[from], edge{to, linkVia(l), l.Confirmed})
 	}
 	onHand := map[core.LotRef]*[]core.Qty{}
+	onHold := map[core.LotRef]bool{}
 	depth := map[core.LotRef]int{}
 	for _, l := range r.Lots {
 		ref := core.LotRef{Item: l.Item, Lot: l.Lot}
-		onHand[ref], depth[ref] = l.OnHand, l.Depth
+		onHand[ref], onHold[ref], depth[ref] = l.OnHand, l.OnHold, l.Depth
 	}
 	for _, rt := range roots {
-		onHand[rt.Ref()], depth[rt.Ref()] = rt.OnHand, 0
+		onHand[rt.Ref()], onHold[rt.Ref()], depth[rt.Ref()] = rt.OnHand, rt.OnHold, 0
 	}
 	label := func(ref core.LotRef) string {
+		s := ref.String()
 		if oh := onHand[ref]; oh != nil {
-			return fmt.Sprintf("%s  [on hand: %s]", ref, qtys(*oh))
+			s += fmt.Sprintf("  [on hand: %s]", qtys(*oh))
 		}
-		return ref.String()
+		if onHold[ref] {
+			s += "  " + holdMark
+		}
+		return s
 	}
 	printed := map[core.LotRef]bool{}
 	var walk func(ref core.LotRef, prefix string)
@@ -240,7 +291,11 @@ func printTrace(w io.Writer, r *core.TraceResult, recall bool) {
 			if i == len(kids)-1 {
 				branch, indent = "└─ ", "   "
 			}
-			fmt.Fprintf(w, "%s%s%s  (via %s)\n", prefix, branch, label(k.to), k.via)
+			via := k.via
+			if k.confirmed {
+				via += ", " + confirmedMark
+			}
+			fmt.Fprintf(w, "%s%s%s  (via %s)\n", prefix, branch, label(k.to), via)
 			walk(k.to, prefix+indent)
 		}
 	}
@@ -252,6 +307,18 @@ func printTrace(w io.Writer, r *core.TraceResult, recall bool) {
 		walk(rt.Ref(), "")
 	}
 
+	if confirmed > 0 {
+		// Listed apart too: the tree draws each lot once, so a link to a
+		// lot drawn elsewhere would not show its mark.
+		fmt.Fprintln(w, "\nLinks confirmed by hand (hub confirm: no scan or ERP record made them)")
+		t := newTable(w, "  INPUT", "OUTPUT", "VIA")
+		for _, l := range r.Links {
+			if l.Confirmed {
+				t.row("  "+l.Parent.String(), l.Child.String(), linkVia(l))
+			}
+		}
+		t.flush()
+	}
 	if len(r.Suppliers) > 0 {
 		fmt.Fprintln(w, "\nSuppliers")
 		t := newTable(w, "  SUPPLIER", "NAME", "LOT", "SUPPLIER LOT", "PO", "QTY", "RECEIVED")
