@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +35,29 @@ type DB struct {
 	// stmts caches prepared read statements: parsing the SQL costs as much
 	// as running it for a small trace.
 	stmts sync.Map // query → *sql.Stmt
+	// checkpoint asks the checkpointer (a goroutine on its own
+	// connection) to copy the WAL into the database after a commit, so
+	// that writers do not do it themselves on the commit path.
+	checkpoint chan struct{}
+	stopped    chan struct{}
+	closing    sync.Once
+}
+
+// walLimit is the WAL size, in pages, at which a writer checkpoints by
+// itself: a safety net for when the checkpointer cannot keep up (80 MB of
+// 4 KB pages).
+const walLimit = 20000
+
+// checkpointer copies the WAL into the database in the background, one
+// PASSIVE checkpoint per request: it never blocks writers or readers, and
+// a crash at any point leaves the database consistent.
+func (s *DB) checkpointer() {
+	defer close(s.stopped)
+	for range s.checkpoint {
+		if _, err := s.db.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+			slog.Debug("sqlite: background checkpoint", "db", s.path, "err", err)
+		}
+	}
 }
 
 // query runs a read query through a cached prepared statement.
@@ -54,7 +79,7 @@ func (s *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 // migrations. It refuses a database whose schema is newer than it knows.
 func Open(ctx context.Context, path string) (*DB, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(30000)", "foreign_keys(ON)", "cache_size(-65536)", "temp_store(MEMORY)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(30000)", "foreign_keys(ON)", "cache_size(-65536)", "temp_store(MEMORY)", "wal_autocheckpoint(" + strconv.Itoa(walLimit) + ")"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -62,11 +87,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	s := &DB{path: path, db: db}
+	s := &DB{path: path, db: db, checkpoint: make(chan struct{}, 1), stopped: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
+	go s.checkpointer()
 	return s, nil
 }
 
@@ -75,6 +101,8 @@ func (s *DB) Path() string { return s.path }
 
 // Close closes the database.
 func (s *DB) Close() error {
+	s.closing.Do(func() { close(s.checkpoint) })
+	<-s.stopped
 	s.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true
@@ -140,6 +168,10 @@ func (s *DB) Ingest(ctx context.Context, fn func(tx core.IngestTx) error) error 
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit to %s: %w", s.path, err)
+	}
+	select {
+	case s.checkpoint <- struct{}{}:
+	default: // one is pending already
 	}
 	return nil
 }
@@ -233,13 +265,16 @@ func (t *ingestTx) LotIDs(ctx context.Context, refs []core.LotRef) (map[core.Lot
 		}
 		return nil
 	}
-	rows, err := t.tx.QueryContext(ctx, `INSERT INTO lots (item, lot)
-		SELECT value->>0, value->>1 FROM json_each(?) WHERE true
-		ON CONFLICT (item, lot) DO NOTHING RETURNING id, item, lot`, jsonList(pairs))
+	err := chunks(ctx, t.tx, "record lots", "INSERT INTO lots (item, lot) VALUES", "ON CONFLICT (item, lot) DO NOTHING RETURNING id, item, lot",
+		pairs, func(p [2]string) []any { return []any{p[0], p[1]} },
+		func(st *sql.Stmt, vals []any) error {
+			rows, err := st.QueryContext(ctx, vals...)
+			if err != nil {
+				return err
+			}
+			return scan(rows, "read the new lots' ids")
+		})
 	if err != nil {
-		return nil, fmt.Errorf("record lots: %w", err)
-	}
-	if err := scan(rows, "record lots"); err != nil {
 		return nil, err
 	}
 	old := pairs[:0]
@@ -251,7 +286,7 @@ func (t *ingestTx) LotIDs(ctx context.Context, refs []core.LotRef) (map[core.Lot
 	if len(old) == 0 {
 		return out, nil
 	}
-	rows, err = t.tx.QueryContext(ctx, `SELECT l.id, l.item, l.lot FROM json_each(?) j
+	rows, err := t.tx.QueryContext(ctx, `SELECT l.id, l.item, l.lot FROM json_each(?) j
 		JOIN lots l ON l.item = j.value->>0 AND l.lot = j.value->>1`, jsonList(old))
 	if err != nil {
 		return nil, fmt.Errorf("look up lots: %w", err)
@@ -281,10 +316,19 @@ func exec[T any](ctx context.Context, tx *sql.Tx, what, query string, rows []T, 
 // overhead, not SQLite, dominates single-row inserts.
 const insertChunk = 100
 
-// execMany runs prefix + "(?, …), (?, …), …" + suffix over rows, insertChunk
-// rows a statement: a multi-row INSERT … VALUES, an upsert, or an UPDATE
-// from a VALUES list. args returns one row's values.
+// execMany inserts rows with multi-row INSERT statements of up to
+// insertChunk rows: prefix "INSERT INTO t (cols) VALUES", suffix e.g. an
+// ON CONFLICT clause.
 func execMany[T any](ctx context.Context, tx *sql.Tx, what, prefix, suffix string, rows []T, args func(T) []any) error {
+	return chunks(ctx, tx, what, prefix, suffix, rows, args, func(st *sql.Stmt, vals []any) error {
+		_, err := st.ExecContext(ctx, vals...)
+		return err
+	})
+}
+
+// chunks runs fn with a prepared multi-row statement and its arguments for
+// every chunk of up to insertChunk rows.
+func chunks[T any](ctx context.Context, tx *sql.Tx, what, prefix, suffix string, rows []T, args func(T) []any, fn func(*sql.Stmt, []any) error) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -312,7 +356,7 @@ func execMany[T any](ctx context.Context, tx *sql.Tx, what, prefix, suffix strin
 		for _, r := range rows[:n] {
 			vals = append(vals, args(r)...)
 		}
-		if _, err := st.ExecContext(ctx, vals...); err != nil {
+		if err := fn(st, vals); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		rows = rows[n:]
