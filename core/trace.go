@@ -1,10 +1,12 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -308,19 +310,18 @@ func (q *Queries) result(ctx context.Context, dir Direction, g *graph, recall bo
 		r := refs[id]
 		res.Roots = append(res.Roots, RootLot{Item: r.Item, Lot: r.Lot})
 	}
-	sort.Slice(res.Roots, func(i, j int) bool { return lessRef(res.Roots[i].Ref(), res.Roots[j].Ref()) })
+	slices.SortFunc(res.Roots, func(a, b RootLot) int { return cmpRef(a.Ref(), b.Ref()) })
 	for _, id := range g.order {
 		if d := g.depth[id]; d > 0 {
 			r := refs[id]
 			res.Lots = append(res.Lots, TracedLot{Item: r.Item, Lot: r.Lot, Depth: d})
 		}
 	}
-	sort.Slice(res.Lots, func(i, j int) bool {
-		a, b := res.Lots[i], res.Lots[j]
+	slices.SortFunc(res.Lots, func(a, b TracedLot) int {
 		if a.Depth != b.Depth {
-			return a.Depth < b.Depth
+			return cmp.Compare(a.Depth, b.Depth)
 		}
-		return lessRef(LotRef{a.Item, a.Lot}, LotRef{b.Item, b.Lot})
+		return cmpRef(LotRef{a.Item, a.Lot}, LotRef{b.Item, b.Lot})
 	})
 	for _, h := range g.hops {
 		l := Link{Parent: refs[h.From], Child: refs[h.To]}
@@ -337,15 +338,14 @@ func (q *Queries) result(ctx context.Context, dir Direction, g *graph, recall bo
 	if err := q.markConfirmed(ctx, res.Links, g.hops, refs, dir); err != nil {
 		return nil, err
 	}
-	sort.Slice(res.Links, func(i, j int) bool {
-		a, b := res.Links[i], res.Links[j]
-		if a.Parent != b.Parent {
-			return lessRef(a.Parent, b.Parent)
+	slices.SortFunc(res.Links, func(a, b Link) int {
+		if c := cmpRef(a.Parent, b.Parent); c != 0 {
+			return c
 		}
-		if a.Child != b.Child {
-			return lessRef(a.Child, b.Child)
+		if c := cmpRef(a.Child, b.Child); c != 0 {
+			return c
 		}
-		return a.Order+a.Transform < b.Order+b.Transform
+		return cmp.Compare(a.Order+a.Transform, b.Order+b.Transform)
 	})
 	for _, r := range f.receipts {
 		ref := refs[r.LotID]
@@ -393,6 +393,14 @@ func addOnHand(res *TraceResult, rows []LotQtyRow, refs map[int64]LotRef) {
 	}
 	cs := customers(res.Shipments)
 	res.Customers = &cs
+}
+
+// cmpRef orders lots by item, then lot number.
+func cmpRef(a, b LotRef) int {
+	if c := strings.Compare(a.Item, b.Item); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Lot, b.Lot)
 }
 
 func lessRef(a, b LotRef) bool {

@@ -43,6 +43,11 @@ type DB struct {
 	closing    sync.Once
 }
 
+// maxIdle is how many connections stay open between queries: a trace
+// reads lots, receipts, shipments and quantities in parallel, beside a
+// writer and the checkpointer.
+const maxIdle = 8
+
 // walLimit is the WAL size, in pages, at which a writer checkpoints by
 // itself: a safety net for when the checkpointer cannot keep up (80 MB of
 // 4 KB pages).
@@ -87,6 +92,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	// Keep the connections a trace's parallel reads use open: the default
+	// of two idle connections made every trace open (and set up, and
+	// prepare its statements on) fresh ones.
+	db.SetMaxIdleConns(maxIdle)
 	s := &DB{path: path, db: db, checkpoint: make(chan struct{}, 1), stopped: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
