@@ -36,24 +36,36 @@ func (g *gatedStore) GapFacts(ctx context.Context, p core.GapFactsParams) (*core
 	return g.Store.GapFacts(ctx, p)
 }
 
-func TestGapEvaluationsDoNotPileUp(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("LOTHUB_TEST_TOKEN", token)
-	h, err := config.Parse(filepath.Join(dir, "hub.yaml"), []byte("intake:\n  tokens:\n    - name: line-1\n      token: ${env:LOTHUB_TEST_TOKEN}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "hub.db"))
+// openStore opens a SQLite store in a temporary folder.
+func openStore(t *testing.T) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hub.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	g := &gatedStore{Store: db, entered: make(chan struct{}), gate: make(chan struct{})}
-	srv := server.New(g, h, &runner.Plugins{}, nil, nil)
+	return db
+}
+
+// serve runs a server over store with one intake token and no connectors.
+func serve(t *testing.T, store core.Store) (*server.Server, *env) {
+	t.Helper()
+	t.Setenv("LOTHUB_TEST_TOKEN", token)
+	h, err := config.Parse(filepath.Join(t.TempDir(), "hub.yaml"), []byte("intake:\n  tokens:\n    - name: line-1\n      token: ${env:LOTHUB_TEST_TOKEN}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(store, h, &runner.Plugins{}, nil, nil)
 	t.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	e := &env{store: db, url: ts.URL}
+	return srv, &env{store: store, url: ts.URL}
+}
+
+func TestGapEvaluationsDoNotPileUp(t *testing.T) {
+	db := openStore(t)
+	g := &gatedStore{Store: db, entered: make(chan struct{}), gate: make(chan struct{})}
+	_, e := serve(t, g)
 
 	// A first delivery starts an evaluation that does not end yet; its
 	// client has its answer all the same.
@@ -105,22 +117,9 @@ func TestSlowNotifierHoldsNobody(t *testing.T) {
 	defer chat.Close()
 	defer close(release)
 
-	dir := t.TempDir()
-	t.Setenv("LOTHUB_TEST_TOKEN", token)
-	h, err := config.Parse(filepath.Join(dir, "hub.yaml"), []byte("intake:\n  tokens:\n    - name: line-1\n      token: ${env:LOTHUB_TEST_TOKEN}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "hub.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	srv := server.New(db, h, &runner.Plugins{}, nil, nil)
+	db := openStore(t)
+	srv, e := serve(t, db)
 	srv.Monitor.Alerts = &notify.Router{Targets: []notify.Target{{Name: "chat", Notifier: &notify.Webhook{URL: chat.URL, Format: "json"}}}}
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
-	e := &env{store: db, url: ts.URL}
 
 	code, body := e.do(t, "POST", "/v1/events", token, []byte(`{"id":"p1","type":"produce","time":"2026-03-02T09:00:00Z","lot":{"item":"DOUGH","lot":"D-1"},"qty":40,"uom":"KG","order":"WO-1"}`), nil)
 	if code != http.StatusOK {
