@@ -177,3 +177,104 @@ func equalJSON(a, b map[string]any) bool {
 	y, _ := json.Marshal(b)
 	return a != nil && string(x) == string(y)
 }
+
+// The quote and encoding options change what a row's values are.
+func TestQuoteAndEncodingOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string // name below the folder
+		content string // bytes as the exporter wrote them
+		cfg     map[string]string
+		want    map[string]map[string]any // id → payload; every record read
+	}{
+		{
+			name:    "SingleQuote",
+			file:    "receive_1.csv",
+			content: "id,note\nA-1,'x, y'\nA-2,'it''s'\nA-3,\"plain\"\nA-4,'two\nlines'\n",
+			cfg:     map[string]string{"quote": "'"},
+			want: map[string]map[string]any{
+				"receive_1.csv:2": {"id": "A-1", "note": "x, y"},
+				"receive_1.csv:3": {"id": "A-2", "note": "it's"},
+				"receive_1.csv:4": {"id": "A-3", "note": `"plain"`}, // the default quote is an ordinary character
+				"receive_1.csv:5": {"id": "A-4", "note": "two\nlines"},
+			},
+		},
+		{
+			name:    "PipeQuoteWithSemicolons",
+			file:    "receive_1.csv",
+			content: "id;note\nB-1;|a;b|\nB-2;|say ||hi|||\n",
+			cfg:     map[string]string{"quote": "|", "delimiter": ";"},
+			want: map[string]map[string]any{
+				"receive_1.csv:2": {"id": "B-1", "note": "a;b"},
+				"receive_1.csv:3": {"id": "B-2", "note": "say |hi|"},
+			},
+		},
+		{
+			// With the default quote, line 2 would open a quoted field
+			// that swallows the rest of the file.
+			name:    "NoQuote",
+			file:    "receive_1.csv",
+			content: "id,note,qty\nN-1,\"unclosed,1\nN-2,5\" pipe,2\nN-3,'x',3\n",
+			cfg:     map[string]string{"quote": "none"},
+			want: map[string]map[string]any{
+				"receive_1.csv:2": {"id": "N-1", "note": `"unclosed`, "qty": "1"},
+				"receive_1.csv:3": {"id": "N-2", "note": `5" pipe`, "qty": "2"},
+				"receive_1.csv:4": {"id": "N-3", "note": "'x'", "qty": "3"},
+			},
+		},
+		{
+			// é is 0xE9; 0xA4 is the currency sign ¤ in Latin-1.
+			name:    "ISO-8859-1",
+			file:    "receive_1.csv",
+			content: "id;supplier;note\r\nL-1;Caf\xe9 Dupr\xe9 SARL;\xa4 \xbd\xb0\r\n",
+			cfg:     map[string]string{"delimiter": ";", "encoding": "iso-8859-1"},
+			want: map[string]map[string]any{
+				"receive_1.csv:2": {"id": "L-1", "supplier": "Café Dupré SARL", "note": "¤ ½°"},
+			},
+		},
+		{
+			name:    "Latin1Alias",
+			file:    "receive_1.csv",
+			content: "id,supplier\nL-2,Gr\xfcn\xe9\n",
+			cfg:     map[string]string{"encoding": "latin1"},
+			want: map[string]map[string]any{
+				"receive_1.csv:2": {"id": "L-2", "supplier": "Grüné"},
+			},
+		},
+		{
+			// The same byte 0xA4 is € in Latin-9; Š is 0xA6, œ 0xBD.
+			name:    "ISO-8859-15",
+			file:    "receive_1.csv",
+			content: "id;supplier;price\nE-1;\xa6koda \xbduvre;12,50 \xa4\nE-2;C\xe9cile;\xa4\n",
+			cfg:     map[string]string{"delimiter": ";", "encoding": "iso-8859-15"},
+			want: map[string]map[string]any{
+				"receive_1.csv:2": {"id": "E-1", "supplier": "Škoda œuvre", "price": "12,50 €"},
+				"receive_1.csv:3": {"id": "E-2", "supplier": "Cécile", "price": "€"},
+			},
+		},
+		{
+			name:    "ISO-8859-15JSONLines",
+			file:    "receive_1.jsonl",
+			content: "{\"id\":\"J-1\",\"supplier\":\"\xbduvre \xe9t\xe9\",\"price\":\"3 \xa4\"}\n",
+			cfg:     map[string]string{"encoding": "iso-8859-15"},
+			want: map[string]map[string]any{
+				"receive_1.jsonl:1": {"id": "J-1", "supplier": "œuvre été", "price": "3 €"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, dir, tt.file, tt.content)
+			got, kinds := rowsOf(t, localConfig(dir, tt.cfg))
+			if len(got) != len(tt.want) {
+				t.Errorf("read %d records, want %d: %v", len(got), len(tt.want), kinds)
+			}
+			for id, w := range tt.want {
+				if !equalJSON(got[id], w) {
+					t.Errorf("%s = %v, want %v", id, got[id], w)
+				}
+			}
+		})
+	}
+}

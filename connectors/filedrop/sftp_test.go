@@ -8,11 +8,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -363,23 +365,56 @@ func TestSameFileTwiceAndChangedFile(t *testing.T) {
 	}
 }
 
+// After-processing moves or deletes a file (and its trigger file) only
+// once its rows are committed: over SFTP, in a local directory, and with
+// the archive folder on another file system than the source, which rename
+// cannot cross.
 func TestAfterProcessing(t *testing.T) {
-	for _, after := range []string{"move", "delete"} {
-		t.Run(after, func(t *testing.T) {
+	tests := []struct {
+		name, after string
+		sftp        bool
+		// archive returns the archive folder to configure (absolute);
+		// nil: root/archive, configured as ../archive below root/in.
+		archive func(t *testing.T, root string) string
+	}{
+		{"SFTPMove", afterMove, true, nil},
+		{"SFTPDelete", afterDelete, true, nil},
+		{"LocalMove", afterMove, false, nil},
+		{"LocalDelete", afterDelete, false, nil},
+		{"LocalMoveToAnotherFileSystem", afterMove, false, otherFileSystem},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			srv := startSFTP(t, root)
+			in := filepath.Join(root, "in")
+			archive, archiveCfg := filepath.Join(root, "archive"), "../archive"
+			if tt.archive != nil {
+				archive = tt.archive(t, root)
+				archiveCfg = archive
+			}
+			extra := map[string]string{"after": tt.after, "ready_suffix": ".done", "archive_dir": archiveCfg}
+			var raw map[string]string
+			if tt.sftp {
+				raw = sftpConfig(startSFTP(t, root), "in", extra)
+			} else {
+				if err := os.MkdirAll(in, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				raw = localConfig(in, extra)
+			}
 			c := New()
 			defer c.Close()
 			now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 			c.now = func() time.Time { return now }
-			cfg := mustConfig(t, sftpConfig(srv, "in", map[string]string{"after": after, "ready_suffix": ".done", "archive_dir": "../archive"}))
-			in := filepath.Join(root, "in")
+			cfg := mustConfig(t, raw)
+			content := receiveCSV(1, 3)
+			mtime := time.Date(2026, 3, 1, 22, 15, 0, 0, time.UTC)
 			drop := func() {
-				write(t, in, "receive_1.csv", receiveCSV(1, 3))
+				touch(t, write(t, in, "receive_1.csv", content), mtime)
 				write(t, in, "receive_1.csv.done", "")
 			}
-			exists := func(rel string) bool {
-				_, err := os.Stat(filepath.Join(root, rel))
+			exists := func(dir, name string) bool {
+				_, err := os.Stat(filepath.Join(dir, name))
 				return err == nil
 			}
 			drop()
@@ -388,13 +423,13 @@ func TestAfterProcessing(t *testing.T) {
 			if err != nil || len(res.Records) != 3 || !res.More {
 				t.Fatalf("first Read: %d records, more %v, %v; want 3 and more (the file awaits after-processing)", len(res.Records), res.More, err)
 			}
-			if !exists("in/receive_1.csv") {
+			if !exists(in, "receive_1.csv") {
 				t.Fatalf("the file was processed before its rows were committed")
 			}
 			// The hub did not commit: reading from the old position again
 			// gives the rows again and leaves the file alone.
 			again, err := c.Read(context.Background(), cfg, nil, 10)
-			if err != nil || len(again.Records) != 3 || !exists("in/receive_1.csv") {
+			if err != nil || len(again.Records) != 3 || !exists(in, "receive_1.csv") {
 				t.Fatalf("re-read from the uncommitted position: %d records, %v", len(again.Records), err)
 			}
 			// The hub committed res.Next: the next Read processes the file.
@@ -402,11 +437,23 @@ func TestAfterProcessing(t *testing.T) {
 			if err != nil || len(res2.Records) != 0 || res2.More || string(res2.Next) == string(res.Next) {
 				t.Fatalf("second Read: %d records, more %v, %v", len(res2.Records), res2.More, err)
 			}
-			if exists("in/receive_1.csv") || exists("in/receive_1.csv.done") {
-				t.Errorf("file or trigger still in the folder after %s", after)
+			if exists(in, "receive_1.csv") || exists(in, "receive_1.csv.done") {
+				t.Errorf("file or trigger still in the folder after %s", tt.after)
 			}
-			if want := after == "move"; exists("archive/receive_1.csv") != want || exists("archive/receive_1.csv.done") != want {
-				t.Errorf("archive holds the file: %v, want %v", exists("archive/receive_1.csv"), want)
+			want := tt.after == afterMove
+			if exists(archive, "receive_1.csv") != want || exists(archive, "receive_1.csv.done") != want {
+				t.Errorf("archive holds the file: %v, want %v", exists(archive, "receive_1.csv"), want)
+			}
+			if want {
+				// The archived file is the file: same content, same time.
+				p := filepath.Join(archive, "receive_1.csv")
+				b, err := os.ReadFile(p)
+				if err != nil || string(b) != content {
+					t.Errorf("archived file: %d bytes, %v; want the %d bytes dropped", len(b), err, len(content))
+				}
+				if info, err := os.Stat(p); err != nil || !info.ModTime().Equal(mtime) {
+					t.Errorf("archived file's modification time: %v, %v; want %v", info.ModTime(), err, mtime)
+				}
 			}
 			// Dropped again: not read again, but processed the same way.
 			drop()
@@ -415,13 +462,17 @@ func TestAfterProcessing(t *testing.T) {
 				t.Fatalf("re-drop: %d records, %v", len(res3.Records), err)
 			}
 			res4, err := c.Read(context.Background(), cfg, res3.Next, 10)
-			if err != nil || exists("in/receive_1.csv") {
+			if err != nil || exists(in, "receive_1.csv") {
 				t.Fatalf("re-dropped file not processed: %v", err)
 			}
-			if after == "move" {
-				matches, _ := filepath.Glob(filepath.Join(root, "archive", "receive_1.csv.*"))
+			if want {
+				matches, _ := filepath.Glob(filepath.Join(archive, "receive_1.csv.*"))
 				if len(matches) < 2 { // the second copy and the triggers
 					t.Errorf("the second copy is not archived beside the first: %v", matches)
+				}
+				// Nothing half-copied is left behind.
+				if hidden, _ := filepath.Glob(filepath.Join(archive, ".*")); len(hidden) > 0 {
+					t.Errorf("the archive holds leftovers: %v", hidden)
 				}
 			}
 			// After the retention, the file is forgotten.
@@ -432,6 +483,130 @@ func TestAfterProcessing(t *testing.T) {
 			res5, err := c.Read(context.Background(), cfg, res4.Next, 10)
 			if p, _ := decodePosition(res5.Next); err != nil || len(p.Done) != 0 {
 				t.Errorf("after the retention: position %s, %v; want no done files", res5.Next, err)
+			}
+		})
+	}
+}
+
+// otherFileSystem returns a new folder on another file system than root,
+// where a rename from root fails with EXDEV: one in /dev/shm when that is
+// a separate tmpfs. It skips the test when there is none.
+func otherFileSystem(t *testing.T, root string) string {
+	t.Helper()
+	other, err := os.MkdirTemp("/dev/shm", "filedrop-test-")
+	if err != nil {
+		t.Skipf("no /dev/shm for an archive on another file system: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(other) })
+	probe := write(t, root, ".probe", "")
+	err = os.Rename(probe, filepath.Join(other, ".probe"))
+	os.Remove(probe)
+	os.Remove(filepath.Join(other, ".probe"))
+	if !errors.Is(err, syscall.EXDEV) {
+		t.Skipf("/dev/shm and %s are on the same file system (rename across: %v)", root, err)
+	}
+	return other
+}
+
+// moveAcross, the move to an archive on another file system, copies the
+// file completely before it removes the source, and leaves the source in
+// place whenever it cannot finish.
+func TestMoveAcrossFileSystems(t *testing.T) {
+	content := receiveCSV(1, 2000) // about 130 KB: several copy buffers
+	mtime := time.Date(2026, 3, 1, 22, 15, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		// setup prepares the archive folder before the move and returns
+		// the destination path.
+		setup func(t *testing.T, archive string) string
+		// moved: the move succeeds, the source is gone and dst holds it;
+		// otherwise err is one saying want, and the source is untouched.
+		moved bool
+		want  string
+		is    error
+		// left is what the archive folder holds afterwards.
+		left []string
+	}{
+		{
+			name:  "Moved",
+			setup: func(t *testing.T, archive string) string { return filepath.Join(archive, "receive_1.csv") },
+			moved: true,
+			left:  []string{"receive_1.csv"},
+		},
+		{
+			name: "LeftoverOfAnInterruptedCopy",
+			setup: func(t *testing.T, archive string) string {
+				write(t, archive, ".receive_1.csv.1234.part", content[:100])
+				return filepath.Join(archive, "receive_1.csv")
+			},
+			moved: true,
+			left:  []string{".receive_1.csv.1234.part", "receive_1.csv"},
+		},
+		{
+			name: "DestinationExists",
+			setup: func(t *testing.T, archive string) string {
+				return write(t, archive, "receive_1.csv", "an earlier version\n")
+			},
+			is:   fs.ErrExist,
+			left: []string{"receive_1.csv"},
+		},
+		{
+			name: "CannotWriteTheArchive",
+			setup: func(t *testing.T, archive string) string {
+				// The archive folder's name is taken by a file.
+				return filepath.Join(write(t, archive, "sub", "not a folder"), "receive_1.csv")
+			},
+			want: "the file stays and the move is tried again",
+			left: []string{"sub"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := write(t, t.TempDir(), "receive_1.csv", content)
+			if err := os.Chmod(src, 0o640); err != nil {
+				t.Fatal(err)
+			}
+			touch(t, src, mtime)
+			archive := t.TempDir()
+			dst := tt.setup(t, archive)
+			before, _ := os.ReadFile(dst)
+
+			err := moveAcross(src, dst)
+
+			if tt.moved {
+				if err != nil {
+					t.Fatalf("moveAcross: %v", err)
+				}
+				if _, err := os.Stat(src); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("the source is still there: %v", err)
+				}
+				info, err := os.Stat(dst)
+				b, _ := os.ReadFile(dst)
+				if err != nil || string(b) != content || !info.ModTime().Equal(mtime) || info.Mode().Perm() != 0o640 {
+					t.Errorf("moved file: %d bytes of %d, time %v, mode %v, %v; want the source's content, time %v and mode 0640",
+						len(b), len(content), info.ModTime(), info.Mode().Perm(), err, mtime)
+				}
+			} else {
+				if err == nil || !strings.Contains(err.Error(), tt.want) || (tt.is != nil && !errors.Is(err, tt.is)) {
+					t.Errorf("err = %v, want one saying %q (is %v)", err, tt.want, tt.is)
+				}
+				if err != nil && tt.is == nil && (!strings.Contains(err.Error(), src) || !strings.Contains(err.Error(), dst)) {
+					t.Errorf("the error %q does not name the file and where it goes", err)
+				}
+				if b, err := os.ReadFile(src); err != nil || string(b) != content {
+					t.Errorf("the source after a failed move: %d bytes, %v; want it untouched", len(b), err)
+				}
+				if after, _ := os.ReadFile(dst); string(after) != string(before) {
+					t.Errorf("the destination was changed: %q", after)
+				}
+			}
+			var left []string
+			des, _ := os.ReadDir(archive)
+			for _, de := range des {
+				left = append(left, de.Name())
+			}
+			if !slices.Equal(left, tt.left) {
+				t.Errorf("the archive folder holds %v, want %v", left, tt.left)
 			}
 		})
 	}

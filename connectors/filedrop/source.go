@@ -100,14 +100,123 @@ func (l *localFS) stat(_ context.Context, name string) (entry, error) {
 func (l *localFS) open(_ context.Context, name string) (file, error) { return os.Open(l.path(name)) }
 
 func (l *localFS) move(_ context.Context, name, to string) error {
-	dst := l.path(to)
+	src, dst := l.path(name), l.path(to)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
 	if _, err := os.Lstat(dst); err == nil {
 		return fs.ErrExist
 	}
-	return os.Rename(l.path(name), dst)
+	err := os.Rename(src, dst)
+	if errors.Is(err, syscall.EXDEV) {
+		// The archive folder is on another file system (a mount, another
+		// disk): rename cannot cross it.
+		return moveAcross(src, dst)
+	}
+	return err
+}
+
+// moveAcross moves the file src to dst on another file system, where
+// rename cannot: it copies src to a hidden temporary file beside dst
+// (keeping its permissions and modification time), flushes it to disk,
+// renames it to dst, and only then removes src. A crash or an error at any
+// point leaves src where it was, so the move is tried again at the next
+// read; what may stay behind is a hidden .NAME.*.part file or a complete
+// copy in the archive folder, never a lost file. Like rename, it fails
+// with fs.ErrExist if dst exists.
+func moveAcross(src, dst string) (err error) {
+	fail := func(step string, err error) error {
+		return fmt.Errorf("move %s to %s (another file system): %s: %w (check free space and that the hub's user may write to %s and delete from %s; the file stays and the move is tried again at the next read)",
+			src, dst, step, err, filepath.Dir(dst), filepath.Dir(src))
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return fail("open", err)
+	}
+	defer in.Close()
+	before, err := in.Stat()
+	if err != nil {
+		return fail("stat", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*.part")
+	if err != nil {
+		return fail("create the copy", err)
+	}
+	tmpName, renamed := tmp.Name(), false
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			if !renamed {
+				os.Remove(tmpName)
+			}
+		}
+	}()
+	if _, err = io.Copy(tmp, in); err != nil {
+		return fail("copy", err)
+	}
+	// Permissions and time are kept where the file system allows it: an
+	// archive that cannot take them still gets the content.
+	_ = tmp.Chmod(before.Mode().Perm())
+	if err = tmp.Sync(); err != nil {
+		return fail("flush the copy to disk", err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fail("close the copy", err)
+	}
+	_ = os.Chtimes(tmpName, time.Time{}, before.ModTime())
+	if _, err = os.Lstat(dst); err == nil {
+		return fs.ErrExist // appeared meanwhile: keep it, the caller picks another name
+	}
+	if err = os.Rename(tmpName, dst); err != nil {
+		return fail("rename the copy", err)
+	}
+	renamed = true
+	if err = syncDir(filepath.Dir(dst)); err != nil {
+		os.Remove(dst)
+		return fail("flush the archive folder to disk", err)
+	}
+	// Remove src only if it is still the file that was copied: an uploader
+	// may have replaced it (or written to it) meanwhile, and that version
+	// has not been read.
+	after, err := in.Stat()
+	if err != nil {
+		os.Remove(dst)
+		return fail("stat", err)
+	}
+	unchanged := after.Size() == before.Size() && after.ModTime().Equal(before.ModTime())
+	now, err := os.Lstat(src)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && unchanged:
+		return nil // removed by someone else meanwhile: the copy is complete
+	case err != nil:
+		os.Remove(dst)
+		return fail("stat", err)
+	case !unchanged || !os.SameFile(before, now):
+		os.Remove(dst)
+		err = errors.New("the file changed while it was copied")
+		return fmt.Errorf("move %s to %s (another file system): %w; it is left in place and read again as a changed file", src, dst, err)
+	}
+	if err = os.Remove(src); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// Undo the copy, or every later attempt would add one.
+		os.Remove(dst)
+		return fail("remove the source", err)
+	}
+	return nil
+}
+
+// syncDir flushes a folder's entries to disk, so that a file renamed into
+// it survives a crash. File systems that cannot sync a folder are trusted
+// as they are.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
+	return nil
 }
 
 func (l *localFS) remove(_ context.Context, name string) error { return os.Remove(l.path(name)) }
