@@ -110,7 +110,13 @@ func (s *DB) Path() string { return s.path }
 
 // Close closes the database.
 func (s *DB) Close() error {
-	s.closing.Do(func() { close(s.checkpoint) })
+	s.closing.Do(func() {
+		// Under the writers' lock: a commit in flight signals the
+		// checkpointer after it, never on a closed channel.
+		s.mu.Lock()
+		close(s.checkpoint)
+		s.mu.Unlock()
+	})
 	<-s.stopped
 	s.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
