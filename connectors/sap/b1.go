@@ -22,13 +22,21 @@ import (
 // Genealogy comes from the inventory documents' batch allocations: each
 // document line carries BatchNumbers (batch, quantity, manufacturer's
 // batch), and the lines of issues and receipts for production point to
-// their production order (BaseType 202, BaseEntry). BatchNumberDetails is
-// the batch master (admission and expiry dates) without movements or
-// quantities, so it cannot link lots; ProductionOrders are not needed since
-// the issue and receipt lines name the order. Documents are listed by
-// UpdateDate (StockTransfers have no UpdateTime and the Service Layer
+// their production order (BaseType 202, BaseEntry). Documents are listed
+// by UpdateDate (StockTransfers have no UpdateTime and the Service Layer
 // filters dates by day), and each line becomes one record with the
 // document's header fields.
+//
+// BatchNumberDetails is the batch master: no movements or quantities, but
+// the batch's Status (bdsStatus_Released, bdsStatus_NotAccessible,
+// bdsStatus_Locked), which is Business One's quality block. Its entity has
+// no UpdateDate or UpdateTime (SAPB1.BatchNumberDetail in $metadata), so
+// it cannot be read incrementally: it is read whole once a sync, by
+// DocEntry, and only changes of status become records (see b1Batch).
+// ProductionOrders are not read: the issue and receipt lines name the
+// order, a cancelled order reverses nothing by itself (its issues and
+// receipts are cancelled as documents), and the entity has no update time
+// either, so reading it would cost a full read every sync for no event.
 
 // b1Set is a document entity set the connector reads.
 type b1Set struct {
@@ -37,6 +45,9 @@ type b1Set struct {
 	Lines   string   // the collection of lines
 	Fields  []string // header fields asked for, besides the lines
 	HasTime bool     // the header has UpdateTime
+	// Master: an entity set without an update time, read whole once a
+	// sync by its key (DocEntry), one record per entity, not per line.
+	Master bool
 }
 
 var b1DocumentFields = []string{"DocEntry", "DocNum", "DocDate", "DocTime", "CreationDate", "UpdateDate", "UpdateTime",
@@ -55,6 +66,10 @@ var b1Sets = []b1Set{
 	{Name: "StockTransfers", Kind: KindB1StockTransfer, Lines: "StockTransferLines",
 		Fields: []string{"DocEntry", "DocNum", "DocDate", "CreationDate", "UpdateDate", "CardCode", "CardName",
 			"FromWarehouse", "ToWarehouse", "DocObjectCode", "Comments"}},
+	// Batch master (OBTN): the status of each batch, read for its changes.
+	{Name: "BatchNumberDetails", Kind: KindB1BatchDetails, Master: true,
+		Fields: []string{"DocEntry", "ItemCode", "ItemDescription", "Status", "Batch", "BatchAttribute1", "BatchAttribute2",
+			"AdmissionDate", "ManufacturingDate", "ExpirationDate", "Details", "SystemNumber"}},
 }
 
 var b1DefaultSets = func() []string {
@@ -237,14 +252,123 @@ func (cl *client) b1Read(ctx context.Context, b *batch) (err error) {
 		cl.b1Release(context.WithoutCancel(ctx), s, err != nil || !b.more)
 	}()
 	for _, set := range cl.o.b1Sets {
-		if err := cl.scan(ctx, &b1Lister{cl: cl, set: set, sess: &s}, b); err != nil {
+		l := &b1Lister{cl: cl, set: set, sess: &s}
+		if set.Master {
+			err = cl.b1ScanMaster(ctx, l, b)
+		} else {
+			err = cl.scan(ctx, l, b)
+		}
+		if err != nil {
 			return err
 		}
 		if b.more {
 			return nil
 		}
 	}
+	// The sync is over: the next one reads the master data again.
+	for _, set := range cl.o.b1Sets {
+		if set.Master {
+			cur := b.pos.cursor(set.Name)
+			cur.After, cur.Done = "", false
+		}
+	}
 	return nil
+}
+
+// b1ScanMaster reads a master entity set whole, by key from the cursor's
+// After, once a sync: a sync that is cut by a full batch resumes after the
+// last entity read, and the pass is not repeated within the sync.
+func (cl *client) b1ScanMaster(ctx context.Context, l *b1Lister, b *batch) error {
+	cur := b.pos.cursor(l.set.Name)
+	if cur.Done {
+		return nil
+	}
+	next := ""
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%s: read %s: %w", cl.o.systemName(), l.name(), err)
+		}
+		docs, link, err := l.page(ctx, cur.After, next)
+		if err != nil {
+			return err
+		}
+		before := len(b.records)
+		for _, d := range docs {
+			rec, emit, commit := l.b1Batch(cur, d, b.now())
+			if emit {
+				if b.full() {
+					b.more = true
+					return nil
+				}
+				b.records = append(b.records, rec)
+			}
+			commit()
+			cur.After = d.key
+		}
+		if len(b.records) > before {
+			b.records[len(b.records)-1].Position = b.pos.encode()
+		}
+		cl.log.DebugContext(ctx, "sap: page read", "set", l.name(), "entities", len(docs), "records", len(b.records)-before, "next", link != "")
+		if link == "" {
+			break
+		}
+		next = link
+	}
+	cur.Done = true
+	return nil
+}
+
+// b1Released is the status of a batch free for use.
+const b1Released = "bdsStatus_Released"
+
+// b1Batch decides what a batch read from BatchNumberDetails becomes. The
+// Service Layer keeps no time of a status change, so the connector dates
+// it itself, at the read that first finds it, and keeps the batches not
+// released in the position:
+//
+//   - a batch found locked or not accessible that was not before: a record
+//     with HeldSince and StatusChanged, both now;
+//   - a held batch whose status changed between locked and not
+//     accessible: a record with the same HeldSince (the same hold);
+//   - a held batch found released: a record with StatusChanged now and the
+//     HeldSince of the hold it ends;
+//   - anything else (a batch released and never seen held, or unchanged):
+//     nothing, so reading an unchanged source again gives no record.
+//
+// commit records the new status in the cursor once the record is taken.
+func (l *b1Lister) b1Batch(cur *cursor, d document, now time.Time) (rec sdk.Record, emit bool, commit func()) {
+	rec = d.lines[0].rec
+	var f map[string]json.RawMessage
+	_ = json.Unmarshal(rec.Payload, &f) // the lister wrote it
+	status := text(f["Status"])
+	h := cur.Held[d.key]
+	at := now.UTC().Truncate(time.Second).Format(time.RFC3339)
+	nothing := func() {}
+	switch {
+	case status == "" || (status == b1Released && h == nil) || (h != nil && h.Status == status):
+		return rec, false, nothing
+	case status == b1Released:
+		f["HeldSince"], _ = json.Marshal(h.Since)
+		f["PreviousStatus"], _ = json.Marshal(h.Status)
+		commit = func() { delete(cur.Held, d.key) }
+	default:
+		since := at
+		if h != nil {
+			since = h.Since
+			f["PreviousStatus"], _ = json.Marshal(h.Status)
+		}
+		f["HeldSince"], _ = json.Marshal(since)
+		commit = func() {
+			if cur.Held == nil {
+				cur.Held = map[string]*heldBatch{}
+			}
+			cur.Held[d.key] = &heldBatch{Status: status, Since: since}
+		}
+	}
+	f["StatusChanged"], _ = json.Marshal(at)
+	rec.Payload, _ = json.Marshal(f) // raw JSON values: cannot fail
+	rec.Time = now
+	return rec, true, commit
 }
 
 // b1Page is a Service Layer collection: {"value": [...]} with
@@ -270,6 +394,18 @@ func (l *b1Lister) floor(ts string) string { return startOfDay(ts) }
 func (l *b1Lister) v4() bool { return strings.HasSuffix(l.cl.o.base.Path, "/v2") }
 
 func (l *b1Lister) first(from string) *url.URL {
+	if l.set.Master {
+		// from is the last key read in this pass.
+		filter := ""
+		if from != "" {
+			filter = "DocEntry gt " + from
+		}
+		return l.cl.b1URL(l.set.Name, query(
+			"$select", strings.Join(l.set.Fields, ","),
+			"$filter", filter,
+			"$orderby", "DocEntry",
+		))
+	}
 	filter := ""
 	if from != "" {
 		// v1 compares dates with text literals ('2026-03-01', as the
@@ -336,8 +472,21 @@ func (l *b1Lister) page(ctx context.Context, from, next string) ([]document, str
 // each with the header's fields.
 func (l *b1Lister) document(h map[string]json.RawMessage) (document, error) {
 	entry := text(h["DocEntry"])
-	if entry == "" {
-		return document{}, fmt.Errorf("a %s document without DocEntry", l.set.Name)
+	if entry == "" || (l.set.Master && !digits(entry)) {
+		return document{}, fmt.Errorf("a %s entity without a numeric DocEntry", l.set.Name)
+	}
+	if l.set.Master {
+		fields := make(map[string]json.RawMessage, len(h))
+		for k, v := range h {
+			if !strings.HasPrefix(k, "odata.") && !strings.HasPrefix(k, "@") {
+				fields[k] = v
+			}
+		}
+		payload, err := json.Marshal(fields)
+		if err != nil {
+			return document{}, fmt.Errorf("%s %s: %w", l.set.Name, entry, err)
+		}
+		return document{key: entry, lines: []line{{rec: sdk.Record{Kind: l.set.Kind, ID: l.set.Name + "/" + entry, Payload: payload}}}}, nil
 	}
 	ts, err := b1Timestamp(text(h["UpdateDate"]), text(h["UpdateTime"]))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lothub/lothub/connectors/sap"
 	"github.com/lothub/lothub/connectors/sap/internal/fake"
@@ -23,7 +24,13 @@ func TestB1Conformance(t *testing.T) {
 			s := fake.NewB1(t, version)
 			n := fake.B1Plant(s)
 			sdktest.Run(t, sdktest.Harness{
-				New:         func() sdk.Connector { return sap.New() },
+				New: func() sdk.Connector {
+					c := sap.New()
+					// Batch status changes are dated by the read that
+					// finds them: two fresh reads must agree.
+					c.Now = func() time.Time { return time.Date(2026, 3, 5, 9, 0, 0, 0, time.UTC) }
+					return c
+				},
 				Config:      fake.B1Config(s.URL + "/b1s/" + version),
 				BadEndpoint: fake.B1Config(s.URL+"/b1s/"+version, "password", "wrong-Passw0rd"),
 				Expect:      n,
@@ -105,6 +112,87 @@ func TestB1RecordsAndWire(t *testing.T) {
 		if !filters[f] {
 			t.Errorf("no request filtered %q (filters: %v)", f, filters)
 		}
+	}
+}
+
+// TestB1BatchStatusChanges reads the batch master: a batch becomes a
+// record when its status changes to or from released, dated by the read
+// that found the change, and not again while it stays so.
+func TestB1BatchStatusChanges(t *testing.T) {
+	s := fake.NewB1(t, "v1")
+	fake.B1Plant(s)
+	c := sap.New()
+	clock := time.Date(2026, 3, 5, 9, 0, 0, 0, time.UTC)
+	c.Now = func() time.Time { return clock }
+	cfg := parse(t, fake.B1Config(s.URL))
+	fields := func(recs []sdk.Record) map[string]map[string]any {
+		out := map[string]map[string]any{}
+		for _, r := range recs {
+			if r.Kind != sap.KindB1BatchDetails {
+				continue
+			}
+			var f map[string]any
+			if err := json.Unmarshal(r.Payload, &f); err != nil {
+				t.Fatal(err)
+			}
+			out[r.ID] = f
+		}
+		return out
+	}
+	recs, pos := readAll(t, c, cfg, nil, 3)
+	got := fields(recs)
+	if len(got) != 2 {
+		t.Fatalf("batch records %v, want the locked BR-2 and the not accessible S-1 only", got)
+	}
+	br2 := got["BatchNumberDetails/5"]
+	if br2["Batch"] != "BR-2" || br2["ItemCode"] != "BREAD" || br2["Status"] != "bdsStatus_Locked" ||
+		br2["HeldSince"] != "2026-03-05T09:00:00Z" || br2["StatusChanged"] != "2026-03-05T09:00:00Z" || br2["ExpirationDate"] != "2027-03-02" {
+		t.Errorf("BR-2 = %v", br2)
+	}
+	urls, _ := s.Stats()
+	var paged bool
+	for _, u := range urls {
+		q := queryOf(t, u)
+		if strings.HasPrefix(u, "/b1s/v1/BatchNumberDetails") {
+			if q.Get("$orderby") != "DocEntry" || !strings.Contains(q.Get("$select"), "Status") {
+				t.Errorf("batch master read with %s", u)
+			}
+			paged = paged || strings.HasPrefix(q.Get("$filter"), "DocEntry gt ") || q.Has("$skip")
+		}
+	}
+	if !paged {
+		t.Error("the batch master was read in one page")
+	}
+
+	// Nothing changed: nothing to read.
+	clock = clock.Add(time.Hour)
+	if again, _ := readAll(t, c, cfg, pos, 3); len(again) != 0 {
+		t.Errorf("unchanged batches read again: %v", recordIDs(again))
+	}
+	// BR-2 released, S-1 locked (was not accessible): the release ends
+	// the hold BR-2 had since 09:00; S-1 stays held since 09:00.
+	clock = clock.Add(time.Hour)
+	s.SetBatchStatus(5, "bdsStatus_Released")
+	s.SetBatchStatus(3, "bdsStatus_Locked")
+	recs, pos = readAll(t, c, cfg, pos, 3)
+	got = fields(recs)
+	if len(recs) != 2 || len(got) != 2 {
+		t.Fatalf("after the changes read %v", recordIDs(recs))
+	}
+	if f := got["BatchNumberDetails/5"]; f["Status"] != "bdsStatus_Released" || f["PreviousStatus"] != "bdsStatus_Locked" ||
+		f["HeldSince"] != "2026-03-05T09:00:00Z" || f["StatusChanged"] != "2026-03-05T11:00:00Z" {
+		t.Errorf("BR-2 released = %v", f)
+	}
+	if f := got["BatchNumberDetails/3"]; f["Status"] != "bdsStatus_Locked" || f["PreviousStatus"] != "bdsStatus_NotAccessible" ||
+		f["HeldSince"] != "2026-03-05T09:00:00Z" || f["StatusChanged"] != "2026-03-05T11:00:00Z" {
+		t.Errorf("S-1 locked = %v", f)
+	}
+	// Locked again later: a new hold, from now.
+	clock = clock.Add(time.Hour)
+	s.SetBatchStatus(5, "bdsStatus_Locked")
+	recs, _ = readAll(t, c, cfg, pos, 3)
+	if f := fields(recs)["BatchNumberDetails/5"]; len(recs) != 1 || f["HeldSince"] != "2026-03-05T12:00:00Z" || f["PreviousStatus"] != nil {
+		t.Errorf("BR-2 locked again: %v", recordIDs(recs))
 	}
 }
 

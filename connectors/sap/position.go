@@ -40,6 +40,22 @@ type cursor struct {
 	High string              `json:"high,omitempty"`
 	Seen map[string][]string `json:"seen,omitempty"`
 	Part *part               `json:"part,omitempty"`
+
+	// Master data without an update time (Business One
+	// BatchNumberDetails) is read whole once a sync, by key: After is the
+	// last key read in this sync's pass, Done that the pass is over, and
+	// Held the batches last read with a status other than released, by
+	// key, so that only changes of status become records.
+	After string                `json:"after,omitempty"`
+	Done  bool                  `json:"done,omitempty"`
+	Held  map[string]*heldBatch `json:"held,omitempty"`
+}
+
+// heldBatch is a batch read locked or not accessible: its status and
+// since when (the first read that found it so, RFC 3339 UTC).
+type heldBatch struct {
+	Status string `json:"status"`
+	Since  string `json:"since"`
 }
 
 type part struct {
@@ -68,6 +84,11 @@ func decodePosition(p sdk.Position, system string) (*position, error) {
 		if c == nil || !validWall(c.From) || !validWall(c.High) || (c.Part != nil && !validWall(c.Part.TS)) {
 			return nil, fmt.Errorf("sap: position of %s holds a malformed timestamp (reset the connector's cursor): %w", name, sdk.ErrInvalidPosition)
 		}
+		for _, h := range c.Held {
+			if h == nil || !validInstant(h.Since) {
+				return nil, fmt.Errorf("sap: position of %s holds a malformed timestamp (reset the connector's cursor): %w", name, sdk.ErrInvalidPosition)
+			}
+		}
 		for ts := range c.Seen {
 			if !validWall(ts) {
 				return nil, fmt.Errorf("sap: position of %s holds a malformed timestamp (reset the connector's cursor): %w", name, sdk.ErrInvalidPosition)
@@ -75,6 +96,11 @@ func decodePosition(p sdk.Position, system string) (*position, error) {
 		}
 	}
 	return &pos, nil
+}
+
+func validInstant(s string) bool {
+	_, err := time.Parse(time.RFC3339, s)
+	return err == nil
 }
 
 func validWall(s string) bool {

@@ -46,6 +46,7 @@ const (
 	KindB1GoodsIssue         = "b1.inventory-gen-exits"
 	KindB1Delivery           = "b1.delivery-notes"
 	KindB1StockTransfer      = "b1.stock-transfers"
+	KindB1BatchDetails       = "b1.batch-number-details"
 )
 
 // Systems the connector reads.
@@ -69,6 +70,9 @@ type Connector struct {
 	// Logger receives the connector's logs; slog.Default() when nil. Logs
 	// never hold a secret or a request's credentials.
 	Logger *slog.Logger
+	// Now is the clock that dates Business One batch status changes (the
+	// Service Layer keeps no update time for batches); time.Now when nil.
+	Now func() time.Time
 
 	mu      sync.Mutex
 	clients map[string]*client // by configuration fingerprint
@@ -132,7 +136,7 @@ func (*Connector) Spec() sdk.Spec {
 			{Name: "request_timeout", Type: sdk.TypeDuration, Default: "60s",
 				Description: "Longest wait for one HTTP request to SAP."},
 		},
-		Kinds: []string{KindMaterialDocumentItem, KindB1GoodsReceiptPO, KindB1GoodsReceipt, KindB1GoodsIssue, KindB1Delivery, KindB1StockTransfer},
+		Kinds: []string{KindMaterialDocumentItem, KindB1GoodsReceiptPO, KindB1GoodsReceipt, KindB1GoodsIssue, KindB1Delivery, KindB1StockTransfer, KindB1BatchDetails},
 	}
 }
 
@@ -387,7 +391,10 @@ func (c *Connector) Read(ctx context.Context, cfg sdk.Config, p sdk.Position, li
 	if err != nil {
 		return sdk.ReadResult{}, err
 	}
-	b := &batch{max: max(limit, 1), pos: pos}
+	b := &batch{max: max(limit, 1), pos: pos, now: time.Now}
+	if c.Now != nil {
+		b.now = c.Now
+	}
 	if o.system == SystemB1 {
 		err = cl.b1Read(ctx, b)
 	} else {

@@ -3,6 +3,7 @@ package sap
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/lothub/lothub/sdk"
 )
@@ -40,6 +41,7 @@ type batch struct {
 	records []sdk.Record
 	pos     *position
 	more    bool
+	now     func() time.Time
 }
 
 func (b *batch) full() bool { return len(b.records) >= b.max }

@@ -320,6 +320,22 @@ func TestSyncB1IntoGenealogy(t *testing.T) {
 	if !found {
 		t.Errorf("suppliers = %+v, want Mill Co for F-A, supplier lot M-7781, PO 5", back.Suppliers)
 	}
+	// The batch master: BR-2 locked and S-1 not accessible in Business
+	// One are on hold in the hub; the released batches are not.
+	holds, err := q.Holds(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []string
+	for _, h := range holds {
+		held = append(held, h.Item+"/"+h.Lot+": "+h.Reason)
+	}
+	if want := []string{"BREAD/BR-2: SAP Business One batch status Locked", "SUGAR/S-1: SAP Business One batch status Not Accessible"}; !slices.Equal(held, want) {
+		t.Errorf("holds = %q, want %q", held, want)
+	}
+	if st, err := q.Lot(ctx, core.LotRef{Item: "FLOUR", Lot: "F-A"}); err != nil || st.OnHold || len(st.Holds) != 0 {
+		t.Errorf("FLOUR/F-A (released, never held) = %+v, %v; want no hold or release", st, err)
+	}
 	if _, logouts, open := s.Counts(); logouts == 0 || open != 0 {
 		t.Errorf("after the sync: %d logouts, %d sessions open; want the session logged out", logouts, open)
 	}

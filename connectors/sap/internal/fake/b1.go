@@ -319,10 +319,39 @@ func B1Line(num int, item, whs string, baseType, baseEntry int, batches ...any) 
 	return l
 }
 
+// B1Batch builds a batch of the batch master, BatchNumberDetails (table
+// OBTN), as the Service Layer v1 writes it: status one of
+// bdsStatus_Released, bdsStatus_NotAccessible, bdsStatus_Locked; dates
+// "2026-03-01" (admission) and expiry a year later.
+func B1Batch(entry int, item, batch, status, admitted string) map[string]any {
+	t, err := time.Parse(time.DateOnly, admitted)
+	if err != nil {
+		panic(err)
+	}
+	return map[string]any{
+		"DocEntry": entry, "ItemCode": item, "ItemDescription": item, "Status": status, "Batch": batch,
+		"BatchAttribute1": nil, "BatchAttribute2": nil, "AdmissionDate": admitted, "ManufacturingDate": nil,
+		"ExpirationDate": t.AddDate(1, 0, 0).Format(time.DateOnly), "Details": nil, "SystemNumber": entry,
+	}
+}
+
+// SetBatchStatus changes the status of the batch with DocEntry entry, as
+// a PATCH BatchNumberDetails(entry) does.
+func (s *B1) SetBatchStatus(entry int, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.sets["BatchNumberDetails"] {
+		if b["DocEntry"] == entry {
+			b["Status"] = status
+		}
+	}
+}
+
 // B1Plant fills s with a small bakery in Business One: flour and sugar
 // received, issued to production orders 10 and 11, bread received from
 // them, delivered to two customers, one delivery cancelled, flour moved
-// between warehouses.
+// between warehouses; in the batch master, bread BR-2 locked and sugar
+// S-1 not accessible (a record each), flour F-A and F-B released (none).
 func B1Plant(s *B1) (records int) {
 	grpo := B1Line(0, "FLOUR", "01", 22, 5, "F-A", 600, "F-B", 400)
 	grpo["BatchNumbers"].([]map[string]any)[0]["ManufacturerSerialNumber"] = "M-7781"
@@ -357,7 +386,14 @@ func B1Plant(s *B1) (records int) {
 			map[string]any{"LineNum": 0, "ItemCode": "FLOUR", "Quantity": 100.0, "WarehouseCode": "02", "FromWarehouseCode": "01",
 				"BatchNumbers": []map[string]any{{"BatchNumber": "F-A", "Quantity": 100.0}}}),
 	)
-	return 13
+	s.Add("BatchNumberDetails",
+		B1Batch(1, "FLOUR", "F-A", "bdsStatus_Released", "2026-03-01"),
+		B1Batch(2, "FLOUR", "F-B", "bdsStatus_Released", "2026-03-01"),
+		B1Batch(3, "SUGAR", "S-1", "bdsStatus_NotAccessible", "2026-03-01"),
+		B1Batch(4, "BREAD", "BR-1", "bdsStatus_Released", "2026-03-01"),
+		B1Batch(5, "BREAD", "BR-2", "bdsStatus_Locked", "2026-03-02"),
+	)
+	return 15
 }
 
 // B1Config is a configuration of the sap connector for a Business One

@@ -248,6 +248,9 @@ func compare(v, lit any) (int, error) {
 		return cmp(d, time.Duration(l)), nil
 	case float64:
 		f, ok := v.(float64)
+		if i, isInt := v.(int); isInt {
+			f, ok = float64(i), true
+		}
 		if !ok {
 			return 0, fmt.Errorf("%v is not a number", v)
 		}
