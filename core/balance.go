@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 )
@@ -18,7 +19,9 @@ type MassBalance struct {
 	Orders []OrderBalance `json:"orders"` // the orders that produced or consumed it
 }
 
-// UnitBalance is a lot's balance in one unit. Difference is in − out;
+// UnitBalance is a lot's balance in one unit. Difference is in − out
+// (received + produced + adjusted − consumed − shipped: a scrapped
+// quantity is an adjustment, not a loss);
 // it is within tolerance unless out exceeds in by more than the
 // overdrawn rule's tolerance.
 type UnitBalance struct {
@@ -27,6 +30,7 @@ type UnitBalance struct {
 	Produced        float64 `json:"produced"`
 	Consumed        float64 `json:"consumed"`
 	Shipped         float64 `json:"shipped"`
+	Adjusted        float64 `json:"adjusted"` // inventory adjustments, signed (scrap, count corrections)
 	Reversed        float64 `json:"reversed"` // quantity of reversed events, not counted above
 	OnHand          float64 `json:"on_hand"`
 	Difference      float64 `json:"difference"`
@@ -107,7 +111,7 @@ func (q *Queries) Balance(ctx context.Context, ref LotRef, tolerance float64) (*
 		for _, p := range parts {
 			u := unit(p.uom)
 			if r.Status == Reversed {
-				u.Reversed += p.qty
+				u.Reversed += math.Abs(p.qty)
 				continue
 			}
 			switch p.typ {
@@ -119,6 +123,8 @@ func (q *Queries) Balance(ctx context.Context, ref LotRef, tolerance float64) (*
 				u.Consumed += p.qty
 			case Ship:
 				u.Shipped += p.qty
+			case Adjust:
+				u.Adjusted += p.qty
 			}
 			if p.typ == Consume || p.typ == Ship {
 				b.Uses = append(b.Uses, LotUseEntry{Type: p.typ, Order: e.Order, Customer: e.Customer, Qty: p.qty, UOM: p.uom, Time: fmtTime(r.Time), Event: e.ID, Confirmed: confirmedByHand(e.ID)})
@@ -137,7 +143,7 @@ func (q *Queries) Balance(ctx context.Context, ref LotRef, tolerance float64) (*
 	}
 	for _, u := range units {
 		in := u.Received + u.Produced
-		u.Difference = round(in - u.Consumed - u.Shipped)
+		u.Difference = round(in + u.Adjusted - u.Consumed - u.Shipped)
 		u.WithinTolerance = u.Difference >= -in*tolerance-1e-9 && (in > 0 || u.Difference >= 0)
 		b.Units = append(b.Units, *u)
 	}

@@ -26,11 +26,15 @@ const (
 	Hold      EventType = "hold"
 	Release   EventType = "release"
 	Reverse   EventType = "reverse"
+	// Adjust is an inventory adjustment of a lot: a count correction, scrap
+	// or a write-off. Its qty is signed (negative takes stock away); it
+	// changes what is on hand, never the genealogy.
+	Adjust EventType = "adjust"
 )
 
 var eventTypes = map[EventType]bool{
 	Receive: true, Consume: true, Produce: true, Transform: true, Step: true,
-	Ship: true, Move: true, Hold: true, Release: true, Reverse: true,
+	Ship: true, Move: true, Hold: true, Release: true, Reverse: true, Adjust: true,
 }
 
 // LotRef identifies a lot. Lot identity is the pair (item, lot): lot L100 of
@@ -166,7 +170,7 @@ func (e *Event) Validate() error {
 		return bad("field \"type\" is required")
 	}
 	if !eventTypes[e.Type] {
-		return bad("unknown type %q (want one of receive, consume, produce, transform, step, ship, move, hold, release, reverse)", e.Type)
+		return bad("unknown type %q (want one of receive, consume, produce, transform, step, ship, move, hold, release, reverse, adjust)", e.Type)
 	}
 	if e.Time == "" {
 		return bad("field \"time\" is required")
@@ -174,7 +178,7 @@ func (e *Event) Validate() error {
 	if _, err := e.Timestamp(); err != nil {
 		return err
 	}
-	if e.Qty != nil && (math.IsNaN(*e.Qty) || math.IsInf(*e.Qty, 0) || *e.Qty < 0) {
+	if e.Qty != nil && (math.IsNaN(*e.Qty) || math.IsInf(*e.Qty, 0) || *e.Qty < 0 && e.Type != Adjust) {
 		return bad("qty must be a finite number ≥ 0, got %v", *e.Qty)
 	}
 	if e.Qty != nil && e.UOM == "" {
@@ -221,7 +225,7 @@ func (e *Event) Validate() error {
 		return bad("field \"lot\" needs both item and lot")
 	}
 	switch e.Type {
-	case Receive, Consume, Produce, Ship:
+	case Receive, Consume, Produce, Ship, Adjust:
 		if e.Qty == nil {
 			return bad("field \"qty\" is required on %s", e.Type)
 		}

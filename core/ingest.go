@@ -737,6 +737,16 @@ func (f *effects) add(e *Event, sign int) {
 		if sign > 0 {
 			f.c.Links = append(f.c.Links, LinkRow{EventID: e.ID, LotID: id, Group: "o:" + e.Order, Out: out, Time: t})
 		}
+	case Adjust:
+		f.delta(id, e.UOM).Adjusted += sg * qtyOf(e.Qty)
+		// Stock found (an opening balance, a count) is where the lot came
+		// from as far as the hub knows; stock written off is a use of it.
+		switch q := qtyOf(e.Qty); {
+		case q > 0:
+			f.uses(id).Sourced += sign
+		case q < 0:
+			f.uses(id).Used += sign
+		}
 	case Ship:
 		f.delta(id, e.UOM).Shipped += sg * qtyOf(e.Qty)
 		f.uses(id).Used += sign
@@ -754,7 +764,7 @@ func (f *effects) add(e *Event, sign int) {
 func (f *effects) into(c *Changes) {
 	c.Links, c.Receipts, c.Shipments = f.c.Links, f.c.Receipts, f.c.Shipments
 	for _, d := range f.qty {
-		if d.Received != 0 || d.Produced != 0 || d.Consumed != 0 || d.Shipped != 0 {
+		if d.Received != 0 || d.Produced != 0 || d.Consumed != 0 || d.Shipped != 0 || d.Adjusted != 0 {
 			c.LotDeltas = append(c.LotDeltas, *d)
 		}
 	}

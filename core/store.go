@@ -46,7 +46,8 @@ type Store interface {
 	// of an order or transform that output the child; for Backward the
 	// same edges seen from the child. Only in-effect events count.
 	Hops(ctx context.Context, p HopsParams) ([]Hop, error)
-	// OnHand returns received + produced − consumed − shipped per lot and unit.
+	// OnHand returns received + produced − consumed − shipped + adjusted
+	// per lot and unit.
 	OnHand(ctx context.Context, lotIDs []int64) ([]LotQtyRow, error)
 	// Receipts returns the in-effect receipts matching the filter.
 	Receipts(ctx context.Context, f ReceiptFilter) ([]ReceiptRow, error)
@@ -191,6 +192,7 @@ type LotDelta struct {
 	LotID                                 int64
 	UOM                                   string
 	Received, Produced, Consumed, Shipped float64
+	Adjusted                              float64 // signed: inventory adjustments
 }
 
 // LotUse is a change to how often a lot was sourced (received, produced)

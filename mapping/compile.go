@@ -134,6 +134,7 @@ var eventTypes = []struct {
 	{core.Hold, []string{"lot"}, []string{"inputs", "outputs"}},
 	{core.Release, []string{"lot"}, []string{"inputs", "outputs"}},
 	{core.Reverse, []string{"reverses"}, []string{"lot", "inputs", "outputs"}},
+	{core.Adjust, []string{"lot", "qty", "uom"}, []string{"inputs", "outputs"}},
 }
 
 func typeNames() []string {

@@ -122,13 +122,13 @@ func (a *app) balanceCommand() *cobra.Command {
 				}
 				w := a.stdout
 				fmt.Fprintf(w, "Lot %s/%s\n", b.Item, b.Lot)
-				t := newTable(w, "  UOM", "RECEIVED", "PRODUCED", "CONSUMED", "SHIPPED", "REVERSED", "ON HAND", "DIFFERENCE", "OK")
+				t := newTable(w, "  UOM", "RECEIVED", "PRODUCED", "CONSUMED", "SHIPPED", "ADJUSTED", "REVERSED", "ON HAND", "DIFFERENCE", "OK")
 				for _, u := range b.Units {
 					ok := "yes"
 					if !u.WithinTolerance {
 						ok = "NO: more out than in"
 					}
-					t.row("  "+u.UOM, num(u.Received), num(u.Produced), num(u.Consumed), num(u.Shipped), num(u.Reversed), num(u.OnHand), num(u.Difference), ok)
+					t.row("  "+u.UOM, num(u.Received), num(u.Produced), num(u.Consumed), num(u.Shipped), num(u.Adjusted), num(u.Reversed), num(u.OnHand), num(u.Difference), ok)
 				}
 				t.flush()
 				if len(b.Uses) > 0 {

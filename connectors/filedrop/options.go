@@ -23,7 +23,7 @@ import (
 // layout uses one kind per event type (receive.csv holds receive rows),
 // other layouts pick from the generic kinds.
 var (
-	canonicalKinds = []string{"receive", "consume", "produce", "transform", "step", "ship", "move", "hold", "release", "reverse"}
+	canonicalKinds = []string{"receive", "consume", "produce", "transform", "step", "ship", "move", "hold", "release", "reverse", "adjust"}
 	genericKinds   = []string{"receipt", "production", "shipment", "quality", "inventory", "order", "row"}
 )
 

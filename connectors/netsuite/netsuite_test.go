@@ -126,7 +126,7 @@ func TestDefaultMappingMapsWhatTheConnectorReads(t *testing.T) {
 		"produce netsuite:WOCompl:5102:0:9103",
 		"ship netsuite:ItemShip:5400:1:9400", "ship netsuite:ItemShip:5401:1:9401",
 		"move netsuite:InvTrnfr:5500:1:9500",
-		"receive netsuite:InvAdjst:5600:1:9600",
+		"adjust netsuite:InvAdjst:5600:1:9600",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("events\n got %v\nwant %v", got, want)

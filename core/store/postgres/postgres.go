@@ -590,7 +590,7 @@ func text(s string) string {
 
 var (
 	lotColumns      = []string{"id", "item", "lot", "sourced", "used"}
-	lotQtyColumns   = []string{"lot_id", "uom", "received", "produced", "consumed", "shipped"}
+	lotQtyColumns   = []string{"lot_id", "uom", "received", "produced", "consumed", "shipped", "adjusted"}
 	eventColumns    = []string{"id", "version", "hash", "type", "ts", "lot_id", "reverses", "status", "seen_at", "body"}
 	linkColumns     = []string{"event_id", "lot_id", "grp", "out", "ts"}
 	receiptColumns  = []string{"event_id", "lot_id", "supplier_id", "supplier_name", "supplier_lot", "po", "qty", "uom", "ts"}
@@ -708,22 +708,24 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		s.float64(d.Produced)
 		s.float64(d.Consumed)
 		s.float64(d.Shipped)
+		s.float64(d.Adjusted)
 	})
 	if err != nil {
 		return err
 	}
 	if n := len(oldQty); n > 0 {
 		ids, uoms := make([]int64, n), make([]string, n)
-		rec, pro, con, shp := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+		rec, pro, con, shp, adj := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
 		for i, d := range oldQty {
-			ids[i], uoms[i], rec[i], pro[i], con[i], shp[i] = d.LotID, d.UOM, d.Received, d.Produced, d.Consumed, d.Shipped
+			ids[i], uoms[i], rec[i], pro[i], con[i], shp[i], adj[i] = d.LotID, d.UOM, d.Received, d.Produced, d.Consumed, d.Shipped, d.Adjusted
 		}
-		w.queue("update lot quantities", `INSERT INTO lot_qty (lot_id, uom, received, produced, consumed, shipped)
-			SELECT * FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[])
+		w.queue("update lot quantities", `INSERT INTO lot_qty (lot_id, uom, received, produced, consumed, shipped, adjusted)
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[])
 			ON CONFLICT (lot_id, uom) DO UPDATE SET
 				received = lot_qty.received + excluded.received, produced = lot_qty.produced + excluded.produced,
-				consumed = lot_qty.consumed + excluded.consumed, shipped = lot_qty.shipped + excluded.shipped`,
-			ids, uoms, rec, pro, con, shp)
+				consumed = lot_qty.consumed + excluded.consumed, shipped = lot_qty.shipped + excluded.shipped,
+				adjusted = lot_qty.adjusted + excluded.adjusted`,
+			ids, uoms, rec, pro, con, shp, adj)
 	}
 	if n := len(oldUses); n > 0 {
 		ids, sourced, used := make([]int64, n), make([]int64, n), make([]int64, n)
@@ -873,7 +875,7 @@ func (s *DB) Hops(ctx context.Context, p core.HopsParams) ([]core.Hop, error) {
 }
 
 func (s *DB) OnHand(ctx context.Context, lotIDs []int64) ([]core.LotQtyRow, error) {
-	rows, err := s.pool.Query(ctx, `SELECT lot_id, uom, received + produced - consumed - shipped FROM lot_qty
+	rows, err := s.pool.Query(ctx, `SELECT lot_id, uom, received + produced - consumed - shipped + adjusted FROM lot_qty
 		WHERE lot_id = ANY($1::bigint[]) ORDER BY lot_id, uom`, lotIDs)
 	if err != nil {
 		return nil, fmt.Errorf("read on hand: %w", err)

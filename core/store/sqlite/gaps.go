@@ -73,9 +73,9 @@ func (s *DB) GapFacts(ctx context.Context, p core.GapFactsParams) (*core.GapFact
 		return nil, err
 	}
 	if p.Overdrawn {
-		rows, err := s.db.QueryContext(ctx, `SELECT q.lot_id, l.item, l.lot, q.uom, q.received + q.produced, q.consumed + q.shipped
+		rows, err := s.db.QueryContext(ctx, `SELECT q.lot_id, l.item, l.lot, q.uom, q.received + q.produced + max(q.adjusted, 0), q.consumed + q.shipped + max(-q.adjusted, 0)
 			FROM lot_qty q JOIN lots l ON l.id = q.lot_id
-			WHERE q.received + q.produced - q.consumed - q.shipped < -1e-9 ORDER BY l.item, l.lot, q.uom`)
+			WHERE q.received + q.produced - q.consumed - q.shipped + q.adjusted < -1e-9 ORDER BY l.item, l.lot, q.uom`)
 		if err != nil {
 			return nil, fmt.Errorf("find overdrawn lots: %w", err)
 		}

@@ -425,11 +425,11 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			func(r core.ShipmentRow) []any {
 				return []any{r.EventID, r.LotID, r.Customer.ID, r.Customer.Name, r.SalesOrder, r.Delivery, r.Qty, r.UOM, micros(r.Time)}
 			}),
-		execMany(ctx, tx, "update lot quantities", `INSERT INTO lot_qty (lot_id, uom, received, produced, consumed, shipped) VALUES`,
+		execMany(ctx, tx, "update lot quantities", `INSERT INTO lot_qty (lot_id, uom, received, produced, consumed, shipped, adjusted) VALUES`,
 			`ON CONFLICT (lot_id, uom) DO UPDATE SET received = received + excluded.received, produced = produced + excluded.produced,
-			consumed = consumed + excluded.consumed, shipped = shipped + excluded.shipped`, c.LotDeltas,
+			consumed = consumed + excluded.consumed, shipped = shipped + excluded.shipped, adjusted = adjusted + excluded.adjusted`, c.LotDeltas,
 			func(d core.LotDelta) []any {
-				return []any{d.LotID, d.UOM, d.Received, d.Produced, d.Consumed, d.Shipped}
+				return []any{d.LotID, d.UOM, d.Received, d.Produced, d.Consumed, d.Shipped, d.Adjusted}
 			}),
 		execMany(ctx, tx, "update lot use", `WITH v (id, sourced, used) AS (VALUES`,
 			`) UPDATE lots SET sourced = lots.sourced + v.sourced, used = lots.used + v.used FROM v WHERE lots.id = v.id`, c.LotUses,
@@ -553,7 +553,7 @@ func (s *DB) Hops(ctx context.Context, p core.HopsParams) ([]core.Hop, error) {
 }
 
 func (s *DB) OnHand(ctx context.Context, lotIDs []int64) ([]core.LotQtyRow, error) {
-	rows, err := s.query(ctx, `SELECT lot_id, uom, received + produced - consumed - shipped FROM lot_qty
+	rows, err := s.query(ctx, `SELECT lot_id, uom, received + produced - consumed - shipped + adjusted FROM lot_qty
 		WHERE lot_id IN (SELECT value FROM json_each(?)) ORDER BY lot_id, uom`, jsonList(lotIDs))
 	if err != nil {
 		return nil, fmt.Errorf("read on hand: %w", err)

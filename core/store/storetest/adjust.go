@@ -1,0 +1,56 @@
+package storetest
+
+import (
+	"fmt"
+
+	"github.com/lothub/lothub/core"
+)
+
+// Inventory adjustments (count corrections, scrap, write-offs): they change
+// what is on hand and the mass balance, never the genealogy, and a
+// reversal takes them back.
+
+func adjust(id, item, lot string, qty float64) string {
+	return fmt.Sprintf(`{"id":%q,"type":"adjust","time":"2026-03-05T08:00:00Z","lot":{"item":%q,"lot":%q},"qty":%g,"uom":"KG","reason":"cycle count"}`, id, item, lot, qty)
+}
+
+func init() {
+	cases = append(cases, []testCase{
+		{"AdjustmentsChangeOnHand", func(h *harness) {
+			st := h.ingest(
+				recv("r1", "FLOUR", "F-A", 100, "V", "X"),
+				consume("c1", "WO-1", "FLOUR", "F-A", 30),
+				produce("p1", "WO-1", "DOUGH", "D-1", 30),
+				adjust("a1", "FLOUR", "F-A", -20), // 20 KG scrapped
+				adjust("a2", "FLOUR", "F-A", 5),   // 5 KG found at the count
+				`{"id":"bad1","type":"adjust","time":"2026-03-05T08:00:00Z","lot":{"item":"FLOUR","lot":"F-A"},"uom":"KG"}`,
+				`{"id":"bad2","type":"receive","time":"2026-03-05T08:00:00Z","lot":{"item":"FLOUR","lot":"F-B"},"qty":-3,"uom":"KG"}`,
+			)
+			h.equal("quarantined: an adjustment without qty, a negative receipt", st.Quarantined, 2)
+			h.equal("on hand", onHand(h.recall("FLOUR", "F-A").Root.OnHand), "55 KG")
+			b, err := h.q().Balance(h.ctx, core.LotRef{Item: "FLOUR", Lot: "F-A"}, 0.01)
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			u := b.Units[0]
+			h.equal("balance", fmt.Sprint(u.UOM, " in ", u.Received, " out ", u.Consumed, " adjusted ", u.Adjusted, " on hand ", u.OnHand, " difference ", u.Difference, " ", u.WithinTolerance),
+				"KG in 100 out 30 adjusted -15 on hand 55 difference 55 true")
+			h.equal("the genealogy is unchanged", links(h.trace(core.Forward, "FLOUR", "F-A")), []string{"FLOUR/F-A>DOUGH/D-1(WO-1)"})
+
+			// The scrap was booked against the wrong lot: reversed.
+			h.ingest(reverse("x1", "a1"))
+			h.equal("on hand after the reversal", onHand(h.recall("FLOUR", "F-A").Root.OnHand), "75 KG")
+		}},
+		{"AdjustmentOverdraws", func(h *harness) {
+			h.ingest(
+				recv("r1", "SALT", "S-1", 10, "V", "X"),
+				adjust("a1", "SALT", "S-1", -8),
+				consume("c1", "WO-1", "SALT", "S-1", 5),
+				produce("p1", "WO-1", "BRINE", "B-1", 5),
+			)
+			m := h.monitor(newClock("2026-03-10T00:00:00Z"), core.DefaultGapRules())
+			h.evaluate(m)
+			h.equal("overdrawn after the scrap", h.gapList(m, core.ExceptionFilter{}), []string{"overdrawn:SALT/S-1:open"})
+		}},
+	}...)
+}
