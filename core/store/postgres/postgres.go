@@ -866,8 +866,7 @@ func (s *DB) Hops(ctx context.Context, p core.HopsParams) ([]core.Hop, error) {
 	}
 	rows, err := s.pool.Query(ctx, `SELECT a.lot_id, b.lot_id, a.grp
 		FROM links a JOIN links b ON b.grp = a.grp AND b.out = $3
-		WHERE a.lot_id = ANY($1::bigint[]) AND a.out = $2
-		ORDER BY a.lot_id, b.lot_id, a.grp`, p.LotIDs, from, to)
+		WHERE a.lot_id = ANY($1::bigint[]) AND a.out = $2`, p.LotIDs, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("read genealogy: %w", err)
 	}
