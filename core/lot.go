@@ -161,6 +161,15 @@ func Summary(e *Event) string {
 		return s
 	case Reverse:
 		return "reverses " + e.Reverses
+	case Adjust:
+		s := "adjusted by " + q
+		if e.Qty != nil && *e.Qty > 0 {
+			s = "adjusted by +" + q
+		}
+		if e.Reason != "" {
+			s += ": " + e.Reason
+		}
+		return s
 	}
 	return string(e.Type)
 }

@@ -36,6 +36,17 @@ func init() {
 			h.equal("balance", fmt.Sprint(u.UOM, " in ", u.Received, " out ", u.Consumed, " adjusted ", u.Adjusted, " on hand ", u.OnHand, " difference ", u.Difference, " ", u.WithinTolerance),
 				"KG in 100 out 30 adjusted -15 on hand 55 difference 55 true")
 			h.equal("the genealogy is unchanged", links(h.trace(core.Forward, "FLOUR", "F-A")), []string{"FLOUR/F-A>DOUGH/D-1(WO-1)"})
+			lot, err := h.q().Lot(h.ctx, core.LotRef{Item: "FLOUR", Lot: "F-A"})
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			var said []string
+			for _, e := range lot.Events {
+				if e.Event.Type == core.Adjust {
+					said = append(said, e.Summary)
+				}
+			}
+			h.equal("hub lot", said, []string{"adjusted by -20 KG: cycle count", "adjusted by +5 KG: cycle count"})
 
 			// The scrap was booked against the wrong lot: reversed.
 			h.ingest(reverse("x1", "a1"))
