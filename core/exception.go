@@ -75,7 +75,11 @@ type Exception struct {
 	Opened   time.Time // when the hub detected it
 	Updated  time.Time
 	Status   GapStatus
-	Stage    int // highest escalation stage alerted successfully
+	Stage    int // highest escalation stage alerted (claimed)
+	// Sending is when the alert of Stage was claimed and its delivery
+	// began; zero once delivered (or released). One left set long after
+	// means the hub died mid-delivery: the stage is sent again.
+	Sending time.Time
 }
 
 // GapID is the exception's public id, e.g. GAP-12.

@@ -52,6 +52,14 @@ type Monitor struct {
 	Sleep    func(ctx context.Context, d time.Duration) error
 }
 
+// unconfirmedAfter is how long an alert may stay claimed without its
+// delivery being confirmed before it is taken for lost (the hub was killed
+// while sending) and sent again: far longer than a delivery takes
+// (Attempts tries of a notifier's request timeout). Alerts are delivered
+// at least once; a hub killed right after a delivery and before recording
+// it sends that alert twice.
+const unconfirmedAfter = 15 * time.Minute
+
 func (m *Monitor) now() time.Time {
 	if m.Now != nil {
 		return m.Now().UTC()
@@ -197,6 +205,13 @@ func (m *Monitor) Alert(ctx context.Context, now time.Time) (sent, failed int) {
 		if ctx.Err() != nil {
 			break // shutting down: the rest go out at the next evaluation
 		}
+		if !e.Sending.IsZero() && now.Sub(e.Sending) >= unconfirmedAfter {
+			var err error
+			if e, err = m.unclaim(ctx, e.ID, now); err != nil {
+				m.log().Error("gap alerts: take back an unconfirmed alert", "gap", e.GapID(), "err", err)
+				continue
+			}
+		}
 		stage := StageNone
 		switch {
 		case e.Stage < StageSupervisor:
@@ -225,6 +240,10 @@ func (m *Monitor) Alert(ctx context.Context, now time.Time) (sent, failed int) {
 		}
 		sent++
 		m.log().Info("gap alerted", "gap", e.GapID(), "channel", a.Channel(), "kind", e.Kind)
+		if err := m.confirmSent(context.WithoutCancel(ctx), e.ID, stage); err != nil {
+			// Delivered but not recorded: it goes out once more later.
+			m.log().Error("gap alerts: record delivery", "gap", e.GapID(), "err", err)
+		}
 	}
 	return sent, failed
 }
@@ -285,7 +304,7 @@ func (m *Monitor) claim(ctx context.Context, id int64, stage int, now time.Time)
 			return nil
 		}
 		prev = e
-		e.Stage, e.Updated = stage, now
+		e.Stage, e.Updated, e.Sending = stage, now, now
 		if e.Status == GapOpen {
 			e.Status = GapAlerted
 		}
@@ -298,6 +317,53 @@ func (m *Monitor) claim(ctx context.Context, id int64, stage int, now time.Time)
 	return claimed, prev, err
 }
 
+// confirmSent records that the claimed stage was delivered.
+func (m *Monitor) confirmSent(ctx context.Context, id int64, stage int) error {
+	return m.Store.Ingest(ctx, func(tx IngestTx) error {
+		es, err := tx.Exceptions(ctx, ExceptionFilter{ID: id})
+		if err != nil || len(es) == 0 || es[0].Stage != stage || es[0].Sending.IsZero() {
+			return err
+		}
+		e := es[0]
+		e.Sending = time.Time{}
+		return tx.SaveException(ctx, &e)
+	})
+}
+
+// unclaim takes back a stage claimed long ago whose delivery was never
+// confirmed (the hub died while sending), so that it is sent again, and
+// records that in the gap's history. It returns the gap as it now is.
+func (m *Monitor) unclaim(ctx context.Context, id int64, now time.Time) (Exception, error) {
+	var out Exception
+	err := m.Store.Ingest(ctx, func(tx IngestTx) error {
+		es, err := tx.Exceptions(ctx, ExceptionFilter{ID: id})
+		if err != nil {
+			return err
+		}
+		if len(es) == 0 {
+			return Errorf(ENOTFOUND, "gap %s not found", FormatGapID(id))
+		}
+		e := es[0]
+		out = e
+		if e.Sending.IsZero() || now.Sub(e.Sending) < unconfirmedAfter {
+			return nil // confirmed or retaken meanwhile
+		}
+		channel := Alert{Stage: e.Stage}.Channel()
+		claimed := e.Sending
+		e.Stage, e.Sending, e.Updated = e.Stage-1, time.Time{}, now
+		if e.Stage == StageNone && e.Status == GapAlerted {
+			e.Status = GapOpen
+		}
+		if err := tx.SaveException(ctx, &e); err != nil {
+			return err
+		}
+		out = e
+		return tx.LogException(ctx, ExceptionEvent{GapID: id, At: now, Action: "alert_unconfirmed", By: "hub",
+			Note: "the alert to the " + channel + " channel was begun at " + fmtTime(claimed) + " and never confirmed (was the hub stopped while sending?): it is sent again"})
+	})
+	return out, err
+}
+
 // release undoes a claim whose delivery failed, and records the failure.
 func (m *Monitor) release(ctx context.Context, id int64, stage int, prev Exception, now time.Time, cause error) {
 	err := m.Store.Ingest(ctx, func(tx IngestTx) error {
@@ -307,7 +373,7 @@ func (m *Monitor) release(ctx context.Context, id int64, stage int, prev Excepti
 		}
 		e := es[0]
 		if e.Stage == stage {
-			e.Stage = prev.Stage
+			e.Stage, e.Sending = prev.Stage, time.Time{}
 			if e.Status == GapAlerted && prev.Status == GapOpen {
 				e.Status = GapOpen
 			}

@@ -133,7 +133,7 @@ func (s *DB) GapFacts(ctx context.Context, p core.GapFactsParams) (*core.GapFact
 	return f, nil
 }
 
-const exceptionCols = `id, key, kind, severity, item, lot, ord, site, detail, records, since, opened, updated, status, stage`
+const exceptionCols = `id, key, kind, severity, item, lot, ord, site, detail, records, since, opened, updated, status, stage, sending`
 
 func readExceptions(ctx context.Context, q querier, f core.ExceptionFilter) ([]core.Exception, error) {
 	if f.Keys != nil && len(f.Keys) == 0 {
@@ -161,13 +161,14 @@ func readExceptions(ctx context.Context, q querier, f core.ExceptionFilter) ([]c
 	for rows.Next() {
 		var e core.Exception
 		var records, status string
-		var since, opened, updated int64
+		var since, opened, updated, sending int64
 		var stage int32
 		if err := rows.Scan(&e.ID, &e.Key, &e.Kind, &e.Severity, &e.Item, &e.Lot, &e.Order, &e.Site, &e.Detail, &records,
-			&since, &opened, &updated, &status, &stage); err != nil {
+			&since, &opened, &updated, &status, &stage, &sending); err != nil {
 			return nil, fmt.Errorf("read gap exceptions: %w", err)
 		}
 		e.Since, e.Opened, e.Updated, e.Status, e.Stage = optTime(since), fromMicros(opened), fromMicros(updated), core.GapStatus(status), int(stage)
+		e.Sending = optTime(sending)
 		if err := json.Unmarshal([]byte(records), &e.Records); err != nil {
 			return nil, fmt.Errorf("read gap %s: records: %w", e.GapID(), err)
 		}
@@ -194,17 +195,17 @@ func (t *ingestTx) SaveException(ctx context.Context, e *core.Exception) error {
 	}
 	rb, _ := json.Marshal(records) // strings always marshal
 	args := []any{text(e.Key), e.Kind, e.Severity, text(e.Item), text(e.Lot), text(e.Order), text(e.Site), text(e.Detail), string(rb),
-		optMicros(e.Since), micros(e.Opened), micros(e.Updated), string(e.Status), int32(e.Stage)}
+		optMicros(e.Since), micros(e.Opened), micros(e.Updated), string(e.Status), int32(e.Stage), optMicros(e.Sending)}
 	if e.ID == 0 {
-		err := t.tx.QueryRow(ctx, `INSERT INTO gap_exceptions (key, kind, severity, item, lot, ord, site, detail, records, since, opened, updated, status, stage)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`, args...).Scan(&e.ID)
+		err := t.tx.QueryRow(ctx, `INSERT INTO gap_exceptions (key, kind, severity, item, lot, ord, site, detail, records, since, opened, updated, status, stage, sending)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`, args...).Scan(&e.ID)
 		if err != nil {
 			return fmt.Errorf("store gap %s: %w", e.Key, err)
 		}
 		return nil
 	}
 	if _, err := t.tx.Exec(ctx, `UPDATE gap_exceptions SET key = $1, kind = $2, severity = $3, item = $4, lot = $5, ord = $6, site = $7,
-		detail = $8, records = $9, since = $10, opened = $11, updated = $12, status = $13, stage = $14 WHERE id = $15`, append(args, e.ID)...); err != nil {
+		detail = $8, records = $9, since = $10, opened = $11, updated = $12, status = $13, stage = $14, sending = $15 WHERE id = $16`, append(args, e.ID)...); err != nil {
 		return fmt.Errorf("update gap %s: %w", e.GapID(), err)
 	}
 	return nil

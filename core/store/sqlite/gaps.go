@@ -148,7 +148,7 @@ func (s *DB) GapFacts(ctx context.Context, p core.GapFactsParams) (*core.GapFact
 	return f, nil
 }
 
-const exceptionCols = `id, key, kind, severity, item, lot, ord, site, detail, records, since, opened, updated, status, stage`
+const exceptionCols = `id, key, kind, severity, item, lot, ord, site, detail, records, since, opened, updated, status, stage, sending`
 
 func readExceptions(ctx context.Context, q querier, f core.ExceptionFilter) ([]core.Exception, error) {
 	keys, statuses := f.Keys, []string{}
@@ -176,12 +176,12 @@ func readExceptions(ctx context.Context, q querier, f core.ExceptionFilter) ([]c
 	for rows.Next() {
 		var e core.Exception
 		var records, status string
-		var since, opened, updated int64
+		var since, opened, updated, sending int64
 		if err := rows.Scan(&e.ID, &e.Key, &e.Kind, &e.Severity, &e.Item, &e.Lot, &e.Order, &e.Site, &e.Detail, &records,
-			&since, &opened, &updated, &status, &e.Stage); err != nil {
+			&since, &opened, &updated, &status, &e.Stage, &sending); err != nil {
 			return nil, fmt.Errorf("read gap exceptions: %w", err)
 		}
-		e.Since, e.Opened, e.Updated, e.Status = optTime(since), fromMicros(opened), fromMicros(updated), core.GapStatus(status)
+		e.Since, e.Opened, e.Updated, e.Status, e.Sending = optTime(since), fromMicros(opened), fromMicros(updated), core.GapStatus(status), optTime(sending)
 		if err := json.Unmarshal([]byte(records), &e.Records); err != nil {
 			return nil, fmt.Errorf("read gap %s: records: %w", e.GapID(), err)
 		}
@@ -207,10 +207,10 @@ func (t *ingestTx) SaveException(ctx context.Context, e *core.Exception) error {
 		records = []string{}
 	}
 	args := []any{e.Key, e.Kind, e.Severity, e.Item, e.Lot, e.Order, e.Site, e.Detail, jsonList(records),
-		optMicros(e.Since), micros(e.Opened), micros(e.Updated), string(e.Status), e.Stage}
+		optMicros(e.Since), micros(e.Opened), micros(e.Updated), string(e.Status), e.Stage, optMicros(e.Sending)}
 	if e.ID == 0 {
-		res, err := t.tx.ExecContext(ctx, `INSERT INTO gap_exceptions (key, kind, severity, item, lot, ord, site, detail, records, since, opened, updated, status, stage)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		res, err := t.tx.ExecContext(ctx, `INSERT INTO gap_exceptions (key, kind, severity, item, lot, ord, site, detail, records, since, opened, updated, status, stage, sending)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 		if err != nil {
 			return fmt.Errorf("store gap %s: %w", e.Key, err)
 		}
@@ -218,7 +218,7 @@ func (t *ingestTx) SaveException(ctx context.Context, e *core.Exception) error {
 		return err
 	}
 	if _, err := t.tx.ExecContext(ctx, `UPDATE gap_exceptions SET key = ?, kind = ?, severity = ?, item = ?, lot = ?, ord = ?, site = ?,
-		detail = ?, records = ?, since = ?, opened = ?, updated = ?, status = ?, stage = ? WHERE id = ?`, append(args, e.ID)...); err != nil {
+		detail = ?, records = ?, since = ?, opened = ?, updated = ?, status = ?, stage = ?, sending = ? WHERE id = ?`, append(args, e.ID)...); err != nil {
 		return fmt.Errorf("update gap %s: %w", e.GapID(), err)
 	}
 	return nil
