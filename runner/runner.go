@@ -495,28 +495,44 @@ func (s *supervisor) read(ctx context.Context, pos sdk.Position) (sdk.ReadResult
 	deadline := s.r.now().Add(time.Duration(s.cc.MaxRetry))
 	wait := backoffMin
 	for attempt := 1; ; attempt++ {
+		var err error
+		restartFailed := false
 		if s.client == nil {
-			if err := s.launch(ctx); err != nil {
-				return sdk.ReadResult{}, err
+			// The plugin crashed or hung and was killed. A configuration
+			// it refuses fails the run at once; anything else (the
+			// machine out of processes or memory for a moment) is
+			// retried like the crash itself.
+			if err = s.launch(ctx); err != nil {
+				if core.ErrorCode(err) == core.EINVALID || ctx.Err() != nil {
+					return sdk.ReadResult{}, err
+				}
+				restartFailed = true
 			}
 		}
-		cctx, cancel := context.WithTimeout(ctx, time.Duration(s.cc.Timeout))
-		res, err := s.client.Read(cctx, s.cfg, pos, s.cc.BatchSize)
-		// The call timed out if its deadline has passed. Look at the
-		// clock, not only at cctx.Err(): the plugin's gRPC server ends
-		// the call at the same deadline, and its answer (a deadline
-		// exceeded error) can arrive before cctx's own timer has fired.
-		dl, _ := cctx.Deadline()
-		timedOut := err != nil && ctx.Err() == nil && (cctx.Err() == context.DeadlineExceeded || !time.Now().Before(dl))
-		cancel()
-		if err == nil {
-			return res, nil
+		timedOut := false
+		if !restartFailed {
+			cctx, cancel := context.WithTimeout(ctx, time.Duration(s.cc.Timeout))
+			var res sdk.ReadResult
+			res, err = s.client.Read(cctx, s.cfg, pos, s.cc.BatchSize)
+			// The call timed out if its deadline has passed. Look at the
+			// clock, not only at cctx.Err(): the plugin's gRPC server ends
+			// the call at the same deadline, and its answer (a deadline
+			// exceeded error) can arrive before cctx's own timer has fired.
+			dl, _ := cctx.Deadline()
+			timedOut = err != nil && ctx.Err() == nil && (cctx.Err() == context.DeadlineExceeded || !time.Now().Before(dl))
+			cancel()
+			if err == nil {
+				return res, nil
+			}
 		}
 		if ctx.Err() != nil {
 			return sdk.ReadResult{}, fmt.Errorf("sync of %s interrupted: %w", s.cc.Name, ctx.Err())
 		}
 		var delay time.Duration
 		switch {
+		case restartFailed:
+			s.log.Warn("connector plugin did not start again, retrying", "attempt", attempt, "err", err)
+			delay = wait
 		case errors.Is(err, sdk.ErrPluginExited) || timedOut:
 			// Restart the plugin; the read resumes at the committed
 			// position, so nothing is lost or doubled.

@@ -485,3 +485,55 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// A plugin that hung is killed; if it then does not start again at once
+// (here its executable is gone for a moment), the restart is retried like
+// the crash itself, and the sync completes.
+func TestFailedRestartIsRetried(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	exe := filepath.Join(dir, runner.PluginPrefix+"scans")
+	src, err := os.ReadFile(filepath.Join(examplePlugin(t), runner.PluginPrefix+"scans"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e, clk, _ := supervised(t, setup{pluginDir: dir, timeout: "2s", maxRetry: "1m", params: map[string]string{"hang_file": ".hang"}})
+	n := plant(t, e.scans, 0, 20)
+	hangFile := filepath.Join(e.scans, ".hang")
+	e.r.Progress = func(p runner.Progress) {
+		if p.Run.Batches == 2 {
+			touch(t, hangFile)
+		}
+	}
+	sleeps := 0
+	clk.onSleep = func() {
+		sleeps++
+		switch sleeps {
+		case 1: // the hung plugin was killed: the source recovers, the executable is away
+			if err := os.Remove(hangFile); err != nil {
+				t.Error(err)
+			}
+			if err := os.Rename(exe, exe+".away"); err != nil {
+				t.Error(err)
+			}
+		case 2: // the restart failed: the executable is back
+			if err := os.Rename(exe+".away", exe); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	run, err := e.r.Sync(ctx, "mes", "manual")
+	if err != nil {
+		t.Fatalf("sync with a failed restart: %v", err)
+	}
+	if sleeps != 2 {
+		t.Errorf("backoffs = %d, want 2: after the hung read, and after the failed restart", sleeps)
+	}
+	if run.Status != core.RunOK || run.Records != n || run.Events != n || run.Unchanged != 0 {
+		t.Errorf("run = %+v, want ok with exactly %d records and events", run, n)
+	}
+	e.checkComplete(t, 20)
+}
