@@ -267,15 +267,16 @@ type fetched struct {
 	receipts  []ReceiptRow
 	shipments []ShipmentRow
 	onHand    []LotQtyRow
+	manual    []LinkRow // the hand-confirmed ends of the links walked
 }
 
 // fetch reads names, receipts, shipments and (for recalls) on-hand
 // quantities of the lots at once: the queries are independent, and both
 // stores serve concurrent readers.
-func (q *Queries) fetch(ctx context.Context, ids []int64, onHand bool) (*fetched, error) {
+func (q *Queries) fetch(ctx context.Context, ids []int64, groups []string, onHand bool) (*fetched, error) {
 	var f fetched
 	var wg sync.WaitGroup
-	errs := make([]error, 4)
+	errs := make([]error, 5)
 	run := func(i int, fn func() error) {
 		wg.Add(1)
 		go func() {
@@ -289,6 +290,9 @@ func (q *Queries) fetch(ctx context.Context, ids []int64, onHand bool) (*fetched
 	if onHand {
 		run(3, func() (err error) { f.onHand, err = q.Store.OnHand(ctx, ids); return })
 	}
+	if len(groups) > 0 {
+		run(4, func() (err error) { f.manual, err = q.Store.ManualLinks(ctx, groups); return })
+	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -297,7 +301,7 @@ func (q *Queries) fetch(ctx context.Context, ids []int64, onHand bool) (*fetched
 }
 
 func (q *Queries) result(ctx context.Context, dir Direction, g *graph, recall bool) (*TraceResult, error) {
-	f, err := q.fetch(ctx, g.order, recall)
+	f, err := q.fetch(ctx, g.order, g.groups(), recall)
 	if err != nil {
 		return nil, err
 	}
@@ -335,9 +339,7 @@ func (q *Queries) result(ctx context.Context, dir Direction, g *graph, recall bo
 		}
 		res.Links = append(res.Links, l)
 	}
-	if err := q.markConfirmed(ctx, res.Links, g.hops, refs, dir); err != nil {
-		return nil, err
-	}
+	markConfirmed(res.Links, g.hops, f.manual, dir)
 	slices.SortFunc(res.Links, func(a, b Link) int {
 		if c := cmpRef(a.Parent, b.Parent); c != 0 {
 			return c
@@ -491,21 +493,9 @@ func customers(shipments []Shipment) []Customer {
 
 // markConfirmed flags the links whose input or output was confirmed by
 // hand (hub confirm): an auditor must see which links no scan recorded.
-func (q *Queries) markConfirmed(ctx context.Context, links []Link, hops []Hop, refs map[int64]LotRef, dir Direction) error {
-	var groups []string
-	seen := map[string]bool{}
-	for _, h := range hops {
-		if !seen[h.Group] {
-			seen[h.Group] = true
-			groups = append(groups, h.Group)
-		}
-	}
-	if len(groups) == 0 {
-		return nil
-	}
-	manual, err := q.Store.ManualLinks(ctx, groups)
-	if err != nil || len(manual) == 0 {
-		return err
+func markConfirmed(links []Link, hops []Hop, manual []LinkRow, dir Direction) {
+	if len(manual) == 0 {
+		return
 	}
 	type end struct {
 		lot   int64
@@ -525,5 +515,17 @@ func (q *Queries) markConfirmed(ctx context.Context, links []Link, hops []Hop, r
 			links[i].Confirmed = true
 		}
 	}
-	return nil
+}
+
+// groups are the orders and transforms the walk went through, once each.
+func (g *graph) groups() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, h := range g.hops {
+		if !seen[h.Group] {
+			seen[h.Group] = true
+			out = append(out, h.Group)
+		}
+	}
+	return out
 }
