@@ -55,6 +55,9 @@ type DB struct {
 	written, analyzeAt atomic.Int64
 }
 
+// minConns is the smallest pool the store opens.
+const minConns = 8
+
 // Open connects to the database at url (a postgres:// URL or a key=value
 // connection string, with pgxpool's pool_* parameters) and applies pending
 // migrations. It refuses a database whose schema is newer than it knows.
@@ -73,6 +76,13 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	// URL says otherwise.
 	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
 		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
+	// A recall reads lots, receipts, shipments, quantities and confirmed
+	// links at once, beside a writer: pgxpool's default of four
+	// connections (on a small machine) would queue them. Unless the URL
+	// says pool_max_conns.
+	if !strings.Contains(url, "pool_max_conns") && cfg.MaxConns < minConns {
+		cfg.MaxConns = minConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
