@@ -210,11 +210,7 @@ func decodeObject(b []byte) (map[string]any, error) {
 	if len(b) > 0 && b[0] != '{' {
 		return nil, errNotObject
 	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return DecodeFields(b)
 }
 
 var errNotObject = errors.New("a record must be a JSON object {...}")

@@ -12,7 +12,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -423,8 +422,8 @@ func (r *Runner) commitPosition(ctx context.Context, name string, runID int64, p
 
 // toInput turns a connector's record into a pipeline input.
 func toInput(rec sdk.Record) (intake.Input, error) {
-	var fields map[string]any
-	if err := json.Unmarshal(rec.Payload, &fields); err != nil {
+	fields, err := mapping.DecodeFields(rec.Payload)
+	if err != nil {
 		return intake.Input{}, fmt.Errorf("record %s: payload is not a JSON object: %v", rec.ID, err)
 	}
 	return intake.Input{

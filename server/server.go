@@ -409,8 +409,8 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	}
 	inputs := make([]intake.Input, 0, len(res.Records))
 	for _, rec := range res.Records {
-		var fields map[string]any
-		if err := json.Unmarshal(rec.Payload, &fields); err != nil {
+		fields, err := mapping.DecodeFields(rec.Payload)
+		if err != nil {
 			s.fail(w, core.Errorf(core.EINVALID, "webhook record %s is not a JSON object: %v", rec.ID, err))
 			return
 		}
