@@ -12,6 +12,7 @@ import (
 
 	"github.com/lothub/lothub/config"
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/internal/bulkgc"
 	"github.com/lothub/lothub/runner"
 	"github.com/lothub/lothub/sdk"
 )
@@ -74,6 +75,7 @@ committed batch. Every run is recorded: see 'hub runs'. When the run wrote
 events, the gap rules are evaluated after it (--evaluate=false to skip).`,
 		Args: exactArgs(1, "CONNECTOR, a name from the configuration file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			bulkgc.Tune()
 			h, err := a.loadConfig()
 			if err != nil {
 				return err

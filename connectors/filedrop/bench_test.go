@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lothub/lothub/internal/bulkgc"
 	"github.com/lothub/lothub/sdk"
 )
 
@@ -23,6 +24,7 @@ import (
 // FILEDROP_BENCH_ROWS and FILEDROP_BENCH_BATCH change the row count
 // (1000000) and batch size (5000).
 func BenchmarkSyncMillionRows(b *testing.B) {
+	bulkgc.Tune() // as hub sync does
 	rows := envInt(b, "FILEDROP_BENCH_ROWS", 1_000_000)
 	batch := envInt(b, "FILEDROP_BENCH_BATCH", 5000)
 	root, size := bigFile(b, rows)
