@@ -11,7 +11,6 @@ import (
 
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/intake"
-	"github.com/lothub/lothub/internal/bulkgc"
 	"github.com/lothub/lothub/mapping"
 )
 
@@ -35,7 +34,6 @@ fail to map are quarantined with file:line, record id and the reason (see
 		Example: `  hub ingest --events plant.jsonl
   hub ingest --mapping examples/mappings/csv-export.yaml --kind receipt receipts.csv`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			bulkgc.Tune()
 			switch {
 			case events != "" && mappingFile != "":
 				return usageError{fmt.Errorf("give either --events or --mapping, not both")}

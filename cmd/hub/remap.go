@@ -7,7 +7,6 @@ import (
 
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/intake"
-	"github.com/lothub/lothub/internal/bulkgc"
 	"github.com/lothub/lothub/mapping"
 )
 
@@ -27,7 +26,6 @@ The answer to "the mapping was wrong for three months".`,
   hub remap --mapping sap.yaml --source sap-prod --since 2026-09-01`,
 		Args: exactArgs(0, "--mapping MAP.yaml (no positional arguments)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			bulkgc.Tune()
 			if mappingFile == "" {
 				return usageError{fmt.Errorf("say which mapping to replay: --mapping MAP.yaml")}
 			}
