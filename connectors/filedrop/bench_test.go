@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +43,25 @@ func BenchmarkSyncMillionRows(b *testing.B) {
 	}
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(size)/1e6, "MB")
+	if kb := peakRSS(); kb > 0 {
+		b.ReportMetric(float64(kb)/1024, "peak-RSS-MB") // the runner and the SFTP server; the plugin is a process of its own
+	}
+}
+
+// peakRSS is this process's peak resident memory in KiB (VmHWM), 0 where
+// /proc does not say.
+func peakRSS() int {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return kb
+		}
+	}
+	return 0
 }
 
 // BenchmarkReadMillionRows measures the connector's share alone, in
