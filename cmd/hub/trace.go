@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/internal/bulkgc"
 )
 
 // selectorFlags are the ways to say where a trace starts besides ITEM LOT.
@@ -88,6 +89,7 @@ func (a *app) traceCommand() *cobra.Command {
 			Use:   string(dir) + " [ITEM LOT]",
 			Short: map[core.Direction]string{core.Forward: "Every lot made from this one, and who got them", core.Backward: "Every lot and supplier this one came from"}[dir],
 			RunE: func(cmd *cobra.Command, args []string) error {
+				bulkgc.Tune()
 				s, err := sel.selector(args)
 				if err != nil {
 					return err
@@ -120,6 +122,7 @@ func (a *app) recallCommand() *cobra.Command {
 		Use:   "recall [ITEM LOT]",
 		Short: "Recall scope: every lot made from this one, the customers who got them, and what is still on hand",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			bulkgc.Tune()
 			s, err := sel.selector(args)
 			if err != nil {
 				return err
