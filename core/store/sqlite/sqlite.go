@@ -3,6 +3,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -585,13 +587,19 @@ func (s *DB) Shipments(ctx context.Context, f core.ShipmentFilter) ([]core.Shipm
 		where, arg = `customer_id = ?`, f.CustomerID
 	}
 	rows, err := s.query(ctx, `SELECT event_id, lot_id, customer_id, customer_name, sales_order, delivery, qty, uom, ts
-		FROM shipments WHERE `+where+` ORDER BY ts, event_id`, arg)
+		FROM shipments WHERE `+where, arg)
 	if err != nil {
 		return nil, fmt.Errorf("read shipments: %w", err)
 	}
-	return collect(rows, "read shipments", func(r *core.ShipmentRow) []any {
+	out, err := collect(rows, "read shipments", func(r *core.ShipmentRow) []any {
 		return []any{&r.EventID, &r.LotID, &r.Customer.ID, &r.Customer.Name, &r.SalesOrder, &r.Delivery, &r.Qty, &r.UOM, timeScanner{&r.Time}}
 	})
+	// In time order, sorted here rather than by SQLite's sorter (a third
+	// of the query for a trace's thousand shipments).
+	slices.SortFunc(out, func(a, b core.ShipmentRow) int {
+		return cmp.Or(a.Time.Compare(b.Time), strings.Compare(a.EventID, b.EventID), cmp.Compare(a.LotID, b.LotID))
+	})
+	return out, err
 }
 
 // timeScanner scans Unix microseconds into a time.Time.
