@@ -291,15 +291,25 @@ func (m *Monitor) deliver(ctx context.Context, a Alert) error {
 	return fmt.Errorf("%d attempts: %w", attempts, err)
 }
 
+// inGap runs fn in one transaction with gap id as stored; fn saves what
+// it changes. A gap that does not exist is ENOTFOUND.
+func (m *Monitor) inGap(ctx context.Context, id int64, fn func(tx IngestTx, e Exception) error) error {
+	return m.Store.Ingest(ctx, func(tx IngestTx) error {
+		es, err := tx.Exceptions(ctx, ExceptionFilter{ID: id})
+		if err != nil {
+			return err
+		}
+		if len(es) == 0 {
+			return Errorf(ENOTFOUND, "gap %s not found: hub gaps lists them", FormatGapID(id))
+		}
+		return fn(tx, es[0])
+	})
+}
+
 // claim records that stage is being alerted, unless another evaluator
 // already did.
 func (m *Monitor) claim(ctx context.Context, id int64, stage int, now time.Time) (claimed bool, prev Exception, err error) {
-	err = m.Store.Ingest(ctx, func(tx IngestTx) error {
-		es, err := tx.Exceptions(ctx, ExceptionFilter{ID: id})
-		if err != nil || len(es) == 0 {
-			return err
-		}
-		e := es[0]
+	err = m.inGap(ctx, id, func(tx IngestTx, e Exception) error {
 		if e.Status.Closed() || e.Stage >= stage {
 			return nil
 		}
@@ -319,12 +329,10 @@ func (m *Monitor) claim(ctx context.Context, id int64, stage int, now time.Time)
 
 // confirmSent records that the claimed stage was delivered.
 func (m *Monitor) confirmSent(ctx context.Context, id int64, stage int) error {
-	return m.Store.Ingest(ctx, func(tx IngestTx) error {
-		es, err := tx.Exceptions(ctx, ExceptionFilter{ID: id})
-		if err != nil || len(es) == 0 || es[0].Stage != stage || es[0].Sending.IsZero() {
-			return err
+	return m.inGap(ctx, id, func(tx IngestTx, e Exception) error {
+		if e.Stage != stage || e.Sending.IsZero() {
+			return nil
 		}
-		e := es[0]
 		e.Sending = time.Time{}
 		return tx.SaveException(ctx, &e)
 	})
@@ -335,15 +343,7 @@ func (m *Monitor) confirmSent(ctx context.Context, id int64, stage int) error {
 // records that in the gap's history. It returns the gap as it now is.
 func (m *Monitor) unclaim(ctx context.Context, id int64, now time.Time) (Exception, error) {
 	var out Exception
-	err := m.Store.Ingest(ctx, func(tx IngestTx) error {
-		es, err := tx.Exceptions(ctx, ExceptionFilter{ID: id})
-		if err != nil {
-			return err
-		}
-		if len(es) == 0 {
-			return Errorf(ENOTFOUND, "gap %s not found", FormatGapID(id))
-		}
-		e := es[0]
+	err := m.inGap(ctx, id, func(tx IngestTx, e Exception) error {
 		out = e
 		if e.Sending.IsZero() || now.Sub(e.Sending) < unconfirmedAfter {
 			return nil // confirmed or retaken meanwhile
@@ -366,12 +366,7 @@ func (m *Monitor) unclaim(ctx context.Context, id int64, now time.Time) (Excepti
 
 // release undoes a claim whose delivery failed, and records the failure.
 func (m *Monitor) release(ctx context.Context, id int64, stage int, prev Exception, now time.Time, cause error) {
-	err := m.Store.Ingest(ctx, func(tx IngestTx) error {
-		es, err := tx.Exceptions(ctx, ExceptionFilter{ID: id})
-		if err != nil || len(es) == 0 {
-			return err
-		}
-		e := es[0]
+	err := m.inGap(ctx, id, func(tx IngestTx, e Exception) error {
 		if e.Stage == stage {
 			e.Stage, e.Sending = prev.Stage, time.Time{}
 			if e.Status == GapAlerted && prev.Status == GapOpen {
@@ -565,15 +560,7 @@ func (m *Monitor) transition(ctx context.Context, id int64, status GapStatus, ac
 		return nil, Errorf(EINVALID, "%s %s: say who you are (--by USER): the history records it", action, FormatGapID(id))
 	}
 	now := m.now()
-	err := m.Store.Ingest(ctx, func(tx IngestTx) error {
-		es, err := tx.Exceptions(ctx, ExceptionFilter{ID: id})
-		if err != nil {
-			return err
-		}
-		if len(es) == 0 {
-			return Errorf(ENOTFOUND, "gap %s not found: hub gaps lists them", FormatGapID(id))
-		}
-		e := es[0]
+	err := m.inGap(ctx, id, func(tx IngestTx, e Exception) error {
 		if e.Status.Closed() {
 			return Errorf(ECONFLICT, "gap %s is already %s: nothing to %s", e.GapID(), e.Status, action)
 		}
