@@ -131,8 +131,7 @@ type RecordBatch struct {
 
 // PrepareRecords does the part of IngestRecords that touches no store, so
 // that a caller may prepare the next batch while the previous one
-// commits. The batch keeps recs: their Dropped and ReverseAs are read at
-// commit.
+// commits. Dropped and ReverseAs of its Records are read at commit.
 func (in *Ingester) PrepareRecords(recs []MappedRecord) *RecordBatch {
 	now := in.now()
 	b := &RecordBatch{recs: recs, ok: make([]bool, len(recs)), now: now, raws: make([]RawRecord, 0, len(recs))}
@@ -198,6 +197,10 @@ func (in *Ingester) PrepareRecords(recs []MappedRecord) *RecordBatch {
 	b.raws = lastPerRecord(b.raws)
 	return b
 }
+
+// Records are the batch's mapped records: a caller sets their Dropped and
+// ReverseAs (deletions, looked up against the store) before CommitRecords.
+func (b *RecordBatch) Records() []MappedRecord { return b.recs }
 
 // CommitRecords commits a prepared batch: the second half of IngestRecords.
 func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID string, extra func(IngestTx) error) (RecordStats, error) {

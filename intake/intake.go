@@ -92,7 +92,6 @@ func (p *Pipeline) Ingest(ctx context.Context, inputs []Input, extra func(core.I
 // Batch is a batch of inputs mapped and prepared, not yet committed.
 type Batch struct {
 	inputs   []Input
-	recs     []core.MappedRecord
 	prepared *core.RecordBatch
 }
 
@@ -100,24 +99,24 @@ type Batch struct {
 // (validated, encoded). It touches no store, so a caller may map the next
 // batch while the previous one commits.
 func (p *Pipeline) Map(inputs []Input) (*Batch, error) {
-	b := &Batch{inputs: inputs, recs: make([]core.MappedRecord, 0, len(inputs))}
+	recs := make([]core.MappedRecord, 0, len(inputs))
 	for _, in := range inputs {
 		mr, err := p.mapOne(in)
 		if err != nil {
 			return nil, err
 		}
-		b.recs = append(b.recs, mr)
+		recs = append(recs, mr)
 	}
-	b.prepared = p.Ingester.PrepareRecords(b.recs)
-	return b, nil
+	return &Batch{inputs: inputs, prepared: p.Ingester.PrepareRecords(recs)}, nil
 }
 
 // Commit archives a mapped batch and ingests its events, in one
 // transaction with extra. Deletions are looked up here, against what the
 // batches before committed.
 func (p *Pipeline) Commit(ctx context.Context, b *Batch, extra func(core.IngestTx) error) (core.RecordStats, error) {
+	recs := b.prepared.Records()
 	for i, in := range b.inputs {
-		if mr := &b.recs[i]; len(in.Deletes) > 0 && mr.Err == nil {
+		if mr := &recs[i]; len(in.Deletes) > 0 && mr.Err == nil {
 			if err := p.deletes(ctx, mr, in.Deletes); err != nil {
 				return core.RecordStats{}, err
 			}

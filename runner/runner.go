@@ -403,13 +403,9 @@ func (r *Runner) readAhead(ctx context.Context, cc *config.Connector, sup *super
 
 // mapRecords turns a connector's records into a mapped batch.
 func mapRecords(connector string, p *intake.Pipeline, recs []sdk.Record) (*intake.Batch, error) {
-	inputs := make([]intake.Input, 0, len(recs))
-	for _, rec := range recs {
-		in, err := toInput(rec)
-		if err != nil {
-			return nil, fmt.Errorf("connector %s: %w", connector, err)
-		}
-		inputs = append(inputs, in)
+	inputs, err := Inputs(recs)
+	if err != nil {
+		return nil, fmt.Errorf("connector %s: %w", connector, err)
 	}
 	return p.Map(inputs)
 }
@@ -420,17 +416,22 @@ func (r *Runner) commitPosition(ctx context.Context, name string, runID int64, p
 	})
 }
 
-// toInput turns a connector's record into a pipeline input.
-func toInput(rec sdk.Record) (intake.Input, error) {
-	fields, err := mapping.DecodeFields(rec.Payload)
-	if err != nil {
-		return intake.Input{}, fmt.Errorf("record %s: payload is not a JSON object: %v", rec.ID, err)
+// Inputs turns a connector's records into pipeline inputs: what a sync
+// reads, and what the hub's webhook intake receives.
+func Inputs(recs []sdk.Record) ([]intake.Input, error) {
+	inputs := make([]intake.Input, 0, len(recs))
+	for _, rec := range recs {
+		fields, err := mapping.DecodeFields(rec.Payload)
+		if err != nil {
+			return nil, fmt.Errorf("record %s: payload is not a JSON object: %v", rec.ID, err)
+		}
+		inputs = append(inputs, intake.Input{
+			Record:  mapping.Record{Kind: rec.Kind, ID: rec.ID, Fields: fields},
+			Payload: rec.Payload,
+			Deletes: rec.Deletes,
+		})
 	}
-	return intake.Input{
-		Record:  mapping.Record{Kind: rec.Kind, ID: rec.ID, Fields: fields},
-		Payload: rec.Payload,
-		Deletes: rec.Deletes,
-	}, nil
+	return inputs, nil
 }
 
 // supervisor keeps one plugin process for a sync: it launches it, bounds

@@ -197,9 +197,6 @@ type statusWriter struct {
 	status int
 }
 
-// Unwrap lets http.ResponseController reach the connection (Flush).
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
@@ -407,14 +404,10 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, core.Errorf(core.EINVALID, "webhook for %s: %s", name, config.Scrub(err.Error(), cc.Secrets())))
 		return
 	}
-	inputs := make([]intake.Input, 0, len(res.Records))
-	for _, rec := range res.Records {
-		fields, err := mapping.DecodeFields(rec.Payload)
-		if err != nil {
-			s.fail(w, core.Errorf(core.EINVALID, "webhook record %s is not a JSON object: %v", rec.ID, err))
-			return
-		}
-		inputs = append(inputs, intake.Input{Record: mapping.Record{Kind: rec.Kind, ID: rec.ID, Fields: fields}, Payload: rec.Payload, Deletes: rec.Deletes})
+	inputs, err := runner.Inputs(res.Records)
+	if err != nil {
+		s.fail(w, core.Errorf(core.EINVALID, "webhook for %s: %v", name, err))
+		return
 	}
 	p := &intake.Pipeline{Ingester: &s.ing, Mapping: t.mapping, Source: name}
 	st, err := p.Ingest(r.Context(), inputs, nil)
