@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 )
@@ -224,25 +223,13 @@ func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID str
 		}
 	}
 
-	err := in.Store.Ingest(ctx, func(stx IngestTx) error {
-		tx := &knownEvents{IngestTx: stx}
+	err := in.Store.Ingest(ctx, func(tx IngestTx) error {
 		all := events
 		var revs []PreparedEvent
 		// Events a remap had reversed and that are produced again: undo
-		// those reversals. Only events stored before can have been
-		// reversed by a remap: a bulk load of new records asks nothing
-		// more (and Plan reuses what was read here).
-		stored, err := tx.CurrentEvents(ctx, produced)
-		if err != nil {
-			return err
-		}
-		if len(stored) > 0 {
-			ids := make([]string, 0, len(stored))
-			for id := range stored {
-				ids = append(ids, id)
-			}
-			sort.Strings(ids)
-			byTarget, err := tx.Reversers(ctx, ids)
+		// those reversals.
+		if len(produced) > 0 {
+			byTarget, err := tx.Reversers(ctx, produced)
 			if err != nil {
 				return err
 			}
@@ -293,7 +280,7 @@ func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID str
 			return err
 		}
 		if extra != nil {
-			return extra(stx) // after the writes: nothing remembered
+			return extra(tx)
 		}
 		return nil
 	})
@@ -308,46 +295,6 @@ func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID str
 	st.Quarantined = len(quarantine)
 	st.Archived = len(raws)
 	return st, nil
-}
-
-// knownEvents remembers, within one transaction and before its writes,
-// what CurrentEvents answered, so that the same ids are not read twice.
-type knownEvents struct {
-	IngestTx
-	rows  map[string]EventRow
-	asked map[string]bool
-}
-
-func (k *knownEvents) CurrentEvents(ctx context.Context, ids []string) (map[string]EventRow, error) {
-	if k.asked == nil {
-		k.asked, k.rows = map[string]bool{}, map[string]EventRow{}
-	}
-	out := make(map[string]EventRow)
-	var missing []string
-	for _, id := range ids {
-		if k.asked[id] {
-			if r, ok := k.rows[id]; ok {
-				out[id] = r
-			}
-			continue
-		}
-		missing = append(missing, id)
-	}
-	if len(missing) == 0 {
-		return out, nil
-	}
-	got, err := k.IngestTx.CurrentEvents(ctx, missing)
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range missing {
-		k.asked[id] = true
-	}
-	for id, r := range got {
-		k.rows[id] = r
-		out[id] = r
-	}
-	return out, nil
 }
 
 // lastPerRecord keeps the last of the raw records with the same source and
