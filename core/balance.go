@@ -154,32 +154,15 @@ func (q *Queries) Balance(ctx context.Context, ref LotRef, tolerance float64) (*
 	}
 	sort.Strings(names)
 	for _, o := range names {
-		evs, err := q.Store.OrderEvents(ctx, o)
-		if err != nil {
+		ob, err := q.OrderMassBalance(ctx, o, 0)
+		switch {
+		case ErrorCode(err) == ENOTFOUND:
+			continue // nothing of the order is in effect any more
+		case err != nil:
 			return nil, err
 		}
-		per := map[string]*OrderBalance{}
-		var uoms []string
-		for _, r := range evs {
-			var e Event
-			if json.Unmarshal(r.Body, &e) != nil || e.Qty == nil {
-				continue
-			}
-			ob := per[e.UOM]
-			if ob == nil {
-				ob = &OrderBalance{Order: o, UOM: e.UOM}
-				per[e.UOM] = ob
-				uoms = append(uoms, e.UOM)
-			}
-			if e.Type == Consume {
-				ob.In += *e.Qty
-			} else {
-				ob.Out += *e.Qty
-			}
-		}
-		sort.Strings(uoms)
-		for _, u := range uoms {
-			b.Orders = append(b.Orders, *per[u])
+		for _, u := range ob.Units {
+			b.Orders = append(b.Orders, OrderBalance{Order: o, UOM: u.UOM, In: u.In, Out: u.Out})
 		}
 	}
 	return b, nil
