@@ -12,6 +12,9 @@ import (
 )
 
 func writeJSON(w io.Writer, v any) error {
+	if r, ok := v.(*core.TraceResult); ok {
+		return r.WriteJSON(w) // the same bytes, streamed: a recall can be 80 MB
+	}
 	var compact bytes.Buffer
 	enc := json.NewEncoder(&compact)
 	enc.SetEscapeHTML(false)

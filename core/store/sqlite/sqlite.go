@@ -86,7 +86,7 @@ func (s *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 // migrations. It refuses a database whose schema is newer than it knows.
 func Open(ctx context.Context, path string) (*DB, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(30000)", "foreign_keys(ON)", "cache_size(-65536)", "temp_store(MEMORY)", "wal_autocheckpoint(" + strconv.Itoa(walLimit) + ")"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(30000)", "foreign_keys(ON)", "cache_size(-65536)", "temp_store(MEMORY)", "mmap_size(68719476736)", "wal_autocheckpoint(" + strconv.Itoa(walLimit) + ")"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")

@@ -1,0 +1,370 @@
+package core
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
+
+// WriteJSON writes the result as `hub trace --json` and `hub recall --json`
+// print it: byte for byte what encoding/json writes with HTML escaping off
+// and an indent of two spaces, newline-terminated. It streams: a recall of
+// 70,000 lots is 80 MB of JSON, and building it in memory first, then
+// indenting it, took half of such a recall's time (docs/benchmarks.md).
+//
+// A test compares it with encoding/json on randomly filled results, so a
+// field added to TraceResult or its parts without being added here fails.
+func (r *TraceResult) WriteJSON(w io.Writer) error {
+	j := &jsonWriter{w: w, buf: make([]byte, 0, 1<<17)}
+	j.object()
+	if r.Root != nil {
+		j.key("root")
+		j.rootLot(r.Root)
+	}
+	if len(r.Roots) > 0 {
+		j.key("roots")
+		j.array()
+		for i := range r.Roots {
+			j.elem()
+			j.rootLot(&r.Roots[i])
+		}
+		j.end(']')
+	}
+	j.key("direction")
+	j.string(string(r.Direction))
+	j.key("lots")
+	if r.Lots == nil {
+		j.null()
+	} else {
+		j.array()
+		for i := range r.Lots {
+			l := &r.Lots[i]
+			j.elem()
+			j.object()
+			j.key("item")
+			j.string(l.Item)
+			j.key("lot")
+			j.string(l.Lot)
+			j.key("depth")
+			j.int(l.Depth)
+			j.onHand(l.OnHand, l.OnHold)
+			j.end('}')
+		}
+		j.end(']')
+	}
+	j.key("links")
+	if r.Links == nil {
+		j.null()
+	} else {
+		j.array()
+		for i := range r.Links {
+			l := &r.Links[i]
+			j.elem()
+			j.object()
+			j.key("parent")
+			j.lotRef(l.Parent)
+			j.key("child")
+			j.lotRef(l.Child)
+			if l.Order != "" {
+				j.key("order")
+				j.string(l.Order)
+			}
+			if l.Transform != "" {
+				j.key("transform")
+				j.string(l.Transform)
+			}
+			if l.Confirmed {
+				j.key("confirmed")
+				j.bool(true)
+			}
+			j.end('}')
+		}
+		j.end(']')
+	}
+	j.key("suppliers")
+	if r.Suppliers == nil {
+		j.null()
+	} else {
+		j.array()
+		for i := range r.Suppliers {
+			s := &r.Suppliers[i]
+			j.elem()
+			j.object()
+			for _, f := range [...]struct{ k, v string }{{"id", s.ID}, {"name", s.Name}, {"item", s.Item}, {"lot", s.Lot}, {"supplier_lot", s.SupplierLot}, {"po", s.PO}} {
+				j.key(f.k)
+				j.string(f.v)
+			}
+			j.key("qty")
+			j.float(s.Qty)
+			j.key("uom")
+			j.string(s.UOM)
+			j.key("time")
+			j.string(s.Time)
+			j.end('}')
+		}
+		j.end(']')
+	}
+	j.key("shipments")
+	if r.Shipments == nil {
+		j.null()
+	} else {
+		j.array()
+		for i := range r.Shipments {
+			s := &r.Shipments[i]
+			j.elem()
+			j.object()
+			j.key("item")
+			j.string(s.Item)
+			j.key("lot")
+			j.string(s.Lot)
+			j.key("qty")
+			j.float(s.Qty)
+			j.key("uom")
+			j.string(s.UOM)
+			j.key("customer")
+			j.object()
+			j.key("id")
+			j.string(s.Customer.ID)
+			if s.Customer.Name != "" {
+				j.key("name")
+				j.string(s.Customer.Name)
+			}
+			j.end('}')
+			j.key("sales_order")
+			j.string(s.SalesOrder)
+			if s.Delivery != "" {
+				j.key("delivery")
+				j.string(s.Delivery)
+			}
+			j.key("time")
+			j.string(s.Time)
+			j.end('}')
+		}
+		j.end(']')
+	}
+	if r.Customers != nil {
+		j.key("customers")
+		if *r.Customers == nil {
+			j.null()
+		} else {
+			j.array()
+			for _, c := range *r.Customers {
+				j.elem()
+				j.object()
+				j.key("id")
+				j.string(c.ID)
+				j.key("name")
+				j.string(c.Name)
+				j.key("shipped")
+				j.qtys(c.Shipped)
+				j.end('}')
+			}
+			j.end(']')
+		}
+	}
+	j.end('}')
+	j.buf = append(j.buf, '\n')
+	j.flush()
+	if j.err != nil {
+		return fmt.Errorf("write JSON: %w", j.err)
+	}
+	return nil
+}
+
+func (j *jsonWriter) rootLot(r *RootLot) {
+	j.object()
+	j.key("item")
+	j.string(r.Item)
+	j.key("lot")
+	j.string(r.Lot)
+	j.onHand(r.OnHand, r.OnHold)
+	j.end('}')
+}
+
+// onHand writes the optional on_hand and on_hold members of a lot.
+func (j *jsonWriter) onHand(q *[]Qty, held bool) {
+	if q != nil {
+		j.key("on_hand")
+		j.qtys(*q)
+	}
+	if held {
+		j.key("on_hold")
+		j.bool(true)
+	}
+}
+
+func (j *jsonWriter) qtys(qs []Qty) {
+	if qs == nil {
+		j.null()
+		return
+	}
+	j.array()
+	for _, q := range qs {
+		j.elem()
+		j.object()
+		j.key("qty")
+		j.float(q.Qty)
+		j.key("uom")
+		j.string(q.UOM)
+		j.end('}')
+	}
+	j.end(']')
+}
+
+func (j *jsonWriter) lotRef(r LotRef) {
+	j.object()
+	j.key("item")
+	j.string(r.Item)
+	j.key("lot")
+	j.string(r.Lot)
+	j.end('}')
+}
+
+// jsonWriter appends indented JSON to buf and hands it to w in pieces of
+// about 64 KB. The first error sticks; later writes are no-ops.
+type jsonWriter struct {
+	w     io.Writer
+	buf   []byte
+	depth int
+	empty bool // the innermost open object or array has no member yet
+	err   error
+}
+
+func (j *jsonWriter) newline() {
+	j.buf = append(j.buf, '\n')
+	for range j.depth {
+		j.buf = append(j.buf, ' ', ' ')
+	}
+}
+
+func (j *jsonWriter) object() { j.open('{') }
+func (j *jsonWriter) array()  { j.open('[') }
+
+func (j *jsonWriter) open(c byte) {
+	j.buf = append(j.buf, c)
+	j.depth++
+	j.empty = true
+}
+
+// elem starts a member of an array.
+func (j *jsonWriter) elem() {
+	if !j.empty {
+		j.buf = append(j.buf, ',')
+	}
+	j.empty = false
+	j.newline()
+}
+
+// key starts a member of an object (keys here need no escaping).
+func (j *jsonWriter) key(k string) {
+	j.elem()
+	j.buf = append(j.buf, '"')
+	j.buf = append(j.buf, k...)
+	j.buf = append(j.buf, '"', ':', ' ')
+}
+
+// end closes the innermost object or array; an empty one stays "{}" or "[]".
+func (j *jsonWriter) end(c byte) {
+	j.depth--
+	if !j.empty {
+		j.newline()
+	}
+	j.buf = append(j.buf, c)
+	j.empty = false
+	if len(j.buf) >= 1<<16 {
+		j.flush()
+	}
+}
+
+func (j *jsonWriter) flush() {
+	if j.err == nil && len(j.buf) > 0 {
+		_, j.err = j.w.Write(j.buf)
+	}
+	j.buf = j.buf[:0]
+}
+
+func (j *jsonWriter) null() { j.buf = append(j.buf, "null"...) }
+
+func (j *jsonWriter) bool(v bool) { j.buf = strconv.AppendBool(j.buf, v) }
+
+func (j *jsonWriter) int(v int) { j.buf = strconv.AppendInt(j.buf, int64(v), 10) }
+
+// float formats as encoding/json does: shortest representation, exponent
+// only below 1e-6 or from 1e21, and "e-7" rather than "e-07".
+func (j *jsonWriter) float(f float64) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		if j.err == nil {
+			j.err = fmt.Errorf("unsupported quantity %v", f)
+		}
+		return
+	}
+	format := byte('f')
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		format = 'e'
+	}
+	j.buf = strconv.AppendFloat(j.buf, f, format, -1, 64)
+	if format == 'e' {
+		b := j.buf
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			j.buf = b[:n-1]
+		}
+	}
+}
+
+// string writes s quoted as encoding/json does without HTML escaping:
+// invalid UTF-8 becomes U+FFFD, control characters, U+2028 and U+2029
+// are escaped.
+func (j *jsonWriter) string(s string) {
+	const hex = "0123456789abcdef"
+	b := append(j.buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	j.buf = append(b, '"')
+}
