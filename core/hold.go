@@ -140,7 +140,7 @@ func (m *Monitor) holdOrRelease(ctx context.Context, typ EventType, p HoldParams
 		mk(id, p.Lot, p.Reason, "")
 	}
 	if p.Propagate {
-		g, err := q.walk(ctx, Forward, []int64{rootID})
+		g, err := q.walk(ctx, Forward, []int64{rootID}, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -224,7 +224,7 @@ func (m *Monitor) ApplyHolds(ctx context.Context) (int, error) {
 	done := map[string]bool{}
 	for _, h := range held {
 		origin, b := originOf(h.EventID, h.Body)
-		g, err := q.walk(ctx, Forward, []int64{h.LotID})
+		g, err := q.walk(ctx, Forward, []int64{h.LotID}, nil)
 		if err != nil {
 			return 0, err
 		}

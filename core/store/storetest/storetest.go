@@ -7,6 +7,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -51,18 +52,33 @@ func (h *harness) q() *core.Queries { return &core.Queries{Store: h.s} }
 
 func (h *harness) trace(dir core.Direction, item, lot string) *core.TraceResult {
 	h.t.Helper()
-	r, err := h.q().Trace(h.ctx, dir, core.Selector{Lot: &core.LotRef{Item: item, Lot: lot}})
-	if err != nil {
-		h.t.Fatalf("trace %s %s/%s: %v", dir, item, lot, err)
-	}
-	return r
+	return h.inParts(fmt.Sprintf("trace %s %s/%s", dir, item, lot), func(q *core.Queries) (*core.TraceResult, error) {
+		return q.Trace(h.ctx, dir, core.Selector{Lot: &core.LotRef{Item: item, Lot: lot}})
+	})
 }
 
 func (h *harness) recall(item, lot string) *core.TraceResult {
 	h.t.Helper()
-	r, err := h.q().Recall(h.ctx, core.Selector{Lot: &core.LotRef{Item: item, Lot: lot}})
+	return h.inParts(fmt.Sprintf("recall %s/%s", item, lot), func(q *core.Queries) (*core.TraceResult, error) {
+		return q.Recall(h.ctx, core.Selector{Lot: &core.LotRef{Item: item, Lot: lot}})
+	})
+}
+
+// inParts runs a trace as usual (a trace this small reads its lots once,
+// after the walk), and again reading each level's lots while the walk
+// goes on, as a wide recall does; both must give the same answer.
+func (h *harness) inParts(what string, run func(*core.Queries) (*core.TraceResult, error)) *core.TraceResult {
+	h.t.Helper()
+	r, err := run(h.q())
 	if err != nil {
-		h.t.Fatalf("recall %s/%s: %v", item, lot, err)
+		h.t.Fatalf("%s: %v", what, err)
+	}
+	parts, err := run(&core.Queries{Store: h.s, PrefetchAt: 1})
+	if err != nil {
+		h.t.Fatalf("%s, read in parts: %v", what, err)
+	}
+	if !reflect.DeepEqual(r, parts) {
+		h.t.Fatalf("%s read in parts differs from one read:\n one   %+v\n parts %+v", what, r, parts)
 	}
 	return r
 }
@@ -155,6 +171,28 @@ var cases = []testCase{
 		h.equal("suppliers", sl, []string{"V-MILL:F-A:M-1:PO-r1", "V-MILL:F-B:M-2:PO-r2"})
 		h.equal("root", *b.Root, core.RootLot{Item: "DOUGH", Lot: "D-1"})
 		h.equal("direction", b.Direction, core.Backward)
+	}},
+	{"ShipmentsInTimeOrder", func(h *harness) {
+		shipAt := func(id, item, lot, day string) string {
+			return fmt.Sprintf(`{"id":%q,"type":"ship","time":"2026-03-%sT10:00:00Z","lot":{"item":%q,"lot":%q},"qty":1,"uom":"KG","customer":{"id":"C-1"},"sales_order":"SO-%s"}`, id, day, item, lot, id)
+		}
+		h.ingest(
+			recv("r1", "FLOUR", "F-A", 100, "V-MILL", "M-1"),
+			consume("c1", "WO-1", "FLOUR", "F-A", 50),
+			produce("p1", "WO-1", "DOUGH", "D-1", 50),
+			consume("c2", "WO-2", "DOUGH", "D-1", 40),
+			produce("p2", "WO-2", "BREAD", "B-1", 40),
+			shipAt("s-b", "FLOUR", "F-A", "09"),
+			shipAt("s-c", "DOUGH", "D-1", "05"),
+			shipAt("s-a", "BREAD", "B-1", "07"),
+			shipAt("s-d", "BREAD", "B-1", "05"),
+		)
+		var got []string
+		for _, s := range h.recall("FLOUR", "F-A").Shipments {
+			got = append(got, s.SalesOrder+"@"+s.Time[8:10])
+		}
+		// In time order, then by event id, whatever depth shipped.
+		h.equal("shipments", got, []string{"SO-s-c@05", "SO-s-d@05", "SO-s-a@07", "SO-s-b@09"})
 	}},
 	{"SplitOutputs", func(h *harness) {
 		h.ingest(
