@@ -49,9 +49,11 @@ type Store interface {
 	// OnHand returns received + produced − consumed − shipped + adjusted
 	// per lot and unit.
 	OnHand(ctx context.Context, lotIDs []int64) ([]LotQtyRow, error)
-	// Receipts returns the in-effect receipts matching the filter.
+	// Receipts returns the in-effect receipts matching the filter, in no
+	// particular order (Queries orders what it lists).
 	Receipts(ctx context.Context, f ReceiptFilter) ([]ReceiptRow, error)
-	// Shipments returns the in-effect shipments matching the filter.
+	// Shipments returns the in-effect shipments matching the filter, in no
+	// particular order.
 	Shipments(ctx context.Context, f ShipmentFilter) ([]ShipmentRow, error)
 	// Originated returns the lots of an item received or produced (by an
 	// order or a transform) within [From, To).

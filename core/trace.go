@@ -398,8 +398,9 @@ func (fr *fetcher) finish(groups []string) (*fetched, error) {
 			f.manual = append(f.manual, p.f.manual...)
 		}
 	}
-	// In time order, then by event id in bytes (whatever the database's
-	// collation), however many parts were read.
+	// In time order, then by event id in bytes: the stores return them in
+	// no order (sorting here is cheaper than in SQLite, and independent of
+	// a PostgreSQL database's collation).
 	sortByTime(f.receipts, func(r ReceiptRow) (time.Time, string, int64) { return r.Time, r.EventID, r.LotID })
 	sortByTime(f.shipments, func(s ShipmentRow) (time.Time, string, int64) { return s.Time, s.EventID, s.LotID })
 	return f, nil
@@ -411,9 +412,7 @@ func sortByTime[T any](rows []T, key func(T) (time.Time, string, int64)) {
 		bt, be, bl := key(b)
 		return cmp.Or(at.Compare(bt), strings.Compare(ae, be), cmp.Compare(al, bl))
 	}
-	if !slices.IsSortedFunc(rows, c) {
-		slices.SortFunc(rows, c)
-	}
+	slices.SortFunc(rows, c)
 }
 
 // assemble builds the answer from what the walk found and the reads.

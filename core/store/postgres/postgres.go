@@ -898,7 +898,7 @@ func (s *DB) Receipts(ctx context.Context, f core.ReceiptFilter) ([]core.Receipt
 		where, arg = `supplier_lot = $1`, f.SupplierLot
 	}
 	rows, err := s.pool.Query(ctx, `SELECT event_id, lot_id, supplier_id, supplier_name, supplier_lot, po, qty, uom, ts
-		FROM receipts WHERE `+where+` ORDER BY ts, event_id`, arg)
+		FROM receipts WHERE `+where, arg)
 	if err != nil {
 		return nil, fmt.Errorf("read receipts: %w", err)
 	}
@@ -916,7 +916,7 @@ func (s *DB) Shipments(ctx context.Context, f core.ShipmentFilter) ([]core.Shipm
 		where, arg = `customer_id = $1`, f.CustomerID
 	}
 	rows, err := s.pool.Query(ctx, `SELECT event_id, lot_id, customer_id, customer_name, sales_order, delivery, qty, uom, ts
-		FROM shipments WHERE `+where+` ORDER BY ts, event_id`, arg)
+		FROM shipments WHERE `+where, arg)
 	if err != nil {
 		return nil, fmt.Errorf("read shipments: %w", err)
 	}
