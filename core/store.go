@@ -97,6 +97,8 @@ type Store interface {
 	// HeldLots returns the lots whose latest in-effect hold or release
 	// event is a hold.
 	HeldLots(ctx context.Context) ([]HeldLotRow, error)
+	// HeldAmong returns those of the given lots that HeldLots would list.
+	HeldAmong(ctx context.Context, lotIDs []int64) ([]int64, error)
 	// ManualLinks returns the links of the given groups made by events
 	// written by hub confirm (ids "confirm:…").
 	ManualLinks(ctx context.Context, groups []string) ([]LinkRow, error)

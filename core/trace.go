@@ -296,6 +296,7 @@ type fetched struct {
 	receipts  []ReceiptRow
 	shipments []ShipmentRow
 	onHand    []LotQtyRow
+	held      []int64   // recalls: the lots on hold
 	manual    []LinkRow // the hand-confirmed ends of the links walked
 }
 
@@ -305,7 +306,7 @@ type fetched struct {
 func (q *Queries) fetch(ctx context.Context, ids []int64, groups []string, onHand bool) (*fetched, error) {
 	var f fetched
 	var wg sync.WaitGroup
-	errs := make([]error, 5)
+	errs := make([]error, 6)
 	run := func(i int, fn func() error) {
 		wg.Add(1)
 		go func() {
@@ -318,6 +319,7 @@ func (q *Queries) fetch(ctx context.Context, ids []int64, groups []string, onHan
 	run(2, func() (err error) { f.shipments, err = q.Store.Shipments(ctx, ShipmentFilter{LotIDs: ids}); return })
 	if onHand {
 		run(3, func() (err error) { f.onHand, err = q.Store.OnHand(ctx, ids); return })
+		run(5, func() (err error) { f.held, err = q.Store.HeldAmong(ctx, ids); return })
 	}
 	if len(groups) > 0 {
 		run(4, func() (err error) { f.manual, err = q.Store.ManualLinks(ctx, groups); return })
@@ -395,6 +397,7 @@ func (fr *fetcher) finish(groups []string) (*fetched, error) {
 			f.receipts = append(f.receipts, p.f.receipts...)
 			f.shipments = append(f.shipments, p.f.shipments...)
 			f.onHand = append(f.onHand, p.f.onHand...) // each lot's rows are in one part
+			f.held = append(f.held, p.f.held...)
 			f.manual = append(f.manual, p.f.manual...)
 		}
 	}
@@ -428,10 +431,14 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 		Shipments: make([]Shipment, 0, len(f.shipments)),
 	}
 	var onHand map[int64][]Qty
+	held := make(map[int64]bool, len(f.held))
 	if recall {
 		onHand = make(map[int64][]Qty, len(g.order))
 		for _, r := range f.onHand {
 			onHand[r.LotID] = append(onHand[r.LotID], Qty{Qty: round(r.Qty), UOM: r.UOM})
+		}
+		for _, id := range f.held {
+			held[id] = true
 		}
 	}
 	stock := func(id int64) *[]Qty {
@@ -446,13 +453,13 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 	}
 	for _, id := range g.roots {
 		r := refs[id]
-		res.Roots = append(res.Roots, RootLot{Item: r.Item, Lot: r.Lot, OnHand: stock(id)})
+		res.Roots = append(res.Roots, RootLot{Item: r.Item, Lot: r.Lot, OnHand: stock(id), OnHold: held[id]})
 	}
 	slices.SortFunc(res.Roots, func(a, b RootLot) int { return cmpRef(a.Ref(), b.Ref()) })
 	for _, id := range g.order {
 		if d := g.depth[id]; d > 0 {
 			r := refs[id]
-			res.Lots = append(res.Lots, TracedLot{Item: r.Item, Lot: r.Lot, Depth: d, OnHand: stock(id)})
+			res.Lots = append(res.Lots, TracedLot{Item: r.Item, Lot: r.Lot, Depth: d, OnHand: stock(id), OnHold: held[id]})
 		}
 	}
 	slices.SortFunc(res.Lots, func(a, b TracedLot) int {
@@ -538,42 +545,9 @@ func (q *Queries) Recall(ctx context.Context, sel Selector) (*TraceResult, error
 	if err != nil {
 		return nil, err
 	}
-	// Hold status: a recall must say which of the stock is already held.
-	// It does not depend on the walk: read it beside.
-	type heldLots struct {
-		rows []HeldLotRow
-		err  error
-	}
-	heldc := make(chan heldLots, 1)
-	go func() {
-		rows, err := q.Store.HeldLots(ctx)
-		heldc <- heldLots{rows, err}
-	}()
-	res, err := q.trace(ctx, Forward, rootIDs, true)
-	h := <-heldc
-	if err != nil {
-		return nil, err
-	}
-	held, err := h.rows, h.err
-	if err != nil {
-		return nil, err
-	}
-	if len(held) > 0 {
-		on := map[LotRef]bool{}
-		for _, h := range held {
-			on[h.Ref] = true
-		}
-		if res.Root != nil {
-			res.Root.OnHold = on[res.Root.Ref()]
-		}
-		for i := range res.Roots {
-			res.Roots[i].OnHold = on[res.Roots[i].Ref()]
-		}
-		for i := range res.Lots {
-			res.Lots[i].OnHold = on[LotRef{res.Lots[i].Item, res.Lots[i].Lot}]
-		}
-	}
-	return res, nil
+	// With on hand and hold status: a recall must say which of the stock
+	// is already held.
+	return q.trace(ctx, Forward, rootIDs, true)
 }
 
 func customers(shipments []Shipment) []Customer {

@@ -261,6 +261,18 @@ func (s *DB) HeldLots(ctx context.Context) ([]core.HeldLotRow, error) {
 	})
 }
 
+func (s *DB) HeldAmong(ctx context.Context, lotIDs []int64) ([]int64, error) {
+	rows, err := s.query(ctx, `SELECT DISTINCT e.lot_id FROM json_each(?) j
+		JOIN events e INDEXED BY events_holds ON e.lot_id = j.value AND e.type IN ('hold', 'release') AND e.status = 'active'
+		WHERE NOT EXISTS (SELECT 1 FROM events n INDEXED BY events_holds WHERE n.lot_id = e.lot_id AND n.type IN ('hold', 'release') AND n.status = 'active'
+		                  AND (n.ts > e.ts OR n.ts = e.ts AND n.seq > e.seq))
+		  AND e.type = 'hold'`, jsonList(lotIDs))
+	if err != nil {
+		return nil, fmt.Errorf("read hold status: %w", err)
+	}
+	return collect(rows, "read hold status", func(id *int64) []any { return []any{id} })
+}
+
 func (s *DB) OrderEvents(ctx context.Context, order string) ([]core.EventRow, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+eventCols+` FROM events
 		WHERE id IN (SELECT event_id FROM links WHERE grp = ?) AND status = 'active' AND type IN ('consume', 'produce')

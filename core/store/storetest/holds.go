@@ -68,6 +68,8 @@ func init() {
 				h.t.Fatal(err)
 			}
 			h.equal("holds after release", h.holds(), []string{})
+			r3 := h.recall("FLOUR", "F-A")
+			h.equal("recall after release", fmt.Sprint(r3.Root.OnHold, r3.Lots[0].OnHold, r3.Lots[1].OnHold, r3.Lots[2].OnHold), "false false false false")
 			h.equal("a release sticks", h.evaluate(m).Held, 0)
 			if _, err := m.Release(h.ctx, core.HoldParams{Lot: core.LotRef{Item: "FLOUR", Lot: "F-A"}, Reason: "again", By: "qa"}); core.ErrorCode(err) != core.ECONFLICT {
 				h.t.Errorf("release a released lot: err = %v, want ECONFLICT", err)
