@@ -104,6 +104,17 @@ func TestConformance(t *testing.T) {
 	storetest.Exercise(t, func(t testing.TB) core.Store { return MustOpen(t) })
 }
 
+// TestConformanceWideHops runs the suite again with every walk level
+// read the way a wide one is (in a read-only transaction that steers the
+// planner to the indexes).
+func TestConformanceWideHops(t *testing.T) {
+	storetest.Exercise(t, func(t testing.TB) core.Store {
+		db := MustOpen(t)
+		postgres.SetWideHops(db, 1)
+		return db
+	})
+}
+
 func BenchmarkStore(b *testing.B) {
 	storetest.Benchmark(b, func(tb testing.TB) core.Store { return MustOpen(tb) })
 }
