@@ -909,7 +909,6 @@ func (s *DB) Hops(ctx context.Context, p core.HopsParams) ([]core.Hop, error) {
 	return hops, nil
 }
 
-
 func (s *DB) OnHand(ctx context.Context, lotIDs []int64) ([]core.LotQtyRow, error) {
 	rows, err := s.pool.Query(ctx, `SELECT lot_id, uom, received + produced - consumed - shipped + adjusted FROM lot_qty
 		WHERE lot_id = ANY($1::bigint[]) ORDER BY lot_id, uom`, lotIDs)
