@@ -46,6 +46,13 @@ type Store interface {
 	// of an order or transform that output the child; for Backward the
 	// same edges seen from the child. Only in-effect events count.
 	Hops(ctx context.Context, p HopsParams) ([]Hop, error)
+	// GenealogyVersion returns a number that changes whenever links are
+	// added or removed.
+	GenealogyVersion(ctx context.Context) (int64, error)
+	// ReadGenealogy calls fn for every in-effect link, once per (group,
+	// side, lot), ordered by group, side (inputs first) and lot, and
+	// returns the GenealogyVersion they are of (one snapshot).
+	ReadGenealogy(ctx context.Context, fn func(GenealogyLink) error) (int64, error)
 	// OnHand returns received + produced − consumed − shipped + adjusted
 	// per lot and unit.
 	OnHand(ctx context.Context, lotIDs []int64) ([]LotQtyRow, error)
@@ -258,6 +265,14 @@ type LotRow struct {
 type Hop struct {
 	From, To int64
 	Group    string
+}
+
+// GenealogyLink is a lot on one side of a group: an input (Out false) or
+// an output of an order ("o:" + order) or a transform ("t:" + event id).
+type GenealogyLink struct {
+	LotID int64
+	Group string
+	Out   bool
 }
 
 // HopsParams selects Hops.

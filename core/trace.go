@@ -108,6 +108,9 @@ type Queries struct {
 	// while it goes on (0: prefetchAt). The conformance suite sets 1, to
 	// check that reading a trace in parts gives the answer one read gives.
 	PrefetchAt int
+	// Graph, when set, answers walks from memory while it is current
+	// (`hub serve` keeps one).
+	Graph *GraphCache
 }
 
 // Selector says where a trace starts: one lot, or every lot matching a
@@ -255,6 +258,19 @@ func (q *Queries) walk(ctx context.Context, dir Direction, roots []int64, found 
 	if found != nil {
 		found(roots)
 	}
+	hopsOf := func(lots []int64) ([]Hop, error) {
+		return q.Store.Hops(ctx, HopsParams{Direction: dir, LotIDs: lots})
+	}
+	if q.Graph != nil {
+		mem, err := q.Graph.current(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if mem != nil {
+			q.Graph.walks.Add(1)
+			hopsOf = func(lots []int64) ([]Hop, error) { return mem.hops(dir, lots), nil }
+		}
+	}
 	type edge struct {
 		from, to int64
 		group    string
@@ -262,7 +278,7 @@ func (q *Queries) walk(ctx context.Context, dir Direction, roots []int64, found 
 	seen := map[edge]bool{}
 	frontier := roots
 	for depth := 1; len(frontier) > 0; depth++ {
-		hops, err := q.Store.Hops(ctx, HopsParams{Direction: dir, LotIDs: frontier})
+		hops, err := hopsOf(frontier)
 		if err != nil {
 			return nil, err
 		}
@@ -404,18 +420,24 @@ func (fr *fetcher) finish(groups []string) (*fetched, error) {
 	// In time order, then by event id in bytes: the stores return them in
 	// no order (sorting here is cheaper than in SQLite, and independent of
 	// a PostgreSQL database's collation).
-	sortByTime(f.receipts, func(r ReceiptRow) (time.Time, string, int64) { return r.Time, r.EventID, r.LotID })
-	sortByTime(f.shipments, func(s ShipmentRow) (time.Time, string, int64) { return s.Time, s.EventID, s.LotID })
+	slices.SortFunc(f.receipts, func(a, b ReceiptRow) int {
+		return cmpEvent(&a.Time, &b.Time, a.EventID, b.EventID, a.LotID, b.LotID)
+	})
+	slices.SortFunc(f.shipments, func(a, b ShipmentRow) int {
+		return cmpEvent(&a.Time, &b.Time, a.EventID, b.EventID, a.LotID, b.LotID)
+	})
 	return f, nil
 }
 
-func sortByTime[T any](rows []T, key func(T) (time.Time, string, int64)) {
-	c := func(a, b T) int {
-		at, ae, al := key(a)
-		bt, be, bl := key(b)
-		return cmp.Or(at.Compare(bt), strings.Compare(ae, be), cmp.Compare(al, bl))
+// cmpEvent orders rows by time, event id (in bytes) and lot.
+func cmpEvent(at, bt *time.Time, ae, be string, al, bl int64) int {
+	if c := at.Compare(*bt); c != 0 {
+		return c
 	}
-	slices.SortFunc(rows, c)
+	if c := strings.Compare(ae, be); c != 0 {
+		return c
+	}
+	return cmp.Compare(al, bl)
 }
 
 // assemble builds the answer from what the walk found and the reads.

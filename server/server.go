@@ -49,6 +49,9 @@ type Server struct {
 	// the gap and hold endpoints. New sets one with the configuration's
 	// rules and no notifiers; hub serve replaces it with one that alerts.
 	Monitor *core.Monitor
+	// Genealogy keeps the genealogy in memory for traces and recalls
+	// (nil: every walk reads the store).
+	Genealogy *core.GraphCache
 
 	mu       sync.Mutex
 	webhooks map[string]*webhookTarget // by connector name, launched on first use
@@ -161,6 +164,7 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 	s.mux = mux
 	s.Monitor = &core.Monitor{Store: store, Rules: cfg.Gaps.GapRules(), Log: log}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.Genealogy = core.NewGraphCache(store)
 	return s
 }
 
@@ -184,6 +188,9 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) Close() {
 	s.cancel()
 	s.evalWG.Wait()
+	if s.Genealogy != nil {
+		s.Genealogy.Close()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name, t := range s.webhooks {
@@ -484,7 +491,9 @@ func (s *Server) drop(name string) {
 	s.mu.Unlock()
 }
 
-func (s *Server) queries() *core.Queries { return &core.Queries{Store: s.store} }
+func (s *Server) queries() *core.Queries {
+	return &core.Queries{Store: s.store, Graph: s.Genealogy}
+}
 
 func lotRef(r *http.Request) *core.LotRef {
 	return &core.LotRef{Item: r.PathValue("item"), Lot: r.PathValue("lot")}

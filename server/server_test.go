@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lothub/lothub/config"
 	"github.com/lothub/lothub/core"
@@ -35,6 +36,7 @@ func examplePlugins(t *testing.T) string { return testbuild.PluginDir(t) }
 type env struct {
 	store core.Store
 	url   string
+	srv   *server.Server
 }
 
 func newEnv(t *testing.T) *env {
@@ -73,7 +75,7 @@ intake:
 	t.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &env{store: s, url: ts.URL}
+	return &env{store: s, url: ts.URL, srv: srv}
 }
 
 func (e *env) do(t *testing.T, method, path, auth string, body []byte, header map[string]string) (int, []byte) {
@@ -168,12 +170,21 @@ func TestQueriesAnswerLikeTheCLI(t *testing.T) {
 		{"/v1/recall/FLOUR/F-A", recall},
 		{"/v1/trace/backward/BREAD/BR-1", trace},
 	}
-	for _, c := range cases {
-		code, body := e.do(t, "GET", c.path, token, nil, nil)
-		want, _ := json.Marshal(c.want)
-		if code != http.StatusOK || strings.TrimSpace(string(body)) != string(want) {
-			t.Errorf("GET %s: %d\n got  %s\n want %s", c.path, code, body, want)
+	// The first trace finds the server's in-memory genealogy empty and
+	// reads the store while it loads; later ones walk it: the same answers.
+	deadline := time.Now().Add(10 * time.Second)
+	for first := true; first || e.srv.Genealogy.Walks() < 2; first = false {
+		if time.Now().After(deadline) {
+			t.Fatal("the server never walked its in-memory genealogy")
 		}
+		for _, c := range cases {
+			code, body := e.do(t, "GET", c.path, token, nil, nil)
+			want, _ := json.Marshal(c.want)
+			if code != http.StatusOK || strings.TrimSpace(string(body)) != string(want) {
+				t.Fatalf("GET %s (walks from memory so far: %d): %d\n got  %s\n want %s", c.path, e.srv.Genealogy.Walks(), code, body, want)
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	if code, body := e.do(t, "GET", "/v1/lots/FLOUR/F-X", token, nil, nil); code != http.StatusNotFound || !strings.Contains(string(body), "FLOUR/F-X not found") {
 		t.Errorf("unknown lot: %d %s", code, body)

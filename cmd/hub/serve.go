@@ -17,6 +17,7 @@ import (
 
 func (a *app) serveCommand() *cobra.Command {
 	var listen string
+	var genealogyCache bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the hub: scheduled syncs, event and webhook intake, the query API, metrics",
@@ -52,6 +53,12 @@ See docs/operations.md for the configuration file.`,
 				}}
 				srv := server.New(s, h, plugins, log, metrics)
 				defer srv.Close()
+				if genealogyCache {
+					srv.Genealogy.Warm(ctx)
+				} else {
+					srv.Genealogy.Close()
+					srv.Genealogy = nil
+				}
 				// One monitor for the whole process: its notifiers remember
 				// what they delivered, so an alert goes out once.
 				srv.Monitor.Alerts = alerter(h, log)
@@ -114,5 +121,6 @@ See docs/operations.md for the configuration file.`,
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "address to serve on (default: the configuration's intake.listen, 127.0.0.1:8080)")
+	cmd.Flags().BoolVar(&genealogyCache, "genealogy-cache", true, "keep the genealogy in memory for traces and recalls (about 20 bytes per link; walks read the store while it loads or after links change)")
 	return cmd
 }

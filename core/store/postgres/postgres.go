@@ -643,6 +643,9 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			w.queue("remove effects from "+table, `DELETE FROM `+table+` WHERE event_id = ANY($1::text[])`, c.RemoveEffects)
 		}
 	}
+	if len(c.Links) > 0 || len(c.RemoveEffects) > 0 {
+		w.queue("raise the genealogy version", `UPDATE genealogy_version SET version = version + 1`)
+	}
 	for _, step := range []func() error{
 		func() error {
 			return w.insert("insert links", "links", linkColumns, len(c.Links), func(i int, s sink) {
@@ -907,6 +910,43 @@ func (s *DB) Hops(ctx context.Context, p core.HopsParams) ([]core.Hop, error) {
 		return nil, fmt.Errorf("read genealogy: %w", err)
 	}
 	return hops, nil
+}
+
+func (s *DB) GenealogyVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.pool.QueryRow(ctx, `SELECT version FROM genealogy_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read the genealogy version: %w", err)
+	}
+	return v, nil
+}
+
+func (s *DB) ReadGenealogy(ctx context.Context, fn func(core.GenealogyLink) error) (int64, error) {
+	// One snapshot: the links and the version are of one moment.
+	var version int64
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT version FROM genealogy_version`).Scan(&version); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT DISTINCT grp, out, lot_id FROM links ORDER BY grp, out, lot_id`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var l core.GenealogyLink
+		for rows.Next() {
+			if err := rows.Scan(&l.Group, &l.Out, &l.LotID); err != nil {
+				return err
+			}
+			if err := fn(l); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read the genealogy: %w", err)
+	}
+	return version, nil
 }
 
 func (s *DB) OnHand(ctx context.Context, lotIDs []int64) ([]core.LotQtyRow, error) {

@@ -414,6 +414,11 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			}
 		}
 	}
+	if len(c.Links) > 0 || len(c.RemoveEffects) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE genealogy_version SET version = version + 1`); err != nil {
+			return fmt.Errorf("raise the genealogy version: %w", err)
+		}
+	}
 	err = errors.Join(
 		execMany(ctx, tx, "insert links", `INSERT INTO links (event_id, lot_id, grp, out, ts) VALUES`, "", c.Links,
 			func(l core.LinkRow) []any { return []any{l.EventID, l.LotID, l.Group, l.Out, micros(l.Time)} }),
@@ -550,6 +555,52 @@ func (s *DB) Hops(ctx context.Context, p core.HopsParams) ([]core.Hop, error) {
 		return nil, fmt.Errorf("read genealogy: %w", err)
 	}
 	return collect(rows, "read genealogy", func(h *core.Hop) []any { return []any{&h.From, &h.To, &h.Group} })
+}
+
+func (s *DB) GenealogyVersion(ctx context.Context) (int64, error) {
+	rows, err := s.query(ctx, `SELECT version FROM genealogy_version`)
+	if err != nil {
+		return 0, fmt.Errorf("read the genealogy version: %w", err)
+	}
+	v, err := collect(rows, "read the genealogy version", func(v *int64) []any { return []any{v} })
+	if err != nil {
+		return 0, err
+	}
+	if len(v) != 1 {
+		return 0, fmt.Errorf("read the genealogy version: %d rows in genealogy_version, want 1", len(v))
+	}
+	return v[0], nil
+}
+
+func (s *DB) ReadGenealogy(ctx context.Context, fn func(core.GenealogyLink) error) (int64, error) {
+	// One read transaction: the links and the version are of one moment.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, fmt.Errorf("read the genealogy: %w", err)
+	}
+	defer tx.Rollback()
+	var version int64
+	if err := tx.QueryRowContext(ctx, `SELECT version FROM genealogy_version`).Scan(&version); err != nil {
+		return 0, fmt.Errorf("read the genealogy version: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT grp, out, lot_id FROM links ORDER BY grp, out, lot_id`)
+	if err != nil {
+		return 0, fmt.Errorf("read the genealogy: %w", err)
+	}
+	defer rows.Close()
+	var l core.GenealogyLink
+	for rows.Next() {
+		if err := rows.Scan(&l.Group, &l.Out, &l.LotID); err != nil {
+			return 0, fmt.Errorf("read the genealogy: %w", err)
+		}
+		if err := fn(l); err != nil {
+			return 0, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("read the genealogy: %w", err)
+	}
+	return version, nil
 }
 
 func (s *DB) OnHand(ctx context.Context, lotIDs []int64) ([]core.LotQtyRow, error) {

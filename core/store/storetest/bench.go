@@ -58,6 +58,20 @@ func Benchmark(b *testing.B, open Opener) {
 	}
 	mem := newMemGraph(b, data)
 	q := &core.Queries{Store: s}
+	// The genealogy loaded into memory, as `hub serve` keeps it.
+	cache := core.NewGraphCache(s)
+	defer cache.Close()
+	b.Run("GraphLoad", func(b *testing.B) {
+		for b.Loop() {
+			if err := cache.Load(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	if err := cache.Load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	qg := &core.Queries{Store: s, Graph: cache}
 	typical := typicalLots(mem, 200)
 	widest := st.WidestRawLot
 
@@ -70,33 +84,42 @@ func Benchmark(b *testing.B, open Opener) {
 		{"TraceBackwardTypical", core.Backward, mem.finished(200)},
 		{"RecallWidest", core.Forward, []core.LotRef{widest}},
 	} {
-		b.Run(c.name+"/store", func(b *testing.B) {
-			var durs []time.Duration
-			lots := 0
-			i := 0
-			for b.Loop() {
-				ref := c.roots[i%len(c.roots)]
-				i++
-				t0 := time.Now()
-				var r *core.TraceResult
-				var err error
-				if c.name == "RecallWidest" {
-					r, err = q.Recall(ctx, core.Selector{Lot: &ref})
-				} else {
-					r, err = q.Trace(ctx, c.dir, core.Selector{Lot: &ref})
+		for _, v := range []struct {
+			name string
+			q    *core.Queries
+		}{{"store", q}, {"store-graph", qg}} {
+			q := v.q
+			b.Run(c.name+"/"+v.name, func(b *testing.B) {
+				var durs []time.Duration
+				lots := 0
+				i := 0
+				for b.Loop() {
+					ref := c.roots[i%len(c.roots)]
+					i++
+					t0 := time.Now()
+					var r *core.TraceResult
+					var err error
+					if c.name == "RecallWidest" {
+						r, err = q.Recall(ctx, core.Selector{Lot: &ref})
+					} else {
+						r, err = q.Trace(ctx, c.dir, core.Selector{Lot: &ref})
+					}
+					durs = append(durs, time.Since(t0))
+					if err != nil {
+						b.Fatal(err)
+					}
+					lots += len(r.Lots)
+					got := counts{len(r.Lots), len(r.Links), len(r.Suppliers), len(r.Shipments)}
+					if want := mem.trace(c.dir, ref).counts(); got != want {
+						b.Fatalf("%s %s: store finds %+v, in-memory graph %+v", c.dir, ref, got, want)
+					}
 				}
-				durs = append(durs, time.Since(t0))
-				if err != nil {
-					b.Fatal(err)
+				if q.Graph != nil && q.Graph.Walks() == 0 {
+					b.Fatal("the genealogy loaded into memory was not used")
 				}
-				lots += len(r.Lots)
-				got := counts{len(r.Lots), len(r.Links), len(r.Suppliers), len(r.Shipments)}
-				if want := mem.trace(c.dir, ref).counts(); got != want {
-					b.Fatalf("%s %s: store finds %+v, in-memory graph %+v", c.dir, ref, got, want)
-				}
-			}
-			report(b, durs, lots)
-		})
+				report(b, durs, lots)
+			})
+		}
 		b.Run(c.name+"/memory", func(b *testing.B) {
 			var durs []time.Duration
 			lots := 0

@@ -80,6 +80,22 @@ func (h *harness) inParts(what string, run func(*core.Queries) (*core.TraceResul
 	if !reflect.DeepEqual(r, parts) {
 		h.t.Fatalf("%s read in parts differs from one read:\n one   %+v\n parts %+v", what, r, parts)
 	}
+	// And walked over the genealogy loaded into memory, as `hub serve` does.
+	c := core.NewGraphCache(h.s)
+	defer c.Close()
+	if err := c.Load(h.ctx); err != nil {
+		h.t.Fatalf("load the genealogy: %v", err)
+	}
+	mem, err := run(&core.Queries{Store: h.s, Graph: c})
+	if err != nil {
+		h.t.Fatalf("%s, walked in memory: %v", what, err)
+	}
+	if c.Walks() == 0 {
+		h.t.Fatalf("%s: the loaded genealogy was not used", what)
+	}
+	if !reflect.DeepEqual(r, mem) {
+		h.t.Fatalf("%s walked in memory differs from the store's walk:\n store  %+v\n memory %+v", what, r, mem)
+	}
 	return r
 }
 

@@ -1,0 +1,226 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// GraphCache keeps the genealogy in memory for a long-running process
+// (`hub serve`), so that a walk follows arrays instead of querying the
+// store once per depth level. It is only used while it is current: every
+// walk first reads the store's GenealogyVersion (one small query) and
+// walks the store itself when links were added or removed since the graph
+// was loaded, while a fresh copy loads in the background. Whatever the
+// cache holds, a trace gives the answer the store gives.
+//
+// A CLI process does not use one: loading the graph of a 5M-event plant
+// (2.5M links) takes seconds, far more than the walks it would save.
+type GraphCache struct {
+	Store Store
+	// MinInterval is the least time between the starts of two background
+	// loads (0: four times the last load's duration, so that a store
+	// whose genealogy keeps changing costs at most a fifth of a core).
+	MinInterval time.Duration
+
+	graph    atomic.Pointer[Graph]
+	walks    atomic.Int64 // walks answered from memory
+	mu       sync.Mutex
+	loading  bool
+	lastLoad time.Time
+	lastDur  time.Duration
+	ctx      context.Context // of background loads; cancelled by Close
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// NewGraphCache returns an empty cache of the store's genealogy; the first
+// walk that finds it empty starts loading it.
+func NewGraphCache(s Store) *GraphCache {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &GraphCache{Store: s, ctx: ctx, cancel: cancel}
+}
+
+// Close stops a background load and waits for it.
+func (c *GraphCache) Close() {
+	c.cancel()
+	c.wg.Wait()
+}
+
+// Walks is how many walks the cache answered.
+func (c *GraphCache) Walks() int64 { return c.walks.Load() }
+
+// Load reads the whole genealogy now and keeps it.
+func (c *GraphCache) Load(ctx context.Context) error {
+	start := time.Now()
+	g, err := LoadGraph(ctx, c.Store)
+	if err != nil {
+		return err
+	}
+	c.graph.Store(g)
+	d := time.Since(start)
+	c.mu.Lock()
+	c.lastDur = d
+	c.mu.Unlock()
+	slog.Debug("genealogy loaded into memory", "version", g.version, "groups", len(g.groups), "links", len(g.inputs.val)+len(g.outputs.val), "took", d.Round(time.Millisecond))
+	return nil
+}
+
+// Warm starts loading the genealogy in the background if the cache is
+// not current, so that the first trace need not wait for a walk to find
+// it empty.
+func (c *GraphCache) Warm(ctx context.Context) {
+	if _, err := c.current(ctx); err != nil {
+		slog.Warn("genealogy cache: read the genealogy version", "err", err)
+	}
+}
+
+// current returns the graph if it is of the store's present version;
+// otherwise it starts a background load (unless one runs or ran too
+// recently) and returns nil.
+func (c *GraphCache) current(ctx context.Context) (*Graph, error) {
+	v, err := c.Store.GenealogyVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if g := c.graph.Load(); g != nil && g.version == v {
+		return g, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	interval := c.MinInterval
+	if interval == 0 {
+		interval = 4 * c.lastDur
+	}
+	if c.loading || c.ctx.Err() != nil || time.Since(c.lastLoad) < interval {
+		return nil, nil
+	}
+	c.loading, c.lastLoad = true, time.Now()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		err := c.Load(c.ctx)
+		c.mu.Lock()
+		c.loading = false
+		c.mu.Unlock()
+		if err != nil && c.ctx.Err() == nil {
+			slog.Warn("genealogy cache: load failed; walks read the store", "err", err)
+		}
+	}()
+	return nil, nil
+}
+
+// Graph is the genealogy as of one GenealogyVersion: for every lot the
+// groups (orders and transforms) it went into and came out of, and for
+// every group its inputs and outputs, as arrays indexed by lot id and
+// group number.
+type Graph struct {
+	version int64
+	groups  []string
+	inOf    csr // lot id → groups it is an input of
+	outOf   csr // lot id → groups it is an output of
+	inputs  csr // group → input lot ids
+	outputs csr // group → output lot ids
+}
+
+// csr is a compressed adjacency: the neighbours of i are val[off[i]:off[i+1]].
+type csr struct {
+	off []int32
+	val []int32
+}
+
+func (a *csr) of(i int64) []int32 {
+	if i < 0 || i+1 >= int64(len(a.off)) {
+		return nil
+	}
+	return a.val[a.off[i]:a.off[i+1]]
+}
+
+// maxGraphLots bounds the lot ids a Graph indexes directly.
+const maxGraphLots = math.MaxInt32 - 1
+
+// LoadGraph reads a store's whole genealogy into memory.
+func LoadGraph(ctx context.Context, s Store) (*Graph, error) {
+	var (
+		groups   []string
+		lot, grp []int32
+		out      []bool
+		maxLot   int64
+	)
+	version, err := s.ReadGenealogy(ctx, func(l GenealogyLink) error {
+		if l.LotID <= 0 || l.LotID > maxGraphLots {
+			return fmt.Errorf("lot id %d out of the range the in-memory genealogy holds", l.LotID)
+		}
+		if n := len(groups); n == 0 || groups[n-1] != l.Group {
+			groups = append(groups, l.Group)
+		}
+		lot = append(lot, int32(l.LotID))
+		grp = append(grp, int32(len(groups)-1))
+		out = append(out, l.Out)
+		maxLot = max(maxLot, l.LotID)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load the genealogy into memory: %w", err)
+	}
+	g := &Graph{version: version, groups: groups}
+	g.inOf, g.outOf = buildCSR(int(maxLot)+1, len(lot), func(i int) (int32, int32, bool) { return lot[i], grp[i], out[i] })
+	g.inputs, g.outputs = buildCSR(len(groups), len(lot), func(i int) (int32, int32, bool) { return grp[i], lot[i], out[i] })
+	return g, nil
+}
+
+// buildCSR builds two adjacencies over n keys from m rows (key, value,
+// side): one of the rows whose side is false, one of those whose side is
+// true. Values keep the rows' order.
+func buildCSR(n, m int, row func(i int) (key, val int32, side bool)) (csr, csr) {
+	var a [2]csr
+	for s := range a {
+		a[s].off = make([]int32, n+1)
+	}
+	side := func(b bool) int {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	for i := range m {
+		k, _, s := row(i)
+		a[side(s)].off[k+1]++
+	}
+	for s := range a {
+		for k := range n {
+			a[s].off[k+1] += a[s].off[k]
+		}
+		a[s].val = make([]int32, a[s].off[n])
+	}
+	next := [2][]int32{append([]int32(nil), a[0].off[:n]...), append([]int32(nil), a[1].off[:n]...)}
+	for i := range m {
+		k, v, s := row(i)
+		j := side(s)
+		a[j].val[next[j][k]] = v
+		next[j][k]++
+	}
+	return a[0], a[1]
+}
+
+// hops returns the edges leaving the lots in the given direction, as the
+// store's Hops does.
+func (g *Graph) hops(dir Direction, lots []int64) []Hop {
+	via, to := &g.inOf, &g.outputs // forward: the groups a lot went into, their outputs
+	if dir == Backward {
+		via, to = &g.outOf, &g.inputs
+	}
+	var out []Hop
+	for _, from := range lots {
+		for _, gi := range via.of(from) {
+			for _, t := range to.of(int64(gi)) {
+				out = append(out, Hop{From: from, To: int64(t), Group: g.groups[gi]})
+			}
+		}
+	}
+	return out
+}
