@@ -17,7 +17,16 @@ import (
 // A test compares it with encoding/json on randomly filled results, so a
 // field added to TraceResult or its parts without being added here fails.
 func (r *TraceResult) WriteJSON(w io.Writer) error {
-	j := &jsonWriter{w: w, buf: make([]byte, 0, 1<<17)}
+	return r.writeJSON(&jsonWriter{w: w, buf: make([]byte, 0, 1<<17), indent: true})
+}
+
+// WriteCompactJSON writes the result as the HTTP API serves it: what
+// encoding/json's Encoder writes with HTML escaping off, newline-terminated.
+func (r *TraceResult) WriteCompactJSON(w io.Writer) error {
+	return r.writeJSON(&jsonWriter{w: w, buf: make([]byte, 0, 1<<17)})
+}
+
+func (r *TraceResult) writeJSON(j *jsonWriter) error {
 	j.object()
 	if r.Root != nil {
 		j.key("root")
@@ -225,14 +234,18 @@ func (j *jsonWriter) lotRef(r LotRef) {
 // jsonWriter appends indented JSON to buf and hands it to w in pieces of
 // about 64 KB. The first error sticks; later writes are no-ops.
 type jsonWriter struct {
-	w     io.Writer
-	buf   []byte
-	depth int
-	empty bool // the innermost open object or array has no member yet
-	err   error
+	w      io.Writer
+	buf    []byte
+	indent bool // by two spaces, one member or element a line
+	depth  int
+	empty  bool // the innermost open object or array has no member yet
+	err    error
 }
 
 func (j *jsonWriter) newline() {
+	if !j.indent {
+		return
+	}
 	j.buf = append(j.buf, '\n')
 	for range j.depth {
 		j.buf = append(j.buf, ' ', ' ')
@@ -262,7 +275,10 @@ func (j *jsonWriter) key(k string) {
 	j.elem()
 	j.buf = append(j.buf, '"')
 	j.buf = append(j.buf, k...)
-	j.buf = append(j.buf, '"', ':', ' ')
+	j.buf = append(j.buf, '"', ':')
+	if j.indent {
+		j.buf = append(j.buf, ' ')
+	}
 }
 
 // end closes the innermost object or array; an empty one stays "{}" or "[]".

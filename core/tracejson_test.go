@@ -13,14 +13,15 @@ import (
 	"github.com/lothub/lothub/core"
 )
 
-// wantJSON is what `hub --json` printed before TraceResult.WriteJSON:
-// encoding/json, no HTML escaping, two-space indent.
-func wantJSON(t *testing.T, v any) []byte {
+// wantJSON is what `hub --json` (indent "  ") and the HTTP API (indent "")
+// printed before TraceResult wrote its own JSON: encoding/json, no HTML
+// escaping.
+func wantJSON(t *testing.T, v any, indent string) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
+	enc.SetIndent("", indent)
 	if err := enc.Encode(v); err != nil {
 		t.Fatal(err)
 	}
@@ -33,13 +34,23 @@ func checkWriteJSON(t *testing.T, r *core.TraceResult) {
 	if err := r.WriteJSON(&got); err != nil {
 		t.Fatalf("WriteJSON: %v", err)
 	}
-	if want := wantJSON(t, r); !bytes.Equal(got.Bytes(), want) {
+	compare(t, "WriteJSON", got.Bytes(), wantJSON(t, r, "  "))
+	got.Reset()
+	if err := r.WriteCompactJSON(&got); err != nil {
+		t.Fatalf("WriteCompactJSON: %v", err)
+	}
+	compare(t, "WriteCompactJSON", got.Bytes(), wantJSON(t, r, ""))
+}
+
+func compare(t *testing.T, what string, got, want []byte) {
+	t.Helper()
+	if !bytes.Equal(got, want) {
 		i := 0
-		for i < min(got.Len(), len(want)) && got.Bytes()[i] == want[i] {
+		for i < min(len(got), len(want)) && got[i] == want[i] {
 			i++
 		}
-		t.Fatalf("WriteJSON differs from encoding/json at byte %d:\n got  …%q\n want …%q", i,
-			got.Bytes()[max(0, i-80):min(got.Len(), i+40)], want[max(0, i-80):min(len(want), i+40)])
+		t.Fatalf("%s differs from encoding/json at byte %d:\n got  …%q\n want …%q", what, i,
+			got[max(0, i-80):min(len(got), i+40)], want[max(0, i-80):min(len(want), i+40)])
 	}
 }
 
