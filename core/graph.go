@@ -26,6 +26,8 @@ type GraphCache struct {
 	// loads (0: four times the last load's duration, so that a store
 	// whose genealogy keeps changing costs at most a fifth of a core).
 	MinInterval time.Duration
+	// Log gets a line per load (nil: slog.Default()).
+	Log *slog.Logger
 
 	graph    atomic.Pointer[Graph]
 	walks    atomic.Int64 // walks answered from memory
@@ -51,6 +53,13 @@ func (c *GraphCache) Close() {
 	c.wg.Wait()
 }
 
+func (c *GraphCache) logger() *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return slog.Default()
+}
+
 // Walks is how many walks the cache answered.
 func (c *GraphCache) Walks() int64 { return c.walks.Load() }
 
@@ -61,12 +70,17 @@ func (c *GraphCache) Load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.graph.Store(g)
+	first := c.graph.Swap(g) == nil
 	d := time.Since(start)
 	c.mu.Lock()
 	c.lastDur = d
 	c.mu.Unlock()
-	slog.Debug("genealogy loaded into memory", "version", g.version, "groups", len(g.groups), "links", len(g.inputs.val)+len(g.outputs.val), "took", d.Round(time.Millisecond))
+	level := slog.LevelDebug // reloads after changes: as often as every few seconds
+	if first {
+		level = slog.LevelInfo
+	}
+	c.logger().Log(ctx, level, "genealogy loaded into memory", "version", g.version, "groups", len(g.groups),
+		"links", len(g.inputs.val)+len(g.outputs.val), "took", d.Round(time.Millisecond))
 	return nil
 }
 
@@ -75,7 +89,7 @@ func (c *GraphCache) Load(ctx context.Context) error {
 // it empty.
 func (c *GraphCache) Warm(ctx context.Context) {
 	if _, err := c.current(ctx); err != nil {
-		slog.Warn("genealogy cache: read the genealogy version", "err", err)
+		c.logger().Warn("genealogy cache: read the genealogy version", "err", err)
 	}
 }
 
@@ -108,7 +122,7 @@ func (c *GraphCache) current(ctx context.Context) (*Graph, error) {
 		c.loading = false
 		c.mu.Unlock()
 		if err != nil && c.ctx.Err() == nil {
-			slog.Warn("genealogy cache: load failed; walks read the store", "err", err)
+			c.logger().Warn("genealogy cache: load failed; walks read the store", "err", err)
 		}
 	}()
 	return nil, nil

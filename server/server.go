@@ -165,6 +165,7 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 	s.Monitor = &core.Monitor{Store: store, Rules: cfg.Gaps.GapRules(), Log: log}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.Genealogy = core.NewGraphCache(store)
+	s.Genealogy.Log = log
 	return s
 }
 
