@@ -54,7 +54,7 @@ type Store interface {
 	// returns the GenealogyVersion they are of (one snapshot).
 	ReadGenealogy(ctx context.Context, fn func(GenealogyLink) error) (int64, error)
 	// OnHand returns received + produced − consumed − shipped + adjusted
-	// per lot and unit.
+	// per lot and unit, ordered by lot and unit.
 	OnHand(ctx context.Context, lotIDs []int64) ([]LotQtyRow, error)
 	// Receipts returns the in-effect receipts matching the filter, in no
 	// particular order (Queries orders what it lists).

@@ -1,5 +1,5 @@
 package postgres
 
-// SetWideHops lowers the number of lots from which Hops steers the
+// SetWideRead lowers the number of lots from which reads by lot id steer the
 // planner, so that the conformance suite's small plants take that path.
-func SetWideHops(s *DB, n int) { s.wideHops = n }
+func SetWideRead(s *DB, n int) { s.wideRead = n }

@@ -246,14 +246,11 @@ func (s *DB) HeldLots(ctx context.Context) ([]core.HeldLotRow, error) {
 }
 
 func (s *DB) HeldAmong(ctx context.Context, lotIDs []int64) ([]int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT e.lot_id FROM events e
+	return readLots(ctx, s, len(lotIDs), "read hold status", `SELECT DISTINCT e.lot_id FROM events e
 		WHERE e.lot_id = ANY($1::bigint[]) AND e.type = 'hold' AND e.status = 'active'
 		  AND NOT EXISTS (SELECT 1 FROM events n WHERE n.lot_id = e.lot_id AND n.type IN ('hold', 'release') AND n.status = 'active'
-		                  AND (n.ts > e.ts OR n.ts = e.ts AND n.seq > e.seq))`, lotIDs)
-	if err != nil {
-		return nil, fmt.Errorf("read hold status: %w", err)
-	}
-	return collect(rows, "read hold status", func(id *int64) []any { return []any{id} })
+		                  AND (n.ts > e.ts OR n.ts = e.ts AND n.seq > e.seq))`, []any{lotIDs},
+		func(id *int64) []any { return []any{id} })
 }
 
 func (s *DB) OrderEvents(ctx context.Context, order string) ([]core.EventRow, error) {

@@ -104,13 +104,13 @@ func TestConformance(t *testing.T) {
 	storetest.Exercise(t, func(t testing.TB) core.Store { return MustOpen(t) })
 }
 
-// TestConformanceWideHops runs the suite again with every walk level
-// read the way a wide one is (in a read-only transaction that steers the
+// TestConformanceWideReads runs the suite again with every walk level
+// done the way a wide one is (in a read-only transaction that steers the
 // planner to the indexes).
-func TestConformanceWideHops(t *testing.T) {
+func TestConformanceWideReads(t *testing.T) {
 	storetest.Exercise(t, func(t testing.TB) core.Store {
 		db := MustOpen(t)
-		postgres.SetWideHops(db, 1)
+		postgres.SetWideRead(db, 1)
 		return db
 	})
 }
