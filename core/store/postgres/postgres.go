@@ -900,7 +900,7 @@ func readLots[T any](ctx context.Context, s *DB, lots int, what, query string, a
 	var out []T
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),
-			set_config('enable_seqscan', 'off', true)`); err != nil {
+			set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		rows, err := tx.Query(ctx, query, args...)
