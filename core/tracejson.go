@@ -5,7 +5,8 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/lothub/lothub/internal/jsonquote"
 )
 
 // WriteJSON writes the result as `hub trace --json` and `hub recall --json`
@@ -330,57 +331,5 @@ func (j *jsonWriter) float(f float64) {
 	}
 }
 
-// string writes s quoted as encoding/json does without HTML escaping:
-// invalid UTF-8 becomes U+FFFD, control characters, U+2028 and U+2029
-// are escaped.
-func (j *jsonWriter) string(s string) {
-	const hex = "0123456789abcdef"
-	b := append(j.buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	j.buf = append(b, '"')
-}
+// string writes s quoted as encoding/json does without HTML escaping.
+func (j *jsonWriter) string(s string) { j.buf = jsonquote.Append(j.buf, s) }

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/lothub/lothub/internal/jsonquote"
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/charmap"
 )
@@ -170,35 +171,6 @@ func splitFields(rec string, delim, quote byte, dst []string) ([]string, error) 
 	return append(fields, b.String()), nil
 }
 
-// appendJSONString appends s as a JSON string. s is valid UTF-8.
-func appendJSONString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
 // rowObject encodes a row as a JSON object keyed by the header, in header
 // order.
 func rowObject(header, fields []string) []byte {
@@ -212,9 +184,9 @@ func rowObject(header, fields []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, h)
+		b = jsonquote.Append(b, h)
 		b = append(b, ':')
-		b = appendJSONString(b, fields[i])
+		b = jsonquote.Append(b, fields[i])
 	}
 	return append(b, '}')
 }

@@ -45,15 +45,6 @@ func TestSplitFields(t *testing.T) {
 	}
 }
 
-func TestAppendJSONString(t *testing.T) {
-	for _, s := range []string{"", "plain", `q"b\s`, "tab\tnl\ncr\r\x01\x1f", "Müller ½ €", "\u2028"} {
-		var got string
-		if err := json.Unmarshal(appendJSONString(nil, s), &got); err != nil || got != s {
-			t.Errorf("appendJSONString(%q) = %s (%v), decodes to %q", s, appendJSONString(nil, s), err, got)
-		}
-	}
-}
-
 // rowsOf reads the whole local folder with cfg and returns id → payload.
 func rowsOf(t *testing.T, raw map[string]string) (map[string]map[string]any, []string) {
 	t.Helper()
