@@ -34,145 +34,72 @@ func (r *TraceResult) writeJSON(j *jsonWriter) error {
 		j.rootLot(r.Root)
 	}
 	if len(r.Roots) > 0 {
-		j.key("roots")
-		j.array()
-		for i := range r.Roots {
-			j.elem()
-			j.rootLot(&r.Roots[i])
-		}
-		j.end(']')
+		list(j, "roots", r.Roots, j.rootLot)
 	}
-	j.key("direction")
-	j.string(string(r.Direction))
-	j.key("lots")
-	if r.Lots == nil {
-		j.null()
-	} else {
-		j.array()
-		for i := range r.Lots {
-			l := &r.Lots[i]
-			j.elem()
-			j.object()
-			j.key("item")
-			j.string(l.Item)
-			j.key("lot")
-			j.string(l.Lot)
-			j.key("depth")
-			j.int(l.Depth)
-			j.onHand(l.OnHand, l.OnHold)
-			j.end('}')
+	j.str("direction", string(r.Direction))
+	list(j, "lots", r.Lots, func(l *TracedLot) {
+		j.object()
+		j.str("item", l.Item)
+		j.str("lot", l.Lot)
+		j.key("depth")
+		j.int(l.Depth)
+		j.onHand(l.OnHand, l.OnHold)
+		j.end('}')
+	})
+	list(j, "links", r.Links, func(l *Link) {
+		j.object()
+		j.key("parent")
+		j.lotRef(l.Parent)
+		j.key("child")
+		j.lotRef(l.Child)
+		j.strOmitEmpty("order", l.Order)
+		j.strOmitEmpty("transform", l.Transform)
+		if l.Confirmed {
+			j.key("confirmed")
+			j.bool(true)
 		}
-		j.end(']')
-	}
-	j.key("links")
-	if r.Links == nil {
-		j.null()
-	} else {
-		j.array()
-		for i := range r.Links {
-			l := &r.Links[i]
-			j.elem()
-			j.object()
-			j.key("parent")
-			j.lotRef(l.Parent)
-			j.key("child")
-			j.lotRef(l.Child)
-			if l.Order != "" {
-				j.key("order")
-				j.string(l.Order)
-			}
-			if l.Transform != "" {
-				j.key("transform")
-				j.string(l.Transform)
-			}
-			if l.Confirmed {
-				j.key("confirmed")
-				j.bool(true)
-			}
-			j.end('}')
-		}
-		j.end(']')
-	}
-	j.key("suppliers")
-	if r.Suppliers == nil {
-		j.null()
-	} else {
-		j.array()
-		for i := range r.Suppliers {
-			s := &r.Suppliers[i]
-			j.elem()
-			j.object()
-			for _, f := range [...]struct{ k, v string }{{"id", s.ID}, {"name", s.Name}, {"item", s.Item}, {"lot", s.Lot}, {"supplier_lot", s.SupplierLot}, {"po", s.PO}} {
-				j.key(f.k)
-				j.string(f.v)
-			}
-			j.key("qty")
-			j.float(s.Qty)
-			j.key("uom")
-			j.string(s.UOM)
-			j.key("time")
-			j.string(s.Time)
-			j.end('}')
-		}
-		j.end(']')
-	}
-	j.key("shipments")
-	if r.Shipments == nil {
-		j.null()
-	} else {
-		j.array()
-		for i := range r.Shipments {
-			s := &r.Shipments[i]
-			j.elem()
-			j.object()
-			j.key("item")
-			j.string(s.Item)
-			j.key("lot")
-			j.string(s.Lot)
-			j.key("qty")
-			j.float(s.Qty)
-			j.key("uom")
-			j.string(s.UOM)
-			j.key("customer")
-			j.object()
-			j.key("id")
-			j.string(s.Customer.ID)
-			if s.Customer.Name != "" {
-				j.key("name")
-				j.string(s.Customer.Name)
-			}
-			j.end('}')
-			j.key("sales_order")
-			j.string(s.SalesOrder)
-			if s.Delivery != "" {
-				j.key("delivery")
-				j.string(s.Delivery)
-			}
-			j.key("time")
-			j.string(s.Time)
-			j.end('}')
-		}
-		j.end(']')
-	}
+		j.end('}')
+	})
+	list(j, "suppliers", r.Suppliers, func(s *SupplierLot) {
+		j.object()
+		j.str("id", s.ID)
+		j.str("name", s.Name)
+		j.str("item", s.Item)
+		j.str("lot", s.Lot)
+		j.str("supplier_lot", s.SupplierLot)
+		j.str("po", s.PO)
+		j.key("qty")
+		j.float(s.Qty)
+		j.str("uom", s.UOM)
+		j.str("time", s.Time)
+		j.end('}')
+	})
+	list(j, "shipments", r.Shipments, func(s *Shipment) {
+		j.object()
+		j.str("item", s.Item)
+		j.str("lot", s.Lot)
+		j.key("qty")
+		j.float(s.Qty)
+		j.str("uom", s.UOM)
+		j.key("customer")
+		j.object()
+		j.str("id", s.Customer.ID)
+		j.strOmitEmpty("name", s.Customer.Name)
+		j.end('}')
+		j.str("sales_order", s.SalesOrder)
+		j.strOmitEmpty("delivery", s.Delivery)
+		j.str("time", s.Time)
+		j.end('}')
+	})
 	if r.Customers != nil {
-		j.key("customers")
-		if *r.Customers == nil {
-			j.null()
-		} else {
-			j.array()
-			for _, c := range *r.Customers {
-				j.elem()
-				j.object()
-				j.key("id")
-				j.string(c.ID)
-				j.key("name")
-				j.string(c.Name)
-				j.key("shipped")
-				j.qtys(c.Shipped)
-				j.end('}')
-			}
-			j.end(']')
-		}
+		list(j, "customers", *r.Customers, func(c *Customer) {
+			j.object()
+			j.str("id", c.ID)
+			j.str("name", c.Name)
+			j.key("shipped")
+			j.qtys(c.Shipped)
+			j.end('}')
+		})
 	}
 	j.end('}')
 	j.buf = append(j.buf, '\n')
@@ -183,12 +110,38 @@ func (r *TraceResult) writeJSON(j *jsonWriter) error {
 	return nil
 }
 
+// list writes a member whose value is an array (null when xs is nil),
+// each element by one call of each.
+func list[T any](j *jsonWriter, key string, xs []T, each func(*T)) {
+	j.key(key)
+	if xs == nil {
+		j.null()
+		return
+	}
+	j.array()
+	for i := range xs {
+		j.elem()
+		each(&xs[i])
+	}
+	j.end(']')
+}
+
+func (j *jsonWriter) str(key, v string) {
+	j.key(key)
+	j.string(v)
+}
+
+// strOmitEmpty writes a member tagged omitempty.
+func (j *jsonWriter) strOmitEmpty(key, v string) {
+	if v != "" {
+		j.str(key, v)
+	}
+}
+
 func (j *jsonWriter) rootLot(r *RootLot) {
 	j.object()
-	j.key("item")
-	j.string(r.Item)
-	j.key("lot")
-	j.string(r.Lot)
+	j.str("item", r.Item)
+	j.str("lot", r.Lot)
 	j.onHand(r.OnHand, r.OnHold)
 	j.end('}')
 }
@@ -216,8 +169,7 @@ func (j *jsonWriter) qtys(qs []Qty) {
 		j.object()
 		j.key("qty")
 		j.float(q.Qty)
-		j.key("uom")
-		j.string(q.UOM)
+		j.str("uom", q.UOM)
 		j.end('}')
 	}
 	j.end(']')
@@ -225,10 +177,8 @@ func (j *jsonWriter) qtys(qs []Qty) {
 
 func (j *jsonWriter) lotRef(r LotRef) {
 	j.object()
-	j.key("item")
-	j.string(r.Item)
-	j.key("lot")
-	j.string(r.Lot)
+	j.str("item", r.Item)
+	j.str("lot", r.Lot)
 	j.end('}')
 }
 
