@@ -934,9 +934,13 @@ func (s *DB) ReadGenealogy(ctx context.Context, fn func(core.GenealogyLink) erro
 		}
 		defer rows.Close()
 		var l core.GenealogyLink
+		var grp pgtype.DriverBytes // a group's rows are consecutive: one string per group
 		for rows.Next() {
-			if err := rows.Scan(&l.Group, &l.Out, &l.LotID); err != nil {
+			if err := rows.Scan(&grp, &l.Out, &l.LotID); err != nil {
 				return err
+			}
+			if string(grp) != l.Group {
+				l.Group = string(grp)
 			}
 			if err := fn(l); err != nil {
 				return err
