@@ -40,6 +40,10 @@ type GraphCache struct {
 	wg       sync.WaitGroup
 }
 
+// failedLoadBackoff is the least time between a failed background load
+// and the next (with MinInterval 0).
+const failedLoadBackoff = time.Minute
+
 // NewGraphCache returns an empty cache of the store's genealogy; the first
 // walk that finds it empty starts loading it.
 func NewGraphCache(s Store) *GraphCache {
@@ -120,9 +124,15 @@ func (c *GraphCache) current(ctx context.Context) (*Graph, error) {
 		err := c.Load(c.ctx)
 		c.mu.Lock()
 		c.loading = false
+		if err != nil {
+			// Retry no sooner than a minute: a load that fails (the
+			// database is down, a lot id out of range) must not be retried
+			// by every trace.
+			c.lastDur = max(c.lastDur, failedLoadBackoff/4)
+		}
 		c.mu.Unlock()
 		if err != nil && c.ctx.Err() == nil {
-			c.logger().Warn("genealogy cache: load failed; walks read the store", "err", err)
+			c.logger().Warn("genealogy cache: load failed; walks read the store", "err", err, "retry_after", failedLoadBackoff)
 		}
 	}()
 	return nil, nil

@@ -1,0 +1,98 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lothub/lothub/core"
+)
+
+// A genealogy that cannot be loaded into memory (here a lot id beyond the
+// range the arrays index) leaves traces answered by the store, and the
+// load is not retried by every trace.
+func TestGraphCacheLoadFailure(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	in := core.Ingester{Store: s}
+	events := strings.Join([]string{
+		`{"id":"r1","type":"receive","time":"2026-03-01T08:00:00Z","lot":{"item":"FLOUR","lot":"F-A"},"qty":100,"uom":"KG","supplier":{"id":"V"}}`,
+		`{"id":"c1","type":"consume","time":"2026-03-02T08:00:00Z","lot":{"item":"FLOUR","lot":"F-A"},"qty":40,"uom":"KG","order":"WO-1"}`,
+		`{"id":"p1","type":"produce","time":"2026-03-02T09:00:00Z","lot":{"item":"DOUGH","lot":"D-1"},"qty":40,"uom":"KG","order":"WO-1"}`,
+	}, "\n")
+	if _, err := in.IngestJSONL(ctx, strings.NewReader(events), "t.jsonl"); err != nil {
+		t.Fatal(err)
+	}
+	// Renumber the dough lot past 2^31 everywhere it is referenced.
+	for _, q := range []string{
+		`UPDATE lots SET id = 3000000000 WHERE lot = 'D-1'`,
+		`UPDATE links SET lot_id = 3000000000 WHERE event_id = 'p1'`,
+		`UPDATE lot_qty SET lot_id = 3000000000 WHERE lot_id NOT IN (SELECT lot_id FROM receipts)`,
+		`UPDATE events SET lot_id = 3000000000 WHERE id = 'p1'`,
+	} {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	logs := &syncBuffer{}
+	c := core.NewGraphCache(s)
+	c.Log = slog.New(slog.NewTextHandler(logs, nil))
+	q := &core.Queries{Store: s, Graph: c}
+	trace := func() {
+		t.Helper()
+		r, err := q.Trace(ctx, core.Forward, core.Selector{Lot: &core.LotRef{Item: "FLOUR", Lot: "F-A"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Lots) != 1 || r.Lots[0].Lot != "D-1" {
+			t.Fatalf("trace: lots %+v, want DOUGH/D-1", r.Lots)
+		}
+	}
+	trace() // finds the cache empty: starts a load
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "load failed") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed load logged:\n%s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for range 4 {
+		trace()
+	}
+	c.Close()
+	if c.Walks() != 0 {
+		t.Errorf("walks from memory: %d, want 0", c.Walks())
+	}
+	if n := strings.Count(logs.String(), "load failed"); n != 1 {
+		t.Errorf("%d failed loads logged after five traces, want 1 (the next no sooner than a minute):\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "lot id 3000000000 out of the range") {
+		t.Errorf("the log does not say why the load failed:\n%s", logs.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
