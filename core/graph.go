@@ -191,6 +191,11 @@ func LoadGraph(ctx context.Context, s Store) (*Graph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load the genealogy into memory: %w", err)
 	}
+	// The lot arrays are indexed by id: both stores number lots densely,
+	// but refuse ids so sparse that the arrays would dwarf the links.
+	if limit := 8*int64(len(lot)) + 1<<20; maxLot > limit {
+		return nil, fmt.Errorf("load the genealogy into memory: lot ids up to %d for %d links are too sparse to index directly", maxLot, len(lot))
+	}
 	g := &Graph{version: version, groups: groups}
 	g.inOf, g.outOf = buildCSR(int(maxLot)+1, len(lot), func(i int) (int32, int32, bool) { return lot[i], grp[i], out[i] })
 	g.inputs, g.outputs = buildCSR(len(groups), len(lot), func(i int) (int32, int32, bool) { return grp[i], lot[i], out[i] })

@@ -13,10 +13,22 @@ import (
 	"github.com/lothub/lothub/core"
 )
 
-// A genealogy that cannot be loaded into memory (here a lot id beyond the
-// range the arrays index) leaves traces answered by the store, and the
-// load is not retried by every trace.
+// A genealogy that cannot be loaded into memory (a lot id beyond the range
+// the arrays index, or ids too sparse to index directly) leaves traces
+// answered by the store, and the load is not retried by every trace.
 func TestGraphCacheLoadFailure(t *testing.T) {
+	for _, c := range []struct {
+		id  int64
+		why string
+	}{
+		{3_000_000_000, "lot id 3000000000 out of the range"},
+		{50_000_000, "lot ids up to 50000000 for 2 links are too sparse"},
+	} {
+		t.Run(c.why, func(t *testing.T) { graphLoadFailure(t, c.id, c.why) })
+	}
+}
+
+func graphLoadFailure(t *testing.T, id int64, why string) {
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "hub.db"))
 	if err != nil {
@@ -32,14 +44,14 @@ func TestGraphCacheLoadFailure(t *testing.T) {
 	if _, err := in.IngestJSONL(ctx, strings.NewReader(events), "t.jsonl"); err != nil {
 		t.Fatal(err)
 	}
-	// Renumber the dough lot past 2^31 everywhere it is referenced.
+	// Renumber the dough lot everywhere it is referenced.
 	for _, q := range []string{
-		`UPDATE lots SET id = 3000000000 WHERE lot = 'D-1'`,
-		`UPDATE links SET lot_id = 3000000000 WHERE event_id = 'p1'`,
-		`UPDATE lot_qty SET lot_id = 3000000000 WHERE lot_id NOT IN (SELECT lot_id FROM receipts)`,
-		`UPDATE events SET lot_id = 3000000000 WHERE id = 'p1'`,
+		`UPDATE lots SET id = ? WHERE lot = 'D-1'`,
+		`UPDATE links SET lot_id = ? WHERE event_id = 'p1'`,
+		`UPDATE lot_qty SET lot_id = ? WHERE lot_id NOT IN (SELECT lot_id FROM receipts)`,
+		`UPDATE events SET lot_id = ? WHERE id = 'p1'`,
 	} {
-		if _, err := s.db.ExecContext(ctx, q); err != nil {
+		if _, err := s.db.ExecContext(ctx, q, id); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
@@ -75,7 +87,7 @@ func TestGraphCacheLoadFailure(t *testing.T) {
 	if n := strings.Count(logs.String(), "load failed"); n != 1 {
 		t.Errorf("%d failed loads logged after five traces, want 1 (the next no sooner than a minute):\n%s", n, logs.String())
 	}
-	if !strings.Contains(logs.String(), "lot id 3000000000 out of the range") {
+	if !strings.Contains(logs.String(), why) {
 		t.Errorf("the log does not say why the load failed:\n%s", logs.String())
 	}
 }
