@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -140,6 +141,9 @@ func TestEmailKeepsCredentialsOffPlainConnections(t *testing.T) {
 		// this host: it stands for a relay elsewhere on the network.
 		probe, err := net.Listen("tcp", "127.0.0.2:0")
 		if err != nil {
+			if os.Getenv("CI") != "" { // CI's machines have all of 127/8 on loopback
+				t.Fatalf("this system has no 127.0.0.2 to stand for another host: %v", err)
+			}
 			t.Skipf("this system has no 127.0.0.2 to stand for another host: %v", err)
 		}
 		probe.Close()
