@@ -14,11 +14,11 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lothub/lothub/connectors/dynamics"
+	"github.com/lothub/lothub/internal/testlog"
 	"github.com/lothub/lothub/sdk"
 )
 
@@ -354,28 +354,10 @@ func TestODataErrors(t *testing.T) {
 	}
 }
 
-// logBuffer collects what the connector logs.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestSecretsStayOut drives the connector through failures and webhooks
 // and looks for the secrets in every error and log line.
 func TestSecretsStayOut(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	old := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	t.Cleanup(func() { slog.SetDefault(old) })

@@ -5,7 +5,6 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,34 +20,16 @@ import (
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/sqlite"
 	"github.com/lothub/lothub/internal/testbuild"
+	"github.com/lothub/lothub/internal/testlog"
 	"github.com/lothub/lothub/runner"
 )
 
 func TestMain(m *testing.M) { testbuild.Main(m) }
 
-// syncBuffer is a log sink safe for the runner's and the plugin's
-// goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	store  core.Store
 	r      *runner.Runner
-	logs   *syncBuffer
+	logs   *testlog.Buffer
 	sleeps []time.Duration
 }
 
@@ -106,7 +86,7 @@ connectors:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &env{store: st, logs: &syncBuffer{}}
+	e := &env{store: st, logs: &testlog.Buffer{}}
 	e.r = &runner.Runner{
 		Store: st, Config: h,
 		Plugins: &runner.Plugins{Builtins: []string{"sap"}, Self: testbuild.Hub(t)},

@@ -1,16 +1,15 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/internal/testlog"
 )
 
 // A genealogy that cannot be loaded into memory (a lot id beyond the range
@@ -55,7 +54,7 @@ func graphLoadFailure(t *testing.T, id int64, why string) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	c := core.NewGraphCache(s)
 	c.Log = slog.New(slog.NewTextHandler(logs, nil))
 	q := &core.Queries{Store: s, Graph: c}
@@ -90,21 +89,4 @@ func graphLoadFailure(t *testing.T, id int64, why string) {
 	if !strings.Contains(logs.String(), why) {
 		t.Errorf("the log does not say why the load failed:\n%s", logs.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
