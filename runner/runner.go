@@ -519,7 +519,7 @@ func (s *supervisor) read(ctx context.Context, pos sdk.Position) (sdk.ReadResult
 			// the call at the same deadline, and its answer (a deadline
 			// exceeded error) can arrive before cctx's own timer has fired.
 			dl, _ := cctx.Deadline()
-			timedOut = err != nil && ctx.Err() == nil && (cctx.Err() == context.DeadlineExceeded || !time.Now().Before(dl))
+			timedOut = err != nil && ctx.Err() == nil && !time.Now().Before(dl)
 			cancel()
 			if err == nil {
 				return res, nil

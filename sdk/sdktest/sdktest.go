@@ -406,14 +406,6 @@ func (k *kit) checkRecords(t *testing.T, where string, rs []sdk.Record) {
 	}
 }
 
-func ids(rs []sdk.Record) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = r.ID
-	}
-	return out
-}
-
 // diff describes how got differs from want, for id lists.
 func diff(got, want []string) string {
 	for i := range min(len(got), len(want)) {
@@ -441,7 +433,7 @@ func (k *kit) checkReadAll(t *testing.T) []sdk.Record {
 		seen[r.ID] = i
 	}
 	again, _ := k.readToEnd(t, k.fresh, nil, batch)
-	if got, want := ids(again), ids(full); !slices.Equal(got, want) {
+	if got, want := IDs(again), IDs(full); !slices.Equal(got, want) {
 		t.Errorf("a second full read gave other ids: %s", diff(got, want))
 	} else {
 		for i := range full {
@@ -457,7 +449,7 @@ func (k *kit) checkReadAll(t *testing.T) []sdk.Record {
 		case err != nil:
 			t.Errorf("Read from the last position: %v", k.text(err))
 		case len(res.Records) > 0 || res.More:
-			t.Errorf("Read from the last position returned %d records (More %v), want none: %s", len(res.Records), res.More, diff(ids(res.Records), nil))
+			t.Errorf("Read from the last position returned %d records (More %v), want none: %s", len(res.Records), res.More, diff(IDs(res.Records), nil))
 		}
 	}
 	return full
@@ -481,7 +473,7 @@ func sample(n int) []int {
 }
 
 func (k *kit) checkResume(t *testing.T, full []sdk.Record) {
-	want := ids(full)
+	want := IDs(full)
 	for _, n := range k.h.BatchSizes {
 		t.Run(fmt.Sprintf("batch=%d", n), func(t *testing.T) {
 			// Read to the end in batches of n, each from the position the
@@ -526,7 +518,7 @@ func (k *kit) checkResume(t *testing.T, full []sdk.Record) {
 			// hub restarts plugins between reads.
 			for _, i := range sample(len(saved)) {
 				rest, _ := k.readToEnd(t, k.fresh, saved[i], max(k.h.Expect, 1)+1)
-				if got, want := ids(rest), want[savedAt[i]:]; !slices.Equal(got, want) {
+				if got, want := IDs(rest), want[savedAt[i]:]; !slices.Equal(got, want) {
 					t.Errorf("resuming from the position after record %d (%q): %s", savedAt[i], saved[i], diff(got, want))
 				}
 			}
@@ -548,7 +540,7 @@ func (k *kit) checkInvalidPosition(t *testing.T) {
 
 func (k *kit) checkConcurrent(t *testing.T, full []sdk.Record) {
 	const readers = 4
-	want := ids(full)
+	want := IDs(full)
 	batch := max(k.h.Expect/3, 1)
 	var wg sync.WaitGroup
 	errs := make(chan string, readers)
@@ -571,7 +563,7 @@ func (k *kit) checkConcurrent(t *testing.T, full []sdk.Record) {
 					errs <- fmt.Sprintf("concurrent Read: %v", k.text(err))
 					return
 				}
-				got = append(got, ids(res.Records)...)
+				got = append(got, IDs(res.Records)...)
 				if len(res.Next) > 0 {
 					pos = res.Next
 				}
