@@ -684,6 +684,7 @@ func (f *effects) add(e *Event, sign int) {
 	t, _ := e.Timestamp()
 	sg := float64(sign)
 	if e.Type == Transform {
+		f.c.GenealogyChanged = true
 		group := "t:" + e.ID
 		for _, q := range e.Inputs {
 			id := f.lotIDs[q.Ref()]
@@ -723,6 +724,7 @@ func (f *effects) add(e *Event, sign int) {
 			f.c.Receipts = append(f.c.Receipts, r)
 		}
 	case Produce, Consume:
+		f.c.GenealogyChanged = true
 		out := e.Type == Produce
 		d := f.delta(id, e.UOM)
 		if out {
@@ -763,6 +765,7 @@ func (f *effects) add(e *Event, sign int) {
 // deterministic order.
 func (f *effects) into(c *Changes) {
 	c.Links, c.Receipts, c.Shipments = f.c.Links, f.c.Receipts, f.c.Shipments
+	c.GenealogyChanged = f.c.GenealogyChanged
 	for _, d := range f.qty {
 		if d.Received != 0 || d.Produced != 0 || d.Consumed != 0 || d.Shipped != 0 || d.Adjusted != 0 {
 			c.LotDeltas = append(c.LotDeltas, *d)

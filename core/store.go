@@ -241,14 +241,18 @@ type Changes struct {
 	NewVersions   []EventRow
 	RemoveEffects []string // event ids whose links, receipts and shipments go
 	Links         []LinkRow
-	Receipts      []ReceiptRow
-	Shipments     []ShipmentRow
-	LotDeltas     []LotDelta
-	LotUses       []LotUse
-	OrderDeltas   []OrderDelta
-	Quarantine    []QuarantineRow
-	Resolved      []string // event ids whose quarantine entries are now resolved
-	ResolvedKeys  []string // quarantine keys now resolved (source records that map now)
+	// GenealogyChanged: links are added or removed (an order's or a
+	// transform's event applied or withdrawn); the store raises its
+	// GenealogyVersion.
+	GenealogyChanged bool
+	Receipts         []ReceiptRow
+	Shipments        []ShipmentRow
+	LotDeltas        []LotDelta
+	LotUses          []LotUse
+	OrderDeltas      []OrderDelta
+	Quarantine       []QuarantineRow
+	Resolved         []string // event ids whose quarantine entries are now resolved
+	ResolvedKeys     []string // quarantine keys now resolved (source records that map now)
 	// Raw are archived source records: new content is added and becomes
 	// the record's current version; known content is made current again
 	// and gets the new Mapping and Events.

@@ -644,7 +644,7 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			w.queue("remove effects from "+table, `DELETE FROM `+table+` WHERE event_id = ANY($1::text[])`, c.RemoveEffects)
 		}
 	}
-	if len(c.Links) > 0 || len(c.RemoveEffects) > 0 {
+	if c.GenealogyChanged {
 		w.queue("raise the genealogy version", `UPDATE genealogy_version SET version = version + 1`)
 	}
 	for _, step := range []func() error{

@@ -421,7 +421,7 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			}
 		}
 	}
-	if len(c.Links) > 0 || len(c.RemoveEffects) > 0 {
+	if c.GenealogyChanged {
 		if _, err := tx.ExecContext(ctx, `UPDATE genealogy_version SET version = version + 1`); err != nil {
 			return fmt.Errorf("raise the genealogy version: %w", err)
 		}

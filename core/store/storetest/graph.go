@@ -24,6 +24,8 @@ func init() {
 			v0 := h.version()
 			h.ingest(recv("r1", "FLOUR", "F-A", 100, "V", "X"))
 			h.equal("a receipt adds no link", h.version(), v0)
+			h.ingest(recv("r1", "FLOUR", "F-A", 90, "V", "X"))
+			h.equal("nor does its correction", h.version(), v0)
 			h.ingest(consume("c1", "WO-1", "FLOUR", "F-A", 40))
 			v1 := h.version()
 			if v1 == v0 {
