@@ -229,13 +229,17 @@ func (s *DB) ExceptionHistory(ctx context.Context, id int64) ([]core.ExceptionEv
 	})
 }
 
+// latestIsHold holds for an in-effect hold or release event e of a lot
+// that is a hold and the lot's latest such event.
+const latestIsHold = `e.type = 'hold'
+		  AND NOT EXISTS (SELECT 1 FROM events n WHERE n.lot_id = e.lot_id AND n.type IN ('hold', 'release') AND n.status = 'active'
+		                  AND (n.ts > e.ts OR n.ts = e.ts AND n.seq > e.seq))`
+
 func (s *DB) HeldLots(ctx context.Context) ([]core.HeldLotRow, error) {
 	rows, err := s.pool.Query(ctx, `SELECT l.id, l.item, l.lot, e.ts, e.id, e.body
 		FROM events e JOIN lots l ON l.id = e.lot_id
 		WHERE e.type IN ('hold', 'release') AND e.status = 'active'
-		  AND NOT EXISTS (SELECT 1 FROM events n WHERE n.lot_id = e.lot_id AND n.type IN ('hold', 'release') AND n.status = 'active'
-		                  AND (n.ts > e.ts OR n.ts = e.ts AND n.seq > e.seq))
-		  AND e.type = 'hold'
+		  AND `+latestIsHold+`
 		ORDER BY l.item, l.lot`)
 	if err != nil {
 		return nil, fmt.Errorf("find held lots: %w", err)
@@ -247,9 +251,7 @@ func (s *DB) HeldLots(ctx context.Context) ([]core.HeldLotRow, error) {
 
 func (s *DB) HeldAmong(ctx context.Context, lotIDs []int64) ([]int64, error) {
 	return readLots(ctx, s, len(lotIDs), "read hold status", `SELECT DISTINCT e.lot_id FROM events e
-		WHERE e.lot_id = ANY($1::bigint[]) AND e.type = 'hold' AND e.status = 'active'
-		  AND NOT EXISTS (SELECT 1 FROM events n WHERE n.lot_id = e.lot_id AND n.type IN ('hold', 'release') AND n.status = 'active'
-		                  AND (n.ts > e.ts OR n.ts = e.ts AND n.seq > e.seq))`, []any{lotIDs},
+		WHERE e.lot_id = ANY($1::bigint[]) AND e.status = 'active' AND `+latestIsHold, []any{lotIDs},
 		func(id *int64) []any { return []any{id} })
 }
 

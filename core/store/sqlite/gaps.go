@@ -242,6 +242,12 @@ func (s *DB) ExceptionHistory(ctx context.Context, id int64) ([]core.ExceptionEv
 	})
 }
 
+// latestIsHold holds for an in-effect hold or release event e of a lot
+// (from events_holds) that is a hold and the lot's latest such event.
+const latestIsHold = `e.type = 'hold'
+		  AND NOT EXISTS (SELECT 1 FROM events n INDEXED BY events_holds WHERE n.lot_id = e.lot_id AND n.type IN ('hold', 'release') AND n.status = 'active'
+		                  AND (n.ts > e.ts OR n.ts = e.ts AND n.seq > e.seq))`
+
 func (s *DB) HeldLots(ctx context.Context) ([]core.HeldLotRow, error) {
 	// INDEXED BY: without statistics SQLite scans every event through
 	// events_lot instead of the few holds through events_holds (1.5 s
@@ -249,9 +255,7 @@ func (s *DB) HeldLots(ctx context.Context) ([]core.HeldLotRow, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT l.id, l.item, l.lot, e.ts, e.id, e.body
 		FROM events e INDEXED BY events_holds JOIN lots l ON l.id = e.lot_id
 		WHERE e.type IN ('hold', 'release') AND e.status = 'active'
-		  AND NOT EXISTS (SELECT 1 FROM events n INDEXED BY events_holds WHERE n.lot_id = e.lot_id AND n.type IN ('hold', 'release') AND n.status = 'active'
-		                  AND (n.ts > e.ts OR n.ts = e.ts AND n.seq > e.seq))
-		  AND e.type = 'hold'
+		  AND `+latestIsHold+`
 		ORDER BY l.item, l.lot`)
 	if err != nil {
 		return nil, fmt.Errorf("find held lots: %w", err)
@@ -264,9 +268,7 @@ func (s *DB) HeldLots(ctx context.Context) ([]core.HeldLotRow, error) {
 func (s *DB) HeldAmong(ctx context.Context, lotIDs []int64) ([]int64, error) {
 	rows, err := s.query(ctx, `SELECT DISTINCT e.lot_id FROM json_each(?) j
 		JOIN events e INDEXED BY events_holds ON e.lot_id = j.value AND e.type IN ('hold', 'release') AND e.status = 'active'
-		WHERE NOT EXISTS (SELECT 1 FROM events n INDEXED BY events_holds WHERE n.lot_id = e.lot_id AND n.type IN ('hold', 'release') AND n.status = 'active'
-		                  AND (n.ts > e.ts OR n.ts = e.ts AND n.seq > e.seq))
-		  AND e.type = 'hold'`, jsonList(lotIDs))
+		WHERE `+latestIsHold, jsonList(lotIDs))
 	if err != nil {
 		return nil, fmt.Errorf("read hold status: %w", err)
 	}
