@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -57,7 +58,7 @@ func (q *Queries) Gaps(ctx context.Context) ([]Gap, error) {
 }
 
 func uniqueRefs(refs []LotRef) []LotRef {
-	sort.Slice(refs, func(i, j int) bool { return lessRef(refs[i], refs[j]) })
+	slices.SortFunc(refs, cmpRef)
 	out := refs[:0]
 	for i, r := range refs {
 		if i == 0 || r != refs[i-1] {

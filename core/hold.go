@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -166,7 +166,7 @@ func (m *Monitor) holdOrRelease(ctx context.Context, typ EventType, p HoldParams
 					}
 				}
 			}
-			sort.Slice(desc, func(i, j int) bool { return lessRef(refs[desc[i]], refs[desc[j]]) })
+			slices.SortFunc(desc, func(a, b int64) int { return cmpRef(refs[a], refs[b]) })
 			for _, d := range desc {
 				h, isHeld := heldBy[d]
 				switch {

@@ -206,11 +206,12 @@ func (m *Monitor) Alert(ctx context.Context, now time.Time) (sent, failed int) {
 			break // shutting down: the rest go out at the next evaluation
 		}
 		if !e.Sending.IsZero() && now.Sub(e.Sending) >= unconfirmedAfter {
-			var err error
-			if e, err = m.unclaim(ctx, e.ID, now); err != nil {
+			back, err := m.unclaim(ctx, e.ID, now)
+			if err != nil {
 				m.log().Error("gap alerts: take back an unconfirmed alert", "gap", e.GapID(), "err", err)
 				continue
 			}
+			e = back
 		}
 		stage := StageNone
 		switch {

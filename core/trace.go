@@ -544,13 +544,6 @@ func cmpRef(a, b LotRef) int {
 	return strings.Compare(a.Lot, b.Lot)
 }
 
-func lessRef(a, b LotRef) bool {
-	if a.Item != b.Item {
-		return a.Item < b.Item
-	}
-	return a.Lot < b.Lot
-}
-
 // round removes float noise from sums of decimal quantities.
 func round(v float64) float64 {
 	r := math.Round(v*1e6) / 1e6

@@ -89,7 +89,7 @@ events, the gap rules are evaluated after it (--evaluate=false to skip).`,
 				if run.Events > 0 {
 					// Gaps the new events raised or closed, and lots born
 					// from held material, as hub serve does after a sync.
-					a.evaluateAfterIngest(cmd.Context(), s)
+					a.evaluateAfterIngest(cmd.Context(), s, h)
 				}
 				if asJSON {
 					if jerr := writeJSON(a.stdout, run); jerr != nil {

@@ -77,7 +77,7 @@ func (a *app) ingestEvents(ctx context.Context, events string, asJSON bool) erro
 		in := core.Ingester{Store: s}
 		st, err := in.IngestJSONL(ctx, r, events)
 		if err == nil {
-			a.evaluateAfterIngest(ctx, s)
+			a.evaluateAfterIngest(ctx, s, nil)
 		}
 		if asJSON {
 			if jerr := writeJSON(a.stdout, st); jerr != nil {
@@ -119,7 +119,7 @@ func (a *app) ingestRecords(ctx context.Context, mappingFile, kind, source strin
 				return err
 			}
 		}
-		a.evaluateAfterIngest(ctx, s)
+		a.evaluateAfterIngest(ctx, s, nil)
 		if asJSON {
 			return writeJSON(a.stdout, total)
 		}

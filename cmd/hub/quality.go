@@ -44,16 +44,19 @@ func (a *app) withMonitor(ctx context.Context, fn func(m *core.Monitor) error) e
 	return a.withStore(ctx, func(s core.Store) error { return fn(a.monitor(s, h)) })
 }
 
-// evaluateAfterIngest runs the gap rules after an ingest. The ingest is
+// evaluateAfterIngest runs the gap rules after an ingest, with h's rules
+// and notifiers (nil: the configuration's, loaded here). The ingest is
 // committed already: a failure here is reported, never fails it.
-func (a *app) evaluateAfterIngest(ctx context.Context, s core.Store) {
+func (a *app) evaluateAfterIngest(ctx context.Context, s core.Store, h *config.Hub) {
 	if !a.evaluate {
 		return
 	}
-	h, err := a.qualityConfig()
-	if err != nil {
-		fmt.Fprintf(a.stderr, "hub: gaps not evaluated: %v\n", err)
-		return
+	if h == nil { // the command has not loaded the configuration
+		var err error
+		if h, err = a.qualityConfig(); err != nil {
+			fmt.Fprintf(a.stderr, "hub: gaps not evaluated: %v\n", err)
+			return
+		}
 	}
 	if _, err := a.monitor(s, h).Evaluate(ctx); err != nil {
 		fmt.Fprintf(a.stderr, "hub: gaps not evaluated (run 'hub gaps --evaluate' later): %v\n", err)

@@ -217,20 +217,22 @@ func printTrace(w io.Writer, r *core.TraceResult, recall bool) {
 	for i, rt := range roots {
 		names[i] = rt.Ref().String()
 	}
-	// Lots on hold, each once (with several roots, a root can also be
-	// reached from another).
-	heldLots := map[core.LotRef]bool{}
+	onHand := map[core.LotRef]*[]core.Qty{}
+	onHold := map[core.LotRef]bool{} // by lot: with several roots, a root can also be reached from another
+	depth := map[core.LotRef]int{}
 	for _, l := range r.Lots {
-		if l.OnHold {
-			heldLots[core.LotRef{Item: l.Item, Lot: l.Lot}] = true
-		}
+		ref := core.LotRef{Item: l.Item, Lot: l.Lot}
+		onHand[ref], onHold[ref], depth[ref] = l.OnHand, l.OnHold, l.Depth
 	}
 	for _, rt := range roots {
-		if rt.OnHold {
-			heldLots[rt.Ref()] = true
+		onHand[rt.Ref()], onHold[rt.Ref()], depth[rt.Ref()] = rt.OnHand, rt.OnHold, 0
+	}
+	held, confirmed := 0, 0
+	for _, h := range onHold {
+		if h {
+			held++
 		}
 	}
-	held, confirmed := len(heldLots), 0
 	for _, l := range r.Links {
 		if l.Confirmed {
 			confirmed++
@@ -257,16 +259,6 @@ func printTrace(w io.Writer, r *core.TraceResult, recall bool) {
 			from, to = to, from
 		}
 		next[from] = append(next[from], edge{to, linkVia(l), l.Confirmed})
-	}
-	onHand := map[core.LotRef]*[]core.Qty{}
-	onHold := map[core.LotRef]bool{}
-	depth := map[core.LotRef]int{}
-	for _, l := range r.Lots {
-		ref := core.LotRef{Item: l.Item, Lot: l.Lot}
-		onHand[ref], onHold[ref], depth[ref] = l.OnHand, l.OnHold, l.Depth
-	}
-	for _, rt := range roots {
-		onHand[rt.Ref()], onHold[rt.Ref()], depth[rt.Ref()] = rt.OnHand, rt.OnHold, 0
 	}
 	label := func(ref core.LotRef) string {
 		s := ref.String()
