@@ -283,36 +283,22 @@ func (cl *client) b1ScanMaster(ctx context.Context, l *b1Lister, b *batch) error
 	if cur.Done {
 		return nil
 	}
-	next := ""
-	for {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("%s: read %s: %w", cl.o.systemName(), l.name(), err)
-		}
-		docs, link, err := l.page(ctx, cur.After, next)
-		if err != nil {
-			return err
-		}
-		before := len(b.records)
+	full, err := cl.pages(ctx, l, cur.After, b, func(docs []document) bool {
 		for _, d := range docs {
 			rec, emit, commit := l.b1Batch(cur, d, b.now())
 			if emit {
 				if b.full() {
-					b.more = true
-					return nil
+					return true
 				}
 				b.records = append(b.records, rec)
 			}
 			commit()
 			cur.After = d.key
 		}
-		if len(b.records) > before {
-			b.records[len(b.records)-1].Position = b.pos.encode()
-		}
-		cl.log.DebugContext(ctx, "sap: page read", "set", l.name(), "entities", len(docs), "records", len(b.records)-before, "next", link != "")
-		if link == "" {
-			break
-		}
-		next = link
+		return false
+	})
+	if err != nil || full {
+		return err
 	}
 	cur.Done = true
 	return nil

@@ -56,16 +56,7 @@ func (cl *client) scan(ctx context.Context, l lister, b *batch) error {
 	if from == "" {
 		from = cl.o.start
 	}
-	next := ""
-	for {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("%s: read %s: %w", cl.o.systemName(), l.name(), err)
-		}
-		docs, link, err := l.page(ctx, from, next)
-		if err != nil {
-			return err
-		}
-		before := len(b.records)
+	full, err := cl.pages(ctx, l, from, b, func(docs []document) bool {
 		for _, d := range docs {
 			if cur.seen(d.key, d.ts) {
 				continue
@@ -84,25 +75,49 @@ func (cl *client) scan(ctx context.Context, l lister, b *batch) error {
 					if i > 0 {
 						cur.Part = &part{Key: d.key, TS: d.ts, Line: lines[i-1].sub}
 					}
-					b.more = true
-					return nil
+					return true
 				}
 				b.records = append(b.records, ln.rec)
 			}
 			cur.done(d.key, d.ts)
 			cur.trim(cl.o.overlap, l.floor)
 		}
+		return false
+	})
+	if err != nil || full {
+		return err
+	}
+	cur.rest(cl.o.overlap, l.floor)
+	return nil
+}
+
+// pages reads a set page by page from from and hands each page's documents
+// to take, which adds records to b and says whether b filled up (b.more is
+// then set and pages stops). A page ends at a document boundary: the last
+// record a page added carries the position, so the hub may commit the
+// batch up to there on its own.
+func (cl *client) pages(ctx context.Context, l lister, from string, b *batch, take func([]document) (full bool)) (full bool, err error) {
+	next := ""
+	for {
+		if err := ctx.Err(); err != nil {
+			return false, fmt.Errorf("%s: read %s: %w", cl.o.systemName(), l.name(), err)
+		}
+		docs, link, err := l.page(ctx, from, next)
+		if err != nil {
+			return false, err
+		}
+		before := len(b.records)
+		if take(docs) {
+			b.more = true
+			return true, nil
+		}
 		if len(b.records) > before {
-			// A page ends at a document boundary: the hub may commit
-			// the batch up to here on its own.
 			b.records[len(b.records)-1].Position = b.pos.encode()
 		}
 		cl.log.DebugContext(ctx, "sap: page read", "set", l.name(), "documents", len(docs), "records", len(b.records)-before, "next", link != "")
 		if link == "" {
-			break
+			return false, nil
 		}
 		next = link
 	}
-	cur.rest(cl.o.overlap, l.floor)
-	return nil
 }
