@@ -323,16 +323,14 @@ const b1Released = "bdsStatus_Released"
 //
 // commit records the new status in the cursor once the record is taken.
 func (l *b1Lister) b1Batch(cur *cursor, d document, now time.Time) (rec sdk.Record, emit bool, commit func()) {
-	rec = d.lines[0].rec
-	var f map[string]json.RawMessage
-	_ = json.Unmarshal(rec.Payload, &f) // the lister wrote it
+	rec, f := d.lines[0].rec, d.lines[0].fields
 	status := text(f["Status"])
 	h := cur.Held[d.key]
+	if status == "" || (status == b1Released && h == nil) || (h != nil && h.Status == status) {
+		return rec, false, func() {}
+	}
 	at := now.UTC().Truncate(time.Second).Format(time.RFC3339)
-	nothing := func() {}
 	switch {
-	case status == "" || (status == b1Released && h == nil) || (h != nil && h.Status == status):
-		return rec, false, nothing
 	case status == b1Released:
 		f["HeldSince"], _ = json.Marshal(h.Since)
 		f["PreviousStatus"], _ = json.Marshal(h.Status)
@@ -468,11 +466,7 @@ func (l *b1Lister) document(h map[string]json.RawMessage) (document, error) {
 				fields[k] = v
 			}
 		}
-		payload, err := json.Marshal(fields)
-		if err != nil {
-			return document{}, fmt.Errorf("%s %s: %w", l.set.Name, entry, err)
-		}
-		return document{key: entry, lines: []line{{rec: sdk.Record{Kind: l.set.Kind, ID: l.set.Name + "/" + entry, Payload: payload}}}}, nil
+		return document{key: entry, lines: []line{{rec: sdk.Record{Kind: l.set.Kind, ID: l.set.Name + "/" + entry}, fields: fields}}}, nil
 	}
 	ts, err := b1Timestamp(text(h["UpdateDate"]), text(h["UpdateTime"]))
 	if err != nil {

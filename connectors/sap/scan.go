@@ -2,6 +2,7 @@ package sap
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -20,6 +21,9 @@ type document struct {
 type line struct {
 	sub string // the line's number within the document ("0001", "3")
 	rec sdk.Record
+	// fields of a Business One master entity, whose record (rec without a
+	// payload) is made, and encoded, only when its status changed.
+	fields map[string]json.RawMessage
 }
 
 // lister lists the documents of one entity set, by timestamp and key, one
