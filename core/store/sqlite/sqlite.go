@@ -273,19 +273,11 @@ func (t *ingestTx) LotIDs(ctx context.Context, refs []core.LotRef) (map[core.Lot
 	// New lots come back from the insert; only the lots that existed
 	// already are looked up (most of a bulk load's lots are new).
 	scan := func(rows *sql.Rows, what string) error {
-		defer rows.Close()
-		for rows.Next() {
-			var id int64
-			var r core.LotRef
-			if err := rows.Scan(&id, &r.Item, &r.Lot); err != nil {
-				return fmt.Errorf("%s: %w", what, err)
-			}
-			out[r] = id
+		lots, err := collect(rows, what, func(r *core.LotRow) []any { return []any{&r.ID, &r.Ref.Item, &r.Ref.Lot} })
+		for _, l := range lots {
+			out[l.Ref] = l.ID
 		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		return nil
+		return err
 	}
 	err := chunks(ctx, t.tx, "record lots", "INSERT INTO lots (item, lot) VALUES", "ON CONFLICT (item, lot) DO NOTHING RETURNING id, item, lot",
 		pairs, func(p [2]string) []any { return []any{p[0], p[1]} },
