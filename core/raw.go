@@ -110,7 +110,7 @@ const remapPrefix = "remap:"
 //
 // runID names this ingest in the ids of the reverse events it writes for
 // Dropped events; it must differ between remap runs.
-func (in *Ingester) IngestRecords(ctx context.Context, recs []MappedRecord, runID string, extra func(IngestTx) error) (RecordStats, error) {
+func (in *Ingester) IngestRecords(ctx context.Context, recs []MappedRecord, runID string, extra func(IngestTx, RecordStats) error) (RecordStats, error) {
 	return in.CommitRecords(ctx, in.PrepareRecords(recs), runID, extra)
 }
 
@@ -202,7 +202,7 @@ func (in *Ingester) PrepareRecords(recs []MappedRecord) *RecordBatch {
 func (b *RecordBatch) Records() []MappedRecord { return b.recs }
 
 // CommitRecords commits a prepared batch: the second half of IngestRecords.
-func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID string, extra func(IngestTx) error) (RecordStats, error) {
+func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID string, extra func(IngestTx, RecordStats) error) (RecordStats, error) {
 	recs, now, events, produced := b.recs, b.now, b.events, b.produced
 	quarantine, raws, resolvedKeys := b.quarantine, b.raws, b.resolvedKeys
 	st := RecordStats{Records: len(recs)}
@@ -280,7 +280,9 @@ func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID str
 			return err
 		}
 		if extra != nil {
-			return extra(tx)
+			done := st
+			done.Quarantined, done.Archived = len(quarantine), len(raws)
+			return extra(tx, done)
 		}
 		return nil
 	})

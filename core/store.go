@@ -133,6 +133,10 @@ type IngestTx interface {
 	// SetCursor stores a connector's new position, committed with the
 	// batch's events.
 	SetCursor(ctx context.Context, c CursorRow) error
+	// CountRun stores a running run's counts (batches, records, events,
+	// unchanged, quarantined) with the batch that reached them, so that a
+	// run the hub never finished (killed) still shows what it committed.
+	CountRun(ctx context.Context, r Run) error
 	// Exceptions lists gap exceptions as the transaction sees them.
 	Exceptions(ctx context.Context, f ExceptionFilter) ([]Exception, error)
 	// SaveException inserts e when e.ID is 0 (setting e.ID) and updates

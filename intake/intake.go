@@ -81,7 +81,7 @@ func (p *Pipeline) mapOne(in Input) (core.MappedRecord, error) {
 // in one transaction, together with whatever extra writes (a connector's
 // new position). Records that fail to map are archived and quarantined;
 // they never stop the batch.
-func (p *Pipeline) Ingest(ctx context.Context, inputs []Input, extra func(core.IngestTx) error) (core.RecordStats, error) {
+func (p *Pipeline) Ingest(ctx context.Context, inputs []Input, extra func(core.IngestTx, core.RecordStats) error) (core.RecordStats, error) {
 	b, err := p.Map(inputs)
 	if err != nil {
 		return core.RecordStats{}, err
@@ -113,7 +113,7 @@ func (p *Pipeline) Map(inputs []Input) (*Batch, error) {
 // Commit archives a mapped batch and ingests its events, in one
 // transaction with extra. Deletions are looked up here, against what the
 // batches before committed.
-func (p *Pipeline) Commit(ctx context.Context, b *Batch, extra func(core.IngestTx) error) (core.RecordStats, error) {
+func (p *Pipeline) Commit(ctx context.Context, b *Batch, extra func(core.IngestTx, core.RecordStats) error) (core.RecordStats, error) {
 	recs := b.prepared.Records()
 	for i, in := range b.inputs {
 		if mr := &recs[i]; len(in.Deletes) > 0 && mr.Err == nil {

@@ -303,6 +303,12 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 	case core.ErrorCode(err) != core.ENOTFOUND:
 		return err
 	}
+	// The stored position is committed: tell the connector, in case the
+	// hub that committed it died before it could (a file to archive, a
+	// message to acknowledge).
+	if len(pos) > 0 {
+		sup.ack(ctx, pos)
+	}
 	p := &intake.Pipeline{Ingester: &r.ing, Mapping: m, Source: cc.Name}
 	r.ing.Store = r.Store
 	r.ing.Now = r.Now
@@ -334,6 +340,7 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 					return err
 				}
 				pos = res.Next
+				sup.ack(ctx, pos)
 			}
 			// More without records: the source had an empty page but
 			// says there is more. Read on, but not forever.
@@ -347,18 +354,30 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 		}
 		empty = 0
 		next := res.Next
-		st, err := p.Commit(ctx, b.mapped, func(tx core.IngestTx) error {
-			return tx.SetCursor(ctx, core.CursorRow{Connector: cc.Name, Position: next, Updated: r.now(), RunID: run.ID})
+		var counted core.Run
+		_, err := p.Commit(ctx, b.mapped, func(tx core.IngestTx, st core.RecordStats) error {
+			if err := tx.SetCursor(ctx, core.CursorRow{Connector: cc.Name, Position: next, Updated: r.now(), RunID: run.ID}); err != nil {
+				return err
+			}
+			// The run's counts commit with the batch: a run the hub
+			// never finishes (kill -9) shows what it committed.
+			counted = *run
+			counted.Batches++
+			counted.Records += st.Records
+			counted.Events += st.New + st.Superseded
+			counted.Unchanged += st.Unchanged
+			counted.Quarant += st.Quarantined
+			return tx.CountRun(ctx, counted)
 		})
 		if err != nil {
 			return err
 		}
 		pos = next
-		run.Batches++
-		run.Records += st.Records
-		run.Events += st.New + st.Superseded
-		run.Unchanged += st.Unchanged
-		run.Quarant += st.Quarantined
+		*run = counted
+		// Only now, with the batch committed, may the connector act on
+		// its source (archive a file, acknowledge a message). The read
+		// ahead from next proved nothing.
+		sup.ack(ctx, next)
 		if r.Progress != nil {
 			r.Progress(Progress{Run: *run, More: res.More, Elapsed: time.Since(start)})
 		}
@@ -443,8 +462,26 @@ type supervisor struct {
 	cc     *config.Connector
 	plugin Plugin
 	log    *slog.Logger
+
+	// mu guards client and cfg: the read-ahead goroutine restarts the
+	// plugin while the committing one acknowledges positions.
+	mu     sync.Mutex
 	client *sdk.Client
 	cfg    sdk.Config
+}
+
+// current returns the running plugin (nil after a crash) and its
+// validated configuration.
+func (s *supervisor) current() (*sdk.Client, sdk.Config) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.client, s.cfg
+}
+
+func (s *supervisor) setClient(c *sdk.Client, cfg sdk.Config) {
+	s.mu.Lock()
+	s.client, s.cfg = c, cfg
+	s.mu.Unlock()
 }
 
 func (r *Runner) supervise(ctx context.Context, cc *config.Connector, log *slog.Logger) (*supervisor, error) {
@@ -471,13 +508,38 @@ func (s *supervisor) launch(ctx context.Context) error {
 		c.Close()
 		return core.Errorf(core.EINVALID, "connector %s in %s: %v", s.cc.Name, s.r.Config.File, err)
 	}
-	s.client, s.cfg = c, cfg
+	s.setClient(c, cfg)
 	return nil
 }
 
+// ackTimeout bounds an acknowledgement when the connector's own timeout is
+// not set.
+const ackTimeout = 5 * time.Minute
+
+// ack tells the connector that everything up to pos is committed. A
+// failure does not fail the sync: what the connector does on an
+// acknowledgement (archive a file, acknowledge a message) waits for the
+// next one, and every sync starts by acknowledging the stored position.
+func (s *supervisor) ack(ctx context.Context, pos sdk.Position) {
+	c, cfg := s.current()
+	if c == nil {
+		return // crashed or killed: the next sync acknowledges again
+	}
+	timeout := time.Duration(s.cc.Timeout)
+	if timeout <= 0 {
+		timeout = ackTimeout
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := c.Ack(actx, cfg, pos); err != nil && ctx.Err() == nil {
+		s.log.Warn("connector could not act on a committed position; it is acknowledged again at the next sync",
+			"err", config.Scrub(err.Error(), s.cc.Secrets()))
+	}
+}
+
 func (s *supervisor) close() {
-	if s.client != nil {
-		s.client.Close()
+	if c, _ := s.current(); c != nil {
+		c.Close()
 	}
 }
 
@@ -497,7 +559,7 @@ func (s *supervisor) read(ctx context.Context, pos sdk.Position) (sdk.ReadResult
 	for attempt := 1; ; attempt++ {
 		var err error
 		restartFailed := false
-		if s.client == nil {
+		if c, _ := s.current(); c == nil {
 			// The plugin crashed or hung and was killed. A configuration
 			// it refuses fails the run at once; anything else (the
 			// machine out of processes or memory for a moment) is
@@ -513,7 +575,8 @@ func (s *supervisor) read(ctx context.Context, pos sdk.Position) (sdk.ReadResult
 		if !restartFailed {
 			cctx, cancel := context.WithTimeout(ctx, time.Duration(s.cc.Timeout))
 			var res sdk.ReadResult
-			res, err = s.client.Read(cctx, s.cfg, pos, s.cc.BatchSize)
+			c, cfg := s.current()
+			res, err = c.Read(cctx, cfg, pos, s.cc.BatchSize)
 			// The call timed out if its deadline has passed. Look at the
 			// clock, not only at cctx.Err(): the plugin's gRPC server ends
 			// the call at the same deadline, and its answer (a deadline
@@ -545,8 +608,10 @@ func (s *supervisor) read(ctx context.Context, pos sdk.Position) (sdk.ReadResult
 				err = fmt.Errorf("connector plugin %s %s (the connector's timeout) and was killed: %w", s.plugin.Name, why, err)
 			}
 			s.log.Warn("connector plugin "+why+", restarting", "attempt", attempt, "err", err)
-			s.client.Kill()
-			s.client = nil
+			if c, _ := s.current(); c != nil {
+				c.Kill()
+			}
+			s.setClient(nil, sdk.Config{})
 			delay = wait
 		case errors.Is(err, sdk.ErrRetry):
 			delay = wait

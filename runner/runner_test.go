@@ -316,3 +316,33 @@ func TestScheduleRunsAndNeverOverlaps(t *testing.T) {
 		t.Errorf("first scheduled run read %d records, want 30", last.Records)
 	}
 }
+
+// A run's counts commit with each batch: a hub killed mid-sync leaves a
+// run whose record shows every batch it committed, and the run that
+// closes it as interrupted keeps them.
+func TestRunCountsCommitWithTheirBatch(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 10)
+	plant(t, e.scans, 0, 20) // 60 scans: six batches
+	var seen []core.Run
+	e.r.Progress = func(p runner.Progress) {
+		// What a kill -9 right now would leave in the store.
+		runs, err := e.store.Runs(ctx, core.RunFilter{Connector: "mes", Limit: 1})
+		if err != nil || len(runs) != 1 {
+			t.Fatalf("runs = %v, %v", runs, err)
+		}
+		r := runs[0]
+		if r.Status != core.RunRunning || r.Batches != p.Run.Batches || r.Records != p.Run.Records || r.Events != p.Run.Events {
+			t.Errorf("stored run after batch %d = %s, %d batches, %d records, %d events; want running, %d, %d, %d",
+				p.Run.Batches, r.Status, r.Batches, r.Records, r.Events, p.Run.Batches, p.Run.Records, p.Run.Events)
+		}
+		seen = append(seen, r)
+	}
+	run, err := e.r.Sync(ctx, "mes", "manual")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != run.Batches || run.Batches != 6 {
+		t.Fatalf("%d progress calls, %d batches; want 6 and 6", len(seen), run.Batches)
+	}
+}

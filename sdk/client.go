@@ -37,6 +37,7 @@ type Client struct {
 var (
 	_ Connector      = (*Client)(nil)
 	_ WebhookHandler = (*Client)(nil)
+	_ Acknowledger   = (*Client)(nil)
 )
 
 // Launch starts cmd as a connector plugin and connects to it: go-plugin over
@@ -153,6 +154,11 @@ func (c *Client) Read(ctx context.Context, cfg Config, pos Position, max int) (R
 func (c *Client) Webhook(ctx context.Context, cfg Config, req WebhookRequest) (WebhookResult, error) {
 	res, err := c.conn.Webhook(ctx, cfg, req)
 	return res, c.wrap(ctx, err)
+}
+
+// Ack calls the plugin's Ack; a connector without one needs nothing done.
+func (c *Client) Ack(ctx context.Context, cfg Config, pos Position) error {
+	return c.wrap(ctx, c.conn.Ack(ctx, cfg, pos))
 }
 
 // wrap marks transport failures caused by the process dying. gRPC notices

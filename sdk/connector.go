@@ -52,7 +52,35 @@ type Connector interface {
 	// Reading again from a returned position must neither skip nor repeat
 	// records: the hub stores Next in the same transaction as the events it
 	// made from the batch, and resumes from it after a crash.
+	//
+	// A Read from pos is no proof that the records before pos are
+	// committed: the hub reads ahead of its commits, and a batch read but
+	// not committed when the hub dies is read again from the committed
+	// position. Read must therefore change nothing at the source; what
+	// must wait for the commit belongs in [Acknowledger.Ack].
 	Read(ctx context.Context, cfg Config, pos Position, max int) (ReadResult, error)
+}
+
+// Acknowledger is implemented by connectors that act on their source once
+// records are safely stored: move or delete an ingested file, acknowledge
+// a message or mark a document as transferred in the ERP. The hub finds it
+// by type assertion (over the plugin protocol, a plugin without it answers
+// that it does not implement Ack, which the hub takes as done).
+//
+// Ack is the hub saying "committed up to pos", as Kafka Connect's offset
+// commit does: every record before pos, the events made from them and pos
+// itself are in the store in one committed transaction. It is the only
+// proof of commit a connector gets. The hub calls it after each committed
+// batch, and at the start of each sync with the stored position (so a
+// hub killed between its commit and its Ack catches up).
+//
+// Ack must be idempotent: it may be called twice with the same position,
+// with a position older than one acknowledged before (after an operator
+// reset the cursor), and concurrently with Read (the hub reads the next
+// batch while it commits this one). An error is logged by the hub and does
+// not fail the sync: the next sync acknowledges the stored position again.
+type Acknowledger interface {
+	Ack(ctx context.Context, cfg Config, pos Position) error
 }
 
 // WebhookHandler is implemented by connectors whose source can push (an ERP

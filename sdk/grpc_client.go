@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/lothub/lothub/sdk/proto/lothub/connector/v1"
 )
@@ -115,6 +117,21 @@ func (c *grpcClient) Webhook(ctx context.Context, cfg Config, req WebhookRequest
 		return WebhookResult{}, err
 	}
 	return res, nil
+}
+
+// Ack calls the plugin's Ack. A plugin whose connector has no Ack (or that
+// was built before the call existed) answers UNIMPLEMENTED: nothing to do.
+func (c *grpcClient) Ack(ctx context.Context, cfg Config, pos Position) error {
+	ctx, cancel := callContext(ctx)
+	defer cancel()
+	if _, err := c.rpc.Ack(ctx, &pb.AckRequest{Config: cfg.Values(), Position: pos}); err != nil {
+		if status.Code(err) == codes.Unimplemented {
+			return nil
+		}
+		err, _ := fromStatus("ack", err)
+		return err
+	}
+	return nil
 }
 
 // checkRecords enforces what the hub relies on: an id, a declared kind and

@@ -115,6 +115,22 @@ func (s *grpcServer) Webhook(ctx context.Context, req *pb.WebhookRequest) (_ *pb
 	return &pb.WebhookResponse{Records: recordsToPB(res.Records), Status: int32(res.Status), Body: res.Body}, nil
 }
 
+func (s *grpcServer) Ack(ctx context.Context, req *pb.AckRequest) (_ *pb.AckResponse, err error) {
+	a, ok := s.c.(Acknowledger)
+	if !ok {
+		return nil, status.Errorf(codes.Unimplemented, "connector %s acts on nothing after a commit", s.spec.Name)
+	}
+	cfg, err := s.config(req.GetConfig())
+	if err != nil {
+		return nil, err
+	}
+	defer s.recover("Ack", cfg.Redact, &err)
+	if err := a.Ack(ctx, cfg, req.GetPosition()); err != nil {
+		return nil, toStatus(err, cfg.Redact)
+	}
+	return &pb.AckResponse{}, nil
+}
+
 func specToPB(s Spec) *pb.Spec {
 	out := &pb.Spec{Name: s.Name, Version: s.Version, Description: s.Description, Kinds: s.Kinds}
 	for _, p := range s.Params {

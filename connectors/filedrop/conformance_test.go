@@ -1,6 +1,7 @@
 package filedrop
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -44,4 +45,32 @@ func TestConformanceSFTP(t *testing.T) {
 		BadEndpoint: bad,
 		Expect:      n,
 	})
+}
+
+// With after-processing, the kit's crash check (read ahead, killed before
+// the commit, resumed) must find every row: files are moved or deleted on
+// acknowledgement only, never because the hub read past them.
+func TestConformanceAfterProcessing(t *testing.T) {
+	for _, after := range []string{afterMove, afterDelete} {
+		t.Run(after, func(t *testing.T) {
+			root := t.TempDir()
+			in, archive := filepath.Join(root, "in"), filepath.Join(root, "archive")
+			n := plantFolder(t, in)
+			reset := func(t *testing.T) {
+				for _, dir := range []string{in, archive} {
+					if err := os.RemoveAll(dir); err != nil {
+						t.Fatal(err)
+					}
+				}
+				plantFolder(t, in)
+			}
+			sdktest.Run(t, sdktest.Harness{
+				New:         func() sdk.Connector { return New() },
+				Config:      localConfig(in, map[string]string{"kinds": "receive=receive*,ship=ship*,step=step*", "after": after, "archive_dir": "../archive"}),
+				BadEndpoint: localConfig(filepath.Join(root, "missing"), nil),
+				Expect:      n,
+				Reset:       reset,
+			})
+		})
+	}
 }

@@ -17,8 +17,10 @@
 //     the last committed row. An unchanged file dropped again is skipped; a
 //     file whose content changed is read again, and its rows supersede the
 //     earlier ones because event ids come from the rows' document keys.
-//   - After-processing (move to an archive folder, delete) happens only at
-//     the next Read whose position shows the file committed.
+//   - After-processing (move to an archive folder, delete) happens only in
+//     Ack, when the hub says a position that lists the file as ingested is
+//     committed. A Read changes nothing in the folder: the hub reads ahead
+//     of its commits, so reading from a position proves nothing.
 //   - Memory stays constant whatever the file size: rows are streamed.
 //
 // The connector keeps no state the hub relies on. It does keep open SFTP
@@ -47,7 +49,7 @@ import (
 )
 
 // Version is the connector's version, recorded with every run.
-const Version = "1.0.0"
+const Version = "1.1.0"
 
 // DefaultMapping is the default mapping (mapping.yaml): the canonical CSV
 // layout, one file kind per event type, columns named after the canonical
@@ -71,7 +73,10 @@ type Connector struct {
 // New returns the connector.
 func New() *Connector { return &Connector{idle: map[string][]*session{}} }
 
-var _ sdk.Connector = (*Connector)(nil)
+var (
+	_ sdk.Connector    = (*Connector)(nil)
+	_ sdk.Acknowledger = (*Connector)(nil)
+)
 
 // Spec implements sdk.Connector.
 func (c *Connector) Spec() sdk.Spec {
@@ -240,6 +245,48 @@ func (c *Connector) Read(ctx context.Context, cfg sdk.Config, p sdk.Position, li
 	}
 }
 
+// Ack implements sdk.Acknowledger: the rows of every file that pos lists
+// as ingested are committed, so those files (and their trigger files) are
+// moved to the archive folder or deleted, as after says. Files that
+// changed since are left alone (they are read again as a new version),
+// and files already gone are fine: Ack may repeat a position.
+func (c *Connector) Ack(ctx context.Context, cfg sdk.Config, p sdk.Position) error {
+	o, err := parseOptions(cfg)
+	if err != nil {
+		return err
+	}
+	if o.after == afterLeave || len(p) == 0 {
+		return nil
+	}
+	pos, err := decodePosition(p)
+	if err != nil {
+		return err
+	}
+	if len(pos.Done) == 0 {
+		return nil
+	}
+	s, _, err := c.take(ctx, o)
+	if err != nil {
+		return readError(ctx, o, err)
+	}
+	r := &reading{c: c, o: o, s: s, pos: pos, now: c.clock()}
+	stop := context.AfterFunc(ctx, func() { s.fs.close() })
+	files, triggers, err := r.list(ctx)
+	if err == nil {
+		err = r.afterProcessing(ctx, files, triggers)
+	}
+	if !stop() {
+		s.close()
+		return readError(ctx, o, ctx.Err())
+	}
+	if err != nil {
+		s.close()
+		return readError(ctx, o, err)
+	}
+	c.put(s)
+	return nil
+}
+
 // readError says where a Read failed; lost connections are transient.
 func readError(ctx context.Context, o *options, err error) error {
 	var ic *sdk.InvalidConfigError
@@ -278,9 +325,6 @@ type reading struct {
 	recs  []sdk.Record
 	bytes int
 	more  bool
-	// pending: a file finished in this Read awaits after-processing, done
-	// at the next Read.
-	pending bool
 }
 
 func (r *reading) full() bool { return len(r.recs) >= r.max || r.bytes >= maxBatchBytes }
@@ -293,8 +337,7 @@ func (r *reading) result(start *position, p sdk.Position) sdk.ReadResult {
 	if n := len(r.recs); n > 0 {
 		r.recs[n-1].Position = next
 	}
-	more := r.more || (r.pending && len(r.recs) > 0)
-	return sdk.ReadResult{Records: r.recs, Next: next, More: more}
+	return sdk.ReadResult{Records: r.recs, Next: next, More: r.more}
 }
 
 func (r *reading) run(ctx context.Context) error {
@@ -302,7 +345,6 @@ func (r *reading) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list: %w", err)
 	}
-	r.afterProcessing(ctx, files, triggers)
 	r.expire(files)
 
 	// The file being read comes first, if it is still the same version.
@@ -406,24 +448,28 @@ func (r *reading) archiveRel() string {
 	return ""
 }
 
-// afterProcessing moves or deletes the files whose rows the position shows
-// committed, with their trigger files: those just ingested (Pending), and
-// any committed file found in the folder again unchanged (dropped again
-// within the same second, or left by a failed attempt).
-func (r *reading) afterProcessing(ctx context.Context, files map[string]entry, triggers map[string]bool) {
+// afterProcessing moves or deletes the files that the acknowledged
+// position lists as ingested and that are still in the folder unchanged,
+// with their trigger files. A file that cannot be moved stays (it is not
+// read again while unchanged) and is tried again at the next Ack; the
+// first such error is returned once all were tried.
+func (r *reading) afterProcessing(ctx context.Context, files map[string]entry, triggers map[string]bool) error {
+	var first error
 	for i := range r.pos.Done {
 		d := &r.pos.Done[i]
-		d.Pending = false
-		if r.o.after == afterLeave {
-			continue
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 		e, ok := files[d.Name]
 		if !ok || !e.stamp().same(d.stamp) {
 			continue // gone already, or replaced by a version read as such
 		}
 		if err := r.act(ctx, d.Name); err != nil {
-			slog.WarnContext(ctx, "after-processing failed: the file stays (it is not read again while unchanged), and is tried again at the next read",
+			slog.WarnContext(ctx, "after-processing failed: the file stays (it is not read again while unchanged), and is tried again at the next acknowledgement",
 				"file", d.Name, "after", r.o.after, "err", err)
+			if first == nil {
+				first = fmt.Errorf("%s %s: %w", r.o.after, d.Name, err)
+			}
 			continue
 		}
 		delete(files, d.Name)
@@ -434,6 +480,7 @@ func (r *reading) afterProcessing(ctx context.Context, files map[string]entry, t
 			delete(triggers, d.Name)
 		}
 	}
+	return first
 }
 
 func (r *reading) act(ctx context.Context, name string) error {
@@ -616,13 +663,9 @@ func (r *reading) add(rec sdk.Record) {
 
 // finish records e as fully ingested with content hash sum.
 func (r *reading) finish(e entry, sum string) {
-	pending := r.o.after != afterLeave
-	r.pos.setDone(doneFile{stamp: e.stamp(), Hash: sum, At: r.now.Unix(), Pending: pending})
+	r.pos.setDone(doneFile{stamp: e.stamp(), Hash: sum, At: r.now.Unix()})
 	r.pos.Cur = nil
 	r.pos.Ready = slices.DeleteFunc(r.pos.Ready, func(s stamp) bool { return s.Name == e.name })
-	if pending {
-		r.pending = true
-	}
 }
 
 // sameContent reports whether e's content hashes to sum.

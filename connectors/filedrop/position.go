@@ -24,10 +24,10 @@ import (
 //   - Cur resumes inside a file at the byte after the last committed row,
 //     with the SHA-256 state of the bytes before it, so a connection lost
 //     or a hub killed mid-file neither loses nor repeats a row;
-//   - Pending marks files whose after-processing (move, delete) is still to
-//     do. A position handed to Read was committed (the hub passes only
-//     committed positions), so Read does what is pending there, never
-//     earlier.
+//   - after-processing (move, delete) of the files in Done happens when the
+//     hub acknowledges a position (Ack), never on a Read: the hub reads
+//     ahead of its commits, so a position handed to Read may not be
+//     committed yet.
 //
 // Entries of files that have left the folder expire after the retention,
 // so the position stays about as big as the folder.
@@ -49,9 +49,11 @@ func (s stamp) same(t stamp) bool { return s.Name == t.Name && s.Size == t.Size 
 
 type doneFile struct {
 	stamp
-	Hash    string `json:"h"`           // hex SHA-256 of the content
-	At      int64  `json:"t"`           // when it was ingested (its last row read), Unix seconds
-	Pending bool   `json:"p,omitempty"` // after-processing not done yet
+	Hash string `json:"h"` // hex SHA-256 of the content
+	At   int64  `json:"t"` // when it was ingested (its last row read), Unix seconds
+	// Pending was set by version 1.0, which did after-processing on the
+	// next Read; it is read and ignored (Ack acts on every file in Done).
+	Pending bool `json:"p,omitempty"`
 }
 
 type curFile struct {

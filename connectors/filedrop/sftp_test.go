@@ -420,25 +420,39 @@ func TestAfterProcessing(t *testing.T) {
 			drop()
 
 			res, err := c.Read(context.Background(), cfg, nil, 10)
-			if err != nil || len(res.Records) != 3 || !res.More {
-				t.Fatalf("first Read: %d records, more %v, %v; want 3 and more (the file awaits after-processing)", len(res.Records), res.More, err)
+			if err != nil || len(res.Records) != 3 || res.More {
+				t.Fatalf("first Read: %d records, more %v, %v; want 3 and no more", len(res.Records), res.More, err)
 			}
 			if !exists(in, "receive_1.csv") {
 				t.Fatalf("the file was processed before its rows were committed")
 			}
-			// The hub did not commit: reading from the old position again
-			// gives the rows again and leaves the file alone.
+			// The hub reads ahead from res.Next before it commits res:
+			// that read proves nothing and must leave the file alone.
+			ahead, err := c.Read(context.Background(), cfg, res.Next, 10)
+			if err != nil || len(ahead.Records) != 0 || !exists(in, "receive_1.csv") || !exists(in, "receive_1.csv.done") {
+				t.Fatalf("read ahead of the commit: %d records, %v; the file must stay until its rows are acknowledged", len(ahead.Records), err)
+			}
+			// The hub died before it committed: reading from the old
+			// position again gives the rows again.
 			again, err := c.Read(context.Background(), cfg, nil, 10)
 			if err != nil || len(again.Records) != 3 || !exists(in, "receive_1.csv") {
 				t.Fatalf("re-read from the uncommitted position: %d records, %v", len(again.Records), err)
 			}
-			// The hub committed res.Next: the next Read processes the file.
-			res2, err := c.Read(context.Background(), cfg, res.Next, 10)
-			if err != nil || len(res2.Records) != 0 || res2.More || string(res2.Next) == string(res.Next) {
-				t.Fatalf("second Read: %d records, more %v, %v", len(res2.Records), res2.More, err)
+			// The hub committed res.Next and says so: the file goes.
+			if err := c.Ack(context.Background(), cfg, res.Next); err != nil {
+				t.Fatalf("Ack: %v", err)
 			}
 			if exists(in, "receive_1.csv") || exists(in, "receive_1.csv.done") {
 				t.Errorf("file or trigger still in the folder after %s", tt.after)
+			}
+			// Acknowledged again (a hub that restarts acknowledges its
+			// stored position): nothing to do, no error.
+			if err := c.Ack(context.Background(), cfg, res.Next); err != nil {
+				t.Errorf("Ack repeated: %v", err)
+			}
+			res2, err := c.Read(context.Background(), cfg, res.Next, 10)
+			if err != nil || len(res2.Records) != 0 || res2.More {
+				t.Fatalf("second Read: %d records, more %v, %v", len(res2.Records), res2.More, err)
 			}
 			want := tt.after == afterMove
 			if exists(archive, "receive_1.csv") != want || exists(archive, "receive_1.csv.done") != want {
@@ -458,12 +472,15 @@ func TestAfterProcessing(t *testing.T) {
 			// Dropped again: not read again, but processed the same way.
 			drop()
 			res3, err := c.Read(context.Background(), cfg, res2.Next, 10)
-			if err != nil || len(res3.Records) != 0 {
+			if err != nil || len(res3.Records) != 0 || !exists(in, "receive_1.csv") {
 				t.Fatalf("re-drop: %d records, %v", len(res3.Records), err)
 			}
-			res4, err := c.Read(context.Background(), cfg, res3.Next, 10)
-			if err != nil || exists(in, "receive_1.csv") {
+			if err := c.Ack(context.Background(), cfg, res3.Next); err != nil || exists(in, "receive_1.csv") {
 				t.Fatalf("re-dropped file not processed: %v", err)
+			}
+			res4, err := c.Read(context.Background(), cfg, res3.Next, 10)
+			if err != nil {
+				t.Fatal(err)
 			}
 			if want {
 				matches, _ := filepath.Glob(filepath.Join(archive, "receive_1.csv.*"))

@@ -23,6 +23,13 @@
 // a signed request and refuse a tampered one; and that no secret value
 // appears in any error text or record.
 //
+// Last, it plays a hub that reads ahead of its commits and is killed
+// before it commits (CrashBeforeCommit): a new connector resumes from the
+// last committed position, acknowledged as the hub does (sdk.Acknowledger),
+// and must return every record after it, none lost and none doubled, even
+// though the dead hub had read further. A connector whose Read acts on its
+// source (moves a file, acknowledges a message) loses records here.
+//
 // sdktest does not replace the connector's own tests of its source's
 // quirks; it checks the contract the hub relies on.
 package sdktest
@@ -71,6 +78,11 @@ type Harness struct {
 	Webhook *WebhookCase
 	// Timeout bounds each call; default 30 seconds.
 	Timeout time.Duration
+	// Reset puts the source back as it was before Run, for connectors
+	// whose Ack changes it (files archived or deleted, messages
+	// acknowledged). Run calls it after each check that acknowledged
+	// positions. Nil when Ack leaves the source as it is.
+	Reset func(t *testing.T)
 }
 
 // WebhookCase is a valid, correctly signed webhook request and the number
@@ -165,6 +177,8 @@ func (k *kit) exercise(t *testing.T) {
 	t.Run("InvalidPosition", k.checkInvalidPosition)
 	t.Run("ConcurrentReads", func(t *testing.T) { k.checkConcurrent(t, full) })
 	t.Run("Webhook", k.checkWebhook)
+	// Last: acknowledgements may change the source until Reset.
+	t.Run("CrashBeforeCommit", func(t *testing.T) { k.checkCrashBeforeCommit(t, full) })
 }
 
 func (k *kit) ctx(t *testing.T) context.Context {
@@ -634,4 +648,90 @@ func (k *kit) checkWebhook(t *testing.T) {
 		t.Errorf("Webhook without headers: %v, want an error wrapping sdk.ErrInvalidSignature", k.text(err))
 	}
 	k.noSecretInError(t, "Webhook without headers", err)
+}
+
+// ack acknowledges pos as committed, as the hub does, when c can be told.
+func (k *kit) ack(t *testing.T, c sdk.Connector, pos sdk.Position) {
+	t.Helper()
+	a, ok := c.(sdk.Acknowledger)
+	if !ok || len(pos) == 0 {
+		return
+	}
+	_, err := call(t, "Ack", func() (struct{}, error) { return struct{}{}, a.Ack(k.ctx(t), k.cfg, pos) })
+	k.noSecretInError(t, "Ack", err)
+	if err != nil {
+		t.Fatalf("Ack of a committed position: %v", k.text(err))
+	}
+}
+
+// checkCrashBeforeCommit plays a hub that commits some batches (and
+// acknowledges each), reads two batches ahead, and dies before committing
+// them; a new hub resumes from the last committed position. For each crash
+// point, the records committed plus the records read after resuming must
+// be the full read: none lost, none doubled.
+func (k *kit) checkCrashBeforeCommit(t *testing.T, full []sdk.Record) {
+	want := IDs(full)
+	n := max(1, k.h.Expect/4)
+	for _, committedBatches := range []int{0, 1, 2} {
+		t.Run(fmt.Sprintf("after=%d", committedBatches), func(t *testing.T) {
+			if k.h.Reset != nil {
+				defer k.h.Reset(t)
+			}
+			dead := k.fresh()
+			var got []string
+			var committed sdk.Position
+			more := true
+			for b := 0; b < committedBatches && more; b++ {
+				res, err := k.read(t, dead, committed, n)
+				if err != nil {
+					t.Fatalf("Read(max=%d) after %d records: %v", n, len(got), k.text(err))
+				}
+				got = append(got, IDs(res.Records)...)
+				if len(res.Next) > 0 {
+					committed = res.Next
+				}
+				k.ack(t, dead, committed)
+				more = res.More
+			}
+			// Read ahead of the commits: these batches die with the hub.
+			ahead := committed
+			for range 2 {
+				if !more {
+					break
+				}
+				res, err := k.read(t, dead, ahead, n)
+				if err != nil {
+					t.Fatalf("read ahead from a position not yet committed: %v", k.text(err))
+				}
+				if len(res.Next) > 0 {
+					ahead = res.Next
+				}
+				more = res.More
+			}
+			// A new hub (and a new connector process) resumes.
+			hub := k.fresh()
+			k.ack(t, hub, committed)
+			pos := committed
+			for calls := 0; ; calls++ {
+				if calls > k.h.Expect+10 {
+					t.Fatalf("Read still reports More after %d calls", calls)
+				}
+				res, err := k.read(t, hub, pos, n)
+				if err != nil {
+					t.Fatalf("Read after the crash, after %d records: %v", len(got), k.text(err))
+				}
+				got = append(got, IDs(res.Records)...)
+				if len(res.Next) > 0 {
+					pos = res.Next
+				}
+				k.ack(t, hub, pos)
+				if !res.More {
+					break
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("a hub killed after committing %d batch(es) of %d and reading two ahead, then resumed: %s", committedBatches, n, diff(got, want))
+			}
+		})
+	}
 }

@@ -68,10 +68,17 @@ func TestRunCatchesBrokenConnectors(t *testing.T) {
 		{"NoNext", "empty Next position"},
 		{"WrongExpect", "want Harness.Expect = 8"},
 		{"WebhookNotSet", "set Harness.Webhook"},
+		// Only the crash check: the fault breaks resuming in general, and
+		// this proves the crash check alone catches it.
+		{"ActOnRead", "a hub killed after committing 0 batch(es)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fault, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenConnector$", "-test.count=1")
+			run := "-test.run=^TestBrokenConnector$"
+			if tt.fault == "ActOnRead" {
+				run += "/^InProcess$/^(ReadAll|CrashBeforeCommit)$"
+			}
+			cmd := exec.Command(os.Args[0], run, "-test.count=1")
 			cmd.Env = append(os.Environ(), "SDKTEST_FAULT="+tt.fault)
 			out, err := cmd.CombinedOutput()
 			if err == nil {
@@ -121,10 +128,12 @@ func TestBrokenConnector(t *testing.T) {
 		f.UndeclaredKind = true
 	case "NoNext":
 		f.NoNext = true
+	case "ActOnRead":
+		f.ActOnRead = true
 	case "WrongExpect":
 		expect = 8
 	case "WebhookNotSet":
-		c = &memsource.Pusher{Source: *src}
+		c = &memsource.Pusher{Source: memsource.Source{Records: src.Records, Faults: src.Faults}}
 	default:
 		t.Fatalf("unknown fault %q", fault)
 	}

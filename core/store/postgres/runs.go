@@ -22,6 +22,14 @@ func (t *ingestTx) SetCursor(ctx context.Context, c core.CursorRow) error {
 	return nil
 }
 
+func (t *ingestTx) CountRun(ctx context.Context, r core.Run) error {
+	if _, err := t.tx.Exec(ctx, `UPDATE runs SET batches = $1, records = $2, events = $3, unchanged = $4, quarantined = $5 WHERE id = $6`,
+		r.Batches, r.Records, r.Events, r.Unchanged, r.Quarant, r.ID); err != nil {
+		return fmt.Errorf("count run %d: %w", r.ID, err)
+	}
+	return nil
+}
+
 func (s *DB) Cursor(ctx context.Context, connector string) (core.CursorRow, error) {
 	c := core.CursorRow{Connector: connector}
 	var updated int64

@@ -20,6 +20,14 @@ func (t *ingestTx) SetCursor(ctx context.Context, c core.CursorRow) error {
 	return nil
 }
 
+func (t *ingestTx) CountRun(ctx context.Context, r core.Run) error {
+	if _, err := t.tx.ExecContext(ctx, `UPDATE runs SET batches = ?, records = ?, events = ?, unchanged = ?, quarantined = ? WHERE id = ?`,
+		r.Batches, r.Records, r.Events, r.Unchanged, r.Quarant, r.ID); err != nil {
+		return fmt.Errorf("count run %d: %w", r.ID, err)
+	}
+	return nil
+}
+
 func (s *DB) Cursor(ctx context.Context, connector string) (core.CursorRow, error) {
 	c := core.CursorRow{Connector: connector}
 	var updated int64

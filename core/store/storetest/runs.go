@@ -18,8 +18,8 @@ func init() {
 			}
 			in := core.Ingester{Store: h.s}
 			at := time.Date(2026, 4, 1, 2, 0, 0, 0, time.UTC)
-			setCursor := func(pos string) func(core.IngestTx) error {
-				return func(tx core.IngestTx) error {
+			setCursor := func(pos string) func(core.IngestTx, core.RecordStats) error {
+				return func(tx core.IngestTx, _ core.RecordStats) error {
 					return tx.SetCursor(h.ctx, core.CursorRow{Connector: "sap", Position: []byte(pos), Updated: at, RunID: 7})
 				}
 			}
@@ -35,8 +35,8 @@ func init() {
 			// position nor its archived records.
 			boom := errors.New("disk full")
 			_, err = in.IngestRecords(h.ctx, []core.MappedRecord{mapped("sap", "d2", `{}`, recv("r2", "FLOUR", "F-B", 1, "V", "X"))}, "",
-				func(tx core.IngestTx) error {
-					if err := setCursor("p2")(tx); err != nil {
+				func(tx core.IngestTx, st core.RecordStats) error {
+					if err := setCursor("p2")(tx, st); err != nil {
 						return err
 					}
 					return boom
@@ -97,6 +97,43 @@ func init() {
 				h.t.Fatal(err)
 			}
 			h.equal("by connector", len(only), 1)
+		}},
+		{"RunCountsCommitWithBatch", func(h *harness) {
+			t0 := time.Date(2026, 4, 1, 2, 0, 0, 0, time.UTC)
+			id, err := h.s.StartRun(h.ctx, core.Run{Connector: "sap", Trigger: "schedule", Started: t0})
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			in := core.Ingester{Store: h.s}
+			count := func(pos string, fail error) func(core.IngestTx, core.RecordStats) error {
+				return func(tx core.IngestTx, st core.RecordStats) error {
+					if err := tx.SetCursor(h.ctx, core.CursorRow{Connector: "sap", Position: []byte(pos), Updated: t0, RunID: id}); err != nil {
+						return err
+					}
+					r := core.Run{ID: id, Batches: 1, Records: st.Records, Events: st.New + st.Superseded, Unchanged: st.Unchanged, Quarant: st.Quarantined}
+					if err := tx.CountRun(h.ctx, r); err != nil {
+						return err
+					}
+					return fail
+				}
+			}
+			if _, err := in.IngestRecords(h.ctx, []core.MappedRecord{mapped("sap", "d1", `{}`, recv("r1", "FLOUR", "F-A", 1, "V", "X"))}, "", count("p1", nil)); err != nil {
+				h.t.Fatal(err)
+			}
+			show := func() string {
+				runs, err := h.s.Runs(h.ctx, core.RunFilter{Connector: "sap"})
+				if err != nil || len(runs) != 1 {
+					h.t.Fatalf("runs = %v, %v", runs, err)
+				}
+				r := runs[0]
+				return fmt.Sprintf("%s %d %d %d", r.Status, r.Batches, r.Records, r.Events)
+			}
+			h.equal("a running run's counts", show(), "running 1 1 1")
+			boom := errors.New("disk full")
+			if _, err := in.IngestRecords(h.ctx, []core.MappedRecord{mapped("sap", "d2", `{}`, recv("r2", "FLOUR", "F-B", 1, "V", "X"))}, "", count("p2", boom)); !errors.Is(err, boom) {
+				h.t.Fatalf("failed batch: %v", err)
+			}
+			h.equal("counts after a batch that failed", show(), "running 1 1 1")
 		}},
 	}...)
 }

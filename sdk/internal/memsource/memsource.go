@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lothub/lothub/sdk"
@@ -36,12 +37,20 @@ type Faults struct {
 	Err                error  // Check and Read return it (with the token in the text)
 	Panic              string // Read panics with this value
 	Block              bool   // Read waits until its context is done
+	// ActOnRead takes a Read from a position as proof that the records
+	// before it are committed, and removes them from the source (as a
+	// connector that archives files on the next Read would): a hub that
+	// read ahead and died loses them.
+	ActOnRead bool
 }
 
 // Source serves Records records with ids rec-0000, rec-0001, …
 type Source struct {
 	Records int
 	Faults  Faults
+
+	mu      sync.Mutex
+	removed int // records removed from the source (ActOnRead)
 }
 
 var _ sdk.Connector = (*Source)(nil)
@@ -112,6 +121,14 @@ func (s *Source) Read(ctx context.Context, cfg sdk.Config, pos sdk.Position, max
 			n--
 		}
 		from = n
+	}
+	if s.Faults.ActOnRead {
+		s.mu.Lock()
+		if from > s.removed {
+			s.removed = from // the records before from "are committed"
+		}
+		from = s.removed
+		s.mu.Unlock()
 	}
 	max = min(max, cfg.Int("page"))
 	if s.Faults.ExtraRecord {

@@ -694,6 +694,95 @@ func (x *WebhookRequest) GetBody() []byte {
 	return nil
 }
 
+type AckRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Config map[string]string      `protobuf:"bytes,1,rep,name=config,proto3" json:"config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// position is a position the connector returned, now committed.
+	Position      []byte `protobuf:"bytes,2,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AckRequest) Reset() {
+	*x = AckRequest{}
+	mi := &file_lothub_connector_v1_connector_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AckRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AckRequest) ProtoMessage() {}
+
+func (x *AckRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_lothub_connector_v1_connector_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AckRequest.ProtoReflect.Descriptor instead.
+func (*AckRequest) Descriptor() ([]byte, []int) {
+	return file_lothub_connector_v1_connector_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *AckRequest) GetConfig() map[string]string {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *AckRequest) GetPosition() []byte {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+type AckResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AckResponse) Reset() {
+	*x = AckResponse{}
+	mi := &file_lothub_connector_v1_connector_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AckResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AckResponse) ProtoMessage() {}
+
+func (x *AckResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_lothub_connector_v1_connector_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AckResponse.ProtoReflect.Descriptor instead.
+func (*AckResponse) Descriptor() ([]byte, []int) {
+	return file_lothub_connector_v1_connector_proto_rawDescGZIP(), []int{12}
+}
+
 type WebhookResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Records []*Record              `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
@@ -707,7 +796,7 @@ type WebhookResponse struct {
 
 func (x *WebhookResponse) Reset() {
 	*x = WebhookResponse{}
-	mi := &file_lothub_connector_v1_connector_proto_msgTypes[11]
+	mi := &file_lothub_connector_v1_connector_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -719,7 +808,7 @@ func (x *WebhookResponse) String() string {
 func (*WebhookResponse) ProtoMessage() {}
 
 func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lothub_connector_v1_connector_proto_msgTypes[11]
+	mi := &file_lothub_connector_v1_connector_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -732,7 +821,7 @@ func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookResponse.ProtoReflect.Descriptor instead.
 func (*WebhookResponse) Descriptor() ([]byte, []int) {
-	return file_lothub_connector_v1_connector_proto_rawDescGZIP(), []int{11}
+	return file_lothub_connector_v1_connector_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WebhookResponse) GetRecords() []*Record {
@@ -819,16 +908,25 @@ const file_lothub_connector_v1_connector_proto_rawDesc = "" +
 	"\n" +
 	"QueryEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x121\n" +
-	"\x05value\x18\x02 \x01(\v2\x1b.lothub.connector.v1.ValuesR\x05value:\x028\x01\"t\n" +
+	"\x05value\x18\x02 \x01(\v2\x1b.lothub.connector.v1.ValuesR\x05value:\x028\x01\"\xa8\x01\n" +
+	"\n" +
+	"AckRequest\x12C\n" +
+	"\x06config\x18\x01 \x03(\v2+.lothub.connector.v1.AckRequest.ConfigEntryR\x06config\x12\x1a\n" +
+	"\bposition\x18\x02 \x01(\fR\bposition\x1a9\n" +
+	"\vConfigEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\r\n" +
+	"\vAckResponse\"t\n" +
 	"\x0fWebhookResponse\x125\n" +
 	"\arecords\x18\x01 \x03(\v2\x1b.lothub.connector.v1.RecordR\arecords\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\x05R\x06status\x12\x12\n" +
-	"\x04body\x18\x03 \x01(\fR\x04body2\xd2\x02\n" +
+	"\x04body\x18\x03 \x01(\fR\x04body2\x9c\x03\n" +
 	"\x10ConnectorService\x12K\n" +
 	"\x04Spec\x12 .lothub.connector.v1.SpecRequest\x1a!.lothub.connector.v1.SpecResponse\x12N\n" +
 	"\x05Check\x12!.lothub.connector.v1.CheckRequest\x1a\".lothub.connector.v1.CheckResponse\x12K\n" +
 	"\x04Read\x12 .lothub.connector.v1.ReadRequest\x1a!.lothub.connector.v1.ReadResponse\x12T\n" +
-	"\aWebhook\x12#.lothub.connector.v1.WebhookRequest\x1a$.lothub.connector.v1.WebhookResponseBDZBgithub.com/lothub/lothub/sdk/proto/lothub/connector/v1;connectorv1b\x06proto3"
+	"\aWebhook\x12#.lothub.connector.v1.WebhookRequest\x1a$.lothub.connector.v1.WebhookResponse\x12H\n" +
+	"\x03Ack\x12\x1f.lothub.connector.v1.AckRequest\x1a .lothub.connector.v1.AckResponseBDZBgithub.com/lothub/lothub/sdk/proto/lothub/connector/v1;connectorv1b\x06proto3"
 
 var (
 	file_lothub_connector_v1_connector_proto_rawDescOnce sync.Once
@@ -842,7 +940,7 @@ func file_lothub_connector_v1_connector_proto_rawDescGZIP() []byte {
 	return file_lothub_connector_v1_connector_proto_rawDescData
 }
 
-var file_lothub_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_lothub_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_lothub_connector_v1_connector_proto_goTypes = []any{
 	(*SpecRequest)(nil),           // 0: lothub.connector.v1.SpecRequest
 	(*SpecResponse)(nil),          // 1: lothub.connector.v1.SpecResponse
@@ -855,40 +953,46 @@ var file_lothub_connector_v1_connector_proto_goTypes = []any{
 	(*Record)(nil),                // 8: lothub.connector.v1.Record
 	(*Values)(nil),                // 9: lothub.connector.v1.Values
 	(*WebhookRequest)(nil),        // 10: lothub.connector.v1.WebhookRequest
-	(*WebhookResponse)(nil),       // 11: lothub.connector.v1.WebhookResponse
-	nil,                           // 12: lothub.connector.v1.CheckRequest.ConfigEntry
-	nil,                           // 13: lothub.connector.v1.ReadRequest.ConfigEntry
-	nil,                           // 14: lothub.connector.v1.WebhookRequest.ConfigEntry
-	nil,                           // 15: lothub.connector.v1.WebhookRequest.HeadersEntry
-	nil,                           // 16: lothub.connector.v1.WebhookRequest.QueryEntry
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*AckRequest)(nil),            // 11: lothub.connector.v1.AckRequest
+	(*AckResponse)(nil),           // 12: lothub.connector.v1.AckResponse
+	(*WebhookResponse)(nil),       // 13: lothub.connector.v1.WebhookResponse
+	nil,                           // 14: lothub.connector.v1.CheckRequest.ConfigEntry
+	nil,                           // 15: lothub.connector.v1.ReadRequest.ConfigEntry
+	nil,                           // 16: lothub.connector.v1.WebhookRequest.ConfigEntry
+	nil,                           // 17: lothub.connector.v1.WebhookRequest.HeadersEntry
+	nil,                           // 18: lothub.connector.v1.WebhookRequest.QueryEntry
+	nil,                           // 19: lothub.connector.v1.AckRequest.ConfigEntry
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
 }
 var file_lothub_connector_v1_connector_proto_depIdxs = []int32{
 	2,  // 0: lothub.connector.v1.SpecResponse.spec:type_name -> lothub.connector.v1.Spec
 	3,  // 1: lothub.connector.v1.Spec.params:type_name -> lothub.connector.v1.Param
-	12, // 2: lothub.connector.v1.CheckRequest.config:type_name -> lothub.connector.v1.CheckRequest.ConfigEntry
-	13, // 3: lothub.connector.v1.ReadRequest.config:type_name -> lothub.connector.v1.ReadRequest.ConfigEntry
+	14, // 2: lothub.connector.v1.CheckRequest.config:type_name -> lothub.connector.v1.CheckRequest.ConfigEntry
+	15, // 3: lothub.connector.v1.ReadRequest.config:type_name -> lothub.connector.v1.ReadRequest.ConfigEntry
 	8,  // 4: lothub.connector.v1.ReadResponse.records:type_name -> lothub.connector.v1.Record
-	17, // 5: lothub.connector.v1.Record.time:type_name -> google.protobuf.Timestamp
-	14, // 6: lothub.connector.v1.WebhookRequest.config:type_name -> lothub.connector.v1.WebhookRequest.ConfigEntry
-	15, // 7: lothub.connector.v1.WebhookRequest.headers:type_name -> lothub.connector.v1.WebhookRequest.HeadersEntry
-	16, // 8: lothub.connector.v1.WebhookRequest.query:type_name -> lothub.connector.v1.WebhookRequest.QueryEntry
-	8,  // 9: lothub.connector.v1.WebhookResponse.records:type_name -> lothub.connector.v1.Record
-	9,  // 10: lothub.connector.v1.WebhookRequest.HeadersEntry.value:type_name -> lothub.connector.v1.Values
-	9,  // 11: lothub.connector.v1.WebhookRequest.QueryEntry.value:type_name -> lothub.connector.v1.Values
-	0,  // 12: lothub.connector.v1.ConnectorService.Spec:input_type -> lothub.connector.v1.SpecRequest
-	4,  // 13: lothub.connector.v1.ConnectorService.Check:input_type -> lothub.connector.v1.CheckRequest
-	6,  // 14: lothub.connector.v1.ConnectorService.Read:input_type -> lothub.connector.v1.ReadRequest
-	10, // 15: lothub.connector.v1.ConnectorService.Webhook:input_type -> lothub.connector.v1.WebhookRequest
-	1,  // 16: lothub.connector.v1.ConnectorService.Spec:output_type -> lothub.connector.v1.SpecResponse
-	5,  // 17: lothub.connector.v1.ConnectorService.Check:output_type -> lothub.connector.v1.CheckResponse
-	7,  // 18: lothub.connector.v1.ConnectorService.Read:output_type -> lothub.connector.v1.ReadResponse
-	11, // 19: lothub.connector.v1.ConnectorService.Webhook:output_type -> lothub.connector.v1.WebhookResponse
-	16, // [16:20] is the sub-list for method output_type
-	12, // [12:16] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	20, // 5: lothub.connector.v1.Record.time:type_name -> google.protobuf.Timestamp
+	16, // 6: lothub.connector.v1.WebhookRequest.config:type_name -> lothub.connector.v1.WebhookRequest.ConfigEntry
+	17, // 7: lothub.connector.v1.WebhookRequest.headers:type_name -> lothub.connector.v1.WebhookRequest.HeadersEntry
+	18, // 8: lothub.connector.v1.WebhookRequest.query:type_name -> lothub.connector.v1.WebhookRequest.QueryEntry
+	19, // 9: lothub.connector.v1.AckRequest.config:type_name -> lothub.connector.v1.AckRequest.ConfigEntry
+	8,  // 10: lothub.connector.v1.WebhookResponse.records:type_name -> lothub.connector.v1.Record
+	9,  // 11: lothub.connector.v1.WebhookRequest.HeadersEntry.value:type_name -> lothub.connector.v1.Values
+	9,  // 12: lothub.connector.v1.WebhookRequest.QueryEntry.value:type_name -> lothub.connector.v1.Values
+	0,  // 13: lothub.connector.v1.ConnectorService.Spec:input_type -> lothub.connector.v1.SpecRequest
+	4,  // 14: lothub.connector.v1.ConnectorService.Check:input_type -> lothub.connector.v1.CheckRequest
+	6,  // 15: lothub.connector.v1.ConnectorService.Read:input_type -> lothub.connector.v1.ReadRequest
+	10, // 16: lothub.connector.v1.ConnectorService.Webhook:input_type -> lothub.connector.v1.WebhookRequest
+	11, // 17: lothub.connector.v1.ConnectorService.Ack:input_type -> lothub.connector.v1.AckRequest
+	1,  // 18: lothub.connector.v1.ConnectorService.Spec:output_type -> lothub.connector.v1.SpecResponse
+	5,  // 19: lothub.connector.v1.ConnectorService.Check:output_type -> lothub.connector.v1.CheckResponse
+	7,  // 20: lothub.connector.v1.ConnectorService.Read:output_type -> lothub.connector.v1.ReadResponse
+	13, // 21: lothub.connector.v1.ConnectorService.Webhook:output_type -> lothub.connector.v1.WebhookResponse
+	12, // 22: lothub.connector.v1.ConnectorService.Ack:output_type -> lothub.connector.v1.AckResponse
+	18, // [18:23] is the sub-list for method output_type
+	13, // [13:18] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_lothub_connector_v1_connector_proto_init() }
@@ -902,7 +1006,7 @@ func file_lothub_connector_v1_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lothub_connector_v1_connector_proto_rawDesc), len(file_lothub_connector_v1_connector_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,7 @@ const (
 	ConnectorService_Check_FullMethodName   = "/lothub.connector.v1.ConnectorService/Check"
 	ConnectorService_Read_FullMethodName    = "/lothub.connector.v1.ConnectorService/Read"
 	ConnectorService_Webhook_FullMethodName = "/lothub.connector.v1.ConnectorService/Webhook"
+	ConnectorService_Ack_FullMethodName     = "/lothub.connector.v1.ConnectorService/Ack"
 )
 
 // ConnectorServiceClient is the client API for ConnectorService service.
@@ -55,6 +56,16 @@ type ConnectorServiceClient interface {
 	// Webhook turns one pushed HTTP request into records. Connectors that are
 	// not push sources answer UNIMPLEMENTED.
 	Webhook(ctx context.Context, in *WebhookRequest, opts ...grpc.CallOption) (*WebhookResponse, error)
+	// Ack tells the connector that everything up to a position is committed
+	// in the hub's store (records, events and the position, in one
+	// transaction). It is the only proof of commit a connector gets: the hub
+	// reads ahead, so a Read from a position proves nothing. Side effects on
+	// the source (moving or deleting a file, acknowledging a message in the
+	// ERP) happen here and nowhere else. Ack is idempotent and may repeat a
+	// position or name an older one. Connectors without side effects answer
+	// UNIMPLEMENTED (as do plugins built before Ack existed), which the hub
+	// takes as done.
+	Ack(ctx context.Context, in *AckRequest, opts ...grpc.CallOption) (*AckResponse, error)
 }
 
 type connectorServiceClient struct {
@@ -105,6 +116,16 @@ func (c *connectorServiceClient) Webhook(ctx context.Context, in *WebhookRequest
 	return out, nil
 }
 
+func (c *connectorServiceClient) Ack(ctx context.Context, in *AckRequest, opts ...grpc.CallOption) (*AckResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AckResponse)
+	err := c.cc.Invoke(ctx, ConnectorService_Ack_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConnectorServiceServer is the server API for ConnectorService service.
 // All implementations must embed UnimplementedConnectorServiceServer
 // for forward compatibility.
@@ -127,6 +148,16 @@ type ConnectorServiceServer interface {
 	// Webhook turns one pushed HTTP request into records. Connectors that are
 	// not push sources answer UNIMPLEMENTED.
 	Webhook(context.Context, *WebhookRequest) (*WebhookResponse, error)
+	// Ack tells the connector that everything up to a position is committed
+	// in the hub's store (records, events and the position, in one
+	// transaction). It is the only proof of commit a connector gets: the hub
+	// reads ahead, so a Read from a position proves nothing. Side effects on
+	// the source (moving or deleting a file, acknowledging a message in the
+	// ERP) happen here and nowhere else. Ack is idempotent and may repeat a
+	// position or name an older one. Connectors without side effects answer
+	// UNIMPLEMENTED (as do plugins built before Ack existed), which the hub
+	// takes as done.
+	Ack(context.Context, *AckRequest) (*AckResponse, error)
 	mustEmbedUnimplementedConnectorServiceServer()
 }
 
@@ -148,6 +179,9 @@ func (UnimplementedConnectorServiceServer) Read(context.Context, *ReadRequest) (
 }
 func (UnimplementedConnectorServiceServer) Webhook(context.Context, *WebhookRequest) (*WebhookResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Webhook not implemented")
+}
+func (UnimplementedConnectorServiceServer) Ack(context.Context, *AckRequest) (*AckResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Ack not implemented")
 }
 func (UnimplementedConnectorServiceServer) mustEmbedUnimplementedConnectorServiceServer() {}
 func (UnimplementedConnectorServiceServer) testEmbeddedByValue()                          {}
@@ -242,6 +276,24 @@ func _ConnectorService_Webhook_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConnectorService_Ack_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AckRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServiceServer).Ack(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConnectorService_Ack_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServiceServer).Ack(ctx, req.(*AckRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConnectorService_ServiceDesc is the grpc.ServiceDesc for ConnectorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -264,6 +316,10 @@ var ConnectorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Webhook",
 			Handler:    _ConnectorService_Webhook_Handler,
+		},
+		{
+			MethodName: "Ack",
+			Handler:    _ConnectorService_Ack_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
