@@ -647,6 +647,9 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 	if c.GenealogyChanged {
 		w.queue("raise the genealogy version", `UPDATE genealogy_version SET version = version + 1`)
 	}
+	if len(c.NewVersions)+len(c.StatusUpdates) > 0 {
+		w.queue("raise the data version", `UPDATE evaluation_mark SET version = version + 1`)
+	}
 	for _, step := range []func() error{
 		func() error {
 			return w.insert("insert links", "links", linkColumns, len(c.Links), func(i int, s sink) {
@@ -919,6 +922,21 @@ func (s *DB) GenealogyVersion(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("read the genealogy version: %w", err)
 	}
 	return v, nil
+}
+
+func (s *DB) EvaluationMark(ctx context.Context) (core.EvaluationMark, error) {
+	var m core.EvaluationMark
+	if err := s.pool.QueryRow(ctx, `SELECT version, evaluated FROM evaluation_mark`).Scan(&m.Version, &m.Evaluated); err != nil {
+		return m, fmt.Errorf("read the evaluation mark of %s: %w", s.name, err)
+	}
+	return m, nil
+}
+
+func (t *ingestTx) MarkEvaluated(ctx context.Context, v int64) error {
+	if _, err := t.tx.Exec(ctx, `UPDATE evaluation_mark SET evaluated = greatest(evaluated, $1)`, v); err != nil {
+		return fmt.Errorf("mark the gap rules evaluated at data version %d: %w", v, err)
+	}
+	return nil
 }
 
 func (s *DB) ReadGenealogy(ctx context.Context, fn func(core.GenealogyLink) error) (int64, error) {
