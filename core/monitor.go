@@ -102,8 +102,16 @@ func (m *Monitor) Evaluate(ctx context.Context) (EvalResult, error) {
 // Detect is the first half of Evaluate: holds applied and gaps opened,
 // reopened or resolved in the store, without alerting. It returns the
 // time it evaluated at, for Alert.
+//
+// When it completes it marks the store evaluated up to the data version it
+// read before it began (EvaluationMark): events written meanwhile, by this
+// process or another, keep evaluation due.
 func (m *Monitor) Detect(ctx context.Context) (EvalResult, time.Time, error) {
 	var res EvalResult
+	mark, err := m.Store.EvaluationMark(ctx)
+	if err != nil {
+		return res, time.Time{}, fmt.Errorf("evaluate gaps: %w", err)
+	}
 	held, err := m.ApplyHolds(ctx)
 	if err != nil {
 		return res, time.Time{}, err
@@ -177,12 +185,37 @@ func (m *Monitor) Detect(ctx context.Context) (EvalResult, time.Time, error) {
 				return err
 			}
 		}
-		return nil
+		return tx.MarkEvaluated(ctx, mark.Version)
 	})
 	if err != nil {
 		return res, now, fmt.Errorf("store gap exceptions: %w", err)
 	}
 	return res, now, nil
+}
+
+// Due reports whether events were stored that no completed evaluation
+// has seen (EvaluationMark): what decides, after a sync, an ingest or a
+// start, whether the gap rules run. A sync that only completes one killed
+// after its last commit writes nothing, and evaluation is still due.
+// Windows that close by the clock are not counted: hub serve evaluates on
+// a schedule for those.
+func (m *Monitor) Due(ctx context.Context) (bool, error) {
+	mark, err := m.Store.EvaluationMark(ctx)
+	if err != nil {
+		return false, err
+	}
+	return mark.Due(), nil
+}
+
+// EvaluateIfDue evaluates when Due says so; ran is false when nothing was
+// due.
+func (m *Monitor) EvaluateIfDue(ctx context.Context) (res EvalResult, ran bool, err error) {
+	due, err := m.Due(ctx)
+	if err != nil || !due {
+		return res, false, err
+	}
+	res, err = m.Evaluate(ctx)
+	return res, true, err
 }
 
 // Alert is the second half of Evaluate: it alerts the supervisor channel

@@ -49,6 +49,11 @@ type Store interface {
 	// GenealogyVersion returns a number that changes whenever links are
 	// added or removed.
 	GenealogyVersion(ctx context.Context) (int64, error)
+	// EvaluationMark returns the store's data version, raised by every
+	// transaction that writes events, and the version the gap rules were
+	// last evaluated at (IngestTx.MarkEvaluated). Evaluation is due while
+	// the first is ahead of the second, whichever process wrote the events.
+	EvaluationMark(ctx context.Context) (EvaluationMark, error)
 	// ReadGenealogy calls fn for every in-effect link, once per (group,
 	// side, lot), ordered by group, side (inputs first) and lot, and
 	// returns the GenealogyVersion they are of (one snapshot).
@@ -144,7 +149,25 @@ type IngestTx interface {
 	SaveException(ctx context.Context, e *Exception) error
 	// LogException appends to an exception's history.
 	LogException(ctx context.Context, ev ExceptionEvent) error
+	// MarkEvaluated records that the gap rules were evaluated over the
+	// store as of data version v. The mark never moves back: an
+	// evaluation that started earlier and finishes later leaves it alone.
+	MarkEvaluated(ctx context.Context, v int64) error
 }
+
+// EvaluationMark says whether the gap rules have seen every event stored.
+type EvaluationMark struct {
+	// Version is raised by every transaction that writes events (new
+	// versions or status changes: a supersede, a reversal).
+	Version int64
+	// Evaluated is the Version the last completed evaluation read when
+	// it started.
+	Evaluated int64
+}
+
+// Due reports whether events were written that no completed evaluation
+// has seen.
+func (m EvaluationMark) Due() bool { return m.Version > m.Evaluated }
 
 // EventRow is one stored version of an event.
 type EventRow struct {

@@ -86,11 +86,11 @@ events, the gap rules are evaluated after it (--evaluate=false to skip).`,
 				r.Progress = bar.update
 				run, err := r.Sync(cmd.Context(), args[0], "manual")
 				bar.done()
-				if run.Events > 0 {
-					// Gaps the new events raised or closed, and lots born
-					// from held material, as hub serve does after a sync.
-					a.evaluateAfterIngest(cmd.Context(), s, h)
-				}
+				// Gaps the new events raised or closed, and lots born from
+				// held material, as hub serve does after a sync: due when
+				// the store holds events no evaluation has seen, whether
+				// this run wrote them or one killed before it did.
+				a.evaluateIfDue(cmd.Context(), s, h)
 				if asJSON {
 					if jerr := writeJSON(a.stdout, run); jerr != nil {
 						return jerr
@@ -108,7 +108,7 @@ events, the gap rules are evaluated after it (--evaluate=false to skip).`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run as JSON")
-	cmd.Flags().BoolVar(&a.evaluate, "evaluate", true, "evaluate the gap rules after the sync (--evaluate=false for a bulk backfill; run 'hub gaps --evaluate' after)")
+	cmd.Flags().BoolVar(&a.evaluate, "evaluate", true, "evaluate the gap rules after the sync when events are unevaluated (--evaluate=false for a bulk backfill; the next sync, ingest or 'hub gaps --evaluate' catches up)")
 	return cmd
 }
 

@@ -59,7 +59,7 @@ fail to map are quarantined with file:line, record id and the reason (see
 	cmd.Flags().StringVar(&kind, "kind", "", "source record kind of the files (with --mapping)")
 	cmd.Flags().StringVar(&source, "source", "", "source name the records are archived under (default: the file's name)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the counts as JSON")
-	cmd.Flags().BoolVar(&a.evaluate, "evaluate", true, "evaluate the gap rules after the ingest (--evaluate=false for a bulk backfill; run 'hub gaps --evaluate' after)")
+	cmd.Flags().BoolVar(&a.evaluate, "evaluate", true, "evaluate the gap rules after the ingest when events are unevaluated (--evaluate=false for a bulk backfill; the next sync, ingest or 'hub gaps --evaluate' catches up)")
 	return cmd
 }
 
@@ -76,9 +76,8 @@ func (a *app) ingestEvents(ctx context.Context, events string, asJSON bool) erro
 	return a.withStore(ctx, func(s core.Store) error {
 		in := core.Ingester{Store: s}
 		st, err := in.IngestJSONL(ctx, r, events)
-		if err == nil {
-			a.evaluateAfterIngest(ctx, s, nil)
-		}
+		// Even after an error: the batches before it are committed.
+		a.evaluateIfDue(ctx, s, nil)
 		if asJSON {
 			if jerr := writeJSON(a.stdout, st); jerr != nil {
 				return jerr
@@ -116,10 +115,12 @@ func (a *app) ingestRecords(ctx context.Context, mappingFile, kind, source strin
 					name, st.Records, st.Read, st.New, st.Superseded, st.Unchanged, st.Quarantined)
 			}
 			if err != nil {
+				// The batches before the error are committed.
+				a.evaluateIfDue(ctx, s, nil)
 				return err
 			}
 		}
-		a.evaluateAfterIngest(ctx, s, nil)
+		a.evaluateIfDue(ctx, s, nil)
 		if asJSON {
 			return writeJSON(a.stdout, total)
 		}

@@ -44,11 +44,15 @@ func (a *app) withMonitor(ctx context.Context, fn func(m *core.Monitor) error) e
 	return a.withStore(ctx, func(s core.Store) error { return fn(a.monitor(s, h)) })
 }
 
-// evaluateAfterIngest runs the gap rules after an ingest, with h's rules
-// and notifiers (nil: the configuration's, loaded here). The ingest is
-// committed already: a failure here is reported, never fails it.
-func (a *app) evaluateAfterIngest(ctx context.Context, s core.Store, h *config.Hub) {
-	if !a.evaluate {
+// evaluateIfDue runs the gap rules after a command that may have written
+// events (an ingest, a sync), with h's rules and notifiers (nil: the
+// configuration's, loaded here), when the store says evaluation is due:
+// it holds events no completed evaluation has seen, whoever wrote them (a
+// sync killed after its last commit leaves such events to the sync that
+// completes it, which writes none). The writes are committed already: a
+// failure here is reported, never fails the command.
+func (a *app) evaluateIfDue(ctx context.Context, s core.Store, h *config.Hub) {
+	if !a.evaluate || ctx.Err() != nil {
 		return
 	}
 	if h == nil { // the command has not loaded the configuration
@@ -58,7 +62,7 @@ func (a *app) evaluateAfterIngest(ctx context.Context, s core.Store, h *config.H
 			return
 		}
 	}
-	if _, err := a.monitor(s, h).Evaluate(ctx); err != nil {
+	if _, _, err := a.monitor(s, h).EvaluateIfDue(ctx); err != nil {
 		fmt.Fprintf(a.stderr, "hub: gaps not evaluated (run 'hub gaps --evaluate' later): %v\n", err)
 	}
 }

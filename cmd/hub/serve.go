@@ -63,11 +63,31 @@ See docs/operations.md for the configuration file.`,
 				// what they delivered, so an alert goes out once.
 				srv.Monitor.Alerts = alerter(h, log)
 				evaluate := func(why string) { <-srv.EvaluateGaps(why) }
+				// Whether events wait for the gap rules is read from the
+				// store (core.Monitor.Due), not from what a run reports:
+				// a sync that completes one killed after its last commit
+				// writes nothing, and its events are still unevaluated.
+				due := func() bool {
+					d, err := srv.Monitor.Due(ctx)
+					if err != nil {
+						log.Warn("cannot tell whether the gap rules are due; evaluating", "err", err)
+						return true
+					}
+					return d
+				}
 				sched.OnRun = func(run core.Run, _ error) {
 					if run.ID != 0 {
 						metrics.ObserveRun(run)
+					}
+					if due() {
 						evaluate("sync of " + run.Connector)
 					}
+				}
+				// Events a killed hub, an 'ingest --evaluate=false' or
+				// another process left unevaluated: at once, in the
+				// background.
+				if due() {
+					srv.EvaluateGaps("start: events no evaluation has seen")
 				}
 				// Windows close and escalations fall due with no new
 				// events: evaluate on a clock too.

@@ -194,6 +194,7 @@ func (t *ingestTx) SaveException(ctx context.Context, e *core.Exception) error {
 		records = []string{}
 	}
 	rb, _ := json.Marshal(records) // strings always marshal
+	t.written["gap_exceptions"]++
 	args := []any{text(e.Key), e.Kind, e.Severity, text(e.Item), text(e.Lot), text(e.Order), text(e.Site), text(e.Detail), string(rb),
 		optMicros(e.Since), micros(e.Opened), micros(e.Updated), string(e.Status), int32(e.Stage), optMicros(e.Sending)}
 	if e.ID == 0 {
@@ -212,6 +213,7 @@ func (t *ingestTx) SaveException(ctx context.Context, e *core.Exception) error {
 }
 
 func (t *ingestTx) LogException(ctx context.Context, ev core.ExceptionEvent) error {
+	t.written["gap_history"]++
 	if _, err := t.tx.Exec(ctx, `INSERT INTO gap_history (gap_id, at, action, by_user, note) VALUES ($1, $2, $3, $4, $5)`,
 		ev.GapID, micros(ev.At), ev.Action, text(ev.By), text(ev.Note)); err != nil {
 		return fmt.Errorf("record history of gap %s: %w", core.FormatGapID(ev.GapID), err)

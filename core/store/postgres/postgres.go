@@ -11,12 +11,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -50,9 +51,17 @@ type DB struct {
 	// do not each hold a pooled connection; pg_advisory_xact_lock
 	// serialises them across processes.
 	writer chan struct{}
-	// written counts derived rows this process committed; analyzeAt is
-	// the count at which statistics are refreshed next.
-	written, analyzeAt atomic.Int64
+	// Log receives the store's own messages (statistics refreshed after
+	// bulk writes); nil: slog.Default().
+	Log *slog.Logger
+	// pending counts, per table, the rows this process wrote since it
+	// last analysed the table, and unchecked those since the last check
+	// (stats.go); statsMu guards both. analyzing is held by the one
+	// goroutine refreshing statistics.
+	statsMu   sync.Mutex
+	pending   map[string]int64
+	unchecked int64
+	analyzing sync.Mutex
 	// wideRead is the number of lots from which a read by lot ids steers
 	// the planner to the indexes (tests lower it to take that path on
 	// small plants).
@@ -92,7 +101,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres %s: %w", name, err)
 	}
-	s := &DB{pool: pool, name: name, writer: make(chan struct{}, 1), wideRead: 1000}
+	s := &DB{pool: pool, name: name, writer: make(chan struct{}, 1), wideRead: 1000, pending: map[string]int64{}}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -219,69 +228,67 @@ func (s *DB) migrate(ctx context.Context) error {
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit migrations to %s: %w", s.name, err)
 	}
+	if len(pending) > 0 && current > 0 {
+		// A migration may add columns or fill tables of a store that holds
+		// data: their statistics are refreshed now, not when autovacuum
+		// gets to them (stats.go). A new database's tables are empty.
+		if err := s.analyzeAll(ctx, fmt.Sprintf("migration to schema %d", pending[len(pending)-1].Version)); err != nil {
+			s.log().Warn("planner statistics not refreshed after the migration; run ANALYZE", "db", s.name, "err", err)
+		}
+	}
 	return nil
 }
 
 // Ingest runs fn in one transaction that holds the database's ingest
-// advisory lock, so that no two writers overlap in any process.
+// advisory lock, so that no two writers overlap in any process. After the
+// commit, and after the next writer may go on, the tables it filled are
+// analysed if their statistics are stale (stats.go).
 func (s *DB) Ingest(ctx context.Context, fn func(tx core.IngestTx) error) error {
+	written, err := s.ingest(ctx, fn)
+	if err != nil {
+		return err
+	}
+	s.noteWrites(ctx, written)
+	return nil
+}
+
+func (s *DB) ingest(ctx context.Context, fn func(tx core.IngestTx) error) (map[string]int, error) {
 	select {
 	case s.writer <- struct{}{}:
 	case <-ctx.Done():
-		return fmt.Errorf("wait to write to %s: %w", s.name, ctx.Err())
+		return nil, fmt.Errorf("wait to write to %s: %w", s.name, ctx.Err())
 	}
 	defer func() { <-s.writer }()
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("begin write to %s: %w", s.name, err)
+		return nil, fmt.Errorf("begin write to %s: %w", s.name, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, ingestLock); err != nil {
-		return fmt.Errorf("wait for other writers to %s: %w", s.name, err)
+		return nil, fmt.Errorf("wait for other writers to %s: %w", s.name, err)
 	}
-	t := &ingestTx{tx: tx}
+	t := &ingestTx{tx: tx, written: map[string]int{}}
 	if err := fn(t); err != nil {
-		return err
+		return nil, err
 	}
 	if len(t.pendOrder) > 0 { // lots asked for after (or without) Write
 		w := &writer{ctx: ctx, tx: tx}
 		if err := t.insertLots(w, nil); err != nil {
-			return err
+			return nil, err
 		}
 		if err := w.flush(); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit to %s: %w", s.name, err)
+		return nil, fmt.Errorf("commit to %s: %w", s.name, err)
 	}
-	return s.maybeAnalyze(ctx, t.rows)
-}
-
-// maybeAnalyze refreshes the planner's statistics of the genealogy tables
-// each time the rows this process wrote grow fourfold (from 100,000 on).
-// After a bulk load, autovacuum may not have analysed the new rows yet, and
-// with empty statistics PostgreSQL plans a trace hop as a hash join over
-// all links: seconds instead of milliseconds.
-func (s *DB) maybeAnalyze(ctx context.Context, rows int) error {
-	total := s.written.Add(int64(rows))
-	next := s.analyzeAt.Load()
-	if next == 0 {
-		next = 100_000
-		s.analyzeAt.Store(next)
-	}
-	if total < next || !s.analyzeAt.CompareAndSwap(next, next*4) {
-		return nil
-	}
-	if _, err := s.pool.Exec(ctx, `ANALYZE lots, links, receipts, shipments, lot_qty, orders, events`); err != nil {
-		return fmt.Errorf("analyze %s after %d rows: %w", s.name, total, err)
-	}
-	return nil
+	return t.written, nil
 }
 
 type ingestTx struct {
-	tx   pgx.Tx
-	rows int // derived rows written, for maybeAnalyze
+	tx      pgx.Tx
+	written map[string]int // rows written per table, for the statistics (stats.go)
 	// New lots get their ids from the lots sequence in LotIDs but are
 	// inserted by Write (or before commit), together with their use
 	// counters and quantities: one plain insert instead of an insert, an
@@ -413,6 +420,7 @@ func (t *ingestTx) LotIDs(ctx context.Context, refs []core.LotRef) (map[core.Lot
 // and removes from uses what it applied.
 func (t *ingestTx) insertLots(w *writer, uses map[int64]core.LotUse) error {
 	refs := t.pendOrder
+	t.written["lots"] += len(refs)
 	err := w.insert("record lots", "lots", lotColumns, len(refs), func(i int, s sink) {
 		id := t.pending[refs[i]]
 		u := uses[id]
@@ -613,7 +621,13 @@ var (
 
 // Write applies c in the order documented on core.Changes.
 func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
-	t.rows += len(c.NewVersions) + len(c.Links) + len(c.Receipts) + len(c.Shipments) + len(c.LotDeltas)
+	for table, n := range map[string]int{
+		"events": len(c.NewVersions) + len(c.StatusUpdates), "links": len(c.Links), "receipts": len(c.Receipts),
+		"shipments": len(c.Shipments), "lot_qty": len(c.LotDeltas), "lots": len(c.LotUses), "orders": len(c.OrderDeltas),
+		"raw_records": len(c.Raw), "quarantine": len(c.Quarantine),
+	} {
+		t.written[table] += n
+	}
 	w := &writer{ctx: ctx, tx: t.tx}
 	if n := len(c.StatusUpdates); n > 0 {
 		seqs, statuses := make([]int64, n), make([]string, n)
@@ -646,6 +660,9 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 	}
 	if c.GenealogyChanged {
 		w.queue("raise the genealogy version", `UPDATE genealogy_version SET version = version + 1`)
+	}
+	if len(c.NewVersions)+len(c.StatusUpdates) > 0 {
+		w.queue("raise the data version", `UPDATE evaluation_mark SET version = version + 1`)
 	}
 	for _, step := range []func() error{
 		func() error {
@@ -919,6 +936,21 @@ func (s *DB) GenealogyVersion(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("read the genealogy version: %w", err)
 	}
 	return v, nil
+}
+
+func (s *DB) EvaluationMark(ctx context.Context) (core.EvaluationMark, error) {
+	var m core.EvaluationMark
+	if err := s.pool.QueryRow(ctx, `SELECT version, evaluated FROM evaluation_mark`).Scan(&m.Version, &m.Evaluated); err != nil {
+		return m, fmt.Errorf("read the evaluation mark of %s: %w", s.name, err)
+	}
+	return m, nil
+}
+
+func (t *ingestTx) MarkEvaluated(ctx context.Context, v int64) error {
+	if _, err := t.tx.Exec(ctx, `UPDATE evaluation_mark SET evaluated = greatest(evaluated, $1)`, v); err != nil {
+		return fmt.Errorf("mark the gap rules evaluated at data version %d: %w", v, err)
+	}
+	return nil
 }
 
 func (s *DB) ReadGenealogy(ctx context.Context, fn func(core.GenealogyLink) error) (int64, error) {

@@ -418,6 +418,11 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			return fmt.Errorf("raise the genealogy version: %w", err)
 		}
 	}
+	if len(c.NewVersions)+len(c.StatusUpdates) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE evaluation_mark SET version = version + 1`); err != nil {
+			return fmt.Errorf("raise the data version: %w", err)
+		}
+	}
 	err = errors.Join(
 		execMany(ctx, tx, "insert links", `INSERT INTO links (event_id, lot_id, grp, out, ts) VALUES`, "", c.Links,
 			func(l core.LinkRow) []any { return []any{l.EventID, l.LotID, l.Group, l.Out, micros(l.Time)} }),
@@ -569,6 +574,28 @@ func (s *DB) GenealogyVersion(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("read the genealogy version: %d rows in genealogy_version, want 1", len(v))
 	}
 	return v[0], nil
+}
+
+func (s *DB) EvaluationMark(ctx context.Context) (core.EvaluationMark, error) {
+	rows, err := s.query(ctx, `SELECT version, evaluated FROM evaluation_mark`)
+	if err != nil {
+		return core.EvaluationMark{}, fmt.Errorf("read the evaluation mark: %w", err)
+	}
+	m, err := collect(rows, "read the evaluation mark", func(m *core.EvaluationMark) []any { return []any{&m.Version, &m.Evaluated} })
+	if err != nil {
+		return core.EvaluationMark{}, err
+	}
+	if len(m) != 1 {
+		return core.EvaluationMark{}, fmt.Errorf("read the evaluation mark: %d rows in evaluation_mark, want 1", len(m))
+	}
+	return m[0], nil
+}
+
+func (t *ingestTx) MarkEvaluated(ctx context.Context, v int64) error {
+	if _, err := t.tx.ExecContext(ctx, `UPDATE evaluation_mark SET evaluated = max(evaluated, ?)`, v); err != nil {
+		return fmt.Errorf("mark the gap rules evaluated at data version %d: %w", v, err)
+	}
+	return nil
 }
 
 func (s *DB) ReadGenealogy(ctx context.Context, fn func(core.GenealogyLink) error) (int64, error) {

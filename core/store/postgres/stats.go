@@ -1,0 +1,151 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Planner statistics after bulk writes.
+//
+// PostgreSQL plans from the statistics ANALYZE gathers; autovacuum
+// gathers them in the background, a minute or more after the rows
+// arrived, and never when it is off (for the database or per table, as
+// some operators set it for bulk loads). With none, the planner guesses:
+// on a fresh store filled by one 20,000-event ingest, `hub gaps
+// --evaluate` took 4.0 s instead of 0.3 s after ANALYZE (15.8 s on a
+// slower machine), and trace hops were planned as hash joins over every
+// link. So the store analyses the tables it filled itself, outside the
+// ingest transaction, when:
+//
+//   - a table changed by at least analyzeMin rows and by at least as many
+//     rows as its statistics describe (pg_class.reltuples: -1 or 0 when
+//     never analysed). Growth is geometric, so a bulk load of n rows costs
+//     about log2(n/analyzeMin) ANALYZEs per table, each sampling at most
+//     300 × default_statistics_target rows; in between the planner scales
+//     the row counts by the table's current size, so statistics gathered
+//     when the table was half its size still plan well. The changes are
+//     PostgreSQL's own count (pg_stat_user_tables.n_mod_since_analyze,
+//     which includes other processes and earlier runs) or, when larger,
+//     the rows this process wrote since it last analysed the table (the
+//     server's count lags up to a second behind a commit);
+//   - migrations were applied to a database that had a schema already (a
+//     migration may add columns or fill tables): every table below.
+//
+// The check itself (one catalog query) runs once this process has written
+// analyzeMin rows since the last check, so small ingests cost nothing.
+// Steady trickles below that are left to autovacuum (docs/operations.md).
+const analyzeMin = 1000
+
+// filledTables are the tables ingest and gap evaluation fill.
+var filledTables = []string{
+	"events", "links", "receipts", "shipments", "lot_qty", "lots", "orders",
+	"raw_records", "quarantine", "gap_exceptions", "gap_history",
+}
+
+// noteWrites records the rows a committed transaction wrote per table
+// and refreshes the statistics that it made stale. A failure is logged,
+// never returned: the transaction is committed.
+func (s *DB) noteWrites(ctx context.Context, written map[string]int) {
+	s.statsMu.Lock()
+	for t, n := range written {
+		s.pending[t] += int64(n)
+		s.unchecked += int64(n)
+	}
+	due := s.unchecked >= analyzeMin
+	if due {
+		s.unchecked = 0
+	}
+	s.statsMu.Unlock()
+	if !due {
+		return
+	}
+	if err := s.analyzeStale(ctx); err != nil {
+		s.log().Warn("planner statistics not refreshed after a bulk write; autovacuum or the next bulk write will", "db", s.name, "err", err)
+	}
+}
+
+func (s *DB) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// analyzeStale analyses the filled tables whose statistics the writes
+// since they were gathered have outgrown.
+func (s *DB) analyzeStale(ctx context.Context) error {
+	// One analysis at a time: a writer that finds one running leaves its
+	// counts for the next check.
+	if !s.analyzing.TryLock() {
+		return nil
+	}
+	defer s.analyzing.Unlock()
+	rows, err := s.pool.Query(ctx, `SELECT st.relname, st.n_mod_since_analyze, c.reltuples
+		FROM pg_stat_user_tables st JOIN pg_class c ON c.oid = st.relid
+		WHERE st.schemaname = current_schema() AND st.relname = ANY($1)`, filledTables)
+	if err != nil {
+		return fmt.Errorf("read table statistics: %w", err)
+	}
+	type tableStat struct {
+		name      string
+		modified  int64
+		reltuples float64
+	}
+	stats, err := collect(rows, "read table statistics", func(t *tableStat) []any { return []any{&t.name, &t.modified, &t.reltuples} })
+	if err != nil {
+		return err
+	}
+	s.statsMu.Lock()
+	var stale []string
+	for _, t := range stats {
+		mod := max(t.modified, s.pending[t.name])
+		if mod >= analyzeMin && float64(mod) >= max(t.reltuples, 0) {
+			stale = append(stale, t.name)
+		}
+	}
+	s.statsMu.Unlock()
+	return s.analyze(ctx, stale, "bulk write")
+}
+
+// analyzeAll analyses every filled table the schema has.
+func (s *DB) analyzeAll(ctx context.Context, why string) error {
+	s.analyzing.Lock()
+	defer s.analyzing.Unlock()
+	rows, err := s.pool.Query(ctx, `SELECT relname FROM pg_stat_user_tables
+		WHERE schemaname = current_schema() AND relname = ANY($1) ORDER BY relname`, filledTables)
+	if err != nil {
+		return fmt.Errorf("list tables: %w", err)
+	}
+	tables, err := collect(rows, "list tables", func(t *string) []any { return []any{t} })
+	if err != nil {
+		return err
+	}
+	return s.analyze(ctx, tables, why)
+}
+
+// analyze runs ANALYZE on tables and forgets the rows written to them.
+func (s *DB) analyze(ctx context.Context, tables []string, why string) error {
+	if len(tables) == 0 {
+		return nil
+	}
+	quoted := make([]string, len(tables))
+	for i, t := range tables {
+		quoted[i] = pgx.Identifier{t}.Sanitize()
+	}
+	start := time.Now()
+	if _, err := s.pool.Exec(ctx, `ANALYZE `+strings.Join(quoted, ", ")); err != nil {
+		return fmt.Errorf("analyze %s: %w", strings.Join(tables, ", "), err)
+	}
+	s.statsMu.Lock()
+	for _, t := range tables {
+		delete(s.pending, t)
+	}
+	s.statsMu.Unlock()
+	s.log().Info("planner statistics refreshed", "after", why, "tables", strings.Join(tables, ","), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
