@@ -3,12 +3,8 @@ package postgres_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -19,70 +15,12 @@ import (
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/postgres"
 	"github.com/lothub/lothub/core/store/storetest"
+	"github.com/lothub/lothub/internal/testpg"
 )
-
-const defaultAdminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-
-// adminURL is the server the tests create their databases on.
-func adminURL() string {
-	if u := os.Getenv("LOTHUB_TEST_POSTGRES"); u != "" {
-		return u
-	}
-	return defaultAdminURL
-}
-
-func connectAdmin(t testing.TB, ctx context.Context) *pgx.Conn {
-	t.Helper()
-	conn, err := pgx.Connect(ctx, adminURL())
-	if err != nil {
-		where := "LOTHUB_TEST_POSTGRES"
-		if os.Getenv("LOTHUB_TEST_POSTGRES") == "" {
-			where = "default " + defaultAdminURL + " (set LOTHUB_TEST_POSTGRES to use another)"
-		}
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL is required in CI and unreachable at %s: %v", where, err)
-		}
-		t.Fatalf("PostgreSQL unreachable at %s: %v\nstart it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start", where, err)
-	}
-	return conn
-}
 
 // NewDatabase creates an empty database for the test, dropped when the test
 // ends, and returns its URL.
-func NewDatabase(t testing.TB) string {
-	t.Helper()
-	ctx := context.Background()
-	var b [6]byte
-	rand.Read(b[:])
-	name := "lothub_test_" + hex.EncodeToString(b[:])
-	admin := connectAdmin(t, ctx)
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, `CREATE DATABASE `+name); err != nil {
-		t.Fatalf("create test database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		admin := connectAdmin(t, ctx)
-		defer admin.Close(ctx)
-		if _, err := admin.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-	})
-	return databaseURL(t, name)
-}
-
-// databaseURL is the admin URL pointing at database name.
-func databaseURL(t testing.TB, name string) string {
-	a := adminURL()
-	if !strings.Contains(a, "://") { // key=value form
-		return a + " dbname=" + name
-	}
-	u, err := url.Parse(a)
-	if err != nil {
-		t.Fatalf("LOTHUB_TEST_POSTGRES: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
+func NewDatabase(t testing.TB) string { return testpg.NewDatabase(t) }
 
 // MustOpen opens a store in a new database.
 func MustOpen(t testing.TB) *postgres.DB {
