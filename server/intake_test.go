@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lothub/lothub/core"
@@ -219,5 +221,67 @@ func TestPostEventsOneObject(t *testing.T) {
 	code, b := e.do(t, "POST", "/v1/events", token, []byte(body), nil)
 	if got := decodeAnswer(t, b); code != http.StatusOK || !sameCounts(got, answer{Read: 1, Stored: 1, Errors: []core.InputError{}}) {
 		t.Errorf("pretty-printed event: %d %s, want 200, 1 stored", code, b)
+	}
+}
+
+// syncBuffer is a log destination that tests read while the server writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A webhook's caller is anonymous until the connector checked the
+// signature: its errors name nothing of the configuration, the log does.
+func TestWebhookErrorsNameNoConfiguration(t *testing.T) {
+	var log syncBuffer
+	e := newEnvLog(t, slog.New(slog.NewTextHandler(&log, nil)))
+	scan := []byte(`{"scan_id":"W1","time":"2026-03-05T08:00:00Z","station":"MIX-1","order":"WO-7","direction":"IN","item":"SUGAR","lot":"SG-1","qty":5,"uom":"KG"}`)
+	cases := []struct {
+		name, path string
+		body       []byte
+		status     int
+		message    string
+		logged     string // what the hub's log says instead
+	}{
+		{"UnknownConnector", "/v1/webhooks/nope", scan, http.StatusNotFound,
+			"no webhook is received at this address: check the URL", `no connector \"nope\" in ` + e.file},
+		{"BrokenConfiguration", "/v1/webhooks/broken", scan, http.StatusServiceUnavailable,
+			"the webhook cannot be taken now: nothing was stored; retry later (the hub's log says why)", "webhook_secret"},
+		{"BodyTooLarge", "/v1/webhooks/mes", bytes.Repeat([]byte("x"), 200000), http.StatusRequestEntityTooLarge,
+			"webhook body too large: nothing was stored", "max_body=100000"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, body := e.do(t, "POST", c.path, "", c.body, map[string]string{"X-Lothub-Signature": sign(c.body)})
+			var got struct {
+				Error struct{ Code, Message string }
+			}
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatalf("%d %s: %v", code, body, err)
+			}
+			if code != c.status || got.Error.Message != c.message {
+				t.Errorf("answer %d %s\nwant %d %q", code, body, c.status, c.message)
+			}
+			for _, secret := range []string{e.file, "hub.yaml", "mes", "broken", "webhook_secret", "scans", "mapping"} {
+				if strings.Contains(got.Error.Message, secret) {
+					t.Errorf("answer names %q of the configuration: %s", secret, body)
+				}
+			}
+			if !strings.Contains(log.String(), c.logged) {
+				t.Errorf("the log does not say %q:\n%s", c.logged, log.String())
+			}
+		})
 	}
 }

@@ -493,48 +493,68 @@ func tooManyEvents() error {
 // webhook hands an ERP's push to its connector, which checks the signature
 // and turns the body into records; they are archived, mapped and committed
 // before the answer.
+//
+// Until the connector has accepted the signature the caller is anonymous:
+// its errors name nothing of the configuration (no file, no connector, no
+// parameter, no plugin message); the log has the detail.
 func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("connector")
+	log := s.log.With("connector", name, "remote", r.RemoteAddr)
 	cc, err := s.cfg.Connector(name)
 	if err != nil {
-		s.fail(w, err)
+		log.Warn("webhook refused: no such connector", "err", err)
+		s.noWebhook(w)
 		return
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		s.fail(w, fmt.Errorf("read webhook body: %w", err))
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			log.Warn("webhook refused: body over intake.max_body", "max_body", mbe.Limit)
+			s.metrics.Webhooks.WithLabelValues(name, "too_large").Inc()
+			anonError(w, http.StatusRequestEntityTooLarge, core.EINVALID, "webhook body too large: nothing was stored")
+			return
+		}
+		log.Warn("webhook body not read", "err", err)
+		anonError(w, http.StatusBadRequest, core.EINVALID, "webhook body could not be read: nothing was stored")
 		return
 	}
 	t, err := s.target(r.Context(), cc)
 	if err != nil {
-		s.fail(w, err)
+		log.Error("webhook not taken: the connector's plugin cannot start", "err", config.Scrub(err.Error(), cc.Secrets()))
+		s.unavailable(w, 0)
 		return
 	}
 	res, err := t.client.Webhook(r.Context(), t.cfg, sdk.WebhookRequest{Method: r.Method, Headers: r.Header, Query: r.URL.Query(), Body: body})
-	switch {
-	case errors.Is(err, sdk.ErrInvalidSignature):
-		s.metrics.Webhooks.WithLabelValues(name, "unauthorized").Inc()
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]string{"code": "unauthorized",
-			"message": "webhook signature missing or wrong: nothing was stored (check the shared secret on both sides)"}})
-		return
-	case errors.Is(err, errors.ErrUnsupported):
-		s.fail(w, core.Errorf(core.EINVALID, "connector %s accepts no webhooks", name))
-		return
-	case errors.Is(err, sdk.ErrPluginExited):
-		s.drop(name)
-		s.fail(w, err)
-		return
-	case errors.Is(err, sdk.ErrRetry):
-		// The connector cannot take the delivery now: ask the sender to
-		// retry, when the source says.
-		if d, ok := sdk.RetryDelay(err); ok && d > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(d.Round(time.Second)/time.Second)))
+	if err != nil {
+		detail := config.Scrub(err.Error(), cc.Secrets())
+		switch {
+		case errors.Is(err, sdk.ErrInvalidSignature):
+			s.metrics.Webhooks.WithLabelValues(name, "unauthorized").Inc()
+			log.Warn("webhook refused: signature missing or wrong", "err", detail)
+			anonError(w, http.StatusUnauthorized, "unauthorized",
+				"webhook signature missing or wrong: nothing was stored (check the shared secret on both sides)")
+		case errors.Is(err, errors.ErrUnsupported):
+			log.Warn("webhook refused: the connector takes no webhooks", "err", detail)
+			s.noWebhook(w)
+		case errors.Is(err, sdk.ErrPluginExited):
+			s.drop(name)
+			log.Error("webhook not taken: the connector's plugin exited", "err", detail)
+			s.unavailable(w, 0)
+		case errors.Is(err, sdk.ErrRetry):
+			// The connector cannot take the delivery now: ask the sender
+			// to retry, when the source says.
+			d, _ := sdk.RetryDelay(err)
+			log.Warn("webhook not taken now; the sender is asked to retry", "err", detail, "retry_after", d)
+			s.unavailable(w, d)
+		case errors.Is(err, sdk.ErrInvalidConfig):
+			log.Error("webhook not taken: the connector's configuration is wrong", "err", detail)
+			s.unavailable(w, 0)
+		default:
+			log.Warn("webhook refused by the connector", "err", detail)
+			anonError(w, http.StatusBadRequest, core.EINVALID,
+				"webhook refused by the connector: nothing was stored (the hub's log says why)")
 		}
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": "unavailable",
-			"message": "webhook for " + name + " cannot be taken now: " + config.Scrub(err.Error(), cc.Secrets()) + " (retry later)"}})
-		return
-	case err != nil:
-		s.fail(w, core.Errorf(core.EINVALID, "webhook for %s: %s", name, config.Scrub(err.Error(), cc.Secrets())))
 		return
 	}
 	inputs, err := runner.Inputs(res.Records)
@@ -574,6 +594,29 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, status, map[string]any{"records": st.Records, "events": st.New + st.Superseded,
 		"duplicates": st.Unchanged, "quarantined": st.Quarantined})
+}
+
+// noWebhook answers a webhook for a connector that does not exist or
+// takes no webhooks, alike: an anonymous caller learns nothing of the
+// configured connectors.
+func (s *Server) noWebhook(w http.ResponseWriter) {
+	anonError(w, http.StatusNotFound, core.ENOTFOUND, "no webhook is received at this address: check the URL")
+}
+
+// unavailable answers a webhook the hub cannot take now (503, the sender
+// retries), after retry when it is known.
+func (s *Server) unavailable(w http.ResponseWriter, retry time.Duration) {
+	if retry > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(retry.Round(time.Second)/time.Second)))
+	}
+	anonError(w, http.StatusServiceUnavailable, "unavailable",
+		"the webhook cannot be taken now: nothing was stored; retry later (the hub's log says why)")
+}
+
+// anonError answers a caller who is not authenticated: message must name
+// nothing of the configuration.
+func anonError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, map[string]any{"error": apiError{Code: code, Message: message}})
 }
 
 // target returns the running plugin for a connector's webhooks, starting
