@@ -436,13 +436,18 @@ func splitEvents(body []byte, source string) ([]core.Input, error) {
 			rest = nil
 		}
 		line++
-		if l = bytes.TrimSpace(l); len(l) == 0 {
+		if len(bytes.TrimSpace(l)) == 0 {
 			continue
 		}
 		if len(inputs) == core.MaxEventsPerRequest {
 			return nil, tooManyEvents()
 		}
-		inputs = append(inputs, core.NewInput(source, line, l))
+		// The size is the line's without its end, as hub ingest counts it.
+		in := core.NewInput(source, line, bytes.TrimSuffix(l, []byte("\r")))
+		if !in.TooLong {
+			in.Raw = bytes.TrimSpace(in.Raw)
+		}
+		inputs = append(inputs, in)
 	}
 	return inputs, nil
 }
