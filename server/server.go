@@ -386,9 +386,11 @@ type apiError struct {
 // gets one buffer of that size, not the doublings of io.ReadAll.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if n := r.ContentLength; n > 0 && n <= limit {
-		buf := bytes.NewBuffer(make([]byte, 0, n+1))
-		_, err := buf.ReadFrom(r.Body)
-		return buf.Bytes(), err
+		body := make([]byte, n) // net/http ends the body at Content-Length
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, err
+		}
+		return body, nil
 	}
 	return io.ReadAll(r.Body)
 }
