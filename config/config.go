@@ -70,7 +70,9 @@ type Connector struct {
 type Intake struct {
 	Listen string  `yaml:"listen"` // host:port; 127.0.0.1:8080 when empty
 	Tokens []Token `yaml:"tokens"` // bearer tokens allowed to POST events
-	// MaxBody bounds a request body in bytes; 10 MiB when 0.
+	// MaxBody bounds a request body in bytes (POST /v1/events and
+	// webhooks); core.DefaultMaxBody, 10 MiB, when 0. The other intake
+	// limits are fixed: see core.MaxEventSize and core.MaxEventsPerRequest.
 	MaxBody int64 `yaml:"max_body"`
 }
 
@@ -591,12 +593,15 @@ func (p *parser) check(h *Hub) {
 			p.errorf(node(at+".token"), "token %q is written in the file: use a reference, ${env:NAME} or ${file:/path}", t.Name)
 		}
 	}
+	if h.Intake.MaxBody < 0 {
+		p.errorf(node(".intake.max_body"), "max_body %d is negative: give the most bytes one request body may have (%d when unset)", h.Intake.MaxBody, core.DefaultMaxBody)
+	}
 	p.checkGaps(h, node)
 	if h.Intake.Listen == "" {
 		h.Intake.Listen = "127.0.0.1:8080"
 	}
 	if h.Intake.MaxBody == 0 {
-		h.Intake.MaxBody = 10 << 20
+		h.Intake.MaxBody = core.DefaultMaxBody
 	}
 	for i := range h.Connectors {
 		c := &h.Connectors[i]

@@ -36,21 +36,12 @@ type IngestStats struct {
 	Outcomes []string `json:"-"`
 }
 
-// What became of one input.
+// What became of one event.
 const (
-	OutcomeNew         = "stored"
-	OutcomeSuperseded  = "superseded"
-	OutcomeUnchanged   = "duplicate"
-	OutcomeQuarantined = "quarantined"
+	OutcomeNew        = "stored"
+	OutcomeSuperseded = "superseded"
+	OutcomeUnchanged  = "duplicate"
 )
-
-// Outcome is what became of one input line or object.
-type Outcome struct {
-	Index   int    `json:"index"`        // 0-based position in the input
-	ID      string `json:"id,omitempty"` // the event id, if one could be read
-	Outcome string `json:"outcome"`      // stored, superseded, duplicate, quarantined
-	Reason  string `json:"reason,omitempty"`
-}
 
 func (s *IngestStats) add(o IngestStats) {
 	s.Read += o.Read
@@ -145,10 +136,6 @@ func (in *Ingester) now() time.Time {
 	return time.Now().UTC()
 }
 
-// maxLine bounds one JSONL line; a longer line is quarantined, not read
-// into memory whole.
-const maxLine = 4 << 20
-
 // IngestJSONL reads canonical events, one JSON object a line, and applies
 // them in batches, one transaction each. Invalid lines are quarantined with
 // their line number and never stop the rest of the input.
@@ -214,13 +201,14 @@ func (in *Ingester) readBatches(ctx context.Context, r io.Reader, source string,
 		}
 		line++
 		raw = bytes.TrimSpace(raw)
-		if len(raw) == 0 && !tooLong {
+		switch {
+		case tooLong:
+			batch = append(batch, tooLongInput(source, line, raw))
+		case len(raw) == 0:
 			continue
+		default:
+			batch = append(batch, Input{Source: source, Line: line, Raw: append([]byte(nil), raw...)})
 		}
-		if tooLong {
-			raw = append(raw[:256:256], "…"...)
-		}
-		batch = append(batch, Input{Source: source, Line: line, Raw: append([]byte(nil), raw...), TooLong: tooLong})
 		if len(batch) == size {
 			if err := send(); err != nil {
 				return err
@@ -230,8 +218,8 @@ func (in *Ingester) readBatches(ctx context.Context, r io.Reader, source string,
 	return send()
 }
 
-// readLine reads one line; a line longer than maxLine is consumed to its
-// end and reported as tooLong with its first bytes.
+// readLine reads one line; a line longer than MaxEventSize is consumed to
+// its end and reported as tooLong with its first bytes.
 func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 	var buf []byte
 	for {
@@ -242,10 +230,12 @@ func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 			}
 			return nil, false, err
 		}
-		if len(buf) < maxLine {
-			buf = append(buf, chunk...)
-		} else {
+		switch {
+		case tooLong: // the rest of a line already too long
+		case len(buf)+len(chunk) > MaxEventSize:
 			tooLong = true
+		default:
+			buf = append(buf, chunk...)
 		}
 		if buf == nil {
 			buf = []byte{}
@@ -285,6 +275,9 @@ type preparedBatch struct {
 	last       Input // for error messages
 	events     []PreparedEvent
 	quarantine []QuarantineRow
+	// quarantinedAt is the position among the inputs of each quarantine
+	// row.
+	quarantinedAt []int
 }
 
 // IngestBatch validates the inputs and applies the valid ones in one
@@ -296,41 +289,43 @@ func (in *Ingester) IngestBatch(ctx context.Context, inputs []Input) (IngestStat
 	return in.apply(ctx, in.prepare(inputs))
 }
 
-// IngestInputs is IngestBatch that also says what became of each input,
-// in input order: for scanners and MES posting events, which need an answer
-// per event.
-func (in *Ingester) IngestInputs(ctx context.Context, inputs []Input) ([]Outcome, IngestStats, error) {
+// InputError is an input that was quarantined, and why.
+type InputError struct {
+	Index  int    `json:"index"`        // 0-based position among the inputs
+	Line   int    `json:"line"`         // the input's line (Input.Line)
+	ID     string `json:"id,omitempty"` // the event id, if one could be read
+	Reason string `json:"reason"`
+}
+
+// IngestInputs is IngestBatch that also says which inputs were quarantined
+// and why: the first maxErrors of them, in input order (the stats count
+// them all). For scanners and MES posting events, which need to know what
+// to fix; the answer stays small however many inputs failed.
+func (in *Ingester) IngestInputs(ctx context.Context, inputs []Input, maxErrors int) (IngestStats, []InputError, error) {
 	if len(inputs) == 0 {
-		return nil, IngestStats{}, nil
+		return IngestStats{}, nil, nil
 	}
 	b := in.prepare(inputs)
 	st, err := in.apply(ctx, b)
 	if err != nil {
-		return nil, st, err
+		return st, nil, err
 	}
-	out := make([]Outcome, len(inputs))
-	ev, q := 0, 0
-	for i, inp := range inputs {
-		if q < len(b.quarantine) && b.quarantine[q].Line == inp.Line && b.quarantine[q].Raw == string(inp.Raw) {
-			out[i] = Outcome{Index: i, ID: b.quarantine[q].EventID, Outcome: OutcomeQuarantined, Reason: b.quarantine[q].Reason}
-			q++
-			continue
-		}
-		out[i] = Outcome{Index: i, ID: b.events[ev].Event.ID, Outcome: st.Outcomes[ev]}
-		ev++
+	var errs []InputError
+	for i, q := range b.quarantine[:min(len(b.quarantine), maxErrors)] {
+		errs = append(errs, InputError{Index: b.quarantinedAt[i], Line: q.Line, ID: q.EventID, Reason: q.Reason})
 	}
-	return out, st, nil
+	return st, errs, nil
 }
 
 func (in *Ingester) prepare(inputs []Input) preparedBatch {
 	now := in.now()
 	b := preparedBatch{read: len(inputs), last: inputs[len(inputs)-1]}
 	b.events = make([]PreparedEvent, 0, len(inputs))
-	for _, inp := range inputs {
+	for i, inp := range inputs {
 		var ev *Event
 		var err error
 		if inp.TooLong {
-			err = Errorf(EINVALID, "line longer than %d bytes: split the record", maxLine)
+			err = Errorf(EINVALID, "%s", EventTooLong())
 		} else if ev, err = DecodeEvent(inp.Raw); err == nil {
 			err = ev.Validate()
 		}
@@ -345,6 +340,7 @@ func (in *Ingester) prepare(inputs []Input) preparedBatch {
 				q.EventID = peekID(inp.Raw)
 			}
 			b.quarantine = append(b.quarantine, q)
+			b.quarantinedAt = append(b.quarantinedAt, i)
 			continue
 		}
 		b.events = append(b.events, Prepare(ev))

@@ -173,7 +173,7 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.Intake.MaxBody)
+		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody())
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		s.mux.ServeHTTP(rw, r)
 		route := r.Pattern
@@ -182,6 +182,14 @@ func (s *Server) Handler() http.Handler {
 		}
 		s.metrics.HTTPDuration.WithLabelValues(route, strconv.Itoa(rw.status)).Observe(time.Since(start).Seconds())
 	})
+}
+
+// maxBody is the most bytes a request body may have.
+func (s *Server) maxBody() int64 {
+	if s.cfg.Intake.MaxBody > 0 {
+		return s.cfg.Intake.MaxBody
+	}
+	return core.DefaultMaxBody
 }
 
 // Close stops a running gap evaluation (alerts not yet delivered are
@@ -210,6 +218,12 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// tooLarge is a request over one of the intake limits: 413, nothing
+// stored.
+type tooLarge struct{ msg string }
+
+func (e *tooLarge) Error() string { return e.msg }
+
 // Error bodies: {"error": {"code", "message"}}. Codes map to statuses
 // here, in one place.
 func (s *Server) fail(w http.ResponseWriter, err error) {
@@ -223,11 +237,16 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 	case core.ECONFLICT:
 		status = http.StatusConflict
 	}
+	msg := err.Error()
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	var tl *tooLarge
+	switch {
+	case errors.As(err, &mbe):
+		status, code = http.StatusRequestEntityTooLarge, core.EINVALID
+		msg = fmt.Sprintf("request body larger than %d bytes (intake.max_body): nothing was stored; split it into smaller requests", mbe.Limit)
+	case errors.As(err, &tl):
 		status, code = http.StatusRequestEntityTooLarge, core.EINVALID
 	}
-	msg := err.Error()
 	if status == http.StatusInternalServerError {
 		s.log.Error("request failed", "err", err)
 		msg = "internal error: see the hub's log"
@@ -293,9 +312,13 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 }
 
 // postEvents ingests canonical events: one JSON object, a JSON array, or
-// JSON Lines. The answer says what became of each.
+// JSON Lines, at most core.MaxEventsPerRequest of them, all in one
+// transaction. The answer counts what became of them and lists the first
+// core.MaxErrorsListed that were quarantined: its size and the memory the
+// request takes are bounded by the body limit, however many events the
+// body holds.
 func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r, s.maxBody())
 	if err != nil {
 		s.fail(w, fmt.Errorf("read request: %w", err))
 		return
@@ -306,27 +329,70 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	outcomes, st, err := s.ing.IngestInputs(r.Context(), inputs)
+	st, errs, err := s.ing.IngestInputs(r.Context(), inputs, core.MaxErrorsListed)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	s.metrics.Events.WithLabelValues("http").Add(float64(st.New + st.Superseded))
 	s.metrics.Quarantined.WithLabelValues("http").Add(float64(st.Quarantined))
-	status := http.StatusOK
-	if st.Quarantined > 0 {
-		status = http.StatusMultiStatus
-	}
-	if outcomes == nil {
-		outcomes = []core.Outcome{}
-	}
 	// The events are committed: evaluate the gap rules in the
 	// background (before answering, so the gap endpoints wait for it).
 	if st.New+st.Superseded > 0 {
 		s.EvaluateGaps("events posted")
 	}
-	writeJSON(w, status, map[string]any{"events": outcomes, "stored": st.New, "superseded": st.Superseded,
-		"duplicates": st.Unchanged, "quarantined": st.Quarantined})
+	a := eventsAnswer{Read: st.Read, Stored: st.New, Superseded: st.Superseded, Duplicates: st.Unchanged,
+		Quarantined: st.Quarantined, Errors: errs, ErrorsOmitted: st.Quarantined - len(errs)}
+	if a.Errors == nil {
+		a.Errors = []core.InputError{}
+	}
+	status := http.StatusOK
+	switch {
+	case st.New+st.Superseded+st.Unchanged == 0:
+		// A client that checks only for 2xx must not believe a body of
+		// nothing usable (not JSON at all, say) was accepted.
+		status = http.StatusBadRequest
+		a.Error = &apiError{Code: core.EINVALID, Message: fmt.Sprintf(
+			"no event in the body could be used: all %d were quarantined (errors lists the first, hub errors lists all): fix them and send them again", st.Quarantined)}
+	case st.Quarantined > 0:
+		status = http.StatusMultiStatus
+	}
+	writeJSON(w, status, a)
+}
+
+// eventsAnswer is the answer to POST /v1/events. Its size does not grow
+// with the number of events: counts, and the first quarantined events.
+type eventsAnswer struct {
+	// Error is set when nothing in the body could be used (status 400).
+	Error       *apiError `json:"error,omitempty"`
+	Read        int       `json:"read"` // events in the body
+	Stored      int       `json:"stored"`
+	Superseded  int       `json:"superseded"`
+	Duplicates  int       `json:"duplicates"`
+	Quarantined int       `json:"quarantined"`
+	// Errors lists the first core.MaxErrorsListed quarantined events, in
+	// body order; ErrorsOmitted counts the others (hub errors lists them).
+	Errors        []core.InputError `json:"errors"`
+	ErrorsOmitted int               `json:"errors_omitted"`
+}
+
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// readBody reads a request body whole; the server's handler bounds it by
+// limit (intake.max_body). A body that says its length, within the limit,
+// gets one buffer of that size, not the doublings of io.ReadAll.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if n := r.ContentLength; n > 0 && n <= limit {
+		body := make([]byte, n) // net/http ends the body at Content-Length
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	return io.ReadAll(r.Body)
 }
 
 // evaluated waits until no gap evaluation runs, or ctx ends.
@@ -343,79 +409,159 @@ func (s *Server) evaluated(ctx context.Context) {
 	}
 }
 
-// splitEvents cuts a body into inputs: a JSON array's elements, or one
-// object a line.
+// splitEvents cuts a body into inputs: a JSON array's elements, one JSON
+// object (which may span lines), or one object a line. The inputs share
+// body's memory. A body of more than core.MaxEventsPerRequest events is
+// refused before any is decoded; an event over core.MaxEventSize becomes
+// an input that is quarantined. Input.Line is the line of the body the
+// event starts on.
 func splitEvents(body []byte, source string) ([]core.Input, error) {
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(bytes.TrimSpace(trimmed)) == 0 {
 		return nil, core.Errorf(core.EINVALID, "empty body: send one event (JSON object), an array of events, or JSON Lines")
 	}
-	var inputs []core.Input
-	if trimmed[0] == '[' {
-		var arr []json.RawMessage
-		if err := json.Unmarshal(trimmed, &arr); err != nil {
-			return nil, core.Errorf(core.EINVALID, "body is not a JSON array of events: %v", err)
-		}
-		for i, raw := range arr {
-			inputs = append(inputs, core.Input{Source: source, Line: i + 1, Raw: raw})
-		}
-		return inputs, nil
+	first := 1 + bytes.Count(body[:len(body)-len(trimmed)], []byte("\n"))
+	switch {
+	case trimmed[0] == '[':
+		return splitArray(body, source)
+	case trimmed[0] == '{' && json.Valid(trimmed):
+		// One object, pretty-printed perhaps: not one event a line.
+		return []core.Input{core.NewInput(source, first, bytes.TrimSpace(trimmed))}, nil
 	}
-	for i, line := range bytes.Split(trimmed, []byte("\n")) {
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
+	var inputs []core.Input
+	line := 0
+	for rest := body; len(rest) > 0; {
+		l := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			l, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		line++
+		if len(bytes.TrimSpace(l)) == 0 {
 			continue
 		}
-		inputs = append(inputs, core.Input{Source: source, Line: i + 1, Raw: line})
+		if len(inputs) == core.MaxEventsPerRequest {
+			return nil, tooManyEvents()
+		}
+		// The size is the line's without its end, as hub ingest counts it.
+		in := core.NewInput(source, line, bytes.TrimSuffix(l, []byte("\r")))
+		if !in.TooLong {
+			in.Raw = bytes.TrimSpace(in.Raw)
+		}
+		inputs = append(inputs, in)
 	}
 	return inputs, nil
+}
+
+// splitArray cuts a JSON array of events into its elements, decoding it
+// one element at a time. An array that is not valid JSON is refused whole:
+// after a syntax error, where the next event starts is anyone's guess.
+func splitArray(body []byte, source string) ([]core.Input, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // the '['
+		return nil, core.Errorf(core.EINVALID, "body is not a JSON array of events: %v", err)
+	}
+	var inputs []core.Input
+	var raw json.RawMessage // reused: the inputs point into body
+	line, seen := 1, 0
+	for dec.More() {
+		if len(inputs) == core.MaxEventsPerRequest {
+			return nil, tooManyEvents()
+		}
+		if err := dec.Decode(&raw); err != nil {
+			return nil, core.Errorf(core.EINVALID, "body is not a JSON array of events: element %d (after line %d): %v", len(inputs)+1, line, err)
+		}
+		end := int(dec.InputOffset())
+		start := end - len(raw)
+		line += bytes.Count(body[seen:start], []byte("\n"))
+		seen = start
+		inputs = append(inputs, core.NewInput(source, line, body[start:end]))
+	}
+	if _, err := dec.Token(); err == io.EOF {
+		return nil, core.Errorf(core.EINVALID, "body is not a JSON array of events: it ends before the array's closing ]")
+	} else if err != nil {
+		return nil, core.Errorf(core.EINVALID, "body is not a JSON array of events: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, core.Errorf(core.EINVALID, "body is not a JSON array of events: data after the array's closing ]")
+	}
+	if len(inputs) == 0 {
+		return nil, core.Errorf(core.EINVALID, "the body is an empty array: send at least one event")
+	}
+	return inputs, nil
+}
+
+func tooManyEvents() error {
+	return &tooLarge{fmt.Sprintf("more than %d events in one request: nothing was stored; send at most %d events a request (split the JSON Lines or the array into several requests)",
+		core.MaxEventsPerRequest, core.MaxEventsPerRequest)}
 }
 
 // webhook hands an ERP's push to its connector, which checks the signature
 // and turns the body into records; they are archived, mapped and committed
 // before the answer.
+//
+// Until the connector has accepted the signature the caller is anonymous:
+// its errors name nothing of the configuration (no file, no connector, no
+// parameter, no plugin message); the log has the detail.
 func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("connector")
+	log := s.log.With("connector", name, "remote", r.RemoteAddr)
 	cc, err := s.cfg.Connector(name)
 	if err != nil {
-		s.fail(w, err)
+		log.Warn("webhook refused: no such connector", "err", err)
+		s.noWebhook(w)
 		return
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		s.fail(w, fmt.Errorf("read webhook body: %w", err))
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			log.Warn("webhook refused: body over intake.max_body", "max_body", mbe.Limit)
+			s.metrics.Webhooks.WithLabelValues(name, "too_large").Inc()
+			anonError(w, http.StatusRequestEntityTooLarge, core.EINVALID, "webhook body too large: nothing was stored")
+			return
+		}
+		log.Warn("webhook body not read", "err", err)
+		anonError(w, http.StatusBadRequest, core.EINVALID, "webhook body could not be read: nothing was stored")
 		return
 	}
 	t, err := s.target(r.Context(), cc)
 	if err != nil {
-		s.fail(w, err)
+		log.Error("webhook not taken: the connector's plugin cannot start", "err", config.Scrub(err.Error(), cc.Secrets()))
+		s.unavailable(w, 0)
 		return
 	}
 	res, err := t.client.Webhook(r.Context(), t.cfg, sdk.WebhookRequest{Method: r.Method, Headers: r.Header, Query: r.URL.Query(), Body: body})
-	switch {
-	case errors.Is(err, sdk.ErrInvalidSignature):
-		s.metrics.Webhooks.WithLabelValues(name, "unauthorized").Inc()
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]string{"code": "unauthorized",
-			"message": "webhook signature missing or wrong: nothing was stored (check the shared secret on both sides)"}})
-		return
-	case errors.Is(err, errors.ErrUnsupported):
-		s.fail(w, core.Errorf(core.EINVALID, "connector %s accepts no webhooks", name))
-		return
-	case errors.Is(err, sdk.ErrPluginExited):
-		s.drop(name)
-		s.fail(w, err)
-		return
-	case errors.Is(err, sdk.ErrRetry):
-		// The connector cannot take the delivery now: ask the sender to
-		// retry, when the source says.
-		if d, ok := sdk.RetryDelay(err); ok && d > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(d.Round(time.Second)/time.Second)))
+	if err != nil {
+		detail := config.Scrub(err.Error(), cc.Secrets())
+		switch {
+		case errors.Is(err, sdk.ErrInvalidSignature):
+			s.metrics.Webhooks.WithLabelValues(name, "unauthorized").Inc()
+			log.Warn("webhook refused: signature missing or wrong", "err", detail)
+			anonError(w, http.StatusUnauthorized, "unauthorized",
+				"webhook signature missing or wrong: nothing was stored (check the shared secret on both sides)")
+		case errors.Is(err, errors.ErrUnsupported):
+			log.Warn("webhook refused: the connector takes no webhooks", "err", detail)
+			s.noWebhook(w)
+		case errors.Is(err, sdk.ErrPluginExited):
+			s.drop(name)
+			log.Error("webhook not taken: the connector's plugin exited", "err", detail)
+			s.unavailable(w, 0)
+		case errors.Is(err, sdk.ErrRetry):
+			// The connector cannot take the delivery now: ask the sender
+			// to retry, when the source says.
+			d, _ := sdk.RetryDelay(err)
+			log.Warn("webhook not taken now; the sender is asked to retry", "err", detail, "retry_after", d)
+			s.unavailable(w, d)
+		case errors.Is(err, sdk.ErrInvalidConfig):
+			log.Error("webhook not taken: the connector's configuration is wrong", "err", detail)
+			s.unavailable(w, 0)
+		default:
+			log.Warn("webhook refused by the connector", "err", detail)
+			anonError(w, http.StatusBadRequest, core.EINVALID,
+				"webhook refused by the connector: nothing was stored (the hub's log says why)")
 		}
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": "unavailable",
-			"message": "webhook for " + name + " cannot be taken now: " + config.Scrub(err.Error(), cc.Secrets()) + " (retry later)"}})
-		return
-	case err != nil:
-		s.fail(w, core.Errorf(core.EINVALID, "webhook for %s: %s", name, config.Scrub(err.Error(), cc.Secrets())))
 		return
 	}
 	inputs, err := runner.Inputs(res.Records)
@@ -455,6 +601,29 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, status, map[string]any{"records": st.Records, "events": st.New + st.Superseded,
 		"duplicates": st.Unchanged, "quarantined": st.Quarantined})
+}
+
+// noWebhook answers a webhook for a connector that does not exist or
+// takes no webhooks, alike: an anonymous caller learns nothing of the
+// configured connectors.
+func (s *Server) noWebhook(w http.ResponseWriter) {
+	anonError(w, http.StatusNotFound, core.ENOTFOUND, "no webhook is received at this address: check the URL")
+}
+
+// unavailable answers a webhook the hub cannot take now (503, the sender
+// retries), after retry when it is known.
+func (s *Server) unavailable(w http.ResponseWriter, retry time.Duration) {
+	if retry > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(retry.Round(time.Second)/time.Second)))
+	}
+	anonError(w, http.StatusServiceUnavailable, "unavailable",
+		"the webhook cannot be taken now: nothing was stored; retry later (the hub's log says why)")
+}
+
+// anonError answers a caller who is not authenticated: message must name
+// nothing of the configuration.
+func anonError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, map[string]any{"error": apiError{Code: code, Message: message}})
 }
 
 // target returns the running plugin for a connector's webhooks, starting
