@@ -190,7 +190,7 @@ func (h hubCmd) runTotals(t *testing.T, connector string) (records, events int) 
 	var runs struct {
 		Runs []struct {
 			Connector, Status, Error string
-			Records, Events         int
+			Records, Events          int
 		}
 	}
 	if err := json.Unmarshal(h.run(t, "runs", "--json"), &runs); err != nil {
