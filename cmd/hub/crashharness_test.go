@@ -397,3 +397,96 @@ func TestCrashHarnessFiledrop(t *testing.T) {
 		})
 	}
 }
+
+// hub ingest killed again and again, then run to its end, stores what one
+// uninterrupted ingest stores, with the same holds and gaps.
+func TestCrashHarnessIngest(t *testing.T) {
+	hubBin := testbuild.Hub(t)
+	rng := crashRand(t)
+	dir := t.TempDir()
+	plant := filepath.Join(dir, "plant.jsonl")
+	noConfig := filepath.Join(dir, "none.yaml") // no connectors
+	if err := os.WriteFile(noConfig, []byte("connectors: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hubCmd{bin: hubBin, db: filepath.Join(dir, "gen.db"), cfg: noConfig}.run(t, "gen", "--events", "8000", "--seed", "11", "--out", plant)
+	for _, st := range crashStores {
+		t.Run(st.name, func(t *testing.T) {
+			clean := hubCmd{bin: hubBin, db: st.db(t, dir, "clean-"+st.name), cfg: noConfig}
+			began := time.Now()
+			clean.run(t, "ingest", "--events", plant)
+			took := time.Since(began)
+			want := clean.state(t)
+			h := hubCmd{bin: hubBin, db: st.db(t, dir, "crashed-"+st.name), cfg: noConfig}
+			kills := h.killRandomly(t, rng, took, "ingest", "--events", plant)
+			h.run(t, "ingest", "--events", plant)
+			t.Logf("%d kills", kills)
+			compareStates(t, h.state(t), want)
+		})
+	}
+}
+
+// pluginPIDs returns the pids of the filedrop plugin processes of the hub
+// binary bin.
+func pluginPIDs(bin string) []int {
+	var out []int
+	for _, p := range processesWith(bin + "\x00plugin\x00filedrop") {
+		if pid, err := strconv.Atoi(p); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// A sync whose connector plugin is killed with SIGKILL at random moments
+// restarts it and ends like a clean sync.
+func TestCrashHarnessPluginKilled(t *testing.T) {
+	hubBin := testbuild.Hub(t)
+	rng := crashRand(t)
+	dir := t.TempDir()
+	for _, st := range crashStores {
+		t.Run(st.name, func(t *testing.T) {
+			cleanDir, sub := filepath.Join(dir, st.name, "clean"), filepath.Join(dir, st.name, "killed")
+			crashPlant(t, filepath.Join(cleanDir, "in"), 40, 60)
+			crashPlant(t, filepath.Join(sub, "in"), 40, 60)
+			clean := hubCmd{bin: hubBin, db: st.db(t, dir, st.name+"-clean"), cfg: filedropConfig(t, cleanDir, filepath.Join(cleanDir, "in"), "move", 20)}
+			began := time.Now()
+			clean.run(t, "sync", "fd")
+			took := time.Since(began)
+			want := clean.state(t)
+
+			h := hubCmd{bin: hubBin, db: st.db(t, dir, st.name+"-killed"), cfg: filedropConfig(t, sub, filepath.Join(sub, "in"), "move", 20)}
+			cmd := h.command("sync", "fd")
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			kills := 0
+		loop:
+			for kills < crashKills {
+				select {
+				case err := <-done:
+					done <- err
+					break loop
+				case <-time.After(time.Duration(rng.Int64N(int64(took)/2)) + 50*time.Millisecond):
+				}
+				for _, pid := range pluginPIDs(hubBin) {
+					if syscall.Kill(pid, syscall.SIGKILL) == nil {
+						kills++
+					}
+				}
+			}
+			if err := <-done; err != nil {
+				t.Fatalf("sync with its plugin killed %d times: %v\n%s", kills, err, out.Bytes())
+			}
+			t.Logf("plugin killed %d times", kills)
+			compareStates(t, h.state(t), want)
+			if left := dataFiles(t, filepath.Join(sub, "in")); len(left) != 0 {
+				t.Errorf("%d files left in the folder after the sync, want all archived", len(left))
+			}
+		})
+	}
+}
