@@ -206,7 +206,10 @@ func (r *Runner) release(name string) {
 // Sync runs one sync of the named connector now: from its stored position
 // to the end of its source. It records the run and returns it; err is the
 // reason a run failed (ECONFLICT when a sync of the connector is already
-// running). Batches committed before a failure stay committed.
+// running). Batches committed before a failure stay committed. When ctx
+// ends mid-sync (Ctrl-C), the sync stops within seconds, whatever state
+// the plugin is in, and the run is recorded as failed with an error that
+// says it was interrupted.
 func (r *Runner) Sync(ctx context.Context, name, trigger string) (core.Run, error) {
 	cc, err := r.Config.Connector(name)
 	if err != nil {
@@ -226,6 +229,12 @@ func (r *Runner) Sync(ctx context.Context, name, trigger string) (core.Run, erro
 	log := r.log().With("connector", name, "run", run.ID)
 	log.Info("sync started", "trigger", trigger)
 	err = r.sync(ctx, cc, &run, log)
+	if err != nil && ctx.Err() != nil {
+		// Stopped from outside (Ctrl-C, SIGTERM, hub serve shutting
+		// down): whatever the last call saw, say so, and what is kept.
+		log.Debug("sync stopped", "err", err)
+		err = fmt.Errorf("interrupted (%w) after %d batches: the committed batches are kept and the next run resumes after them", interruption(ctx), run.Batches)
+	}
 	run.Ended = r.now()
 	run.Status = core.RunOK
 	if err != nil {
@@ -245,6 +254,20 @@ func (r *Runner) Sync(ctx context.Context, name, trigger string) (core.Run, erro
 	log.Info("sync finished", "records", run.Records, "events", run.Events, "quarantined", run.Quarant,
 		"elapsed", run.Ended.Sub(run.Started).Round(time.Millisecond))
 	return run, nil
+}
+
+// interruption is why ctx ended: the signal that stopped the hub when
+// there was one (signal.NotifyContext's cause), and ctx.Err() in any case,
+// for errors.Is.
+func interruption(ctx context.Context) error {
+	switch cause := context.Cause(ctx); {
+	case cause == nil || cause == ctx.Err():
+		return ctx.Err()
+	case errors.Is(cause, ctx.Err()):
+		return cause // a signal's: it is context.Canceled too
+	default:
+		return fmt.Errorf("%w: %w", cause, ctx.Err())
+	}
 }
 
 // closeInterrupted marks the connector's runs that are still "running" as

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -26,12 +26,18 @@ import (
 // supervisor does, with backoff).
 //
 // A Client is safe for concurrent use. Calls whose context has no deadline
-// get [DefaultCallTimeout].
+// get [DefaultCallTimeout]; [Client.Close] and [Client.Kill] are bounded
+// too: no wait on a plugin lasts forever, whatever the plugin does (one
+// stopped with kill -STOP answers nothing and never exits by itself).
 type Client struct {
 	pc   *plugin.Client
+	proc *process
 	conn *grpcClient
 	pid  int
 	log  *slog.Logger
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 var (
@@ -40,18 +46,34 @@ var (
 	_ Acknowledger   = (*Client)(nil)
 )
 
+// Deadlines on a plugin's end. go-plugin's own Kill first waits for the
+// plugin to answer a gRPC Shutdown, with no deadline, and only then starts
+// its two-second timer: a plugin that never answers (stopped, wedged,
+// malicious) would hold the hub forever. The hub bounds each step itself.
+const (
+	// closeGrace is how long Close lets a plugin exit by itself after
+	// asking it to; then it is killed (SIGKILL).
+	closeGrace = 2 * time.Second
+	// reapTimeout bounds the wait, after SIGKILL, for the process to be
+	// reaped and go-plugin to let go of it (its log pipes drained: a
+	// grandchild that inherited them could hold them open).
+	reapTimeout = 10 * time.Second
+)
+
 // Launch starts cmd as a connector plugin and connects to it: go-plugin over
 // gRPC only, the versioned handshake, automatic mutual TLS, and a managed
 // client (plugin.CleanupClients kills it). The plugin's log lines and
 // go-plugin's own messages go to logger (slog.Default when nil), under
-// logger=<executable name>.
+// logger=<executable name>. The plugin's Unix socket is made in a directory
+// of its own in the temporary directory, removed once the plugin is gone
+// (even after a kill -9).
 //
 // ctx bounds the start: the handshake and the first Spec call (a deadline
 // on ctx is go-plugin's start timeout; without one it is a minute). If ctx
-// ends first, Launch returns at once and the process is killed as soon as
-// go-plugin gives it up. On Linux the process also gets SIGKILL when
-// the hub dies. cmd must not have been started; Launch sets its environment
-// on top of the hub's.
+// ends first, the process is killed and Launch returns as soon as it is
+// gone (at most a few seconds). On Linux the process also gets SIGKILL
+// when the hub dies. cmd must not have been started; Launch sets its
+// environment on top of the hub's.
 func Launch(ctx context.Context, cmd *exec.Cmd, logger *slog.Logger) (*Client, error) {
 	if cmd == nil || cmd.Path == "" {
 		return nil, errors.New("launch connector plugin: no command")
@@ -68,10 +90,11 @@ func Launch(ctx context.Context, cmd *exec.Cmd, logger *slog.Logger) (*Client, e
 	if dl, ok := ctx.Deadline(); ok {
 		startTimeout = max(time.Until(dl), time.Millisecond)
 	}
+	proc := &process{cmd: cmd}
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  Handshake(),
 		Plugins:          PluginSet(nil),
-		Cmd:              cmd,
+		RunnerFunc:       proc.prepare,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		Managed:          true,
@@ -81,6 +104,7 @@ func Launch(ctx context.Context, cmd *exec.Cmd, logger *slog.Logger) (*Client, e
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)),
 		},
 	})
+	log := logger.With("plugin", name)
 
 	type started struct {
 		conn *grpcClient
@@ -110,20 +134,28 @@ func Launch(ctx context.Context, cmd *exec.Cmd, logger *slog.Logger) (*Client, e
 	select {
 	case s = <-done:
 	case <-ctx.Done():
-		// go-plugin's start cannot be interrupted (a deadline on ctx
-		// became its StartTimeout): stop the plugin once it returns.
-		go func() {
-			<-done
-			pc.Kill()
-		}()
+		// go-plugin's start cannot be interrupted, but the process can:
+		// killed, it ends the handshake or the Spec call at once.
+		proc.kill()
+		select {
+		case <-done:
+			_ = stop(pc, proc, 0, log)
+		case <-time.After(reapTimeout):
+			log.Warn("connector plugin killed during its start and not yet let go of; leaving it", "waited", reapTimeout)
+			go func() {
+				<-done
+				_ = stop(pc, proc, 0, log)
+			}()
+		}
 		return nil, fmt.Errorf("launch connector plugin %s: %w", cmd.Path, ctx.Err())
 	}
 	if s.err != nil {
-		pc.Kill()
+		proc.kill()
+		_ = stop(pc, proc, 0, log)
 		return nil, fmt.Errorf("launch connector plugin %s: %w", cmd.Path, s.err)
 	}
 	pid, _ := strconv.Atoi(pc.ID())
-	c := &Client{pc: pc, conn: s.conn, pid: pid, log: logger.With("plugin", name, "pid", pid)}
+	c := &Client{pc: pc, proc: proc, conn: s.conn, pid: pid, log: log.With("pid", pid)}
 	c.log.Debug("connector plugin started", "connector", s.conn.spec.Name, "version", s.conn.spec.Version,
 		"protocol", pc.NegotiatedVersion())
 	return c, nil
@@ -185,20 +217,80 @@ func (c *Client) PID() int { return c.pid }
 // Exited reports whether the plugin process has exited.
 func (c *Client) Exited() bool { return c.pc.Exited() }
 
-// Close asks the plugin to exit, kills it if it has not within two seconds,
-// and waits until it is gone. It is safe to call more than once and after a
-// crash.
-func (c *Client) Close() error {
-	c.pc.Kill()
-	c.log.Debug("connector plugin stopped")
-	return nil
-}
+// Close asks the plugin to exit (go-plugin's gRPC Shutdown), kills it
+// (SIGKILL) if it has not within two seconds, waits until it is gone, and
+// removes its socket directory. If the process is not reaped within ten
+// seconds of its SIGKILL, Close returns an error saying so and leaves it:
+// it never waits longer. It is safe to call more than once,
+// concurrently, and after a crash or a Kill; every call returns the first
+// one's result.
+func (c *Client) Close() error { return c.stop(closeGrace) }
 
 // Kill ends the plugin at once (SIGKILL), for a plugin that does not answer
-// within its timeout, and waits until it is gone.
+// within its timeout, and waits until it is gone, as Close does but without
+// asking first. A Kill during a Close cuts its grace short.
 func (c *Client) Kill() {
-	if p, err := os.FindProcess(c.pid); err == nil && c.pid > 0 && !c.pc.Exited() {
-		_ = p.Kill()
+	c.proc.kill()
+	_ = c.stop(0)
+}
+
+func (c *Client) stop(grace time.Duration) error {
+	c.stopOnce.Do(func() {
+		c.stopErr = stop(c.pc, c.proc, grace, c.log)
+		if c.stopErr == nil {
+			c.log.Debug("connector plugin stopped")
+		}
+	})
+	return c.stopErr
+}
+
+// stop ends the plugin run by pc and proc: go-plugin's Kill asks it to exit
+// and waits for it, without a deadline of its own, so it runs aside while
+// stop gives the plugin grace to exit, then kills it and gives go-plugin
+// reapTimeout more to let go. Last, the socket directory goes: the plugin is
+// gone by then, or killed and unable to make another socket.
+func stop(pc *plugin.Client, proc *process, grace time.Duration, log *slog.Logger) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pc.Kill()
+	}()
+	var err error
+	if !within(done, grace) {
+		if grace > 0 {
+			log.Warn("connector plugin did not exit when asked to, killing it", "grace", grace)
+		}
+		proc.kill()
+		if !within(done, reapTimeout) {
+			err = fmt.Errorf("connector plugin %s (pid %s) was killed but is still not reaped after %s: leaving it behind", proc.Name(), proc.ID(), reapTimeout)
+			log.Error("connector plugin not reaped after SIGKILL, leaving it", "err", err)
+		}
 	}
-	c.pc.Kill()
+	if rerr := proc.removeSocketDir(); rerr != nil {
+		log.Warn("connector plugin's socket directory left behind", "err", rerr)
+		if err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
+
+// within reports whether done is closed within d.
+func within(done <-chan struct{}, d time.Duration) bool {
+	if d <= 0 {
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
 }

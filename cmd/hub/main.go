@@ -22,6 +22,18 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		if context.Cause(ctx) == context.Canceled {
+			return // main is returning: no signal came
+		}
+		// The first SIGINT or SIGTERM asks the command to stop (a sync
+		// ends within seconds and records its run as interrupted); the
+		// signals are no longer caught after it, so a second one kills
+		// the hub at once.
+		stop()
+		fmt.Fprintf(os.Stderr, "hub: %v: stopping (a second one kills the hub at once)\n", context.Cause(ctx))
+	}()
 	stopProfile := profile(os.Getenv("LOTHUB_CPUPROFILE"))
 	code := Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stopProfile()
