@@ -329,9 +329,7 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 	// The stored position is committed: tell the connector, in case the
 	// hub that committed it died before it could (a file to archive, a
 	// message to acknowledge).
-	if len(pos) > 0 {
-		sup.ack(ctx, pos)
-	}
+	acked := len(pos) == 0 || sup.ack(ctx, pos)
 	p := &intake.Pipeline{Ingester: &r.ing, Mapping: m, Source: cc.Name}
 	r.ing.Store = r.Store
 	r.ing.Now = r.Now
@@ -363,7 +361,7 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 					return err
 				}
 				pos = res.Next
-				sup.ack(ctx, pos)
+				acked = sup.ack(ctx, pos)
 			}
 			// More without records: the source had an empty page but
 			// says there is more. Read on, but not forever.
@@ -373,6 +371,7 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 			if res.More {
 				return fmt.Errorf("connector %s returned %d empty batches in a row while saying there was more: stopping this run (report it to the connector's author)", cc.Name, empty)
 			}
+			sup.ackAtEnd(ctx, pos, acked)
 			return nil
 		}
 		empty = 0
@@ -400,11 +399,12 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 		// Only now, with the batch committed, may the connector act on
 		// its source (archive a file, acknowledge a message). The read
 		// ahead from next proved nothing.
-		sup.ack(ctx, next)
+		acked = sup.ack(ctx, next)
 		if r.Progress != nil {
 			r.Progress(Progress{Run: *run, More: res.More, Elapsed: time.Since(start)})
 		}
 		if !res.More {
+			sup.ackAtEnd(ctx, pos, acked)
 			return nil
 		}
 	}
@@ -514,7 +514,12 @@ func (r *Runner) supervise(ctx context.Context, cc *config.Connector, log *slog.
 	}
 	s := &supervisor{r: r, cc: cc, plugin: pl, log: log}
 	if err := s.launch(ctx); err != nil {
-		return nil, err
+		if !errors.Is(err, sdk.ErrPluginExited) || ctx.Err() != nil {
+			return nil, err
+		}
+		// Killed during its start (not a plugin that cannot start): the
+		// first read starts it again, with backoff, within max_retry.
+		log.Warn("connector plugin was killed during its start; starting it again", "err", err)
 	}
 	return s, nil
 }
@@ -543,10 +548,10 @@ const ackTimeout = 5 * time.Minute
 // failure does not fail the sync: what the connector does on an
 // acknowledgement (archive a file, acknowledge a message) waits for the
 // next one, and every sync starts by acknowledging the stored position.
-func (s *supervisor) ack(ctx context.Context, pos sdk.Position) {
+func (s *supervisor) ack(ctx context.Context, pos sdk.Position) bool {
 	c, cfg := s.current()
 	if c == nil {
-		return // crashed or killed: the next sync acknowledges again
+		return false // crashed or killed: acknowledged later
 	}
 	timeout := time.Duration(s.cc.Timeout)
 	if timeout <= 0 {
@@ -554,10 +559,36 @@ func (s *supervisor) ack(ctx context.Context, pos sdk.Position) {
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := c.Ack(actx, cfg, pos); err != nil && ctx.Err() == nil {
-		s.log.Warn("connector could not act on a committed position; it is acknowledged again at the next sync",
-			"err", config.Scrub(err.Error(), s.cc.Secrets()))
+	if err := c.Ack(actx, cfg, pos); err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("connector could not act on a committed position; it is acknowledged again later",
+				"err", config.Scrub(err.Error(), s.cc.Secrets()))
+		}
+		return false
 	}
+	return true
+}
+
+// ackAtEnd acknowledges the sync's last committed position again when its
+// acknowledgement failed (the plugin crashed or was killed around it),
+// starting the plugin if it has to: the source's side effects (files to
+// archive) should not wait for the next sync. The reader has stopped, so
+// nothing else starts the plugin meanwhile.
+func (s *supervisor) ackAtEnd(ctx context.Context, pos sdk.Position, acked bool) {
+	if acked || len(pos) == 0 || ctx.Err() != nil {
+		return
+	}
+	if c, _ := s.current(); c == nil || c.Exited() {
+		if c != nil {
+			c.Kill()
+		}
+		s.setClient(nil, sdk.Config{})
+		if err := s.launch(ctx); err != nil {
+			s.log.Warn("connector plugin did not start to act on the last committed position; the next sync does", "err", err)
+			return
+		}
+	}
+	s.ack(ctx, pos)
 }
 
 func (s *supervisor) close() {

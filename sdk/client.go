@@ -152,6 +152,11 @@ func Launch(ctx context.Context, cmd *exec.Cmd, logger *slog.Logger) (*Client, e
 	if s.err != nil {
 		proc.kill()
 		_ = stop(pc, proc, 0, log)
+		if sig, ok := proc.diedSilently(); ok && ctx.Err() == nil {
+			// Killed during its start (the OOM killer, an operator): a
+			// crash, which the hub retries, not a broken plugin.
+			return nil, fmt.Errorf("launch connector plugin %s: %w (%s during its start): %w", cmd.Path, ErrPluginExited, sig, s.err)
+		}
 		return nil, fmt.Errorf("launch connector plugin %s: %w", cmd.Path, s.err)
 	}
 	pid, _ := strconv.Atoi(pc.ID())

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin/runner"
@@ -35,6 +37,8 @@ type process struct {
 	mu     sync.Mutex
 	pid    int  // 0 until started
 	killed bool // kill was called: do not start, or the process was killed
+
+	printed atomic.Bool // the plugin wrote to its stdout (its handshake line)
 }
 
 var _ runner.Runner = (*process)(nil)
@@ -107,7 +111,39 @@ func (p *process) ID() string {
 }
 
 func (p *process) Name() string          { return p.cmd.Path }
-func (p *process) Stdout() io.ReadCloser { return p.stdout }
+func (p *process) Stdout() io.ReadCloser { return &seenReader{ReadCloser: p.stdout, seen: &p.printed} }
+
+// seenReader notes that something was read.
+type seenReader struct {
+	io.ReadCloser
+	seen *atomic.Bool
+}
+
+func (r *seenReader) Read(b []byte) (int, error) {
+	n, err := r.ReadCloser.Read(b)
+	if n > 0 {
+		r.seen.Store(true)
+	}
+	return n, err
+}
+
+// diedSilently reports whether the process, now gone, was ended by a
+// signal before it wrote anything: killed from outside (the OOM killer,
+// an operator) or crashed during its start, not a program that is no
+// connector plugin (which exits with a status, or writes something else
+// than the handshake) nor one that never answered (which go-plugin's
+// start timeout ends, and Launch reports as such).
+func (p *process) diedSilently() (syscall.Signal, bool) {
+	st := p.cmd.ProcessState
+	if st == nil || p.printed.Load() {
+		return 0, false
+	}
+	ws, ok := st.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() {
+		return 0, false
+	}
+	return ws.Signal(), true
+}
 func (p *process) Stderr() io.ReadCloser { return p.stderr }
 
 // Diagnose explains a plugin that did not complete go-plugin's handshake.
