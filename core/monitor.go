@@ -83,6 +83,9 @@ type EvalResult struct {
 	Alerted  int `json:"alerted"`
 	Failed   int `json:"alerts_failed"`
 	Held     int `json:"born_on_hold"`
+	// HoldsWithdrawn counts born-on-hold holds withdrawn: a release,
+	// reversal or correction that arrived late took away their reason.
+	HoldsWithdrawn int `json:"holds_withdrawn"`
 }
 
 // Evaluate applies the gap rules to the store now: new gaps are opened,
@@ -108,7 +111,7 @@ func (m *Monitor) Detect(ctx context.Context) (EvalResult, time.Time, error) {
 	if err != nil {
 		return res, time.Time{}, err
 	}
-	res.Held = held
+	res.Held, res.HoldsWithdrawn = held.Held, held.Withdrawn
 	now := m.now()
 	facts, err := m.Store.GapFacts(ctx, m.Rules.Params())
 	if err != nil {
