@@ -298,8 +298,8 @@ type HoldChanges struct {
 func (m *Monitor) ApplyHolds(ctx context.Context) (HoldChanges, error) {
 	var res HoldChanges
 	want, existing, err := m.bornOnHold(ctx)
-	if err != nil || len(want) == 0 && len(existing) == 0 {
-		return res, err
+	if err != nil || inLine(want, existing) {
+		return res, err // nothing to write: no write transaction either
 	}
 	now := m.now()
 	err = m.Store.Ingest(ctx, func(tx IngestTx) error {
@@ -405,14 +405,28 @@ func (m *Monitor) ApplyHolds(ctx context.Context) (HoldChanges, error) {
 	return res, nil
 }
 
+// inLine reports whether the derived holds in effect are exactly those
+// wanted, with the same content.
+func inLine(want map[string]*Event, existing map[string]EventRow) bool {
+	if len(want) != len(existing) {
+		return false
+	}
+	for id, e := range want {
+		if row, ok := existing[id]; !ok || row.Hash != Prepare(e).Hash {
+			return false
+		}
+	}
+	return true
+}
+
 // bornOnHold returns the derived holds the events justify, by id, and
 // the derived holds in effect now.
-func (m *Monitor) bornOnHold(ctx context.Context) (want map[string]*Event, existing map[string]bool, err error) {
+func (m *Monitor) bornOnHold(ctx context.Context) (want map[string]*Event, existing map[string]EventRow, err error) {
 	rows, err := m.Store.HoldEvents(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	existing = map[string]bool{}
+	existing = map[string]EventRow{}
 	marks := map[int64]lotMarks{}
 	taken := map[string]bool{}     // ids of hold and release events not derived
 	reasons := map[string]string{} // origin → the reason of the hold it names
@@ -420,7 +434,7 @@ func (m *Monitor) bornOnHold(ctx context.Context) (want map[string]*Event, exist
 	for _, r := range rows {
 		origin, b := originOf(r.ID, r.Body)
 		if r.Type == Hold && isDerived(b) {
-			existing[r.ID] = true
+			existing[r.ID] = r
 			continue
 		}
 		taken[r.ID] = true
