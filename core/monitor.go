@@ -1,12 +1,14 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,6 +85,9 @@ type EvalResult struct {
 	Alerted  int `json:"alerted"`
 	Failed   int `json:"alerts_failed"`
 	Held     int `json:"born_on_hold"`
+	// HoldsWithdrawn counts born-on-hold holds withdrawn: a release,
+	// reversal or correction that arrived late took away their reason.
+	HoldsWithdrawn int `json:"holds_withdrawn"`
 }
 
 // Evaluate applies the gap rules to the store now: new gaps are opened,
@@ -116,7 +121,7 @@ func (m *Monitor) Detect(ctx context.Context) (EvalResult, time.Time, error) {
 	if err != nil {
 		return res, time.Time{}, err
 	}
-	res.Held = held
+	res.Held, res.HoldsWithdrawn = held.Held, held.Withdrawn
 	now := m.now()
 	facts, err := m.Store.GapFacts(ctx, m.Rules.Params())
 	if err != nil {
@@ -152,7 +157,8 @@ func (m *Monitor) Detect(ctx context.Context) (EvalResult, time.Time, error) {
 					return err
 				}
 			case e.Status == GapResolved:
-				e.Status, e.Stage, e.Detail, e.Records, e.Updated = GapOpen, StageNone, g.Detail, g.Records, now
+				e.setFacts(g)
+				e.Status, e.Stage, e.Updated = GapOpen, StageNone, now
 				if err := tx.SaveException(ctx, &e); err != nil {
 					return err
 				}
@@ -160,8 +166,13 @@ func (m *Monitor) Detect(ctx context.Context) (EvalResult, time.Time, error) {
 				if err := tx.LogException(ctx, ExceptionEvent{GapID: e.ID, At: now, Action: "reopened", By: "hub", Note: "the condition is back: " + g.Detail}); err != nil {
 					return err
 				}
-			case !e.Status.Closed() && (e.Detail != g.Detail || strings.Join(e.Records, ",") != strings.Join(g.Records, ",")):
-				e.Detail, e.Records, e.Updated = g.Detail, g.Records, now
+			case !e.Status.Closed() && !e.sameFacts(g):
+				// Late events change what a gap is about (an earlier event
+				// of the order, another order of the lot): the stored gap
+				// follows, so that it reads the same whatever order the
+				// events came in.
+				e.setFacts(g)
+				e.Updated = now
 				if err := tx.SaveException(ctx, &e); err != nil {
 					return err
 				}
@@ -216,6 +227,20 @@ func (m *Monitor) EvaluateIfDue(ctx context.Context) (res EvalResult, ran bool, 
 	}
 	res, err = m.Evaluate(ctx)
 	return res, true, err
+}
+
+// sameFacts reports whether a stored exception says what the rules found
+// now (g, not stored).
+func (e *Exception) sameFacts(g Exception) bool {
+	return e.Severity == g.Severity && e.Item == g.Item && e.Lot == g.Lot && e.Order == g.Order && e.Site == g.Site &&
+		e.Detail == g.Detail && e.Since.Equal(g.Since) && slices.Equal(e.Records, g.Records)
+}
+
+// setFacts takes what the rules found now (g) into a stored exception,
+// keeping its identity, status and history.
+func (e *Exception) setFacts(g Exception) {
+	e.Severity, e.Item, e.Lot, e.Order, e.Site = g.Severity, g.Item, g.Lot, g.Order, g.Site
+	e.Detail, e.Since, e.Records = g.Detail, g.Since, g.Records
 }
 
 // Alert is the second half of Evaluate: it alerts the supervisor channel
@@ -547,12 +572,24 @@ func (m *Monitor) GapList(ctx context.Context, f ExceptionFilter) ([]Gap, error)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Gap, 0, len(es))
-	for _, e := range es {
-		out = append(out, e.View())
+	out := make([]Gap, len(es))
+	for i, e := range es {
+		out[i] = e.View()
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Since < out[j].Since })
-	return out, nil
+	// Ties by key, not by id: ids number gaps in the order they were
+	// found, which depends on the order events came in.
+	idx := make([]int, len(es))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		return cmp.Or(strings.Compare(out[a].Since, out[b].Since), strings.Compare(es[a].Key, es[b].Key))
+	})
+	sorted := make([]Gap, len(es))
+	for i, j := range idx {
+		sorted[i] = out[j]
+	}
+	return sorted, nil
 }
 
 func (m *Monitor) get(ctx context.Context, id int64) (Exception, error) {

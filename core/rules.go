@@ -1,8 +1,9 @@
 package core
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -204,8 +205,14 @@ func DetectGaps(f *GapFacts, r GapRules, now time.Time) []Exception {
 			})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	// One exception per key (two expected steps with the same name).
+	// By key, and among facts with the same key (a lot produced by two
+	// orders, two expected steps with the same name) the earliest first,
+	// whatever order the store read them in.
+	slices.SortFunc(out, func(a, b Exception) int {
+		return cmp.Or(strings.Compare(a.Key, b.Key), a.Since.Compare(b.Since), strings.Compare(a.Order, b.Order),
+			strings.Compare(a.Site, b.Site), strings.Compare(a.Detail, b.Detail))
+	})
+	// One exception per key.
 	dedup := out[:0]
 	for i, e := range out {
 		if i == 0 || e.Key != out[i-1].Key {

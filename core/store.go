@@ -71,7 +71,7 @@ type Store interface {
 	// order or a transform) within [From, To).
 	Originated(ctx context.Context, f OriginFilter) ([]int64, error)
 	// LotEvents returns every stored version of every event about the lot,
-	// in event time order.
+	// in event time order, then by id and version.
 	LotEvents(ctx context.Context, lotID int64) ([]EventRow, error)
 	// UnsourcedLots returns the lots that were consumed or shipped but never
 	// received or produced.
@@ -107,10 +107,17 @@ type Store interface {
 	// ExceptionHistory returns what happened to a gap exception, in order.
 	ExceptionHistory(ctx context.Context, id int64) ([]ExceptionEvent, error)
 	// HeldLots returns the lots whose latest in-effect hold or release
-	// event is a hold.
+	// event is a hold: latest by event time, and at equal times by event
+	// id (byte order), never by arrival.
 	HeldLots(ctx context.Context) ([]HeldLotRow, error)
 	// HeldAmong returns those of the given lots that HeldLots would list.
 	HeldAmong(ctx context.Context, lotIDs []int64) ([]int64, error)
+	// HoldEvents returns every in-effect hold and release event, ordered
+	// by lot, event time and id.
+	HoldEvents(ctx context.Context) ([]EventRow, error)
+	// Productions returns the output links of the given lots: one per
+	// in-effect produce event or transform output, with its event time.
+	Productions(ctx context.Context, lotIDs []int64) ([]LinkRow, error)
 	// ManualLinks returns the links of the given groups made by events
 	// written by hub confirm (ids "confirm:…").
 	ManualLinks(ctx context.Context, groups []string) ([]LinkRow, error)

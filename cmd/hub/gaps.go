@@ -43,8 +43,8 @@ are evaluated on every ingest, on hub serve's schedule, and with --evaluate.`,
 						return err
 					}
 					if !asJSON {
-						fmt.Fprintf(a.stdout, "evaluated: %d opened, %d reopened, %d resolved, %d alerted, %d alert(s) failed, %d lot(s) born on hold\n",
-							r.Opened, r.Reopened, r.Resolved, r.Alerted, r.Failed, r.Held)
+						fmt.Fprintf(a.stdout, "evaluated: %d opened, %d reopened, %d resolved, %d alerted, %d alert(s) failed, %d lot(s) born on hold, %d born-on-hold hold(s) withdrawn\n",
+							r.Opened, r.Reopened, r.Resolved, r.Alerted, r.Failed, r.Held, r.HoldsWithdrawn)
 					}
 				}
 				gaps, err := m.GapList(cmd.Context(), f)

@@ -253,4 +253,3 @@ func DiffLines(got, want []string) string {
 	}
 	return fmt.Sprintf("missing %q, extra %q", missing, extra)
 }
-

@@ -232,10 +232,39 @@ func (s *DB) ExceptionHistory(ctx context.Context, id int64) ([]core.ExceptionEv
 }
 
 // latestIsHold holds for an in-effect hold or release event e of a lot
-// that is a hold and the lot's latest such event.
+// that is a hold and the lot's latest such event: by event time, and at
+// equal times by event id (COLLATE "C": byte order, as in SQLite and Go),
+// not by arrival.
 const latestIsHold = `e.type = 'hold'
 		  AND NOT EXISTS (SELECT 1 FROM events n WHERE n.lot_id = e.lot_id AND n.type IN ('hold', 'release') AND n.status = 'active'
-		                  AND (n.ts > e.ts OR n.ts = e.ts AND n.seq > e.seq))`
+		                  AND (n.ts > e.ts OR n.ts = e.ts AND n.id > e.id))`
+
+func (s *DB) HoldEvents(ctx context.Context) ([]core.EventRow, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM events
+		WHERE type IN ('hold', 'release') AND status = 'active' ORDER BY lot_id, ts, id`)
+	if err != nil {
+		return nil, fmt.Errorf("read holds and releases: %w", err)
+	}
+	defer rows.Close()
+	var out []core.EventRow
+	for rows.Next() {
+		r, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read holds and releases: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *DB) Productions(ctx context.Context, lotIDs []int64) ([]core.LinkRow, error) {
+	return readLots(ctx, s, len(lotIDs), "read productions", `SELECT event_id, lot_id, grp, ts FROM links
+		WHERE lot_id = ANY($1::bigint[]) AND out`, []any{lotIDs},
+		func(l *core.LinkRow) []any {
+			l.Out = true
+			return []any{&l.EventID, &l.LotID, &l.Group, timeScanner{&l.Time}}
+		})
+}
 
 func (s *DB) HeldLots(ctx context.Context) ([]core.HeldLotRow, error) {
 	rows, err := s.pool.Query(ctx, `SELECT l.id, l.item, l.lot, e.ts, e.id, e.body

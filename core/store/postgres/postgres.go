@@ -1036,7 +1036,7 @@ func (s *DB) LotEvents(ctx context.Context, lotID int64) ([]core.EventRow, error
 			SELECT seq FROM events WHERE type = 'transform' AND id IN (SELECT event_id FROM links WHERE lot_id = $1)
 			UNION
 			SELECT seq FROM events WHERE reverses IN (SELECT id FROM events WHERE lot_id = $1)
-		) ORDER BY ts, seq`, lotID)
+		) ORDER BY ts, id, version`, lotID) // the same order whatever order events came in
 	if err != nil {
 		return nil, fmt.Errorf("read events of lot: %w", err)
 	}

@@ -243,10 +243,42 @@ func (s *DB) ExceptionHistory(ctx context.Context, id int64) ([]core.ExceptionEv
 }
 
 // latestIsHold holds for an in-effect hold or release event e of a lot
-// (from events_holds) that is a hold and the lot's latest such event.
+// (from events_holds) that is a hold and the lot's latest such event: by
+// event time, and at equal times by event id (not by arrival, so that the
+// answer does not depend on the order events came in).
 const latestIsHold = `e.type = 'hold'
 		  AND NOT EXISTS (SELECT 1 FROM events n INDEXED BY events_holds WHERE n.lot_id = e.lot_id AND n.type IN ('hold', 'release') AND n.status = 'active'
-		                  AND (n.ts > e.ts OR n.ts = e.ts AND n.seq > e.seq))`
+		                  AND (n.ts > e.ts OR n.ts = e.ts AND n.id > e.id))`
+
+func (s *DB) HoldEvents(ctx context.Context) ([]core.EventRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+eventCols+` FROM events INDEXED BY events_holds
+		WHERE type IN ('hold', 'release') AND status = 'active' ORDER BY lot_id, ts, id`)
+	if err != nil {
+		return nil, fmt.Errorf("read holds and releases: %w", err)
+	}
+	defer rows.Close()
+	var out []core.EventRow
+	for rows.Next() {
+		r, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read holds and releases: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *DB) Productions(ctx context.Context, lotIDs []int64) ([]core.LinkRow, error) {
+	rows, err := s.query(ctx, `SELECT event_id, lot_id, grp, ts FROM links
+		WHERE lot_id IN (SELECT value FROM json_each(?)) AND out = 1`, jsonList(lotIDs))
+	if err != nil {
+		return nil, fmt.Errorf("read productions: %w", err)
+	}
+	return collect(rows, "read productions", func(l *core.LinkRow) []any {
+		l.Out = true
+		return []any{&l.EventID, &l.LotID, &l.Group, timeScanner{&l.Time}}
+	})
+}
 
 func (s *DB) HeldLots(ctx context.Context) ([]core.HeldLotRow, error) {
 	// INDEXED BY: without statistics SQLite scans every event through

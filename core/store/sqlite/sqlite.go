@@ -705,7 +705,7 @@ func (s *DB) LotEvents(ctx context.Context, lotID int64) ([]core.EventRow, error
 		SELECT `+eventCols+` FROM events WHERE type = 'transform' AND id IN (SELECT event_id FROM links WHERE lot_id = ?1)
 		UNION
 		SELECT `+eventCols+` FROM events WHERE reverses IN (SELECT id FROM events WHERE lot_id = ?1)
-		ORDER BY 6, 1`, lotID)
+		ORDER BY 6, 2, 3`, lotID) // ts, id, version: the same order whatever order events came in
 	if err != nil {
 		return nil, fmt.Errorf("read events of lot: %w", err)
 	}

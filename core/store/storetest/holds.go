@@ -109,3 +109,128 @@ func init() {
 		}
 	}})
 }
+
+// Born on hold by event time: what a lot's inputs were at its production
+// time decides, whatever order the events arrive in (issue 25 §3).
+
+func holdEv(id, typ, item, lot, at string) string {
+	return fmt.Sprintf(`{"id":%q,"type":%q,"time":%q,"lot":{"item":%q,"lot":%q},"reason":"%s %s"}`, id, typ, at, item, lot, typ, id)
+}
+
+func orderEv(id, typ, order, item, lot, at string) string {
+	return fmt.Sprintf(`{"id":%q,"type":%q,"time":%q,"lot":{"item":%q,"lot":%q},"qty":1,"uom":"KG","order":%q}`, id, typ, at, item, lot, order)
+}
+
+// lotHolds renders the lot's in-effect holds and releases and whether it
+// is on hold.
+func (h *harness) lotHolds(item, lot string) string {
+	h.t.Helper()
+	st, err := h.q().Lot(h.ctx, core.LotRef{Item: item, Lot: lot})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []string
+	for _, x := range st.Holds {
+		out = append(out, string(x.Type)+" "+x.Event+" "+x.Time)
+	}
+	return fmt.Sprint(st.OnHold, out)
+}
+
+func init() {
+	cases = append(cases, []testCase{
+		{"BornOnHoldLateRelease", func(h *harness) {
+			m := h.monitor(newClock("2026-05-01T00:00:00Z"), core.DefaultGapRules())
+			h.ingest(
+				recv("r1", "FLOUR", "F-A", 100, "V", "X"),
+				holdEv("erp:h1", "hold", "FLOUR", "F-A", "2026-03-01T10:00:00Z"),
+				orderEv("c1", "consume", "WO-1", "FLOUR", "F-A", "2026-03-01T09:00:00Z"),
+				orderEv("p1", "produce", "WO-1", "DOUGH", "D-1", "2026-03-01T11:00:00Z"), // after the hold
+				orderEv("c2", "consume", "WO-2", "FLOUR", "F-A", "2026-03-01T09:30:00Z"),
+				orderEv("p2", "produce", "WO-2", "DOUGH", "D-2", "2026-03-01T13:00:00Z"),
+			)
+			r := h.evaluate(m)
+			h.equal("born on hold", fmt.Sprint(r.Held, r.HoldsWithdrawn), "2 0")
+			h.equal("D-2 held", h.lotHolds("DOUGH", "D-2"), "true [hold erp:h1>DOUGH/D-2 2026-03-01T13:00:00Z]")
+			// The release, at 12:00, arrives late: D-2 was made after it.
+			h.ingest(holdEv("erp:r1", "release", "FLOUR", "F-A", "2026-03-01T12:00:00Z"))
+			r = h.evaluate(m)
+			h.equal("after the late release", fmt.Sprint(r.Held, r.HoldsWithdrawn), "0 1")
+			h.equal("D-1 still held", h.lotHolds("DOUGH", "D-1"), "true [hold erp:h1>DOUGH/D-1 2026-03-01T11:00:00Z]")
+			h.equal("D-2 released", h.lotHolds("DOUGH", "D-2"), "false []")
+			h.equal("holds", h.holds(), []string{"DOUGH/D-1"})
+			h.equal("evaluated again", fmt.Sprint(h.evaluate(m).Held), "0")
+			// The ERP cancels the release: D-2's hold comes back, and its
+			// history keeps both turns.
+			h.ingest(reverse("x1", "erp:r1"))
+			r = h.evaluate(m)
+			h.equal("after the reversal", fmt.Sprint(r.Held, r.HoldsWithdrawn), "1 0")
+			h.equal("D-2 held again", h.lotHolds("DOUGH", "D-2"), "true [hold erp:h1>DOUGH/D-2 2026-03-01T13:00:00Z]")
+			st, err := h.q().Lot(h.ctx, core.LotRef{Item: "DOUGH", Lot: "D-2"})
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			var hist []string
+			for _, e := range st.Events {
+				if e.Type == core.Hold || e.Type == core.Reverse {
+					hist = append(hist, e.ID+":"+string(e.Status))
+				}
+			}
+			h.equal("history", hist, []string{"erp:h1>DOUGH/D-2:active", "erp:h1>DOUGH/D-2~withdrawn.1:reversed"})
+		}},
+		{"BornOnHoldLateHold", func(h *harness) {
+			m := h.monitor(newClock("2026-05-01T00:00:00Z"), core.DefaultGapRules())
+			h.ingest(
+				recv("r1", "FLOUR", "F-A", 100, "V", "X"),
+				orderEv("c1", "consume", "WO-1", "FLOUR", "F-A", "2026-03-01T09:00:00Z"),
+				orderEv("p1", "produce", "WO-1", "DOUGH", "D-1", "2026-03-01T09:30:00Z"), // before the hold
+				orderEv("c2", "consume", "WO-2", "DOUGH", "D-1", "2026-03-01T11:00:00Z"),
+				orderEv("p2", "produce", "WO-2", "BREAD", "B-1", "2026-03-01T12:00:00Z"), // a grandchild made after it
+				orderEv("c3", "consume", "WO-3", "FLOUR", "F-A", "2026-03-01T10:30:00Z"),
+				orderEv("p3", "produce", "WO-3", "DOUGH", "D-3", "2026-03-01T11:00:00Z"), // after the hold
+				orderEv("c4", "consume", "WO-4", "DOUGH", "D-3", "2026-03-01T11:30:00Z"),
+				orderEv("p4", "produce", "WO-4", "BREAD", "B-3", "2026-03-01T12:30:00Z"), // from a lot born on hold
+			)
+			h.equal("nothing held", h.evaluate(m).Held, 0)
+			h.ingest(holdEv("erp:h1", "hold", "FLOUR", "F-A", "2026-03-01T10:00:00Z"))
+			h.equal("late hold", h.evaluate(m).Held, 2)
+			// D-1 was made before the hold and B-1 from D-1: neither is
+			// held (only hub hold --propagate holds what was made before).
+			h.equal("holds", h.holds(), []string{"BREAD/B-3", "DOUGH/D-3", "FLOUR/F-A"})
+			h.equal("B-3", h.lotHolds("BREAD", "B-3"), "true [hold erp:h1>BREAD/B-3 2026-03-01T12:30:00Z]")
+			// A release of a lot born on hold sticks.
+			if _, err := m.Release(h.ctx, core.HoldParams{Lot: core.LotRef{Item: "DOUGH", Lot: "D-3"}, Reason: "tested: fine", By: "qa"}); err != nil {
+				h.t.Fatal(err)
+			}
+			h.equal("evaluated after the release", fmt.Sprint(h.evaluate(m).Held), "0")
+			h.equal("holds after the release", h.holds(), []string{"BREAD/B-3", "FLOUR/F-A"})
+			// The ERP moves D-3's production before the hold: D-3 and
+			// B-3 were not made from held material after all.
+			h.ingest(orderEv("p3", "produce", "WO-3", "DOUGH", "D-3", "2026-03-01T09:45:00Z"))
+			r := h.evaluate(m)
+			h.equal("after the correction", fmt.Sprint(r.Held, r.HoldsWithdrawn), "0 2")
+			h.equal("holds after the correction", h.holds(), []string{"FLOUR/F-A"})
+			// And back after it: both are born on hold again, at the new
+			// time; the release of D-3 (later) still stands.
+			h.ingest(orderEv("p3", "produce", "WO-3", "DOUGH", "D-3", "2026-03-01T10:15:00Z"))
+			r = h.evaluate(m)
+			h.equal("after the second correction", fmt.Sprint(r.Held, r.HoldsWithdrawn), "2 0")
+			h.equal("holds after the second correction", h.holds(), []string{"BREAD/B-3", "FLOUR/F-A"})
+			h.equal("D-3", h.lotHolds("DOUGH", "D-3"), "false [hold erp:h1>DOUGH/D-3 2026-03-01T10:15:00Z release manual:release:DOUGH/D-3:20260501T000000.000000000Z 2026-05-01T00:00:00Z]")
+		}},
+		{"BornOnHoldCycle", func(h *harness) {
+			m := h.monitor(newClock("2026-05-01T00:00:00Z"), core.DefaultGapRules())
+			h.ingest(
+				holdEv("erp:h1", "hold", "X", "A", "2026-03-01T08:00:00Z"),
+				orderEv("c1", "consume", "WO-1", "X", "A", "2026-03-01T09:00:00Z"),
+				orderEv("p1", "produce", "WO-1", "X", "B", "2026-03-01T09:00:00Z"),
+				orderEv("c2", "consume", "WO-2", "X", "B", "2026-03-01T10:00:00Z"),
+				orderEv("p2", "produce", "WO-2", "X", "A", "2026-03-01T10:00:00Z"),
+				orderEv("c3", "consume", "RW-1", "X", "B", "2026-03-01T11:00:00Z"),
+				orderEv("p3", "produce", "RW-1", "X", "B", "2026-03-01T11:00:00Z"),
+			)
+			h.equal("born on hold", h.evaluate(m).Held, 1)
+			h.equal("holds", h.holds(), []string{"X/A", "X/B"})
+			h.equal("again", h.evaluate(m).Held, 0)
+		}},
+	}...)
+}

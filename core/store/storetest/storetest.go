@@ -25,16 +25,17 @@ func Exercise(t *testing.T, open Opener) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			h := &harness{t: t, s: open(t), ctx: context.Background()}
+			h := &harness{t: t, s: open(t), ctx: context.Background(), open: open}
 			c.run(h)
 		})
 	}
 }
 
 type harness struct {
-	t   *testing.T
-	s   core.Store
-	ctx context.Context
+	t    *testing.T
+	s    core.Store
+	ctx  context.Context
+	open Opener // for cases that compare several stores
 }
 
 // ingest applies JSONL lines (each a canonical event or junk) as one input.
