@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/sqlite"
+	"github.com/lothub/lothub/internal/crashtest"
 	"github.com/lothub/lothub/internal/testbuild"
 )
 
@@ -77,29 +77,7 @@ intake:
 }
 
 // eventRows lists every stored event version as "id v hash status".
-func eventRows(t *testing.T, db string) []string {
-	t.Helper()
-	conn, err := sql.Open("sqlite", db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	rows, err := conn.Query(`SELECT id, version, hash, status FROM events ORDER BY id, version`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id, hash, status string
-		var v int
-		if err := rows.Scan(&id, &v, &hash, &status); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, fmt.Sprintf("%s %d %s %s", id, v, hash, status))
-	}
-	return out
-}
+func eventRows(t *testing.T, db string) []string { return crashtest.StoredEvents(t, db) }
 
 // processesWith returns the pids of live processes whose command line
 // contains s.

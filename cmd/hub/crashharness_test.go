@@ -221,20 +221,13 @@ func TestCrashHarnessPluginKilled(t *testing.T) {
 			want := clean.State(t)
 
 			h := crashtest.Hub{Bin: hubBin, DB: st.DB(t, dir, st.Name+"-killed"), Config: filedropConfig(t, sub, filepath.Join(sub, "in"), "move", 20)}
-			cmd := h.Command("sync", "fd")
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
+			p := h.Start(t, "sync", "fd")
 			kills := 0
 		loop:
 			for kills < crashtest.Kills {
 				select {
-				case err := <-done:
-					done <- err
+				case err := <-p.Done:
+					p.Done <- err
 					break loop
 				case <-time.After(time.Duration(rng.Int64N(int64(took)/2)) + 50*time.Millisecond):
 				}
@@ -244,8 +237,8 @@ func TestCrashHarnessPluginKilled(t *testing.T) {
 					}
 				}
 			}
-			if err := <-done; err != nil {
-				t.Fatalf("sync with its plugin killed %d times: %v\n%s", kills, err, out.Bytes())
+			if err := <-p.Done; err != nil {
+				t.Fatalf("sync with its plugin killed %d times: %v\n%s", kills, err, p.Out.Bytes())
 			}
 			t.Logf("plugin killed %d times", kills)
 			crashtest.Compare(t, h.State(t), want)

@@ -82,31 +82,49 @@ func (h Hub) Run(t *testing.T, args ...string) []byte {
 	return out
 }
 
-// killRandomly starts the hub with args and kills it with SIGKILL after a
+// Proc is a hub process started in the background.
+type Proc struct {
+	Cmd *exec.Cmd
+	Out bytes.Buffer // its standard output and error
+	// Done receives the process's end once; Wait and Ended read it.
+	Done chan error
+}
+
+// Start starts the hub with args in the background.
+func (h Hub) Start(t *testing.T, args ...string) *Proc {
+	t.Helper()
+	p := &Proc{Cmd: h.Command(args...), Done: make(chan error, 1)}
+	p.Cmd.Stdout, p.Cmd.Stderr = &p.Out, &p.Out
+	if err := p.Cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.Done <- p.Cmd.Wait() }()
+	return p
+}
+
+// Kill kills the process with SIGKILL and waits for its end.
+func (p *Proc) Kill() {
+	p.Cmd.Process.Signal(syscall.SIGKILL)
+	<-p.Done
+}
+
+// KillRandomly starts the hub with args and kills it with SIGKILL after a
 // random moment, again and again, until it ends by itself or has been
 // killed Kills times. It returns how many times it killed it.
 func (h Hub) KillRandomly(t *testing.T, rng *rand.Rand, maxDelay time.Duration, args ...string) int {
 	t.Helper()
 	kills := 0
 	for kills < Kills {
-		cmd := h.Command(args...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
+		p := h.Start(t, args...)
 		delay := time.Duration(rng.Int64N(int64(maxDelay))) + 20*time.Millisecond
 		select {
-		case err := <-done:
+		case err := <-p.Done:
 			if err != nil {
-				t.Fatalf("hub %s (after %d kills): %v\n%s", strings.Join(args, " "), kills, err, out.Bytes())
+				t.Fatalf("hub %s (after %d kills): %v\n%s", strings.Join(args, " "), kills, err, p.Out.Bytes())
 			}
 			return kills
 		case <-time.After(delay):
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
+			p.Kill()
 			kills++
 		}
 	}
