@@ -61,10 +61,12 @@ const (
 )
 
 // Launch starts cmd as a connector plugin and connects to it: go-plugin over
-// gRPC only, the versioned handshake, automatic mutual TLS, and a managed
-// client (plugin.CleanupClients kills it). The plugin's log lines and
-// go-plugin's own messages go to logger (slog.Default when nil), under
-// logger=<executable name>. The plugin's Unix socket is made in a directory
+// gRPC only, the versioned handshake and automatic mutual TLS. The client
+// is not go-plugin "managed": the hub ends every plugin itself (Close,
+// Kill), and a managed client would stay in go-plugin's global list for
+// the life of the process, one per launch of a long-running hub serve.
+// The plugin's log lines and go-plugin's own messages go to logger
+// (slog.Default when nil), under logger=<executable name>. The plugin's Unix socket is made in a directory
 // of its own in the temporary directory, removed once the plugin is gone
 // (even after a kill -9).
 //
@@ -97,7 +99,6 @@ func Launch(ctx context.Context, cmd *exec.Cmd, logger *slog.Logger) (*Client, e
 		RunnerFunc:       proc.prepare,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
-		Managed:          true,
 		StartTimeout:     startTimeout,
 		Logger:           newHCLogAdapter(logger),
 		GRPCDialOptions: []grpc.DialOption{

@@ -115,9 +115,9 @@ func (s *Server) evaluate(why string, done chan struct{}) {
 		switch {
 		case err != nil:
 			s.log.Warn("gap rules not evaluated; the schedule will retry", "after", why, "err", err)
-		case res.Opened+res.Resolved+res.Alerted+res.Failed+res.Held > 0:
+		case res.Opened+res.Resolved+res.Alerted+res.Failed+res.Held+res.HoldsWithdrawn > 0:
 			s.log.Info("gap rules evaluated", "after", why, "opened", res.Opened, "resolved", res.Resolved,
-				"alerted", res.Alerted, "alerts_failed", res.Failed, "born_on_hold", res.Held)
+				"alerted", res.Alerted, "alerts_failed", res.Failed, "born_on_hold", res.Held, "holds_withdrawn", res.HoldsWithdrawn)
 		}
 		if !again {
 			return
