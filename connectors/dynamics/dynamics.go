@@ -229,7 +229,7 @@ func (r *reader) after(ctx context.Context, k kind, cur *cursor, recs []json.Raw
 func (r *reader) page(ctx context.Context, k kind, cur *cursor) (collection, error) {
 	u := r.o.firstPageURL(k, parseTime(cur.From))
 	if k.seq != "" {
-		u = r.o.firstSeqPageURL(k, cur.SeqFrom, cur.SeqMark == 0)
+		u = r.o.firstSeqPageURL(k, cur.SeqFrom)
 	}
 	if cur.Next != "" {
 		u = r.o.base.Scheme + "://" + r.o.base.Host + cur.Next
@@ -292,15 +292,15 @@ func (o *options) firstPageURL(k kind, from time.Time) string {
 }
 
 // firstSeqPageURL is the first page of a pass of a kind read by sequence:
-// the entries numbered above after, lowest first. The first pass of all
-// (first) reads from start on, by the entry's date: such an entity has no
-// modified time.
-func (o *options) firstSeqPageURL(k kind, after int64, first bool) string {
+// the entries numbered above after, lowest first. Such an entity has no
+// modified time, so start applies to the entry's date, on every pass
+// (each one reads the overlap again).
+func (o *options) firstSeqPageURL(k kind, after int64) string {
 	var filters []string
 	if after > 0 {
 		filters = append(filters, k.seq+" gt "+strconv.FormatInt(after, 10))
 	}
-	if first && !o.start.IsZero() {
+	if !o.start.IsZero() {
 		// An OData v4 Edm.Date literal, unquoted.
 		filters = append(filters, k.date+" ge "+o.start.UTC().Format(time.DateOnly))
 	}
