@@ -64,7 +64,7 @@ var spec = sdk.Spec{
 		{Name: "bc_company_id", Type: sdk.TypeString,
 			Description: "BC: id (GUID) of the company to read; GET …/api/v2.0/companies lists them. Required for bc."},
 		{Name: "bc_api", Type: sdk.TypeString, Default: "lothub/traceability/v1.0",
-			Description: "BC: API route: publisher/group/version of the lothub API page (default), or v2.0 for the standard API, whose item ledger entries have no lot numbers."},
+			Description: "BC: API route: publisher/group/version of the lothub API page (default); microsoft/analytics/v1.0 for Microsoft's analytics API (lot numbers, but no order numbers, names or corrections; no webhooks); or v2.0 for the standard API, whose item ledger entries have no lot numbers."},
 		{Name: "bc_webhook_secret", Type: sdk.TypeString, Secret: true,
 			Description: "BC: clientState sent with the webhook subscription and checked on every notification (at least 16 random characters); empty turns webhooks off."},
 		{Name: "bc_webhook_url", Type: sdk.TypeURL,
@@ -237,6 +237,11 @@ func (o *options) bcOptions(cfg sdk.Config) error {
 		return sdk.InvalidConfig("bc_company_id", "%q is not a company id: the API wants the GUID (the id field of …/api/v2.0/companies), not the company name", o.bcCompany)
 	case !apiRE.MatchString(o.bcAPI):
 		return sdk.InvalidConfig("bc_api", "%q is not an API route: write publisher/group/version (lothub/traceability/v1.0) or v2.0", o.bcAPI)
+	}
+	if bcAnalytics(o.bcAPI) && (o.hookURL != nil || o.hookSecret != "") {
+		// Change notifications exist for API pages only; the analytics
+		// API is made of API queries.
+		return sdk.InvalidConfig("bc_webhook_url", "Business Central sends no change notifications for the analytics API (%s): remove bc_webhook_url and bc_webhook_secret, and schedule syncs instead", o.bcAPI)
 	}
 	if o.hookURL != nil {
 		if o.hookURL, err = httpsURL(o.hookURL, "bc_webhook_url"); err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -152,7 +153,11 @@ func (r *reader) pass(ctx context.Context, k kind) (done bool, err error) {
 		cur.Run = false
 	}
 	if !cur.Run {
-		cur.begin(r.o)
+		if k.seq != "" {
+			cur.beginSeq()
+		} else {
+			cur.begin(r.o)
+		}
 	}
 	for {
 		if len(r.out) >= r.limit {
@@ -167,7 +172,7 @@ func (r *reader) pass(ctx context.Context, k kind) (done bool, err error) {
 			recs = r.after(ctx, k, cur, recs)
 		}
 		for j, raw := range recs {
-			rec, modified, err := r.o.record(k, raw)
+			rec, st, err := r.o.record(k, raw)
 			if err != nil {
 				return false, err
 			}
@@ -178,14 +183,25 @@ func (r *reader) pass(ctx context.Context, k kind) (done bool, err error) {
 				cur.After = prev.ID
 				return false, nil
 			}
-			if cur.seen(rec.ID, modified) {
-				continue
+			if k.seq != "" {
+				if cur.seenSeq(rec.ID) {
+					continue
+				}
+				cur.takeSeq(rec.ID, st.seq)
+			} else {
+				if cur.seen(rec.ID, st.modified) {
+					continue
+				}
+				cur.take(r.o, rec.ID, st.modified)
 			}
-			cur.take(r.o, rec.ID, modified)
 			r.out = append(r.out, rec)
 		}
 		if page.NextLink == "" {
-			cur.finish(r.o)
+			if k.seq != "" {
+				cur.finishSeq()
+			} else {
+				cur.finish(r.o)
+			}
 			return true, nil
 		}
 		next, err := r.o.relativeLink(page.NextLink)
@@ -212,6 +228,9 @@ func (r *reader) after(ctx context.Context, k kind, cur *cursor, recs []json.Raw
 // page fetches the page the cursor points at.
 func (r *reader) page(ctx context.Context, k kind, cur *cursor) (collection, error) {
 	u := r.o.firstPageURL(k, parseTime(cur.From))
+	if k.seq != "" {
+		u = r.o.firstSeqPageURL(k, cur.SeqFrom)
+	}
 	if cur.Next != "" {
 		u = r.o.base.Scheme + "://" + r.o.base.Host + cur.Next
 	}
@@ -272,6 +291,33 @@ func (o *options) firstPageURL(k kind, from time.Time) string {
 	)
 }
 
+// firstSeqPageURL is the first page of a pass of a kind read by sequence:
+// the entries numbered above after, lowest first. Such an entity has no
+// modified time, so start applies to the entry's date, on every pass
+// (each one reads the overlap again).
+func (o *options) firstSeqPageURL(k kind, after int64) string {
+	var filters []string
+	if after > 0 {
+		filters = append(filters, k.seq+" gt "+strconv.FormatInt(after, 10))
+	}
+	if !o.start.IsZero() {
+		// An OData v4 Edm.Date literal, unquoted.
+		filters = append(filters, k.date+" ge "+o.start.UTC().Format(time.DateOnly))
+	}
+	if k.filter != "" {
+		filters = append(filters, k.filter)
+	}
+	sel := ""
+	if o.selectOn {
+		sel = strings.Join(k.fields, ",")
+	}
+	return o.collectionURL(k) + "?" + query(
+		[2]string{"$filter", strings.Join(filters, " and ")},
+		[2]string{"$orderby", k.seq + " asc"},
+		[2]string{"$select", sel},
+	)
+}
+
 // relativeLink checks that an @odata.nextLink points at the configured
 // host (a token must never be sent elsewhere) and returns its path and
 // query.
@@ -289,19 +335,35 @@ func (o *options) relativeLink(link string) (string, error) {
 	return u.RequestURI(), nil
 }
 
-// record turns one entity of kind k into a record, with its modified time.
-func (o *options) record(k kind, raw json.RawMessage) (sdk.Record, time.Time, error) {
+// stamp is where a record stands in its kind's incremental order: its
+// modified time, or for a kind read by sequence its number.
+type stamp struct {
+	modified time.Time
+	seq      int64
+}
+
+// record turns one entity of kind k into a record, with its stamp.
+func (o *options) record(k kind, raw json.RawMessage) (sdk.Record, stamp, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
-		return sdk.Record{}, time.Time{}, fmt.Errorf("%s: an entry of value is not an object: %v", o.readWhat(k), err)
+		return sdk.Record{}, stamp{}, fmt.Errorf("%s: an entry of value is not an object: %v", o.readWhat(k), err)
 	}
-	var mod string
-	if json.Unmarshal(fields[k.modified], &mod) != nil || mod == "" {
-		return sdk.Record{}, time.Time{}, fmt.Errorf("%s: a record has no %s: this is not the entity the connector expects (check entities and the entity's version; see docs/connectors/dynamics.md)", o.readWhat(k), k.modified)
-	}
-	modified, err := time.Parse(time.RFC3339Nano, mod)
-	if err != nil {
-		return sdk.Record{}, time.Time{}, fmt.Errorf("%s: %s %q is not an ISO 8601 date-time", o.readWhat(k), k.modified, mod)
+	var st stamp
+	var err error
+	if k.seq != "" {
+		if st, err = o.seqStamp(k, fields); err != nil {
+			return sdk.Record{}, stamp{}, err
+		}
+	} else {
+		var mod string
+		if json.Unmarshal(fields[k.modified], &mod) != nil || mod == "" {
+			return sdk.Record{}, stamp{}, fmt.Errorf("%s: a record has no %s: this is not the entity the connector expects (check entities and the entity's version; see docs/connectors/dynamics.md)", o.readWhat(k), k.modified)
+		}
+		// Edm.DateTimeOffset: F&O and BC write UTC ("Z"), but an offset
+		// ("+01:00") is as valid and means the same instant.
+		if st.modified, err = time.Parse(time.RFC3339Nano, mod); err != nil {
+			return sdk.Record{}, stamp{}, fmt.Errorf("%s: %s %q is not an ISO 8601 date-time", o.readWhat(k), k.modified, mod)
+		}
 	}
 	parts := []string{k.short}
 	if o.system == systemBC {
@@ -310,15 +372,42 @@ func (o *options) record(k kind, raw json.RawMessage) (sdk.Record, time.Time, er
 	for _, key := range k.keys {
 		v, ok := keyValue(fields[key])
 		if !ok {
-			return sdk.Record{}, time.Time{}, fmt.Errorf("%s: a record has no key field %s", o.readWhat(k), key)
+			return sdk.Record{}, stamp{}, fmt.Errorf("%s: a record has no key field %s", o.readWhat(k), key)
 		}
 		parts = append(parts, url.PathEscape(v))
 	}
 	payload := []byte(raw)
 	if o.system == systemBC {
-		payload = annotate(raw, "@lothub.company", o.bcCompany)
+		// The route says which field names the record has (the lothub
+		// page's entryNumber, the analytics API's entryNo): the mapping
+		// chooses by it.
+		payload = annotate(annotate(raw, "@lothub.api", o.bcAPI), "@lothub.company", o.bcCompany)
 	}
-	return sdk.Record{Kind: k.name, ID: strings.Join(parts, "/"), Payload: payload, Time: modified}, modified, nil
+	return sdk.Record{Kind: k.name, ID: strings.Join(parts, "/"), Payload: payload, Time: st.modified}, st, nil
+}
+
+// seqStamp reads the number and date of a record of a kind read by
+// sequence. The date (an Edm.Date, "2026-03-02") is the record's time:
+// there is no better one.
+func (o *options) seqStamp(k kind, fields map[string]json.RawMessage) (stamp, error) {
+	var st stamp
+	var n json.Number
+	if json.Unmarshal(fields[k.seq], &n) != nil {
+		return st, fmt.Errorf("%s: a record has no number %s: this is not the entity the connector expects (check bc_api and entities; see docs/connectors/dynamics.md)", o.readWhat(k), k.seq)
+	}
+	seq, err := n.Int64()
+	if err != nil || seq <= 0 {
+		return st, fmt.Errorf("%s: %s %s is not a positive whole number", o.readWhat(k), k.seq, n)
+	}
+	var d string
+	if json.Unmarshal(fields[k.date], &d) != nil || d == "" {
+		return st, fmt.Errorf("%s: entry %d has no %s: this is not the entity the connector expects (check bc_api; see docs/connectors/dynamics.md)", o.readWhat(k), seq, k.date)
+	}
+	t, err := time.Parse(time.DateOnly, d)
+	if err != nil {
+		return st, fmt.Errorf("%s: entry %d: %s %q is not a date (YYYY-MM-DD)", o.readWhat(k), seq, k.date, d)
+	}
+	return stamp{modified: t, seq: seq}, nil
 }
 
 // keyValue reads a key field: text or a number, as the source wrote it.

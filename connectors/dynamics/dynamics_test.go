@@ -100,6 +100,7 @@ func TestRequiredByTheSystem(t *testing.T) {
 		{"WebhookWithoutSecret", bcConfig(f, "bc_webhook_url", "https://hub.example.com/v1/webhooks/dynamics"), "bc_webhook_secret"},
 		{"ShortWebhookSecret", bcConfig(f, "bc_webhook_secret", "short-secret"), "bc_webhook_secret"},
 		{"WebhooksOnFO", foConfig(f, "bc_webhook_secret", hookSecret), "bc_webhook_url"},
+		{"WebhooksOnAnalyticsAPI", bcConfig(f, "bc_api", "microsoft/analytics/v1.0", "bc_webhook_secret", hookSecret), "bc_webhook_url"},
 		{"PageTooLarge", foConfig(f, "page_size", "20000"), "page_size"},
 		{"BadStart", foConfig(f, "start", "last tuesday"), "start"},
 	}

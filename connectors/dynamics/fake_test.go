@@ -834,6 +834,10 @@ func literal(s string) (any, error) {
 	if _, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return s, nil
 	}
+	if _, err := time.Parse(time.DateOnly, s); err == nil {
+		// Edm.Date ("postingDate ge 2026-01-01"): ISO dates compare as text.
+		return s, nil
+	}
 	return nil, fmt.Errorf("unrecognized literal %q", s)
 }
 

@@ -43,6 +43,10 @@ type kind struct {
 	// modified is the field filtered and ordered on for incremental reads,
 	// and the record's source time. It must be an Edm.DateTimeOffset.
 	modified string
+	// seq, for an entity without a modified time, is an ascending integer
+	// key (an entry number) read incrementally instead, and date the
+	// record's source time (an Edm.Date). Such a kind has modified "".
+	seq, date string
 	// keys identify a record; with modified they give a total order.
 	keys []string
 	// filter is always applied (only posted journal lines count).
@@ -140,6 +144,30 @@ var bcStandardILE = kind{
 		"documentNumber", "documentType", "description", "quantity", "lastModifiedDateTime"},
 }
 
+// bcAnalyticsILE is the item ledger entry of Microsoft's analytics API
+// (api/microsoft/analytics/v1.0/companies({id})/itemLedgerEntries), the
+// API query behind the Power BI inventory reports, which many tenants
+// already use for item ledger exports. Field names are those of
+// https://learn.microsoft.com/dynamics365/business-central/dev-itpro/api-analytics/resources/dynamics_itemledgerentry
+// (query 36968 "Item Ledger Entries", ALAppExtensions
+// Apps/W1/PowerBIReports). It has lot and serial numbers, but no id, no
+// modified time, no order number, no correction flag and no names: it is
+// read by entry number, and the mapping makes do (docs/connectors/dynamics.md).
+var bcAnalyticsILE = kind{
+	name: KindBCItemLedgerEntry, short: "item-ledger-entry", system: systemBC,
+	entity: "itemLedgerEntries",
+	seq:    "entryNo",
+	date:   "postingDate",
+	keys:   []string{"entryNo"},
+	fields: []string{"entryNo", "entryType", "sourceType", "sourceNo", "documentNo", "documentType", "postingDate",
+		"itemNo", "locationCode", "serialNo", "expirationDate", "lotNo", "quantity", "unitOfMeasureCode", "positive"},
+}
+
+// bcAnalytics reports whether route is Microsoft's analytics API.
+func bcAnalytics(route string) bool {
+	return strings.HasPrefix(route, "microsoft/analytics/")
+}
+
 // Kinds returns the record kinds the connector emits, in spec order.
 func Kinds() []string {
 	out := make([]string, len(kinds))
@@ -199,8 +227,11 @@ func parseEntities(system, spec, bcAPI string) ([]kind, error) {
 		if !ok || k.system != system {
 			continue
 		}
-		if k.name == KindBCItemLedgerEntry && bcAPI == "v2.0" {
+		switch {
+		case k.name == KindBCItemLedgerEntry && bcAPI == "v2.0":
 			k = bcStandardILE
+		case k.name == KindBCItemLedgerEntry && bcAnalytics(bcAPI):
+			k = bcAnalyticsILE
 		}
 		if entity != "" {
 			k.entity = entity

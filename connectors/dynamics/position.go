@@ -44,8 +44,24 @@ type cursor struct {
 	After string `json:"after,omitempty"`
 	// Seen holds the records delivered whose modified time is within the
 	// overlap window: hash of id and modified time → modified (Unix ms).
+	// For a kind read by sequence: hash of id → its number.
 	Seen map[string]int64 `json:"seen,omitempty"`
+
+	// A kind read by an ascending entry number instead of a modified time
+	// (kind.seq) keeps numbers where the others keep times: SeqMark is the
+	// highest number of finished passes, SeqFrom the running pass's lower
+	// bound (exclusive), SeqHigh the highest number so far in this pass.
+	SeqMark int64 `json:"smark,omitempty"`
+	SeqFrom int64 `json:"sfrom,omitempty"`
+	SeqHigh int64 `json:"shigh,omitempty"`
 }
+
+// seqOverlap is how many entry numbers before the mark a pass by sequence
+// reads again. Business Central may commit entry numbers out of order
+// (concurrent posting takes numbers before the commit), so an entry with a
+// lower number than one already read may appear late; the seen set keeps
+// those read from being delivered twice.
+const seqOverlap = 1000
 
 // maxSeen bounds the seen set (≈40 bytes an entry). Past it the oldest are
 // forgotten: they may be delivered again, which the hub absorbs (same id,
@@ -132,6 +148,61 @@ func (c *cursor) begin(o *options) {
 		}
 	}
 	c.From = formatTime(from)
+}
+
+// beginSeq starts a pass of a kind read by sequence.
+func (c *cursor) beginSeq() {
+	c.Run, c.Next, c.After, c.High, c.From = true, "", "", "", ""
+	if c.SeqMark == 0 {
+		// Nothing read by sequence yet: what the seen set holds (if the
+		// kind was read by modified time before bc_api changed) is keyed
+		// otherwise.
+		c.Seen = nil
+	}
+	c.SeqHigh = c.SeqMark
+	c.SeqFrom = max(c.SeqMark-seqOverlap, 0)
+}
+
+// finishSeq ends a pass of a kind read by sequence.
+func (c *cursor) finishSeq() {
+	c.SeqMark = c.SeqHigh
+	c.Run, c.Next, c.After, c.SeqFrom = false, "", "", 0
+	c.pruneSeq()
+}
+
+// seenSeq reports whether the record id of a kind read by sequence was
+// delivered already.
+func (c *cursor) seenSeq(id string) bool {
+	_, ok := c.Seen[seenKey(id, time.Time{})]
+	return ok
+}
+
+// takeSeq records a delivered record of a kind read by sequence.
+func (c *cursor) takeSeq(id string, n int64) {
+	if c.Seen == nil {
+		c.Seen = map[string]int64{}
+	}
+	c.Seen[seenKey(id, time.Time{})] = n
+	if n > c.SeqHigh {
+		c.SeqHigh = n
+		c.pruneSeq()
+	}
+	if len(c.Seen) > maxSeen {
+		c.trim()
+	}
+}
+
+// pruneSeq forgets the numbers the next pass cannot read again.
+func (c *cursor) pruneSeq() {
+	limit := c.SeqHigh - seqOverlap
+	for k, n := range c.Seen {
+		if n <= limit {
+			delete(c.Seen, k)
+		}
+	}
+	if len(c.Seen) == 0 {
+		c.Seen = nil
+	}
 }
 
 // finish ends a pass: the mark moves to the highest modified time seen.
