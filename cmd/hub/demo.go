@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -183,11 +182,7 @@ func (a *app) demoQuarantine(ctx context.Context, s core.Store) error {
 }
 
 func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		s = s[:n] + "…"
-	}
-	return s
+	return truncate(strings.Join(strings.Fields(s), " "), n)
 }
 
 // demoStory prints the recall of the contaminated raw lot and the
@@ -217,7 +212,7 @@ func (a *app) demoStory(ctx context.Context, s core.Store, p *demoplant.Plant) e
 	}
 	hub := "hub --db " + db
 	fmt.Fprintln(a.stdout, "\nTry next (go build -o hub ./cmd/hub, or go run ./cmd/hub):")
-	t := &table{tw: tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)}
+	t := &table{w: a.stdout}
 	for _, c := range [][2]string{
 		{fmt.Sprintf("recall %s %s --json", bad.Item, bad.Lot), "# the recall above, as JSON"},
 		{"recall --supplier-lot " + p.SupplierLot, "# the same, from the supplier's lot number"},
