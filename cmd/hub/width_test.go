@@ -109,8 +109,8 @@ func TestTableDisplayWidth(t *testing.T) {
 	var b strings.Builder
 	tb := newTable(&b, "LOT", "NAME", "QTY")
 	tb.row("A-1", "plain", "1 EA")
-	tb.row("Ö-1", "Müller Ölmühle", "2 L")     // accented: one column each
-	tb.row("塩-1", "東京食品", "3 KG")           // CJK: two columns each
+	tb.row("Ö-1", "Müller Ölmühle", "2 L")      // accented: one column each
+	tb.row("塩-1", "東京食品", "3 KG")               // CJK: two columns each
 	tb.row("E-1", "Cafe\u0301 Noe\u0308l", "4") // combining accents: none
 	tb.row("tab\tin", "new\nline", "5")
 	tb.flush()
@@ -134,7 +134,7 @@ func TestTruncate(t *testing.T) {
 	}{
 		{"short", 10, "short"},
 		{"abcdef", 3, "abc…"},
-		{"批次批次", 5, "批次…"},              // a wide character that does not fit is left out whole
+		{"批次批次", 5, "批次…"},                // a wide character that does not fit is left out whole
 		{"Cafe\u0301s", 4, "Cafe\u0301…"}, // the accent stays with its letter
 		{"Müller", 2, "Mü…"},
 	}
