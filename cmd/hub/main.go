@@ -167,6 +167,7 @@ postgres:// URL.`,
 		a.runsCommand(),
 		a.cursorCommand(),
 		a.connectorsCommand(),
+		a.configCommand(),
 		a.pluginCommand(),
 		a.serveCommand(),
 		a.balanceCommand(),
@@ -270,6 +271,16 @@ func (a *app) withStore(ctx context.Context, fn func(core.Store) error) error {
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
+			return usageError{fmt.Errorf("%s wants %s", cmd.CommandPath(), what)}
+		}
+		return nil
+	}
+}
+
+// maxArgs is cobra.MaximumNArgs with a usage error (exit 2).
+func maxArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
 			return usageError{fmt.Errorf("%s wants %s", cmd.CommandPath(), what)}
 		}
 		return nil
