@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -92,10 +94,15 @@ func TestUnknownCommand(t *testing.T) {
 // order, a connector's cursor): the CLI contract, docs/cli.md.
 func TestNotFoundExit3(t *testing.T) {
 	db := newPlant(t)
+	cfg := filepath.Join(t.TempDir(), "hub.yaml")
+	if err := os.WriteFile(cfg, []byte("connectors:\n  - {name: drop, plugin: filedrop, mapping: m.yaml, config: {source: /nonexistent}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		args []string
 		want string
 	}{
+		{[]string{"--config", cfg, "sync", "nosuch"}, `no connector "nosuch"`},
 		{[]string{"trace", "forward", "FLOUR", "F-X"}, "lot FLOUR/F-X not found"},
 		{[]string{"trace", "backward", "FLOUR", "F-X", "--json"}, "lot FLOUR/F-X not found"},
 		{[]string{"recall", "FLOUR", "F-X"}, "lot FLOUR/F-X not found"},
