@@ -4,15 +4,20 @@
 //
 // Decoding is strict: an unknown key is an error at its file:line:col, with
 // a suggestion when it is close to a known one. Secrets are references,
-// ${env:NAME} or ${file:/path}, resolved at load into Secret values that
-// never print their content; a secret written literally is refused.
-// Schedules are cron specs, validated at load.
+// ${env:NAME} or ${file:/path}, held in Secret values that never print
+// their content; a secret written literally is refused. Load resolves
+// every reference; LoadDeferred leaves them to be resolved by what uses
+// them (a connector's when it starts), so that a command that uses no
+// connector never asks for its password. Either way, a reference that
+// cannot be resolved is an error at its file:line:col. Schedules are cron
+// specs, validated at load.
 package config
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -204,11 +209,36 @@ type Secret struct {
 	value  string
 	ref    string // "${env:NAME}", "${file:/path}" or "" for a literal
 	secret bool   // came from a reference
+	// pending: a reference not resolved yet (LoadDeferred); Resolve reads
+	// it, and names the place it is written at if it cannot.
+	pending   bool
+	file, dir string
+	line, col int
 }
 
 // Value returns the content, for handing to a connector or a database
-// driver. Never log it.
+// driver. Never log it. It is empty for a reference not resolved yet
+// (see Resolve).
 func (s Secret) Value() string { return s.value }
+
+// Resolve reads the secret's reference if that has not been done: an
+// *Error at the place the reference is written when the variable is not
+// set or the file cannot be read.
+func (s *Secret) Resolve() error {
+	if !s.pending {
+		return nil
+	}
+	v, err := readRef(s.ref, s.dir)
+	if err != nil {
+		return &Error{File: s.file, Line: s.line, Col: s.col, Msg: err.Error()}
+	}
+	s.value, s.pending = v, false
+	return nil
+}
+
+// Resolved reports whether the value is known: a literal, or a resolved
+// reference.
+func (s Secret) Resolved() bool { return !s.pending }
 
 // IsRef reports whether the value came from a reference.
 func (s Secret) IsRef() bool { return s.secret }
@@ -228,9 +258,10 @@ func (s Secret) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
 
 var refPattern = regexp.MustCompile(`^\$\{(env|file):([^}]+)\}$`)
 
-// resolve reads a ${env:NAME} or ${file:/path} reference; other values
-// are literals.
-func resolve(raw, baseDir string) (Secret, error) {
+// parseSecret reads a value written at n: a ${env:NAME} or
+// ${file:/path} reference, left pending, or a literal.
+func (p *parser) parseSecret(n *yaml.Node) (Secret, error) {
+	raw := n.Value
 	m := refPattern.FindStringSubmatch(strings.TrimSpace(raw))
 	if m == nil {
 		if strings.Contains(raw, "${") {
@@ -238,15 +269,21 @@ func resolve(raw, baseDir string) (Secret, error) {
 		}
 		return Secret{value: raw}, nil
 	}
-	s := Secret{ref: m[0], secret: true}
+	return Secret{ref: m[0], secret: true, pending: true, file: p.file, dir: p.dir, line: n.Line, col: n.Column}, nil
+}
+
+// readRef reads a well-formed ${env:NAME} or ${file:/path} reference;
+// a relative path is relative to baseDir.
+func readRef(ref, baseDir string) (string, error) {
+	m := refPattern.FindStringSubmatch(ref)
 	switch m[1] {
 	case "env":
 		v, ok := os.LookupEnv(m[2])
 		if !ok {
-			return Secret{}, fmt.Errorf("environment variable %s is not set (set it, or change the reference)", m[2])
+			return "", fmt.Errorf("environment variable %s is not set (set it, or change the reference)", m[2])
 		}
-		s.value = v
-	case "file":
+		return v, nil
+	default: // file
 		p := m[2]
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(baseDir, p)
@@ -254,11 +291,10 @@ func resolve(raw, baseDir string) (Secret, error) {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			// The error names the file, never its content.
-			return Secret{}, fmt.Errorf("cannot read secret file %s: %v", p, errors.Unwrap(err))
+			return "", fmt.Errorf("cannot read secret file %s: %v", p, errors.Unwrap(err))
 		}
-		s.value = strings.TrimRight(string(b), "\r\n")
+		return strings.TrimRight(string(b), "\r\n"), nil
 	}
-	return s, nil
 }
 
 // secretNames are parameter names whose values must be references.
@@ -301,7 +337,8 @@ func (l Errors) Unwrap() []error {
 	return out
 }
 
-// Load reads and checks the configuration file at path.
+// Load reads and checks the configuration file at path, and resolves
+// every secret: what hub serve and a configuration check do.
 func Load(path string) (*Hub, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -310,10 +347,38 @@ func Load(path string) (*Hub, error) {
 	return Parse(path, src)
 }
 
-// Parse checks and decodes a configuration. Relative paths (mappings,
-// secret files, the plugin directory) are relative to the file's folder.
-func Parse(file string, src []byte) (*Hub, error) {
-	p := &parser{file: file, dir: filepath.Dir(file)}
+// LoadDeferred reads and checks the configuration file at path, like
+// Load, but resolves no secret: references stay pending (a malformed one
+// is still an error) until Resolve is called on what uses them — the
+// connector about to start (Connector.Resolve), the store, the notifiers,
+// or all of them (Hub.Resolve).
+func LoadDeferred(path string) (*Hub, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, core.Errorf(core.EINVALID, "cannot read configuration: %v", err)
+	}
+	return parse(path, src, true)
+}
+
+// Parse checks and decodes a configuration, resolving every secret.
+// Relative paths (mappings, secret files, the plugin directory) are
+// relative to the file's folder.
+func Parse(file string, src []byte) (*Hub, error) { return parse(file, src, false) }
+
+// ParseDeferred is Parse leaving the secrets pending, as LoadDeferred.
+func ParseDeferred(file string, src []byte) (*Hub, error) { return parse(file, src, true) }
+
+// Defaults is the configuration of a hub without a file: no connectors,
+// no intake tokens, no notifiers, the default gap rules, listening on
+// 127.0.0.1:8080.
+func Defaults() *Hub {
+	h := &Hub{}
+	(&parser{}).check(h)
+	return h
+}
+
+func parse(file string, src []byte, deferSecrets bool) (*Hub, error) {
+	p := &parser{file: file, dir: filepath.Dir(file), deferSecrets: deferSecrets}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		line := 1
@@ -337,7 +402,9 @@ func Parse(file string, src []byte) (*Hub, error) {
 type parser struct {
 	file string
 	dir  string
-	errs Errors
+	// deferSecrets leaves references pending instead of resolving them.
+	deferSecrets bool
+	errs         Errors
 	// where remembers the node of each decoded field, for later checks.
 	where map[string]*yaml.Node
 }
@@ -368,10 +435,16 @@ func (p *parser) decode(n *yaml.Node, v reflect.Value, path string) {
 			p.errorf(n, "want a value or a ${env:NAME} / ${file:/path} reference")
 			return
 		}
-		s, err := resolve(n.Value, p.dir)
+		s, err := p.parseSecret(n)
 		if err != nil {
 			p.errorf(n, "%v", err)
 			return
+		}
+		if !p.deferSecrets {
+			if err := s.Resolve(); err != nil {
+				p.errs = append(p.errs, err.(*Error))
+				return
+			}
 		}
 		v.Set(reflect.ValueOf(s))
 		return
@@ -587,7 +660,7 @@ func (p *parser) check(h *Hub) {
 		if t.Name == "" {
 			p.errorf(node(at), "token without a name (name it after the scanner or system that uses it)")
 		}
-		if t.Token.Value() == "" {
+		if t.Token.Resolved() && t.Token.Value() == "" {
 			p.errorf(node(at), "token %q has no token (add token: ${env:NAME})", t.Name)
 		} else if !t.Token.IsRef() {
 			p.errorf(node(at+".token"), "token %q is written in the file: use a reference, ${env:NAME} or ${file:/path}", t.Name)
@@ -631,6 +704,76 @@ func (h *Hub) Connector(name string) (*Connector, error) {
 	return nil, core.Errorf(core.ENOTFOUND, "no connector %q in %s (configured: %s)", name, h.File, strings.Join(names, ", "))
 }
 
+// Resolve resolves the connector's secrets: what the hub does before it
+// starts the connector's plugin. The errors name each reference's
+// file:line:col.
+func (c *Connector) Resolve() error {
+	var errs Errors
+	for _, k := range slices.Sorted(maps.Keys(c.Config)) {
+		s := c.Config[k]
+		if err := s.Resolve(); err != nil {
+			errs = append(errs, err.(*Error))
+			continue
+		}
+		c.Config[k] = s
+	}
+	return errs.orNil()
+}
+
+// Resolve resolves the notifier's secrets (its URL, its SMTP password).
+func (n *Notifier) Resolve() error {
+	var errs Errors
+	for _, s := range []*Secret{&n.URL, &n.SMTP.Password} {
+		if err := s.Resolve(); err != nil {
+			errs = append(errs, err.(*Error))
+		}
+	}
+	if len(errs) == 0 && n.Type == "webhook" && n.URL.Value() == "" {
+		errs = append(errs, &Error{File: n.URL.file, Line: n.URL.line, Col: n.URL.col, Msg: fmt.Sprintf("webhook notifier %q has no url (its reference is empty)", n.Name)})
+	}
+	return errs.orNil()
+}
+
+// Resolve resolves every secret of the file: the store, the connectors',
+// the intake tokens and the notifiers'. hub serve does it before it starts
+// anything, so that a missing one is reported at once, at its
+// file:line:col.
+func (h *Hub) Resolve() error {
+	var errs Errors
+	add := func(err error) {
+		var l Errors
+		if errors.As(err, &l) {
+			errs = append(errs, l...)
+		} else if err != nil {
+			errs = append(errs, err.(*Error))
+		}
+	}
+	add(h.Store.Resolve())
+	for i := range h.Connectors {
+		add(h.Connectors[i].Resolve())
+	}
+	for i := range h.Intake.Tokens {
+		t := &h.Intake.Tokens[i]
+		if err := t.Token.Resolve(); err != nil {
+			add(err)
+		} else if t.Token.Value() == "" {
+			add(&Error{File: t.Token.file, Line: t.Token.line, Col: t.Token.col, Msg: fmt.Sprintf("token %q is empty: its reference holds no token", t.Name)})
+		}
+	}
+	for i := range h.Notifiers {
+		add(h.Notifiers[i].Resolve())
+	}
+	return errs.orNil()
+}
+
+// orNil returns nil for no errors, so that an empty list is no error.
+func (l Errors) orNil() error {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
+}
+
 // Values returns the connector's parameters as plain strings for the
 // plugin. Never log the result.
 func (c *Connector) Values() map[string]string {
@@ -646,7 +789,7 @@ func (c *Connector) Values() map[string]string {
 func (c *Connector) Secrets() []string {
 	var out []string
 	for _, v := range c.Config {
-		if v.IsRef() && v.Value() != "" {
+		if v.IsRef() && v.Value() != "" { // a pending reference holds nothing yet
 			out = append(out, v.Value())
 		}
 	}
@@ -716,7 +859,7 @@ func (p *parser) checkGaps(h *Hub, node func(string) *yaml.Node) {
 		}
 		switch n.Type {
 		case "webhook":
-			if n.URL.Value() == "" {
+			if n.URL.Resolved() && n.URL.Value() == "" {
 				p.errorf(node(at), "webhook notifier %q has no url", n.Name)
 			}
 			if n.Format != "" && n.Format != "slack" && n.Format != "teams" && n.Format != "json" {

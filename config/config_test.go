@@ -157,3 +157,78 @@ notifiers:
 		})
 	}
 }
+
+// ParseDeferred leaves the secrets to what uses them: a command that
+// starts no connector never needs its password; resolving reports a
+// missing one at its file:line:col, never a secret's content.
+func TestDeferredSecrets(t *testing.T) {
+	os.Unsetenv("LOTHUB_TEST_SAP_PASSWORD")
+	os.Unsetenv("LOTHUB_TEST_SCANNER_TOKEN")
+	t.Setenv("LOTHUB_TEST_FILEDROP_PASSWORD", "fd-s3cr3t")
+	src := `connectors:
+  - name: sap
+    plugin: sap
+    mapping: m.yaml
+    config:
+      user: COMM_USER
+      password: ${env:LOTHUB_TEST_SAP_PASSWORD}
+  - name: drop
+    plugin: filedrop
+    mapping: m.yaml
+    config:
+      password: ${env:LOTHUB_TEST_FILEDROP_PASSWORD}
+intake:
+  tokens:
+    - {name: line-1, token: "${env:LOTHUB_TEST_SCANNER_TOKEN}"}
+`
+	h, err := config.ParseDeferred("hub.yaml", []byte(src))
+	if err != nil {
+		t.Fatalf("ParseDeferred with unset variables: %v", err)
+	}
+	sap, _ := h.Connector("sap")
+	if sap.Config["password"].Resolved() || sap.Values()["password"] != "" || sap.Values()["user"] != "COMM_USER" {
+		t.Errorf("before Resolve: password resolved %v, values %v; want it pending and the literal user", sap.Config["password"].Resolved(), sap.Values())
+	}
+	drop, _ := h.Connector("drop")
+	if err := drop.Resolve(); err != nil {
+		t.Fatalf("resolve the connector whose secret is set: %v", err)
+	}
+	if got := drop.Values()["password"]; got != "fd-s3cr3t" {
+		t.Errorf("drop password = %q after Resolve", got)
+	}
+	err = sap.Resolve()
+	if want := "hub.yaml:7:17: environment variable LOTHUB_TEST_SAP_PASSWORD is not set"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("sap.Resolve() = %v, want %q", err, want)
+	}
+	if core.ErrorCode(err) != core.EINVALID {
+		t.Errorf("code = %q, want %q", core.ErrorCode(err), core.EINVALID)
+	}
+	err = h.Resolve()
+	for _, want := range []string{"hub.yaml:7:17: environment variable LOTHUB_TEST_SAP_PASSWORD", "hub.yaml:15:29: environment variable LOTHUB_TEST_SCANNER_TOKEN"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("h.Resolve() = %v, want it to say %q", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "fd-s3cr3t") {
+		t.Errorf("error shows a secret: %s", err)
+	}
+	t.Setenv("LOTHUB_TEST_SAP_PASSWORD", "sap-s3cr3t")
+	t.Setenv("LOTHUB_TEST_SCANNER_TOKEN", "")
+	if err := h.Resolve(); err == nil || !strings.Contains(err.Error(), `hub.yaml:15:29: token "line-1" is empty`) {
+		t.Errorf("h.Resolve() with an empty token = %v, want it refused at its place", err)
+	}
+	if got := sap.Values()["password"]; got != "sap-s3cr3t" {
+		t.Errorf("sap password = %q after Resolve", got)
+	}
+	// Parse resolves at once, as before.
+	if _, err := config.Parse("hub.yaml", []byte(src)); err == nil || !strings.Contains(err.Error(), `token "line-1" has no token`) {
+		t.Errorf("Parse = %v, want the empty token refused", err)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	h := config.Defaults()
+	if h.Intake.Listen != "127.0.0.1:8080" || len(h.Connectors) != 0 || h.Gaps.Evaluate == 0 || h.Intake.MaxBody != core.DefaultMaxBody {
+		t.Errorf("defaults = %+v", h)
+	}
+}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"time"
@@ -30,24 +32,51 @@ func builtinNames() []string {
 	return names
 }
 
+// configPath is the configuration file asked for: --config, $HUB_CONFIG,
+// or ./hub.yaml; given reports whether one was named.
+func (a *app) configPath() (path string, given bool) {
+	if a.config != "" {
+		return a.config, true
+	}
+	if p := os.Getenv("HUB_CONFIG"); p != "" {
+		return p, true
+	}
+	return "hub.yaml", false
+}
+
 // loadConfig reads the hub configuration: --config, $HUB_CONFIG, or
-// ./hub.yaml.
+// ./hub.yaml. It resolves no secret but the store's, and that only when
+// --db and $HUB_DB leave the store to the file: a command resolves the
+// secrets of what it starts (hub sync its connector's, hub serve all),
+// so that one that uses no connector never asks for its password.
 func (a *app) loadConfig() (*config.Hub, error) {
-	path := a.config
-	if path == "" {
-		path = os.Getenv("HUB_CONFIG")
-	}
-	if path == "" {
-		path = "hub.yaml"
-	}
-	h, err := config.Load(path)
+	path, _ := a.configPath()
+	h, err := config.LoadDeferred(path)
 	if err != nil {
 		return nil, err
 	}
-	if h.Store.Value() != "" && !a.dbSet {
-		a.db = h.Store.Value()
+	if !a.dbSet {
+		if err := h.Store.Resolve(); err != nil {
+			return nil, fmt.Errorf("%w (or give the database with --db)", err)
+		}
+		if h.Store.Value() != "" {
+			a.db = h.Store.Value()
+		}
 	}
 	return h, nil
+}
+
+// configOrDefaults is loadConfig, or the defaults (config.Defaults: no
+// connectors) when no file was named and ./hub.yaml does not exist; found
+// tells which.
+func (a *app) configOrDefaults() (h *config.Hub, found bool, err error) {
+	if path, given := a.configPath(); !given {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return config.Defaults(), false, nil
+		}
+	}
+	h, err = a.loadConfig()
+	return h, err == nil, err
 }
 
 func (a *app) plugins(h *config.Hub) *runner.Plugins {
@@ -79,6 +108,14 @@ events, the gap rules are evaluated after it (--evaluate=false to skip).`,
 			h, err := a.loadConfig()
 			if err != nil {
 				return err
+			}
+			// The connector's secrets, before anything starts: a missing
+			// one is reported at its file:line:col. An unknown name is
+			// left to the runner, which says which names are configured.
+			if c, err := h.Connector(args[0]); err == nil {
+				if err := c.Resolve(); err != nil {
+					return fmt.Errorf("connector %s: %w", c.Name, err)
+				}
 			}
 			return a.withStore(cmd.Context(), func(s core.Store) error {
 				r := &runner.Runner{Store: s, Config: h, Plugins: a.plugins(h), Logger: a.logger()}
@@ -118,7 +155,7 @@ func (a *app) runsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runs [CONNECTOR]",
 		Short: "List sync runs, newest first",
-		Args:  cobra.MaximumNArgs(1),
+		Args:  maxArgs(1, "at most one CONNECTOR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := core.RunFilter{Limit: limit}
 			if len(args) == 1 {

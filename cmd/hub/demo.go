@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -109,6 +108,9 @@ func (a *app) demo(ctx context.Context, dir string, days int) error {
 		if err := a.demoQuarantine(ctx, s); err != nil {
 			return err
 		}
+		if err := a.leaveDemoConfig(abs); err != nil {
+			return err
+		}
 		return a.demoStory(ctx, s, plant)
 	})
 }
@@ -159,6 +161,83 @@ connectors:
 	return config.Load(filepath.Join(dir, "hub.yaml"))
 }
 
+// Files the demo leaves in the current folder, beside ./hub.db, so that
+// hub sync, hub runs and hub serve work right after it.
+const (
+	demoConfigFile  = "hub.yaml"
+	demoMappingFile = "demo-plant-mapping.yaml"
+)
+
+// leaveDemoConfig writes ./hub.yaml: the demo's connector, under the same
+// name, reading the plant's files from their folder (the demo's SFTP
+// server is gone after it), with the filedrop default mapping beside it.
+// The connector's position names files by their path below the root, the
+// same over SFTP and from the folder, so the next sync reads nothing the
+// demo read (a file whose time differs is compared by content hash). No
+// secret is in it. An existing file is never overwritten.
+func (a *app) leaveDemoConfig(plantDir string) error {
+	fmt.Fprintln(a.stdout)
+	if fileExists(demoConfigFile) {
+		fmt.Fprintf(a.stdout, "  ./%s exists: not overwritten (to sync the demo plant from it, add a connector %s: plugin filedrop, source %s)\n", demoConfigFile, demoConnector, plantDir)
+		return nil
+	}
+	store := ""
+	if strings.HasPrefix(a.db, "postgres://") || strings.HasPrefix(a.db, "postgresql://") {
+		// A URL may hold a password: it stays on the command line.
+		store = "# store: the demo's database was given by --db; give it again (or $HUB_DB).\n"
+	} else if db, err := filepath.Abs(a.db); err == nil {
+		store = fmt.Sprintf("store: %q\n", db)
+	}
+	cfg := fmt.Sprintf(`# Written by hub demo: the demo plant's connector, reading its CSV files
+# from their folder. Edit it freely; hub demo never overwrites it.
+# docs/operations.md describes every key.
+%sconnectors:
+  - name: %s
+    plugin: filedrop
+    mapping: %s
+    # schedule: "@every 5m"    # uncomment: hub serve syncs the folder on it
+    config:
+      source: %q
+      kinds: receive=receive*.csv,consume=consume*.csv,produce=produce*.csv,step=step*.csv,ship=ship*.csv,hold=hold*.csv
+      # The demo writes each file under a .tmp name and renames it when
+      # complete: no need to wait for files to stop changing.
+      stable_wait: 0s
+`, store, demoConnector, demoMappingFile, plantDir)
+	if _, err := config.ParseDeferred(demoConfigFile, []byte(cfg)); err != nil {
+		return fmt.Errorf("the demo's configuration (a bug): %w", err)
+	}
+	wrote := []string{demoConfigFile}
+	if !fileExists(demoMappingFile) {
+		if err := writeNew(demoMappingFile, filedrop.DefaultMapping); err != nil {
+			return err
+		}
+		wrote = append(wrote, demoMappingFile)
+	}
+	if err := writeNew(demoConfigFile, []byte(cfg)); err != nil {
+		return err
+	}
+	dir, _ := os.Getwd()
+	fmt.Fprintf(a.stdout, "  wrote %s in %s: the connector %s reading %s from its folder, so that 'hub sync %s', 'hub runs' and 'hub serve' work now\n",
+		strings.Join(wrote, " and "), dir, demoConnector, plantDir, demoConnector)
+	return nil
+}
+
+// writeNew creates file with b, failing when it exists.
+func writeNew(file string, b []byte) error {
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("demo configuration: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("demo configuration: write %s: %w", file, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("demo configuration: write %s: %w", file, err)
+	}
+	return nil
+}
+
 // demoQuarantine shows the demo's rows that went to quarantine.
 func (a *app) demoQuarantine(ctx context.Context, s core.Store) error {
 	rows, err := s.Quarantined(ctx, core.QuarantineFilter{})
@@ -183,11 +262,7 @@ func (a *app) demoQuarantine(ctx context.Context, s core.Store) error {
 }
 
 func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		s = s[:n] + "…"
-	}
-	return s
+	return truncate(strings.Join(strings.Fields(s), " "), n)
 }
 
 // demoStory prints the recall of the contaminated raw lot and the
@@ -217,7 +292,7 @@ func (a *app) demoStory(ctx context.Context, s core.Store, p *demoplant.Plant) e
 	}
 	hub := "hub --db " + db
 	fmt.Fprintln(a.stdout, "\nTry next (go build -o hub ./cmd/hub, or go run ./cmd/hub):")
-	t := &table{tw: tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)}
+	t := &table{w: a.stdout}
 	for _, c := range [][2]string{
 		{fmt.Sprintf("recall %s %s --json", bad.Item, bad.Lot), "# the recall above, as JSON"},
 		{"recall --supplier-lot " + p.SupplierLot, "# the same, from the supplier's lot number"},
@@ -226,6 +301,8 @@ func (a *app) demoStory(ctx context.Context, s core.Store, p *demoplant.Plant) e
 		{"errors", "# quarantined rows, with file:line"},
 		{"runs", "# sync runs"},
 		{"gaps", "# breaks in the chain"},
+		{"sync " + demoConnector, "# one more sync, from ./" + demoConfigFile + ": nothing new to read"},
+		{"serve", "# the HTTP API on 127.0.0.1:8080 (Ctrl-C stops it)"},
 	} {
 		t.row("  "+hub+" "+c[0], c[1])
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -105,13 +106,17 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
 	var usage usageError
 	if errors.As(err, &usage) {
-		fmt.Fprintf(stderr, "hub: %v\nRun 'hub --help' for usage.\n", err)
+		path := "hub"
+		if cmd != nil {
+			path = cmd.CommandPath()
+		}
+		fmt.Fprintf(stderr, "hub: %v\nRun '%s --help' for usage.\n", err, path)
 		return exitInvalid
 	}
 	fmt.Fprintf(stderr, "hub: %v\n", err)
@@ -162,12 +167,86 @@ postgres:// URL.`,
 		a.runsCommand(),
 		a.cursorCommand(),
 		a.connectorsCommand(),
+		a.configCommand(),
 		a.pluginCommand(),
 		a.serveCommand(),
 		a.balanceCommand(),
 	)
 	root.AddCommand(a.holdCommands()...)
+	root.SetHelpCommand(helpCommand(root))
+	strictGroups(root)
 	return root
+}
+
+// strictGroups makes every command that only groups others (hub itself,
+// hub cursor, hub gap, hub mapping, hub trace) refuse an unknown
+// subcommand as bad usage (exit 2), at any depth. Left to cobra, a group
+// prints its help and succeeds ('hub cursor rest sap' exit 0), and an
+// unknown command of the root fails as an internal error (exit 1). A
+// group given no subcommand still prints its help and succeeds.
+func strictGroups(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		strictGroups(sub)
+	}
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = unknownCommand
+	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+}
+
+// unknownCommand refuses any argument of a group: cobra finds known
+// subcommands before it, so what is left is not one.
+func unknownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	return usageError{fmt.Errorf("unknown command %q for %q%s", args[0], cmd.CommandPath(), didYouMean(cmd, args[0]))}
+}
+
+// didYouMean names the subcommands of cmd close to name (cobra's
+// suggestions: within two edits, or a prefix), as " (did you mean …?)".
+func didYouMean(cmd *cobra.Command, name string) string {
+	cmd.SuggestionsMinimumDistance = 2
+	s := cmd.SuggestionsFor(name)
+	if len(s) == 0 {
+		return ""
+	}
+	q := make([]string, len(s))
+	for i, n := range s {
+		q[i] = strconv.Quote(n)
+	}
+	return " (did you mean " + strings.Join(q, " or ") + "?)"
+}
+
+// helpCommand is 'hub help [COMMAND...]': cobra's, except that an unknown
+// topic is bad usage (exit 2) like the unknown command it names.
+func helpCommand(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [COMMAND...]",
+		Short: "Help about any command",
+		RunE: func(_ *cobra.Command, args []string) error {
+			c := root
+			for _, name := range args {
+				next := findSub(c, name)
+				if next == nil {
+					return usageError{fmt.Errorf("unknown command %q for %q%s", name, c.CommandPath(), didYouMean(c, name))}
+				}
+				c = next
+			}
+			return c.Help()
+		},
+	}
+}
+
+// findSub is the subcommand of c called name or one of its aliases.
+func findSub(c *cobra.Command, name string) *cobra.Command {
+	for _, sub := range c.Commands() {
+		if sub.Name() == name || sub.HasAlias(name) {
+			return sub
+		}
+	}
+	return nil
 }
 
 // openStore opens the store named by --db, applying pending migrations.
@@ -192,6 +271,16 @@ func (a *app) withStore(ctx context.Context, fn func(core.Store) error) error {
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
+			return usageError{fmt.Errorf("%s wants %s", cmd.CommandPath(), what)}
+		}
+		return nil
+	}
+}
+
+// maxArgs is cobra.MaximumNArgs with a usage error (exit 2).
+func maxArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
 			return usageError{fmt.Errorf("%s wants %s", cmd.CommandPath(), what)}
 		}
 		return nil

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
+
+	"github.com/rivo/uniseg"
 
 	"github.com/lothub/lothub/core"
 )
@@ -23,25 +24,80 @@ func writeJSON(w io.Writer, v any) error {
 	return nil
 }
 
-// table writes aligned columns; rows are tab-separated cells.
+// table writes aligned columns; rows are cells. Columns line up by
+// display width, not by bytes or runes (text/tabwriter counts runes): a
+// CJK character takes two columns of a terminal, a combining accent none,
+// so lot and customer names in any script keep the columns straight.
 type table struct {
-	tw *tabwriter.Writer
+	w    io.Writer
+	rows [][]string
 }
 
+// tablePadding is the space between two columns.
+const tablePadding = 2
+
 func newTable(w io.Writer, header ...string) *table {
-	t := &table{tw: tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)}
+	t := &table{w: w}
 	t.row(header...)
 	return t
 }
 
+var cellSpace = strings.NewReplacer("\t", " ", "\n", " ", "\r", " ")
+
 func (t *table) row(cells ...string) {
+	r := make([]string, len(cells))
 	for i, c := range cells {
-		cells[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(c)
+		r[i] = cellSpace.Replace(c)
 	}
-	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
+	t.rows = append(t.rows, r)
 }
 
-func (t *table) flush() { t.tw.Flush() }
+// flush writes the rows: every cell but a row's last is padded to its
+// column's widest cell (the last is not, so lines carry no trailing
+// spaces), and forgets them.
+func (t *table) flush() {
+	var widths []int
+	for _, r := range t.rows {
+		for i, c := range r[:max(len(r)-1, 0)] {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], uniseg.StringWidth(c))
+		}
+	}
+	var b strings.Builder
+	for _, r := range t.rows {
+		for i, c := range r {
+			b.WriteString(c)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-uniseg.StringWidth(c)+tablePadding))
+			}
+		}
+		b.WriteByte('\n')
+	}
+	io.WriteString(t.w, b.String())
+	t.rows = nil
+}
+
+// truncate cuts s to at most n columns of display width, at a grapheme
+// cluster boundary (never inside a character or between a letter and its
+// accent), ending it with "…" when it was cut.
+func truncate(s string, n int) string {
+	if uniseg.StringWidth(s) <= n {
+		return s
+	}
+	var b strings.Builder
+	width := 0
+	g := uniseg.NewGraphemes(s)
+	for g.Next() {
+		if width+g.Width() > n {
+			break
+		}
+		width += g.Width()
+		b.WriteString(g.Str())
+	}
+	return b.String() + "…"
+}
 
 func qtys(q []core.Qty) string {
 	if len(q) == 0 {

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -19,14 +17,11 @@ import (
 
 // qualityConfig is the configuration the quality commands use: the file
 // when there is one, the defaults when none was asked for and ./hub.yaml
-// does not exist.
+// does not exist. Its connectors' secrets stay unresolved: a quality user
+// need not have the ERP's password.
 func (a *app) qualityConfig() (*config.Hub, error) {
-	if a.config == "" && os.Getenv("HUB_CONFIG") == "" {
-		if _, err := os.Stat("hub.yaml"); errors.Is(err, fs.ErrNotExist) {
-			return &config.Hub{}, nil
-		}
-	}
-	return a.loadConfig()
+	h, _, err := a.configOrDefaults()
+	return h, err
 }
 
 // monitor returns the gap monitor over s, with the configured rules and

@@ -34,8 +34,16 @@ See docs/operations.md for the configuration file.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			h, err := a.loadConfig()
+			h, found, err := a.configOrDefaults()
 			if err != nil {
+				return err
+			}
+			if !found {
+				fmt.Fprintf(a.stdout, "hub: no configuration (no --config, $HUB_CONFIG or ./hub.yaml): serving on the defaults: database %s, no connectors, no intake tokens (see docs/operations.md)\n", a.db)
+			}
+			// Every secret, before anything starts: a missing one is
+			// reported at its file:line:col now, not at 2 a.m.
+			if err := h.Resolve(); err != nil {
 				return err
 			}
 			if listen != "" {
