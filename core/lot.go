@@ -18,7 +18,11 @@ type LotStatus struct {
 	Holds    []HoldEntry   `json:"holds"`
 	Steps    []StepEntry   `json:"steps"`
 	Receipts []SupplierLot `json:"receipts"`
-	Events   []EventEntry  `json:"events"`
+	// Attributes are the params of the lot's receipts and productions
+	// in effect (expiration_date, manufacturing_date, …: docs/events.md),
+	// a later event's value replacing an earlier one's.
+	Attributes map[string]any `json:"attributes,omitempty"`
+	Events     []EventEntry   `json:"events"`
 }
 
 // HoldEntry is one hold or release of the lot.
@@ -90,6 +94,15 @@ func (q *Queries) Lot(ctx context.Context, ref LotRef) (*LotStatus, error) {
 			st.Steps = append(st.Steps, StepEntry{Step: e.Step, Time: t, Operator: e.Operator, Equipment: e.Equipment, Params: e.Params, Event: e.ID})
 		case Move:
 			st.Location = e.To
+		case Receive, Produce:
+			for k, v := range e.Params {
+				if st.Attributes == nil {
+					st.Attributes = map[string]any{}
+				}
+				st.Attributes[k] = v
+			}
+		}
+		switch e.Type {
 		case Receive:
 			st.Receipts = append(st.Receipts, SupplierLot{
 				Item: ref.Item, Lot: ref.Lot, SupplierLot: e.SupplierLot, PO: e.PO,

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -53,6 +54,7 @@ func (l *library) functions() []function {
 		{"id", l.id, []any{new(func(...any) string)}},
 		{"coalesce", l.coalesce, []any{new(func(...any) any)}},
 		{"default", l.defaultValue, []any{new(func(any, any) any)}},
+		{"fail", l.fail, []any{new(func(any) bool)}},
 	}
 }
 
@@ -687,6 +689,20 @@ func (l *library) coalesce(args ...any) (any, error) {
 		}
 	}
 	return nil, nil
+}
+
+// fail makes the record fail with the given text, so the hub quarantines
+// it with that reason: for records a connector marks as unusable (a
+// batch-managed line without its batches) in words the user can act on.
+func (l *library) fail(args ...any) (any, error) {
+	msg, err := textArg(args[0])
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(msg) == "" {
+		msg = "the mapping refused this record (fail with no reason)"
+	}
+	return nil, errors.New(msg)
 }
 
 func (l *library) defaultValue(args ...any) (any, error) {

@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -40,6 +43,11 @@ func (a *app) lotCommand() *cobra.Command {
 				t.row("  on hold", hold)
 				if st.Site != "" || st.Location != "" {
 					t.row("  where", st.Site+" "+st.Location)
+				}
+				// Lot attributes (expiration and manufacturing dates of the
+				// receipt or production), sorted by name.
+				for _, k := range slices.Sorted(maps.Keys(st.Attributes)) {
+					t.row("  "+strings.ReplaceAll(k, "_", " "), fmt.Sprint(st.Attributes[k]))
 				}
 				t.flush()
 				if len(st.Receipts) > 0 {

@@ -97,7 +97,7 @@ func (a *api) suiteql(ctx context.Context, q string, limit int) (*page, error) {
 			a.log.InfoContext(ctx, "NetSuite refused the access token; getting a new one")
 			continue
 		}
-		return nil, a.responseError(resp, data)
+		return nil, a.responseError(resp, data, q)
 	}
 }
 
@@ -175,9 +175,11 @@ var tablePermissions = map[string]string{
 	"deletedrecord":       "Lists subtab: Deleted Records (View), or set deleted: false",
 }
 
-// responseError turns a NetSuite error response into an error that says
-// what to do. 429 and 5xx are sdk.RetryAfter errors.
-func (a *api) responseError(resp *http.Response, data []byte) error {
+// responseError turns a NetSuite error response to query q into an error
+// that quotes NetSuite's own message and, for a refused query, the query,
+// and says what to do. 429 and 5xx are sdk.RetryAfter errors. The query
+// holds no secret (credentials travel in the Authorization header).
+func (a *api) responseError(resp *http.Response, data []byte, q string) error {
 	var eb errorBody
 	_ = json.Unmarshal(data, &eb) // an HTML error page leaves it empty
 	code, detail := eb.code(), eb.detail()
@@ -209,21 +211,48 @@ func (a *api) responseError(resp *http.Response, data []byte) error {
 	case resp.StatusCode == http.StatusForbidden || code == "INSUFFICIENT_PERMISSION":
 		return fmt.Errorf("%s: the integration's role lacks a permission: it needs REST Web Services (Full), %s, SuiteAnalytics Workbook (Reports subtab, needed for SuiteQL), and View on the records read (see docs/connectors/netsuite.md, Role)", what, a.loginPermission())
 	}
+	// The query was refused: quote it, so that whoever reads the run's
+	// error sees what NetSuite was asked besides what it answered.
+	query := "; the query was: " + q
 	if m := fieldNotFoundRE.FindStringSubmatch(detail); m != nil || code == "NONEXISTENT_FIELD" {
 		field, record := "a field", "a record"
 		if m != nil {
 			field, record = "field "+m[1], "record "+m[2]
 		}
-		return fmt.Errorf("%s: the role cannot see %s of %s: check the spelling in extra_columns, and for a custom field its Access subtab (the role, or no role restriction) and that it is applied to the record; standard fields need the record's View permission", what, field, record)
+		if m != nil && !a.o.extraNames(m[1], m[2]) {
+			// Not a column the user added: the connector's own query
+			// names it. Blaming extra_columns would send them looking in
+			// the wrong place.
+			return fmt.Errorf("%s: NetSuite does not expose %s of %s to this role, and the connector's own query needs it (not one of extra_columns): check that the role has View on %s and that the feature it belongs to is enabled; if both are, report this message to lothub%s", what, field, record, record, query)
+		}
+		return fmt.Errorf("%s: the role cannot see %s of %s: check the spelling in extra_columns, and for a custom field its Access subtab (the role, or no role restriction) and that it is applied to the record; standard fields need the record's View permission%s", what, field, record, query)
 	}
 	if m := recordNotFoundRE.FindStringSubmatch(detail); m != nil {
 		perm, ok := tablePermissions[strings.ToLower(m[1])]
 		if !ok {
 			perm = "View on the record " + m[1]
 		}
-		return fmt.Errorf("%s: the role cannot see the table %s: grant %s", what, m[1], perm)
+		return fmt.Errorf("%s: the role cannot see the table %s: grant %s%s", what, m[1], perm, query)
 	}
-	return fmt.Errorf("%s (the SuiteQL query was refused; if it names a field or table, check the role's permissions and extra_columns)", what)
+	return fmt.Errorf("%s (NetSuite refused the SuiteQL query%s)", what, query)
+}
+
+// aliasTables are the tables behind the aliases of the connector's
+// queries.
+var aliasTables = map[string]string{"t": "transaction", "cf": "transaction", "tl": "transactionline",
+	"ia": "inventoryassignment", "inv": "inventorynumber", "i": "item", "e": "entity", "bu": "unitstypeuom", "d": "deletedrecord"}
+
+// extraNames reports whether field of record is one that extra_columns
+// asked for.
+func (o *options) extraNames(field, record string) bool {
+	for _, c := range o.extra {
+		expr := strings.TrimSuffix(strings.TrimPrefix(c.expr, "BUILTIN.DF("), ")")
+		alias, f, _ := strings.Cut(expr, ".")
+		if strings.EqualFold(f, field) && strings.EqualFold(aliasTables[alias], record) {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *api) loginPermission() string {

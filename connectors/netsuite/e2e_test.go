@@ -165,8 +165,38 @@ connectors:
 		t.Errorf("after the void and the new shipment, recall of YEAST Y-7 finds %v, want %v", got, want)
 	}
 
+	// Alpha's shipment IF-300 was deleted on the 17th, and the cursor is
+	// reset afterwards (hub cursor reset): the first sync of the new
+	// cursor reads deletedrecord from the start of its window, not from
+	// a few minutes before it runs, so the hub reverses the shipment it
+	// read before the reset.
+	f.Delete(5400, "Item Fulfillment", at(f.Loc, "2026-03-17 09:00:00"))
+	if err := store.ResetCursor(ctx, "netsuite-prod"); err != nil {
+		t.Fatal(err)
+	}
+	third, err := r.Sync(ctx, "netsuite-prod", "manual")
+	if err != nil || third.Quarant != 0 {
+		t.Fatalf("sync after the cursor reset: %+v, %v", third, err)
+	}
+	bread, err := q.Lot(ctx, core.LotRef{Item: "BREAD", Lot: "BR-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reversed := false
+	for _, e := range bread.Events {
+		if e.ID == "deleted:ItemShip:5400/netsuite:ItemShip:5400:1:9400" && e.Status == "active" {
+			reversed = true
+		}
+	}
+	if !reversed {
+		t.Errorf("the shipment deleted before the first sync of the new cursor is not reversed: %+v", bread.Events)
+	}
+	if got, want := customers(recall("FLOUR", "L-100")), []string{"C-GAMMA Gamma Deli"}; !slices.Equal(got, want) {
+		t.Errorf("after the deletion of IF-300, recall of FLOUR L-100 finds %v, want %v", got, want)
+	}
+
 	runs, err := store.Runs(ctx, core.RunFilter{Connector: "netsuite-prod"})
-	if err != nil || len(runs) != 2 {
+	if err != nil || len(runs) != 3 {
 		t.Fatalf("runs %+v, %v", runs, err)
 	}
 	noSecrets(t, map[string]string{"client_id": f.ClientID, "private_key": rsaPEM}, logs.String(), fmt.Sprint(runs))

@@ -416,3 +416,97 @@ func TestRateLimitMidReadKeepsThePagesRead(t *testing.T) {
 		t.Errorf("the rest: %v, want %v", got, want)
 	}
 }
+
+// A refused query is quoted with NetSuite's own message, and the error
+// blames extra_columns only for a column extra_columns asked for.
+func TestRefusedQueryIsQuoted(t *testing.T) {
+	keys(t)
+	t.Run("StandardColumnNotExposed", func(t *testing.T) {
+		f := newAccount(t)
+		plant(f)
+		f.Hidden["tl.createdfrom"] = true
+		err := netsuite.New().Check(context.Background(), parse(t, rawConfig(f)))
+		if err == nil {
+			t.Fatal("Check succeeded")
+		}
+		for _, w := range []string{
+			"Field 'createdfrom' for record 'transactionline' was not found", // NetSuite's message
+			"not one of extra_columns",
+			"the query was: SELECT t.id AS tran_id",
+			"tl.createdfrom AS created_from_id",
+		} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error does not say %q:\n%v", w, err)
+			}
+		}
+		if strings.Contains(err.Error(), "spelling in extra_columns") {
+			t.Errorf("error blames extra_columns, which is not set:\n%v", err)
+		}
+	})
+	t.Run("ExtraColumnNotExposed", func(t *testing.T) {
+		f := newAccount(t)
+		plant(f)
+		err := netsuite.New().Check(context.Background(), parse(t, with(rawConfig(f), "extra_columns", "t.custbody_vendor_lot AS supplier_lot")))
+		if err == nil {
+			t.Fatal("Check succeeded")
+		}
+		for _, w := range []string{"Field 'custbody_vendor_lot' for record 'transaction' was not found", "spelling in extra_columns", "t.custbody_vendor_lot AS supplier_lot FROM transaction t"} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error does not say %q:\n%v", w, err)
+			}
+		}
+	})
+	// Created From is a transactionline column in SuiteQL; the fake, like
+	// an account, refuses it on transaction (the query the connector sent
+	// before issue 15).
+	t.Run("CreatedFromIsALineColumn", func(t *testing.T) {
+		f := newAccount(t)
+		plant(f)
+		f.mu.Lock()
+		_, _, _, status, _, detail := f.run("SELECT t.createdfrom AS x FROM transaction t INNER JOIN transactionline tl ON tl.transaction = t.id"+
+			" INNER JOIN inventoryassignment ia ON ia.transaction = tl.transaction AND ia.transactionline = tl.id"+
+			" INNER JOIN inventorynumber inv ON inv.id = ia.inventorynumber INNER JOIN item i ON i.id = tl.item"+
+			" LEFT JOIN transaction cf ON cf.id = tl.createdfrom LEFT JOIN entity e ON e.id = t.entity"+
+			" LEFT JOIN unitstypeuom bu ON bu.unitstype = i.unitstype AND bu.baseunit = 'T'", 0, 10)
+		f.mu.Unlock()
+		if status == 0 || !strings.Contains(detail, "Field 'createdfrom' for record 'transaction' was not found") {
+			t.Fatalf("the fake accepted t.createdfrom (status %d, %s)", status, detail)
+		}
+		recs, _ := readAll(t, netsuite.New(), parse(t, rawConfig(f)), nil, 100)
+		if got := fields(t, recs[0]); got["created_from_number"] != "PO-77" || got["created_from_type"] != "PurchOrd" {
+			t.Errorf("receipt %s: created from %v %v, want PurchOrd PO-77", recs[0].ID, got["created_from_type"], got["created_from_number"])
+		}
+	})
+}
+
+// The first sync reads deletedrecord from the start of the initial
+// window, not from a few minutes before it runs: a deletion older than
+// the first sync is read too.
+func TestFirstSyncReadsOlderDeletions(t *testing.T) {
+	f := newAccount(t)
+	plant(f)
+	f.Delete(5600, "Inventory Adjustment", at(f.Loc, "2026-03-20 10:00:00"))
+	// An adjustment deleted before the start date.
+	f.AddDeleted(Deleted{RecordID: 5601, Type: "Inventory Adjustment", Name: "ADJ-1", At: at(f.Loc, "2026-02-01 10:00:00")})
+	for _, tc := range []struct {
+		name string
+		raw  map[string]string
+		want []string
+	}{
+		{"AllHistory", rawConfig(f), []string{"deleted:InvAdjst:5601", "deleted:InvAdjst:5600"}},
+		{"FromStart", with(rawConfig(f), "start", "2026-03-01"), []string{"deleted:InvAdjst:5600"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recs, _ := readAll(t, netsuite.New(), parse(t, tc.raw), nil, 100)
+			var dels []string
+			for _, r := range recs {
+				if r.Kind == netsuite.KindDeletedTransaction {
+					dels = append(dels, r.ID)
+				}
+			}
+			if !slices.Equal(dels, tc.want) {
+				t.Errorf("first sync read deletions %v, want %v", dels, tc.want)
+			}
+		})
+	}
+}

@@ -135,6 +135,9 @@ type fakeAccount struct {
 	Scopes       map[string]bool // scopes the integration record allows
 	CustomFields map[string]bool // alias.field of custom fields the role can see
 	Deny         map[string]bool // tables the role cannot see
+	// Hidden are alias.field columns the account does not expose (a
+	// feature that is off), refused like an unknown field.
+	Hidden map[string]bool
 
 	// BeforeQuery is called, outside the fake's lock, before each SuiteQL
 	// request is answered, with the request's number (from 1).
@@ -162,7 +165,8 @@ func newFakeAccount(t testing.TB, loc *time.Location) *fakeAccount {
 	f := &fakeAccount{
 		t: t, Loc: loc, Account: "1234567_SB1", ClientID: "client-3f8e2a91d4", CertID: "cert-Kx81",
 		TokenTTL: time.Hour, CustomFields: map[string]bool{}, Scopes: map[string]bool{"rest_webservices": true, "restlets": true}, Deny: map[string]bool{},
-		txns: map[int]*Txn{}, items: map[int]*Item{}, entities: map[int]*Entity{}, locations: map[int]string{},
+		Hidden: map[string]bool{},
+		txns:   map[int]*Txn{}, items: map[int]*Item{}, entities: map[int]*Entity{}, locations: map[int]string{},
 		slots: map[string]int{}, tokens: map[string]time.Time{}, dirty: true,
 		TBA: [4]string{"ck-4a9d1e", "cs-77b2f0", "tk-19c3aa", "ts-5e0d4b"},
 	}
@@ -558,7 +562,7 @@ var fakeJoins = []joinClause{
 	{"INNER", "inventoryassignment", "ia", "(ia.transaction = tl.transaction AND ia.transactionline = tl.id)"},
 	{"INNER", "inventorynumber", "inv", "inv.id = ia.inventorynumber"},
 	{"INNER", "item", "i", "i.id = tl.item"},
-	{"LEFT", "transaction", "cf", "cf.id = t.createdfrom"},
+	{"LEFT", "transaction", "cf", "cf.id = tl.createdfrom"},
 	{"LEFT", "entity", "e", "e.id = t.entity"},
 	{"LEFT", "unitstypeuom", "bu", "(bu.unitstype = i.unitstype AND bu.baseunit = 'T')"},
 }
@@ -589,18 +593,21 @@ func tf(b bool) any {
 func (f *fakeAccount) columns() map[string]func(r *frow) any {
 	loc := f.Loc
 	return map[string]func(r *frow) any{
-		"t.id":                func(r *frow) any { return num(r.t.ID) },
-		"t.tranid":            func(r *frow) any { return r.t.Number },
-		"t.type":              func(r *frow) any { return r.t.Type },
-		"t.trandate":          func(r *frow) any { return day(r.t.Date, loc) },
-		"t.lastmodifieddate":  func(r *frow) any { return r.t.Modified },
-		"t.voided":            func(r *frow) any { return tf(r.t.Voided) },
-		"t.entity":            func(r *frow) any { return num(r.t.Entity) },
-		"t.createdfrom":       func(r *frow) any { return num(r.t.CreatedFrom) },
-		"t.transferlocation":  func(r *frow) any { return num(r.t.TransferLocation) },
-		"tl.id":               func(r *frow) any { return float64(r.l.ID) },
-		"tl.transaction":      func(r *frow) any { return num(r.t.ID) },
-		"tl.quantity":         func(r *frow) any { return r.l.Qty },
+		"t.id":               func(r *frow) any { return num(r.t.ID) },
+		"t.tranid":           func(r *frow) any { return r.t.Number },
+		"t.type":             func(r *frow) any { return r.t.Type },
+		"t.trandate":         func(r *frow) any { return day(r.t.Date, loc) },
+		"t.lastmodifieddate": func(r *frow) any { return r.t.Modified },
+		"t.voided":           func(r *frow) any { return tf(r.t.Voided) },
+		"t.entity":           func(r *frow) any { return num(r.t.Entity) },
+		"t.transferlocation": func(r *frow) any { return num(r.t.TransferLocation) },
+		"tl.id":              func(r *frow) any { return float64(r.l.ID) },
+		"tl.transaction":     func(r *frow) any { return num(r.t.ID) },
+		"tl.quantity":        func(r *frow) any { return r.l.Qty },
+		// Created From is a transactionline column in SuiteQL (Records
+		// Catalog, Transaction Line); transaction has none, so a query
+		// naming t.createdfrom is refused as a real account refuses it.
+		"tl.createdfrom":      func(r *frow) any { return num(r.t.CreatedFrom) },
 		"tl.location":         func(r *frow) any { return num(r.l.Location) },
 		"tl.item":             func(r *frow) any { return num(r.l.Item) },
 		"ia.id":               func(r *frow) any { return num(r.a.ID) },
@@ -694,7 +701,7 @@ func (f *fakeAccount) run(q string, offset, limit int) (items json.RawMessage, c
 	cols := f.columns()
 	resolve := func(col string) (func(r *frow) any, error) {
 		alias, field, _ := strings.Cut(col, ".")
-		if acc := cols[col]; acc != nil {
+		if acc := cols[col]; acc != nil && !f.Hidden[col] {
 			return acc, nil
 		}
 		if f.CustomFields[col] {

@@ -357,7 +357,7 @@ func (c *Connector) Read(ctx context.Context, cfg sdk.Config, p sdk.Position, n 
 	if err != nil {
 		return sdk.ReadResult{}, err
 	}
-	pos, err := decodePosition(p, o, time.Now())
+	pos, err := decodePosition(p, o)
 	if err != nil {
 		return sdk.ReadResult{}, err
 	}

@@ -106,13 +106,13 @@ func shapeOf(o *options) string {
 // decodePosition reads p, or starts a position for o when p is empty. A
 // position that is not one of ours is sdk.ErrInvalidPosition; one from
 // another configuration is adapted so that nothing is skipped.
-func decodePosition(p sdk.Position, o *options, now time.Time) (*position, error) {
+func decodePosition(p sdk.Position, o *options) (*position, error) {
 	fresh := &position{V: positionVersion, Account: o.account, TZ: o.loc.String(), Shape: shapeOf(o)}
 	if !o.start.IsZero() {
 		fresh.Tx.From = o.start.Format(time.RFC3339)
 	}
 	if len(p) == 0 {
-		fresh.Del = startDeletions(o, now)
+		fresh.Del = startDeletions(o)
 		return fresh, nil
 	}
 	var pos position
@@ -159,19 +159,29 @@ func decodePosition(p sdk.Position, o *options, now time.Time) (*position, error
 		pos.Tx = streamPos{From: fresh.Tx.From}
 		pos.Shape = fresh.Shape
 	}
-	if o.deleted && pos.Del.From == "" && pos.Del.HW == "" && pos.Del.After == nil {
-		// Deletions were not read before: start now, not in the past
-		// (deletions of transactions never read reverse nothing).
-		pos.Del = startDeletions(o, now)
+	if o.deleted && pos.Del.From == "" && pos.Del.HW == "" && pos.Del.After == nil && !pos.Del.Done && len(pos.Del.Seen) == 0 {
+		// Deletions were not read before: read them from where the
+		// transactions start, so that a transaction read earlier and
+		// deleted since is reversed.
+		pos.Del = startDeletions(o)
 	}
 	return &pos, nil
 }
 
-// startDeletions is where reading deletions starts: an overlap window
-// before now. Deletions older than the first sync are of transactions the
-// hub never read.
-func startDeletions(o *options, now time.Time) streamPos {
-	return streamPos{From: now.Add(-o.overlap).UTC().Truncate(time.Second).Format(time.RFC3339)}
+// startDeletions is where reading deletions starts: where the initial
+// window of transactions starts (start, or the beginning of history), not
+// at the time of the first sync. A deletion older than the first sync
+// still matters: the hub may hold records of the deleted transaction
+// (read before a cursor reset, through another connector entry, or
+// replayed from its archive), and a deletion of a transaction it never
+// read reverses nothing, at the cost of one keyset pass over
+// deletedrecord.
+func startDeletions(o *options) streamPos {
+	var s streamPos
+	if !o.start.IsZero() {
+		s.From = o.start.UTC().Format(time.RFC3339)
+	}
+	return s
 }
 
 func (s *streamPos) validate(loc *time.Location) error {

@@ -50,7 +50,13 @@ var transactionColumns = []column{
 	{"t.entity", "entity_id"},
 	{"e.entityid", "entity_number"},
 	{"BUILTIN.DF(t.entity)", "entity_name"},
-	{"t.createdfrom", "created_from_id"},
+	// Created From (the purchase, sales, transfer or work order a receipt,
+	// fulfillment or issue was made from) is a column of transactionline
+	// in SuiteQL, not of transaction: a query naming t.createdfrom is
+	// refused with "Field 'createdfrom' for record 'transaction' was not
+	// found" (NetSuite Records Catalog, Transaction Line; SuiteQL has no
+	// body-level createdfrom).
+	{"tl.createdfrom", "created_from_id"},
 	{"cf.tranid", "created_from_number"},
 	{"cf.type", "created_from_type"},
 	{"BUILTIN.DF(t.transferlocation)", "transfer_location"},
@@ -77,7 +83,7 @@ const transactionFrom = " FROM transaction t" +
 	" INNER JOIN inventoryassignment ia ON ia.transaction = tl.transaction AND ia.transactionline = tl.id" +
 	" INNER JOIN inventorynumber inv ON inv.id = ia.inventorynumber" +
 	" INNER JOIN item i ON i.id = tl.item" +
-	" LEFT JOIN transaction cf ON cf.id = t.createdfrom" +
+	" LEFT JOIN transaction cf ON cf.id = tl.createdfrom" +
 	" LEFT JOIN entity e ON e.id = t.entity" +
 	" LEFT JOIN unitstypeuom bu ON bu.unitstype = i.unitstype AND bu.baseunit = 'T'"
 

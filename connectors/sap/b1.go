@@ -48,6 +48,9 @@ type b1Set struct {
 	// Master: an entity set without an update time, read whole once a
 	// sync by its key (DocEntry), one record per entity, not per line.
 	Master bool
+	// ObjType is the document's object type (OPDN 20, …): DocType in
+	// the inventory log (OITL).
+	ObjType string
 }
 
 var b1DocumentFields = []string{"DocEntry", "DocNum", "DocDate", "DocTime", "CreationDate", "UpdateDate", "UpdateTime",
@@ -55,17 +58,17 @@ var b1DocumentFields = []string{"DocEntry", "DocNum", "DocDate", "DocTime", "Cre
 
 var b1Sets = []b1Set{
 	// Goods Receipt PO (OPDN, object 20): receipts from suppliers.
-	{Name: "PurchaseDeliveryNotes", Kind: KindB1GoodsReceiptPO, Lines: "DocumentLines", Fields: b1DocumentFields, HasTime: true},
+	{Name: "PurchaseDeliveryNotes", Kind: KindB1GoodsReceiptPO, Lines: "DocumentLines", Fields: b1DocumentFields, HasTime: true, ObjType: "20"},
 	// Goods Receipt (OIGN, 59): receipts from production (BaseType 202) and other receipts.
-	{Name: "InventoryGenEntries", Kind: KindB1GoodsReceipt, Lines: "DocumentLines", Fields: b1DocumentFields, HasTime: true},
+	{Name: "InventoryGenEntries", Kind: KindB1GoodsReceipt, Lines: "DocumentLines", Fields: b1DocumentFields, HasTime: true, ObjType: "59"},
 	// Goods Issue (OIGE, 60): issues for production (BaseType 202) and other issues.
-	{Name: "InventoryGenExits", Kind: KindB1GoodsIssue, Lines: "DocumentLines", Fields: b1DocumentFields, HasTime: true},
+	{Name: "InventoryGenExits", Kind: KindB1GoodsIssue, Lines: "DocumentLines", Fields: b1DocumentFields, HasTime: true, ObjType: "60"},
 	// Delivery (ODLN, 15): shipments to customers.
-	{Name: "DeliveryNotes", Kind: KindB1Delivery, Lines: "DocumentLines", Fields: b1DocumentFields, HasTime: true},
+	{Name: "DeliveryNotes", Kind: KindB1Delivery, Lines: "DocumentLines", Fields: b1DocumentFields, HasTime: true, ObjType: "15"},
 	// Inventory Transfer (OWTR, 67): moves between warehouses.
 	{Name: "StockTransfers", Kind: KindB1StockTransfer, Lines: "StockTransferLines",
 		Fields: []string{"DocEntry", "DocNum", "DocDate", "CreationDate", "UpdateDate", "CardCode", "CardName",
-			"FromWarehouse", "ToWarehouse", "DocObjectCode", "Comments"}},
+			"FromWarehouse", "ToWarehouse", "DocObjectCode", "Comments"}, ObjType: "67"},
 	// Batch master (OBTN): the status of each batch, read for its changes.
 	{Name: "BatchNumberDetails", Kind: KindB1BatchDetails, Master: true,
 		Fields: []string{"DocEntry", "ItemCode", "ItemDescription", "Status", "Batch", "BatchAttribute1", "BatchAttribute2",
@@ -367,6 +370,13 @@ type b1Lister struct {
 	cl   *client
 	set  b1Set
 	sess **b1Session
+	// managed caches Items' ManageBatchNumbers for this read.
+	managed map[string]bool
+	// logRefused is SAP's answer when the batch log query was refused
+	// (error 702: a table not in the SQL allowlist); "" while untried or
+	// readable.
+	logRefused string
+	logReady   bool // the query exists on the server
 }
 
 func (l *b1Lister) name() string { return l.set.Name }
@@ -431,6 +441,11 @@ func (l *b1Lister) page(ctx context.Context, from, next string) ([]document, str
 		d, err := l.document(h)
 		if err != nil {
 			return nil, "", fmt.Errorf("SAP Business One: %s: %w", where("GET", u), err)
+		}
+		if !l.set.Master {
+			if err := l.fillBatches(ctx, &d); err != nil {
+				return nil, "", err
+			}
 		}
 		docs = append(docs, d)
 	}

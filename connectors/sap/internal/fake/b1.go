@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,6 +36,19 @@ type B1 struct {
 	CompanyDB, User, Password string
 	Fault                     func(n int, w http.ResponseWriter, r *http.Request) bool
 
+	// Items: ItemCode → ManageBatchNumbers (tYES, tNO), served as
+	// Items('code').
+	Items map[string]string
+	// SQLAllowed are the tables the Service Layer's SQL allowlist
+	// (b1s_sqltable.conf) lets SQLQueries read among the inventory log's
+	// OITL, ITL1 and OBTN; SAP's default list has not OITL and ITL1, and
+	// the fake allows none of the three unless told.
+	SQLAllowed map[string]bool
+	// Log is the inventory log: OITL entries with their ITL1 batches,
+	// joined to OBTN.
+	Log     []B1LogRow
+	queries map[string]string // SQLQueries: SqlCode → SqlText
+
 	logins, logouts, requests int
 	urls                      []string
 	prefer                    []string
@@ -42,6 +56,7 @@ type B1 struct {
 
 func NewB1(t testing.TB, version string) *B1 {
 	s := &B1{t: t, Version: version, sets: map[string][]map[string]any{}, sessions: map[string]bool{},
+		Items: map[string]string{}, SQLAllowed: map[string]bool{}, queries: map[string]string{},
 		CompanyDB: "SBODEMOUS", User: "manager", Password: "b1-Passw0rd-secret"}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
@@ -119,6 +134,17 @@ func (s *B1) serve(w http.ResponseWriter, r *http.Request) {
 		s.logouts++
 		s.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	switch {
+	case strings.HasPrefix(path, "Items('") && r.Method == http.MethodGet:
+		s.item(w, strings.TrimSuffix(strings.TrimPrefix(path, "Items('"), "')"))
+		return
+	case path == "SQLQueries" && r.Method == http.MethodPost:
+		s.createQuery(w, r)
+		return
+	case strings.HasPrefix(path, "SQLQueries('") && strings.HasSuffix(path, "')/List") && r.Method == http.MethodPost:
+		s.listQuery(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "SQLQueries('"), "')/List"))
 		return
 	}
 	s.mu.Lock()
@@ -220,6 +246,111 @@ func (s *B1) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json;odata=minimalmetadata;charset=utf-8")
 	json.NewEncoder(w).Encode(out)
+}
+
+// B1LogRow is one batch of one document line in the inventory log: OITL
+// (DocType, DocEntry, DocLine, ItemCode) with its ITL1 row (Quantity,
+// signed: negative leaves stock) and the OBTN batch (DistNumber,
+// MnfSerial).
+type B1LogRow struct {
+	DocType, DocEntry, DocLine int
+	ItemCode, DistNumber       string
+	MnfSerial                  string
+	Quantity                   float64
+}
+
+// item serves Items('code') with ItemCode and ManageBatchNumbers.
+func (s *B1) item(w http.ResponseWriter, code string) {
+	s.mu.Lock()
+	m, ok := s.Items[strings.ReplaceAll(code, "''", "'")]
+	s.mu.Unlock()
+	if !ok {
+		s.Error(w, http.StatusNotFound, -2028, "No matching records found (ODBC -2028)")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json;odata=minimalmetadata;charset=utf-8")
+	json.NewEncoder(w).Encode(map[string]any{"ItemCode": code, "ManageBatchNumbers": m})
+}
+
+// sqlTables are the tables a query names after FROM and JOIN.
+func sqlTables(q string) []string {
+	f := strings.Fields(q)
+	var out []string
+	for i := 0; i+1 < len(f); i++ {
+		if strings.EqualFold(f[i], "FROM") || strings.EqualFold(f[i], "JOIN") {
+			out = append(out, strings.ToUpper(strings.Trim(f[i+1], `"[]`)))
+		}
+	}
+	return out
+}
+
+// notAllowed answers a query naming a table outside the allowlist with the
+// Service Layer's error 702 (the code Business One uses for it; the
+// message's wording is the fake's own).
+func (s *B1) notAllowed(w http.ResponseWriter, text string) bool {
+	for _, t := range sqlTables(text) {
+		if !s.SQLAllowed[t] {
+			s.Error(w, http.StatusBadRequest, 702, fmt.Sprintf("Table '%s' is not allowed in SQL queries: add it to the SQL allowlist (b1s_sqltable.conf)", t))
+			return true
+		}
+	}
+	return false
+}
+
+// createQuery serves POST SQLQueries {SqlCode, SqlName, SqlText}.
+func (s *B1) createQuery(w http.ResponseWriter, r *http.Request) {
+	var q struct{ SqlCode, SqlName, SqlText string }
+	if err := json.NewDecoder(r.Body).Decode(&q); err != nil || q.SqlCode == "" || q.SqlText == "" {
+		s.Error(w, http.StatusBadRequest, -1000, "Invalid SQLQuery: SqlCode and SqlText are required")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.notAllowed(w, q.SqlText) {
+		return
+	}
+	s.queries[q.SqlCode] = q.SqlText
+	w.Header().Set("Content-Type", "application/json;odata=minimalmetadata;charset=utf-8")
+	w.WriteHeader(http.StatusCreated)
+	json.NewEncoder(w).Encode(q)
+}
+
+// listQuery serves POST SQLQueries('code')/List {"ParamList":
+// "docType=20&docEntry=7"}: the fake runs only the inventory log query
+// (OITL joined to ITL1 and OBTN, by DocType and DocEntry), and answers as
+// the Service Layer does: {"SqlText": ..., "value": [rows]}.
+func (s *B1) listQuery(w http.ResponseWriter, r *http.Request, code string) {
+	var body struct{ ParamList string }
+	_ = json.NewDecoder(r.Body).Decode(&body)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	text, ok := s.queries[code]
+	if !ok {
+		s.Error(w, http.StatusNotFound, -2028, "No matching records found (ODBC -2028)")
+		return
+	}
+	if s.notAllowed(w, text) {
+		return
+	}
+	if tables := sqlTables(text); !slices.Equal(tables, []string{"OITL", "ITL1", "OBTN"}) {
+		s.Error(w, http.StatusBadRequest, -1000, fmt.Sprintf("the fake runs only the inventory log query, not one on %v", tables))
+		return
+	}
+	params, err := url.ParseQuery(body.ParamList)
+	docType, err1 := strconv.Atoi(strings.Trim(params.Get("docType"), "'"))
+	docEntry, err2 := strconv.Atoi(params.Get("docEntry"))
+	if err != nil || err1 != nil || err2 != nil {
+		s.Error(w, http.StatusBadRequest, -1000, "ParamList must give docType and docEntry: "+body.ParamList)
+		return
+	}
+	rows := []map[string]any{}
+	for _, l := range s.Log {
+		if l.DocType == docType && l.DocEntry == docEntry {
+			rows = append(rows, map[string]any{"DocLine": l.DocLine, "ItemCode": l.ItemCode, "DistNumber": l.DistNumber, "MnfSerial": l.MnfSerial, "Quantity": l.Quantity})
+		}
+	}
+	w.Header().Set("Content-Type", "application/json;odata=minimalmetadata;charset=utf-8")
+	json.NewEncoder(w).Encode(map[string]any{"odata.metadata": "https://" + r.Host + s.root() + "/$metadata#SAPB1.SQLQueryResult", "SqlText": text, "value": rows})
 }
 
 func (s *B1) login(w http.ResponseWriter, r *http.Request) {
@@ -353,6 +484,10 @@ func (s *B1) SetBatchStatus(entry int, status string) {
 // between warehouses; in the batch master, bread BR-2 locked and sugar
 // S-1 not accessible (a record each), flour F-A and F-B released (none).
 func B1Plant(s *B1) (records int) {
+	for _, it := range []string{"FLOUR", "SUGAR", "BREAD"} {
+		s.Items[it] = "tYES"
+	}
+	s.Items["FREIGHT"] = "tNO"
 	grpo := B1Line(0, "FLOUR", "01", 22, 5, "F-A", 600, "F-B", 400)
 	grpo["BatchNumbers"].([]map[string]any)[0]["ManufacturerSerialNumber"] = "M-7781"
 	s.Add("PurchaseDeliveryNotes",

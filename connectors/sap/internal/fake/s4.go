@@ -455,9 +455,9 @@ func PlantDocs() []map[string]any {
 		MatDoc("4900000015", "2026-03-02T11:00:00",
 			MatItem("101", flour, "F-C", "700.000", "KG", "Supplier", "0017300001", "PurchaseOrder", "4500000003", "PurchaseOrderItem", "00010")),
 		MatDoc("4900000016", "2026-03-02T12:00:00",
-			MatItem("102", flour, "F-C", "700.000", "KG", "Supplier", "0017300001", "PurchaseOrder", "4500000003",
+			MatItem("102", flour, "F-C", "700.000", "KG", "Supplier", "0017300001", "PurchaseOrder", "4500000003", "DebitCreditCode", "H",
 				"ReversedMaterialDocumentYear", "2026", "ReversedMaterialDocument", "4900000015", "ReversedMaterialDocumentItem", "0001"),
-			MatItem("201", "SALT", "S-1", "1.000", "KG", "CostCenter", "0010101101")),
+			MatItem("201", "SALT", "S-1", "1.000", "KG", "CostCenter", "0010101101", "DebitCreditCode", "H")),
 	}
 }
 
