@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -251,7 +252,7 @@ func (r *Runner) Sync(ctx context.Context, name, trigger string) (core.Run, erro
 		log.Error("sync failed", "err", err, "records", run.Records, "events", run.Events)
 		return run, err
 	}
-	log.Info("sync finished", "records", run.Records, "events", run.Events, "quarantined", run.Quarant,
+	log.Info("sync finished", "records", run.Records, "events", run.Events, "quarantined", run.Quarant, "skipped", run.Skipped,
 		"elapsed", run.Ended.Sub(run.Started).Round(time.Millisecond))
 	return run, nil
 }
@@ -389,6 +390,8 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 			counted.Events += st.New + st.Superseded
 			counted.Unchanged += st.Unchanged
 			counted.Quarant += st.Quarantined
+			counted.Skips = core.AddSkips(slices.Clone(run.Skips), st.Skips...)
+			counted.Skipped = core.SkippedRecords(counted.Skips)
 			return tx.CountRun(ctx, counted)
 		})
 		if err != nil {
