@@ -141,8 +141,11 @@ type RecordStats struct {
 	Restored    int `json:"restored"`    // events produced again after a remap had reversed them
 	// Skipped are the records that made no event on purpose, counted by
 	// rule and reason in Skips. They are archived, not quarantined.
-	Skipped int         `json:"skipped"`
-	Skips   []SkipCount `json:"skips,omitempty"`
+	Skipped int `json:"skipped"`
+	// Skips is not in the JSON of the counts: scripts read that object
+	// as name → number (hub ingest --json), so it stays flat. A run's
+	// JSON carries them (core.Run.Skips).
+	Skips []SkipCount `json:"-"`
 	IngestStats
 }
 

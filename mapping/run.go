@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -133,7 +134,7 @@ func (m *Mapping) MapRecord(r Record) (o Outcome) {
 			// A legacy skip: true says nothing about why: it may not
 			// swallow a record that carries a lot number.
 			if field, lot := m.carriedLot(r); field != "" {
-				o.Err = st.recordError(ru, &failure{ru.pos, fmt.Sprintf("the rule skips this record without a reason, but it carries lot number %s in field %s (if such records carry no genealogy, declare it: skip_when: with reason:; otherwise emit its events)", describeValue(lot), field)})
+				o.Err = st.recordError(ru, &failure{ru.pos, fmt.Sprintf("the rule skips this record without a reason, but it carries lot number %s in field %s (if such records carry no genealogy, declare it: skip_when: with reason:; otherwise emit its events)", lotText(lot), field)})
 				return o
 			}
 			o.Skip = &core.Skip{Rule: ru.name, Reason: NoReason}
@@ -150,7 +151,7 @@ func (m *Mapping) MapRecord(r Record) (o Outcome) {
 				if ru.forEach != nil {
 					pos = ru.forEach.pos
 				}
-				o.Err = st.recordError(ru, &failure{pos, fmt.Sprintf("for_each gave no elements, so the record makes no event, but it carries lot number %s in field %s (fix the for_each, or add a skip_when: rule with a reason: before this one if such records carry no genealogy)", describeValue(lot), field)})
+				o.Err = st.recordError(ru, &failure{pos, fmt.Sprintf("for_each gave no elements, so the record makes no event, but it carries lot number %s in field %s (fix the for_each, or add a skip_when: rule with a reason: before this one if such records carry no genealogy)", lotText(lot), field)})
 				return o
 			}
 			o.Skip = &core.Skip{Rule: ru.name, Reason: EmptyForEach}
@@ -161,7 +162,7 @@ func (m *Mapping) MapRecord(r Record) (o Outcome) {
 	}
 	reason := fmt.Sprintf("no rule matches this record (%d rules tried; add a rule for it, or a skip_when: rule with a reason: to declare such records irrelevant)", len(m.rules))
 	if field, lot := m.carriedLot(r); field != "" {
-		reason = fmt.Sprintf("no rule matches this record, which carries lot number %s in field %s (%d rules tried; add a rule for it, or a skip_when: rule with a reason: to declare such records irrelevant)", describeValue(lot), field, len(m.rules))
+		reason = fmt.Sprintf("no rule matches this record, which carries lot number %s in field %s (%d rules tried; add a rule for it, or a skip_when: rule with a reason: to declare such records irrelevant)", lotText(lot), field, len(m.rules))
 	}
 	o.Err = &RecordError{Pos: m.rulesPos, Kind: r.Kind, RecordID: r.ID, Reason: reason}
 	return o
@@ -767,4 +768,13 @@ func (m *Mapping) Explain(r Record) (x Explanation) {
 		}
 	}
 	return x
+}
+
+// lotText writes a lot number for a message: quoted text, or what the
+// value is when it is not text.
+func lotText(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return describeValue(v)
 }

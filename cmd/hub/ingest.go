@@ -111,8 +111,9 @@ func (a *app) ingestRecords(ctx context.Context, mappingFile, kind, source strin
 			st, err := a.ingestRecordFile(ctx, ing, m, kind, source, name)
 			total.Add(st)
 			if !asJSON {
-				fmt.Fprintf(a.stdout, "%s: %d records, %d events (%d new, %d superseded, %d unchanged), %d quarantined\n",
-					name, st.Records, st.Read, st.New, st.Superseded, st.Unchanged, st.Quarantined)
+				fmt.Fprintf(a.stdout, "%s: %d records, %d events (%d new, %d superseded, %d unchanged), %d quarantined, %d skipped\n",
+					name, st.Records, st.Read, st.New, st.Superseded, st.Unchanged, st.Quarantined, st.Skipped)
+				writeSkips(a.stdout, "  ", st.Skips)
 			}
 			if err != nil {
 				// The batches before the error are committed.

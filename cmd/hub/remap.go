@@ -48,8 +48,9 @@ The answer to "the mapping was wrong for three months".`,
 						return jerr
 					}
 				} else {
-					fmt.Fprintf(a.stdout, "remapped %d records with %s: %d events (%d new, %d superseded, %d unchanged), %d reversed, %d restored, %d quarantined\n",
-						st.Records, intake.MappingID(m), st.Read, st.New, st.Superseded, st.Unchanged, st.Reversed, st.Restored, st.Quarantined)
+					fmt.Fprintf(a.stdout, "remapped %d records with %s: %d events (%d new, %d superseded, %d unchanged), %d reversed, %d restored, %d quarantined%s\n",
+						st.Records, intake.MappingID(m), st.Read, st.New, st.Superseded, st.Unchanged, st.Reversed, st.Restored, st.Quarantined, skippedText(st.Skipped))
+					writeSkips(a.stdout, "  ", st.Skips)
 				}
 				return err
 			})
