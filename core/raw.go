@@ -230,8 +230,8 @@ func (in *Ingester) PrepareRecords(recs []MappedRecord) *RecordBatch {
 		ok := true
 		ids := make([]string, 0, len(r.Events))
 		for _, e := range r.Events {
-			if err := e.Validate(); err != nil {
-				fail(e.ID, fmt.Sprintf("%s: mapping produced an invalid event %q: %v (fix the mapping, then hub remap)", where, e.ID, err))
+			if err := in.check(e); err != nil {
+				fail(e.ID, fmt.Sprintf("%s: mapping produced an invalid event %q: %v (fix the mapping or the record, then hub remap)", where, e.ID, err))
 				ok = false
 				break
 			}

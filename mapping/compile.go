@@ -61,6 +61,7 @@ type template struct {
 	pos             Pos
 	typ             core.EventType
 	id, time, qty   *expression
+	rework          *expression     // transform only: a declared self-loop
 	lot             *objectTemplate // item, lot
 	supplier        *objectTemplate // id, name
 	customer        *objectTemplate // id, name
@@ -99,7 +100,7 @@ var (
 	ruleKeys     = []string{"name", "kind", "when", "skip_when", "skip", "reason", "for_each", "emit"}
 	templateKeys = []string{"id", "type", "time", "lot", "qty", "uom", "order", "supplier", "supplier_lot", "po",
 		"site", "location", "customer", "sales_order", "delivery", "carrier", "ship_to", "step", "operator",
-		"equipment", "params", "inputs", "outputs", "from", "to", "reason", "reverses"}
+		"equipment", "params", "inputs", "outputs", "from", "to", "reason", "reverses", "rework"}
 	lotKeys    = []string{"item", "lot"}
 	partyKeys  = []string{"id", "name"}
 	lotQtyKeys = []string{"for_each", "item", "lot", "qty", "uom"}
@@ -581,6 +582,12 @@ func (c *compiler) template(n *yaml.Node, sc scope) *template {
 	}
 	if p, ok := f["inputs"]; ok {
 		t.inputs = c.lotQtys(p.val, "inputs", sc)
+	}
+	if p, ok := f["rework"]; ok {
+		t.rework = c.compileExpr(p.val, wantBool, "rework", sc)
+		if okType && t.typ != core.Transform {
+			c.errorf(p.key, "rework: declares a transform whose input and output are the same lot; a %s event has none (remove it)", t.typ)
+		}
 	}
 	if p, ok := f["outputs"]; ok {
 		t.outputs = c.lotQtys(p.val, "outputs", sc)

@@ -486,6 +486,17 @@ func (st *state) build(t *template) error {
 	if ev.Inputs, err = st.lotQtys(t.inputs); err != nil {
 		return err
 	}
+	if t.rework != nil {
+		v, err := st.eval(t.rework)
+		if err != nil {
+			return err
+		}
+		b, ok := v.(bool)
+		if !ok && v != nil {
+			return &failure{t.rework.pos, fmt.Sprintf("rework must give true or false, got %s", describeValue(v))}
+		}
+		ev.Rework = b
+	}
 	if ev.Outputs, err = st.lotQtys(t.outputs); err != nil {
 		return err
 	}

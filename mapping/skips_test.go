@@ -280,3 +280,35 @@ func randomRecord(rng *rand.Rand, i int) mapping.Record {
 	}
 	return mapping.Record{Kind: pick("a", "b").(string), ID: fmt.Sprint("rec:", i), Fields: f}
 }
+
+func TestReworkTemplate(t *testing.T) {
+	src := `mapping: mes
+version: "1"
+kinds: [batch]
+rules:
+  - name: batch
+    emit:
+      - id: id('mes', BatchNo)
+        type: transform
+        time: '2026-03-01T00:00:00Z'
+        rework: Rework == 'Y'
+        inputs: [{item: Item, lot: In}]
+        outputs: [{item: Item, lot: Out}]
+`
+	m := mustCompile(t, src)
+	rec := func(rework, in, out string) mapping.Record {
+		return mapping.Record{Kind: "batch", ID: "b:1", Fields: map[string]any{"BatchNo": "B1", "Item": "DOUGH", "Rework": rework, "In": in, "Out": out}}
+	}
+	evs, err := m.Map(rec("Y", "D-1", "D-1"))
+	if err != nil || len(evs) != 1 || !evs[0].Rework {
+		t.Errorf("declared rework: %v, %v; want one transform with rework", evs, err)
+	}
+	_, err = m.Map(rec("N", "D-1", "D-1"))
+	if err == nil || !strings.Contains(err.Error(), "a self-loop") {
+		t.Errorf("undeclared self-loop: err = %v, want it refused", err)
+	}
+	_, err = mapping.Compile("m.yaml", []byte(strings.Replace(src, "type: transform", "type: hold", 1)))
+	if err == nil || !strings.Contains(err.Error(), "m.yaml:10:9: rework: declares a transform") {
+		t.Errorf("rework on a hold: err = %v", err)
+	}
+}

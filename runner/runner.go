@@ -334,6 +334,7 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 	p := &intake.Pipeline{Ingester: &r.ing, Mapping: m, Source: cc.Name}
 	r.ing.Store = r.Store
 	r.ing.Now = r.Now
+	r.ing.Placeholders = r.Config.LotPlaceholders()
 	// The connector reads and the mapping runs one batch ahead of the
 	// commits, on another core: a sync costs about its commits alone.
 	// Batches still commit one at a time, in order, each with the position

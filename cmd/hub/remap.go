@@ -42,7 +42,7 @@ The answer to "the mapping was wrong for three months".`,
 				return err
 			}
 			return a.withStore(cmd.Context(), func(s core.Store) error {
-				st, err := intake.Remap(cmd.Context(), &core.Ingester{Store: s}, m, opt)
+				st, err := intake.Remap(cmd.Context(), &core.Ingester{Store: s, Placeholders: a.lotPlaceholders()}, m, opt)
 				if asJSON {
 					if jerr := writeJSON(a.stdout, st); jerr != nil {
 						return jerr

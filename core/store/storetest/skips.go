@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/lothub/lothub/core"
@@ -74,5 +76,62 @@ func init() {
 			runs, _ = h.s.Runs(h.ctx, core.RunFilter{Connector: "mes"})
 			h.equal("run without skips", fmt.Sprint(runs[0].ID == id, runs[0].Skipped, runs[0].Skips == nil), "true 0 true")
 		}},
+		{"LotChecksQuarantine", func(h *harness) {
+			// Placeholders, blank lots and self-loops never reach the
+			// genealogy: they are quarantined with the reason.
+			in := core.Ingester{Store: h.s, Now: func() time.Time { return time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC) }}
+			st, err := in.IngestJSONL(h.ctx, strings.NewReader(strings.Join([]string{
+				recv("r1", "FLOUR", "F-A", 1, "V", "X"),
+				recv("r2", "FLOUR", "N/A", 1, "V", "X"),
+				recv("r3", "FLOUR", " ", 1, "V", "X"),
+				`{"id":"t1","type":"transform","time":"2026-03-01T08:00:00Z","inputs":[{"item":"FLOUR","lot":"F-A"}],"outputs":[{"item":"FLOUR","lot":"F-A"}]}`,
+				`{"id":"t2","type":"transform","time":"2026-03-01T08:00:00Z","rework":true,"inputs":[{"item":"FLOUR","lot":"F-A"}],"outputs":[{"item":"FLOUR","lot":"F-A"}]}`,
+			}, "\n")), "lots.jsonl")
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			h.equal("new, quarantined", fmt.Sprint(st.New, st.Quarantined), "2 3")
+			q, err := h.s.Quarantined(h.ctx, core.QuarantineFilter{})
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			var reasons []string
+			for _, r := range q {
+				reasons = append(reasons, r.EventID)
+				switch r.EventID {
+				case "r2":
+					h.contains("placeholder reason", r.Reason, `lot number "N/A" of item FLOUR is a placeholder`)
+				case "r3":
+					h.contains("blank reason", r.Reason, "blank text is no lot number")
+				case "t1":
+					h.contains("self-loop reason", r.Reason, `declare it with "rework": true`)
+				}
+			}
+			sort.Strings(reasons)
+			h.equal("quarantined ids", strings.Join(reasons, " "), "r2 r3 t1")
+			if _, err := h.s.FindLot(h.ctx, core.LotRef{Item: "FLOUR", Lot: "N/A"}); core.ErrorCode(err) != core.ENOTFOUND {
+				h.t.Errorf("placeholder lot FLOUR/N/A is stored: %v", err)
+			}
+			// A hub that uses "N/A" as a lot number configures its list.
+			in.Placeholders = core.NewLotPlaceholders([]string{"*"})
+			st, err = in.IngestJSONL(h.ctx, strings.NewReader(recv("r4", "FLOUR", "N/A", 1, "V", "X")), "lots2.jsonl")
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			h.equal("configured list: new", st.New, 1)
+			// Source records: the record is archived and quarantined.
+			rs, err := in.IngestRecords(h.ctx, []core.MappedRecord{mapped("erp", "d9", `{"lot":"*"}`, recv("r9", "SALT", "*", 1, "V", "X"))}, "", nil)
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			h.equal("record with a placeholder: quarantined, archived", fmt.Sprint(rs.Quarantined, rs.Archived, rs.New), "1 1 0")
+		}},
 	}...)
+}
+
+func (h *harness) contains(what, got, part string) {
+	h.t.Helper()
+	if !strings.Contains(got, part) {
+		h.t.Errorf("%s:\n got  %s\n want it to contain %s", what, got, part)
+	}
 }
