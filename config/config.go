@@ -49,9 +49,28 @@ type Hub struct {
 	// Notifiers deliver gap alerts: webhooks (Slack, Teams, JSON), email,
 	// the log.
 	Notifiers []Notifier `yaml:"notifiers"`
+	// Lots configures the checks on lot numbers at ingest.
+	Lots Lots `yaml:"lots"`
 
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`
+}
+
+// Lots configures the checks on lot numbers at ingest.
+type Lots struct {
+	// Placeholders are lot numbers that stand for "no lot" and are
+	// quarantined (compared trimmed, in any case). Not given: *, N/A, -
+	// and 0 (core.DefaultLotPlaceholders); an empty list refuses only
+	// empty and blank lot numbers, which are always refused.
+	Placeholders []string `yaml:"placeholders"`
+}
+
+// LotPlaceholders is the placeholder check the configuration asks for.
+func (h *Hub) LotPlaceholders() *core.LotPlaceholders {
+	if h == nil {
+		return core.NewLotPlaceholders(nil)
+	}
+	return core.NewLotPlaceholders(h.Lots.Placeholders)
 }
 
 // Connector is one configured source.

@@ -232,3 +232,35 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("defaults = %+v", h)
 	}
 }
+
+func TestLotPlaceholders(t *testing.T) {
+	hold := func(lot string) *core.Event {
+		return &core.Event{ID: "h", Type: core.Hold, Time: "2026-03-01T08:00:00Z", Lot: &core.LotRef{Item: "F", Lot: lot}}
+	}
+	tests := []struct {
+		name, src   string
+		refused, ok string
+	}{
+		{"Default", "timezone: UTC\n", "N/A", "TBD"},
+		{"Configured", "lots:\n  placeholders: [TBD, '?']\n", "tbd", "N/A"},
+		{"Empty", "lots:\n  placeholders: []\n", "", "*"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := config.Parse("hub.yaml", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := h.LotPlaceholders()
+			if tt.refused != "" && p.Check(hold(tt.refused)) == nil {
+				t.Errorf("lot %q accepted, want it refused", tt.refused)
+			}
+			if err := p.Check(hold(tt.ok)); err != nil {
+				t.Errorf("lot %q: %v, want it accepted", tt.ok, err)
+			}
+		})
+	}
+	if _, err := config.Parse("hub.yaml", []byte("lots:\n  placeholder: [X]\n")); err == nil || !strings.Contains(err.Error(), `did you mean "placeholders"`) {
+		t.Errorf("misspelt key: err = %v", err)
+	}
+}

@@ -100,7 +100,11 @@ type Event struct {
 	To          string         `json:"to,omitempty"`
 	Reason      string         `json:"reason,omitempty"`
 	Reverses    string         `json:"reverses,omitempty"`
-	Source      *Source        `json:"source,omitempty"`
+	// Rework declares a transform whose input and output are the same
+	// lot (a lot reworked into itself): without it such a self-loop is
+	// refused as a likely mistake.
+	Rework bool    `json:"rework,omitempty"`
+	Source *Source `json:"source,omitempty"`
 }
 
 // DecodeEvent parses one canonical event from JSON, strictly: unknown
@@ -184,6 +188,9 @@ func (e *Event) Validate() error {
 	if e.Qty != nil && e.UOM == "" {
 		return bad("field \"uom\" is required with qty")
 	}
+	if e.Rework && e.Type != Transform {
+		return bad("\"rework\" declares a transform whose input and output are the same lot; a %s has no rework (remove it)", e.Type)
+	}
 	switch e.Type {
 	case Transform:
 		if e.Lot != nil {
@@ -198,7 +205,7 @@ func (e *Event) Validate() error {
 			if i >= len(e.Inputs) {
 				where, n = "outputs", i-len(e.Inputs)
 			}
-			if q.Item == "" || q.Lot == "" {
+			if strings.TrimSpace(q.Item) == "" || strings.TrimSpace(q.Lot) == "" {
 				return bad("%s[%d] needs both item and lot", where, n)
 			}
 			if q.Qty != nil && (math.IsNaN(*q.Qty) || math.IsInf(*q.Qty, 0) || *q.Qty < 0) {
@@ -206,6 +213,15 @@ func (e *Event) Validate() error {
 			}
 			if q.Qty != nil && q.UOM == "" {
 				return bad("%s[%d] has qty but no uom", where, n)
+			}
+		}
+		if !e.Rework {
+			for _, in := range e.Inputs {
+				for _, out := range e.Outputs {
+					if in.Ref() == out.Ref() {
+						return bad("input and output are the same lot %s (a self-loop): if the lot was reworked into itself, declare it with \"rework\": true; otherwise correct the lot numbers", in.Ref())
+					}
+				}
 			}
 		}
 		return nil
@@ -221,8 +237,8 @@ func (e *Event) Validate() error {
 	if e.Lot == nil {
 		return bad("field \"lot\" is required on %s", e.Type)
 	}
-	if e.Lot.Item == "" || e.Lot.Lot == "" {
-		return bad("field \"lot\" needs both item and lot")
+	if strings.TrimSpace(e.Lot.Item) == "" || strings.TrimSpace(e.Lot.Lot) == "" {
+		return bad("field \"lot\" needs both item and lot (blank text is no lot number)")
 	}
 	switch e.Type {
 	case Receive, Consume, Produce, Ship, Adjust:

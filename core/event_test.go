@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -34,6 +35,17 @@ func TestValidate(t *testing.T) {
 		{"ErrTransformLot", `{"id":"a","type":"transform",` + tm + `,` + lot + `,"inputs":[{"item":"A","lot":"1"}],"outputs":[{"item":"B","lot":"2"}]}`, `not in "lot"`},
 		{"ErrTransformEmpty", `{"id":"a","type":"transform",` + tm + `,"inputs":[{"item":"A","lot":"1"}]}`, `at least one input and one output`},
 		{"ErrTransformQtyUOM", `{"id":"a","type":"transform",` + tm + `,"inputs":[{"item":"A","lot":"1"}],"outputs":[{"item":"B","lot":"2","qty":3}]}`, `outputs[0] has qty but no uom`},
+		{"ErrLotBlank", `{"id":"a","type":"hold",` + tm + `,"lot":{"item":"FLOUR","lot":"  "}}`, `both item and lot (blank text is no lot number)`},
+		{"ErrInputLotBlank", `{"id":"a","type":"transform",` + tm + `,"inputs":[{"item":"A","lot":" "}],"outputs":[{"item":"B","lot":"2"}]}`, `inputs[0] needs both item and lot`},
+		{"ErrNegativeConsume", `{"id":"a","type":"consume",` + tm + `,` + lot + `,"qty":-0.5,"uom":"KG","order":"WO"}`, `≥ 0`},
+		{"ErrNegativeProduce", `{"id":"a","type":"produce",` + tm + `,` + lot + `,"qty":-2,"uom":"KG","order":"WO"}`, `≥ 0`},
+		{"ErrNegativeShip", `{"id":"a","type":"ship",` + tm + `,` + lot + `,"qty":-2,"uom":"KG","customer":{"id":"C"}}`, `≥ 0`},
+		{"ErrNegativeInput", `{"id":"a","type":"transform",` + tm + `,"inputs":[{"item":"A","lot":"1","qty":-1,"uom":"KG"}],"outputs":[{"item":"B","lot":"2"}]}`, `inputs[0].qty must be a finite number ≥ 0`},
+		{"OK adjust negative", `{"id":"a","type":"adjust",` + tm + `,` + lot + `,"qty":-2,"uom":"KG"}`, ""},
+		{"ErrSelfLoop", `{"id":"a","type":"transform",` + tm + `,"inputs":[{"item":"A","lot":"1"},{"item":"C","lot":"3"}],"outputs":[{"item":"B","lot":"2"},{"item":"A","lot":"1"}]}`, `input and output are the same lot A/1 (a self-loop): if the lot was reworked into itself, declare it with "rework": true`},
+		{"OK rework", `{"id":"a","type":"transform",` + tm + `,"rework":true,"inputs":[{"item":"A","lot":"1"}],"outputs":[{"item":"A","lot":"1"}]}`, ""},
+		{"OK same lot number, other item", `{"id":"a","type":"transform",` + tm + `,"inputs":[{"item":"A","lot":"1"}],"outputs":[{"item":"B","lot":"1"}]}`, ""},
+		{"ErrReworkNotTransform", `{"id":"a","type":"hold",` + tm + `,` + lot + `,"rework":true}`, `a hold has no rework`},
 		{"ErrReverseTarget", `{"id":"a","type":"reverse",` + tm + `}`, `"reverses"`},
 		{"ErrReverseSelf", `{"id":"a","type":"reverse",` + tm + `,"reverses":"a"}`, `cannot reverse itself`},
 		{"ErrWrongType", `{"id":"a","type":"receive",` + tm + `,` + lot + `,"qty":"1","uom":"KG"}`, `field "qty" must be a number, not a JSON string`},
@@ -76,5 +88,53 @@ func TestContentHashIgnoresSource(t *testing.T) {
 	b.Reason = "changed"
 	if a.ContentHash() == b.ContentHash() {
 		t.Error("different content: hashes equal")
+	}
+}
+
+// TestNaNQuantity: JSON cannot carry NaN, but a mapping or a Go caller can
+// make one; it is refused like a negative quantity.
+func TestNaNQuantity(t *testing.T) {
+	nan := math.NaN()
+	for _, typ := range []core.EventType{core.Receive, core.Consume, core.Produce, core.Ship, core.Adjust} {
+		e := &core.Event{ID: "a", Type: typ, Time: "2026-03-01T08:00:00Z", Lot: &core.LotRef{Item: "F", Lot: "1"},
+			Qty: &nan, UOM: "KG", Order: "WO", Customer: &core.Party{ID: "C"}}
+		if err := e.Validate(); err == nil || !strings.Contains(err.Error(), "finite number") {
+			t.Errorf("%s with qty NaN: err = %v, want a finite number", typ, err)
+		}
+	}
+}
+
+func TestLotPlaceholders(t *testing.T) {
+	ev := func(lot string) *core.Event {
+		return &core.Event{ID: "e1", Type: core.Hold, Time: "2026-03-01T08:00:00Z", Lot: &core.LotRef{Item: "FLOUR", Lot: lot}}
+	}
+	def := core.NewLotPlaceholders(nil)
+	for _, lot := range []string{"*", "N/A", "n/a", " - ", "0"} {
+		err := def.Check(ev(lot))
+		if err == nil || core.ErrorCode(err) != core.EINVALID || !strings.Contains(err.Error(), "is a placeholder, not a lot number") {
+			t.Errorf("lot %q: err = %v, want a placeholder EINVALID", lot, err)
+		}
+	}
+	for _, lot := range []string{"F-A", "00", "NA", "0-1"} {
+		if err := def.Check(ev(lot)); err != nil {
+			t.Errorf("lot %q: %v, want none", lot, err)
+		}
+	}
+	// Transforms: every input and output is checked.
+	tr := &core.Event{ID: "t1", Type: core.Transform, Time: "2026-03-01T08:00:00Z",
+		Inputs: []core.LotQty{{Item: "A", Lot: "1"}}, Outputs: []core.LotQty{{Item: "B", Lot: "*"}}}
+	if err := def.Check(tr); err == nil || !strings.Contains(err.Error(), `lot number "*" of item B`) {
+		t.Errorf("transform output *: err = %v", err)
+	}
+	// A configured list replaces the default.
+	own := core.NewLotPlaceholders([]string{"NOLOT", "tbd"})
+	if err := own.Check(ev("0")); err != nil {
+		t.Errorf("configured list: lot 0 refused: %v", err)
+	}
+	if err := own.Check(ev("TBD")); err == nil || !strings.Contains(err.Error(), `placeholders: "NOLOT", "tbd"`) {
+		t.Errorf("configured list: lot TBD: err = %v", err)
+	}
+	if err := core.NewLotPlaceholders([]string{}).Check(ev("*")); err != nil {
+		t.Errorf("empty list: lot * refused: %v", err)
 	}
 }

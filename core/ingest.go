@@ -57,6 +57,9 @@ type Ingester struct {
 	Store     Store
 	Now       func() time.Time // the clock; time.Now when nil
 	BatchSize int              // events per transaction; 5000 when 0
+	// Placeholders are the lot numbers refused as placeholders; nil is
+	// DefaultLotPlaceholders (hub.yaml lots: placeholders:).
+	Placeholders *LotPlaceholders
 
 	lots LotCache
 }
@@ -128,6 +131,20 @@ func (c *LotCache) lookup(ctx context.Context, tx IngestTx, refs []LotRef) (map[
 	}
 	return out, nil
 }
+
+// check validates an event and refuses placeholder lot numbers.
+func (in *Ingester) check(e *Event) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	p := in.Placeholders
+	if p == nil {
+		p = defaultPlaceholders
+	}
+	return p.Check(e)
+}
+
+var defaultPlaceholders = NewLotPlaceholders(nil)
 
 func (in *Ingester) now() time.Time {
 	if in.Now != nil {
@@ -327,7 +344,7 @@ func (in *Ingester) prepare(inputs []Input) preparedBatch {
 		if inp.TooLong {
 			err = Errorf(EINVALID, "%s", EventTooLong())
 		} else if ev, err = DecodeEvent(inp.Raw); err == nil {
-			err = ev.Validate()
+			err = in.check(ev)
 		}
 		if err != nil {
 			q := QuarantineRow{

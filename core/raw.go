@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -77,6 +78,58 @@ type MappedRecord struct {
 	// for Dropped (the deleting record's id, so that reading it again
 	// writes nothing new); otherwise "remap:RUN:".
 	ReverseAs string
+	// Skip, when set, says why the record made no event on purpose: it
+	// is archived and counted under its rule and reason, not
+	// quarantined.
+	Skip *Skip
+}
+
+// Skip says why a source record made no event on purpose: the mapping rule
+// that declared such records irrelevant, and its reason.
+type Skip struct {
+	Rule   string `json:"rule"`
+	Reason string `json:"reason"`
+}
+
+// UnexplainedSkip is the reason counted for a record that made no event
+// and whose mapping said nothing about why.
+const UnexplainedSkip = "made no event (the mapping gave no reason)"
+
+// SkipCount counts the records one rule skipped for one reason.
+type SkipCount struct {
+	Rule    string `json:"rule"`
+	Reason  string `json:"reason"`
+	Records int    `json:"records"`
+}
+
+// AddSkips merges counts into a list of counts, kept sorted by rule and
+// reason.
+func AddSkips(to []SkipCount, add ...SkipCount) []SkipCount {
+	for _, a := range add {
+		i, found := slices.BinarySearchFunc(to, a, cmpSkip)
+		if found {
+			to[i].Records += a.Records
+			continue
+		}
+		to = slices.Insert(to, i, a)
+	}
+	return to
+}
+
+func cmpSkip(a, b SkipCount) int {
+	if c := strings.Compare(a.Rule, b.Rule); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Reason, b.Reason)
+}
+
+// SkippedRecords is the number of records the counts count.
+func SkippedRecords(skips []SkipCount) int {
+	n := 0
+	for _, s := range skips {
+		n += s.Records
+	}
+	return n
 }
 
 // RecordStats counts what an ingest of source records did.
@@ -86,6 +139,13 @@ type RecordStats struct {
 	Quarantined int `json:"quarantined"` // records or events set aside
 	Reversed    int `json:"reversed"`    // events no longer produced, reversed (remap)
 	Restored    int `json:"restored"`    // events produced again after a remap had reversed them
+	// Skipped are the records that made no event on purpose, counted by
+	// rule and reason in Skips. They are archived, not quarantined.
+	Skipped int `json:"skipped"`
+	// Skips is not in the JSON of the counts: scripts read that object
+	// as name → number (hub ingest --json), so it stays flat. A run's
+	// JSON carries them (core.Run.Skips).
+	Skips []SkipCount `json:"-"`
 	IngestStats
 }
 
@@ -95,6 +155,8 @@ func (s *RecordStats) Add(o RecordStats) {
 	s.Quarantined += o.Quarantined
 	s.Reversed += o.Reversed
 	s.Restored += o.Restored
+	s.Skipped += o.Skipped
+	s.Skips = AddSkips(s.Skips, o.Skips...)
 	s.IngestStats.add(o.IngestStats)
 }
 
@@ -126,6 +188,8 @@ type RecordBatch struct {
 	resolvedKeys []string
 	raws         []RawRecord
 	produced     []string
+	skips        []SkipCount
+	skipped      int
 }
 
 // PrepareRecords does the part of IngestRecords that touches no store, so
@@ -166,8 +230,8 @@ func (in *Ingester) PrepareRecords(recs []MappedRecord) *RecordBatch {
 		ok := true
 		ids := make([]string, 0, len(r.Events))
 		for _, e := range r.Events {
-			if err := e.Validate(); err != nil {
-				fail(e.ID, fmt.Sprintf("%s: mapping produced an invalid event %q: %v (fix the mapping, then hub remap)", where, e.ID, err))
+			if err := in.check(e); err != nil {
+				fail(e.ID, fmt.Sprintf("%s: mapping produced an invalid event %q: %v (fix the mapping or the record, then hub remap)", where, e.ID, err))
 				ok = false
 				break
 			}
@@ -178,6 +242,16 @@ func (in *Ingester) PrepareRecords(recs []MappedRecord) *RecordBatch {
 			continue
 		}
 		b.ok[i] = true
+		if len(r.Events) == 0 {
+			// Never silent: a record that made nothing is counted, under
+			// its rule and reason when the mapping gave them.
+			skip := Skip{Reason: UnexplainedSkip}
+			if r.Skip != nil {
+				skip = *r.Skip
+			}
+			b.skipped++
+			b.skips = AddSkips(b.skips, SkipCount{Rule: skip.Rule, Reason: skip.Reason, Records: 1})
+		}
 		for _, e := range r.Events {
 			if e.Source == nil {
 				e.Source = &Source{Connector: raw.Source, Record: raw.RecordID}
@@ -205,7 +279,7 @@ func (b *RecordBatch) Records() []MappedRecord { return b.recs }
 func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID string, extra func(IngestTx, RecordStats) error) (RecordStats, error) {
 	recs, now, events, produced := b.recs, b.now, b.events, b.produced
 	quarantine, raws, resolvedKeys := b.quarantine, b.raws, b.resolvedKeys
-	st := RecordStats{Records: len(recs)}
+	st := RecordStats{Records: len(recs), Skipped: b.skipped, Skips: slices.Clone(b.skips)}
 	var dropped []string
 	dropSource := map[string]string{}
 	dropAs := map[string][2]string{} // id → reverse id prefix, source

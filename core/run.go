@@ -1,6 +1,10 @@
 package core
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
 
 // Run is one sync of a connector: reading from its stored position to the
 // end of its source, batch by batch. Every run is recorded, failed ones
@@ -17,7 +21,12 @@ type Run struct {
 	Events    int       `json:"events"`      // events written (new or superseded)
 	Unchanged int       `json:"unchanged"`   // events already stored as they are
 	Quarant   int       `json:"quarantined"` // records or events quarantined
-	Error     string    `json:"error,omitempty"`
+	// Skipped records made no event on purpose; Skips counts them by the
+	// mapping rule that skipped them and its reason. Both are derived
+	// from the same stored counts.
+	Skipped int         `json:"skipped"`
+	Skips   []SkipCount `json:"skips,omitempty"`
+	Error   string      `json:"error,omitempty"`
 }
 
 // Run statuses.
@@ -39,4 +48,26 @@ type CursorRow struct {
 	Position  []byte    `json:"position"`
 	Updated   time.Time `json:"updated"`
 	RunID     int64     `json:"run_id"` // the run that committed it
+}
+
+// EncodeSkips is how a store keeps a run's skip counts: a JSON array.
+func EncodeSkips(skips []SkipCount) string {
+	if len(skips) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(skips) // plain strings and ints always marshal
+	return string(b)
+}
+
+// DecodeSkips reads what EncodeSkips wrote ("" is none), and sets r's
+// Skips (nil for none) and Skipped.
+func (r *Run) DecodeSkips(s string) error {
+	r.Skips = nil
+	if s != "" && s != "[]" {
+		if err := json.Unmarshal([]byte(s), &r.Skips); err != nil {
+			return fmt.Errorf("run %d: stored skip counts are not a JSON array of {rule, reason, records}: %v", r.ID, err)
+		}
+	}
+	r.Skipped = SkippedRecords(r.Skips)
+	return nil
 }

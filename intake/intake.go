@@ -73,7 +73,8 @@ func (p *Pipeline) mapOne(in Input) (core.MappedRecord, error) {
 			in.Record.ID, p.Mapping.File(), in.Record.Kind, p.Mapping.Kinds())
 		return mr, nil
 	}
-	mr.Events, mr.Err = p.Mapping.Map(in.Record)
+	o := p.Mapping.MapRecord(in.Record)
+	mr.Events, mr.Skip, mr.Err = o.Events, o.Skip, o.Err
 	return mr, nil
 }
 
@@ -214,7 +215,9 @@ func remapOne(m *mapping.Mapping, raw core.RawRecord) core.MappedRecord {
 		mr.Err = fmt.Errorf("record %s: archived payload is not a JSON object: %v", raw.RecordID, err)
 		return mr
 	}
-	events, err := m.Map(mapping.Record{Kind: raw.Kind, ID: raw.RecordID, Fields: fields})
+	o := m.MapRecord(mapping.Record{Kind: raw.Kind, ID: raw.RecordID, Fields: fields})
+	events, err := o.Events, o.Err
+	mr.Skip = o.Skip
 	if err != nil {
 		mr.Err = err
 		// What it produced before stays: a broken mapping must not

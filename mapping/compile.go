@@ -28,7 +28,12 @@ type Mapping struct {
 	lib                        *library
 	vars                       []*variable
 	rules                      []*rule
-	pool                       sync.Pool // *state
+	// lotFields are the record fields that carry a lot number, by kind
+	// ("" for every kind): a record with one of them non-empty that
+	// makes no event is quarantined unless a rule declares it irrelevant
+	// (skip_when: with a reason:).
+	lotFields map[string][]string
+	pool      sync.Pool // *state
 }
 
 type variable struct {
@@ -38,11 +43,15 @@ type variable struct {
 }
 
 type rule struct {
-	name    string
-	pos     Pos
-	kinds   map[string]bool // nil: every kind of the mapping
-	when    *expression     // nil: always
-	skip    bool
+	name  string
+	pos   Pos
+	kinds map[string]bool // nil: every kind of the mapping
+	when  *expression     // nil: always
+	skip  bool
+	// reason says why the records a skip rule matches carry no
+	// genealogy; "" for a legacy skip: true without one (which refuses
+	// records that carry a lot number).
+	reason  string
 	forEach *expression
 	emit    []*template
 }
@@ -52,6 +61,7 @@ type template struct {
 	pos             Pos
 	typ             core.EventType
 	id, time, qty   *expression
+	rework          *expression     // transform only: a declared self-loop
 	lot             *objectTemplate // item, lot
 	supplier        *objectTemplate // id, name
 	customer        *objectTemplate // id, name
@@ -86,11 +96,11 @@ type lotQtyTemplate struct {
 
 // Keys of the file's parts, in the order docs/mapping.md lists them.
 var (
-	topKeys      = []string{"mapping", "version", "description", "kinds", "timezone", "tables", "units", "vars", "rules"}
-	ruleKeys     = []string{"name", "kind", "when", "skip", "for_each", "emit"}
+	topKeys      = []string{"mapping", "version", "description", "kinds", "lot_fields", "timezone", "tables", "units", "vars", "rules"}
+	ruleKeys     = []string{"name", "kind", "when", "skip_when", "skip", "reason", "for_each", "emit"}
 	templateKeys = []string{"id", "type", "time", "lot", "qty", "uom", "order", "supplier", "supplier_lot", "po",
 		"site", "location", "customer", "sales_order", "delivery", "carrier", "ship_to", "step", "operator",
-		"equipment", "params", "inputs", "outputs", "from", "to", "reason", "reverses"}
+		"equipment", "params", "inputs", "outputs", "from", "to", "reason", "reverses", "rework"}
 	lotKeys    = []string{"item", "lot"}
 	partyKeys  = []string{"id", "name"}
 	lotQtyKeys = []string{"for_each", "item", "lot", "qty", "uom"}
@@ -215,7 +225,7 @@ var exprKeywords = []string{"in", "not", "and", "or", "matches", "contains", "st
 	"let", "if", "else", "nil", "true", "false"}
 
 func (c *compiler) mapping(root *yaml.Node) *Mapping {
-	m := &Mapping{src: c.source, lib: c.lib, kindSet: map[string]bool{}}
+	m := &Mapping{src: c.source, lib: c.lib, kindSet: map[string]bool{}, lotFields: map[string][]string{}}
 	top := c.fields(root, "a mapping file", topKeys)
 	if top == nil {
 		return m
@@ -252,6 +262,9 @@ func (c *compiler) mapping(root *yaml.Node) *Mapping {
 		}
 		c.kinds = m.kinds
 	}
+	if p, ok := top["lot_fields"]; ok {
+		c.lotFields(m, p.val)
+	}
 	if p, ok := top["timezone"]; ok {
 		if name, ok := c.str(p.val, "timezone"); ok {
 			loc, err := time.LoadLocation(name)
@@ -282,6 +295,30 @@ func (c *compiler) mapping(root *yaml.Node) *Mapping {
 		c.rules(m, p.val)
 	}
 	return m
+}
+
+// lotFields reads lot_fields: a list of record field names that carry a
+// lot number in records of every kind, or a map of kind → such a list.
+func (c *compiler) lotFields(m *Mapping, n *yaml.Node) {
+	n = resolve(n)
+	if n != nil && n.Kind == yaml.MappingNode {
+		for _, p := range c.ordered(n, "lot_fields") {
+			kind := p.key.Value
+			if !m.kindSet[kind] {
+				if hint := didYouMean(kind, m.kinds); hint != "" {
+					c.errorf(p.key, "kind %q is not one of the mapping's kinds (did you mean %q?)", kind, hint)
+				} else {
+					c.errorf(p.key, "kind %q is not one of the mapping's kinds (list lot fields under a kind of kinds: %s)", kind, strings.Join(m.kinds, ", "))
+				}
+				continue
+			}
+			names, _ := c.strList(p.val, "lot_fields."+kind)
+			m.lotFields[kind] = append(m.lotFields[kind], names...)
+		}
+		return
+	}
+	names, _ := c.strList(n, "lot_fields")
+	m.lotFields[""] = names
 }
 
 // tables reads name → {key: value}. Keys are text exactly as written
@@ -413,8 +450,32 @@ func (c *compiler) rule(n *yaml.Node, i int) *rule {
 	if p, ok := f["when"]; ok {
 		r.when = c.compileExpr(p.val, wantBool, "when", all)
 	}
+	if p, ok := f["skip_when"]; ok {
+		if _, both := f["when"]; both {
+			c.errorf(p.key, "a rule has when: or skip_when:, not both (skip_when: is the when: of a rule that skips; combine them with and)")
+		}
+		if _, both := f["skip"]; both {
+			c.errorf(p.key, "skip_when: already makes the rule skip (remove skip:)")
+		}
+		r.when = c.compileExpr(p.val, wantBool, "skip_when", all)
+		r.skip = true
+		if _, ok := f["reason"]; !ok {
+			c.errorf(p.key, "skip_when: needs reason: (say why such records carry no genealogy, e.g. reason: 'cost centre issues leave the traced chain'; the reason is counted in every run summary)")
+		}
+	}
 	if p, ok := f["skip"]; ok {
 		r.skip = c.boolean(p.val, "skip")
+	}
+	if p, ok := f["reason"]; ok {
+		if s, ok := c.str(p.val, "reason"); ok {
+			r.reason = strings.TrimSpace(s)
+			if r.reason == "" {
+				c.errorf(p.val, "reason is empty (say why such records carry no genealogy)")
+			}
+		}
+		if !r.skip {
+			c.errorf(p.key, "reason: goes with skip_when: (a rule that skips records); this rule emits events (remove reason:, or make it skip_when:)")
+		}
 	}
 	if p, ok := f["for_each"]; ok {
 		if r.skip {
@@ -425,9 +486,9 @@ func (c *compiler) rule(n *yaml.Node, i int) *rule {
 	p, hasEmit := f["emit"]
 	switch {
 	case r.skip && hasEmit:
-		c.errorf(p.key, "a skip rule emits nothing (remove emit:, or skip: true)")
+		c.errorf(p.key, "a skip rule emits nothing (remove emit:, or the skip)")
 	case !r.skip && !hasEmit:
-		c.errorAt(r.pos, "rule %q has neither emit: (the events to make) nor skip: true (to ignore matching records)", r.name)
+		c.errorAt(r.pos, "rule %q has neither emit: (the events to make) nor skip_when: with a reason: (to declare matching records irrelevant)", r.name)
 	case hasEmit:
 		list := resolve(p.val)
 		if list == nil || list.Kind != yaml.SequenceNode {
@@ -435,7 +496,7 @@ func (c *compiler) rule(n *yaml.Node, i int) *rule {
 			break
 		}
 		if len(list.Content) == 0 {
-			c.errorf(p.val, "emit is empty (add an event template, or use skip: true)")
+			c.errorf(p.val, "emit is empty (add an event template, or declare such records irrelevant with skip_when: and reason:)")
 		}
 		sc := all
 		sc.loop = r.forEach != nil
@@ -521,6 +582,12 @@ func (c *compiler) template(n *yaml.Node, sc scope) *template {
 	}
 	if p, ok := f["inputs"]; ok {
 		t.inputs = c.lotQtys(p.val, "inputs", sc)
+	}
+	if p, ok := f["rework"]; ok {
+		t.rework = c.compileExpr(p.val, wantBool, "rework", sc)
+		if okType && t.typ != core.Transform {
+			c.errorf(p.key, "rework: declares a transform whose input and output are the same lot; a %s event has none (remove it)", t.typ)
+		}
 	}
 	if p, ok := f["outputs"]; ok {
 		t.outputs = c.lotQtys(p.val, "outputs", sc)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,16 +63,40 @@ type failure struct {
 
 func (f *failure) Error() string { return f.msg }
 
+// Outcome is what a mapping made of one record: events, a declared skip,
+// or an error that quarantines it. Exactly one of them is set, so every
+// record is accounted for once.
+type Outcome struct {
+	Events []*core.Event
+	// Rule names the rule that matched; "" when none did.
+	Rule string
+	// Skip is set when the record made no event on purpose: a rule
+	// declared such records irrelevant (skip_when: with reason:), or the
+	// record carries no lot number and made nothing.
+	Skip *core.Skip
+	// Err is a *RecordError: the hub quarantines the record.
+	Err error
+}
+
 // Map turns one record into events. Every event is checked with
 // (*core.Event).Validate. A record no rule matches, an expression failing
-// on it, or an invalid event gives a *RecordError naming the rule, field or
-// template responsible; a skip rule, or a for_each over an empty list,
-// gives (nil, nil). Event.Source is left nil: the hub sets it. Map never
-// panics.
+// on it, an invalid event, or a record that carries a lot number (see
+// lot_fields:) and makes no event without a declared reason gives a
+// *RecordError naming the rule, field or template responsible; a skip, or
+// a for_each over an empty list of a record with no lot, gives (nil,
+// nil). Use MapRecord to learn which rule skipped it and why. Event.Source
+// is left nil: the hub sets it. Map never panics.
 func (m *Mapping) Map(r Record) (events []*core.Event, err error) {
+	o := m.MapRecord(r)
+	return o.Events, o.Err
+}
+
+// MapRecord turns one record into its Outcome. It never panics.
+func (m *Mapping) MapRecord(r Record) (o Outcome) {
 	if !m.kindSet[r.Kind] {
-		return nil, &RecordError{Pos: m.kindsPos, Kind: r.Kind, RecordID: r.ID,
+		o.Err = &RecordError{Pos: m.kindsPos, Kind: r.Kind, RecordID: r.ID,
 			Reason: fmt.Sprintf("mapping %s does not map kind %q (it maps %s; use the mapping written for %q, or add the kind to kinds:)", m.name, r.Kind, strings.Join(m.kinds, ", "), r.Kind)}
+		return o
 	}
 	st := m.pool.Get().(*state)
 	st.begin(r)
@@ -82,8 +107,8 @@ func (m *Mapping) Map(r Record) (events []*core.Event, err error) {
 			if current != nil {
 				pos, name = current.pos, fmt.Sprintf("rule %q: ", current.name)
 			}
-			events, err = nil, &RecordError{Pos: pos, Kind: r.Kind, RecordID: r.ID,
-				Reason: fmt.Sprintf("%sinternal error while mapping: %v (please report it with the record)", name, p)}
+			o = Outcome{Err: &RecordError{Pos: pos, Kind: r.Kind, RecordID: r.ID,
+				Reason: fmt.Sprintf("%sinternal error while mapping: %v (please report it with the record)", name, p)}}
 		}
 		st.end()
 		m.pool.Put(st)
@@ -93,30 +118,102 @@ func (m *Mapping) Map(r Record) (events []*core.Event, err error) {
 			continue
 		}
 		current = ru
-		if ru.when != nil {
-			v, err := st.eval(ru.when)
-			if err != nil {
-				return nil, st.recordError(ru, err)
-			}
-			b, ok := v.(bool)
-			if !ok {
-				return nil, st.recordError(ru, &failure{ru.when.pos, fmt.Sprintf("when must give true or false, got %s (compare the value, e.g. X == 'A', or use empty(X))", describeValue(v))})
-			}
-			if !b {
-				continue
-			}
+		ok, err := st.matches(ru)
+		if err != nil {
+			return Outcome{Err: st.recordError(ru, err)}
 		}
+		if !ok {
+			continue
+		}
+		o.Rule = ru.name
 		if ru.skip {
-			return nil, nil
+			if ru.reason != "" {
+				o.Skip = &core.Skip{Rule: ru.name, Reason: ru.reason}
+				return o
+			}
+			// A legacy skip: true says nothing about why: it may not
+			// swallow a record that carries a lot number.
+			if field, lot := m.carriedLot(r); field != "" {
+				o.Err = st.recordError(ru, &failure{ru.pos, fmt.Sprintf("the rule skips this record without a reason, but it carries lot number %s in field %s (if such records carry no genealogy, declare it: skip_when: with reason:; otherwise emit its events)", lotText(lot), field)})
+				return o
+			}
+			o.Skip = &core.Skip{Rule: ru.name, Reason: NoReason}
+			return o
 		}
 		events, err := st.emit(ru)
 		if err != nil {
-			return nil, st.recordError(ru, err)
+			return Outcome{Rule: ru.name, Err: st.recordError(ru, err)}
 		}
-		return events, nil
+		if len(events) == 0 {
+			// A for_each over an empty list made nothing.
+			if field, lot := m.carriedLot(r); field != "" {
+				pos := ru.pos
+				if ru.forEach != nil {
+					pos = ru.forEach.pos
+				}
+				o.Err = st.recordError(ru, &failure{pos, fmt.Sprintf("for_each gave no elements, so the record makes no event, but it carries lot number %s in field %s (fix the for_each, or add a skip_when: rule with a reason: before this one if such records carry no genealogy)", lotText(lot), field)})
+				return o
+			}
+			o.Skip = &core.Skip{Rule: ru.name, Reason: EmptyForEach}
+			return o
+		}
+		o.Events = events
+		return o
 	}
-	return nil, &RecordError{Pos: m.rulesPos, Kind: r.Kind, RecordID: r.ID,
-		Reason: fmt.Sprintf("no rule matches this record (%d rules tried; add a rule for it, or a rule with skip: true to ignore such records on purpose)", len(m.rules))}
+	reason := fmt.Sprintf("no rule matches this record (%d rules tried; add a rule for it, or a skip_when: rule with a reason: to declare such records irrelevant)", len(m.rules))
+	if field, lot := m.carriedLot(r); field != "" {
+		reason = fmt.Sprintf("no rule matches this record, which carries lot number %s in field %s (%d rules tried; add a rule for it, or a skip_when: rule with a reason: to declare such records irrelevant)", lotText(lot), field, len(m.rules))
+	}
+	o.Err = &RecordError{Pos: m.rulesPos, Kind: r.Kind, RecordID: r.ID, Reason: reason}
+	return o
+}
+
+// Reasons of skips that no rule declared.
+const (
+	// NoReason: a legacy skip: true rule without reason: skipped a record
+	// that carries no lot number.
+	NoReason = "no reason given (skip: true without reason:)"
+	// EmptyForEach: a rule's for_each gave an empty list for a record
+	// that carries no lot number.
+	EmptyForEach = "for_each gave no elements"
+)
+
+// matches evaluates a rule's when (or skip_when) for the record.
+func (st *state) matches(ru *rule) (bool, error) {
+	if ru.when == nil {
+		return true, nil
+	}
+	v, err := st.eval(ru.when)
+	if err != nil {
+		return false, err
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, &failure{ru.when.pos, fmt.Sprintf("%s must give true or false, got %s (compare the value, e.g. X == 'A', or use empty(X))", ru.when.what, describeValue(v))}
+	}
+	return b, nil
+}
+
+// carriedLot returns the first of the record's lot fields (lot_fields:)
+// that is not empty, and its value; "" when the record carries no lot
+// number.
+func (m *Mapping) carriedLot(r Record) (string, any) {
+	for _, names := range [2][]string{m.lotFields[""], m.lotFields[r.Kind]} {
+		for _, name := range names {
+			if v, ok := r.Fields[name]; ok && !isEmpty(v) {
+				return name, v
+			}
+		}
+	}
+	return "", nil
+}
+
+// CarriesLot reports whether the record carries a lot number: one of the
+// fields lot_fields: names for its kind is not empty. It returns the
+// field and its value.
+func (m *Mapping) CarriesLot(r Record) (field string, value any, ok bool) {
+	field, value = m.carriedLot(r)
+	return field, value, field != ""
 }
 
 func (st *state) begin(r Record) {
@@ -389,6 +486,17 @@ func (st *state) build(t *template) error {
 	if ev.Inputs, err = st.lotQtys(t.inputs); err != nil {
 		return err
 	}
+	if t.rework != nil {
+		v, err := st.eval(t.rework)
+		if err != nil {
+			return err
+		}
+		b, ok := v.(bool)
+		if !ok && v != nil {
+			return &failure{t.rework.pos, fmt.Sprintf("rework must give true or false, got %s", describeValue(v))}
+		}
+		ev.Rework = b
+	}
 	if ev.Outputs, err = st.lotQtys(t.outputs); err != nil {
 		return err
 	}
@@ -600,4 +708,84 @@ func (st *state) jsonable(v any) (any, error) {
 		return s, nil
 	}
 	return nil, fmt.Errorf("a param must be text, a number, a boolean, a list or an object, got %s", describeValue(v))
+}
+
+// Explanation is how a mapping treats one record, rule by rule: what
+// hub mapping run --explain shows.
+type Explanation struct {
+	RecordID string `json:"record"`
+	Kind     string `json:"kind"`
+	// LotField and Lot are the lot number the record carries (the first
+	// non-empty field of lot_fields:); LotField is "" when it carries
+	// none.
+	LotField string `json:"lot_field,omitempty"`
+	Lot      any    `json:"lot,omitempty"`
+	// Rules are the rules tried, in order, up to the one that matched.
+	Rules []RuleTrial `json:"rules"`
+	// Outcome is what MapRecord makes of the record.
+	Outcome Outcome `json:"-"`
+}
+
+// RuleTrial is one rule tried on a record.
+type RuleTrial struct {
+	Rule   string `json:"rule"`
+	Pos    Pos    `json:"-"`
+	Where  string `json:"where"`  // file:line:col of the rule
+	Result string `json:"result"` // "matched", "not for kind K", "when is false", …
+}
+
+// Explain tries the mapping's rules on a record as MapRecord does, and
+// says for each rule why it did or did not apply. It never panics.
+func (m *Mapping) Explain(r Record) (x Explanation) {
+	x = Explanation{RecordID: r.ID, Kind: r.Kind, Outcome: m.MapRecord(r)}
+	if f, v := m.carriedLot(r); f != "" {
+		x.LotField, x.Lot = f, v
+	}
+	if !m.kindSet[r.Kind] {
+		return x
+	}
+	st := m.pool.Get().(*state)
+	st.begin(r)
+	defer func() {
+		if p := recover(); p != nil {
+			x.Rules = append(x.Rules, RuleTrial{Result: fmt.Sprintf("internal error: %v", p)})
+		}
+		st.end()
+		m.pool.Put(st)
+	}()
+	for _, ru := range m.rules {
+		t := RuleTrial{Rule: ru.name, Pos: ru.pos, Where: ru.pos.String()}
+		if ru.kinds != nil && !ru.kinds[r.Kind] {
+			t.Result = fmt.Sprintf("not for kind %s", r.Kind)
+			x.Rules = append(x.Rules, t)
+			continue
+		}
+		ok, err := st.matches(ru)
+		switch {
+		case err != nil:
+			t.Result = "failed: " + st.recordError(ru, err).Reason
+		case !ok:
+			t.Result = ru.when.what + " is false"
+		case ru.skip && ru.reason != "":
+			t.Result = "matched: skipped, " + ru.reason
+		case ru.skip:
+			t.Result = "matched: skip: true without a reason"
+		default:
+			t.Result = "matched"
+		}
+		x.Rules = append(x.Rules, t)
+		if err != nil || ok {
+			break
+		}
+	}
+	return x
+}
+
+// lotText writes a lot number for a message: quoted text, or what the
+// value is when it is not text.
+func lotText(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return describeValue(v)
 }

@@ -109,7 +109,7 @@ func TestMapRecordErrors(t *testing.T) {
 			name:   "NoRuleMatches",
 			change: func(r *mapping.Record) { r.Fields["Type"] = "GI" },
 			pos:    "m.yaml:11:1",
-			reason: "no rule matches this record (2 rules tried; add a rule for it, or a rule with skip: true",
+			reason: "no rule matches this record (2 rules tried; add a rule for it, or a skip_when: rule with a reason: to declare such records irrelevant)",
 		},
 		{
 			name:   "KindNotMapped",

@@ -23,6 +23,9 @@ type TestCase struct {
 	Want      []*core.Event
 	WantError string
 	WantSkip  bool
+	// WantSkipReason, with WantSkip, is a part of the skip's reason
+	// (skip: 'cost centre'); "" for any skip (skip: true).
+	WantSkipReason string
 }
 
 // TestResult is the outcome of one case. Diff is empty when Pass is true;
@@ -113,8 +116,9 @@ func ParseTests(file string, src []byte) ([]TestCase, error) {
 		}
 		if p, ok := f["skip"]; ok {
 			outcomes++
-			tc.WantSkip = s.boolean(p.val, "skip")
-			if !tc.WantSkip {
+			if v := resolve(p.val); v != nil && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" {
+				tc.WantSkip, tc.WantSkipReason = true, v.Value
+			} else if tc.WantSkip = s.boolean(p.val, "skip"); !tc.WantSkip {
 				s.errorf(p.val, "skip: false expects nothing (write events: or error: instead)")
 			}
 		}
@@ -216,8 +220,16 @@ func (m *Mapping) RunTests(cases []TestCase) ([]TestResult, error) {
 		if r.Kind == "" && len(m.kinds) == 1 {
 			r.Kind = m.kinds[0]
 		}
-		got, err := m.Map(r)
+		o := m.MapRecord(r)
+		got, err := o.Events, o.Err
 		res.Diff = compareOutcome(tc, got, err)
+		if res.Diff == "" && tc.WantSkipReason != "" && (o.Skip == nil || !strings.Contains(o.Skip.Reason, tc.WantSkipReason)) {
+			reason := "none"
+			if o.Skip != nil {
+				reason = fmt.Sprintf("rule %q: %s", o.Skip.Rule, o.Skip.Reason)
+			}
+			res.Diff = fmt.Sprintf("- skipped for a reason containing %q\n+ skip reason: %s\n", tc.WantSkipReason, reason)
+		}
 		res.Pass = res.Diff == ""
 		results = append(results, res)
 	}

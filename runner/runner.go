@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -251,7 +252,7 @@ func (r *Runner) Sync(ctx context.Context, name, trigger string) (core.Run, erro
 		log.Error("sync failed", "err", err, "records", run.Records, "events", run.Events)
 		return run, err
 	}
-	log.Info("sync finished", "records", run.Records, "events", run.Events, "quarantined", run.Quarant,
+	log.Info("sync finished", "records", run.Records, "events", run.Events, "quarantined", run.Quarant, "skipped", run.Skipped,
 		"elapsed", run.Ended.Sub(run.Started).Round(time.Millisecond))
 	return run, nil
 }
@@ -333,6 +334,7 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 	p := &intake.Pipeline{Ingester: &r.ing, Mapping: m, Source: cc.Name}
 	r.ing.Store = r.Store
 	r.ing.Now = r.Now
+	r.ing.Placeholders = r.Config.LotPlaceholders()
 	// The connector reads and the mapping runs one batch ahead of the
 	// commits, on another core: a sync costs about its commits alone.
 	// Batches still commit one at a time, in order, each with the position
@@ -389,6 +391,8 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 			counted.Events += st.New + st.Superseded
 			counted.Unchanged += st.Unchanged
 			counted.Quarant += st.Quarantined
+			counted.Skips = core.AddSkips(slices.Clone(run.Skips), st.Skips...)
+			counted.Skipped = core.SkippedRecords(counted.Skips)
 			return tx.CountRun(ctx, counted)
 		})
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -84,7 +85,7 @@ func TestSyncCancelledWhileThePluginIsStopped(t *testing.T) {
 		t.Errorf("run = %+v, want failed with its error after at least 2 batches", run)
 	}
 	runs, rerr := e.store.Runs(context.Background(), core.RunFilter{Connector: "mes"})
-	if rerr != nil || len(runs) != 1 || runs[0] != run {
+	if rerr != nil || len(runs) != 1 || !reflect.DeepEqual(runs[0], run) {
 		t.Errorf("recorded runs = %+v, %v; want the interrupted run %+v", runs, rerr, run)
 	}
 	if got := len(e.archived(t)); got != run.Records {

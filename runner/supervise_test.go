@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -222,7 +223,7 @@ func TestHungReadIsKilledAndTheRunGivesUp(t *testing.T) {
 		t.Errorf("failed run = %+v, want failed with its error, after 3 to 5 whole batches, one event per record", run)
 	}
 	runs, rerr := e.store.Runs(ctx, core.RunFilter{Connector: "mes"})
-	if rerr != nil || len(runs) != 1 || runs[0] != run {
+	if rerr != nil || len(runs) != 1 || !reflect.DeepEqual(runs[0], run) {
 		t.Errorf("recorded runs = %+v, %v; want the failed run %+v", runs, rerr, run)
 	}
 	if c, cerr := e.store.Cursor(ctx, "mes"); cerr != nil || c.RunID != run.ID {

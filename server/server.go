@@ -143,7 +143,7 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 		metrics = NewMetrics()
 	}
 	s := &Server{store: store, cfg: cfg, plugins: plugins, log: log, metrics: metrics,
-		ing: core.Ingester{Store: store}, webhooks: map[string]*webhookTarget{}}
+		ing: core.Ingester{Store: store, Placeholders: cfg.LotPlaceholders()}, webhooks: map[string]*webhookTarget{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/health", s.health)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))

@@ -133,9 +133,10 @@ events, the gap rules are evaluated after it (--evaluate=false to skip).`,
 						return jerr
 					}
 				} else if run.ID != 0 {
-					fmt.Fprintf(a.stdout, "run %d of %s: %s; %d records in %d batches, %d events written, %d unchanged, %d quarantined, %s\n",
-						run.ID, run.Connector, run.Status, run.Records, run.Batches, run.Events, run.Unchanged, run.Quarant,
+					fmt.Fprintf(a.stdout, "run %d of %s: %s; %d records in %d batches, %d events written, %d unchanged, %d quarantined, %d skipped, %s\n",
+						run.ID, run.Connector, run.Status, run.Records, run.Batches, run.Events, run.Unchanged, run.Quarant, run.Skipped,
 						run.Ended.Sub(run.Started).Round(time.Millisecond))
+					writeSkips(a.stdout, "  ", run.Skips)
 					if run.Quarant > 0 {
 						fmt.Fprintln(a.stdout, "quarantined records: run 'hub errors' to see why")
 					}
@@ -176,16 +177,24 @@ func (a *app) runsCommand() *cobra.Command {
 					fmt.Fprintln(a.stdout, "no runs yet: 'hub sync CONNECTOR' runs one, 'hub serve' runs the schedules")
 					return nil
 				}
-				t := newTable(a.stdout, "RUN", "CONNECTOR", "TRIGGER", "STARTED", "TOOK", "STATUS", "RECORDS", "EVENTS", "QUARANTINED", "ERROR")
+				t := newTable(a.stdout, "RUN", "CONNECTOR", "TRIGGER", "STARTED", "TOOK", "STATUS", "RECORDS", "EVENTS", "QUARANTINED", "SKIPPED", "ERROR")
 				for _, r := range runs {
 					took := "-"
 					if !r.Ended.IsZero() {
 						took = r.Ended.Sub(r.Started).Round(time.Millisecond).String()
 					}
 					t.row(fmt.Sprint(r.ID), r.Connector, r.Trigger, r.Started.Format(time.RFC3339), took, r.Status,
-						fmt.Sprint(r.Records), fmt.Sprint(r.Events), fmt.Sprint(r.Quarant), r.Error)
+						fmt.Sprint(r.Records), fmt.Sprint(r.Events), fmt.Sprint(r.Quarant), fmt.Sprint(r.Skipped), r.Error)
 				}
 				t.flush()
+				// Skips are never silent: say which rule skipped what, and
+				// why, under the table.
+				for _, r := range runs {
+					if len(r.Skips) > 0 {
+						fmt.Fprintf(a.stdout, "run %d skipped %d record(s):\n", r.ID, r.Skipped)
+						writeSkips(a.stdout, "  ", r.Skips)
+					}
+				}
 				return nil
 			})
 		},

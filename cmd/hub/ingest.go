@@ -6,9 +6,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/lothub/lothub/config"
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/intake"
 	"github.com/lothub/lothub/mapping"
@@ -74,7 +76,7 @@ func (a *app) ingestEvents(ctx context.Context, events string, asJSON bool) erro
 		r = f
 	}
 	return a.withStore(ctx, func(s core.Store) error {
-		in := core.Ingester{Store: s}
+		in := core.Ingester{Store: s, Placeholders: a.lotPlaceholders()}
 		st, err := in.IngestJSONL(ctx, r, events)
 		// Even after an error: the batches before it are committed.
 		a.evaluateIfDue(ctx, s, nil)
@@ -105,14 +107,15 @@ func (a *app) ingestRecords(ctx context.Context, mappingFile, kind, source strin
 		return core.Errorf(core.EINVALID, "mapping %s does not map kind %q (it maps %v): give one of those with --kind", mappingFile, kind, m.Kinds())
 	}
 	return a.withStore(ctx, func(s core.Store) error {
-		ing := &core.Ingester{Store: s}
+		ing := &core.Ingester{Store: s, Placeholders: a.lotPlaceholders()}
 		var total core.RecordStats
 		for _, name := range files {
 			st, err := a.ingestRecordFile(ctx, ing, m, kind, source, name)
 			total.Add(st)
 			if !asJSON {
-				fmt.Fprintf(a.stdout, "%s: %d records, %d events (%d new, %d superseded, %d unchanged), %d quarantined\n",
-					name, st.Records, st.Read, st.New, st.Superseded, st.Unchanged, st.Quarantined)
+				fmt.Fprintf(a.stdout, "%s: %d records, %d events (%d new, %d superseded, %d unchanged), %d quarantined, %d skipped\n",
+					name, st.Records, st.Read, st.New, st.Superseded, st.Unchanged, st.Quarantined, st.Skipped)
+				writeSkips(a.stdout, "  ", st.Skips)
 			}
 			if err != nil {
 				// The batches before the error are committed.
@@ -172,4 +175,27 @@ func (a *app) ingestRecordFile(ctx context.Context, ing *core.Ingester, m *mappi
 		err = flush()
 	}
 	return total, err
+}
+
+// lotPlaceholders is the placeholder lot numbers of the hub configuration
+// (lots: placeholders:) when there is one — --config, $HUB_CONFIG or
+// ./hub.yaml — and the default list otherwise. Only this is read from it:
+// hub ingest and hub remap keep taking the store from --db.
+func (a *app) lotPlaceholders() *core.LotPlaceholders {
+	path := a.config
+	if path == "" {
+		path = os.Getenv("HUB_CONFIG")
+	}
+	if path == "" {
+		path = "hub.yaml"
+	}
+	if _, err := os.Stat(path); err != nil && a.config == "" && os.Getenv("HUB_CONFIG") == "" {
+		return core.NewLotPlaceholders(nil) // no configuration: the defaults
+	}
+	h, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "warning: %v\nwarning: using the default placeholder lot numbers (%s)\n", err, strings.Join(core.DefaultLotPlaceholders, " "))
+		return core.NewLotPlaceholders(nil)
+	}
+	return h.LotPlaceholders()
 }

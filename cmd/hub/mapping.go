@@ -167,6 +167,7 @@ skip. A failing case shows the fields that differ: "-" what the test wants,
 
 func (a *app) mappingRunCommand() *cobra.Command {
 	var kind string
+	var explain, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "run MAP.yaml --kind KIND RECORDS...",
 		Short: "Map source records and print the events as JSON Lines (nothing is stored)",
@@ -174,8 +175,14 @@ func (a *app) mappingRunCommand() *cobra.Command {
 for standard input) or JSON (.json: an array, or an OData response) — maps
 them, and prints the events as JSON Lines on standard output. Records the
 mapping cannot map are reported on standard error with their id (file:line)
-and the reason; the exit status is then 2. Nothing is stored: use
-'hub ingest --mapping' for that.`,
+and the reason; the exit status is then 2. The summary on standard error
+counts the records skipped, by rule and reason. Nothing is stored: use
+'hub ingest --mapping' for that.
+
+With --explain, prints instead, for every record, each rule tried and why
+it did or did not apply, and what came of the record: its events, the skip
+(rule and reason) or the reason it would be quarantined. With --json too,
+one JSON object a record.`,
 		Args: minArgs(2, "a mapping file and at least one records file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m := a.loadMapping(args[0])
@@ -191,10 +198,14 @@ and the reason; the exit status is then 2. Nothing is stored: use
 			if !m.Applies(kind) {
 				return usageError{fmt.Errorf("mapping %s does not map kind %q (it maps %s)", args[0], kind, strings.Join(m.Kinds(), ", "))}
 			}
+			if asJSON && !explain {
+				return usageError{fmt.Errorf("--json goes with --explain (the events are JSON Lines already)")}
+			}
 			out := bufio.NewWriterSize(a.stdout, 64<<10)
 			enc := json.NewEncoder(out)
 			enc.SetEscapeHTML(false)
-			var records, events, empty, failed int
+			var records, events, skipped, failed int
+			var skips []core.SkipCount
 			for _, name := range args[1:] {
 				var r io.Reader = a.stdin
 				if name != "-" {
@@ -208,22 +219,36 @@ and the reason; the exit status is then 2. Nothing is stored: use
 				}
 				err := mapping.ReadRecords(cmd.Context(), r, name, kind, func(rec mapping.Record, _ int) error {
 					records++
-					evs, err := m.Map(rec)
+					var o mapping.Outcome
+					if explain {
+						x := m.Explain(rec)
+						o = x.Outcome
+						if err := writeExplanation(out, enc, x, asJSON); err != nil {
+							return fmt.Errorf("write explanation: %w", err)
+						}
+					} else {
+						o = m.MapRecord(rec)
+					}
 					var re *mapping.RecordError
-					if errors.As(err, &re) {
+					switch {
+					case errors.As(o.Err, &re):
 						failed++
-						out.Flush()
-						fmt.Fprintln(a.stderr, re)
+						if !explain {
+							out.Flush()
+							fmt.Fprintln(a.stderr, re)
+						}
 						return nil
+					case o.Err != nil:
+						return o.Err
+					case o.Skip != nil:
+						skipped++
+						skips = core.AddSkips(skips, core.SkipCount{Rule: o.Skip.Rule, Reason: o.Skip.Reason, Records: 1})
 					}
-					if err != nil {
-						return err
-					}
-					if len(evs) == 0 {
-						empty++
-					}
-					for _, ev := range evs {
+					for _, ev := range o.Events {
 						events++
+						if explain {
+							continue
+						}
 						if err := enc.Encode(ev); err != nil {
 							return fmt.Errorf("write events: %w", err)
 						}
@@ -238,7 +263,8 @@ and the reason; the exit status is then 2. Nothing is stored: use
 			if err := out.Flush(); err != nil {
 				return fmt.Errorf("write events: %w", err)
 			}
-			fmt.Fprintf(a.stderr, "%d records: %d events, %d records with no events (skipped), %d records failed\n", records, events, empty, failed)
+			fmt.Fprintf(a.stderr, "%d records: %d events, %d records skipped, %d records failed\n", records, events, skipped, failed)
+			writeSkips(a.stderr, "  ", skips)
 			if failed > 0 {
 				return core.Errorf(core.EINVALID, "%d of %d records could not be mapped (reasons above; the hub would quarantine them)", failed, records)
 			}
@@ -246,5 +272,56 @@ and the reason; the exit status is then 2. Nothing is stored: use
 		},
 	}
 	cmd.Flags().StringVar(&kind, "kind", "", "the kind of source record the files hold (default: the mapping's only kind)")
+	cmd.Flags().BoolVar(&explain, "explain", false, "show, for every record, which rule matched or why none did, instead of the events")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "with --explain: one JSON object a record")
 	return cmd
+}
+
+// explained is the JSON form of one record's explanation (hub mapping run
+// --explain --json).
+type explained struct {
+	mapping.Explanation
+	Outcome string     `json:"outcome"` // "events", "skipped" or "quarantined"
+	Events  []string   `json:"events,omitempty"`
+	Skip    *core.Skip `json:"skip,omitempty"`
+	Error   string     `json:"error,omitempty"`
+}
+
+func writeExplanation(w io.Writer, enc *json.Encoder, x mapping.Explanation, asJSON bool) error {
+	e := explained{Explanation: x}
+	switch o := x.Outcome; {
+	case o.Err != nil:
+		e.Outcome, e.Error = "quarantined", o.Err.Error()
+	case o.Skip != nil:
+		e.Outcome, e.Skip = "skipped", o.Skip
+	default:
+		e.Outcome = "events"
+		for _, ev := range o.Events {
+			e.Events = append(e.Events, string(ev.Type)+" "+ev.ID)
+		}
+	}
+	if e.Rules == nil {
+		e.Rules = []mapping.RuleTrial{}
+	}
+	if asJSON {
+		return enc.Encode(e)
+	}
+	fmt.Fprintf(w, "record %s (kind %s)", x.RecordID, x.Kind)
+	if x.LotField != "" {
+		fmt.Fprintf(w, ", lot %v in %s", x.Lot, x.LotField)
+	}
+	fmt.Fprintln(w)
+	for _, r := range x.Rules {
+		fmt.Fprintf(w, "  rule %q (%s): %s\n", r.Rule, r.Where, r.Result)
+	}
+	switch e.Outcome {
+	case "quarantined":
+		fmt.Fprintf(w, "  → quarantined: %s\n", e.Error)
+	case "skipped":
+		fmt.Fprintf(w, "  → skipped by rule %q: %s\n", e.Skip.Rule, e.Skip.Reason)
+	default:
+		fmt.Fprintf(w, "  → %d event(s): %s\n", len(e.Events), strings.Join(e.Events, ", "))
+	}
+	_, err := fmt.Fprintln(w)
+	return err
 }

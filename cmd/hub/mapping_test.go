@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lothub/lothub/core"
 )
 
 var exampleMappings = filepath.Join("..", "..", "examples", "mappings")
@@ -147,8 +149,8 @@ func TestMappingRun(t *testing.T) {
 	if ev["id"] != "csv:wo:WO-1:2" || ev["lot"].(map[string]any)["lot"] != "20260302-DOUGH-007" || ev["qty"] != 1000.0 {
 		t.Errorf("second event = %s", lines[1])
 	}
-	wantErr := "record " + records + ":4 (kind production): " + csvMap + ":51:1: no rule matches this record"
-	if !strings.Contains(errs, wantErr) || !strings.Contains(errs, "3 records: 2 events, 0 records with no events (skipped), 1 records failed") {
+	wantErr := "record " + records + ":4 (kind production): " + csvMap + ":54:1: no rule matches this record, which carries lot number \"7\" in field Lot"
+	if !strings.Contains(errs, wantErr) || !strings.Contains(errs, "3 records: 2 events, 0 records skipped, 1 records failed") {
 		t.Errorf("stderr =\n%s\nwant it to contain\n%s", errs, wantErr)
 	}
 
@@ -164,12 +166,71 @@ func TestMappingRun(t *testing.T) {
 	if out != want {
 		t.Errorf("stdout =\n%s\nwant\n%s", out, want)
 	}
-	if !strings.Contains(errs, "2 records: 1 events, 1 records with no events (skipped), 0 records failed") {
+	if !strings.Contains(errs, "2 records: 1 events, 1 records skipped, 0 records failed\n  skipped 1 by rule \"other movements\": movement that changes no genealogy") {
 		t.Errorf("stderr = %q", errs)
 	}
 
 	_, errs, code = hub(t, db, "", "mapping", "run", csvMap, records)
 	if code != 2 || !strings.Contains(errs, "--kind (one of receipt, production, shipment, quality)") {
 		t.Errorf("without --kind: exit %d, stderr %q", code, errs)
+	}
+}
+
+// TestSkipsVisible: records a mapping skips are counted by rule and reason
+// in hub ingest --mapping (text and --json), and hub mapping run --explain
+// says for each record which rule matched or why none did.
+func TestSkipsVisible(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "hub.db")
+	sap := filepath.Join(exampleMappings, "sap-material-documents.yaml")
+	records := writeFile(t, dir, "docs.jsonl",
+		`{"MaterialDocumentYear":"2026","MaterialDocument":"4900001234","MaterialDocumentItem":"0001","GoodsMovementType":"261","Material":"000000000000012345","Plant":"1010","Batch":"0000000042","QuantityInEntryUnit":"5.000","EntryUnit":"KG","ManufacturingOrder":"000001000123","PostingDate":"\/Date(1772323200000)\/"}`+"\n"+
+			`{"MaterialDocumentYear":"2026","MaterialDocument":"4900001235","MaterialDocumentItem":"0001","GoodsMovementType":"201","Material":"000000000000012345","Batch":"0000000042"}`+"\n"+
+			`{"MaterialDocumentYear":"2026","MaterialDocument":"4900001236","MaterialDocumentItem":"0001","GoodsMovementType":"201"}`+"\n")
+	out, errs, code := hub(t, db, "", "ingest", "--mapping", sap, "--kind", "a_materialdocumentitem", records, "--json")
+	if code != 0 {
+		t.Fatalf("ingest: exit %d: %s", code, errs)
+	}
+	// The counts stay a flat object of numbers (scripts read it as
+	// name → number); the reasons are in the text and in a run's JSON.
+	var st map[string]int
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("ingest --json: %v\n%s", err, out)
+	}
+	if st["records"] != 3 || st["skipped"] != 2 || st["quarantined"] != 0 {
+		t.Errorf("ingest --json = %s\nwant 3 records, 2 skipped", out)
+	}
+	// The skipped records are archived like the others.
+	out, _, _ = hub(t, db, "", "ingest", "--mapping", sap, "--kind", "a_materialdocumentitem", records)
+	if !strings.Contains(out, "0 quarantined, 2 skipped\n  skipped 2 by rule \"other movements\": movement that changes no genealogy") {
+		t.Errorf("ingest text =\n%s", out)
+	}
+
+	out, _, code = hub(t, db, "", "mapping", "run", sap, "--explain", records)
+	if code != 0 {
+		t.Fatalf("mapping run --explain: exit %d", code)
+	}
+	for _, w := range []string{
+		"docs.jsonl:1 (kind a_materialdocumentitem), lot 0000000042 in Batch\n",
+		"rule \"issue to order\" (" + sap + ":",
+		"): matched\n  → 1 event(s): consume sap:MATDOC:2026:4900001234:0001\n",
+		"rule \"other movements\" (" + sap + ":",
+		"): matched: skipped, movement that changes no genealogy",
+		"→ skipped by rule \"other movements\"",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("--explain output lacks %q:\n%s", w, out)
+		}
+	}
+	out, _, _ = hub(t, db, "", "mapping", "run", sap, "--explain", "--json", records)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var x struct {
+		Record, Outcome string
+		Rules           []struct{ Rule, Result string }
+		Skip            *core.Skip
+	}
+	if len(lines) != 3 || json.Unmarshal([]byte(lines[1]), &x) != nil || x.Outcome != "skipped" || x.Skip == nil ||
+		x.Skip.Rule != "other movements" || x.Rules[len(x.Rules)-1].Result == "" {
+		t.Errorf("--explain --json =\n%s", out)
 	}
 }

@@ -111,3 +111,23 @@ func qtys(q []core.Qty) string {
 }
 
 func num(v float64) string { return fmt.Sprintf("%g", v) }
+
+// writeSkips prints skip counts, one a line: how many records which rule
+// skipped, and why.
+func writeSkips(w io.Writer, indent string, skips []core.SkipCount) {
+	for _, s := range skips {
+		rule := "no rule"
+		if s.Rule != "" {
+			rule = fmt.Sprintf("rule %q", s.Rule)
+		}
+		fmt.Fprintf(w, "%sskipped %d by %s: %s\n", indent, s.Records, rule, s.Reason)
+	}
+}
+
+// skippedText is ", N skipped" when records were skipped, else "".
+func skippedText(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d skipped", n)
+}

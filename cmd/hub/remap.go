@@ -42,14 +42,15 @@ The answer to "the mapping was wrong for three months".`,
 				return err
 			}
 			return a.withStore(cmd.Context(), func(s core.Store) error {
-				st, err := intake.Remap(cmd.Context(), &core.Ingester{Store: s}, m, opt)
+				st, err := intake.Remap(cmd.Context(), &core.Ingester{Store: s, Placeholders: a.lotPlaceholders()}, m, opt)
 				if asJSON {
 					if jerr := writeJSON(a.stdout, st); jerr != nil {
 						return jerr
 					}
 				} else {
-					fmt.Fprintf(a.stdout, "remapped %d records with %s: %d events (%d new, %d superseded, %d unchanged), %d reversed, %d restored, %d quarantined\n",
-						st.Records, intake.MappingID(m), st.Read, st.New, st.Superseded, st.Unchanged, st.Reversed, st.Restored, st.Quarantined)
+					fmt.Fprintf(a.stdout, "remapped %d records with %s: %d events (%d new, %d superseded, %d unchanged), %d reversed, %d restored, %d quarantined%s\n",
+						st.Records, intake.MappingID(m), st.Read, st.New, st.Superseded, st.Unchanged, st.Reversed, st.Restored, st.Quarantined, skippedText(st.Skipped))
+					writeSkips(a.stdout, "  ", st.Skips)
 				}
 				return err
 			})

@@ -23,8 +23,8 @@ func (t *ingestTx) SetCursor(ctx context.Context, c core.CursorRow) error {
 }
 
 func (t *ingestTx) CountRun(ctx context.Context, r core.Run) error {
-	if _, err := t.tx.Exec(ctx, `UPDATE runs SET batches = $1, records = $2, events = $3, unchanged = $4, quarantined = $5 WHERE id = $6`,
-		r.Batches, r.Records, r.Events, r.Unchanged, r.Quarant, r.ID); err != nil {
+	if _, err := t.tx.Exec(ctx, `UPDATE runs SET batches = $1, records = $2, events = $3, unchanged = $4, quarantined = $5, skips = $6 WHERE id = $7`,
+		r.Batches, r.Records, r.Events, r.Unchanged, r.Quarant, core.EncodeSkips(r.Skips), r.ID); err != nil {
 		return fmt.Errorf("count run %d: %w", r.ID, err)
 	}
 	return nil
@@ -64,8 +64,8 @@ func (s *DB) StartRun(ctx context.Context, r core.Run) (int64, error) {
 
 func (s *DB) FinishRun(ctx context.Context, r core.Run) error {
 	_, err := s.pool.Exec(ctx, `UPDATE runs SET ended = $1, status = $2, batches = $3, records = $4, events = $5,
-		unchanged = $6, quarantined = $7, error = $8 WHERE id = $9`,
-		micros(r.Ended), r.Status, r.Batches, r.Records, r.Events, r.Unchanged, r.Quarant, text(r.Error), r.ID)
+		unchanged = $6, quarantined = $7, skips = $8, error = $9 WHERE id = $10`,
+		micros(r.Ended), r.Status, r.Batches, r.Records, r.Events, r.Unchanged, r.Quarant, core.EncodeSkips(r.Skips), text(r.Error), r.ID)
 	if err != nil {
 		return fmt.Errorf("record end of run: %w", err)
 	}
@@ -78,7 +78,7 @@ func (s *DB) Runs(ctx context.Context, f core.RunFilter) ([]core.Run, error) {
 		limit = int64(f.Limit)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT id, connector, trigger, started, coalesce(ended, 0), status, batches, records, events,
-		unchanged, quarantined, error FROM runs WHERE $1 = '' OR connector = $1 ORDER BY id DESC LIMIT $2`, f.Connector, limit)
+		unchanged, quarantined, skips, error FROM runs WHERE $1 = '' OR connector = $1 ORDER BY id DESC LIMIT $2`, f.Connector, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read runs: %w", err)
 	}
@@ -88,8 +88,12 @@ func (s *DB) Runs(ctx context.Context, f core.RunFilter) ([]core.Run, error) {
 		var r core.Run
 		var started, ended int64
 		var batches, records, events, unchanged, quarantined int64
+		var skips string
 		if err := rows.Scan(&r.ID, &r.Connector, &r.Trigger, &started, &ended, &r.Status, &batches, &records, &events,
-			&unchanged, &quarantined, &r.Error); err != nil {
+			&unchanged, &quarantined, &skips, &r.Error); err != nil {
+			return nil, fmt.Errorf("read runs: %w", err)
+		}
+		if err := r.DecodeSkips(skips); err != nil {
 			return nil, fmt.Errorf("read runs: %w", err)
 		}
 		r.Batches, r.Records, r.Events, r.Unchanged, r.Quarant = int(batches), int(records), int(events), int(unchanged), int(quarantined)

@@ -21,8 +21,8 @@ func (t *ingestTx) SetCursor(ctx context.Context, c core.CursorRow) error {
 }
 
 func (t *ingestTx) CountRun(ctx context.Context, r core.Run) error {
-	if _, err := t.tx.ExecContext(ctx, `UPDATE runs SET batches = ?, records = ?, events = ?, unchanged = ?, quarantined = ? WHERE id = ?`,
-		r.Batches, r.Records, r.Events, r.Unchanged, r.Quarant, r.ID); err != nil {
+	if _, err := t.tx.ExecContext(ctx, `UPDATE runs SET batches = ?, records = ?, events = ?, unchanged = ?, quarantined = ?, skips = ? WHERE id = ?`,
+		r.Batches, r.Records, r.Events, r.Unchanged, r.Quarant, core.EncodeSkips(r.Skips), r.ID); err != nil {
 		return fmt.Errorf("count run %d: %w", r.ID, err)
 	}
 	return nil
@@ -70,8 +70,8 @@ func (s *DB) StartRun(ctx context.Context, r core.Run) (int64, error) {
 
 func (s *DB) FinishRun(ctx context.Context, r core.Run) error {
 	_, err := s.write(ctx, "record end of run", `UPDATE runs SET ended = ?, status = ?, batches = ?, records = ?, events = ?,
-		unchanged = ?, quarantined = ?, error = ? WHERE id = ?`,
-		micros(r.Ended), r.Status, r.Batches, r.Records, r.Events, r.Unchanged, r.Quarant, r.Error, r.ID)
+		unchanged = ?, quarantined = ?, skips = ?, error = ? WHERE id = ?`,
+		micros(r.Ended), r.Status, r.Batches, r.Records, r.Events, r.Unchanged, r.Quarant, core.EncodeSkips(r.Skips), r.Error, r.ID)
 	return err
 }
 
@@ -81,7 +81,7 @@ func (s *DB) Runs(ctx context.Context, f core.RunFilter) ([]core.Run, error) {
 		limit = -1
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, connector, trigger, started, coalesce(ended, 0), status, batches, records, events,
-		unchanged, quarantined, error FROM runs WHERE ? = '' OR connector = ? ORDER BY id DESC LIMIT ?`, f.Connector, f.Connector, limit)
+		unchanged, quarantined, skips, error FROM runs WHERE ? = '' OR connector = ? ORDER BY id DESC LIMIT ?`, f.Connector, f.Connector, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read runs: %w", err)
 	}
@@ -90,9 +90,13 @@ func (s *DB) Runs(ctx context.Context, f core.RunFilter) ([]core.Run, error) {
 	for rows.Next() {
 		var r core.Run
 		var started, ended int64
+		var skips string
 		if err := rows.Scan(&r.ID, &r.Connector, &r.Trigger, &started, &ended, &r.Status, &r.Batches, &r.Records, &r.Events,
-			&r.Unchanged, &r.Quarant, &r.Error); err != nil {
+			&r.Unchanged, &r.Quarant, &skips, &r.Error); err != nil {
 			return nil, fmt.Errorf("read runs: %w", err)
+		}
+		if err := r.DecodeSkips(skips); err != nil {
+			return nil, fmt.Errorf("read runs in %s: %w", s.path, err)
 		}
 		r.Started = fromMicros(started)
 		if ended != 0 {
