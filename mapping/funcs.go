@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -53,6 +54,7 @@ func (l *library) functions() []function {
 		{"id", l.id, []any{new(func(...any) string)}},
 		{"coalesce", l.coalesce, []any{new(func(...any) any)}},
 		{"default", l.defaultValue, []any{new(func(any, any) any)}},
+		{"fail", fail, []any{new(func(string) any)}},
 	}
 }
 
@@ -694,6 +696,17 @@ func (l *library) defaultValue(args ...any) (any, error) {
 		return args[1], nil
 	}
 	return args[0], nil
+}
+
+// fail fails the record with the given reason, so that it is quarantined
+// with it: for a value a function would read wrongly rather than refuse
+// (a decimal comma that number() takes for a thousands separator).
+func fail(args ...any) (any, error) {
+	msg, _ := textOf(args[0])
+	if strings.TrimSpace(msg) == "" {
+		msg = "fail() was called without a reason"
+	}
+	return nil, errors.New(msg)
 }
 
 // plainDecimal reports whether s is digits with at most one '.', maybe
