@@ -54,7 +54,7 @@ func (l *library) functions() []function {
 		{"id", l.id, []any{new(func(...any) string)}},
 		{"coalesce", l.coalesce, []any{new(func(...any) any)}},
 		{"default", l.defaultValue, []any{new(func(any, any) any)}},
-		{"fail", l.fail, []any{new(func(any) bool)}},
+		{"fail", l.fail, []any{new(func(any) any)}},
 	}
 }
 
@@ -712,6 +712,9 @@ func (l *library) defaultValue(args ...any) (any, error) {
 	return args[0], nil
 }
 
+// fail fails the record with the given reason, so that it is quarantined
+// with it: for a value a function would read wrongly rather than refuse
+// (a decimal comma that number() takes for a thousands separator).
 // plainDecimal reports whether s is digits with at most one '.', maybe
 // after a '-': what ERP APIs send, and what strconv reads as is.
 func plainDecimal(s string) bool {

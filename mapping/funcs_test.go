@@ -119,6 +119,8 @@ func TestTextFunctions(t *testing.T) {
 		{expr: "coalesce(Missing, ' ')", want: nil},
 		{expr: "default(Missing, 'd')", want: "d"},
 		{expr: "default('v', 'd')", want: "v"},
+		{expr: "Q matches ',' ? fail('qty ' + Q + ' has a comma') : number(Q)", fields: map[string]any{"Q": "1,500"}, wantErr: "qty 1,500 has a comma"},
+		{expr: "Q matches ',' ? fail('qty ' + Q + ' has a comma') : number(Q)", fields: map[string]any{"Q": "1.5"}, want: 1.5},
 		{expr: "len('abc')", want: 3.0},
 		{expr: "Item ?? 'none'", want: "none"},
 		{expr: "upper(Item) + '-' + Lot", fields: map[string]any{"Item": "flour", "Lot": "A"}, want: "FLOUR-A"},

@@ -58,9 +58,17 @@ type fakeMicrosoft struct {
 	// ignorePrefer makes the server send its own page size whatever the
 	// client prefers, as a server may.
 	ignorePrefer bool
-	subs         []*subscription
-	hook         *http.Client // calls notification URLs
-	now          func() time.Time
+	// skipLinks makes next links as F&O writes them: the request's own
+	// query, cross-company=true included, with $skip=<rows before the
+	// page> (…/data/SalesOrderHeadersV3?cross-company=true&$skip=10000)
+	// instead of an opaque $skiptoken. Microsoft documents only that F&O
+	// pages server-side, at most 10,000 entities a page:
+	// https://learn.microsoft.com/dynamics365/fin-ops-core/dev-itpro/data-entities/odata
+	// ("Supported features from the OData specification").
+	skipLinks bool
+	subs      []*subscription
+	hook      *http.Client // calls notification URLs
+	now       func() time.Time
 }
 
 type subscription struct {
@@ -412,7 +420,11 @@ func (f *fakeMicrosoft) list(w http.ResponseWriter, r *http.Request, namespace, 
 		n, _ := strconv.Atoi(s)
 		rows = rows[:min(n, len(rows))]
 	}
-	skip, _ := strconv.Atoi(q.Get("$skiptoken"))
+	skipParam := "$skiptoken"
+	if f.skipLinks {
+		skipParam = "$skip"
+	}
+	skip, _ := strconv.Atoi(q.Get(skipParam))
 	size := f.maxPage
 	if p := r.Header.Get("Prefer"); strings.HasPrefix(p, "odata.maxpagesize=") && !f.ignorePrefer {
 		n, _ := strconv.Atoi(strings.TrimPrefix(p, "odata.maxpagesize="))
@@ -424,7 +436,7 @@ func (f *fakeMicrosoft) list(w http.ResponseWriter, r *http.Request, namespace, 
 	if len(page) > size && q.Get("$top") == "" {
 		page = page[:size]
 		nq := r.URL.Query()
-		nq.Set("$skiptoken", strconv.Itoa(skip+size))
+		nq.Set(skipParam, strconv.Itoa(skip+size))
 		next = f.srv.URL + r.URL.Path + "?" + nq.Encode()
 	}
 	expand := q.Get("$expand")

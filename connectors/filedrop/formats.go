@@ -211,6 +211,36 @@ func checkHeader(fields []string) ([]string, error) {
 	return h, nil
 }
 
+// delimiterMismatch refuses a header that is one column holding another
+// delimiter: a European export separated by ';' (Excel writes ';' where
+// the decimal separator is a comma) read with the default ','. Its rows
+// would be one column too, or split at their decimal commas, and every
+// one would fail in the mapping for a reason that does not say why.
+func delimiterMismatch(header []string, delim byte) error {
+	if len(header) != 1 {
+		return nil
+	}
+	best, most := byte(0), 0
+	for _, d := range []byte{';', '\t', '|', ','} {
+		if d == delim {
+			continue
+		}
+		if n := strings.Count(header[0], string(d)); n > most {
+			best, most = d, n
+		}
+	}
+	if most == 0 {
+		return nil
+	}
+	name := string(best)
+	if best == '\t' {
+		name = "tab"
+	}
+	return fmt.Errorf("the header is one column, %q, with %d %q in it: the file looks %q-separated, but the delimiter is %q; "+
+		"set delimiter: %q in the connector's config, then drop the file again under a new name or run hub cursor reset (ids are stable: nothing doubles)",
+		header[0], most, name, name, string(delim), name)
+}
+
 // decoders turn single-byte encodings into UTF-8 with a table per
 // charmap.
 var (
@@ -469,8 +499,17 @@ func (s *streamReader) next(ctx context.Context) (row, error) {
 			return bad(err.Error())
 		}
 		s.fields = fields
+		if blankCells(fields) {
+			// A row of delimiters only (";;;;"): Excel writes one for every
+			// formatted but empty row below the data. It holds nothing, like
+			// a blank line, and a blank row of a workbook.
+			continue
+		}
 		if s.header == nil {
 			h, err := checkHeader(fields)
+			if err == nil {
+				err = delimiterMismatch(h, s.o.delim)
+			}
 			if err != nil {
 				// Without a usable header no row can be read: report it on
 				// the header's line, hash the rest so that the file counts

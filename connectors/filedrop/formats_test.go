@@ -269,3 +269,35 @@ func TestQuoteAndEncodingOptions(t *testing.T) {
 		})
 	}
 }
+
+// A header that is one column holding another delimiter is refused with
+// the delimiter to set; one column without any is an ordinary file.
+func TestDelimiterMismatch(t *testing.T) {
+	tests := []struct {
+		name   string
+		header []string
+		delim  byte
+		want   string
+	}{
+		{"Semicolon file read with comma", []string{"id;time;item;lot;qty;uom"}, ',', `looks ";"-separated, but the delimiter is ","; set delimiter: ";"`},
+		{"Comma file read with semicolon", []string{"id,time,qty"}, ';', `set delimiter: ","`},
+		{"Tab file", []string{"id\ttime\tqty"}, ',', `set delimiter: "tab"`},
+		{"Pipe file", []string{"id|qty"}, ',', `set delimiter: "|"`},
+		{"One column", []string{"id"}, ',', ""},
+		{"Several columns", []string{"id;x", "qty"}, ',', ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := delimiterMismatch(tt.header, tt.delim)
+			if tt.want == "" {
+				if err != nil {
+					t.Errorf("err = %v, want none", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}

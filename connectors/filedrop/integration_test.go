@@ -42,11 +42,17 @@ type hubEnv struct {
 
 func newHub(t testing.TB, srv *sftptest.Server, batch int, extra string) *hubEnv {
 	t.Helper()
+	return newHubMapping(t, srv, batch, "mapping.yaml", extra)
+}
+
+// newHubMapping is newHub with another mapping file.
+func newHubMapping(t testing.TB, srv *sftptest.Server, batch int, mappingFile, extra string) *hubEnv {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "client_key"), srv.ClientKey, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	mapping, err := filepath.Abs("mapping.yaml")
+	mapping, err := filepath.Abs(mappingFile)
 	if err != nil {
 		t.Fatal(err)
 	}
