@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,7 +150,13 @@ func TestMappingRun(t *testing.T) {
 	if ev["id"] != "csv:wo:WO-1:2" || ev["lot"].(map[string]any)["lot"] != "20260302-DOUGH-007" || ev["qty"] != 1000.0 {
 		t.Errorf("second event = %s", lines[1])
 	}
-	wantErr := "record " + records + ":4 (kind production): " + csvMap + ":54:1: no rule matches this record, which carries lot number \"7\" in field Lot"
+	// The error points at the mapping's rules: key.
+	src, err := os.ReadFile(csvMap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rulesLine := 1 + strings.Count(string(src[:strings.Index(string(src), "\nrules:")+1]), "\n")
+	wantErr := fmt.Sprintf("record %s:4 (kind production): %s:%d:1: no rule matches this record, which carries lot number \"7\" in field Lot", records, csvMap, rulesLine)
 	if !strings.Contains(errs, wantErr) || !strings.Contains(errs, "3 records: 2 events, 0 records skipped, 1 records failed") {
 		t.Errorf("stderr =\n%s\nwant it to contain\n%s", errs, wantErr)
 	}
