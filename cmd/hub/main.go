@@ -165,6 +165,7 @@ postgres:// URL.`,
 		a.pluginCommand(),
 		a.serveCommand(),
 		a.balanceCommand(),
+		a.reportCommand(),
 	)
 	root.AddCommand(a.holdCommands()...)
 	return root
