@@ -121,7 +121,8 @@ func Recall(ctx context.Context, q *core.Queries, sel core.Selector, o Options) 
 		status[lr] = st
 		return st, nil
 	}
-	shipEvents := map[string]*core.Event{}
+	// Ship events by lot, to match each shipment to its event.
+	shipEvents := map[core.LotRef][]*core.EventEntry{}
 	for _, s := range res.Shipments {
 		lr := core.LotRef{Item: s.Item, Lot: s.Lot}
 		if _, ok := status[lr]; !ok {
@@ -131,7 +132,7 @@ func Recall(ctx context.Context, q *core.Queries, sel core.Selector, o Options) 
 			}
 			for _, e := range st.Events {
 				if e.Status == core.Active && e.Type == core.Ship {
-					shipEvents[e.ID] = e.Event
+					shipEvents[lr] = append(shipEvents[lr], &e)
 				}
 			}
 		}
@@ -140,11 +141,16 @@ func Recall(ctx context.Context, q *core.Queries, sel core.Selector, o Options) 
 		dl := Delivery{CustomerID: s.Customer.ID, CustomerName: s.Customer.Name, SalesOrder: s.SalesOrder, Delivery: s.Delivery,
 			Time: parseTime(s.Time), Item: s.Item, Lot: s.Lot, Qty: s.Qty, UOM: s.UOM}
 		// The shipment carries no event id: match it to its ship event.
-		for id, e := range shipEvents {
-			if e.Lot != nil && e.Lot.Item == s.Item && e.Lot.Lot == s.Lot && e.Customer != nil && e.Customer.ID == s.Customer.ID &&
-				e.SalesOrder == s.SalesOrder && e.Delivery == s.Delivery && parseTime(e.Time).Equal(dl.Time) && e.Qty != nil && *e.Qty == s.Qty {
-				dl.ShipTo, dl.Carrier, dl.Event = e.ShipTo, e.Carrier, id
-				delete(shipEvents, id)
+		lr := core.LotRef{Item: s.Item, Lot: s.Lot}
+		for i, x := range shipEvents[lr] {
+			if x == nil {
+				continue
+			}
+			e := x.Event
+			if e.Customer != nil && e.Customer.ID == s.Customer.ID && e.SalesOrder == s.SalesOrder && e.Delivery == s.Delivery &&
+				parseTime(e.Time).Equal(dl.Time) && e.Qty != nil && *e.Qty == s.Qty {
+				dl.ShipTo, dl.Carrier, dl.Event = e.ShipTo, e.Carrier, x.ID
+				shipEvents[lr][i] = nil
 				break
 			}
 		}
