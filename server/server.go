@@ -161,6 +161,9 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 	mux.HandleFunc("GET /v1/balance/{item}/{lot}", s.authed(s.balance))
 	mux.HandleFunc("GET /v1/balance/order/{order}", s.authed(s.orderBalance))
 	mux.HandleFunc("GET /v1/runs", s.authed(s.runs))
+	mux.HandleFunc("GET /v1/reports/lot", s.authed(s.reportLot))
+	mux.HandleFunc("GET /v1/reports/recall", s.authed(s.reportRecall))
+	mux.HandleFunc("GET /v1/reports/fsma204", s.authed(s.reportFSMA))
 	s.mux = mux
 	s.Monitor = &core.Monitor{Store: store, Rules: cfg.Gaps.GapRules(), Log: log}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

@@ -171,6 +171,7 @@ postgres:// URL.`,
 		a.pluginCommand(),
 		a.serveCommand(),
 		a.balanceCommand(),
+		a.reportCommand(),
 	)
 	root.AddCommand(a.holdCommands()...)
 	root.SetHelpCommand(helpCommand(root))

@@ -1,0 +1,183 @@
+package server
+
+import (
+	"bytes"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/report"
+)
+
+// Report endpoints: the report package over HTTP, the same reports as hub
+// report (docs/reports.md).
+//
+//	GET /v1/reports/lot?item=&lot=&format=pdf|html|json
+//	GET /v1/reports/recall?item=&lot=&format=csv|xlsx|pdf|html|json
+//	    (or supplier_lot=, sales_order=, customer=, or item= with from= and to=)
+//	GET /v1/reports/fsma204?item=&from=&to=[&lot=]&format=xlsx|csv|json
+//
+// A missing or bad parameter is a 400 that says which; an unknown lot a
+// 404. The report is rendered in full before the first byte is sent, so a
+// failure never sends half a file.
+
+func (s *Server) reportOptions() report.Options {
+	return report.Options{Version: s.reportVersion(), Tolerance: s.Monitor.Rules.Overdrawn.Tolerance}
+}
+
+// reportVersion is the version the binary was built as, for footers.
+func (s *Server) reportVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// required returns the named query parameters, or an EINVALID naming the
+// first one missing.
+func required(q url.Values, names ...string) ([]string, error) {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strings.TrimSpace(q.Get(n))
+		if out[i] == "" {
+			return nil, core.Errorf(core.EINVALID, "parameter %q is missing: the report needs %s", n, strings.Join(names, ", "))
+		}
+	}
+	return out, nil
+}
+
+func reportFormat(q url.Values, name, def string, formats []string) (string, error) {
+	f := q.Get("format")
+	if f == "" {
+		f = def
+	}
+	return f, report.CheckFormat(name, f, formats)
+}
+
+func parseDay(name, v string, end bool) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		return t, core.Errorf(core.EINVALID, "parameter %q: %q is not a date: give YYYY-MM-DD or RFC 3339", name, v)
+	}
+	if end {
+		t = t.AddDate(0, 0, 1)
+	}
+	return t, nil
+}
+
+// sendReport renders rep into memory and sends it.
+func (s *Server) sendReport(w http.ResponseWriter, rep any, format, name string) {
+	var b bytes.Buffer
+	if err := report.Render(&b, rep, format); err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", report.ContentType(format))
+	if format != "json" && format != "html" {
+		w.Header().Set("Content-Disposition", `attachment; filename="`+name+"."+format+`"`)
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(b.Bytes())
+}
+
+func (s *Server) reportLot(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	format, err := reportFormat(q, "lot", "pdf", report.LotFormats)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	v, err := required(q, "item", "lot")
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	rep, err := report.Lot(r.Context(), s.queries(), core.LotRef{Item: v[0], Lot: v[1]}, s.reportOptions())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.sendReport(w, rep, format, "lot-report")
+}
+
+func (s *Server) reportRecall(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	format, err := reportFormat(q, "recall", "xlsx", report.RecallFormats)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var sel core.Selector
+	switch {
+	case q.Get("lot") != "":
+		v, err := required(q, "item", "lot")
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		sel.Lot = &core.LotRef{Item: v[0], Lot: v[1]}
+	case q.Get("supplier_lot") != "":
+		sel.SupplierLot = q.Get("supplier_lot")
+	case q.Get("sales_order") != "":
+		sel.SalesOrder = q.Get("sales_order")
+	case q.Get("customer") != "":
+		sel.CustomerID = q.Get("customer")
+	case q.Get("item") != "":
+		v, err := required(q, "item", "from", "to")
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		sel.Item = v[0]
+		if sel.From, err = parseDay("from", v[1], false); err == nil {
+			sel.To, err = parseDay("to", v[2], true)
+		}
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+	default:
+		s.fail(w, core.Errorf(core.EINVALID, "say what to recall: item and lot, supplier_lot, sales_order, customer, or item with from and to"))
+		return
+	}
+	rep, err := report.Recall(r.Context(), s.queries(), sel, s.reportOptions())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.sendReport(w, rep, format, "recall-list")
+}
+
+func (s *Server) reportFSMA(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	format, err := reportFormat(q, "fsma204", "xlsx", report.FSMAFormats)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	v, err := required(q, "item", "from", "to")
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	p := report.FSMAParams{Item: v[0], Lot: q.Get("lot")}
+	if p.From, err = parseDay("from", v[1], false); err == nil {
+		p.To, err = parseDay("to", v[2], true)
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	rep, err := report.FSMA204(r.Context(), s.queries(), p, s.reportOptions())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.sendReport(w, rep, format, "fsma204")
+}
