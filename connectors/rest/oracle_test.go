@@ -1,0 +1,237 @@
+package rest_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lothub/lothub/sdk"
+)
+
+const (
+	oracleUser = "lothub.integration"
+	oraclePass = "oracle-pass-for-tests"
+)
+
+// oracleTxn is one row of inventoryCompletedTransactions, with the fields
+// the default mapping reads.
+type oracleTxn struct {
+	ID         int64
+	Type       string
+	Date       time.Time
+	Updated    time.Time
+	Item       string
+	Qty        any
+	UOM        string
+	Source     string // PO, work order or sales order number
+	SourceType string
+	Supplier   string
+	Customer   string
+	Lots       []map[string]any
+}
+
+func (t oracleTxn) json() map[string]any {
+	lots := t.Lots
+	if lots == nil {
+		lots = []map[string]any{}
+	}
+	m := map[string]any{
+		"TransactionId":             t.ID,
+		"TransactionTypeName":       t.Type,
+		"TransactionSourceTypeName": t.SourceType,
+		"TransactionDate":           t.Date.Format("2006-01-02T15:04:05-07:00"),
+		"LastUpdateDate":            t.Updated.Format("2006-01-02T15:04:05.000-07:00"),
+		"OrganizationCode":          "M1",
+		"ItemNumber":                t.Item,
+		"SubinventoryCode":          "STORES",
+		"TransactionQuantity":       t.Qty,
+		"TransactionUnitOfMeasure":  t.UOM,
+		"SourceReference":           t.Source,
+		"SupplierName":              nil,
+		"CustomerName":              nil,
+		"lots":                      lots,
+	}
+	if t.Supplier != "" {
+		m["SupplierName"] = t.Supplier
+	}
+	if t.Customer != "" {
+		m["CustomerName"] = t.Customer
+	}
+	return m
+}
+
+// fakeOracle serves inventoryCompletedTransactions as Fusion's REST
+// framework does: basic authentication, limit/offset, hasMore, items,
+// q=LastUpdateDate >= '…', orderBy, onlyData. Its answers can be made to
+// fail once (429 with Retry-After) or to be an HTML page.
+type fakeOracle struct {
+	*httptest.Server
+	mu       sync.Mutex
+	txns     []oracleTxn
+	fail429  int // fail the request with this offset once with 429
+	html     bool
+	requests []string
+	maxLimit int
+	dropKey  int64 // this transaction comes without its TransactionId
+}
+
+var oracleFilterRE = regexp.MustCompile(`^LastUpdateDate >= '([^']+)'$`)
+
+func newFakeOracle(t *testing.T, txns []oracleTxn) *fakeOracle {
+	t.Helper()
+	f := &fakeOracle{txns: txns, fail429: -1, maxLimit: 500}
+	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeOracle) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests = append(f.requests, r.URL.RawQuery)
+	if u, p, ok := r.BasicAuth(); !ok || u != oracleUser || p != oraclePass {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, "<html><body>Authorization failed</body></html>")
+		return
+	}
+	if r.URL.Path != "/fscmRestApi/resources/11.13.18.05/inventoryCompletedTransactions" {
+		http.NotFound(w, r)
+		return
+	}
+	if f.html {
+		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+		fmt.Fprint(w, "<!DOCTYPE html><html><head><title>Oracle Applications Cloud</title></head><body>Sign In</body></html>")
+		return
+	}
+	q := r.URL.Query()
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	if limit <= 0 {
+		limit = 25 // Fusion's default page
+	}
+	limit = min(limit, f.maxLimit)
+	offset, _ := strconv.Atoi(q.Get("offset"))
+	if offset == f.fail429 {
+		f.fail429 = -1
+		w.Header().Set("Retry-After", "7")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, `{"title":"Too Many Requests","status":"429"}`)
+		return
+	}
+	if q.Get("onlyData") != "true" || q.Get("expand") != "lots" || q.Get("orderBy") != "LastUpdateDate:asc,TransactionId:asc" {
+		http.Error(w, "unexpected query "+r.URL.RawQuery, http.StatusBadRequest)
+		return
+	}
+	var from time.Time
+	if fq := q.Get("q"); fq != "" {
+		m := oracleFilterRE.FindStringSubmatch(fq)
+		if m == nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, `{"title":"Bad Request","detail":"URL request parameter q with value %q is not valid."}`, fq)
+			return
+		}
+		var err error
+		if from, err = time.Parse("2006-01-02T15:04:05-07:00", m[1]); err != nil {
+			http.Error(w, "bad date "+m[1], http.StatusBadRequest)
+			return
+		}
+	}
+	var sel []oracleTxn
+	for _, t := range f.txns {
+		if !t.Updated.Before(from) {
+			sel = append(sel, t)
+		}
+	}
+	sort.SliceStable(sel, func(i, j int) bool {
+		if !sel[i].Updated.Equal(sel[j].Updated) {
+			return sel[i].Updated.Before(sel[j].Updated)
+		}
+		return sel[i].ID < sel[j].ID
+	})
+	end := min(offset+limit, len(sel))
+	items := []map[string]any{}
+	for i := offset; i < end; i++ {
+		item := sel[i].json()
+		if sel[i].ID == f.dropKey {
+			delete(item, "TransactionId")
+		}
+		items = append(items, item)
+	}
+	w.Header().Set("Content-Type", "application/vnd.oracle.adf.resourcecollection+json")
+	json.NewEncoder(w).Encode(map[string]any{
+		"items": items, "count": len(items), "hasMore": end < len(sel), "limit": limit, "offset": offset,
+	})
+}
+
+func (f *fakeOracle) set(txns []oracleTxn) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.txns = txns
+}
+
+func (f *fakeOracle) config(extra ...string) map[string]string {
+	c := map[string]string{"profile": "oracle-fusion-scm", "base_url": f.URL, "username": oracleUser, "password": oraclePass}
+	for i := 0; i+1 < len(extra); i += 2 {
+		c[extra[i]] = extra[i+1]
+	}
+	return c
+}
+
+var t0 = time.Date(2026, 3, 14, 8, 0, 0, 0, time.UTC)
+
+// oracleData is n transactions of the kinds the default mapping knows,
+// several sharing one LastUpdateDate (Fusion stamps a batch at once).
+func oracleData(n int) []oracleTxn {
+	types := []struct{ typ, src string }{
+		{"Purchase Order Receipt", "Purchase order"},
+		{"Work Order Issue", "Job or Schedule"},
+		{"Work Order Completion", "Job or Schedule"},
+		{"Sales Order Issue", "Sales order"},
+	}
+	var out []oracleTxn
+	for i := range n {
+		k := types[i%len(types)]
+		t := oracleTxn{ID: 300100000 + int64(i), Type: k.typ, SourceType: k.src,
+			Date: t0.Add(time.Duration(i) * time.Minute), Updated: t0.Add(time.Duration(i/3) * time.Minute),
+			Item: "FLOUR", Qty: json.Number("25"), UOM: "KG",
+			Lots: []map[string]any{{"LotNumber": fmt.Sprintf("L-%d", i), "TransactionQuantity": 25}}}
+		switch k.typ {
+		case "Purchase Order Receipt":
+			t.Source, t.Supplier = "PO-77", "Mill Co"
+			t.Lots[0]["SupplierLotNumber"] = "M-7781"
+		case "Work Order Issue", "Work Order Completion":
+			t.Source = "WO-1001"
+		case "Sales Order Issue":
+			t.Source, t.Customer = "SO-5", "Alpha Foods"
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func mustConfig(t *testing.T, c sdk.Connector, raw map[string]string) sdk.Config {
+	t.Helper()
+	cfg, err := sdk.ParseConfig(c.Spec(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func ids(rs []sdk.Record) string {
+	var s []string
+	for _, r := range rs {
+		s = append(s, r.ID)
+	}
+	return strings.Join(s, " ")
+}
