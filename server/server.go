@@ -53,6 +53,8 @@ type Server struct {
 	// (nil: every walk reads the store).
 	Genealogy *core.GraphCache
 
+	epcisJobs captureJobs // EPCIS capture jobs (epcis.go)
+
 	mu       sync.Mutex
 	webhooks map[string]*webhookTarget // by connector name, launched on first use
 
@@ -161,6 +163,7 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 	mux.HandleFunc("GET /v1/balance/{item}/{lot}", s.authed(s.balance))
 	mux.HandleFunc("GET /v1/balance/order/{order}", s.authed(s.orderBalance))
 	mux.HandleFunc("GET /v1/runs", s.authed(s.runs))
+	s.epcisRoutes(mux)
 	s.mux = mux
 	s.Monitor = &core.Monitor{Store: store, Rules: cfg.Gaps.GapRules(), Log: log}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
