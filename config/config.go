@@ -51,6 +51,8 @@ type Hub struct {
 	Notifiers []Notifier `yaml:"notifiers"`
 	// Lots configures the checks on lot numbers at ingest.
 	Lots Lots `yaml:"lots"`
+	// EPCIS configures EPCIS 2.0 capture (docs/epcis.md).
+	EPCIS EPCIS `yaml:"epcis"`
 
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`
@@ -63,6 +65,15 @@ type Lots struct {
 	// and 0 (core.DefaultLotPlaceholders); an empty list refuses only
 	// empty and blank lot numbers, which are always refused.
 	Placeholders []string `yaml:"placeholders"`
+}
+
+// EPCIS configures EPCIS 2.0 capture (hub ingest --format epcis, the
+// /epcis routes of hub serve).
+type EPCIS struct {
+	// GTINItems maps a 14-digit GTIN to the item number the ERP uses for
+	// it, so that a lot captured by EPCIS and the same lot in the ERP are
+	// one lot. A GTIN not listed is its own item.
+	GTINItems map[string]string `yaml:"gtin_items"`
 }
 
 // LotPlaceholders is the placeholder check the configuration asks for.

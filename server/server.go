@@ -53,6 +53,8 @@ type Server struct {
 	// (nil: every walk reads the store).
 	Genealogy *core.GraphCache
 
+	epcisJobs captureJobs // EPCIS capture jobs (epcis.go)
+
 	mu       sync.Mutex
 	webhooks map[string]*webhookTarget // by connector name, launched on first use
 
@@ -164,6 +166,7 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 	mux.HandleFunc("GET /v1/reports/lot", s.authed(s.reportLot))
 	mux.HandleFunc("GET /v1/reports/recall", s.authed(s.reportRecall))
 	mux.HandleFunc("GET /v1/reports/fsma204", s.authed(s.reportFSMA))
+	s.epcisRoutes(mux)
 	s.mux = mux
 	s.Monitor = &core.Monitor{Store: store, Rules: cfg.Gaps.GapRules(), Log: log}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

@@ -17,10 +17,10 @@ import (
 )
 
 func (a *app) ingestCommand() *cobra.Command {
-	var events, mappingFile, kind, source string
+	var events, mappingFile, kind, source, format string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "ingest --events FILE.jsonl | --mapping MAP.yaml --kind KIND FILE...",
+		Use:   "ingest --events FILE.jsonl | --mapping MAP.yaml --kind KIND FILE... | --format epcis FILE...",
 		Short: "Ingest canonical events, or source records through a mapping",
 		Long: `With --events, reads canonical events, one JSON object a line (- for
 standard input), and applies them to the genealogy.
@@ -30,6 +30,9 @@ of one --kind, archives each record as it is, maps it to canonical events
 and applies them: the path a connector's records take. The archive lets
 'hub remap' replay a fixed mapping later.
 
+With --format epcis, captures EPCIS 2.0 JSON/JSON-LD documents
+(docs/epcis.md): an invalid document is refused whole.
+
 Re-ingesting the same input changes nothing. Invalid lines and records that
 fail to map are quarantined with file:line, record id and the reason (see
 'hub errors'); they never stop the rest of the input.`,
@@ -37,6 +40,13 @@ fail to map are quarantined with file:line, record id and the reason (see
   hub ingest --mapping examples/mappings/csv-export.yaml --kind receipt receipts.csv`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
+			case format == "epcis":
+				if events != "" || mappingFile != "" || len(args) == 0 {
+					return usageError{fmt.Errorf("--format epcis takes the EPCIS documents to capture (- for standard input), without --events or --mapping")}
+				}
+				return a.ingestEPCIS(cmd.Context(), args, asJSON)
+			case format != "":
+				return usageError{fmt.Errorf("unknown --format %q: the one format is epcis (EPCIS 2.0 JSON/JSON-LD)", format)}
 			case events != "" && mappingFile != "":
 				return usageError{fmt.Errorf("give either --events or --mapping, not both")}
 			case events != "":
@@ -60,6 +70,7 @@ fail to map are quarantined with file:line, record id and the reason (see
 	cmd.Flags().StringVar(&mappingFile, "mapping", "", "mapping file turning the source records into events")
 	cmd.Flags().StringVar(&kind, "kind", "", "source record kind of the files (with --mapping)")
 	cmd.Flags().StringVar(&source, "source", "", "source name the records are archived under (default: the file's name)")
+	cmd.Flags().StringVar(&format, "format", "", "epcis: the files are EPCIS 2.0 JSON/JSON-LD documents (docs/epcis.md)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the counts as JSON")
 	cmd.Flags().BoolVar(&a.evaluate, "evaluate", true, "evaluate the gap rules after the ingest when events are unevaluated (--evaluate=false for a bulk backfill; the next sync, ingest or 'hub gaps --evaluate' catches up)")
 	return cmd

@@ -1,0 +1,726 @@
+package epcis
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/epcis/schema"
+)
+
+// Source is the raw archive's source of every captured EPCIS event: an
+// event is one record whichever file or request carried it, so capturing
+// it twice archives nothing new.
+const Source = "epcis"
+
+// SkipRule names the skips of events lothub stores but cannot use for
+// genealogy (hub ingest counts them under it).
+const SkipRule = "epcis"
+
+// Options are what a capture needs beyond the document.
+type Options struct {
+	// GTINItems maps a GTIN-14 to the ERP's item number (hub.yaml
+	// epcis.gtin_items); a GTIN not listed is its own item.
+	GTINItems map[string]string
+	// Now stamps the archived records; time.Now when nil.
+	Now func() time.Time
+}
+
+// InvalidError is a document refused whole: nothing of it is stored.
+type InvalidError struct {
+	Where    string // file name or "request body"
+	Problems []schema.Problem
+}
+
+func (e *InvalidError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: not a valid EPCIS 2.0 document, nothing was stored (%d problem(s)); fix these and capture it again:", e.Where, len(e.Problems))
+	for i, p := range e.Problems {
+		if i == 20 {
+			fmt.Fprintf(&b, "\n  … and %d more", len(e.Problems)-20)
+			break
+		}
+		fmt.Fprintf(&b, "\n  %s", p)
+	}
+	return b.String()
+}
+
+// Code makes an InvalidError an EINVALID for the CLI and the HTTP server.
+func (e *InvalidError) Unwrap() error { return core.Errorf(core.EINVALID, "%s", e.Error()) }
+
+// Detect says whether data looks like an EPCIS JSON document or event: a
+// JSON object with "type": "EPCISDocument" (or EPCISQueryDocument) or an
+// "@context". XML is recognised to say it is not captured yet.
+func Detect(data []byte) (string, bool) {
+	t := bytes.TrimLeft(data, " \t\r\n\ufeff")
+	if len(t) > 0 && t[0] == '<' {
+		return "xml", false
+	}
+	if len(t) == 0 || t[0] != '{' {
+		return "", false
+	}
+	var head struct {
+		Type    string          `json:"type"`
+		Context json.RawMessage `json:"@context"`
+	}
+	if json.Unmarshal(t, &head) != nil {
+		return "", false
+	}
+	switch {
+	case head.Type == "EPCISDocument", head.Type == "EPCISQueryDocument":
+		return "document", true
+	case eventTypes[head.Type]:
+		return "event", true
+	case len(head.Context) > 0:
+		return "document", true
+	}
+	return "", false
+}
+
+var eventTypes = map[string]bool{
+	"ObjectEvent": true, "AggregationEvent": true, "TransformationEvent": true,
+	"TransactionEvent": true, "AssociationEvent": true,
+}
+
+// Result is what Capture made of a document.
+type Result struct {
+	Records []core.MappedRecord // one per EPCIS event, in document order
+	Events  int                 // EPCIS events in the document
+	// Unusable counts the events stored but of no use to the genealogy,
+	// by reason (also in the records' Skip).
+	Unusable map[string]int
+}
+
+// Capture validates an EPCIS 2.0 JSON/JSON-LD document (or one event, as
+// POST /epcis/events takes it) against GS1's schema and maps its events.
+// An invalid document is an *InvalidError naming every problem by JSON
+// pointer, and nothing of it must be stored. where names the input in
+// errors.
+func Capture(data []byte, where string, opt Options) (*Result, error) {
+	kind, ok := Detect(data)
+	if kind == "xml" {
+		return nil, core.Errorf(core.EINVALID, "%s: EPCIS XML is not captured yet: send the document as EPCIS 2.0 JSON / JSON-LD", where)
+	}
+	if !ok {
+		return nil, core.Errorf(core.EINVALID, `%s: not an EPCIS document: want a JSON object with "type": "EPCISDocument" (or an EPCIS event with its "@context")`, where)
+	}
+	tree, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return nil, core.Errorf(core.EINVALID, "%s: not JSON: %v", where, err)
+	}
+	urnsToBare(tree, "")
+	probs, err := schema.Validate(tree)
+	if err != nil {
+		return nil, err
+	}
+	if len(probs) > 0 {
+		return nil, &InvalidError{Where: where, Problems: probs}
+	}
+	var events []json.RawMessage
+	base := "/epcisBody/eventList/"
+	if kind == "event" {
+		events = []json.RawMessage{data}
+		base = ""
+	} else {
+		var doc struct {
+			Body struct {
+				EventList    []json.RawMessage `json:"eventList"`
+				QueryResults *struct {
+					ResultsBody struct {
+						EventList []json.RawMessage `json:"eventList"`
+					} `json:"resultsBody"`
+				} `json:"queryResults"`
+			} `json:"epcisBody"`
+		}
+		if err := json.Unmarshal(data, &doc); err != nil {
+			return nil, core.Errorf(core.EINVALID, "%s: %v", where, err)
+		}
+		events = doc.Body.EventList
+		if doc.Body.QueryResults != nil {
+			events = doc.Body.QueryResults.ResultsBody.EventList
+			base = "/epcisBody/queryResults/resultsBody/eventList/"
+		}
+	}
+	var head struct {
+		Context any `json:"@context"`
+	}
+	_ = json.Unmarshal(data, &head)
+	m := &mapper{opt: opt, instLot: map[string]string{}, prefixes: ContextPrefixes(head.Context)}
+	now := time.Now
+	if opt.Now != nil {
+		now = opt.Now
+	}
+	at := now().UTC()
+	res := &Result{Events: len(events), Unusable: map[string]int{}}
+	for i, raw := range events {
+		ptr := base
+		if ptr != "" {
+			ptr = fmt.Sprintf("%s%d", base, i)
+		}
+		rec := m.record(raw, ptr, where, at)
+		if rec.Skip != nil {
+			res.Unusable[rec.Skip.Reason]++
+		}
+		res.Records = append(res.Records, rec)
+	}
+	return res, nil
+}
+
+// urnsToBare rewrites, in the tree the schema checks (never in what is
+// archived), the CBV URNs of vocabulary fields to bare words: EPCIS 2.0 XML
+// allows them, GS1's JSON schema does not, and lothub accepts all three
+// forms on capture (errata to issue 19).
+func urnsToBare(v any, key string) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, c := range x {
+			if s, ok := c.(string); ok && strings.HasPrefix(s, "urn:epcglobal:cbv:") && vocabField(key, k) {
+				x[k] = Bare(s)
+				continue
+			}
+			urnsToBare(c, k)
+		}
+	case []any:
+		for i, c := range x {
+			if s, ok := c.(string); ok && (key == "set" || key == "unset") && strings.HasPrefix(s, "urn:epcglobal:cbv:") {
+				x[i] = Bare(s)
+				continue
+			}
+			urnsToBare(c, key)
+		}
+	}
+}
+
+// vocabField says whether field k of an object held under parent is a CBV
+// vocabulary value.
+func vocabField(parent, k string) bool {
+	switch k {
+	case "bizStep", "disposition":
+		return true
+	case "type":
+		return parent == "bizTransactionList" || parent == "sourceList" || parent == "destinationList"
+	case "reason":
+		return parent == "errorDeclaration"
+	}
+	return false
+}
+
+// epcisEvent is what the mapping reads of an EPCIS event. Everything else
+// (sensor data, extensions, certification info) stays in the archived JSON.
+type epcisEvent struct {
+	Type               string          `json:"type"`
+	EventID            string          `json:"eventID"`
+	EventTime          string          `json:"eventTime"`
+	Action             string          `json:"action"`
+	BizStep            string          `json:"bizStep"`
+	Disposition        string          `json:"disposition"`
+	ParentID           string          `json:"parentID"`
+	EPCList            []string        `json:"epcList"`
+	ChildEPCs          []string        `json:"childEPCs"`
+	InputEPCList       []string        `json:"inputEPCList"`
+	OutputEPCList      []string        `json:"outputEPCList"`
+	QuantityList       []quantity      `json:"quantityList"`
+	ChildQuantityList  []quantity      `json:"childQuantityList"`
+	InputQuantityList  []quantity      `json:"inputQuantityList"`
+	OutputQuantityList []quantity      `json:"outputQuantityList"`
+	TransformationID   string          `json:"transformationID"`
+	ReadPoint          *place          `json:"readPoint"`
+	BizLocation        *place          `json:"bizLocation"`
+	BizTransactionList []bizTx         `json:"bizTransactionList"`
+	SourceList         []sourceDest    `json:"sourceList"`
+	DestinationList    []sourceDest    `json:"destinationList"`
+	ILMD               map[string]any  `json:"ilmd"`
+	ErrorDeclaration   *errDeclaration `json:"errorDeclaration"`
+}
+
+type quantity struct {
+	EPCClass string   `json:"epcClass"`
+	Quantity *float64 `json:"quantity"`
+	UOM      string   `json:"uom"`
+}
+
+type place struct {
+	ID string `json:"id"`
+}
+
+type bizTx struct {
+	Type           string `json:"type"`
+	BizTransaction string `json:"bizTransaction"`
+}
+
+type sourceDest struct {
+	Type        string `json:"type"`
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+}
+
+type errDeclaration struct {
+	DeclarationTime    string   `json:"declarationTime"`
+	Reason             string   `json:"reason"`
+	CorrectiveEventIDs []string `json:"correctiveEventIDs"`
+}
+
+type mapper struct {
+	opt Options
+	// instLot remembers the lot that a commissioning in this capture gave
+	// a serialised instance (GTIN + serial), for the events after it.
+	instLot map[string]string
+	// prefixes are the @context's namespace prefixes (event hash IDs).
+	prefixes map[string]string
+}
+
+// record maps one EPCIS event to an archived record and its events.
+func (m *mapper) record(raw json.RawMessage, ptr, where string, at time.Time) core.MappedRecord {
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, raw); err != nil {
+		compact.Write(raw)
+	}
+	payload := compact.Bytes()
+	loc := where
+	if ptr != "" {
+		loc = where + "#" + ptr
+	}
+	var ev epcisEvent
+	err := json.Unmarshal(raw, &ev)
+	id := ev.EventID
+	if id == "" && err == nil {
+		id, err = HashID(raw, m.prefixes)
+	}
+	rec := core.MappedRecord{Raw: core.RawRecord{Source: Source, Kind: ev.Type, RecordID: id, Payload: payload, ReceivedAt: at, Mapping: "epcis@1"}}
+	if rec.Raw.RecordID == "" {
+		rec.Raw.RecordID = "unidentified:" + core.RawHash(payload)
+	}
+	if err != nil {
+		rec.Err = fmt.Errorf("%s: EPCIS event cannot be read: %v", loc, err)
+		return rec
+	}
+	if len(raw) > core.MaxEventSize {
+		rec.Err = fmt.Errorf("%s: %s", loc, core.EventTooLong())
+		return rec
+	}
+	if ev.ErrorDeclaration != nil {
+		rec.Events, err = m.declaration(&ev, id)
+		if len(rec.Events) == 0 && err == nil {
+			rec.Skip = &core.Skip{Rule: SkipRule, Reason: "error declaration of an event that made nothing lothub traces"}
+		}
+	} else {
+		var why string
+		rec.Events, why, err = m.events(&ev, id)
+		if len(rec.Events) == 0 && err == nil {
+			rec.Skip = &core.Skip{Rule: SkipRule, Reason: why}
+		}
+	}
+	if err != nil {
+		rec.Err = fmt.Errorf("%s (eventID %s): %v", loc, id, err)
+		rec.Events = nil
+	}
+	return rec
+}
+
+// declaration maps an event that carries an errorDeclaration: it declares
+// the event of the same identity (its eventID, or the hash ID, which leaves
+// errorDeclaration out) erroneous, so every canonical event that event made
+// is reversed. The corrective events are events of their own.
+func (m *mapper) declaration(ev *epcisEvent, id string) ([]*core.Event, error) {
+	orig := *ev
+	orig.ErrorDeclaration = nil
+	made, _, err := m.events(&orig, id)
+	if err != nil {
+		return nil, err
+	}
+	t := ev.ErrorDeclaration.DeclarationTime
+	if t == "" {
+		t = ev.EventTime
+	}
+	when, err := utc(t)
+	if err != nil {
+		return nil, fmt.Errorf("errorDeclaration.declarationTime: %v", err)
+	}
+	reason := "EPCIS error declaration"
+	if r := Bare(ev.ErrorDeclaration.Reason); r != "" {
+		reason += ": " + r
+	}
+	if len(ev.ErrorDeclaration.CorrectiveEventIDs) > 0 {
+		reason += " (corrected by " + strings.Join(ev.ErrorDeclaration.CorrectiveEventIDs, ", ") + ")"
+	}
+	out := make([]*core.Event, 0, len(made))
+	for _, e := range made {
+		out = append(out, &core.Event{ID: e.ID + ":error", Type: core.Reverse, Time: when, Reverses: e.ID, Reason: reason})
+	}
+	return out, nil
+}
+
+func utc(s string) (string, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return "", fmt.Errorf("time %q is not an ISO 8601 date-time with an offset", s)
+	}
+	return t.UTC().Format(time.RFC3339Nano), nil
+}
+
+// item is the lot's item: the ERP's item number of the GTIN when mapped.
+func (m *mapper) item(gtin string) string {
+	if it, ok := m.opt.GTINItems[gtin]; ok && it != "" {
+		return it
+	}
+	return gtin
+}
+
+// lotOf is the lot an identifier names, "" when none.
+func (m *mapper) lotOf(id Ident, ilmdLot string) (core.LotRef, string) {
+	switch id.Kind {
+	case "sscc":
+		return core.LotRef{Item: "SSCC", Lot: id.SSCC}, ""
+	case "lot":
+		return core.LotRef{Item: m.item(id.GTIN), Lot: id.Lot}, ""
+	case "instance":
+		lot := id.Lot
+		key := id.GTIN + "\x00" + id.Serial
+		if lot == "" && ilmdLot != "" {
+			lot = ilmdLot
+			m.instLot[key] = lot
+		}
+		if lot == "" {
+			lot = m.instLot[key]
+		}
+		if lot == "" {
+			return core.LotRef{}, "serialised item without a lot number (no ilmd lotNumber, no Digital Link /10/)"
+		}
+		return core.LotRef{Item: m.item(id.GTIN), Lot: lot}, ""
+	}
+	return core.LotRef{}, "identifier is no lot, SGTIN with a lot, or SSCC"
+}
+
+// lots gathers the lots of an EPC list and a quantity list: instances of one
+// lot are counted (EA), quantities of one lot and unit summed.
+func (m *mapper) lots(epcs []string, qs []quantity, ilmdLot string) ([]core.LotQty, []string) {
+	var out []core.LotQty
+	var why []string
+	idx := map[[3]string]int{}
+	add := func(ref core.LotRef, qty *float64, uom string) {
+		k := [3]string{ref.Item, ref.Lot, uom}
+		if i, ok := idx[k]; ok {
+			if out[i].Qty != nil && qty != nil {
+				s := *out[i].Qty + *qty
+				out[i].Qty = &s
+			}
+			return
+		}
+		idx[k] = len(out)
+		out = append(out, core.LotQty{Item: ref.Item, Lot: ref.Lot, Qty: qty, UOM: uom})
+	}
+	one := 1.0
+	for _, e := range epcs {
+		ref, bad := m.lotOf(ParseID(e), ilmdLot)
+		if bad != "" {
+			why = append(why, e+": "+bad)
+			continue
+		}
+		q := one
+		add(ref, &q, "EA")
+	}
+	for _, q := range qs {
+		ref, bad := m.lotOf(ParseID(q.EPCClass), ilmdLot)
+		if bad != "" {
+			why = append(why, q.EPCClass+": "+bad)
+			continue
+		}
+		if q.Quantity == nil {
+			add(ref, nil, "")
+			continue
+		}
+		v := *q.Quantity
+		uom := q.UOM
+		if uom == "" {
+			uom = "EA" // a quantity without uom counts instances (EPCIS 2.0 §7.3.3.3)
+		}
+		add(ref, &v, uom)
+	}
+	return out, why
+}
+
+func (ev *epcisEvent) ilmdLot() string {
+	for k, v := range ev.ILMD {
+		if s, ok := v.(string); ok && localName(k) == "lotNumber" {
+			return s
+		}
+	}
+	return ""
+}
+
+// attributes are the lot attributes of the ilmd, under the names hub lot
+// shows (docs/events.md): expiration_date, manufacturing_date, and
+// best_before_date.
+func (ev *epcisEvent) attributes() map[string]any {
+	names := map[string]string{
+		"itemExpirationDate": "expiration_date", "productionDate": "manufacturing_date",
+		"manufacturingDate": "manufacturing_date", "bestBeforeDate": "best_before_date",
+	}
+	var out map[string]any
+	for k, v := range ev.ILMD {
+		if n, ok := names[localName(k)]; ok {
+			if s, ok := v.(string); ok {
+				if out == nil {
+					out = map[string]any{}
+				}
+				out[n] = s
+			}
+		}
+	}
+	return out
+}
+
+func localName(k string) string {
+	if i := strings.LastIndexAny(k, ":#/"); i >= 0 {
+		return k[i+1:]
+	}
+	return k
+}
+
+// party is the first of the source or destination list of the preferred
+// types: the owning party, else the possessing party, else the location.
+func party(list []sourceDest, dest bool) *core.Party {
+	for _, want := range []string{"owning_party", "possessing_party", "location"} {
+		for _, sd := range list {
+			if Bare(sd.Type) == want {
+				id := sd.Source
+				if dest {
+					id = sd.Destination
+				}
+				if id != "" {
+					return &core.Party{ID: id}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (ev *epcisEvent) bizTx(types ...string) string {
+	for _, t := range types {
+		for _, b := range ev.BizTransactionList {
+			if Bare(b.Type) == t {
+				return b.BizTransaction
+			}
+		}
+	}
+	return ""
+}
+
+// events maps one EPCIS event (without error declaration). No events and a
+// reason: the event is stored but says nothing lothub can trace.
+func (m *mapper) events(ev *epcisEvent, id string) ([]*core.Event, string, error) {
+	when, err := utc(ev.EventTime)
+	if err != nil {
+		return nil, "", fmt.Errorf("eventTime: %v", err)
+	}
+	n := 0
+	var out []*core.Event
+	newEvent := func(t core.EventType) *core.Event {
+		n++
+		e := &core.Event{ID: fmt.Sprintf("epcis:%s:%d", id, n), Type: t, Time: when}
+		if ev.BizLocation != nil {
+			e.Location = ev.BizLocation.ID
+		}
+		out = append(out, e)
+		return e
+	}
+	bs := Bare(ev.BizStep)
+	stepName := bs
+	if stepName == "" {
+		stepName = strings.ToLower(ev.Action)
+	}
+	stepParams := func() map[string]any {
+		p := map[string]any{"epcis_event": id}
+		if d := Bare(ev.Disposition); d != "" {
+			p["disposition"] = d
+		}
+		if ev.ReadPoint != nil {
+			p["read_point"] = ev.ReadPoint.ID
+		}
+		if len(ev.BizTransactionList) > 0 {
+			var txs []string
+			for _, b := range ev.BizTransactionList {
+				txs = append(txs, b.BizTransaction)
+			}
+			p["biz_transactions"] = strings.Join(txs, " ")
+		}
+		return p
+	}
+	step := func(l core.LotQty, name string, extra map[string]any) {
+		e := newEvent(core.Step)
+		e.Lot = &core.LotRef{Item: l.Item, Lot: l.Lot}
+		e.Step = name
+		e.Params = stepParams()
+		for k, v := range extra {
+			e.Params[k] = v
+		}
+	}
+	none := func(why []string, what string) string {
+		if len(why) == 0 {
+			return what
+		}
+		sort.Strings(why)
+		return what + ": " + why[0]
+	}
+
+	switch ev.Type {
+	case "ObjectEvent", "TransactionEvent":
+		ilmd := ""
+		if ev.Action == "ADD" {
+			ilmd = ev.ilmdLot()
+		}
+		lots, why := m.lots(ev.EPCList, ev.QuantityList, ilmd)
+		if ev.Type == "TransactionEvent" && ev.ParentID != "" {
+			more, w := m.lots([]string{ev.ParentID}, nil, "")
+			lots, why = append(lots, more...), append(why, w...)
+		}
+		if len(lots) == 0 {
+			return nil, none(why, fmt.Sprintf("%s %s without a lot lothub can trace", ev.Type, ev.Action)), nil
+		}
+		creates := ev.Type == "ObjectEvent" && ev.Action == "ADD" && (bs == "commissioning" || ev.ILMD != nil)
+		for _, l := range lots {
+			ref := &core.LotRef{Item: l.Item, Lot: l.Lot}
+			switch {
+			case l.Qty == nil:
+				step(l, stepName, nil)
+			case creates:
+				// Commissioning: the lot comes into being. With the
+				// production order it was made by, it is that order's
+				// output (and joins the ERP's consumptions of it);
+				// without, it is sourced as a receipt.
+				if o := ev.bizTx("prodorder"); o != "" {
+					e := newEvent(core.Produce)
+					e.Order = o
+					e.Lot, e.Qty, e.UOM, e.Params = ref, l.Qty, l.UOM, ev.attributes()
+				} else {
+					e := newEvent(core.Receive)
+					e.Lot, e.Qty, e.UOM, e.Params = ref, l.Qty, l.UOM, ev.attributes()
+					e.Supplier = party(ev.SourceList, false)
+					e.PO = ev.bizTx("po")
+				}
+			case ev.Action == "DELETE" || bs == "decommissioning" || bs == "destroying" || bs == "disposing":
+				e := newEvent(core.Adjust)
+				q := -*l.Qty
+				e.Lot, e.Qty, e.UOM, e.Reason = ref, &q, l.UOM, "EPCIS "+stepName
+			case (bs == "receiving" || bs == "arriving") && party(ev.SourceList, false) != nil:
+				e := newEvent(core.Receive)
+				e.Lot, e.Qty, e.UOM = ref, l.Qty, l.UOM
+				e.Supplier = party(ev.SourceList, false)
+				e.SupplierLot = l.Lot
+				e.PO = ev.bizTx("po")
+			case (bs == "shipping" || bs == "departing") && party(ev.DestinationList, true) != nil:
+				e := newEvent(core.Ship)
+				e.Lot, e.Qty, e.UOM = ref, l.Qty, l.UOM
+				e.Customer = party(ev.DestinationList, true)
+				e.SalesOrder = ev.bizTx("po")
+				e.Delivery = ev.bizTx("desadv", "bol")
+			default:
+				step(l, stepName, nil)
+			}
+		}
+	case "AggregationEvent", "AssociationEvent":
+		children, why := m.lots(ev.ChildEPCs, ev.ChildQuantityList, "")
+		var parent *core.LotRef
+		if ev.ParentID != "" {
+			if ref, bad := m.lotOf(ParseID(ev.ParentID), ""); bad == "" {
+				parent = &ref
+			}
+		}
+		if ev.Type == "AssociationEvent" {
+			// An association ties assets (a sensor, a reusable crate) to
+			// a parent; it moves no product: a step on each lot.
+			for _, c := range children {
+				step(c, "association", map[string]any{"parent": ev.ParentID, "action": ev.Action})
+			}
+			if len(out) == 0 {
+				return nil, none(why, "AssociationEvent without a lot lothub can trace"), nil
+			}
+			break
+		}
+		switch {
+		case parent == nil && len(children) == 0:
+			return nil, none(why, "AggregationEvent without a parent or child lot lothub can trace"), nil
+		case parent == nil:
+			for _, c := range children {
+				step(c, stepName, map[string]any{"parent": ev.ParentID})
+			}
+		case ev.Action == "DELETE" || len(children) == 0:
+			// Unpacking keeps the packing's links: the lots were in the
+			// parent, which a recall must still reach.
+			step(core.LotQty{Item: parent.Item, Lot: parent.Lot}, stepName, map[string]any{"action": ev.Action})
+		default:
+			// Packing: the children's lots are parents of the SSCC, a
+			// lot of item SSCC, so a recall of a child lot reaches the
+			// pallet's shipment. ADD moves the quantities; OBSERVE only
+			// restates the containment (links, no quantities).
+			e := newEvent(core.Transform)
+			for _, c := range children {
+				if ev.Action != "ADD" {
+					c.Qty, c.UOM = nil, ""
+				}
+				e.Inputs = append(e.Inputs, c)
+			}
+			out1 := core.LotQty{Item: parent.Item, Lot: parent.Lot}
+			if ev.Action == "ADD" {
+				one := 1.0
+				out1.Qty, out1.UOM = &one, "EA"
+			}
+			e.Outputs = []core.LotQty{out1}
+		}
+	case "TransformationEvent":
+		ins, whyIn := m.lots(ev.InputEPCList, ev.InputQuantityList, "")
+		outs, whyOut := m.lots(ev.OutputEPCList, ev.OutputQuantityList, ev.ilmdLot())
+		if ev.TransformationID != "" {
+			// The events of one transformation ID are one
+			// transformation: its inputs are consumed by, and its
+			// outputs produced by, the order named after the ID, so
+			// they link whatever event and order they come in.
+			order := "epcis:transformation:" + ev.TransformationID
+			for _, l := range ins {
+				if l.Qty == nil {
+					step(l, stepName, map[string]any{"transformation": ev.TransformationID})
+					continue
+				}
+				e := newEvent(core.Consume)
+				e.Lot, e.Qty, e.UOM, e.Order = &core.LotRef{Item: l.Item, Lot: l.Lot}, l.Qty, l.UOM, order
+			}
+			for _, l := range outs {
+				if l.Qty == nil {
+					step(l, stepName, map[string]any{"transformation": ev.TransformationID})
+					continue
+				}
+				e := newEvent(core.Produce)
+				e.Lot, e.Qty, e.UOM, e.Order, e.Params = &core.LotRef{Item: l.Item, Lot: l.Lot}, l.Qty, l.UOM, order, ev.attributes()
+			}
+			if len(out) == 0 {
+				return nil, none(append(whyIn, whyOut...), "TransformationEvent without a lot lothub can trace"), nil
+			}
+			break
+		}
+		if len(ins) == 0 || len(outs) == 0 {
+			side, why := "inputs", whyIn
+			if len(ins) > 0 {
+				side, why = "outputs", whyOut
+			}
+			return nil, none(why, "TransformationEvent whose "+side+" have no lot lothub can trace (and no transformationID to join another event)"), nil
+		}
+		e := newEvent(core.Transform)
+		e.Inputs, e.Outputs = ins, outs
+	default:
+		return nil, "", fmt.Errorf("unknown EPCIS event type %q", ev.Type)
+	}
+	for _, e := range out {
+		if e.Qty != nil && (math.IsNaN(*e.Qty) || math.IsInf(*e.Qty, 0)) {
+			return nil, "", fmt.Errorf("quantity is not a finite number")
+		}
+	}
+	return out, "", nil
+}

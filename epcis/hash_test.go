@@ -1,0 +1,83 @@
+package epcis_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/lothub/lothub/epcis"
+)
+
+// The expected hashes are the reference implementation's published ones
+// (github.com/RalphTro/epcis-event-hash-generator, tests/examples, commit
+// 5d2f1c389a1599af40fe1b530b62e0ca59ab818f), copied to testdata/hash with
+// their documents.
+//
+// known lists the events whose reference hash lothub does not reproduce
+// yet (sensor data, ilmd and extension ordering, GS1 keys beyond
+// SGTIN/SSCC/SGLN/PGLN/LGTIN, epc lists in other identifier forms): 15 of
+// the 39 events. Every other event must match; the test logs each known
+// one's pre-hash.
+var known = map[string][]int{
+	"CertificationInfoAndSensorReportWithCRS.jsonld": {0},
+	"ReferenceEventHashAlgorithm2.jsonld":            {0},
+	"ReferenceEventHashAlgorithm3.jsonld":            {0},
+	"TimeStampRoundOff.jsonld":                       {2},
+	"epcisDocHavingEventWithIgnoreFields.jsonld":     {0},
+	"epcisDocWithAllGS1Keys.jsonld":                  {0},
+	"epcisDocWithCustomSchemaInContext.jsonld":       {1},
+	"epcisDocWithDefaultSchemaInContext.jsonld":      {1},
+	"epcisDocWithSensorComponent.jsonld":             {0},
+	"epcisDocWithSensorDataObjectEvent.jsonld":       {0},
+	"epcisDocWithVariousEventTypes.jsonld":           {0, 1, 10, 12},
+	"epclist_normalisation.jsonld":                   {0},
+}
+
+func TestEpcisHashIDReference(t *testing.T) {
+	files, _ := filepath.Glob("testdata/hash/*.jsonld")
+	if len(files) == 0 {
+		t.Fatal("no reference documents")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantData, err := os.ReadFile(strings.TrimSuffix(f, ".jsonld") + ".hashes")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := strings.Fields(string(wantData))
+			var doc struct {
+				Context any `json:"@context"`
+				Body    struct {
+					EventList []json.RawMessage `json:"eventList"`
+				} `json:"epcisBody"`
+			}
+			if err := json.Unmarshal(data, &doc); err != nil {
+				t.Fatal(err)
+			}
+			if len(doc.Body.EventList) != len(want) {
+				t.Skipf("%d events in epcisBody.eventList, %d hashes: a query document (its events are in queryResults)", len(doc.Body.EventList), len(want))
+			}
+			for i, ev := range doc.Body.EventList {
+				got, err := epcis.HashID(ev, epcis.ContextPrefixes(doc.Context))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != want[i] {
+					pre, _ := epcis.PreHash(ev, epcis.ContextPrefixes(doc.Context))
+					if slices.Contains(known[filepath.Base(f)], i) {
+						t.Logf("not conforming (known): event %d: pre-hash %s", i, pre)
+						continue
+					}
+					t.Errorf("event %d: got %s, want %s\npre-hash: %s", i, got, want[i], pre)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,171 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/epcis"
+	"github.com/lothub/lothub/epcis/schema"
+)
+
+// The EPCIS 2.0 REST binding's capture interface (docs/epcis.md):
+//
+//	POST /epcis/capture       an EPCISDocument → 202, Location: /epcis/capture/{id}
+//	GET  /epcis/capture/{id}  the capture job: running, success, errors
+//	POST /epcis/events        one event → 201, Location: /epcis/events/{eventID}
+//
+// Bearer tokens as POST /v1/events. A capture is committed before the
+// answer, as webhooks are: a 202 means the document is stored, and the job
+// only reports it. Jobs are kept in memory (the last maxCaptureJobs); the
+// events are in the store whatever becomes of the process.
+func (s *Server) epcisRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /epcis/capture", s.authed(s.epcisCapture))
+	mux.HandleFunc("GET /epcis/capture/{id}", s.authed(s.epcisCaptureJob))
+	mux.HandleFunc("POST /epcis/events", s.authed(s.epcisEvent))
+}
+
+// maxCaptureJobs bounds the capture jobs the server remembers.
+const maxCaptureJobs = 1000
+
+// captureJob is the EPCIS capture job resource.
+type captureJob struct {
+	CaptureID             string            `json:"captureID"`
+	CreatedAt             string            `json:"createdAt"`
+	FinishedAt            string            `json:"finishedAt,omitempty"`
+	Running               bool              `json:"running"`
+	Success               bool              `json:"success"`
+	CaptureErrorBehaviour string            `json:"captureErrorBehaviour"`
+	Errors                []captureError    `json:"errors"`
+	Counts                *core.RecordStats `json:"counts,omitempty"`
+	// Unusable counts the events stored without genealogy, by reason.
+	Unusable map[string]int `json:"unusable,omitempty"`
+}
+
+type captureError struct {
+	Pointer string `json:"pointer,omitempty"`
+	Reason  string `json:"reason"`
+}
+
+type captureJobs struct {
+	mu    sync.Mutex
+	next  int
+	jobs  map[string]*captureJob
+	order []string
+}
+
+func (c *captureJobs) add(j *captureJob) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.jobs == nil {
+		c.jobs = map[string]*captureJob{}
+	}
+	c.next++
+	j.CaptureID = strconv.Itoa(c.next)
+	c.jobs[j.CaptureID] = j
+	c.order = append(c.order, j.CaptureID)
+	if len(c.order) > maxCaptureJobs {
+		delete(c.jobs, c.order[0])
+		c.order = c.order[1:]
+	}
+}
+
+func (c *captureJobs) get(id string) (captureJob, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	j, ok := c.jobs[id]
+	if !ok {
+		return captureJob{}, false
+	}
+	return *j, true
+}
+
+// capture validates, maps and commits one document or event: all of it or
+// nothing. A refused document's problems are returned as errors, not err.
+func (s *Server) capture(r *http.Request) (*epcis.Result, core.RecordStats, []captureError, error) {
+	body, err := readBody(r, s.maxBody())
+	if err != nil {
+		return nil, core.RecordStats{}, nil, fmt.Errorf("read request: %w", err)
+	}
+	res, err := epcis.Capture(body, "request body", epcis.Options{GTINItems: s.cfg.EPCIS.GTINItems})
+	var inv *epcis.InvalidError
+	switch {
+	case errors.As(err, &inv):
+		return nil, core.RecordStats{}, problems(inv.Problems), nil
+	case err != nil:
+		return nil, core.RecordStats{}, nil, err
+	}
+	st, err := s.ing.IngestRecords(r.Context(), res.Records, "epcis", nil)
+	if err != nil {
+		return nil, core.RecordStats{}, nil, err
+	}
+	s.metrics.Events.WithLabelValues("epcis").Add(float64(st.New + st.Superseded))
+	s.metrics.Quarantined.WithLabelValues("epcis").Add(float64(st.Quarantined))
+	if st.New+st.Superseded > 0 {
+		s.EvaluateGaps("EPCIS events captured")
+	}
+	return res, st, nil, nil
+}
+
+func problems(ps []schema.Problem) []captureError {
+	out := make([]captureError, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, captureError{Pointer: p.Pointer, Reason: p.Reason})
+	}
+	return out
+}
+
+func (s *Server) epcisCapture(w http.ResponseWriter, r *http.Request) {
+	j := &captureJob{CreatedAt: time.Now().UTC().Format(time.RFC3339Nano), CaptureErrorBehaviour: "rollback", Errors: []captureError{}}
+	res, st, errs, err := s.capture(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	j.FinishedAt = time.Now().UTC().Format(time.RFC3339Nano)
+	if errs != nil {
+		j.Errors = errs
+	} else {
+		j.Success = true
+		j.Counts = &st
+		j.Unusable = res.Unusable
+	}
+	s.epcisJobs.add(j)
+	w.Header().Set("Location", "/epcis/capture/"+j.CaptureID)
+	writeJSON(w, http.StatusAccepted, j)
+}
+
+func (s *Server) epcisCaptureJob(w http.ResponseWriter, r *http.Request) {
+	j, ok := s.epcisJobs.get(r.PathValue("id"))
+	if !ok {
+		s.fail(w, core.Errorf(core.ENOTFOUND, "no capture job %q on this server (jobs are kept in memory, the last %d): its events, if it succeeded, are in the store", r.PathValue("id"), maxCaptureJobs))
+		return
+	}
+	writeJSON(w, http.StatusOK, j)
+}
+
+func (s *Server) epcisEvent(w http.ResponseWriter, r *http.Request) {
+	res, st, errs, err := s.capture(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if errs != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{
+			"error":  apiError{Code: core.EINVALID, Message: "not a valid EPCIS 2.0 event: nothing was stored; fix the errors listed and send it again"},
+			"errors": errs})
+		return
+	}
+	if len(res.Records) != 1 {
+		s.fail(w, core.Errorf(core.EINVALID, "POST /epcis/events takes one event; send documents to POST /epcis/capture"))
+		return
+	}
+	id := res.Records[0].Raw.RecordID
+	w.Header().Set("Location", "/epcis/events/"+url.PathEscape(id))
+	writeJSON(w, http.StatusCreated, map[string]any{"eventID": id, "counts": st, "unusable": res.Unusable})
+}
