@@ -15,8 +15,9 @@ func TestGapWorkflow(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &gaps); err != nil || code != 0 {
 		t.Fatalf("gaps: exit %d, %v: %s", code, err, errs)
 	}
-	if len(gaps.Gaps) != 1 || gaps.Gaps[0].ID != "GAP-1" || gaps.Gaps[0].Status != "open" {
-		t.Fatalf("gaps = %+v, want GAP-1 open", gaps.Gaps)
+	// GAP-2: the plant's bad line is in quarantine.
+	if len(gaps.Gaps) != 2 || gaps.Gaps[0].ID != "GAP-1" || gaps.Gaps[0].Status != "open" || gaps.Gaps[1].ID != "GAP-2" || gaps.Gaps[1].Kind != "quarantined" {
+		t.Fatalf("gaps = %+v, want GAP-1 and GAP-2 (quarantined) open", gaps.Gaps)
 	}
 	tests := []struct {
 		name    string
@@ -35,6 +36,9 @@ func TestGapWorkflow(t *testing.T) {
 		{"Confirm", []string{"confirm", "GAP-1", "--consumed", "FLOUR/F-A:5:KG", "--by", "ana", "--note", "paper batch record"}, exitOK, "CONFIRMED"},
 		{"ConfirmAgain", []string{"confirm", "GAP-1", "--consumed", "FLOUR/F-A", "--by", "ana"}, exitConflict, "already confirmed"},
 		{"Show", []string{"gap", "show", "GAP-1"}, exitOK, "acknowledged  sam  asking the line"},
+		{"ListsQuarantined", []string{"gaps"}, exitOK, "quarantined"},
+		{"QuarantinedIsNotConfirmed", []string{"confirm", "GAP-2", "--result", "pass", "--by", "ana"}, exitInvalid, "hub errors lists them"},
+		{"WaiveQuarantined", []string{"gap", "waive", "GAP-2", "--by", "sam", "--reason", "test line, never a real shipment"}, exitOK, "WAIVED"},
 		{"NoneOpen", []string{"gaps"}, exitOK, "no gaps"},
 		{"ByStatus", []string{"gaps", "--status", "confirmed"}, exitOK, "GAP-1"},
 		{"TraceShowsConfirmed", []string{"trace", "backward", "BREAD", "BR-9", "--json"}, exitOK, `"confirmed": true`},
