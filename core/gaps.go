@@ -211,7 +211,7 @@ func mixedUnitGaps(f *GapFacts, allow map[string][]string, severity string) []Ex
 		}
 		slices.Sort(e.Records)
 		main, odd := units[0].uom, units[1].uom
-		e.Detail = fmt.Sprintf("item %s carries quantities in %d units: %s. On hand and mass balance are kept per unit, so its quantities in %s are not added to those in %s: add a conversion to the mapping's units: table (e.g. %s: {%s: FACTOR}), convert() the quantity in its rule and run hub remap; or, if the item really is kept in several units, allow them under gaps.rules.mixed_units.allow in hub.yaml",
+		e.Detail = fmt.Sprintf("item %s carries quantities in %d units: %s. On hand and mass balance are kept per unit, so its quantities in %s are not added to those in %s: add a conversion to the mapping's units: table (e.g. %s: {%s: FACTOR}), convert() the quantity in its rule and run hub remap (canonical events sent as such: correct their unit at the source); or, if the item really is kept in several units, allow them under gaps.rules.mixed_units.allow in hub.yaml",
 			item, len(units), strings.Join(parts, "; "), odd, main, odd, main)
 		out = append(out, e)
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -96,5 +98,43 @@ func TestRecallSaysWhereTheLotWent(t *testing.T) {
 		if !strings.Contains(where, want) {
 			t.Errorf("where-it-went section lacks %q:\n%s", want, where)
 		}
+	}
+}
+
+// An item whose lots carry quantities in two units is a mixed_units gap
+// (issue 15 §7); hub.yaml may allow it.
+func TestGapsMixedUnits(t *testing.T) {
+	dir := t.TempDir()
+	db, file, cfg := filepath.Join(dir, "hub.db"), filepath.Join(dir, "units.jsonl"), filepath.Join(dir, "hub.yaml")
+	events := `{"id":"r1","type":"receive","time":"2026-03-01T08:00:00Z","lot":{"item":"FLOUR","lot":"F-A"},"qty":100,"uom":"KG","supplier":{"id":"V"}}
+{"id":"r2","type":"receive","time":"2026-03-02T08:00:00Z","lot":{"item":"FLOUR","lot":"F-B"},"qty":50,"uom":"LBR","supplier":{"id":"V"}}
+`
+	if err := os.WriteFile(file, []byte(events), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte("gaps:\n  rules:\n    mixed_units: {allow: {FLOUR: [KG, LBR]}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := hub(t, db, "", "ingest", "--events", file); code != 0 {
+		t.Fatalf("ingest: exit %d: %s", code, errs)
+	}
+	out, errs, code := hub(t, db, "", "gaps", "--json")
+	var gaps struct {
+		Gaps []struct{ Kind, Item, Lot, Detail, Since string }
+	}
+	if err := json.Unmarshal([]byte(out), &gaps); err != nil || code != 0 {
+		t.Fatalf("gaps: exit %d, %v: %s", code, err, errs)
+	}
+	if len(gaps.Gaps) != 1 || gaps.Gaps[0].Kind != "mixed_units" || gaps.Gaps[0].Item != "FLOUR" || gaps.Gaps[0].Since != "2026-03-02T08:00:00Z" ||
+		!strings.Contains(gaps.Gaps[0].Detail, "units: table") {
+		t.Fatalf("gaps = %+v, want FLOUR mixed_units since the LBR receipt", gaps.Gaps)
+	}
+	text, _, _ := hub(t, db, "", "gaps")
+	if !strings.Contains(text, "mixed_units") || !strings.Contains(text, "FLOUR/") {
+		t.Errorf("hub gaps:\n%s", text)
+	}
+	out, _, _ = hub(t, db, "", "--config", cfg, "gaps", "--evaluate")
+	if !strings.Contains(out, "1 resolved") || !strings.Contains(out, "no gaps") {
+		t.Errorf("allowed in hub.yaml, the gap resolves:\n%s", out)
 	}
 }

@@ -198,10 +198,10 @@ func init() {
 			h.equal("facts", strings.Join(got, "\n"), strings.Join([]string{
 				"mixed_units:DOUGH DOUGH/D-2 since 2026-03-06T08:00:00Z records [r4]: item DOUGH carries quantities in 2 units: " +
 					"EA: 1 lot (D-1), first in event t1 at 2026-03-05T08:00:00Z; KG: 1 lot (D-2), first in event r4 at 2026-03-06T08:00:00Z. " +
-					"On hand and mass balance are kept per unit, so its quantities in KG are not added to those in EA: add a conversion to the mapping's units: table (e.g. KG: {EA: FACTOR}), convert() the quantity in its rule and run hub remap; or, if the item really is kept in several units, allow them under gaps.rules.mixed_units.allow in hub.yaml",
+					"On hand and mass balance are kept per unit, so its quantities in KG are not added to those in EA: add a conversion to the mapping's units: table (e.g. KG: {EA: FACTOR}), convert() the quantity in its rule and run hub remap (canonical events sent as such: correct their unit at the source); or, if the item really is kept in several units, allow them under gaps.rules.mixed_units.allow in hub.yaml",
 				"mixed_units:FLOUR FLOUR/F-X since 2026-03-02T09:00:00Z records [r3 s2]: item FLOUR carries quantities in 2 units: " +
 					"KG: 2 lots (F-A, F-B), first in event r1 at 2026-03-01T08:00:00Z; LBR: 1 lot (F-X), first in event r3 at 2026-03-02T09:00:00Z. " +
-					"On hand and mass balance are kept per unit, so its quantities in LBR are not added to those in KG: add a conversion to the mapping's units: table (e.g. LBR: {KG: FACTOR}), convert() the quantity in its rule and run hub remap; or, if the item really is kept in several units, allow them under gaps.rules.mixed_units.allow in hub.yaml",
+					"On hand and mass balance are kept per unit, so its quantities in LBR are not added to those in KG: add a conversion to the mapping's units: table (e.g. LBR: {KG: FACTOR}), convert() the quantity in its rule and run hub remap (canonical events sent as such: correct their unit at the source); or, if the item really is kept in several units, allow them under gaps.rules.mixed_units.allow in hub.yaml",
 			}, "\n"))
 			h.equal("alerted", al.delivered, []string{"GAP-1 supervisor", "GAP-2 supervisor"})
 
