@@ -125,9 +125,30 @@ func init() {
 				!strings.Contains(got[0], `no entry "sack"`) {
 				h.t.Errorf("a record that failed to map:\n%s", strings.Join(got, "\n"))
 			}
+			// Read again a day later, still failing: the gap keeps its
+			// since (when the record was first quarantined).
+			later := core.Ingester{Store: h.s, Now: func() time.Time { return time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC) }}
+			if _, err := later.IngestRecords(h.ctx, []core.MappedRecord{fail}, "", nil); err != nil {
+				h.t.Fatal(err)
+			}
+			h.evaluate(m)
+			if got := h.gapFacts(h.s, core.GapQuarantined); len(got) != 1 || !strings.HasPrefix(got[0], "quarantined:erp / since 2026-04-01T00:00:00Z") {
+				h.t.Errorf("read again:\n%s", strings.Join(got, "\n"))
+			}
 			h.ingestRecords("remap-1", mapped("erp", "doc-9", `{"n":9}`, recv("r9", "FLOUR", "F-9", 5, "V", "Y")))
 			h.evaluate(m)
 			h.equal("released by the remap", h.gapFacts(h.s, core.GapQuarantined), []string{})
+			// A later broken mapping fails it again: quarantined anew, since
+			// then.
+			if _, err := later.IngestRecords(h.ctx, []core.MappedRecord{fail}, "", nil); err != nil {
+				h.t.Fatal(err)
+			}
+			h.evaluate(m)
+			if got := h.gapFacts(h.s, core.GapQuarantined); len(got) != 1 || !strings.HasPrefix(got[0], "quarantined:erp / since 2026-04-02T00:00:00Z") {
+				h.t.Errorf("failing again after a release:\n%s", strings.Join(got, "\n"))
+			}
+			h.ingestRecords("remap-2", mapped("erp", "doc-9", `{"n":9}`, recv("r9", "FLOUR", "F-9", 5, "V", "Y")))
+			h.evaluate(m)
 
 			// Off in hub.yaml: no gap, and an open one resolves.
 			h.ingest(bad("bad3", "F-X"))
