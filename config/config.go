@@ -131,6 +131,8 @@ type GapRuleSet struct {
 	Overdrawn          GapRule `yaml:"overdrawn"`
 	Yield              GapRule `yaml:"yield"`
 	TimeOrder          GapRule `yaml:"time_order"`
+	Quarantined        GapRule `yaml:"quarantined"`
+	MixedUnits         GapRule `yaml:"mixed_units"`
 }
 
 // GapRule overrides one rule's defaults; unset fields keep them.
@@ -139,6 +141,10 @@ type GapRule struct {
 	Window    *Duration `yaml:"window"`
 	Severity  string    `yaml:"severity"`  // low, medium, high
 	Tolerance *float64  `yaml:"tolerance"` // a fraction: 0.02 is 2 %
+	// Allow, for mixed_units only: items allowed to carry quantities in
+	// several units, with the units allowed (an empty list: any), e.g.
+	// {EGGS: [EA, CASE]}.
+	Allow map[string][]string `yaml:"allow"`
 }
 
 // ExpectedStep is a step every lot produced by a matching order must have
@@ -205,6 +211,11 @@ func (g Gaps) GapRules() core.GapRules {
 	apply(&r.Overdrawn, g.Rules.Overdrawn, false)
 	apply(&r.Yield, g.Rules.Yield, true) // off by default: configuring it turns it on
 	apply(&r.TimeOrder, g.Rules.TimeOrder, false)
+	apply(&r.Quarantined, g.Rules.Quarantined, false)
+	apply(&r.MixedUnits, g.Rules.MixedUnits, false)
+	if len(g.Rules.MixedUnits.Allow) > 0 {
+		r.UnitsAllowed = g.Rules.MixedUnits.Allow
+	}
 	for _, s := range g.Steps {
 		r.Steps = append(r.Steps, core.ExpectedStep{Step: s.Step, Items: s.Items, OrderPrefix: s.OrderPrefix, Window: time.Duration(s.Window), Severity: s.Severity})
 	}
@@ -846,8 +857,17 @@ func (p *parser) checkGaps(h *Hub, node func(string) *yaml.Node) {
 	for name, r := range map[string]GapRule{
 		"output_without_input": g.Rules.OutputWithoutInput, "input_without_output": g.Rules.InputWithoutOutput,
 		"unknown_lot": g.Rules.UnknownLot, "overdrawn": g.Rules.Overdrawn, "yield": g.Rules.Yield, "time_order": g.Rules.TimeOrder,
+		"quarantined": g.Rules.Quarantined, "mixed_units": g.Rules.MixedUnits,
 	} {
 		at := ".gaps.rules." + name
+		if r.Allow != nil && name != "mixed_units" {
+			p.errorf(node(at+".allow"), "allow applies to mixed_units only (items allowed in several units)")
+		}
+		for item, units := range r.Allow {
+			if strings.TrimSpace(item) == "" || slices.ContainsFunc(units, func(u string) bool { return strings.TrimSpace(u) == "" }) {
+				p.errorf(node(at+".allow"), "allow: an item and its units, e.g. {EGGS: [EA, CASE]} ([] allows any unit)")
+			}
+		}
 		if !validSeverity(r.Severity) {
 			p.errorf(node(at+".severity"), "severity %q: want low, medium or high", r.Severity)
 		}

@@ -141,8 +141,24 @@ notifiers:
 	if want := "2h0m0s false 0.1 0s low 4h0m0s 1 2h0m0s 5m0s"; got != want {
 		t.Errorf("rules:\n got  %s\n want %s", got, want)
 	}
+	// Issue 15: quarantined input and mixed units are on by default;
+	// mixed_units takes the items allowed in several units.
+	d := config.Gaps{}.GapRules()
+	if d.Quarantined.Off || d.MixedUnits.Off || d.Quarantined.Severity != core.SeverityHigh || d.MixedUnits.Severity != core.SeverityMedium {
+		t.Errorf("defaults: quarantined %+v, mixed_units %+v", d.Quarantined, d.MixedUnits)
+	}
+	h, err = config.Parse("hub.yaml", []byte("gaps:\n  rules:\n    quarantined: {off: true}\n    mixed_units: {severity: low, allow: {EGGS: [EA, CASE], BOTTLE: []}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = h.Gaps.GapRules()
+	if got := fmt.Sprintln(r.Quarantined.Off, r.MixedUnits.Off, r.MixedUnits.Severity, r.UnitsAllowed); got != "true false low map[BOTTLE:[] EGGS:[EA CASE]]\n" {
+		t.Errorf("quarantined and mixed_units: %s", got)
+	}
 	tests := []struct{ name, src, want string }{
 		{"BadSeverity", "gaps:\n  rules:\n    yield: {severity: urgent}\n", `hub.yaml:3:`},
+		{"AllowElsewhere", "gaps:\n  rules:\n    yield: {allow: {EGGS: [EA]}}\n", "allow applies to mixed_units only"},
+		{"AllowBlankUnit", "gaps:\n  rules:\n    mixed_units: {allow: {EGGS: ['']}}\n", "allow: an item and its units"},
 		{"StepWithoutWindow", "gaps:\n  steps:\n    - {step: MIX}\n", "needs a window"},
 		{"UnknownRule", "gaps:\n  rules:\n    yeild: {}\n", `did you mean "yield"`},
 		{"NotifierType", "notifiers:\n  - {name: x, type: pager}\n", "want webhook, email or log"},

@@ -130,6 +130,36 @@ type GapFactsParams struct {
 	// expected-step rules); StepAllItems returns every produced lot.
 	StepItems    []string
 	StepAllItems bool
+	// Quarantine: the open quarantine entries, grouped by source.
+	Quarantine bool
+	// MixedUnits: the items whose lots carry quantities in more than one
+	// unit, and their in-effect events with a quantity. Items that
+	// AllowedUnits allows (UnitsAllowed) may be left out.
+	MixedUnits   bool
+	AllowedUnits map[string][]string
+}
+
+// UnitsAllowed reports whether hub.yaml allows item to carry quantities in
+// all of units (gaps.rules.mixed_units.allow): the item is listed, with no
+// units (any) or with every one of them.
+func (p GapFactsParams) UnitsAllowed(item string, units []string) bool {
+	return unitsAllowed(p.AllowedUnits, item, units)
+}
+
+func unitsAllowed(allow map[string][]string, item string, units []string) bool {
+	list, ok := allow[item]
+	if !ok {
+		return false
+	}
+	if len(list) == 0 {
+		return true
+	}
+	for _, u := range units {
+		if !contains(list, u) {
+			return false
+		}
+	}
+	return true
 }
 
 // GapFacts is what the gap rules look at.
@@ -140,6 +170,56 @@ type GapFacts struct {
 	EarlyUses []EarlyUseRow
 	Yields    []OrderQtyRow
 	Produced  []ProducedLotRow
+	// Quarantine: open quarantine entries, one row per source.
+	Quarantine []QuarantineGroupRow
+	// Units: per item with more than one unit and unit, how many lots
+	// carry a quantity in it; UnitUses: those items' in-effect events
+	// with a quantity, one row per event, lot and unit.
+	Units    []ItemUnitRow
+	UnitUses []UnitUseRow
+}
+
+// QuarantineGroupRow is the open (not resolved) quarantine entries of one
+// source: a file, or a connector.
+type QuarantineGroupRow struct {
+	Source  string
+	Entries int
+	Since   time.Time     // the earliest entry's quarantine time (QuarantineRow.At)
+	First   QuarantineRow // the earliest entry: by At, then by Key
+}
+
+// ItemUnitRow is one unit of an item whose lots carry quantities in more
+// than one unit (lot_qty rows with a non-zero quantity).
+type ItemUnitRow struct {
+	Item string
+	UOM  string
+	Lots int
+}
+
+// UnitUseRow is an in-effect event that carries a quantity of a lot in a
+// unit (a transform gives one row per input and output).
+type UnitUseRow struct {
+	Ref     LotRef
+	UOM     string
+	EventID string
+	Time    time.Time
+}
+
+// TransformUnitUses returns the inputs and outputs of item, with a unit,
+// of a stored transform event (body as stored): the stores read transforms'
+// units with it.
+func TransformUnitUses(id string, t time.Time, body []byte, item string) ([]UnitUseRow, error) {
+	e, err := DecodeEvent(body)
+	if err != nil {
+		return nil, fmt.Errorf("read transform %s: %w", id, err)
+	}
+	var out []UnitUseRow
+	for _, q := range append(append([]LotQty(nil), e.Inputs...), e.Outputs...) {
+		if q.Item == item && q.UOM != "" && q.Qty != nil {
+			out = append(out, UnitUseRow{Ref: q.Ref(), UOM: q.UOM, EventID: id, Time: t})
+		}
+	}
+	return out, nil
 }
 
 // OrderFact is an order with outputs and no inputs, or inputs and no
@@ -203,4 +283,25 @@ type HeldLotRow struct {
 
 func (e *Exception) String() string {
 	return fmt.Sprintf("%s %s %s", e.GapID(), e.Kind, e.Status)
+}
+
+// MixedUnitItems returns the items of units (ordered by item) that have
+// more than one unit and that p does not allow: the items a store reads
+// the events of for the mixed-units rule.
+func MixedUnitItems(units []ItemUnitRow, p GapFactsParams) []string {
+	byItem := map[string][]string{}
+	var items []string
+	for _, u := range units {
+		if _, ok := byItem[u.Item]; !ok {
+			items = append(items, u.Item)
+		}
+		byItem[u.Item] = append(byItem[u.Item], u.UOM)
+	}
+	out := items[:0]
+	for _, item := range items {
+		if len(byItem[item]) > 1 && !p.UnitsAllowed(item, byItem[item]) {
+			out = append(out, item)
+		}
+	}
+	return out
 }

@@ -840,9 +840,26 @@ var confirmKinds = map[string]string{
 	GapUnknownLot:         "--supplier ID[:NAME] (its receipt) or --order ORDER (its production), with --qty QTY[:UOM]",
 }
 
+// fixKinds says how the gaps that no event confirms are closed, for error
+// messages.
+var fixKinds = map[string]string{
+	GapQuarantined: "the records themselves must be ingested: hub errors lists them with the reasons; fix them at the source and ingest them again, or fix the mapping and run hub remap (the gap then resolves itself), or waive it with a reason",
+	GapMixedUnits:  "add a conversion to the mapping's units: table, convert() the quantity and run hub remap (the gap then resolves itself), allow the units under gaps.rules.mixed_units.allow in hub.yaml, or waive it with a reason",
+}
+
+// Confirmable reports whether a gap of kind can be closed with hub
+// confirm; the others are fixed at the source (or waived).
+func Confirmable(kind string) bool {
+	_, ok := confirmKinds[kind]
+	return ok
+}
+
 func (m *Monitor) confirmEvents(ctx context.Context, e Exception, p ConfirmParams, now time.Time) ([]PreparedEvent, error) {
 	want, ok := confirmKinds[e.Kind]
 	if !ok {
+		if fix, ok := fixKinds[e.Kind]; ok {
+			return nil, Errorf(EINVALID, "gap %s (%s) cannot be confirmed: %s", e.GapID(), e.Kind, fix)
+		}
 		return nil, Errorf(EINVALID, "gap %s (%s) cannot be confirmed: nothing is missing, a quantity or time is wrong; correct it at the source (the gap then resolves itself) or waive it with a reason", e.GapID(), e.Kind)
 	}
 	unused := func(names ...string) error {

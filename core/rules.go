@@ -24,6 +24,16 @@ const (
 	// GapTimeOrder: a lot was consumed or shipped before it was first
 	// received or produced.
 	GapTimeOrder = "time_order"
+	// GapQuarantined: input from a source (a file, a connector) is in
+	// quarantine and not yet fixed: what it recorded is missing from
+	// every trace (issue 15 §1). One exception per source, however many
+	// of its records are quarantined.
+	GapQuarantined = "quarantined"
+	// GapMixedUnits: an item's lots carry quantities in more than one
+	// unit, which on hand and mass balance cannot add up (issue 15 §7).
+	// A gap and not a quarantine: which unit came "first" would depend on
+	// the order events arrived in.
+	GapMixedUnits = "mixed_units"
 )
 
 // Rule configures one gap rule.
@@ -73,7 +83,12 @@ type GapRules struct {
 	Overdrawn          Rule
 	Yield              Rule
 	TimeOrder          Rule
-	Steps              []ExpectedStep
+	Quarantined        Rule
+	MixedUnits         Rule
+	// UnitsAllowed lists the items allowed to carry quantities in several
+	// units, with the units allowed (none: any), for MixedUnits.
+	UnitsAllowed map[string][]string
+	Steps        []ExpectedStep
 	// Escalation: how long a gap may stay open before the quality channel
 	// is alerted.
 	Escalation time.Duration
@@ -81,7 +96,8 @@ type GapRules struct {
 
 // DefaultGapRules are the rules when hub.yaml says nothing: a 4 h window
 // for missing inputs, outputs and receipts (a backflush or a sync a few
-// hours late is normal), 1 % tolerance on overdrawn lots, yield off, and
+// hours late is normal), 1 % tolerance on overdrawn lots, yield off,
+// quarantined input and items in several units raised at once, and
 // escalation to quality after 24 h.
 func DefaultGapRules() GapRules {
 	return GapRules{
@@ -91,13 +107,18 @@ func DefaultGapRules() GapRules {
 		Overdrawn:          Rule{Tolerance: 0.01, Severity: SeverityMedium},
 		Yield:              Rule{Off: true, Tolerance: 0.05, Severity: SeverityMedium},
 		TimeOrder:          Rule{Severity: SeverityLow},
-		Escalation:         24 * time.Hour,
+		// Quarantined records are missing from every trace until fixed,
+		// like an unknown lot's receipt: high.
+		Quarantined: Rule{Severity: SeverityHigh},
+		MixedUnits:  Rule{Severity: SeverityMedium},
+		Escalation:  24 * time.Hour,
 	}
 }
 
 // Params returns which facts the rules need.
 func (r GapRules) Params() GapFactsParams {
-	p := GapFactsParams{Overdrawn: !r.Overdrawn.Off, TimeOrder: !r.TimeOrder.Off, Yield: !r.Yield.Off}
+	p := GapFactsParams{Overdrawn: !r.Overdrawn.Off, TimeOrder: !r.TimeOrder.Off, Yield: !r.Yield.Off,
+		Quarantine: !r.Quarantined.Off, MixedUnits: !r.MixedUnits.Off, AllowedUnits: r.UnitsAllowed}
 	for _, s := range r.Steps {
 		if len(s.Items) == 0 {
 			p.StepAllItems = true
@@ -203,6 +224,20 @@ func DetectGaps(f *GapFacts, r GapRules, now time.Time) []Exception {
 				Item: p.Ref.Item, Lot: p.Ref.Lot, Order: p.Order, Site: p.Site, Since: p.OrderStart,
 				Detail: fmt.Sprintf("lot %s of order %s has no %s step within %s of the order's start: record the step (a missed scan?), or waive with a reason", p.Ref, p.Order, s.Step, s.Window),
 			})
+		}
+	}
+	if !r.Quarantined.Off {
+		for _, q := range f.Quarantine {
+			if due(r.Quarantined.Window, q.Since, now) {
+				add(quarantineGap(q, sev(r.Quarantined.Severity, SeverityHigh)))
+			}
+		}
+	}
+	if !r.MixedUnits.Off {
+		for _, g := range mixedUnitGaps(f, r.UnitsAllowed, sev(r.MixedUnits.Severity, SeverityMedium)) {
+			if due(r.MixedUnits.Window, g.Since, now) {
+				add(g)
+			}
 		}
 	}
 	// By key, and among facts with the same key (a lot produced by two

@@ -134,6 +134,11 @@ func Text(a core.Alert) string {
 	if g.Site != "" {
 		s += " Site " + g.Site + "."
 	}
+	if !core.Confirmable(g.Kind) {
+		// Quarantined input, mixed units, a wrong quantity or time:
+		// nothing to confirm; the detail says what to fix.
+		return s + fmt.Sprintf(" Acknowledge it with 'hub gap ack %s'.", g.ID)
+	}
 	return s + fmt.Sprintf(" Confirm the missing link with 'hub confirm %s', or acknowledge it with 'hub gap ack %s'.", g.ID, g.ID)
 }
 

@@ -19,7 +19,10 @@ func (a *app) gapsCommand() *cobra.Command {
 		Long: `Lists the gap exceptions that are not closed (open, alerted, acknowledged):
 orders with output and no input or input and no output, unknown lots, missed
 step scans, overdrawn lots, yields over tolerance, lots used before they were
-received. The rules and their windows are in hub.yaml (docs/quality.md); they
+received, input still in quarantine (one gap per file or connector, saying
+how many records: hub errors lists them), items whose lots carry quantities
+in more than one unit (mixed_units: add a conversion to the mapping's
+units: table and hub remap). The rules and their windows are in hub.yaml (docs/quality.md); they
 are evaluated on every ingest, on hub serve's schedule, and with --evaluate.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -95,7 +98,9 @@ func (a *app) errorsCommand() *cobra.Command {
 		Long: `Lists the input lines that failed validation, with file and line, the event
 id when one could be read, and the reason. Fix the record at the source (or
 the mapping) and ingest again: an entry is marked resolved when a valid event
-with its id arrives.`,
+with its id arrives, or when its source record maps (hub remap). While any
+entry of a file or connector is open, hub gaps shows a "quarantined" gap for
+it, alerted like the others.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withStore(cmd.Context(), func(s core.Store) error {

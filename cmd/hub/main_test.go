@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -155,8 +156,10 @@ func TestGapsAndErrorsJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &gaps); err != nil || code != 0 {
 		t.Fatalf("gaps: exit %d, %v", code, err)
 	}
-	if len(gaps.Gaps) != 1 || gaps.Gaps[0]["kind"] != "output_without_input" || gaps.Gaps[0]["order"] != "WO-9" {
-		t.Fatalf("gaps = %v, want WO-9 output_without_input", gaps.Gaps)
+	// The plant's bad line 8 is in quarantine: a gap too (issue 15 §1).
+	if len(gaps.Gaps) != 2 || gaps.Gaps[0]["kind"] != "output_without_input" || gaps.Gaps[0]["order"] != "WO-9" ||
+		gaps.Gaps[1]["kind"] != "quarantined" || !strings.Contains(fmt.Sprint(gaps.Gaps[1]["detail"]), "plant.jsonl is in quarantine") {
+		t.Fatalf("gaps = %v, want WO-9 output_without_input and plant.jsonl quarantined", gaps.Gaps)
 	}
 	// The design's six keys stay; exceptions added id, status and more.
 	for _, k := range []string{"detail", "item", "kind", "lot", "order", "since"} {

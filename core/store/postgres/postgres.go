@@ -789,7 +789,8 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		}
 		w.queue("quarantine", `INSERT INTO quarantine (key, source, line, event_id, reason, raw, at)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::bytea[], $7::bigint[])
-			ON CONFLICT (key) DO UPDATE SET resolved = false, reason = excluded.reason, at = excluded.at
+			ON CONFLICT (key) DO UPDATE SET resolved = false, reason = excluded.reason,
+			  at = CASE WHEN NOT quarantine.resolved THEN quarantine.at ELSE excluded.at END
 			WHERE quarantine.key LIKE 'raw:%'`,
 			keys, sources, lines, eventIDs, reasons, raws, at)
 	}

@@ -448,9 +448,11 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			func(d core.OrderDelta) []any { return []any{d.Order, d.Ins, d.Outs} }),
 		// The same bad input is quarantined once. A source record that
 		// mapped once and fails again (hub remap with a broken mapping) is
-		// opened again, with the new reason.
+		// opened again, with the new reason. One still open keeps the time
+		// it was quarantined (a re-read does not move the gap's since).
 		exec(ctx, tx, "quarantine", `INSERT INTO quarantine (key, source, line, event_id, reason, raw, at) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET resolved = 0, reason = excluded.reason, at = excluded.at
+			ON CONFLICT (key) DO UPDATE SET resolved = 0, reason = excluded.reason,
+			  at = CASE WHEN quarantine.resolved = 0 THEN quarantine.at ELSE excluded.at END
 			WHERE quarantine.key LIKE 'raw:%'`, c.Quarantine,
 			func(q core.QuarantineRow) []any {
 				return []any{q.Key, q.Source, q.Line, q.EventID, q.Reason, q.Raw, micros(q.At)}
