@@ -357,3 +357,69 @@ func TestOracleEndToEnd(t *testing.T) {
 		t.Errorf("shipment at %s, want 2026-04-01T06:30:00Z (March 31 in PDT, April in UTC)", got)
 	}
 }
+
+// --- Oracle and SAP in one hub ---
+
+// A plant buys flour in Oracle Fusion and bakes in SAP S/4HANA: lot F-A
+// of item 12345 is received in Fusion (read by the rest connector from
+// the Fusion fake, mapped by the Oracle default mapping), consumed by
+// SAP production order 1000123, whose bread B-0107 ships to Alpha Foods
+// (SAP material document items, as the sap connector hands them over,
+// mapped by the SAP default mapping: its fake is internal to
+// connectors/sap). Both sides name the item and the lot alike (SAP's
+// leading zeros are removed from the material by its mapping), so the recall of the Oracle
+// lot reaches the SAP customer, and the bread traces back to the Oracle
+// supplier and PO.
+func TestOracleAndSAPRecall(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	f := newFakeOracle(t, []oracleTxn{{ID: 300300000, Type: "Purchase Order Receipt", SourceType: "Purchase order",
+		Date: t0, Updated: t0, Item: "12345", Qty: 1000, UOM: "KG", Source: "PO-77", Supplier: "Mill Co",
+		Lots: []map[string]any{{"LotNumber": "F-A", "TransactionQuantity": 1000, "SupplierLotNumber": "M-7781"}}}})
+	if s, _ := syncInto(t, st, mustConfig(t, rest.New(), f.config()), "profiles/oracle-fusion-scm.mapping.yaml", "fusion"); s.New != 1 {
+		t.Fatalf("Oracle: %d events", s.New)
+	}
+
+	m, err := mapping.Load("../sap/mapping.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := func(doc, mvt, material, batch, qty, unit string, kv ...string) intake.Input {
+		fields := map[string]any{"MaterialDocumentYear": "2026", "MaterialDocument": doc, "MaterialDocumentItem": "0001",
+			"GoodsMovementType": mvt, "Material": material, "Plant": "1010", "StorageLocation": "RM01", "Batch": batch,
+			"QuantityInEntryUnit": qty, "EntryUnit": unit, "ManufacturingOrder": "", "PurchaseOrder": "", "Customer": "",
+			"ReversedMaterialDocument": "", "PostingDate": "/Date(1773619200000)/", "CreationTime": "PT10H00M00S"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			fields[kv[i]] = kv[i+1]
+		}
+		return intake.Input{Record: mapping.Record{Kind: "a_materialdocumentitem", ID: "2026/" + doc + "/0001", Fields: fields}}
+	}
+	sapDocs := []intake.Input{
+		item("4900002000", "261", "000000000000012345", "F-A", "250", "KG", "ManufacturingOrder", "000001000123"),
+		item("4900002001", "101", "BREAD-WHITE", "B-0107", "480", "ST", "ManufacturingOrder", "000001000123", "StorageLocation", "FG01"),
+		item("4900002002", "601", "BREAD-WHITE", "B-0107", "100", "ST", "Customer", "0017100001", "SalesOrder", "1234", "Delivery", "80000123"),
+	}
+	p := &intake.Pipeline{Ingester: &core.Ingester{Store: st}, Mapping: m, Source: "s4"}
+	if s, err := p.Ingest(ctx, sapDocs, nil); err != nil || s.New != 3 || s.Quarantined != 0 {
+		t.Fatalf("SAP: %+v, %v", s, err)
+	}
+
+	rec := recallOf(t, st, "12345", "F-A")
+	if got, want := reached(rec), []string{"BREAD-WHITE/B-0107"}; !slices.Equal(got, want) {
+		t.Errorf("recall of the Oracle lot reaches %v, want %v", got, want)
+	}
+	if got, want := customers(rec), []string{"17100001 Alpha Foods"}; !slices.Equal(got, want) {
+		t.Errorf("recall customers %v, want %v", got, want)
+	}
+	back, err := (&core.Queries{Store: st}).Trace(ctx, core.Backward, core.Selector{Lot: &core.LotRef{Item: "BREAD-WHITE", Lot: "B-0107"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range back.Suppliers {
+		found = found || s.Lot == "F-A" && s.Name == "Mill Co" && s.PO == "PO-77" && s.SupplierLot == "M-7781"
+	}
+	if !found {
+		t.Errorf("backward trace suppliers %+v, want Mill Co on PO-77 (from Oracle)", back.Suppliers)
+	}
+}
