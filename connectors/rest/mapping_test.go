@@ -10,7 +10,11 @@ import (
 
 // The golden tests of the shipped profiles' default mappings.
 func TestMappings(t *testing.T) {
-	for _, file := range []string{"profiles/oracle-fusion-scm.mapping.yaml"} {
+	for _, file := range []string{
+		"profiles/oracle-fusion-scm.mapping.yaml",
+		"profiles/epicor-kinetic.mapping.yaml",
+		"profiles/infor-csi.mapping.yaml",
+	} {
 		t.Run(file, func(t *testing.T) {
 			m, err := mapping.Load(file)
 			if err != nil {

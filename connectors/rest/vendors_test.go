@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -173,6 +174,7 @@ type fakeInfor struct {
 	issued    int
 	loads     int
 	revokeAt  int  // revoke all tokens before this load (0: never)
+	fail429At int  // answer this load with 429 (0: never)
 	rejectAll bool // a token is never accepted
 }
 
@@ -184,20 +186,49 @@ const (
 )
 
 func newFakeInfor(t *testing.T, n int) *fakeInfor {
-	f := &fakeInfor{tokens: map[string]bool{}}
 	base := time.Date(2026, 3, 28, 23, 50, 0, 0, time.UTC) // across a month end and the EU DST change
+	var rows [][]map[string]any
 	for i := range n {
-		f.rows = append(f.rows, []map[string]any{
-			{"Name": "TransNum", "Value": strconv.Itoa(70000 + i)},
-			{"Name": "TransType", "Value": []string{"R", "I", "F", "S"}[i%4]},
-			{"Name": "Item", "Value": "FLOUR"},
-			{"Name": "Lot", "Value": fmt.Sprintf("L-%d", i)},
-			{"Name": "Qty", "Value": "25.00000000"},
-			{"Name": "TransDate", "Value": base.Add(time.Duration(i) * 7 * time.Minute).Format("20060102 15:04:05.000")},
-			{"Name": "RecordDate", "Value": base.Add(time.Duration(i) * 7 * time.Minute).Format("20060102 15:04:05.000")},
-			{"Name": "_ItemId", "Value": fmt.Sprintf("PBT=[matltran] matltran.ID=[%d]", i)},
-		})
+		at := base.Add(time.Duration(i) * 7 * time.Minute).Format(inforDate)
+		rows = append(rows, inforRow(map[string]string{
+			"TransNum": strconv.Itoa(70000 + i), "TransType": []string{"R", "I", "F", "S"}[i%4],
+			"Item": "FLOUR", "Lot": fmt.Sprintf("L-%d", i), "Qty": "25.00000000", "TransDate": at, "RecordDate": at,
+		}, i))
 	}
+	return newFakeInforRows(t, rows)
+}
+
+// inforDate is how the IDO REST service writes a date: no offset, in the
+// site's zone.
+const inforDate = "20060102 15:04:05.000"
+
+// inforRow is one SLMatltrans row as LoadCollection answers it: a list
+// of {"Name","Value"} pairs, every value text, and the row's _ItemId.
+func inforRow(fields map[string]string, id int) []map[string]any {
+	names := make([]string, 0, len(fields))
+	for n := range fields {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var row []map[string]any
+	for _, n := range names {
+		row = append(row, map[string]any{"Name": n, "Value": fields[n]})
+	}
+	return append(row, map[string]any{"Name": "_ItemId", "Value": fmt.Sprintf("PBT=[matltran] matltran.ID=[%d]", id)})
+}
+
+func inforValue(row []map[string]any, name string) string {
+	for _, p := range row {
+		if p["Name"] == name {
+			s, _ := p["Value"].(string)
+			return s
+		}
+	}
+	return ""
+}
+
+func newFakeInforRows(t *testing.T, rows [][]map[string]any) *fakeInfor {
+	f := &fakeInfor{tokens: map[string]bool{}, rows: rows}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
 	return f
@@ -239,6 +270,16 @@ func (f *fakeInfor) serve(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"fault":{"faultstring":"Invalid Access Token","detail":{"errorcode":"keymanagement.service.invalid_access_token"}}}`)
 		return
 	}
+	if f.loads == f.fail429At {
+		// The ION API gateway's rate limit: 429 with Retry-After
+		// (https://www.netray.co/resources/syteline-rest-api-rate-limiting-guide).
+		w.Header().Set("Retry-After", "11")
+		w.Header().Set("X-RateLimit-Limit", "600")
+		w.Header().Set("X-RateLimit-Remaining", "0")
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, `{"fault":{"faultstring":"Rate limit quota violation. Quota limit exceeded","detail":{"errorcode":"policies.ratelimit.QuotaViolation"}}}`)
+		return
+	}
 	if r.Header.Get("X-Infor-MongooseConfig") != "TENANT_TST_SITE1" {
 		fmt.Fprint(w, `{"Message":"The configuration is not valid","MessageCode":2}`)
 		return
@@ -265,7 +306,7 @@ func (f *fakeInfor) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	var sel [][]map[string]any
 	for _, row := range f.rows {
-		if row[6]["Value"].(string) >= from {
+		if inforValue(row, "RecordDate") >= from {
 			sel = append(sel, row)
 		}
 	}
