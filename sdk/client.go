@@ -110,6 +110,9 @@ func Launch(ctx context.Context, cmd *exec.Cmd, logger *slog.Logger) (*Client, e
 	type started struct {
 		conn *grpcClient
 		err  error
+		// afterHandshake: the plugin answered go-plugin's handshake and
+		// the first call (Spec) failed.
+		afterHandshake bool
 	}
 	done := make(chan started, 1)
 	go func() {
@@ -120,7 +123,7 @@ func Launch(ctx context.Context, cmd *exec.Cmd, logger *slog.Logger) (*Client, e
 		}
 		raw, err := rpc.Dispense(PluginName)
 		if err != nil {
-			done <- started{err: err}
+			done <- started{err: err, afterHandshake: true}
 			return
 		}
 		conn, ok := raw.(*grpcClient)
@@ -151,9 +154,21 @@ func Launch(ctx context.Context, cmd *exec.Cmd, logger *slog.Logger) (*Client, e
 		return nil, fmt.Errorf("launch connector plugin %s: %w", cmd.Path, ctx.Err())
 	}
 	if s.err != nil {
+		// A plugin that passed the handshake and whose Spec call failed
+		// may have died (gRPC sees the broken connection before go-plugin
+		// reaps the process): give it a moment, and remember whether it
+		// was gone before the hub killed it.
+		goneAlone := false
+		if s.afterHandshake {
+			deadline := time.Now().Add(time.Second)
+			for !pc.Exited() && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			goneAlone = pc.Exited()
+		}
 		proc.kill()
 		_ = stop(pc, proc, 0, log)
-		if sig, ok := proc.diedSilently(); ok && ctx.Err() == nil {
+		if sig, ok := proc.diedBySignal(goneAlone); ok && ctx.Err() == nil {
 			// Killed during its start (the OOM killer, an operator): a
 			// crash, which the hub retries, not a broken plugin.
 			return nil, fmt.Errorf("launch connector plugin %s: %w (%s during its start): %w", cmd.Path, ErrPluginExited, sig, s.err)

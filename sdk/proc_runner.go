@@ -127,15 +127,16 @@ func (r *seenReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// diedSilently reports whether the process, now gone, was ended by a
-// signal before it wrote anything: killed from outside (the OOM killer,
-// an operator) or crashed during its start, not a program that is no
+// diedBySignal reports whether the process, now gone, was ended by a
+// signal from outside (the OOM killer, an operator) or crashed during its
+// start: before it wrote anything, or, when goneAlone, after its
+// handshake but before the hub killed it. Not a program that is no
 // connector plugin (which exits with a status, or writes something else
-// than the handshake) nor one that never answered (which go-plugin's
-// start timeout ends, and Launch reports as such).
-func (p *process) diedSilently() (syscall.Signal, bool) {
+// than the handshake and is killed for it) nor one that never answered
+// (which go-plugin's start timeout ends, and Launch reports as such).
+func (p *process) diedBySignal(goneAlone bool) (syscall.Signal, bool) {
 	st := p.cmd.ProcessState
-	if st == nil || p.printed.Load() {
+	if st == nil || (p.printed.Load() && !goneAlone) {
 		return 0, false
 	}
 	ws, ok := st.Sys().(syscall.WaitStatus)
