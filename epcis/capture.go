@@ -379,6 +379,9 @@ func (m *mapper) lotOf(id Ident, ilmdLot string) (core.LotRef, string) {
 	case "sscc":
 		return core.LotRef{Item: "SSCC", Lot: id.SSCC}, ""
 	case "lot":
+		if id.Item != "" {
+			return core.LotRef{Item: id.Item, Lot: id.Lot}, ""
+		}
 		return core.LotRef{Item: m.item(id.GTIN), Lot: id.Lot}, ""
 	case "instance":
 		lot := id.Lot
@@ -495,7 +498,7 @@ func party(list []sourceDest, dest bool) *core.Party {
 					id = sd.Destination
 				}
 				if id != "" {
-					return &core.Party{ID: id}
+					return &core.Party{ID: URIValue(id)}
 				}
 			}
 		}
@@ -507,7 +510,7 @@ func (ev *epcisEvent) bizTx(types ...string) string {
 	for _, t := range types {
 		for _, b := range ev.BizTransactionList {
 			if Bare(b.Type) == t {
-				return b.BizTransaction
+				return URIValue(b.BizTransaction)
 			}
 		}
 	}
@@ -527,7 +530,7 @@ func (m *mapper) events(ev *epcisEvent, id string) ([]*core.Event, string, error
 		n++
 		e := &core.Event{ID: fmt.Sprintf("epcis:%s:%d", id, n), Type: t, Time: when}
 		if ev.BizLocation != nil {
-			e.Location = ev.BizLocation.ID
+			e.Location = URIValue(ev.BizLocation.ID)
 		}
 		out = append(out, e)
 		return e
@@ -610,7 +613,9 @@ func (m *mapper) events(ev *epcisEvent, id string) ([]*core.Event, string, error
 				e := newEvent(core.Adjust)
 				q := -*l.Qty
 				e.Lot, e.Qty, e.UOM, e.Reason = ref, &q, l.UOM, "EPCIS "+stepName
-			case (bs == "receiving" || bs == "arriving") && party(ev.SourceList, false) != nil:
+			case (bs == "receiving" || bs == "arriving") && (party(ev.SourceList, false) != nil || ev.Action == "ADD"):
+				// ADD: the lot enters the hub's scope, so it is sourced
+				// even when the supplier is not named.
 				e := newEvent(core.Receive)
 				e.Lot, e.Qty, e.UOM = ref, l.Qty, l.UOM
 				e.Supplier = party(ev.SourceList, false)
@@ -684,6 +689,12 @@ func (m *mapper) events(ev *epcisEvent, id string) ([]*core.Event, string, error
 			// outputs produced by, the order named after the ID, so
 			// they link whatever event and order they come in.
 			order := "epcis:transformation:" + ev.TransformationID
+			if o := ev.bizTx("prodorder"); o != "" {
+				// The production order the transformation is: its
+				// consumptions and outputs join the ERP's (and a lothub
+				// export's) of that order.
+				order = o
+			}
 			for _, l := range ins {
 				if l.Qty == nil {
 					step(l, stepName, map[string]any{"transformation": ev.TransformationID})

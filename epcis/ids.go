@@ -9,6 +9,7 @@ import (
 // Link URI.
 type Ident struct {
 	Kind   string // "instance" (SGTIN), "lot" (LGTIN), "sscc", or "" when not a product lothub traces
+	Item   string // for a lothub lot class (urn:lothub:lot:…), which names its item, not a GTIN
 	GTIN   string // 14 digits, for instances and lots
 	Lot    string // batch/lot number; "" for an instance whose lot is not in its identifier
 	Serial string // serial number of an instance
@@ -42,6 +43,13 @@ func ParseID(s string) Ident {
 			return Ident{}
 		}
 		return Ident{Kind: "lot", GTIN: gtin, Lot: unescapeURN(parts[2])}
+	case strings.HasPrefix(s, "urn:lothub:lot:"):
+		// lothub's class of a lot whose item has no GTIN (Export).
+		item, lot, ok := strings.Cut(strings.TrimPrefix(s, "urn:lothub:lot:"), ":")
+		if !ok || item == "" || lot == "" || strings.Contains(lot, ":") {
+			return Ident{}
+		}
+		return Ident{Kind: "lot", Item: unescapeURN(item), Lot: unescapeURN(lot)}
 	case strings.HasPrefix(s, "urn:epc:id:sscc:"):
 		parts := strings.SplitN(strings.TrimPrefix(s, "urn:epc:id:sscc:"), ".", 2)
 		if len(parts) != 2 || !digits(parts[0]) || !digits(parts[1]) || len(parts[0])+len(parts[1]) != 17 || parts[1] == "" {

@@ -28,6 +28,108 @@ func (s *Server) epcisRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /epcis/capture", s.authed(s.epcisCapture))
 	mux.HandleFunc("GET /epcis/capture/{id}", s.authed(s.epcisCaptureJob))
 	mux.HandleFunc("POST /epcis/events", s.authed(s.epcisEvent))
+	mux.HandleFunc("GET /epcis/events", s.authed(s.epcisQuery))
+	mux.HandleFunc("GET /epcis/events/{eventID...}", s.authed(s.epcisGetEvent))
+}
+
+// The versions the query interface speaks (EPCIS 2.0 REST binding,
+// GS1-EPCIS-Version and GS1-CBV-Version headers).
+const (
+	epcisVersion = "2.0.0"
+	cbvVersion   = "2.0.0"
+)
+
+func epcisHeaders(w http.ResponseWriter) {
+	w.Header().Set("GS1-EPCIS-Version", epcisVersion)
+	w.Header().Set("GS1-CBV-Version", cbvVersion)
+}
+
+// epcisQuery answers GET /epcis/events from the raw archive of source
+// epcis: every captured event as it came, in archive order, filtered by
+// epcis.Query. Canonical events from ERPs are not EPCIS events and are not
+// listed (hub export epcis writes them). nextPageToken is the archive
+// sequence number after which the next page starts.
+func (s *Server) epcisQuery(w http.ResponseWriter, r *http.Request) {
+	epcisHeaders(w)
+	q, err := epcis.ParseQuery(r.URL.Query())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var after int64
+	if q.PageToken != "" {
+		after, err = strconv.ParseInt(q.PageToken, 36, 64)
+		if err != nil || after < 0 {
+			s.fail(w, core.Errorf(core.EINVALID, "nextPageToken %q is not one this server gave: start again without it", q.PageToken))
+			return
+		}
+	}
+	var events [][]byte
+	next := ""
+	const batch = 500
+scan:
+	for {
+		recs, err := s.store.RawRecords(r.Context(), core.RawFilter{Source: epcis.Source, Kinds: q.EventTypes, AfterSeq: after, Limit: batch})
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		for _, rec := range recs {
+			if !q.Match(rec.Payload) {
+				after = rec.Seq
+				continue
+			}
+			if len(events) == q.PerPage {
+				next = strconv.FormatInt(after, 36)
+				break scan
+			}
+			events = append(events, rec.Payload)
+			after = rec.Seq
+		}
+		if len(recs) < batch {
+			break
+		}
+	}
+	body, err := epcis.QueryDocument(events, time.Now())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if next != "" {
+		v := r.URL.Query()
+		v.Set("nextPageToken", next)
+		w.Header().Set("Link", fmt.Sprintf(`</epcis/events?%s>; rel="next"`, v.Encode()))
+	}
+	w.Header().Set("Content-Type", "application/ld+json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+// epcisGetEvent answers GET /epcis/events/{eventID}: the captured event
+// with that eventID (or hash ID), as it came. The eventID is
+// percent-escaped in the path (it holds ':' and, for hash IDs, '/').
+func (s *Server) epcisGetEvent(w http.ResponseWriter, r *http.Request) {
+	epcisHeaders(w)
+	id := r.PathValue("eventID")
+	recs, err := s.store.RawRecords(r.Context(), core.RawFilter{Source: epcis.Source, RecordPrefix: id})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	for _, rec := range recs {
+		if rec.RecordID == id {
+			body, err := epcis.JSONEvent(rec.Payload)
+			if err != nil {
+				s.fail(w, err)
+				return
+			}
+			w.Header().Set("Content-Type", "application/ld+json")
+			w.WriteHeader(http.StatusOK)
+			w.Write(body)
+			return
+		}
+	}
+	s.fail(w, core.Errorf(core.ENOTFOUND, "no captured EPCIS event %q: the id is the event's eventID (or hash ID), percent-escaped in the path", id))
 }
 
 // maxCaptureJobs bounds the capture jobs the server remembers.

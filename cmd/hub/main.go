@@ -173,6 +173,7 @@ postgres:// URL.`,
 		a.serveCommand(),
 		a.balanceCommand(),
 		a.reportCommand(),
+		a.exportCommand(),
 	)
 	root.AddCommand(a.holdCommands()...)
 	root.SetHelpCommand(helpCommand(root))

@@ -1,0 +1,241 @@
+package epcis_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/core/store/postgres"
+	"github.com/lothub/lothub/epcis"
+	"github.com/lothub/lothub/epcis/schema"
+	"github.com/lothub/lothub/internal/testpg"
+)
+
+// exportPlant is a small plant with every kind of event an export
+// carries: receipts (one without a supplier), two orders, a transform, a
+// hold and a release, shipments; FLOUR and BREAD have GTINs (gtin_items),
+// SALT, DOUGH and CRUMB have none.
+const exportPlant = `{"id":"r1","type":"receive","time":"2026-03-01T08:00:00Z","lot":{"item":"FLOUR","lot":"F-A"},"qty":100,"uom":"KG","supplier":{"id":"V-MILL","name":"Mill Co"},"supplier_lot":"M-7781","po":"PO-1","location":"WH 1"}
+{"id":"r2","type":"receive","time":"2026-03-01T08:30:00+01:00","lot":{"item":"SALT","lot":"S/1"},"qty":5,"uom":"kg"}
+{"id":"c1","type":"consume","time":"2026-03-02T08:00:00Z","lot":{"item":"FLOUR","lot":"F-A"},"qty":40,"uom":"KG","order":"WO-1"}
+{"id":"c1b","type":"consume","time":"2026-03-02T08:05:00Z","lot":{"item":"SALT","lot":"S/1"},"qty":1,"uom":"kg","order":"WO-1"}
+{"id":"p1","type":"produce","time":"2026-03-02T09:00:00Z","lot":{"item":"DOUGH","lot":"D-1"},"qty":40,"uom":"KG","order":"WO-1"}
+{"id":"p1b","type":"produce","time":"2026-03-02T09:00:00Z","lot":{"item":"DOUGH","lot":"D-2"},"qty":1,"uom":"KG","order":"WO-1"}
+{"id":"c2","type":"consume","time":"2026-03-02T10:00:00Z","lot":{"item":"DOUGH","lot":"D-1"},"qty":40,"uom":"KG","order":"WO-2"}
+{"id":"p2","type":"produce","time":"2026-03-02T11:00:00Z","lot":{"item":"BREAD","lot":"BR-1"},"qty":100,"uom":"EA","order":"WO-2"}
+{"id":"t1","type":"transform","time":"2026-03-02T12:00:00Z","inputs":[{"item":"BREAD","lot":"BR-1","qty":10,"uom":"EA"}],"outputs":[{"item":"CRUMB","lot":"CR-1","qty":2,"uom":"KG"}]}
+{"id":"h1","type":"hold","time":"2026-03-02T13:00:00Z","lot":{"item":"BREAD","lot":"BR-1"},"reason":"metal detector"}
+{"id":"h2","type":"release","time":"2026-03-02T15:00:00Z","lot":{"item":"BREAD","lot":"BR-1"},"reason":"retested"}
+{"id":"s1","type":"ship","time":"2026-03-03T10:00:00Z","lot":{"item":"BREAD","lot":"BR-1"},"qty":60,"uom":"EA","customer":{"id":"C-ALPHA","name":"Alpha Foods"},"sales_order":"SO-1","delivery":"DL-9"}
+{"id":"s2","type":"ship","time":"2026-03-03T11:00:00Z","lot":{"item":"CRUMB","lot":"CR-1"},"qty":2,"uom":"KG","customer":{"id":"urn:epc:id:pgln:9506000.00001"},"sales_order":"SO-2"}
+`
+
+var exportGTINs = map[string]string{"09506000134352": "BREAD", "09506000134376": "FLOUR", "09506000134383": "FLOUR"}
+
+func ingestCanonical(t *testing.T, db core.Store, jsonl string) {
+	t.Helper()
+	in := &core.Ingester{Store: db}
+	st, err := in.IngestJSONL(context.Background(), strings.NewReader(jsonl), "plant.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Quarantined > 0 {
+		t.Fatalf("plant: %d quarantined", st.Quarantined)
+	}
+}
+
+// traceShape is what a round trip must keep of a trace: the lots reached
+// and the links, by parent, child and order (a transform's id is the
+// capturing hub's: epcis:{eventID}:1).
+func traceShape(t *testing.T, db core.Store, dir core.Direction, ref core.LotRef) (lots, links []string) {
+	t.Helper()
+	q := core.Queries{Store: db}
+	res, err := q.Trace(context.Background(), dir, core.Selector{Lot: &ref})
+	if err != nil {
+		t.Fatalf("trace %s %s: %v", dir, ref, err)
+	}
+	for _, l := range res.Lots {
+		lots = append(lots, fmt.Sprintf("%s/%s@%d", l.Item, l.Lot, l.Depth))
+	}
+	for _, l := range res.Links {
+		via := "order " + l.Order
+		if l.Transform != "" {
+			via = "transform"
+		}
+		links = append(links, fmt.Sprintf("%s -> %s (%s)", l.Parent, l.Child, via))
+	}
+	sort.Strings(lots)
+	sort.Strings(links)
+	return lots, links
+}
+
+func TestEpcisExportRoundTrip(t *testing.T) {
+	t.Run("SQLite", func(t *testing.T) {
+		exportRoundTrip(t, func(t *testing.T) core.Store { return openStore(t) })
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		exportRoundTrip(t, func(t *testing.T) core.Store {
+			db, err := postgres.Open(context.Background(), testpg.NewDatabase(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		})
+	})
+}
+
+func exportRoundTrip(t *testing.T, open func(*testing.T) core.Store) {
+	ctx := context.Background()
+	src := open(t)
+	ingestCanonical(t, src, exportPlant)
+	fixed := func() time.Time { return time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC) }
+	for _, root := range []core.LotRef{{Item: "DOUGH", Lot: "D-1"}, {Item: "BREAD", Lot: "BR-1"}, {Item: "SALT", Lot: "S/1"}} {
+		q := core.Queries{Store: src}
+		g, err := q.Genealogy(ctx, root, core.Backward, core.Forward)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := epcis.Export(g, epcis.ExportOptions{GTINItems: exportGTINs, Now: fixed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if probs, err := schema.ValidateJSON(res.Document); err != nil || len(probs) > 0 {
+			t.Fatalf("%s: export invalid: %v %v", root, err, probs)
+		}
+		if got, want := res.NoGTIN, []string{"CRUMB", "DOUGH", "SALT"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: NoGTIN = %v, want %v", root, got, want)
+		}
+		// The same genealogy exports to the same bytes.
+		again, _ := epcis.Export(g, epcis.ExportOptions{GTINItems: exportGTINs, Now: fixed})
+		if string(again.Document) != string(res.Document) {
+			t.Errorf("%s: two exports differ", root)
+		}
+
+		dst := open(t)
+		capture(t, dst, string(res.Document), epcis.Options{GTINItems: exportGTINs})
+		for _, dir := range []core.Direction{core.Forward, core.Backward} {
+			wantLots, wantLinks := traceShape(t, src, dir, root)
+			gotLots, gotLinks := traceShape(t, dst, dir, root)
+			if !reflect.DeepEqual(gotLots, wantLots) {
+				t.Errorf("%s %s: lots after round trip\n got %v\nwant %v", dir, root, gotLots, wantLots)
+			}
+			if !reflect.DeepEqual(gotLinks, wantLinks) {
+				t.Errorf("%s %s: links after round trip\n got %v\nwant %v", dir, root, gotLinks, wantLinks)
+			}
+		}
+		// Receipts and shipments come back with their parties and
+		// documents (names are not in EPCIS: ids only).
+		q2 := core.Queries{Store: dst}
+		back, err := q2.Trace(ctx, core.Backward, core.Selector{Lot: &root})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range back.Suppliers {
+			if s.Lot == "F-A" && (s.ID != "V-MILL" || s.PO != "PO-1") {
+				t.Errorf("receipt of F-A after round trip: %+v", s)
+			}
+		}
+		fwd, err := q2.Trace(ctx, core.Forward, core.Selector{Lot: &root})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range fwd.Shipments {
+			if s.Lot == "BR-1" && (s.Customer.ID != "C-ALPHA" || s.SalesOrder != "SO-1" || s.Delivery != "DL-9") {
+				t.Errorf("shipment of BR-1 after round trip: %+v", s)
+			}
+		}
+		// Capturing the same export again changes nothing.
+		_, st := capture(t, dst, string(res.Document), epcis.Options{GTINItems: exportGTINs})
+		if st.New != 0 || st.Superseded != 0 {
+			t.Errorf("%s: second capture: %+v", root, st)
+		}
+	}
+}
+
+func TestEpcisExportDocument(t *testing.T) {
+	db := openStore(t)
+	ingestCanonical(t, db, exportPlant)
+	q := core.Queries{Store: db}
+	g, err := q.Genealogy(context.Background(), core.LotRef{Item: "BREAD", Lot: "BR-1"}, core.Backward)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := epcis.Export(g, epcis.ExportOptions{GTINItems: exportGTINs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Context []string `json:"@context"`
+		Body    struct {
+			EventList []map[string]any `json:"eventList"`
+		} `json:"epcisBody"`
+	}
+	if err := json.Unmarshal(res.Document, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Context) != 1 || doc.Context[0] != epcis.ContextURL {
+		t.Errorf("@context = %v", doc.Context)
+	}
+	text := string(res.Document)
+	for _, want := range []string{
+		`"bizStep": "receiving"`, `"bizStep": "shipping"`, `"bizStep": "holding"`, `"disposition": "non_sellable_other"`,
+		`"transformationID": "urn:lothub:order:WO-1"`, `"type": "prodorder"`,
+		`"epcClass": "https://id.gs1.org/01/09506000134352/10/BR-1"`, // gtin_items inverse
+		`"epcClass": "https://id.gs1.org/01/09506000134376/10/F-A"`,  // the smallest GTIN of FLOUR
+		`"epcClass": "urn:lothub:lot:SALT:S%2F1"`,
+		`"source": "urn:lothub:party:V-MILL"`, `"bizTransaction": "urn:lothub:po:PO-1"`,
+		`"id": "urn:lothub:location:WH%201"`, `"uom": "KGM"`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("export lacks %s", want)
+		}
+	}
+	if strings.Contains(text, "urn:epcglobal:cbv") {
+		t.Errorf("export has CBV URNs, want bare words (errata to issue 19)")
+	}
+	// The order WO-1 is one event with every input and output, although
+	// DOUGH/D-2 is not an ancestor of BR-1.
+	n := 0
+	for _, e := range doc.Body.EventList {
+		if e["transformationID"] == "urn:lothub:order:WO-1" {
+			n++
+			if len(e["inputQuantityList"].([]any)) != 2 || len(e["outputQuantityList"].([]any)) != 2 {
+				t.Errorf("WO-1: %v", e)
+			}
+			if e["eventID"] != epcis.EventUUID("order:WO-1") {
+				t.Errorf("WO-1 eventID %v", e["eventID"])
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d events of WO-1, want 1", n)
+	}
+}
+
+func TestEpcisExportUnitWithoutCode(t *testing.T) {
+	db := openStore(t)
+	ingestCanonical(t, db, `{"id":"r1","type":"receive","time":"2026-03-01T08:00:00Z","lot":{"item":"X","lot":"1"},"qty":1,"uom":"bucket"}`+"\n")
+	q := core.Queries{Store: db}
+	g, err := q.Genealogy(context.Background(), core.LotRef{Item: "X", Lot: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = epcis.Export(g, epcis.ExportOptions{})
+	if err == nil || !strings.Contains(err.Error(), `"bucket"`) || !strings.Contains(err.Error(), "r1") {
+		t.Errorf("err = %v, want the unit and the event named", err)
+	}
+}
+
+func TestEpcisEventUUID(t *testing.T) {
+	a, b := epcis.EventUUID("event:r1"), epcis.EventUUID("event:r2")
+	if a == b || a != epcis.EventUUID("event:r1") || !strings.HasPrefix(a, "urn:uuid:") || a[23] != '5' {
+		t.Errorf("EventUUID: %s %s", a, b)
+	}
+}

@@ -1,0 +1,84 @@
+package epcis_test
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/lothub/lothub/epcis"
+)
+
+func TestEpcisScanForms(t *testing.T) {
+	want := "gtin=09506000134352 lot=L42 expiry=2027-02-28 count=12"
+	for _, s := range []string{
+		"]d2010950600013435210L42\x1d1727020030" + "12",
+		"]C1010950600013435217270200" + "10L42\x1d3012",
+		"\x1d010950600013435210L42\x1d172702003012",
+		"(01)09506000134352(10)L42(17)270200(30)12",
+		"https://id.example.com/01/09506000134352/10/L42?17=270200&30=12",
+		"https://id.gs1.org/01/9506000134352/10/L42?17=270200&30=12",
+	} {
+		sc, err := epcis.ParseScan(s)
+		if err != nil {
+			t.Errorf("%q: %v", s, err)
+			continue
+		}
+		got := "gtin=" + sc.GTIN + " lot=" + sc.Lot + " expiry=" + sc.Expiry
+		if sc.Count != nil {
+			got += " count=" + strconv.Itoa(*sc.Count)
+		}
+		if got != want {
+			t.Errorf("%q: got %s, want %s", s, got, want)
+		}
+	}
+	sc, err := epcis.ParseScan("]C100095060000000000015\x1d4140950600000002\x1d400PO-77\x1d3103012500\x1d11260301\x1d21SN1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.SSCC != "095060000000000015" || sc.GLN != "0950600000002" || sc.PO != "PO-77" || sc.NetKG == nil || *sc.NetKG != 12.5 || sc.ProdDate != "2026-03-01" || sc.Serial != "SN1" {
+		t.Errorf("got %+v", sc)
+	}
+}
+
+func TestEpcisScanErrors(t *testing.T) {
+	for _, c := range []struct{ scan, ai, why string }{
+		{"(01)09506000134353(10)L42", "01", "check digit"},
+		{"]C100095060000000000014", "00", "check digit"},
+		{"4140950600000006", "414", "check digit"},
+		{"01095060001343", "01", "want 14 characters"},
+		{"(17)271301", "17", "month 13"},
+		{"(11)260230", "11", "day 30"},
+		{"(99)X", "99", "not an application identifier"},
+		{"0109506000134352" + "10" + strings.Repeat("L", 25), "10", "at most 20"},
+		{"(30)12a", "30", "want digits"},
+		{"", "", "empty"},
+	} {
+		_, err := epcis.ParseScan(c.scan)
+		var se *epcis.ScanError
+		if !errors.As(err, &se) || se.AI != c.ai || !strings.Contains(err.Error(), c.why) {
+			t.Errorf("%q: err %v, want AI %q and %q", c.scan, err, c.ai, c.why)
+		}
+	}
+}
+
+func FuzzEpcisParseScan(f *testing.F) {
+	for _, s := range []string{
+		"]d2010950600013435210L42\x1d172702003012", "(01)09506000134352(10)L42", "https://id.gs1.org/01/09506000134352/10/L42?17=270200",
+		"]C100095060000000000014", "3103012500", "(", "https://x/01/", "\x1d\x1d",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sc, err := epcis.ParseScan(s)
+		if err == nil && sc == nil {
+			t.Fatal("nil scan without error")
+		}
+		if err != nil {
+			var se *epcis.ScanError
+			if !errors.As(err, &se) {
+				t.Fatalf("error not a *ScanError: %v", err)
+			}
+		}
+	})
+}

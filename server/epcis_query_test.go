@@ -1,0 +1,153 @@
+package server_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/lothub/lothub/epcis/schema"
+)
+
+const queryDoc = `{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+ "type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2026-03-03T00:00:00Z",
+ "epcisBody":{"eventList":[
+  {"type":"ObjectEvent","eventID":"urn:uuid:00000000-0000-4000-8000-000000000001","eventTime":"2026-03-01T10:00:00Z","eventTimeZoneOffset":"+00:00",
+   "action":"ADD","bizStep":"receiving","quantityList":[{"epcClass":"urn:epc:class:lgtin:9506000.013435.F-1","quantity":5,"uom":"KGM"}],
+   "sourceList":[{"type":"owning_party","source":"urn:epc:id:pgln:9506000.00002"}]},
+  {"type":"ObjectEvent","eventID":"urn:uuid:00000000-0000-4000-8000-000000000002","eventTime":"2026-03-02T10:00:00Z","eventTimeZoneOffset":"+00:00",
+   "action":"OBSERVE","bizStep":"urn:epcglobal:cbv:bizstep:shipping","epcList":["urn:epc:id:sscc:9506000.0000000001"],
+   "destinationList":[{"type":"owning_party","destination":"urn:epc:id:pgln:9506000.00001"}]},
+  {"type":"TransformationEvent","eventID":"urn:uuid:00000000-0000-4000-8000-000000000003","eventTime":"2026-03-03T10:00:00Z","eventTimeZoneOffset":"+00:00",
+   "inputQuantityList":[{"epcClass":"https://id.gs1.org/01/09506000134352/10/F-1","quantity":5,"uom":"KGM"}],
+   "outputQuantityList":[{"epcClass":"https://id.gs1.org/01/09506000134369/10/B-1","quantity":10}]},
+  {"type":"ObjectEvent","eventTime":"2026-03-04T10:00:00Z","eventTimeZoneOffset":"+00:00",
+   "action":"OBSERVE","bizStep":"inspecting","quantityList":[{"epcClass":"https://id.gs1.org/01/09506000134369/10/B-1"}]}
+ ]}}`
+
+// query GETs /epcis/events and returns the eventIDs (or types) listed
+// and the next page's link.
+func (e *epcisEnv) query(t *testing.T, params string) (ids []string, next string, hdr http.Header) {
+	t.Helper()
+	code, hdr, body := e.do(t, "GET", "/epcis/events?"+params, "scanner-secret", nil)
+	if code != http.StatusOK {
+		t.Fatalf("GET /epcis/events?%s: %d %s", params, code, body)
+	}
+	if probs, err := schema.ValidateJSON(body); err != nil || len(probs) > 0 {
+		t.Errorf("query document invalid: %v %v", err, probs)
+	}
+	var doc struct {
+		Body struct {
+			QR struct {
+				RB struct {
+					EventList []struct {
+						EventID string `json:"eventID"`
+						Type    string `json:"type"`
+					} `json:"eventList"`
+				} `json:"resultsBody"`
+			} `json:"queryResults"`
+		} `json:"epcisBody"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range doc.Body.QR.RB.EventList {
+		id := ev.EventID
+		if id == "" {
+			id = "hash-" + ev.Type
+		}
+		ids = append(ids, strings.TrimPrefix(id, "urn:uuid:00000000-0000-4000-8000-00000000000"))
+	}
+	return ids, hdr.Get("Link"), hdr
+}
+
+func TestEpcisQueryEndpoint(t *testing.T) {
+	e := newEpcisEnv(t)
+	if code, _, body := e.do(t, "POST", "/epcis/capture", "scanner-secret", []byte(queryDoc)); code != http.StatusAccepted {
+		t.Fatalf("capture: %d %s", code, body)
+	}
+	if code, _, _ := e.do(t, "GET", "/epcis/events", "", nil); code != http.StatusUnauthorized {
+		t.Errorf("without token: %d", code)
+	}
+	ids, next, hdr := e.query(t, "")
+	if strings.Join(ids, " ") != "1 2 3 hash-ObjectEvent" || next != "" {
+		t.Errorf("all: %v next %q", ids, next)
+	}
+	if hdr.Get("GS1-EPCIS-Version") != "2.0.0" || hdr.Get("GS1-CBV-Version") != "2.0.0" {
+		t.Errorf("version headers: %v", hdr)
+	}
+	for _, c := range []struct{ params, want string }{
+		{"eventType=TransformationEvent", "3"},
+		{"eventType=ObjectEvent,TransformationEvent&LT_eventTime=2026-03-03T10:00:00Z", "1 2"},
+		{"GE_eventTime=2026-03-02T10:00:00Z&LT_eventTime=2026-03-04T00:00:00Z", "2 3"},
+		// The CBV URN the event was captured with and the Web URI asked
+		// for are the same bizStep.
+		{"EQ_bizStep=" + url.QueryEscape("https://ref.gs1.org/cbv/BizStep-shipping"), "2"},
+		{"EQ_bizStep=receiving&EQ_bizStep=inspecting", "hash-ObjectEvent 1"},
+		// An LGTIN URN finds the same lot written as a Digital Link.
+		{"MATCH_anyEPCClass=" + url.QueryEscape("urn:epc:class:lgtin:9506000.013435.F-1"), "1 3"},
+		{"MATCH_anyEPCClass=" + url.QueryEscape("https://id.gs1.org/01/09506000134369/10/B-1"), "hash-ObjectEvent 3"},
+		{"MATCH_anyEPC=" + url.QueryEscape("https://id.gs1.org/00/095060000000000014"), ""},
+		{"MATCH_anyEPC=" + url.QueryEscape("urn:epc:id:sscc:9506000.0000000001"), "2"},
+	} {
+		ids, _, _ := e.query(t, c.params)
+		sort.Strings(ids)
+		want := strings.Fields(c.want)
+		sort.Strings(want)
+		if strings.Join(ids, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: got %v, want %v", c.params, ids, want)
+		}
+	}
+	// Paging: two per page, the Link header's URL gives the next page.
+	var all []string
+	params := "perPage=2"
+	for i := 0; i < 5 && params != ""; i++ {
+		ids, next, _ := e.query(t, params)
+		all = append(all, ids...)
+		params = ""
+		if next != "" {
+			u, err := url.Parse(strings.TrimSuffix(strings.TrimPrefix(next, "<"), `>; rel="next"`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			params = u.RawQuery
+		}
+	}
+	if strings.Join(all, " ") != "1 2 3 hash-ObjectEvent" {
+		t.Errorf("paged: %v", all)
+	}
+	for _, bad := range []string{"perPage=0", "GE_eventTime=yesterday", "EQ_action=ADD", "nextPageToken=%21%21", "eventType=Thing"} {
+		code, _, body := e.do(t, "GET", "/epcis/events?"+bad, "scanner-secret", nil)
+		if code != http.StatusBadRequest || !strings.Contains(string(body), strings.SplitN(bad, "=", 2)[0]) {
+			t.Errorf("%s: %d %s", bad, code, body)
+		}
+	}
+
+	// One event by its eventID, percent-escaped.
+	code, hdr, body := e.do(t, "GET", "/epcis/events/"+url.PathEscape("urn:uuid:00000000-0000-4000-8000-000000000003"), "scanner-secret", nil)
+	if code != http.StatusOK || !strings.Contains(string(body), `"TransformationEvent"`) || hdr.Get("GS1-EPCIS-Version") == "" {
+		t.Errorf("get event: %d %s", code, body)
+	}
+	// Captured with a CBV URN, answered with the bare word.
+	_, _, body = e.do(t, "GET", "/epcis/events/"+url.PathEscape("urn:uuid:00000000-0000-4000-8000-000000000002"), "scanner-secret", nil)
+	if !strings.Contains(string(body), `"bizStep":"shipping"`) {
+		t.Errorf("event 2: %s", body)
+	}
+	code, _, body = e.do(t, "GET", "/epcis/events/"+url.PathEscape("urn:uuid:nope"), "scanner-secret", nil)
+	if code != http.StatusNotFound || !strings.Contains(string(body), "urn:uuid:nope") {
+		t.Errorf("unknown event: %d %s", code, body)
+	}
+	// The event POST /epcis/events answers with is at its Location.
+	ev := `{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],"type":"ObjectEvent","eventTime":"2026-03-05T10:00:00Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE","bizStep":"inspecting","epcList":["urn:epc:id:sgtin:9506000.013435.7"]}`
+	code, hdr, body = e.do(t, "POST", "/epcis/events", "scanner-secret", []byte(ev))
+	if code != http.StatusCreated {
+		t.Fatalf("POST /epcis/events: %d %s", code, body)
+	}
+	loc := hdr.Get("Location")
+	code, _, body = e.do(t, "GET", loc, "scanner-secret", nil)
+	if code != http.StatusOK || !strings.Contains(string(body), "9506000.013435.7") {
+		t.Errorf("GET %s: %d %s", loc, code, body)
+	}
+}
