@@ -464,8 +464,8 @@ func TestRefusedQueryIsQuoted(t *testing.T) {
 		plant(f)
 		f.mu.Lock()
 		_, _, _, status, _, detail := f.run("SELECT t.createdfrom AS x FROM transaction t INNER JOIN transactionline tl ON tl.transaction = t.id"+
-			" INNER JOIN inventoryassignment ia ON ia.transaction = tl.transaction AND ia.transactionline = tl.id"+
-			" INNER JOIN inventorynumber inv ON inv.id = ia.inventorynumber INNER JOIN item i ON i.id = tl.item"+
+			" LEFT JOIN inventoryassignment ia ON ia.transaction = tl.transaction AND ia.transactionline = tl.id"+
+			" LEFT JOIN inventorynumber inv ON inv.id = ia.inventorynumber INNER JOIN item i ON i.id = tl.item"+
 			" LEFT JOIN transaction cf ON cf.id = tl.createdfrom LEFT JOIN entity e ON e.id = t.entity"+
 			" LEFT JOIN unitstypeuom bu ON bu.unitstype = i.unitstype AND bu.baseunit = 'T'", 0, 10)
 		f.mu.Unlock()

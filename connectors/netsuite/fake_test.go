@@ -50,6 +50,9 @@ type Item struct {
 	ID       int
 	Name     string
 	BaseUnit string // abbreviation of the base unit; "" without a units type
+	// Lot and Serial are item.islotitem and item.isserialitem: a lot
+	// numbered or serialized inventory or assembly item.
+	Lot, Serial bool
 }
 
 type Assign struct {
@@ -98,7 +101,9 @@ type Fault struct {
 }
 
 // frow is one row of a view: a transaction line's inventory assignment
-// with what it joins to, or a deleted record.
+// with what it joins to, or a deleted record. A line without inventory
+// assignments gives one row with a nil a (the LEFT JOIN's nulls); an
+// assignment without a lot number (bins only) has inv 0.
 type frow struct {
 	t, cf *Txn
 	l     *Line
@@ -280,17 +285,21 @@ func (f *fakeAccount) build() {
 		t := f.txns[id]
 		for li := range t.Lines {
 			l := &t.Lines[li]
+			if len(l.Assign) == 0 {
+				f.rows = append(f.rows, &frow{t: t, l: l, cf: f.txns[t.CreatedFrom], e: f.entities[t.Entity], i: f.items[l.Item]})
+			}
 			for ai := range l.Assign {
 				a := &l.Assign[ai]
-				if a.Lot == "" {
-					continue
-				}
-				k := fmt.Sprint(l.Item, "\x00", a.Lot)
-				if invIDs[k] == 0 {
-					invIDs[k] = 700000 + len(invIDs)
+				inv := 0
+				if a.Lot != "" {
+					k := fmt.Sprint(l.Item, "\x00", a.Lot)
+					if invIDs[k] == 0 {
+						invIDs[k] = 700000 + len(invIDs)
+					}
+					inv = invIDs[k]
 				}
 				f.rows = append(f.rows, &frow{t: t, l: l, a: a, cf: f.txns[t.CreatedFrom], e: f.entities[t.Entity],
-					i: f.items[l.Item], inv: invIDs[k]})
+					i: f.items[l.Item], inv: inv})
 			}
 		}
 	}
@@ -559,8 +568,8 @@ func (f *fakeAccount) suiteql(w http.ResponseWriter, r *http.Request) {
 var fakeJoins = []joinClause{
 	{"", "transaction", "t", ""},
 	{"INNER", "transactionline", "tl", "tl.transaction = t.id"},
-	{"INNER", "inventoryassignment", "ia", "(ia.transaction = tl.transaction AND ia.transactionline = tl.id)"},
-	{"INNER", "inventorynumber", "inv", "inv.id = ia.inventorynumber"},
+	{"LEFT", "inventoryassignment", "ia", "(ia.transaction = tl.transaction AND ia.transactionline = tl.id)"},
+	{"LEFT", "inventorynumber", "inv", "inv.id = ia.inventorynumber"},
 	{"INNER", "item", "i", "i.id = tl.item"},
 	{"LEFT", "transaction", "cf", "cf.id = tl.createdfrom"},
 	{"LEFT", "entity", "e", "e.id = t.entity"},
@@ -610,16 +619,18 @@ func (f *fakeAccount) columns() map[string]func(r *frow) any {
 		"tl.createdfrom":      func(r *frow) any { return num(r.t.CreatedFrom) },
 		"tl.location":         func(r *frow) any { return num(r.l.Location) },
 		"tl.item":             func(r *frow) any { return num(r.l.Item) },
-		"ia.id":               func(r *frow) any { return num(r.a.ID) },
-		"ia.quantity":         func(r *frow) any { return r.a.Qty },
-		"ia.inventorynumber":  func(r *frow) any { return num(r.inv) },
-		"ia.transaction":      func(r *frow) any { return num(r.t.ID) },
-		"ia.transactionline":  func(r *frow) any { return float64(r.l.ID) },
-		"inv.id":              func(r *frow) any { return num(r.inv) },
-		"inv.inventorynumber": func(r *frow) any { return r.a.Lot },
-		"inv.expirationdate":  func(r *frow) any { return day(r.a.Expiration, loc) },
+		"ia.id":               func(r *frow) any { return assignField(r, func(a *Assign) any { return num(a.ID) }) },
+		"ia.quantity":         func(r *frow) any { return assignField(r, func(a *Assign) any { return a.Qty }) },
+		"ia.inventorynumber":  func(r *frow) any { return assignField(r, func(*Assign) any { return num(r.inv) }) },
+		"ia.transaction":      func(r *frow) any { return assignField(r, func(*Assign) any { return num(r.t.ID) }) },
+		"ia.transactionline":  func(r *frow) any { return assignField(r, func(*Assign) any { return float64(r.l.ID) }) },
+		"inv.id":              func(r *frow) any { return lotField(r, func(*Assign) any { return num(r.inv) }) },
+		"inv.inventorynumber": func(r *frow) any { return lotField(r, func(a *Assign) any { return a.Lot }) },
+		"inv.expirationdate":  func(r *frow) any { return lotField(r, func(a *Assign) any { return day(a.Expiration, loc) }) },
 		"i.id":                func(r *frow) any { return num(r.i.ID) },
 		"i.itemid":            func(r *frow) any { return r.i.Name },
+		"i.islotitem":         func(r *frow) any { return tf(r.i.Lot) },
+		"i.isserialitem":      func(r *frow) any { return tf(r.i.Serial) },
 		"i.unitstype":         func(r *frow) any { return unitsType(r.i) },
 		"cf.id":               func(r *frow) any { return txnField(r.cf, func(t *Txn) any { return num(t.ID) }) },
 		"cf.tranid":           func(r *frow) any { return txnField(r.cf, func(t *Txn) any { return t.Number }) },
@@ -634,6 +645,24 @@ func (f *fakeAccount) columns() map[string]func(r *frow) any {
 		"d.name":              func(r *frow) any { return r.d.Name },
 		"d.deleteddate":       func(r *frow) any { return r.d.At },
 	}
+}
+
+// assignField is a column of inventoryassignment, null on the row of a
+// line without one.
+func assignField(r *frow, f func(*Assign) any) any {
+	if r.a == nil {
+		return nil
+	}
+	return f(r.a)
+}
+
+// lotField is a column of inventorynumber, null without an assignment or
+// when the assignment has no lot number.
+func lotField(r *frow, f func(*Assign) any) any {
+	if r.a == nil || r.inv == 0 {
+		return nil
+	}
+	return f(r.a)
 }
 
 func unitsType(i *Item) any {
@@ -709,7 +738,7 @@ func (f *fakeAccount) run(q string, offset, limit int) (items json.RawMessage, c
 			case "t":
 				return func(r *frow) any { return nullable(r.t.Custom[field]) }, nil
 			case "inv":
-				return func(r *frow) any { return nullable(r.a.Custom[field]) }, nil
+				return func(r *frow) any { return lotField(r, func(a *Assign) any { return nullable(a.Custom[field]) }) }, nil
 			}
 		}
 		return nil, fmt.Errorf("Field '%s' for record '%s' was not found. Reason: NOT_EXPOSED - Not available for channel SEARCH", field, aliasTable[alias])

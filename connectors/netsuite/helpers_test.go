@@ -132,10 +132,10 @@ const (
 func plant(f *fakeAccount) {
 	f.AddLocation(locMain, "Main Warehouse")
 	f.AddLocation(locEast, "East DC")
-	f.AddItem(Item{ID: 11, Name: "FLOUR", BaseUnit: "kg"})
-	f.AddItem(Item{ID: 12, Name: "YEAST", BaseUnit: "g"})
-	f.AddItem(Item{ID: 13, Name: "BREAD", BaseUnit: "ea"})
-	f.AddItem(Item{ID: 14, Name: "SALT"}) // no units type
+	f.AddItem(Item{ID: 11, Name: "FLOUR", BaseUnit: "kg", Lot: true})
+	f.AddItem(Item{ID: 12, Name: "YEAST", BaseUnit: "g", Lot: true})
+	f.AddItem(Item{ID: 13, Name: "BREAD", BaseUnit: "ea", Lot: true})
+	f.AddItem(Item{ID: 14, Name: "SALT"}) // no units type, not lot numbered
 	f.AddEntity(Entity{ID: 301, Number: "V-MILL", Name: "Mill Co"})
 	f.AddEntity(Entity{ID: 201, Number: "C-ALPHA", Name: "Alpha Foods"})
 	f.AddEntity(Entity{ID: 202, Number: "C-BETA", Name: "Beta Bakeries"})

@@ -81,8 +81,8 @@ func TestFakeLosesWhatADateOnlyFilterLoses(t *testing.T) {
 	// The last sync ran at 2026-03-17 06:30 UTC; the next one reads "from
 	// that date on", which NetSuite reads as local midnight.
 	q := "SELECT t.id AS id FROM transaction t INNER JOIN transactionline tl ON tl.transaction = t.id" +
-		" INNER JOIN inventoryassignment ia ON ia.transaction = tl.transaction AND ia.transactionline = tl.id" +
-		" INNER JOIN inventorynumber inv ON inv.id = ia.inventorynumber INNER JOIN item i ON i.id = tl.item" +
+		" LEFT JOIN inventoryassignment ia ON ia.transaction = tl.transaction AND ia.transactionline = tl.id" +
+		" LEFT JOIN inventorynumber inv ON inv.id = ia.inventorynumber INNER JOIN item i ON i.id = tl.item" +
 		" LEFT JOIN transaction cf ON cf.id = tl.createdfrom LEFT JOIN entity e ON e.id = t.entity" +
 		" LEFT JOIN unitstypeuom bu ON bu.unitstype = i.unitstype AND bu.baseunit = 'T'" +
 		" WHERE t.lastmodifieddate >= TO_TIMESTAMP('2026-03-17', 'YYYY-MM-DD') ORDER BY t.id"

@@ -74,18 +74,51 @@ var transactionColumns = []column{
 }
 
 // transactionFrom joins a transaction's lines to their inventory detail.
-// inventoryassignment is keyed by (transaction, transactionline); an
-// assignment without an inventory number (bins only) is not a lot and is
-// left out by the inner join. The base unit comes from the item's units
-// type when the Multiple Units of Measure feature is on.
+// inventoryassignment is keyed by (transaction, transactionline) and holds
+// one row per lot (or serial) number of a line, with its quantity in base
+// units and a reference to inventorynumber (NetSuite help, "Inventory
+// Detail" subrecord, InventoryAssignmentList; the SuiteQL join is the one
+// described in netsuitediagnostics.com/posts/inventory-assignment). Both
+// joins are LEFT joins, so that a line whose inventory detail is missing
+// comes back too, once, with ia and inv null: lines imported or posted by
+// an integration without inventory detail, or before lot numbering was
+// turned on for the item. transactionWhere keeps which of them are read.
+// The base unit comes from the item's units type when the Multiple Units
+// of Measure feature is on.
 const transactionFrom = " FROM transaction t" +
 	" INNER JOIN transactionline tl ON tl.transaction = t.id" +
-	" INNER JOIN inventoryassignment ia ON ia.transaction = tl.transaction AND ia.transactionline = tl.id" +
-	" INNER JOIN inventorynumber inv ON inv.id = ia.inventorynumber" +
+	" LEFT JOIN inventoryassignment ia ON ia.transaction = tl.transaction AND ia.transactionline = tl.id" +
+	" LEFT JOIN inventorynumber inv ON inv.id = ia.inventorynumber" +
 	" INNER JOIN item i ON i.id = tl.item" +
 	" LEFT JOIN transaction cf ON cf.id = tl.createdfrom" +
 	" LEFT JOIN entity e ON e.id = t.entity" +
 	" LEFT JOIN unitstypeuom bu ON bu.unitstype = i.unitstype AND bu.baseunit = 'T'"
+
+// transactionWhere is which joined rows are records:
+//
+//   - every inventory assignment with a lot (or serial) number, as the
+//     inner joins read before (the same rows, ids and order);
+//   - a line of a lot- or serial-numbered item (item.islotitem,
+//     item.isserialitem: the Lot Numbered / Serialized kinds of inventory
+//     and assembly items, NetSuite help "Lot and Serial Numbering Subtab")
+//     that moves a quantity but has no lot number: no inventory detail at
+//     all (one row, ia null) or an assignment without a number. These make
+//     no event; the default mapping quarantines them, so that a lot-bearing
+//     line never vanishes without a trace.
+//
+// Lines of other items without a number (no inventory detail, or bins
+// only) are not lots and are not read: reading them would add a record for
+// every line of every untracked item.
+const transactionWhere = "(inv.id IS NOT NULL OR ((i.islotitem = 'T' OR i.isserialitem = 'T') AND tl.quantity <> 0))"
+
+// noAssignment stands for the assignment id of a line read without
+// inventory detail, in its record id (ItemRcpt:12345:3:0) and its keyset
+// key. NetSuite's internal ids start at 1. SuiteQL sorts the null
+// assignment id last (Oracle's ascending default) and compares it with
+// nothing, so such a line's only row is passed by the keyset condition
+// "ia.id > 0" on the same line, and every other row is ordered by its
+// transaction and line as before.
+const noAssignment = "0"
 
 // keyPart is one column of a keyset after the timestamp.
 type keyPart struct {
@@ -115,7 +148,7 @@ func transactionQuery(o *options, s streamPos) string {
 	for i, t := range o.types {
 		quoted[i] = sqlString(t)
 	}
-	conds := []string{"t.type IN (" + strings.Join(quoted, ", ") + ")"}
+	conds := []string{"t.type IN (" + strings.Join(quoted, ", ") + ")", transactionWhere}
 	conds = append(conds, s.conditions(o.loc, "t.lastmodifieddate", transactionKey)...)
 	b.WriteString(" WHERE " + strings.Join(conds, " AND "))
 	b.WriteString(" ORDER BY " + toChar("t.lastmodifieddate") + ", t.id, tl.id, ia.id")
@@ -272,6 +305,13 @@ var transactions = stream{
 	parts: transactionKey,
 	query: transactionQuery,
 	key: func(r row) (key, error) {
+		if _, ok := r["assignment_id"]; !ok { // a line without inventory detail
+			k, err := rowKey(r, "last_modified", "tran_id", "line_id")
+			if err == nil {
+				k.IDs = append(k.IDs, noAssignment)
+			}
+			return k, err
+		}
 		return rowKey(r, "last_modified", "tran_id", "line_id", "assignment_id")
 	},
 	record: transactionRecord,
@@ -317,7 +357,10 @@ func describeRow(r row, ids []string) string {
 
 // transactionRecord turns one transaction row into a record. Its id is
 // type:transaction:line:assignment (ItemRcpt:12345:3:7): internal ids, so
-// renumbering a document (tranid) does not change it.
+// renumbering a document (tranid) does not change it. A line read without
+// inventory detail has assignment 0 (ItemRcpt:12345:3:0) and a null
+// assignment_id in its payload; the ids of lines with an assignment are
+// the ones they always had.
 func transactionRecord(o *options, r row, at time.Time) (sdk.Record, bool, error) {
 	kind, ok := tranTypes[r["tran_type"]]
 	if !ok {
@@ -336,7 +379,11 @@ func transactionRecord(o *options, r row, at time.Time) (sdk.Record, bool, error
 	if err != nil {
 		return sdk.Record{}, false, fmt.Errorf("encode transaction %s: %w", r["tran_id"], err)
 	}
-	id := strings.Join([]string{r["tran_type"], r["tran_id"], r["line_id"], r["assignment_id"]}, ":")
+	assignment := r["assignment_id"]
+	if assignment == "" {
+		assignment = noAssignment
+	}
+	id := strings.Join([]string{r["tran_type"], r["tran_id"], r["line_id"], assignment}, ":")
 	return sdk.Record{Kind: kind, ID: id, Payload: payload, Time: at}, true, nil
 }
 
