@@ -53,6 +53,10 @@ type Hub struct {
 	Lots Lots `yaml:"lots"`
 	// EPCIS configures EPCIS 2.0 capture (docs/epcis.md).
 	EPCIS EPCIS `yaml:"epcis"`
+	// ScanPoints are the places barcode and RFID readers POST scans from
+	// (POST /v1/scans): what event a scan there makes (docs/epcis.md,
+	// "Scans").
+	ScanPoints []ScanPoint `yaml:"scan_points"`
 
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`
@@ -74,6 +78,48 @@ type EPCIS struct {
 	// it, so that a lot captured by EPCIS and the same lot in the ERP are
 	// one lot. A GTIN not listed is its own item.
 	GTINItems map[string]string `yaml:"gtin_items"`
+}
+
+// ScanPoint is one place scans come from: a receiving dock, a line, a
+// packing or shipping station. A good scan there makes one canonical
+// event of kind Makes, about the lot on the label (its GTIN made an item
+// by epcis.gtin_items), against the document the operator scanned.
+type ScanPoint struct {
+	Name string `yaml:"name"` // as readers send it in "point"
+	// Makes is the event a scan makes: receive (against a PO), consume
+	// (into an order), produce (from an order) or ship (against a
+	// delivery).
+	Makes    string `yaml:"makes"`
+	Site     string `yaml:"site"`
+	Location string `yaml:"location"`
+	// Document is the event field the operator's document fills: po for
+	// receive (the default), order for consume and produce (the only
+	// choice), delivery (the default) or sales_order for ship.
+	Document string `yaml:"document"`
+	// Supplier of what a receiving point receives (optional).
+	Supplier *Party `yaml:"supplier"`
+	// Customer of what a shipping point ships: required on ship unless
+	// every scan names its customer.
+	Customer *Party `yaml:"customer"`
+	// CountUOM is the unit of a count on the label (AI 30, 37); EA when
+	// empty. A net weight (AI 310n) is in KG.
+	CountUOM string `yaml:"count_uom"`
+}
+
+// Party is a supplier or customer.
+type Party struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+}
+
+// ScanPoint returns the scan point named name, or nil.
+func (h *Hub) ScanPoint(name string) *ScanPoint {
+	for i := range h.ScanPoints {
+		if h.ScanPoints[i].Name == name {
+			return &h.ScanPoints[i]
+		}
+	}
+	return nil
 }
 
 // LotPlaceholders is the placeholder check the configuration asks for.
@@ -499,6 +545,16 @@ func (p *parser) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	switch v.Kind() {
+	case reflect.Pointer:
+		if v.Type().Elem().Kind() != reflect.Struct {
+			break
+		}
+		e := reflect.New(v.Type().Elem())
+		p.decode(n, e.Elem(), path)
+		v.Set(e)
+		return
+	}
+	switch v.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			p.errorf(n, "want a mapping of keys (%s)", strings.Join(fieldNames(v.Type()), ", "))
@@ -711,6 +767,7 @@ func (p *parser) check(h *Hub) {
 		p.errorf(node(".intake.max_body"), "max_body %d is negative: give the most bytes one request body may have (%d when unset)", h.Intake.MaxBody, core.DefaultMaxBody)
 	}
 	p.checkGaps(h, node)
+	p.checkScanPoints(h, node)
 	if h.Intake.Listen == "" {
 		h.Intake.Listen = "127.0.0.1:8080"
 	}
@@ -925,6 +982,62 @@ func (p *parser) checkGaps(h *Hub, node func(string) *yaml.Node) {
 		case "log":
 		default:
 			p.errorf(node(at), "notifier %q: type %q, want webhook, email or log", n.Name, n.Type)
+		}
+	}
+}
+
+// scanDocuments are the event fields a scan point's document may fill,
+// by the event it makes; the first is the default.
+var scanDocuments = map[string][]string{
+	"receive": {"po"},
+	"consume": {"order"},
+	"produce": {"order"},
+	"ship":    {"delivery", "sales_order"},
+}
+
+// checkScanPoints validates scan_points and fills in the defaults.
+func (p *parser) checkScanPoints(h *Hub, node func(string) *yaml.Node) {
+	names := map[string]bool{}
+	for i := range h.ScanPoints {
+		sp := &h.ScanPoints[i]
+		at := fmt.Sprintf(".scan_points[%d]", i)
+		switch {
+		case strings.TrimSpace(sp.Name) == "":
+			p.errorf(node(at), "scan point without a name (add name: what the readers there send as \"point\", e.g. DOCK-1)")
+		case names[sp.Name]:
+			p.errorf(node(at+".name"), "scan point %q is given twice (names must be unique)", sp.Name)
+		}
+		names[sp.Name] = true
+		docs, ok := scanDocuments[sp.Makes]
+		if !ok {
+			if sp.Makes == "" {
+				p.errorf(node(at), "scan point %q: add makes: receive, consume, produce or ship (the event a scan there makes)", sp.Name)
+			} else {
+				p.errorf(node(at+".makes"), "scan point %q: makes %q, want receive, consume, produce or ship", sp.Name, sp.Makes)
+			}
+			continue
+		}
+		if sp.Document == "" {
+			sp.Document = docs[0]
+		} else if !slices.Contains(docs, sp.Document) {
+			p.errorf(node(at+".document"), "scan point %q makes %s: document %q, want %s", sp.Name, sp.Makes, sp.Document, strings.Join(docs, " or "))
+		}
+		if sp.Supplier != nil && sp.Makes != "receive" {
+			p.errorf(node(at+".supplier"), "scan point %q makes %s: supplier applies to receive only", sp.Name, sp.Makes)
+		}
+		if sp.Customer != nil && sp.Makes != "ship" {
+			p.errorf(node(at+".customer"), "scan point %q makes %s: customer applies to ship only", sp.Name, sp.Makes)
+		}
+		for _, pt := range []struct {
+			key string
+			v   *Party
+		}{{"supplier", sp.Supplier}, {"customer", sp.Customer}} {
+			if pt.v != nil && strings.TrimSpace(pt.v.ID) == "" {
+				p.errorf(node(at+"."+pt.key), "scan point %q: %s needs an id", sp.Name, pt.key)
+			}
+		}
+		if sp.CountUOM == "" {
+			sp.CountUOM = "EA"
 		}
 	}
 }

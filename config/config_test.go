@@ -280,3 +280,52 @@ func TestLotPlaceholders(t *testing.T) {
 		t.Errorf("misspelt key: err = %v", err)
 	}
 }
+
+func TestScanPoints(t *testing.T) {
+	src := `scan_points:
+  - name: DOCK-1
+    makes: receive
+    site: P1
+    supplier: {id: V-MILL, name: Mill Co}
+  - name: LINE-1
+    makes: consume
+  - name: SHIP-1
+    makes: ship
+    document: sales_order
+    customer: {id: C-1}
+`
+	h, err := config.Parse("hub.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dock := h.ScanPoint("DOCK-1")
+	if dock == nil || dock.Document != "po" || dock.CountUOM != "EA" || dock.Supplier.ID != "V-MILL" || dock.Site != "P1" {
+		t.Errorf("DOCK-1 = %+v", dock)
+	}
+	if l := h.ScanPoint("LINE-1"); l == nil || l.Document != "order" {
+		t.Errorf("LINE-1 = %+v", l)
+	}
+	if s := h.ScanPoint("SHIP-1"); s == nil || s.Document != "sales_order" || s.Customer.ID != "C-1" {
+		t.Errorf("SHIP-1 = %+v", s)
+	}
+	if h.ScanPoint("NOPE") != nil {
+		t.Error("an unknown point was found")
+	}
+
+	bad := []struct{ src, want string }{
+		{"scan_points:\n  - name: D\n    makes: recieve\n", "hub.yaml:3:12: scan point \"D\": makes \"recieve\", want receive, consume, produce or ship"},
+		{"scan_points:\n  - name: D\n", "hub.yaml:2:5: scan point \"D\": add makes:"},
+		{"scan_points:\n  - makes: ship\n", "hub.yaml:2:5: scan point without a name"},
+		{"scan_points:\n  - name: D\n    makes: consume\n    document: po\n", "hub.yaml:4:15: scan point \"D\" makes consume: document \"po\", want order"},
+		{"scan_points:\n  - name: D\n    makes: consume\n  - name: D\n    makes: produce\n", "hub.yaml:4:11: scan point \"D\" is given twice"},
+		{"scan_points:\n  - name: D\n    makes: ship\n    supplier: {id: V}\n", "hub.yaml:4:15: scan point \"D\" makes ship: supplier applies to receive only"},
+		{"scan_points:\n  - name: D\n    makes: ship\n    customer: {name: X}\n", "hub.yaml:4:15: scan point \"D\": customer needs an id"},
+		{"scan_points:\n  - name: D\n    makes: ship\n    custmer: {id: X}\n", "hub.yaml:4:5: unknown key \"custmer\" (did you mean \"customer\"?)"},
+	}
+	for _, b := range bad {
+		_, err := config.Parse("hub.yaml", []byte(b.src))
+		if err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("%q: got %v, want %s", b.src, err, b.want)
+		}
+	}
+}

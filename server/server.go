@@ -150,6 +150,7 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 	mux.HandleFunc("GET /v1/health", s.health)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("POST /v1/events", s.authed(s.postEvents))
+	mux.HandleFunc("POST /v1/scans", s.authed(s.postScans))
 	mux.HandleFunc("POST /v1/webhooks/{connector}", s.webhook)
 	mux.HandleFunc("GET /v1/trace/{direction}/{item}/{lot}", s.authed(s.trace))
 	mux.HandleFunc("GET /v1/recall/{item}/{lot}", s.authed(s.recall))
@@ -893,6 +894,7 @@ type Metrics struct {
 	Webhooks     *prometheus.CounterVec   // connector, result
 	SyncDuration *prometheus.HistogramVec // connector
 	HTTPDuration *prometheus.HistogramVec // route, status
+	Scans        *prometheus.CounterVec   // point, result
 }
 
 // NewMetrics registers the hub's metrics in a new registry.
@@ -914,8 +916,10 @@ func NewMetrics() *Metrics {
 			Help: "Duration of sync runs.", Buckets: prometheus.ExponentialBuckets(0.1, 3, 10)}, []string{"connector"}),
 		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "lothub_http_request_duration_seconds",
 			Help: "HTTP request latency by route and status.", Buckets: prometheus.DefBuckets}, []string{"route", "status"}),
+		Scans: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lothub_scans_total",
+			Help: "Scans posted to /v1/scans by scan point and result (accepted, refused, quarantined)."}, []string{"point", "result"}),
 	}
-	reg.MustRegister(m.Runs, m.Records, m.Events, m.Quarantined, m.Webhooks, m.SyncDuration, m.HTTPDuration,
+	reg.MustRegister(m.Runs, m.Records, m.Events, m.Quarantined, m.Webhooks, m.SyncDuration, m.HTTPDuration, m.Scans,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -1,0 +1,315 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lothub/lothub/config"
+	"github.com/lothub/lothub/core/store/sqlite"
+	"github.com/lothub/lothub/runner"
+	"github.com/lothub/lothub/server"
+)
+
+const scanToken = "scanner-secret"
+
+// newScanEnv is a hub with four scan points over a real SQLite store:
+// flour (GTIN …4352) is received at the dock and consumed on the line,
+// bread (GTIN …4369) is produced at packing and shipped.
+func newScanEnv(t *testing.T) *epcisEnv {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("LOTHUB_TEST_SCAN_TOKEN", scanToken)
+	h, err := config.Parse(filepath.Join(dir, "hub.yaml"), []byte(`intake:
+  tokens:
+    - name: readers
+      token: ${env:LOTHUB_TEST_SCAN_TOKEN}
+epcis:
+  gtin_items:
+    "09506000134352": FLOUR
+    "09506000134369": BREAD
+scan_points:
+  - name: DOCK-1
+    makes: receive
+    site: P1
+    location: DOCK
+    supplier: {id: V-MILL, name: Mill Co}
+  - name: LINE-1
+    makes: consume
+    site: P1
+  - name: PACK-1
+    makes: produce
+    site: P1
+  - name: SHIP-1
+    makes: ship
+    customer: {id: C-1, name: Corner Shop}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlite.Open(context.Background(), filepath.Join(dir, "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	srv := server.New(s, h, &runner.Plugins{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	t.Cleanup(srv.Close)
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return &epcisEnv{store: s, url: ts.URL}
+}
+
+type scanAnswer struct {
+	Error *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+	Refused []struct {
+		Index  int    `json:"index"`
+		Point  string `json:"point"`
+		AI     string `json:"ai"`
+		Reason string `json:"reason"`
+	} `json:"refused"`
+	Result string `json:"result"`
+	Event  *struct {
+		ID   string `json:"id"`
+		Type string `json:"type"`
+		Lot  struct {
+			Item string `json:"item"`
+			Lot  string `json:"lot"`
+		} `json:"lot"`
+		Qty      float64 `json:"qty"`
+		UOM      string  `json:"uom"`
+		PO       string  `json:"po"`
+		Order    string  `json:"order"`
+		Delivery string  `json:"delivery"`
+	} `json:"event"`
+	Stored     int `json:"stored"`
+	Duplicates int `json:"duplicates"`
+}
+
+func postScan(t *testing.T, e *epcisEnv, body string) (int, scanAnswer, string) {
+	t.Helper()
+	code, _, b := e.do(t, "POST", "/v1/scans", scanToken, []byte(body))
+	var a scanAnswer
+	if err := json.Unmarshal(b, &a); err != nil {
+		t.Fatalf("answer %d %s: %v", code, b, err)
+	}
+	return code, a, string(b)
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+type unitBalance struct {
+	UOM      string  `json:"uom"`
+	Received float64 `json:"received"`
+	Produced float64 `json:"produced"`
+	Consumed float64 `json:"consumed"`
+	Shipped  float64 `json:"shipped"`
+	OnHand   float64 `json:"on_hand"`
+}
+
+func lotBalance(t *testing.T, e *epcisEnv, item, lot string) unitBalance {
+	t.Helper()
+	code, _, b := e.do(t, "GET", "/v1/balance/"+item+"/"+lot, scanToken, nil)
+	if code != http.StatusOK {
+		t.Fatalf("balance %s/%s: %d %s", item, lot, code, b)
+	}
+	var mb struct {
+		Units []unitBalance `json:"units"`
+	}
+	if err := json.Unmarshal(b, &mb); err != nil || len(mb.Units) != 1 {
+		t.Fatalf("balance %s/%s: %s (%v)", item, lot, b, err)
+	}
+	return mb.Units[0]
+}
+
+// TestScanEndToEnd: a scan at each kind of point makes its event, and the
+// lots are on hand, consumed, produced from the flour and shipped.
+func TestScanEndToEnd(t *testing.T) {
+	e := newScanEnv(t)
+	steps := []struct {
+		name string
+		req  map[string]any
+		typ  string
+		item string
+		qty  float64
+		uom  string
+	}{
+		// GS1-128 with symbology identifier, net weight 100.000 kg (3103).
+		{"ReceiveElementString", map[string]any{"scan": "]C101095060001343523103100000" + "10F-A", "point": "DOCK-1", "document": "PO-1",
+			"time": "2026-03-01T08:00:00Z"}, "receive", "FLOUR", 100, "KG"},
+		// Human-readable, no quantity on the label: the request's.
+		{"ConsumeHumanReadable", map[string]any{"scan": "(01)09506000134352(10)F-A", "point": "LINE-1", "document": "WO-1",
+			"time": "2026-03-02T08:00:00Z", "qty": 40, "uom": "KG", "operator": "ana"}, "consume", "FLOUR", 40, "KG"},
+		// Digital Link with a count (30).
+		{"ProduceDigitalLink", map[string]any{"scan": "https://id.gs1.org/01/09506000134369/10/B-1?30=40", "point": "PACK-1", "document": "WO-1",
+			"time": "2026-03-02T09:00:00Z"}, "produce", "BREAD", 40, "EA"},
+		// DataMatrix with FNC1 as GS, count of trade items (37).
+		{"ShipDataMatrix", map[string]any{"scan": "]d2\x1d010950600013436910B-1\x1d3710", "point": "SHIP-1", "document": "DEL-9",
+			"time": "2026-03-03T10:00:00Z"}, "ship", "BREAD", 10, "EA"},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			code, a, body := postScan(t, e, mustJSON(st.req))
+			if code != http.StatusCreated || a.Result != "stored" || a.Event == nil {
+				t.Fatalf("%d %s", code, body)
+			}
+			ev := a.Event
+			if ev.Type != st.typ || ev.Lot.Item != st.item || ev.Qty != st.qty || ev.UOM != st.uom || !strings.HasPrefix(ev.ID, "scan:"+st.req["point"].(string)+":") {
+				t.Errorf("event %s", body)
+			}
+		})
+	}
+	flour := lotBalance(t, e, "FLOUR", "F-A")
+	if flour.Received != 100 || flour.Consumed != 40 || flour.OnHand != 60 || flour.UOM != "KG" {
+		t.Errorf("FLOUR/F-A: %+v, want received 100, consumed 40, 60 KG on hand", flour)
+	}
+	bread := lotBalance(t, e, "BREAD", "B-1")
+	if bread.Produced != 40 || bread.Shipped != 10 || bread.OnHand != 30 || bread.UOM != "EA" {
+		t.Errorf("BREAD/B-1: %+v, want produced 40, shipped 10, 30 EA on hand", bread)
+	}
+	// The order links the flour to the bread; the recall reaches the customer.
+	code, _, b := e.do(t, "GET", "/v1/recall/FLOUR/F-A", scanToken, nil)
+	if code != http.StatusOK || !strings.Contains(string(b), `"lot":"B-1"`) || !strings.Contains(string(b), `"C-1"`) {
+		t.Errorf("recall FLOUR/F-A: %d %s", code, b)
+	}
+	code, _, b = e.do(t, "GET", "/v1/lots/FLOUR/F-A", scanToken, nil)
+	if code != http.StatusOK || !strings.Contains(string(b), `"V-MILL"`) || !strings.Contains(string(b), `"PO-1"`) {
+		t.Errorf("lot FLOUR/F-A: %d %s (want supplier V-MILL, PO-1)", code, b)
+	}
+}
+
+func TestScanRefused(t *testing.T) {
+	e := newScanEnv(t)
+	tests := []struct {
+		name    string
+		body    string
+		ai      string
+		message string
+	}{
+		{"WrongCheckDigit", `{"scan": "(01)09506000134353(10)X-1(37)5", "point": "DOCK-1", "document": "PO-1"}`,
+			"01", "scan refused: AI (01): GTIN 09506000134353 has a wrong check digit"},
+		{"UnknownPoint", `{"scan": "(01)09506000134352(10)X-1(37)5", "point": "NOPE", "document": "PO-1"}`,
+			"", `scan refused: unknown scan point "NOPE"`},
+		{"NoQuantity", `{"scan": "(01)09506000134352(10)X-1", "point": "DOCK-1", "document": "PO-1"}`,
+			"", "no quantity: the scan carries none (AI 30, 37 or 310n)"},
+		{"NoLot", `{"scan": "(01)09506000134352(37)5", "point": "DOCK-1", "document": "PO-1"}`,
+			"10", "AI (10): the scan has no lot number"},
+		{"OtherPO", `{"scan": "(01)09506000134352(10)X-1(37)5(400)PO-2", "point": "DOCK-1", "document": "PO-1"}`,
+			"400", `AI (400): the label's PO "PO-2" is not the document scanned against, "PO-1"`},
+		{"NoDocument", `{"scan": "(01)09506000134352(10)X-1(37)5", "point": "LINE-1"}`,
+			"", `no document: send "document", the order the operator scanned against`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, a, body := postScan(t, e, tt.body)
+			if code != http.StatusBadRequest || a.Error == nil || !strings.HasPrefix(a.Error.Message, tt.message) && !strings.Contains(a.Error.Message, tt.message) {
+				t.Fatalf("%d %s\nwant 400 with %q", code, body, tt.message)
+			}
+			if len(a.Refused) != 1 || a.Refused[0].AI != tt.ai {
+				t.Errorf("refused %s, want AI %q", body, tt.ai)
+			}
+			if tt.name == "UnknownPoint" {
+				for _, leak := range []string{"DOCK-1", "LINE-1", "hub.yaml", "scan_points"} {
+					if strings.Contains(body, leak) {
+						t.Errorf("the answer names %q of the configuration: %s", leak, body)
+					}
+				}
+			}
+		})
+	}
+	// Nothing was stored: no lot X-1 of any item.
+	for _, item := range []string{"FLOUR", "09506000134353"} {
+		if code, _, b := e.do(t, "GET", "/v1/lots/"+item+"/X-1", scanToken, nil); code != http.StatusNotFound {
+			t.Errorf("lot %s/X-1: %d %s, want 404", item, code, b)
+		}
+	}
+	// An array with one bad scan stores none of them.
+	code, a, body := postScan(t, e, `[{"scan": "(01)09506000134352(10)X-2(37)5", "point": "DOCK-1", "document": "PO-1"},
+	 {"scan": "(01)09506000134353(10)X-2(37)5", "point": "DOCK-1", "document": "PO-1"}]`)
+	if code != http.StatusBadRequest || len(a.Refused) != 1 || a.Refused[0].Index != 1 || a.Refused[0].AI != "01" {
+		t.Fatalf("array with a bad scan: %d %s", code, body)
+	}
+	if code, _, b := e.do(t, "GET", "/v1/lots/FLOUR/X-2", scanToken, nil); code != http.StatusNotFound {
+		t.Errorf("lot FLOUR/X-2: %d %s, want 404 (nothing stored)", code, b)
+	}
+	// A token is needed.
+	if code, _, _ := e.do(t, "POST", "/v1/scans", "", []byte(`{}`)); code != http.StatusUnauthorized {
+		t.Errorf("no token: %d, want 401", code)
+	}
+}
+
+// TestScanRetriedOnce: the same scan posted again, even read another way
+// (human-readable instead of the element string), is one event.
+func TestScanRetriedOnce(t *testing.T) {
+	e := newScanEnv(t)
+	first := `{"scan": "]C1010950600013435237100\u001d10F-B", "point": "DOCK-1", "document": "PO-7", "time": "2026-03-01T08:00:00Z"}`
+	code, a, body := postScan(t, e, first)
+	if code != http.StatusCreated || a.Result != "stored" {
+		t.Fatalf("first: %d %s", code, body)
+	}
+	id := a.Event.ID
+	for _, again := range []string{first,
+		`{"scan": "(01)09506000134352(37)100(10)F-B", "point": "DOCK-1", "document": "PO-7", "time": "2026-03-01T09:00:00+01:00"}`} {
+		code, a, body = postScan(t, e, again)
+		if code != http.StatusOK || a.Result != "duplicate" || a.Event.ID != id {
+			t.Fatalf("again: %d %s, want 200 duplicate of %s", code, body, id)
+		}
+	}
+	if b := lotBalance(t, e, "FLOUR", "F-B"); b.Received != 100 {
+		t.Errorf("FLOUR/F-B received %v, want 100 (stored once)", b.Received)
+	}
+	// An array of two scans is one request, one transaction.
+	code, _, raw := e.do(t, "POST", "/v1/scans", scanToken, []byte(`[
+	 {"scan": "(01)09506000134352(37)5(10)F-C", "point": "DOCK-1", "document": "PO-8", "time": "2026-03-01T08:00:00Z"},
+	 {"scan": "(01)09506000134352(37)6(10)F-C", "point": "DOCK-1", "document": "PO-8", "time": "2026-03-01T08:01:00Z"}]`))
+	if code != http.StatusCreated || !strings.Contains(string(raw), `"stored":2`) {
+		t.Fatalf("array: %d %s", code, raw)
+	}
+	if b := lotBalance(t, e, "FLOUR", "F-C"); b.Received != 11 {
+		t.Errorf("FLOUR/F-C received %v, want 11", b.Received)
+	}
+}
+
+// TestScanCounts: lothub_scans_total counts scans by point and result;
+// points the configuration lacks share one label.
+func TestScanCounts(t *testing.T) {
+	e := newScanEnv(t)
+	good := `{"scan": "(01)09506000134352(10)L(37)1", "point": "DOCK-1", "document": "PO-1", "time": "2026-03-01T08:00:00Z"}`
+	for _, body := range []string{
+		good, good, // accepted twice (once stored, once a duplicate)
+		`{"scan": "(01)09506000134353(10)L(37)1", "point": "DOCK-1", "document": "PO-1"}`,
+		`{"scan": "(01)09506000134352(10)L", "point": "LINE-1", "document": "WO-1"}`,
+		`{"scan": "(01)09506000134352(10)L(37)1", "point": "ELSEWHERE", "document": "PO-1"}`,
+		`{"scan": "(01)09506000134352(10)L(37)1", "point": "ELSEWHERE-2", "document": "PO-1"}`,
+		// a placeholder lot: made into an event, which core quarantines
+		`{"scan": "(01)09506000134352(10)N/A(37)1", "point": "LINE-1", "document": "WO-1"}`,
+	} {
+		e.do(t, "POST", "/v1/scans", scanToken, []byte(body))
+	}
+	_, _, b := e.do(t, "GET", "/metrics", "", nil)
+	for _, want := range []string{
+		`lothub_scans_total{point="DOCK-1",result="accepted"} 2`,
+		`lothub_scans_total{point="DOCK-1",result="refused"} 1`,
+		`lothub_scans_total{point="LINE-1",result="refused"} 1`,
+		`lothub_scans_total{point="LINE-1",result="quarantined"} 1`,
+		`lothub_scans_total{point="(unknown)",result="refused"} 2`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(string(b), "ELSEWHERE") {
+		t.Error("an unknown point became a label")
+	}
+}
