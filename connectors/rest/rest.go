@@ -149,7 +149,7 @@ func (*Connector) Spec() sdk.Spec {
 			{Name: "jwt_issuer", Type: sdk.TypeString,
 				Description: "oauth2_jwt_bearer: the assertion's iss, the client that signs it (default: client_id)."},
 			{Name: "jwt_subject", Type: sdk.TypeString,
-				Description: "oauth2_jwt_bearer: the assertion's sub, the user the token is for (the integration user); default: the issuer."},
+				Description: "oauth2_jwt_bearer: the assertion's sub, the user the token is for (the integration user); none when empty."},
 			{Name: "jwt_audience", Type: sdk.TypeString,
 				Description: "oauth2_jwt_bearer: the assertion's aud; overrides the profile's audience (default: the token URL)."},
 			{Name: "jwt_key_id", Type: sdk.TypeString,
