@@ -233,7 +233,7 @@ func oracleData(n int) []oracleTxn {
 	return out
 }
 
-func mustConfig(t *testing.T, c sdk.Connector, raw map[string]string) sdk.Config {
+func mustConfig(t testing.TB, c sdk.Connector, raw map[string]string) sdk.Config {
 	t.Helper()
 	cfg, err := sdk.ParseConfig(c.Spec(), raw)
 	if err != nil {
