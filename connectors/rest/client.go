@@ -3,7 +3,10 @@ package rest
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +16,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+	"golang.org/x/oauth2/jwt"
 
 	"github.com/lothub/lothub/sdk"
 )
@@ -135,9 +140,75 @@ func (s *session) tokenSource(fresh bool) oauth2.TokenSource {
 	case AuthPassword:
 		cfg := &oauth2.Config{ClientID: id, ClientSecret: secret, Endpoint: oauth2.Endpoint{TokenURL: tokenURL}, Scopes: scopes}
 		ts = oauth2.ReuseTokenSource(nil, &passwordSource{ctx: ctx, cfg: cfg, user: user, pass: pass})
+	case AuthJWTBearer:
+		if id != "" && secret != "" {
+			// Oracle IAM also wants the client authenticated beside the
+			// assertion: HTTP Basic with client_id and client_secret.
+			ctx = context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: o.timeout,
+				Transport: &clientAuth{next: s.c.transport, id: id, secret: secret}})
+		}
+		iss := o.cfg.Get("jwt_issuer")
+		if iss == "" {
+			iss = id
+		}
+		aud := render(o.p.Auth.Audience, o.vals)
+		if a := o.cfg.Get("jwt_audience"); a != "" {
+			aud = a
+		}
+		// The assertion lives 5 minutes (exp), the access token as long as
+		// the endpoint says: ReuseTokenSource asks for a new one with a new
+		// assertion before it expires.
+		ts = (&jwt.Config{Email: iss, Subject: o.cfg.Get("jwt_subject"), Audience: aud, PrivateKey: o.key,
+			PrivateKeyID: o.cfg.Get("jwt_key_id"), Scopes: scopes, TokenURL: tokenURL, Expires: assertionLife}).TokenSource(ctx)
 	}
 	s.c.tokens[key] = ts
 	return ts
+}
+
+// assertionLife is how long a JWT bearer assertion is valid (its exp).
+const assertionLife = 5 * time.Minute
+
+// clientAuth authenticates the client at the token endpoint with HTTP
+// Basic (RFC 6749 §2.3.1: both form-encoded first).
+type clientAuth struct {
+	next       http.RoundTripper
+	id, secret string
+}
+
+func (c *clientAuth) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.secret))
+	return c.next.RoundTrip(r)
+}
+
+// parseRSAKey checks that text is a PEM RSA private key (PKCS #1 or
+// #8, not encrypted) and returns its block re-encoded. Its errors never
+// quote the key.
+func parseRSAKey(text string) ([]byte, error) {
+	block, _ := pem.Decode([]byte(strings.TrimSpace(text)))
+	if block == nil {
+		return nil, sdk.InvalidConfig("private_key", "is not a PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----); give the key file as ${file:/path/key.pem}")
+	}
+	if strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") || block.Type == "ENCRYPTED PRIVATE KEY" {
+		return nil, sdk.InvalidConfig("private_key", "is encrypted; decrypt it once (openssl pkey -in key.pem -out plain.pem) and keep the file readable by the hub only")
+	}
+	var key any
+	var err error
+	switch block.Type {
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+	default:
+		return nil, sdk.InvalidConfig("private_key", "is a PEM %q block, not a private key", block.Type)
+	}
+	if err != nil {
+		return nil, sdk.InvalidConfig("private_key", "is not a readable RSA private key (PKCS #1 or #8)")
+	}
+	if _, ok := key.(*rsa.PrivateKey); !ok {
+		return nil, sdk.InvalidConfig("private_key", "is a %T key; the JWT assertion is signed RS256, with an RSA key", key)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: block.Type, Bytes: block.Bytes}), nil
 }
 
 // passwordSource asks for a new token with the resource owner's password
@@ -169,7 +240,7 @@ func (s *session) authorize(req *http.Request, fresh bool) error {
 		req.Header.Set("Authorization", "Bearer "+o.cfg.Get("token"))
 	case AuthAPIKey:
 		req.Header.Set(a.Header, o.cfg.Get("api_key"))
-	case AuthClientCredentials, AuthPassword:
+	case AuthClientCredentials, AuthPassword, AuthJWTBearer:
 		tok, err := s.tokenSource(fresh).Token()
 		if err != nil {
 			return s.tokenError(err)
@@ -191,7 +262,10 @@ func (s *session) tokenError(err error) error {
 			what = re.Response.Status
 		}
 		hint := "check client_id, client_secret, username and password"
-		if s.o.ion != nil {
+		switch {
+		case s.o.p.Auth.Type == AuthJWTBearer:
+			hint = "check that private_key belongs to the certificate the token endpoint trusts for this client (jwt_key_id), and jwt_issuer, jwt_subject, jwt_audience, scopes"
+		case s.o.ion != nil:
 			hint = "check the .ionapi file (ionapi_file): the authorized app and its service account must be active"
 		}
 		return fmt.Errorf("the token endpoint refused the login (%s): %s", what, hint)
@@ -268,7 +342,7 @@ func (s *session) get(ctx context.Context, u string) (*answer, error) {
 
 func (s *session) refreshable() bool {
 	t := s.o.p.Auth.Type
-	return t == AuthClientCredentials || t == AuthPassword
+	return t == AuthClientCredentials || t == AuthPassword || t == AuthJWTBearer
 }
 
 func snippet(b []byte) string {

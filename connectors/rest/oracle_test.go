@@ -81,11 +81,16 @@ type fakeOracle struct {
 	requests []string
 	maxLimit int
 	dropKey  int64 // this transaction comes without its TransactionId
+	// iam, when set, is Oracle IAM's token endpoint at oracleTokenPath,
+	// and the API takes its bearer tokens instead of basic auth.
+	iam *fakeIAM
+	// sorted is txns in the API's order (LastUpdateDate, TransactionId).
+	sorted bool
 }
 
 var oracleFilterRE = regexp.MustCompile(`^LastUpdateDate >= '([^']+)'$`)
 
-func newFakeOracle(t *testing.T, txns []oracleTxn) *fakeOracle {
+func newFakeOracle(t testing.TB, txns []oracleTxn) *fakeOracle {
 	t.Helper()
 	f := &fakeOracle{txns: txns, fail429: -1, maxLimit: 500}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
@@ -96,8 +101,19 @@ func newFakeOracle(t *testing.T, txns []oracleTxn) *fakeOracle {
 func (f *fakeOracle) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.iam != nil && r.URL.Path == oracleTokenPath {
+		f.iam.token(w, r)
+		return
+	}
 	f.requests = append(f.requests, r.URL.RawQuery)
-	if u, p, ok := r.BasicAuth(); !ok || u != oracleUser || p != oraclePass {
+	if f.iam != nil {
+		if !f.iam.accepts(r) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"title":"Unauthorized","status":"401"}`)
+			return
+		}
+	} else if u, p, ok := r.BasicAuth(); !ok || u != oracleUser || p != oraclePass {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusUnauthorized)
 		fmt.Fprint(w, "<html><body>Authorization failed</body></html>")
@@ -146,18 +162,16 @@ func (f *fakeOracle) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var sel []oracleTxn
-	for _, t := range f.txns {
-		if !t.Updated.Before(from) {
-			sel = append(sel, t)
-		}
+	if !f.sorted {
+		sort.SliceStable(f.txns, func(i, j int) bool {
+			if !f.txns[i].Updated.Equal(f.txns[j].Updated) {
+				return f.txns[i].Updated.Before(f.txns[j].Updated)
+			}
+			return f.txns[i].ID < f.txns[j].ID
+		})
+		f.sorted = true
 	}
-	sort.SliceStable(sel, func(i, j int) bool {
-		if !sel[i].Updated.Equal(sel[j].Updated) {
-			return sel[i].Updated.Before(sel[j].Updated)
-		}
-		return sel[i].ID < sel[j].ID
-	})
+	sel := f.txns[sort.Search(len(f.txns), func(i int) bool { return !f.txns[i].Updated.Before(from) }):]
 	end := min(offset+limit, len(sel))
 	items := []map[string]any{}
 	for i := offset; i < end; i++ {
@@ -176,7 +190,7 @@ func (f *fakeOracle) serve(w http.ResponseWriter, r *http.Request) {
 func (f *fakeOracle) set(txns []oracleTxn) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.txns = txns
+	f.txns, f.sorted = txns, false
 }
 
 func (f *fakeOracle) config(extra ...string) map[string]string {
@@ -219,7 +233,7 @@ func oracleData(n int) []oracleTxn {
 	return out
 }
 
-func mustConfig(t *testing.T, c sdk.Connector, raw map[string]string) sdk.Config {
+func mustConfig(t testing.TB, c sdk.Connector, raw map[string]string) sdk.Config {
 	t.Helper()
 	cfg, err := sdk.ParseConfig(c.Spec(), raw)
 	if err != nil {

@@ -53,9 +53,14 @@ const (
 	AuthAPIKey            = "api_key"
 	AuthClientCredentials = "oauth2_client_credentials"
 	AuthPassword          = "oauth2_password"
+	// AuthJWTBearer is the JWT bearer assertion grant (RFC 7523 §2.1):
+	// the client signs a JWT with its private key and exchanges it at the
+	// token URL for an access token (Oracle Identity Cloud Service / OCI
+	// IAM in front of Oracle Fusion).
+	AuthJWTBearer = "oauth2_jwt_bearer"
 )
 
-var authTypes = []string{AuthNone, AuthBasic, AuthBearer, AuthAPIKey, AuthClientCredentials, AuthPassword}
+var authTypes = []string{AuthNone, AuthBasic, AuthBearer, AuthAPIKey, AuthClientCredentials, AuthPassword, AuthJWTBearer}
 
 // Auth is how requests are authenticated.
 type Auth struct {
@@ -69,6 +74,9 @@ type Auth struct {
 	// parameter overrides TokenURL.
 	TokenURL string
 	Scopes   []string
+	// Audience (a template) is the aud claim of a JWT bearer assertion;
+	// the token URL when empty. The jwt_audience parameter overrides it.
+	Audience string
 	// Credentials "ionapi": client, token URL and service account come
 	// from the Infor ION API file named by the ionapi_file parameter.
 	Credentials string
@@ -403,7 +411,7 @@ func (l *loader) keysOf(n *yaml.Node) []string {
 }
 
 func (l *loader) auth(p *Profile, n *yaml.Node, vars map[string]bool) {
-	f, _ := l.fields(n, "auth", "type", "header", "api_key_header", "token_url", "scopes", "credentials")
+	f, _ := l.fields(n, "auth", "type", "header", "api_key_header", "token_url", "scopes", "audience", "credentials")
 	a := &p.Auth
 	if f["type"] == nil {
 		l.errorf(n, "auth has no type: (one of %s)", strings.Join(authTypes, ", "))
@@ -416,6 +424,7 @@ func (l *loader) auth(p *Profile, n *yaml.Node, vars map[string]bool) {
 	if c := f["credentials"]; c != nil {
 		a.Credentials = l.oneOf(c, "credentials file kind", []string{"ionapi"})
 		if a.Type != AuthPassword && a.Type != AuthClientCredentials {
+			// (not AuthJWTBearer: an .ionapi file holds no private key)
 			l.errorf(c, "credentials: ionapi needs an OAuth 2.0 auth type (oauth2_password for a backend service with a service account)")
 		}
 	}
@@ -423,12 +432,19 @@ func (l *loader) auth(p *Profile, n *yaml.Node, vars map[string]bool) {
 		a.TokenURL = l.str(t, "token_url")
 		l.template(t, a.TokenURL, vars, a.Credentials == "ionapi", false)
 	}
+	if au := f["audience"]; au != nil {
+		a.Audience = l.str(au, "audience")
+		l.template(au, a.Audience, vars, false, false)
+		if a.Type != AuthJWTBearer {
+			l.errorf(au, "audience: is for auth type %s (the JWT assertion's aud claim)", AuthJWTBearer)
+		}
+	}
 	switch a.Type {
 	case AuthAPIKey:
 		if a.Header == "" {
 			l.errorf(n, "auth type api_key needs header: the header that carries the key (e.g. X-API-Key)")
 		}
-	case AuthClientCredentials, AuthPassword:
+	case AuthClientCredentials, AuthPassword, AuthJWTBearer:
 		if a.TokenURL == "" && a.Credentials == "" {
 			l.errorf(n, "auth type %s needs token_url: (or credentials: ionapi); the token_url parameter can override it", a.Type)
 		}

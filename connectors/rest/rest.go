@@ -144,6 +144,16 @@ func (*Connector) Spec() sdk.Spec {
 				Description: "OAuth 2.0: the token endpoint; overrides the profile's."},
 			{Name: "scopes", Type: sdk.TypeString,
 				Description: "OAuth 2.0: scopes, comma-separated; overrides the profile's."},
+			{Name: "private_key", Type: sdk.TypeString, Secret: true,
+				Description: "oauth2_jwt_bearer: the PEM RSA private key (PKCS #1 or #8) the JWT assertion is signed with; give it as a reference, ${file:/etc/lothub/fusion-key.pem}."},
+			{Name: "jwt_issuer", Type: sdk.TypeString,
+				Description: "oauth2_jwt_bearer: the assertion's iss, the client that signs it (default: client_id)."},
+			{Name: "jwt_subject", Type: sdk.TypeString,
+				Description: "oauth2_jwt_bearer: the assertion's sub, the user the token is for (the integration user); none when empty."},
+			{Name: "jwt_audience", Type: sdk.TypeString,
+				Description: "oauth2_jwt_bearer: the assertion's aud; overrides the profile's audience (default: the token URL)."},
+			{Name: "jwt_key_id", Type: sdk.TypeString,
+				Description: "oauth2_jwt_bearer: the kid header, naming the certificate the token endpoint checks the signature with (e.g. its alias)."},
 			{Name: "ionapi_file", Type: sdk.TypeString,
 				Description: "Infor: path of the .ionapi credentials file of a backend-service authorized app with a service account (ti, ci, cs, iu, pu, ot, saak, sask)."},
 			{Name: "timezone", Type: sdk.TypeString,
@@ -170,6 +180,8 @@ type options struct {
 	pageSize int
 	timeout  time.Duration
 	secrets  []string
+	// key is the parsed private_key of oauth2_jwt_bearer, PEM again.
+	key []byte
 }
 
 func optionsFrom(cfg sdk.Config) (*options, error) {
@@ -263,6 +275,13 @@ func checkAuthParams(o *options) error {
 		if o.ion == nil {
 			err = need("client_id", "username", "password")
 		}
+	case AuthJWTBearer:
+		if err = need("private_key"); err == nil && o.cfg.Get("jwt_issuer") == "" && o.cfg.Get("client_id") == "" {
+			err = sdk.InvalidConfig("jwt_issuer", "is required by profile %s (auth %s): the assertion's issuer, usually the client id (or set client_id)", o.p.Name, o.p.Auth.Type)
+		}
+		if err == nil {
+			o.key, err = parseRSAKey(o.cfg.Get("private_key"))
+		}
 	}
 	if err == nil && o.p.Auth.APIKeyHeader != "" {
 		err = need("api_key")
@@ -286,7 +305,8 @@ func (o *options) redact(s string) string {
 // them.
 func (o *options) credKey() string {
 	h := sha256.New()
-	for _, n := range []string{"profile", "base_url", "client_id", "client_secret", "username", "password", "token_url", "scopes", "ionapi_file"} {
+	for _, n := range []string{"profile", "base_url", "client_id", "client_secret", "username", "password", "token_url", "scopes", "ionapi_file",
+		"private_key", "jwt_issuer", "jwt_subject", "jwt_audience", "jwt_key_id"} {
 		fmt.Fprintf(h, "%s=%s\x00", n, o.cfg.Get(n))
 	}
 	if o.ion != nil {

@@ -1,0 +1,226 @@
+package rest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/lothub/lothub/connectors/rest"
+	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/core/store/sqlite"
+	"github.com/lothub/lothub/intake"
+	"github.com/lothub/lothub/internal/bulkgc"
+	"github.com/lothub/lothub/mapping"
+	"github.com/lothub/lothub/runner"
+	"github.com/lothub/lothub/sdk"
+)
+
+// BenchmarkOracle100k measures a first sync of 100,000 completed
+// transactions (issue 20 §6: ≥ 20,000 records/s) from the Oracle fake
+// (basic auth, limit/offset pages of 500, the profile's q/orderBy/expand),
+// and beside it, in the same run, its baseline:
+//
+//	go test ./connectors/rest/ -run '^$' -bench Oracle100k -benchtime 1x -count 2
+//
+// sync: the rest connector reads a batch of 500 records (one page) from
+// the fake over loopback HTTP, the records are mapped by the default
+// Oracle mapping and committed by intake into a fresh SQLite file
+// (archive, events, genealogy), one transaction a batch; the next batch is
+// read and mapped while one commits, as the runner does (read-ahead).
+// Every record is a new lot. read: the connector alone, the same pages, no
+// mapping or store. events: the baseline, the same 100,000 records'
+// events, mapped beforehand, as canonical JSON Lines through
+// core.Ingester's IngestJSONL into a fresh SQLite file (hub ingest's
+// path).
+//
+// LOTHUB_REST_BENCH_RECORDS changes the record count, LOTHUB_REST_BENCH_BATCH
+// the batch size (records per read and per transaction, the runner's
+// batch_size, 500).
+func BenchmarkOracle100k(b *testing.B) {
+	bulkgc.Tune() // as hub sync does
+	n := benchEnv(b, "LOTHUB_REST_BENCH_RECORDS", 100_000)
+	batch := benchEnv(b, "LOTHUB_REST_BENCH_BATCH", 500)
+	data := benchOracleData(n)
+	f := newFakeOracle(b, data)
+	m, err := mapping.Load("profiles/oracle-fusion-scm.mapping.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := rest.New()
+	cfg := mustConfig(b, c, f.config())
+	ctx := context.Background()
+
+	b.Run("sync", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			st := benchStore(b)
+			b.StartTimer()
+			stats := benchSync(b, ctx, c, cfg, &intake.Pipeline{Ingester: &core.Ingester{Store: st}, Mapping: m, Source: "fusion"}, batch)
+			if stats.Records != n || stats.New != n || stats.Quarantined != 0 {
+				b.Fatalf("records %d, new events %d, quarantined %d; want %d, %d, 0", stats.Records, stats.New, stats.Quarantined, n, n)
+			}
+			b.StopTimer()
+			st.Close()
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+
+	b.Run("read", func(b *testing.B) {
+		for b.Loop() {
+			var pos sdk.Position
+			got := 0
+			for {
+				res, err := c.Read(ctx, cfg, pos, batch)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got += len(res.Records)
+				pos = res.Next
+				if !res.More {
+					break
+				}
+			}
+			if got != n {
+				b.Fatalf("read %d records, want %d", got, n)
+			}
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+
+	b.Run("events", func(b *testing.B) {
+		jsonl := benchEvents(b, m, data)
+		for b.Loop() {
+			b.StopTimer()
+			st := benchStore(b)
+			b.StartTimer()
+			s, err := (&core.Ingester{Store: st}).IngestJSONL(ctx, bytes.NewReader(jsonl), "events.jsonl")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if s.New != n {
+				b.Fatalf("ingest: %+v, want %d new events", s, n)
+			}
+			b.StopTimer()
+			st.Close()
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+}
+
+// benchSync reads the connector to its end in batches, mapping the next
+// batch while the last one commits (the runner's read-ahead).
+func benchSync(b *testing.B, ctx context.Context, c *rest.Connector, cfg sdk.Config, p *intake.Pipeline, batch int) core.RecordStats {
+	type mapped struct {
+		b    *intake.Batch
+		more bool
+		err  error
+	}
+	out := make(chan mapped, 1)
+	go func() {
+		defer close(out)
+		var pos sdk.Position
+		for {
+			res, err := c.Read(ctx, cfg, pos, batch)
+			var mb mapped
+			mb.err, mb.more = err, res.More
+			if err == nil && len(res.Records) > 0 {
+				var inputs []intake.Input
+				if inputs, mb.err = runner.Inputs(res.Records); mb.err == nil {
+					mb.b, mb.err = p.Map(inputs)
+				}
+			}
+			out <- mb
+			if mb.err != nil || !res.More {
+				return
+			}
+			pos = res.Next
+		}
+	}()
+	var stats core.RecordStats
+	for mb := range out {
+		if mb.err != nil {
+			b.Fatal(mb.err)
+		}
+		if mb.b != nil {
+			s, err := p.Commit(ctx, mb.b, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			stats.Add(s)
+		}
+	}
+	return stats
+}
+
+// benchOracleData is n transactions of oracleData, with a work order for
+// every four of them and a sales order each, so that the genealogy is a
+// plant's, not one work order consuming everything.
+func benchOracleData(n int) []oracleTxn {
+	data := oracleData(n)
+	for i := range data {
+		switch data[i].Type {
+		case "Work Order Issue", "Work Order Completion":
+			data[i].Source = fmt.Sprintf("WO-%d", i/4)
+		case "Sales Order Issue":
+			data[i].Source = fmt.Sprintf("SO-%d", i)
+		}
+	}
+	return data
+}
+
+// benchEvents maps the records once and writes their events as JSON
+// Lines.
+func benchEvents(b *testing.B, m *mapping.Mapping, data []oracleTxn) []byte {
+	b.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, t := range data {
+		raw, err := json.Marshal(t.json())
+		if err != nil {
+			b.Fatal(err)
+		}
+		var fields map[string]any
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&fields); err != nil {
+			b.Fatal(err)
+		}
+		evs, err := m.Map(mapping.Record{Kind: rest.KindOracle, ID: "inventoryCompletedTransactions:" + strconv.FormatInt(t.ID, 10), Fields: fields})
+		if err != nil || len(evs) != 1 {
+			b.Fatalf("transaction %d: %d events, %v", t.ID, len(evs), err)
+		}
+		if err := enc.Encode(evs[0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return buf.Bytes()
+}
+
+func benchStore(b *testing.B) core.Store {
+	b.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "hub.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
+func benchEnv(b *testing.B, name string, def int) int {
+	b.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
+}
