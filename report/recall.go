@@ -104,38 +104,43 @@ func Recall(ctx context.Context, q *core.Queries, sel core.Selector, o Options) 
 	}
 	var asOf time.Time
 
-	// Ship-to and carrier are on the ship events: read the shipped lots'
-	// events as hub lot does.
-	status := map[core.LotRef]*core.LotStatus{}
-	lotStatus := func(lr core.LotRef) (*core.LotStatus, error) {
-		if st, ok := status[lr]; ok {
-			return st, nil
-		}
-		st, err := q.Lot(ctx, lr)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range st.Events {
-			asOf = latest(asOf, parseTime(e.SeenAt))
-		}
-		status[lr] = st
-		return st, nil
-	}
-	// Ship events by lot, to match each shipment to its event.
-	shipEvents := map[core.LotRef][]*core.EventEntry{}
+	// Ship-to and carrier are on the ship events, where the stock is on
+	// the lots' other events: read the in-effect events of every lot
+	// listed at once (a read per lot took minutes for a wide recall).
+	var shipped, stocked []core.LotRef
+	seen := map[core.LotRef]bool{}
 	for _, s := range res.Shipments {
 		lr := core.LotRef{Item: s.Item, Lot: s.Lot}
-		if _, ok := status[lr]; !ok {
-			st, err := lotStatus(lr)
-			if err != nil {
-				return nil, err
-			}
-			for _, e := range st.Events {
-				if e.Status == core.Active && e.Type == core.Ship {
-					shipEvents[lr] = append(shipEvents[lr], &e)
-				}
+		if !seen[lr] {
+			seen[lr] = true
+			shipped = append(shipped, lr)
+		}
+	}
+	for _, lr := range order {
+		for _, q := range affected[lr].onHand {
+			if q.Qty != 0 {
+				stocked = append(stocked, lr)
+				break
 			}
 		}
+	}
+	ids, err := lotIDs(ctx, q, append(shipped[:len(shipped):len(shipped)], stocked...))
+	if err != nil {
+		return nil, err
+	}
+	// Ship events by lot, in event time order, to match each shipment to
+	// its event.
+	shipEvents := map[core.LotRef][]*lotEvent{}
+	err = readEvents(ctx, q, ids, shipped, core.InEffectParams{Types: []core.EventType{core.Ship}}, nil, func(lr core.LotRef, e *lotEvent) error {
+		asOf = latest(asOf, e.row.SeenAt)
+		shipEvents[lr] = append(shipEvents[lr], e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, es := range shipEvents {
+		sortEvents(es)
 	}
 	for _, s := range res.Shipments {
 		dl := Delivery{CustomerID: s.Customer.ID, CustomerName: s.Customer.Name, SalesOrder: s.SalesOrder, Delivery: s.Delivery,
@@ -146,10 +151,10 @@ func Recall(ctx context.Context, q *core.Queries, sel core.Selector, o Options) 
 			if x == nil {
 				continue
 			}
-			e := x.Event
+			e := x.ev
 			if e.Customer != nil && e.Customer.ID == s.Customer.ID && e.SalesOrder == s.SalesOrder && e.Delivery == s.Delivery &&
 				parseTime(e.Time).Equal(dl.Time) && e.Qty != nil && *e.Qty == s.Qty {
-				dl.ShipTo, dl.Carrier, dl.Event = e.ShipTo, e.Carrier, x.ID
+				dl.ShipTo, dl.Carrier, dl.Event = e.ShipTo, e.Carrier, x.row.ID
 				shipEvents[lr][i] = nil
 				break
 			}
@@ -164,38 +169,42 @@ func Recall(ctx context.Context, q *core.Queries, sel core.Selector, o Options) 
 		return a.Time.Before(b.Time)
 	})
 
-	// Stock to block, and the orders in process that consume it.
+	// Stock to block, where it is (as hub lot says), and the orders in
+	// process that consume it.
+	events := map[core.LotRef][]*lotEvent{}
+	err = readEvents(ctx, q, ids, stocked, core.InEffectParams{}, nil, func(lr core.LotRef, e *lotEvent) error {
+		asOf = latest(asOf, e.row.SeenAt)
+		events[lr] = append(events[lr], e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	outputs := map[string]bool{} // orders with outputs: those in the links
 	for _, l := range res.Links {
 		if l.Order != "" {
 			outputs[l.Order] = true
 		}
 	}
-	for _, lr := range order {
+	for _, lr := range stocked {
 		li := affected[lr]
-		positive := false
-		for _, q := range li.onHand {
-			positive = positive || q.Qty != 0
-		}
-		if !positive {
-			continue
-		}
-		st, err := lotStatus(lr)
-		if err != nil {
-			return nil, err
-		}
+		es := events[lr]
+		sortEvents(es)
+		location, site := whereIs(es)
 		for _, q := range li.onHand {
 			if q.Qty != 0 {
-				d.OnHand = append(d.OnHand, StockRow{Item: lr.Item, Lot: lr.Lot, Location: st.Location, Site: st.Site, Qty: q.Qty, UOM: q.UOM, OnHold: li.onHold})
+				d.OnHand = append(d.OnHand, StockRow{Item: lr.Item, Lot: lr.Lot, Location: location, Site: site, Qty: q.Qty, UOM: q.UOM, OnHold: li.onHold})
 			}
 		}
-		for _, e := range st.Events {
-			if e.Status != core.Active || e.Type != core.Consume || e.Event.Order == "" || outputs[e.Event.Order] {
+		for _, x := range es {
+			e := x.ev
+			if x.row.Type != core.Consume || e.Order == "" || outputs[e.Order] {
 				continue
 			}
-			u := OrderUse{Order: e.Event.Order, Item: lr.Item, Lot: lr.Lot, UOM: e.Event.UOM, Time: parseTime(e.Time), Event: e.ID}
-			if e.Event.Qty != nil {
-				u.Qty = *e.Event.Qty
+			// The time as hub lot shows it: to the second.
+			u := OrderUse{Order: e.Order, Item: lr.Item, Lot: lr.Lot, UOM: e.UOM, Time: parseTime(fmtTime(x.row.Time)), Event: x.row.ID}
+			if e.Qty != nil {
+				u.Qty = *e.Qty
 			}
 			d.InProcess = append(d.InProcess, u)
 		}
