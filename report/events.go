@@ -38,10 +38,12 @@ func lotIDs(ctx context.Context, q *core.Queries, refs []core.LotRef) (map[core.
 }
 
 // readEvents calls fn with the in-effect events of the lots (those in
-// ids) matching p's types and times, decoded, in no particular order.
-// When want is set, only the rows it wants are decoded and passed on.
-func readEvents(ctx context.Context, q *core.Queries, ids map[core.LotRef]int64, lots []core.LotRef, p core.InEffectParams,
-	want func(*core.EventRow) bool, fn func(core.LotRef, *lotEvent) error) error {
+// ids) matching p's types and times, in no particular order, each
+// decoded into a T (core.Event, or a struct of the few fields a report
+// needs). When want is set, only the rows it wants are decoded and
+// passed on. The row's Body is dropped once decoded.
+func readEvents[T any](ctx context.Context, q *core.Queries, ids map[core.LotRef]int64, lots []core.LotRef, p core.InEffectParams,
+	want func(*core.EventRow) bool, fn func(core.LotRef, *core.EventRow, *T) error) error {
 	refs := make(map[int64]core.LotRef, len(lots))
 	p.LotIDs = make([]int64, 0, len(lots))
 	for _, lr := range lots {
@@ -57,12 +59,12 @@ func readEvents(ctx context.Context, q *core.Queries, ids map[core.LotRef]int64,
 		if want != nil && !want(&r) {
 			return nil
 		}
-		var e core.Event
-		if err := json.Unmarshal(r.Body, &e); err != nil {
+		e := new(T)
+		if err := json.Unmarshal(r.Body, e); err != nil {
 			return fmt.Errorf("stored event %s version %d is unreadable: %w", r.ID, r.Version, err)
 		}
 		r.Body = nil
-		return fn(refs[id], &lotEvent{row: r, ev: &e})
+		return fn(refs[id], &r, e)
 	})
 }
 
@@ -75,24 +77,4 @@ func cmpEvents(a, b *lotEvent) int {
 		return c
 	}
 	return strings.Compare(a.row.ID, b.row.ID)
-}
-
-// whereIs returns a lot's last known location and site from its events
-// in order, as hub lot (core.Queries.Lot) finds them: the destination of
-// its last move or the location of a later event of the lot; the site of
-// its latest event that has one.
-func whereIs(es []*lotEvent) (location, site string) {
-	for _, x := range es {
-		e := x.ev
-		if e.Type == core.Move {
-			location = e.To
-		}
-		if e.Type != core.Move && e.Location != "" && e.Lot != nil {
-			location = e.Location
-		}
-		if e.Site != "" {
-			site = e.Site
-		}
-	}
-	return location, site
 }

@@ -228,7 +228,8 @@ func FSMA204(ctx context.Context, q *core.Queries, p FSMAParams, o Options) (*FS
 	}
 	err := readEvents(ctx, q, ids, lots, core.InEffectParams{}, func(r *core.EventRow) bool {
 		return within(r.Time) || mayDescribe(r)
-	}, func(lr core.LotRef, e *lotEvent) error {
+	}, func(lr core.LotRef, r *core.EventRow, ev *core.Event) error {
+		e := &lotEvent{row: *r, ev: ev}
 		if param(e.ev, paramDescription...) != "" && (first[lr] == nil || cmpEvents(e, first[lr]) < 0) {
 			first[lr] = e
 		}
@@ -366,7 +367,8 @@ func FSMA204(ctx context.Context, q *core.Queries, p FSMAParams, o Options) (*FS
 			return nil, err
 		}
 		clear(first)
-		err = readEvents(ctx, q, inIDs, unknown, core.InEffectParams{}, mayDescribe, func(lr core.LotRef, e *lotEvent) error {
+		err = readEvents(ctx, q, inIDs, unknown, core.InEffectParams{}, mayDescribe, func(lr core.LotRef, r *core.EventRow, ev *core.Event) error {
+			e := &lotEvent{row: *r, ev: ev}
 			if param(e.ev, paramDescription...) != "" && (first[lr] == nil || cmpEvents(e, first[lr]) < 0) {
 				first[lr] = e
 			}

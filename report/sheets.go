@@ -73,6 +73,13 @@ func writeXLSX(w io.Writer, meta Meta, sheets []sheet, about [][2]string) error 
 		} else if _, err := f.NewSheet(s.name); err != nil {
 			return err
 		}
+		// The filter before the rows: set after them, it made excelize
+		// read the streamed sheet back and write it again (two thirds of
+		// the time of a 100,000-row sheet).
+		last, _ := excelize.CoordinatesToCellName(len(s.cols), max(len(s.rows)+1, 2))
+		if err := f.AutoFilter(s.name, "A1:"+last, nil); err != nil {
+			return err
+		}
 		sw, err := f.NewStreamWriter(s.name)
 		if err != nil {
 			return err
@@ -121,10 +128,6 @@ func writeXLSX(w io.Writer, meta Meta, sheets []sheet, about [][2]string) error 
 			}
 		}
 		if err := sw.Flush(); err != nil {
-			return err
-		}
-		last, _ := excelize.CoordinatesToCellName(len(s.cols), max(len(s.rows)+1, 2))
-		if err := f.AutoFilter(s.name, "A1:"+last, nil); err != nil {
 			return err
 		}
 	}
