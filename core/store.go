@@ -356,11 +356,14 @@ type ShipmentFilter struct {
 // InEffectParams selects InEffectEvents: the events of the lots LotIDs
 // (each once, however often it is named), of the Types given (every type
 // when empty), with an event time within [From, To) (a zero From or To
-// leaves that end open).
+// leaves that end open), and, when WithParams is set, whose params have
+// at least one of those names (a report looking for a product
+// description need not read a raw lot's thousands of consumptions).
 type InEffectParams struct {
-	LotIDs   []int64
-	Types    []EventType
-	From, To time.Time
+	LotIDs     []int64
+	Types      []EventType
+	From, To   time.Time
+	WithParams []string
 }
 
 // OriginFilter selects lots of an item originated in [From, To).

@@ -352,7 +352,9 @@ func FSMA204(ctx context.Context, q *core.Queries, p FSMAParams, o Options) (*FS
 		}
 	}
 	// Descriptions of the foods used, where the data has them: the first
-	// in-effect event of each input lot that has one, all lots in one read.
+	// in-effect event of each input lot that has one, all lots in one
+	// read of the events with the params (a raw lot's thousands of
+	// consumptions carry none).
 	var unknown []core.LotRef
 	for _, in := range d.Inputs {
 		lr := core.LotRef{Item: in.Item, Lot: in.Lot}
@@ -367,7 +369,7 @@ func FSMA204(ctx context.Context, q *core.Queries, p FSMAParams, o Options) (*FS
 			return nil, err
 		}
 		clear(first)
-		err = readEvents(ctx, q, inIDs, unknown, core.InEffectParams{}, mayDescribe, func(lr core.LotRef, r *core.EventRow, ev *core.Event) error {
+		err = readEvents(ctx, q, inIDs, unknown, core.InEffectParams{WithParams: paramDescription}, nil, func(lr core.LotRef, r *core.EventRow, ev *core.Event) error {
 			e := &lotEvent{row: *r, ev: ev}
 			if param(e.ev, paramDescription...) != "" && (first[lr] == nil || cmpEvents(e, first[lr]) < 0) {
 				first[lr] = e

@@ -64,21 +64,26 @@ func (s *DB) InEffectEvents(ctx context.Context, p core.InEffectParams, fn func(
 	// transform's).
 	var parts []string
 	args := []any{ids, from, to}
+	withParams := ""
+	if len(p.WithParams) > 0 {
+		args = append(args, p.WithParams)
+		withParams = fmt.Sprintf(` AND (e.body::jsonb -> 'params') ?| $%d::text[]`, len(args))
+	}
 	if own {
 		q := `SELECT ` + eventColsE + `, e.lot_id FROM events e
 			WHERE e.lot_id = ANY($1::bigint[]) AND e.status = 'active' AND e.ts >= $2 AND e.ts < $3`
 		if len(types) > 0 {
-			q += ` AND e.type = ANY($4::text[])`
 			args = append(args, types)
+			q += fmt.Sprintf(` AND e.type = ANY($%d::text[])`, len(args))
 		}
-		parts = append(parts, q)
+		parts = append(parts, q+withParams)
 	}
 	if transforms {
 		parts = append(parts, `SELECT `+eventColsE+`, k.lot_id FROM (
 				SELECT DISTINCT lot_id, event_id FROM links
 				WHERE lot_id = ANY($1::bigint[]) AND grp >= 't:' AND grp < 't;'
 			) k JOIN events e ON e.id = k.event_id
-			WHERE e.type = 'transform' AND e.status = 'active' AND e.ts >= $2 AND e.ts < $3`)
+			WHERE e.type = 'transform' AND e.status = 'active' AND e.ts >= $2 AND e.ts < $3`+withParams)
 	}
 	err := streamLots(ctx, s, len(ids), strings.Join(parts, "\nUNION ALL\n"), args, func(rows pgx.Rows) error {
 		var lot int64

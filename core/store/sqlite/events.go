@@ -89,6 +89,12 @@ func inEffectQuery(p core.InEffectParams) (string, []any) {
 	if len(ids) == 0 || !own && !transforms || from >= to {
 		return "", nil
 	}
+	// Params the events must have one of: their names among the keys of
+	// the body's params object.
+	withParams := ""
+	if len(p.WithParams) > 0 {
+		withParams = ` AND EXISTS (SELECT 1 FROM json_each(e.body, '$.params') p WHERE p.key IN (SELECT value FROM json_each(?5)))`
+	}
 	var parts []string
 	if own {
 		q := `SELECT ` + eventColsE + `, e.lot_id FROM json_each(?1) j JOIN events e ON e.lot_id = j.value
@@ -96,17 +102,21 @@ func inEffectQuery(p core.InEffectParams) (string, []any) {
 		if len(p.Types) > 0 {
 			q += ` AND e.type IN (SELECT value FROM json_each(?4))`
 		}
-		parts = append(parts, q)
+		parts = append(parts, q+withParams)
 	}
 	if transforms {
 		parts = append(parts, `SELECT `+eventColsE+`, k.lot_id FROM (
 				SELECT DISTINCT k.lot_id, k.event_id FROM json_each(?1) j JOIN links k ON k.lot_id = j.value
 				WHERE k.grp >= 't:' AND k.grp < 't;'
 			) k JOIN events e ON e.id = k.event_id
-			WHERE e.type = 'transform' AND e.status = 'active' AND e.ts >= ?2 AND e.ts < ?3`)
+			WHERE e.type = 'transform' AND e.status = 'active' AND e.ts >= ?2 AND e.ts < ?3`+withParams)
 	}
+	// As many arguments as the highest parameter number used.
 	args := []any{jsonList(ids), from, to}
-	if own && len(p.Types) > 0 {
+	switch {
+	case withParams != "":
+		args = append(args, jsonList(p.Types), jsonList(p.WithParams))
+	case own && len(p.Types) > 0:
 		args = append(args, jsonList(p.Types))
 	}
 	return strings.Join(parts, "\nUNION ALL\n"), args

@@ -54,7 +54,7 @@ func init() {
 				`{"id":"t1","type":"transform","time":"2026-03-04T08:00:00Z","inputs":[{"item":"FLOUR","lot":"F-A","qty":2,"uom":"KG"}],"outputs":[{"item":"MIX","lot":"M-1","qty":2,"uom":"KG"}]}`,
 				`{"id":"t2","type":"transform","time":"2026-03-04T09:00:00Z","inputs":[{"item":"FLOUR","lot":"F-B","qty":2,"uom":"KG"}],"outputs":[{"item":"MIX","lot":"M-2","qty":2,"uom":"KG"}]}`,
 				reverse("x3", "t2"),
-				`{"id":"t3","type":"transform","time":"2026-03-05T08:00:00Z","rework":true,"inputs":[{"item":"MIX","lot":"M-1","qty":2,"uom":"KG"}],"outputs":[{"item":"MIX","lot":"M-1","qty":2,"uom":"KG"}]}`,
+				`{"id":"t3","type":"transform","time":"2026-03-05T08:00:00Z","rework":true,"params":{"mesh":"1.0"},"inputs":[{"item":"MIX","lot":"M-1","qty":2,"uom":"KG"}],"outputs":[{"item":"MIX","lot":"M-1","qty":2,"uom":"KG"}]}`,
 			)
 			// The ERP changed two documents: s3 (a new quantity) and c9
 			// (now of lot F-B): only the current versions count.
@@ -84,6 +84,11 @@ func init() {
 				[]string{"FLOUR/F-A t1 v1 transform", "MIX/M-1 t1 v1 transform"})
 			h.equal("an empty range", h.inEffect(core.InEffectParams{LotIDs: []int64{fa}, From: day(3, 10), To: day(3, 10)}), []string{})
 			h.equal("no lots", h.inEffect(core.InEffectParams{}), []string{})
+			h.equal("with a param", h.inEffect(core.InEffectParams{LotIDs: []int64{fa, fb, m1}, WithParams: []string{"nope", "mesh"}}),
+				[]string{"FLOUR/F-A st1 v1 step", "MIX/M-1 t3 v1 transform"})
+			h.equal("with a param, of a type", h.inEffect(core.InEffectParams{LotIDs: []int64{fa, m1}, Types: []core.EventType{core.Transform}, WithParams: []string{"mesh"}}),
+				[]string{"MIX/M-1 t3 v1 transform"})
+			h.equal("with a param nothing has", h.inEffect(core.InEffectParams{LotIDs: []int64{fa, fb, m1}, WithParams: []string{"MESH", "mesh_mm"}}), []string{})
 
 			// The rows are the stored versions, as LotEvents has them.
 			versions := map[string]core.EventRow{}
