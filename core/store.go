@@ -73,6 +73,20 @@ type Store interface {
 	// LotEvents returns every stored version of every event about the lot,
 	// in event time order, then by id and version.
 	LotEvents(ctx context.Context, lotID int64) ([]EventRow, error)
+	// FindLots returns the lots among refs that exist, in no particular
+	// order (refs the hub does not know are left out): FindLot for many
+	// lots in one read.
+	FindLots(ctx context.Context, refs []LotRef) ([]LotRow, error)
+	// InEffectEvents calls fn once for each in-effect event (the current
+	// version, neither superseded nor reversed) about each of the lots
+	// p selects: the events whose lot it is, and the transforms it is an
+	// input or an output of (a transform about two of the lots comes once
+	// for each, with the lot it was found for). Reverse events are not
+	// included: their effect is that their targets are not in effect.
+	// Rows come in no particular order, as the store reads them, so that
+	// a read of thousands of lots holds no more than one row at a time;
+	// an error from fn stops the read and is returned.
+	InEffectEvents(ctx context.Context, p InEffectParams, fn func(lotID int64, e EventRow) error) error
 	// UnsourcedLots returns the lots that were consumed or shipped but never
 	// received or produced.
 	UnsourcedLots(ctx context.Context) ([]LotGapRow, error)
@@ -337,6 +351,19 @@ type ShipmentFilter struct {
 	LotIDs     []int64
 	SalesOrder string
 	CustomerID string
+}
+
+// InEffectParams selects InEffectEvents: the events of the lots LotIDs
+// (each once, however often it is named), of the Types given (every type
+// when empty), with an event time within [From, To) (a zero From or To
+// leaves that end open), and, when WithParams is set, whose params have
+// at least one of those names (a report looking for a product
+// description need not read a raw lot's thousands of consumptions).
+type InEffectParams struct {
+	LotIDs     []int64
+	Types      []EventType
+	From, To   time.Time
+	WithParams []string
 }
 
 // OriginFilter selects lots of an item originated in [From, To).

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"context"
 	"sort"
 	"strings"
@@ -182,53 +183,78 @@ func FSMA204(ctx context.Context, q *core.Queries, p FSMAParams, o Options) (*FS
 		return nil, core.Errorf(core.EINVALID, "the FSMA 204 spreadsheet needs a date range: give --from and --to (from=, to=) with from before to")
 	}
 	var lots []core.LotRef
+	ids := map[core.LotRef]int64{}
 	if p.Lot != "" {
-		lots = []core.LotRef{{Item: p.Item, Lot: p.Lot}}
-	} else {
-		// Every lot of the item received or produced before the end of the
-		// range: its shipments in the range may come from older lots.
-		ids, err := q.Store.Originated(ctx, core.OriginFilter{Item: p.Item, From: time.Unix(0, 0), To: p.To})
+		lr := core.LotRef{Item: p.Item, Lot: p.Lot}
+		rows, err := q.Store.FindLots(ctx, []core.LotRef{lr})
 		if err != nil {
 			return nil, err
 		}
-		rows, err := q.Store.Lots(ctx, ids)
+		if len(rows) == 0 {
+			// core.Queries.Lot's words, as every report says it.
+			return nil, core.Errorf(core.ENOTFOUND, "lot %s not found: item and lot are matched exactly as stored (case, spaces, zero padding); check both, or ingest the lot's events first", lr)
+		}
+		lots, ids[lr] = []core.LotRef{lr}, rows[0].ID
+	} else {
+		// Every lot of the item received or produced before the end of the
+		// range: its shipments in the range may come from older lots.
+		found, err := q.Store.Originated(ctx, core.OriginFilter{Item: p.Item, From: time.Unix(0, 0), To: p.To})
+		if err != nil {
+			return nil, err
+		}
+		rows, err := q.Store.Lots(ctx, found)
 		if err != nil {
 			return nil, err
 		}
 		for _, r := range rows {
 			lots = append(lots, r.Ref)
+			ids[r.Ref] = r.ID
 		}
 		sort.Slice(lots, func(i, j int) bool { return lots[i].Lot < lots[j].Lot })
 	}
 	d := FSMAData{Item: p.Item, Lot: p.Lot, From: fmtTime(p.From), To: fmtTime(p.To), Rows: []CTE{}, Inputs: []FoodUsed{}}
 	var asOf time.Time
-	orders := map[string]*core.OrderMassBalance{}
+
+	// The lots' in-effect events: those in the range make the rows; the
+	// first with a product description, whenever it happened, gives the
+	// lot's (21 CFR 1.1345(a)(3) asks for it on every CTE).
 	descs := map[core.LotRef]string{} // product descriptions met
-	for _, lr := range lots {
-		st, err := q.Lot(ctx, lr)
-		if err != nil {
-			return nil, err
+	first := map[core.LotRef]*lotEvent{}
+	inRange := map[core.LotRef][]*lotEvent{}
+	// An event's date is its time to the second, as hub lot shows it.
+	within := func(t time.Time) bool {
+		t = parseTime(fmtTime(t))
+		return !t.Before(p.From) && t.Before(p.To)
+	}
+	err := readEvents(ctx, q, ids, lots, core.InEffectParams{}, func(r *core.EventRow) bool {
+		return within(r.Time) || mayDescribe(r)
+	}, func(lr core.LotRef, r *core.EventRow, ev *core.Event) error {
+		e := &lotEvent{row: *r, ev: ev}
+		if param(e.ev, paramDescription...) != "" && (first[lr] == nil || cmpEvents(e, first[lr]) < 0) {
+			first[lr] = e
 		}
-		var desc string
-		for _, e := range st.Events {
-			if e.Status == core.Active {
-				if x := param(e.Event, paramDescription...); x != "" && desc == "" {
-					desc = x
-				}
-			}
+		if within(e.row.Time) {
+			inRange[lr] = append(inRange[lr], e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	orders := map[string]*core.OrderMassBalance{}
+	for _, lr := range lots {
+		desc := ""
+		if e := first[lr]; e != nil {
+			desc = param(e.ev, paramDescription...)
 		}
 		descs[lr] = desc
-		for _, e := range st.Events {
-			if e.Status != core.Active {
-				continue
-			}
-			t := parseTime(e.Time)
-			if t.Before(p.From) || !t.Before(p.To) {
-				continue
-			}
-			ev := e.Event
-			asOf = latest(asOf, parseTime(e.SeenAt))
-			row := CTE{Date: t, Item: lr.Item, Lot: lr.Lot, EventID: e.ID, TLC: lr.Lot, Description: desc}
+		es := inRange[lr]
+		sortEvents(es)
+		for _, x := range es {
+			t := x.row.Time
+			ev := x.ev
+			asOf = latest(asOf, x.row.SeenAt)
+			row := CTE{Date: parseTime(fmtTime(t)), Item: lr.Item, Lot: lr.Lot, EventID: x.row.ID, TLC: lr.Lot, Description: desc}
 			if x := param(ev, paramDescription...); x != "" {
 				row.Description = x
 			}
@@ -243,7 +269,7 @@ func FSMA204(ctx context.Context, q *core.Queries, p FSMAParams, o Options) (*FS
 				row.Qty = *ev.Qty
 			}
 			row.UOM = ev.UOM
-			switch e.Type {
+			switch x.row.Type {
 			case core.Receive:
 				row.Event = CTEReceiving
 				// The receiver keeps the TLC its supplier assigned
@@ -287,7 +313,7 @@ func FSMA204(ctx context.Context, q *core.Queries, p FSMAParams, o Options) (*FS
 					var used []string
 					for _, in := range ob.Inputs {
 						used = append(used, in.Lot)
-						d.Inputs = append(d.Inputs, FoodUsed{NewTLC: row.TLC, Date: t, TLC: in.Lot, Qty: in.Qty, UOM: in.UOM, Item: in.Item, Lot: in.Lot})
+						d.Inputs = append(d.Inputs, FoodUsed{NewTLC: row.TLC, Date: row.Date, TLC: in.Lot, Qty: in.Qty, UOM: in.UOM, Item: in.Item, Lot: in.Lot})
 					}
 					row.FoodsUsed = strings.Join(used, "; ")
 				}
@@ -312,7 +338,7 @@ func FSMA204(ctx context.Context, q *core.Queries, p FSMAParams, o Options) (*FS
 				var used []string
 				for _, in := range ev.Inputs {
 					used = append(used, in.Lot)
-					fu := FoodUsed{NewTLC: row.TLC, Date: t, TLC: in.Lot, UOM: in.UOM, Item: in.Item, Lot: in.Lot}
+					fu := FoodUsed{NewTLC: row.TLC, Date: row.Date, TLC: in.Lot, UOM: in.UOM, Item: in.Item, Lot: in.Lot}
 					if in.Qty != nil {
 						fu.Qty = *in.Qty
 					}
@@ -325,25 +351,41 @@ func FSMA204(ctx context.Context, q *core.Queries, p FSMAParams, o Options) (*FS
 			d.Rows = append(d.Rows, row)
 		}
 	}
-	// Descriptions of the foods used, where the data has them.
-	for i := range d.Inputs {
-		in := &d.Inputs[i]
+	// Descriptions of the foods used, where the data has them: the first
+	// in-effect event of each input lot that has one, all lots in one
+	// read of the events with the params (a raw lot's thousands of
+	// consumptions carry none).
+	var unknown []core.LotRef
+	for _, in := range d.Inputs {
 		lr := core.LotRef{Item: in.Item, Lot: in.Lot}
 		if _, ok := descs[lr]; !ok {
-			st, err := q.Lot(ctx, lr)
-			if err == nil {
-				for _, e := range st.Events {
-					if x := param(e.Event, paramDescription...); x != "" && e.Status == core.Active {
-						descs[lr] = x
-						break
-					}
-				}
-			}
-			if _, ok := descs[lr]; !ok {
-				descs[lr] = ""
-			}
+			descs[lr] = ""
+			unknown = append(unknown, lr)
 		}
-		in.Description = descs[lr]
+	}
+	if len(unknown) > 0 {
+		inIDs, err := lotIDs(ctx, q, unknown)
+		if err != nil {
+			return nil, err
+		}
+		clear(first)
+		err = readEvents(ctx, q, inIDs, unknown, core.InEffectParams{WithParams: paramDescription}, nil, func(lr core.LotRef, r *core.EventRow, ev *core.Event) error {
+			e := &lotEvent{row: *r, ev: ev}
+			if param(e.ev, paramDescription...) != "" && (first[lr] == nil || cmpEvents(e, first[lr]) < 0) {
+				first[lr] = e
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for lr, e := range first {
+			descs[lr] = param(e.ev, paramDescription...)
+		}
+	}
+	for i := range d.Inputs {
+		in := &d.Inputs[i]
+		in.Description = descs[core.LotRef{Item: in.Item, Lot: in.Lot}]
 	}
 	sort.SliceStable(d.Rows, func(i, j int) bool {
 		a, b := d.Rows[i], d.Rows[j]
@@ -370,7 +412,6 @@ func FSMA204(ctx context.Context, q *core.Queries, p FSMAParams, o Options) (*FS
 		d.Missing = append(d.Missing, k)
 	}
 	rep := &FSMAReport{Report: "fsma204", FSMA: d}
-	var err error
 	rep.Meta, err = newMeta(ctx, q, o, "FSMA 204 sortable spreadsheet: "+p.Item, asOf, d)
 	if err != nil {
 		return nil, err
@@ -384,3 +425,8 @@ func gln(s string) string {
 	}
 	return "GLN " + s
 }
+
+// mayDescribe reports whether a stored event may carry a product
+// description (a param named "product_description" or "description"):
+// the others need not be decoded to look for one.
+func mayDescribe(r *core.EventRow) bool { return bytes.Contains(r.Body, []byte("description")) }

@@ -6,8 +6,10 @@
 // Every interface (hub report, the HTTP API, the web UI) calls this package;
 // it reads the genealogy only through core.Queries (and core.Monitor for
 // gaps), the same functions hub trace, hub recall, hub lot and hub balance
-// call, so a report never says something the CLI does not. It never writes
-// to the store.
+// call, so a report never says something the CLI does not. What it lists
+// of thousands of lots' events (ship-to, location, params) it reads with
+// the store's bulk reads (core.Store.FindLots, InEffectEvents) and derives
+// as core.Queries.Lot does (events.go). It never writes to the store.
 //
 // A report is built in two steps: Build* reads the store into a data value
 // (LotReport, RecallReport, FSMAReport) whose JSON form is a stable

@@ -908,27 +908,47 @@ func (s *DB) Hops(ctx context.Context, p core.HopsParams) ([]core.Hop, error) {
 // walk level of 24,000 lots as hash joins over all 2.5M links of the 5M
 // plant, and on-hand reads as sequential scans (three times slower).
 func readLots[T any](ctx context.Context, s *DB, lots int, what, query string, args []any, dest func(*T) []any) ([]T, error) {
+	var out []T
+	err := streamLots(ctx, s, lots, query, args, func(rows pgx.Rows) error {
+		for rows.Next() {
+			var v T
+			if err := rows.Scan(dest(&v)...); err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+// streamLots runs a read of the rows of many lots as readLots does and
+// hands its rows to fn, which reads them (and closes them) before it
+// returns.
+func streamLots(ctx context.Context, s *DB, lots int, query string, args []any, fn func(pgx.Rows) error) error {
 	if lots < s.wideRead {
 		rows, err := s.pool.Query(ctx, query, args...)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
+			return err
 		}
-		return collect(rows, what, dest)
+		defer rows.Close()
+		return fn(rows)
 	}
-	var out []T
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),
 			set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
+			return err
 		}
 		rows, err := tx.Query(ctx, query, args...)
 		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
+			return err
 		}
-		out, err = collect(rows, what, dest)
-		return err
+		defer rows.Close()
+		return fn(rows)
 	})
-	return out, err
 }
 
 func (s *DB) GenealogyVersion(ctx context.Context) (int64, error) {

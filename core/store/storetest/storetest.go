@@ -35,7 +35,8 @@ type harness struct {
 	t    *testing.T
 	s    core.Store
 	ctx  context.Context
-	open Opener // for cases that compare several stores
+	open Opener           // for cases that compare several stores
+	refs map[int64]string // lot names by id, filled by lotIDs
 }
 
 // ingest applies JSONL lines (each a canonical event or junk) as one input.
