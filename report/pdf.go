@@ -12,24 +12,32 @@ import (
 	"github.com/lothub/lothub/core"
 )
 
-// The PDF font: DejaVu Sans (Bitstream Vera licence, fonts/LICENSE-DejaVu.txt),
-// embedded so that lot, supplier and customer names print whatever their
-// script: the 14 core PDF fonts only know Latin-1 in WinAnsi encoding and
-// print ü, é, ß badly or not at all. DejaVu Sans covers Latin (with Latin
-// Extended), Greek and Cyrillic; it has no CJK glyphs, and neither do these
-// reports (docs/reports.md says so): a Chinese or Japanese name prints as
-// empty boxes in the PDF and correctly in HTML, CSV and XLSX.
+// The PDF fonts. DejaVu Sans (Bitstream Vera licence, fonts/LICENSE-DejaVu.txt)
+// is the report's font, embedded so that lot, supplier and customer names
+// print whatever their script: the 14 core PDF fonts only know Latin-1 in
+// WinAnsi encoding and print ü, é, ß badly or not at all. DejaVu Sans covers
+// Latin (with Latin Extended), Greek and Cyrillic but has no CJK glyphs, so
+// Droid Sans Fallback (Apache 2.0, fonts/LICENSE-DroidSansFallback.txt) is
+// the fallback: each text run is split by glyph coverage (pdftext.go) and a
+// rune DejaVu has no glyph for is set in the fallback if the fallback has
+// one. The fallback is registered with fpdf only when a report first needs
+// it, so a report without such a rune neither parses nor embeds it; fpdf
+// embeds a subset of each font (the glyphs used), so a few CJK names add
+// kilobytes, not the file's 4 MB.
 var (
 	//go:embed fonts/DejaVuSans.ttf
 	fontRegular []byte
 	//go:embed fonts/DejaVuSans-Bold.ttf
 	fontBold []byte
+	//go:embed fonts/DroidSansFallbackFull.ttf
+	fontFallback []byte
 )
 
 const (
-	fontFamily = "dejavu"
-	lineH      = 4.2 // mm per line of 8 pt text
-	cellPad    = 1.2
+	fontFamily   = "dejavu"
+	fallbackFont = "droidsansfallback" // regular only: bold CJK prints regular
+	lineH        = 4.2                 // mm per line of 8 pt text
+	cellPad      = 1.2
 )
 
 // pdfDoc is a landscape A4 document with the report footer on every page.
@@ -38,6 +46,8 @@ type pdfDoc struct {
 	meta   Meta
 	width  float64 // printable width
 	bottom float64 // y where content must end
+
+	fallbackAdded bool // fallbackFont is registered with f
 }
 
 func newPDF(meta Meta) *pdfDoc {
@@ -82,9 +92,9 @@ func (p *pdfDoc) footer() {
 		asOf = "no events read"
 	}
 	left := fmt.Sprintf("Generated %s · lothub %s · store as of %s (data version %d)", p.meta.Generated, p.meta.HubVersion, asOf, p.meta.DataVersion)
-	f.CellFormat(p.width*0.8, 3.5, left, "", 0, "L", false, 0, "")
-	f.CellFormat(p.width*0.2, 3.5, fmt.Sprintf("Page %d of {nb}", f.PageNo()), "", 1, "R", false, 0, "")
-	f.CellFormat(p.width, 3.5, "SHA-256 of the report data: "+p.meta.SHA256, "", 1, "L", false, 0, "")
+	p.cell(p.width*0.8, 3.5, left, "", 0, "L", false)
+	p.cell(p.width*0.2, 3.5, fmt.Sprintf("Page %d of {nb}", f.PageNo()), "", 1, "R", false)
+	p.cell(p.width, 3.5, "SHA-256 of the report data: "+p.meta.SHA256, "", 1, "L", false)
 	f.SetTextColor(0, 0, 0)
 }
 
@@ -97,10 +107,10 @@ func (p *pdfDoc) need(h float64) {
 func (p *pdfDoc) title(title, subtitle string) {
 	f := p.f
 	f.SetFont(fontFamily, "B", 16)
-	f.CellFormat(p.width, 8, title, "", 1, "L", false, 0, "")
+	p.cell(p.width, 8, title, "", 1, "L", false)
 	if subtitle != "" {
 		f.SetFont(fontFamily, "", 10)
-		f.CellFormat(p.width, 5.5, subtitle, "", 1, "L", false, 0, "")
+		p.cell(p.width, 5.5, subtitle, "", 1, "L", false)
 	}
 	f.Ln(2)
 }
@@ -111,16 +121,16 @@ func (p *pdfDoc) heading(s string) {
 	f.Ln(2)
 	f.SetFont(fontFamily, "B", 11)
 	f.SetFillColor(225, 230, 238)
-	f.CellFormat(p.width, 6.5, s, "", 1, "L", true, 0, "")
+	p.cell(p.width, 6.5, s, "", 1, "L", true)
 	f.Ln(1)
 }
 
 func (p *pdfDoc) para(s string) {
 	f := p.f
 	f.SetFont(fontFamily, "", 8.5)
-	for _, line := range f.SplitText(s, p.width) {
+	for _, line := range p.split(s, p.width) {
 		p.need(lineH)
-		f.CellFormat(p.width, lineH, line, "", 1, "L", false, 0, "")
+		p.cell(p.width, lineH, line, "", 1, "L", false)
 	}
 }
 
@@ -130,7 +140,7 @@ func (p *pdfDoc) alert(lines []string, bad bool) {
 	f.SetFont(fontFamily, "B", 9)
 	var all []string
 	for _, l := range lines {
-		all = append(all, f.SplitText(l, p.width-4)...)
+		all = append(all, p.split(l, p.width-4)...)
 	}
 	h := float64(len(all))*lineH + 3
 	p.need(h)
@@ -145,7 +155,7 @@ func (p *pdfDoc) alert(lines []string, bad bool) {
 	f.Rect(x, y, p.width, h, "FD")
 	f.SetXY(x+2, y+1.5)
 	for _, l := range all {
-		f.CellFormat(p.width-4, lineH, l, "", 2, "L", false, 0, "")
+		p.cell(p.width-4, lineH, l, "", 2, "L", false)
 	}
 	f.SetXY(x, y+h+1.5)
 	f.SetDrawColor(0, 0, 0)
@@ -156,19 +166,19 @@ func (p *pdfDoc) kv(pairs [][2]string) {
 	f := p.f
 	for _, kv := range pairs {
 		f.SetFont(fontFamily, "", 9)
-		lines := f.SplitText(kv[1], p.width-55)
+		lines := p.split(kv[1], p.width-55)
 		if len(lines) == 0 {
 			lines = []string{"—"}
 		}
 		p.need(float64(len(lines)) * 4.8)
 		f.SetFont(fontFamily, "B", 9)
-		f.CellFormat(55, 4.8, kv[0], "", 0, "L", false, 0, "")
+		p.cell(55, 4.8, kv[0], "", 0, "L", false)
 		f.SetFont(fontFamily, "", 9)
 		for i, l := range lines {
 			if i > 0 {
 				f.SetX(f.GetX() + 55)
 			}
-			f.CellFormat(p.width-55, 4.8, l, "", 1, "L", false, 0, "")
+			p.cell(p.width-55, 4.8, l, "", 1, "L", false)
 		}
 	}
 }
@@ -197,7 +207,7 @@ func (p *pdfDoc) table(cols []col, rows [][]string, empty string) {
 		var hl [][]string
 		n := 1
 		for i, c := range cols {
-			ls := f.SplitText(c.title, ws[i]-2*cellPad+0.5)
+			ls := p.split(c.title, ws[i]-2*cellPad+0.5)
 			hl = append(hl, ls)
 			n = max(n, len(ls))
 		}
@@ -208,7 +218,7 @@ func (p *pdfDoc) table(cols []col, rows [][]string, empty string) {
 			f.Rect(x, y, ws[i], h, "FD")
 			for j, l := range hl[i] {
 				f.SetXY(x+cellPad-0.3, y+0.8+float64(j)*3.6)
-				f.CellFormat(ws[i]-2*cellPad, 3.6, l, "", 0, "L", false, 0, "")
+				p.cell(ws[i]-2*cellPad, 3.6, l, "", 0, "L", false)
 			}
 			x += ws[i]
 		}
@@ -219,7 +229,7 @@ func (p *pdfDoc) table(cols []col, rows [][]string, empty string) {
 	header()
 	if len(rows) == 0 {
 		f.SetFont(fontFamily, "", 8)
-		f.CellFormat(p.width, 5, empty, "1", 1, "L", false, 0, "")
+		p.cell(p.width, 5, empty, "1", 1, "L", false)
 		f.Ln(1)
 		return
 	}
@@ -232,7 +242,7 @@ func (p *pdfDoc) table(cols []col, rows [][]string, empty string) {
 			if i < len(row) {
 				txt = row[i]
 			}
-			ls := f.SplitText(txt, ws[i]-2*cellPad+0.5)
+			ls := p.split(txt, ws[i]-2*cellPad+0.5)
 			cl = append(cl, ls)
 			n = max(n, len(ls))
 		}
@@ -259,7 +269,7 @@ func (p *pdfDoc) table(cols []col, rows [][]string, empty string) {
 			}
 			for j, line := range cl[i] {
 				f.SetXY(x+cellPad-0.3, y+0.7+float64(j)*rowLine)
-				f.CellFormat(ws[i]-2*cellPad+0.6, rowLine, line, "", 0, align, false, 0, "")
+				p.cell(ws[i]-2*cellPad+0.6, rowLine, line, "", 0, align, false)
 			}
 			x += ws[i]
 		}
@@ -274,16 +284,16 @@ func (p *pdfDoc) signature() {
 	p.need(34)
 	f.Ln(6)
 	f.SetFont(fontFamily, "B", 10)
-	f.CellFormat(p.width, 6, "Review and approval", "", 1, "L", false, 0, "")
+	p.cell(p.width, 6, "Review and approval", "", 1, "L", false)
 	f.SetFont(fontFamily, "", 9)
 	w := p.width / 3
 	for range 3 {
-		f.CellFormat(w-6, 12, "", "B", 0, "L", false, 0, "")
-		f.CellFormat(6, 12, "", "", 0, "L", false, 0, "")
+		p.cell(w-6, 12, "", "B", 0, "L", false)
+		p.cell(6, 12, "", "", 0, "L", false)
 	}
 	f.Ln(12)
 	for _, label := range []string{"Reviewed by (name, title)", "Signature", "Date"} {
-		f.CellFormat(w, 5, label, "", 0, "L", false, 0, "")
+		p.cell(w, 5, label, "", 0, "L", false)
 	}
 	f.Ln(5)
 }
