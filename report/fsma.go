@@ -35,8 +35,9 @@ import (
 //     date transformation was completed, product description, quantity
 //     and unit, reference document type and number.
 //
-// Column names follow the rule's wording of each KDE (FDA's sample sortable
-// spreadsheet uses the same phrases). A KDE the data does not carry is left
+// Column names follow the rule's wording of each KDE. They have not been
+// compared with FDA's sortable spreadsheet template itself: no copy of its
+// headers was found (docs/reports.md says what was checked). A KDE the data does not carry is left
 // empty, never guessed, and Missing counts the rows that lack it.
 
 // CTE names.
