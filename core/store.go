@@ -138,6 +138,11 @@ type Store interface {
 	// OrderEvents returns the in-effect consume and produce events of an
 	// order, in event time order.
 	OrderEvents(ctx context.Context, order string) ([]EventRow, error)
+	// OrderAdjusts returns the in-effect adjust events that name the order
+	// (their "order") and are of a lot linked to it (an input or output
+	// of the order), ordered by event time and id. Adjustments make no
+	// links: they are found through the order's lots, not by a scan.
+	OrderAdjusts(ctx context.Context, order string) ([]EventRow, error)
 
 	// SchemaVersion returns the version of the applied schema.
 	SchemaVersion(ctx context.Context) (int, error)
