@@ -95,6 +95,11 @@ type Store interface {
 	OrdersWithoutInputs(ctx context.Context) ([]OrderGapRow, error)
 	// Quarantined lists quarantined input.
 	Quarantined(ctx context.Context, f QuarantineFilter) ([]QuarantineRow, error)
+	// ResolveQuarantine marks the open quarantine entry seq resolved by
+	// hand, keeping reason: ENOTFOUND when there is no such entry,
+	// ECONFLICT when it is resolved already. The same input quarantined
+	// again reopens it (and clears the reason).
+	ResolveQuarantine(ctx context.Context, seq int64, reason string) error
 	// RawRecords returns the current version of archived source records,
 	// in archive order.
 	RawRecords(ctx context.Context, f RawFilter) ([]RawRecord, error)
@@ -283,7 +288,10 @@ type QuarantineRow struct {
 	Reason   string
 	Raw      string
 	At       time.Time
-	Resolved bool // a valid event with the same id was ingested since
+	Resolved bool // a valid event with the same id was ingested since, or an operator resolved it
+	// ResolveReason: why an operator resolved the entry (hub errors
+	// resolve); "" when a valid event or record resolved it.
+	ResolveReason string
 }
 
 // Changes is everything one ingest batch writes. Stores apply it in this
