@@ -183,6 +183,12 @@ type OrderMassBalance struct {
 	WithinTolerance bool          `json:"within_tolerance"`
 	Inputs          []OrderLotQty `json:"inputs"`  // the consumptions
 	Outputs         []OrderLotQty `json:"outputs"` // the productions
+	// Adjustments: the in-effect adjust events naming the order of a lot
+	// it consumed or produced (in the unit it did), e.g. components
+	// returned from the order (SAP 262 without a reference). Qty is the
+	// adjustment's, signed. They are netted into In and Out: see
+	// OrderMassBalance.
+	Adjustments []OrderLotQty `json:"adjustments"`
 }
 
 // OrderUnitBalance is an order's inputs and outputs in one unit.
@@ -197,6 +203,10 @@ type OrderUnitBalance struct {
 	Difference      float64 `json:"difference"`
 	Compared        bool    `json:"compared"`
 	WithinTolerance bool    `json:"within_tolerance"`
+	// InAdjusted and OutAdjusted: how much the order's adjustments
+	// changed In and Out (already in them): −50 is 50 returned.
+	InAdjusted  float64 `json:"in_adjusted,omitempty"`
+	OutAdjusted float64 `json:"out_adjusted,omitempty"`
 }
 
 // OrderLotQty is one consumption or production of an order.
@@ -209,12 +219,25 @@ type OrderLotQty struct {
 	Event string  `json:"event"`
 	// Confirmed: supplied by hand after the fact (hub confirm).
 	Confirmed bool `json:"confirmed,omitempty"`
+	// Side, on an adjustment: "in" when it changed the order's input of
+	// the lot, "out" when its output.
+	Side string `json:"side,omitempty"`
 }
 
 // OrderMassBalance returns an order's in-effect inputs against its outputs
 // per unit, or ENOTFOUND when nothing in effect was consumed or produced
 // by it. tolerance is the yield rule's: out may exceed in by this fraction
 // of in.
+//
+// In and Out are net of the order's adjustments: an in-effect adjust event
+// that names the order (its "order") and a lot the order consumed, in the
+// unit it consumed it in, is material coming back from the order (+qty:
+// In decreases) or going to it beyond the recorded issues (−qty: In
+// increases). One of a lot the order produced (and did not consume)
+// changes Out by its signed quantity (−qty: part of the output taken
+// back). An adjustment naming the order of a lot it neither consumed nor
+// produced is not the order's and is left out. The genealogy is not
+// changed: the order stays linked to a lot even if all of it came back.
 func (q *Queries) OrderMassBalance(ctx context.Context, order string, tolerance float64) (*OrderMassBalance, error) {
 	rows, err := q.Store.OrderEvents(ctx, order)
 	if err != nil {
@@ -223,7 +246,7 @@ func (q *Queries) OrderMassBalance(ctx context.Context, order string, tolerance 
 	if len(rows) == 0 {
 		return nil, Errorf(ENOTFOUND, "order %s not found: nothing in effect was consumed or produced by it (orders are matched exactly as stored)", order)
 	}
-	b := &OrderMassBalance{Order: order, Tolerance: tolerance, Units: []OrderUnitBalance{}, Inputs: []OrderLotQty{}, Outputs: []OrderLotQty{}}
+	b := &OrderMassBalance{Order: order, Tolerance: tolerance, Units: []OrderUnitBalance{}, Inputs: []OrderLotQty{}, Outputs: []OrderLotQty{}, Adjustments: []OrderLotQty{}}
 	units := map[string]*OrderUnitBalance{}
 	var uoms []string
 	anyIn := false
@@ -257,11 +280,61 @@ func (q *Queries) OrderMassBalance(ctx context.Context, order string, tolerance 
 			b.Outputs = append(b.Outputs, x)
 		}
 	}
+	adj, err := q.Store.OrderAdjusts(ctx, order)
+	if err != nil {
+		return nil, err
+	}
+	type lotUnit struct {
+		ref LotRef
+		uom string
+	}
+	in, out := map[lotUnit]bool{}, map[lotUnit]bool{}
+	for _, x := range b.Inputs {
+		in[lotUnit{LotRef{Item: x.Item, Lot: x.Lot}, x.UOM}] = true
+	}
+	for _, x := range b.Outputs {
+		out[lotUnit{LotRef{Item: x.Item, Lot: x.Lot}, x.UOM}] = true
+	}
+	for _, r := range adj {
+		var e Event
+		if err := json.Unmarshal(r.Body, &e); err != nil {
+			return nil, fmt.Errorf("stored event %s version %d is unreadable: %w", r.ID, r.Version, err)
+		}
+		if e.Lot == nil || e.Qty == nil || e.Order != order {
+			continue
+		}
+		k := lotUnit{*e.Lot, e.UOM}
+		x := OrderLotQty{Item: e.Lot.Item, Lot: e.Lot.Lot, Qty: *e.Qty, UOM: e.UOM, Time: fmtTime(r.Time), Event: e.ID, Confirmed: confirmedByHand(e.ID)}
+		switch u := units[e.UOM]; {
+		case u == nil:
+			continue
+		case in[k]:
+			x.Side = "in"
+			u.In -= *e.Qty
+			u.InAdjusted -= *e.Qty
+		case out[k]:
+			x.Side = "out"
+			u.Out += *e.Qty
+			u.OutAdjusted += *e.Qty
+		default:
+			continue
+		}
+		b.Adjustments = append(b.Adjustments, x)
+	}
+	if len(b.Adjustments) > 0 {
+		// Net of returns, something went in only if some unit still has
+		// an input: an order whose every input came back has none.
+		anyIn = false
+		for _, u := range units {
+			anyIn = anyIn || round(u.In) > 0
+		}
+	}
 	sort.Strings(uoms)
 	b.WithinTolerance = true
 	for _, name := range uoms {
 		u := units[name]
 		u.In, u.Out = round(u.In), round(u.Out)
+		u.InAdjusted, u.OutAdjusted = round(u.InAdjusted), round(u.OutAdjusted)
 		u.Difference = round(u.In - u.Out)
 		u.Compared = u.In > 0
 		switch {

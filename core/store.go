@@ -95,6 +95,11 @@ type Store interface {
 	OrdersWithoutInputs(ctx context.Context) ([]OrderGapRow, error)
 	// Quarantined lists quarantined input.
 	Quarantined(ctx context.Context, f QuarantineFilter) ([]QuarantineRow, error)
+	// ResolveQuarantine marks the open quarantine entry seq resolved by
+	// hand, keeping reason: ENOTFOUND when there is no such entry,
+	// ECONFLICT when it is resolved already. The same input quarantined
+	// again reopens it (and clears the reason).
+	ResolveQuarantine(ctx context.Context, seq int64, reason string) error
 	// RawRecords returns the current version of archived source records,
 	// in archive order.
 	RawRecords(ctx context.Context, f RawFilter) ([]RawRecord, error)
@@ -138,6 +143,11 @@ type Store interface {
 	// OrderEvents returns the in-effect consume and produce events of an
 	// order, in event time order.
 	OrderEvents(ctx context.Context, order string) ([]EventRow, error)
+	// OrderAdjusts returns the in-effect adjust events that name the order
+	// (their "order") and are of a lot linked to it (an input or output
+	// of the order), ordered by event time and id. Adjustments make no
+	// links: they are found through the order's lots, not by a scan.
+	OrderAdjusts(ctx context.Context, order string) ([]EventRow, error)
 
 	// SchemaVersion returns the version of the applied schema.
 	SchemaVersion(ctx context.Context) (int, error)
@@ -278,7 +288,10 @@ type QuarantineRow struct {
 	Reason   string
 	Raw      string
 	At       time.Time
-	Resolved bool // a valid event with the same id was ingested since
+	Resolved bool // a valid event with the same id was ingested since, or an operator resolved it
+	// ResolveReason: why an operator resolved the entry (hub errors
+	// resolve); "" when a valid event or record resolved it.
+	ResolveReason string
 }
 
 // Changes is everything one ingest batch writes. Stores apply it in this

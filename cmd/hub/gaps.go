@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -80,6 +81,7 @@ are evaluated on every ingest, on hub serve's schedule, and with --evaluate.`,
 
 // errorEntry is one quarantined input in `hub errors --json`.
 type errorEntry struct {
+	ID       int64  `json:"id"` // for hub errors resolve
 	Source   string `json:"source"`
 	Line     int    `json:"line"`
 	EventID  string `json:"event_id"`
@@ -87,6 +89,8 @@ type errorEntry struct {
 	Raw      string `json:"raw"`
 	At       string `json:"at"`
 	Resolved bool   `json:"resolved"`
+	// ResolveReason: why an operator resolved it (hub errors resolve).
+	ResolveReason string `json:"resolve_reason,omitempty"`
 }
 
 func (a *app) errorsCommand() *cobra.Command {
@@ -100,7 +104,11 @@ id when one could be read, and the reason. Fix the record at the source (or
 the mapping) and ingest again: an entry is marked resolved when a valid event
 with its id arrives, or when its source record maps (hub remap). While any
 entry of a file or connector is open, hub gaps shows a "quarantined" gap for
-it, alerted like the others.`,
+it, alerted like the others.
+
+An entry whose source record will never come back (it was replaced by
+records with other ids) is resolved by hand: hub errors resolve ID --reason
+TEXT (the ids are in hub errors --json).`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withStore(cmd.Context(), func(s core.Store) error {
@@ -110,7 +118,7 @@ it, alerted like the others.`,
 				}
 				out := make([]errorEntry, 0, len(rows))
 				for _, r := range rows {
-					out = append(out, errorEntry{r.Source, r.Line, r.EventID, r.Reason, r.Raw, r.At.Format("2006-01-02T15:04:05Z07:00"), r.Resolved})
+					out = append(out, errorEntry{r.Seq, r.Source, r.Line, r.EventID, r.Reason, r.Raw, r.At.Format("2006-01-02T15:04:05Z07:00"), r.Resolved, r.ResolveReason})
 				}
 				if asJSON {
 					return writeJSON(a.stdout, map[string]any{"errors": out})
@@ -126,7 +134,10 @@ it, alerted like the others.`,
 						where += ":" + strconv.Itoa(e.Line)
 					}
 					reason := e.Reason
-					if e.Resolved {
+					switch {
+					case e.ResolveReason != "":
+						reason = "(resolved by hand: " + e.ResolveReason + ") " + reason
+					case e.Resolved:
 						reason = "(resolved) " + reason
 					}
 					t.row(where, e.EventID, reason)
@@ -136,8 +147,47 @@ it, alerted like the others.`,
 			})
 		},
 	}
+	cmd.AddCommand(a.errorsResolveCommand())
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"errors": [...]}`)
 	cmd.Flags().BoolVar(&all, "all", false, "include resolved entries")
 	cmd.Flags().IntVar(&limit, "limit", 0, "show at most this many (0: all)")
+	return cmd
+}
+
+// errorsResolveCommand is hub errors resolve ID --reason TEXT: an open
+// quarantine entry that no record will ever resolve (its source record was
+// replaced by records with other ids) is closed by hand, the reason kept.
+func (a *app) errorsResolveCommand() *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "resolve ID --reason TEXT",
+		Short: "Resolve an open quarantine entry by hand, with the reason",
+		Long: `Marks the open quarantine entry ID (hub errors --json: "id") resolved and
+keeps the reason (hub errors --all shows it). For entries no record will
+resolve: e.g. a NetSuite lot line read without inventory detail
+(TYPE:TRAN:LINE:0) whose detail was entered since: its lines are read as
+records with other ids and the entry would stay open, and the source's
+"quarantined" gap with it. The gap closes at the next evaluation once no
+entry of the source is open. The same input quarantined again reopens the
+entry.`,
+		Args: exactArgs(1, "the entry's id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil || id <= 0 {
+				return core.Errorf(core.EINVALID, "quarantine entry id %q is not a positive number (hub errors --json lists the ids)", args[0])
+			}
+			if strings.TrimSpace(reason) == "" {
+				return core.Errorf(core.EINVALID, "--reason is required: say why the entry needs no fix")
+			}
+			return a.withStore(cmd.Context(), func(s core.Store) error {
+				if err := s.ResolveQuarantine(cmd.Context(), id, strings.TrimSpace(reason)); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "quarantine entry %d resolved: %s\n", id, strings.TrimSpace(reason))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why the entry needs no fix (required; kept with the entry)")
 	return cmd
 }

@@ -204,4 +204,18 @@ func printOrderBalance(w io.Writer, b *core.OrderMassBalance) {
 		}
 		t.flush()
 	}
+	if len(b.Adjustments) > 0 {
+		// Netted into IN and OUT above: a return from the order (+) lowers
+		// IN.
+		fmt.Fprintf(w, "\nAdjustments naming the order (netted above)\n")
+		t := newTable(w, "  LOT", "QTY", "NETS", "TIME", "EVENT")
+		for _, l := range b.Adjustments {
+			nets := "out"
+			if l.Side == "in" {
+				nets = "in"
+			}
+			t.row("  "+l.Item+"/"+l.Lot, fmt.Sprintf("%+g %s", l.Qty, l.UOM), nets, l.Time, l.Event)
+		}
+		t.flush()
+	}
 }

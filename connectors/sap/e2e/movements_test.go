@@ -120,6 +120,20 @@ func TestSyncS4ReturnsTransfersAndUnits(t *testing.T) {
 	if ret == nil || ret.Type != core.Adjust || ret.Order != "1002001" || ret.Qty == nil || *ret.Qty != 50 {
 		t.Errorf("the 262 without a reference = %+v, want an adjust of +50 naming order 1002001", ret)
 	}
+	// hub balance --order nets the return: 300 KG issued, 50 back.
+	ob, err := q.OrderMassBalance(ctx, "1002001", 0.05)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kg *core.OrderUnitBalance
+	for i := range ob.Units {
+		if ob.Units[i].UOM == "KG" {
+			kg = &ob.Units[i]
+		}
+	}
+	if kg == nil || kg.In != 250 || kg.InAdjusted != -50 || len(ob.Adjustments) != 1 || ob.Adjustments[0].Event != "sap:MATDOC:2026:4900002004:0001" || ob.Adjustments[0].Side != "in" {
+		t.Errorf("balance of order 1002001 = %+v, want 250 KG in (300 issued, 50 returned by the 262)", ob)
+	}
 	// The batch's dates are its attributes.
 	if got := st.Attributes; got["expiration_date"] != "2026-08-31" || got["manufacturing_date"] != "2026-02-25" {
 		t.Errorf("attributes of 12345/F-R = %v, want expiration_date 2026-08-31, manufacturing_date 2026-02-25", got)

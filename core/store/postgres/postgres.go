@@ -789,7 +789,7 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		}
 		w.queue("quarantine", `INSERT INTO quarantine (key, source, line, event_id, reason, raw, at)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::bytea[], $7::bigint[])
-			ON CONFLICT (key) DO UPDATE SET resolved = false, reason = excluded.reason,
+			ON CONFLICT (key) DO UPDATE SET resolved = false, resolve_reason = '', reason = excluded.reason,
 			  at = CASE WHEN NOT quarantine.resolved THEN quarantine.at ELSE excluded.at END
 			WHERE quarantine.key LIKE 'raw:%'`,
 			keys, sources, lines, eventIDs, reasons, raws, at)
@@ -1121,7 +1121,7 @@ func (s *DB) Quarantined(ctx context.Context, f core.QuarantineFilter) ([]core.Q
 	if f.Limit > 0 {
 		limit = int64(f.Limit)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT seq, key, source, line, event_id, reason, raw, at, resolved FROM quarantine
+	rows, err := s.pool.Query(ctx, `SELECT seq, key, source, line, event_id, reason, raw, at, resolved, resolve_reason FROM quarantine
 		WHERE NOT resolved OR $1 ORDER BY seq LIMIT $2`, f.IncludeResolved, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read quarantine: %w", err)
@@ -1131,7 +1131,7 @@ func (s *DB) Quarantined(ctx context.Context, f core.QuarantineFilter) ([]core.Q
 	for rows.Next() {
 		var q core.QuarantineRow
 		var raw []byte
-		if err := rows.Scan(&q.Seq, &q.Key, &q.Source, &q.Line, &q.EventID, &q.Reason, &raw, timeScanner{&q.At}, &q.Resolved); err != nil {
+		if err := rows.Scan(&q.Seq, &q.Key, &q.Source, &q.Line, &q.EventID, &q.Reason, &raw, timeScanner{&q.At}, &q.Resolved, &q.ResolveReason); err != nil {
 			return nil, fmt.Errorf("read quarantine: %w", err)
 		}
 		q.Raw = string(raw)

@@ -108,3 +108,21 @@ func (s *DB) Runs(ctx context.Context, f core.RunFilter) ([]core.Run, error) {
 	}
 	return out, nil
 }
+
+func (s *DB) ResolveQuarantine(ctx context.Context, seq int64, reason string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE quarantine SET resolved = true, resolve_reason = $1 WHERE seq = $2 AND NOT resolved`, reason, seq)
+	if err != nil {
+		return fmt.Errorf("resolve quarantine entry %d: %w", seq, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	var resolved bool
+	switch err := s.pool.QueryRow(ctx, `SELECT resolved FROM quarantine WHERE seq = $1`, seq).Scan(&resolved); {
+	case errors.Is(err, pgx.ErrNoRows):
+		return core.Errorf(core.ENOTFOUND, "quarantine entry %d not found (hub errors --all --json lists the ids)", seq)
+	case err != nil:
+		return fmt.Errorf("read quarantine entry %d: %w", seq, err)
+	}
+	return core.Errorf(core.ECONFLICT, "quarantine entry %d is resolved already", seq)
+}

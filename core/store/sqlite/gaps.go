@@ -418,6 +418,29 @@ func (s *DB) OrderEvents(ctx context.Context, order string) ([]core.EventRow, er
 	return out, rows.Err()
 }
 
+func (s *DB) OrderAdjusts(ctx context.Context, order string) ([]core.EventRow, error) {
+	// Through the order's links (links_grp) to its lots' events
+	// (events_lot): as cheap as the order's lots' histories, whatever the
+	// size of the store.
+	rows, err := s.db.QueryContext(ctx, `SELECT `+eventCols+` FROM events
+		WHERE lot_id IN (SELECT lot_id FROM links WHERE grp = ?) AND type = 'adjust' AND status = 'active'
+		  AND json_extract(body, '$.order') = ?
+		ORDER BY ts, id`, "o:"+order, order)
+	if err != nil {
+		return nil, fmt.Errorf("read adjustments of order %s: %w", order, err)
+	}
+	defer rows.Close()
+	var out []core.EventRow
+	for rows.Next() {
+		r, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read adjustments of order %s: %w", order, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 func (s *DB) ManualLinks(ctx context.Context, groups []string) ([]core.LinkRow, error) {
 	// Confirmed links are few: find them all by their id prefix
 	// (through links_event) and keep those of the groups asked for. A

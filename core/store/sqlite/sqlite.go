@@ -451,7 +451,7 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		// opened again, with the new reason. One still open keeps the time
 		// it was quarantined (a re-read does not move the gap's since).
 		exec(ctx, tx, "quarantine", `INSERT INTO quarantine (key, source, line, event_id, reason, raw, at) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET resolved = 0, reason = excluded.reason,
+			ON CONFLICT (key) DO UPDATE SET resolved = 0, resolve_reason = '', reason = excluded.reason,
 			  at = CASE WHEN quarantine.resolved = 0 THEN quarantine.at ELSE excluded.at END
 			WHERE quarantine.key LIKE 'raw:%'`, c.Quarantine,
 			func(q core.QuarantineRow) []any {
@@ -770,13 +770,13 @@ func (s *DB) Quarantined(ctx context.Context, f core.QuarantineFilter) ([]core.Q
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, key, source, line, event_id, reason, raw, at, resolved FROM quarantine
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, key, source, line, event_id, reason, raw, at, resolved, resolve_reason FROM quarantine
 		WHERE resolved = 0 OR ? ORDER BY seq LIMIT ?`, f.IncludeResolved, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read quarantine: %w", err)
 	}
 	return collect(rows, "read quarantine", func(q *core.QuarantineRow) []any {
-		return []any{&q.Seq, &q.Key, &q.Source, &q.Line, &q.EventID, &q.Reason, &q.Raw, timeScanner{&q.At}, &q.Resolved}
+		return []any{&q.Seq, &q.Key, &q.Source, &q.Line, &q.EventID, &q.Reason, &q.Raw, timeScanner{&q.At}, &q.Resolved, &q.ResolveReason}
 	})
 }
 

@@ -65,3 +65,50 @@ func init() {
 		}},
 	}...)
 }
+
+func orderAdjust(id, order, item, lot string, qty float64) string {
+	return fmt.Sprintf(`{"id":%q,"type":"adjust","time":"2026-03-05T09:00:00Z","lot":{"item":%q,"lot":%q},"qty":%g,"uom":"KG","order":%q,"reason":"returned from the order"}`, id, item, lot, qty, order)
+}
+
+// Issue 15 §4: an adjustment naming an order nets the order's mass
+// balance (a return of components lowers its input) and keeps the link.
+func init() {
+	cases = append(cases, testCase{"AdjustsNetOrderBalance", func(h *harness) {
+		h.ingest(
+			recv("r1", "FLOUR", "F-A", 100, "V", "X"),
+			recv("r2", "SALT", "S-9", 10, "V", "X"),
+			consume("c1", "WO-1", "FLOUR", "F-A", 60),
+			produce("p1", "WO-1", "DOUGH", "D-1", 40),
+			orderAdjust("a1", "WO-1", "FLOUR", "F-A", 20),  // 20 KG back from the order
+			orderAdjust("a2", "WO-1", "FLOUR", "F-A", -5),  // 5 KG more to it
+			orderAdjust("a3", "WO-2", "FLOUR", "F-A", 7),   // another order's
+			orderAdjust("a4", "WO-1", "SALT", "S-9", 3),    // a lot the order never had
+			orderAdjust("a5", "WO-1", "DOUGH", "D-1", -10), // output taken back
+			adjust("a6", "FLOUR", "F-A", 1000),             // no order
+		)
+		bal := func(order string) string {
+			b, err := h.q().OrderMassBalance(h.ctx, order, 0.05)
+			if err != nil {
+				return core.ErrorCode(err)
+			}
+			s := ""
+			for _, u := range b.Units {
+				s += fmt.Sprint(u.UOM, " in ", u.In, " out ", u.Out, " adjusted ", u.InAdjusted, "/", u.OutAdjusted, " ", u.WithinTolerance, ";")
+			}
+			for _, a := range b.Adjustments {
+				s += fmt.Sprint(" ", a.Event, ":", a.Side)
+			}
+			return s
+		}
+		h.equal("order balance, net", bal("WO-1"), "KG in 45 out 30 adjusted -15/-10 true; a1:in a2:in a5:out")
+		h.equal("an order with adjustments only", bal("WO-2"), core.ENOTFOUND)
+		h.equal("on hand of F-A", onHand(h.recall("FLOUR", "F-A").Root.OnHand), "1062 KG")
+		h.ingest(reverse("x1", "a1"))
+		h.equal("after reversing the return", bal("WO-1"), "KG in 65 out 30 adjusted 5/-10 true; a2:in a5:out")
+		// Everything comes back: the link stays (a recall errs on the safe
+		// side).
+		h.ingest(orderAdjust("a7", "WO-1", "FLOUR", "F-A", 65))
+		h.equal("after a full return", bal("WO-1"), "KG in 0 out 30 adjusted -60/-10 false; a2:in a5:out a7:in")
+		h.equal("the link stays", links(h.trace(core.Forward, "FLOUR", "F-A")), []string{"FLOUR/F-A>DOUGH/D-1(WO-1)"})
+	}})
+}

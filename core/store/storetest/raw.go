@@ -169,3 +169,36 @@ func init() {
 		}},
 	}...)
 }
+
+// Issue 15: a quarantine entry whose source record was replaced by records
+// with other ids (NetSuite TYPE:TRAN:LINE:0) is resolved by hand, with the
+// reason kept; the same input quarantined again reopens it.
+func init() {
+	cases = append(cases, testCase{"QuarantineResolvedByHand", func(h *harness) {
+		bad := mapped("ns", "ItemRcpt:7:1:0", `{"line":1}`)
+		bad.Err = errors.New("lot line without inventory detail")
+		h.ingestRecords("", bad)
+		open := func() []core.QuarantineRow {
+			q, err := h.s.Quarantined(h.ctx, core.QuarantineFilter{})
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			return q
+		}
+		q := open()
+		h.equal("open", len(q), 1)
+		reason := "detail entered since: read as ItemRcpt:7:1:41"
+		h.equal("resolve", core.ErrorCode(h.s.ResolveQuarantine(h.ctx, q[0].Seq, reason)), "")
+		h.equal("open after", len(open()), 0)
+		all, err := h.s.Quarantined(h.ctx, core.QuarantineFilter{IncludeResolved: true})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		h.equal("kept with its reason", fmt.Sprintln(len(all), all[0].Resolved, all[0].ResolveReason), "1 true "+reason+"\n")
+		h.equal("twice", core.ErrorCode(h.s.ResolveQuarantine(h.ctx, q[0].Seq, reason)), core.ECONFLICT)
+		h.equal("unknown", core.ErrorCode(h.s.ResolveQuarantine(h.ctx, q[0].Seq+1000, reason)), core.ENOTFOUND)
+		h.ingestRecords("", bad)
+		q = open()
+		h.equal("reopened, reason cleared", fmt.Sprint(len(q), q[0].ResolveReason == ""), "1 true")
+	}})
+}
