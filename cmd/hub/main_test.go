@@ -227,3 +227,46 @@ func TestIngestStdinIdempotent(t *testing.T) {
 		t.Errorf("quarantine holds %d entries after two ingests of one bad line, want 1", n)
 	}
 }
+
+// hub errors resolve closes a quarantine entry no record will ever
+// resolve, keeping the operator's reason; the source's quarantined gap
+// closes with it. Bad usage exits 2, an unknown entry 3, one already
+// resolved 4.
+func TestErrorsResolve(t *testing.T) {
+	db := newPlant(t)
+	out, _, _ := hub(t, db, "", "errors", "--json")
+	var errs struct {
+		Errors []struct {
+			ID     int64  `json:"id"`
+			Reason string `json:"reason"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &errs); err != nil || len(errs.Errors) != 1 {
+		t.Fatalf("errors = %s, %v; want the plant's one bad line", out, err)
+	}
+	id := fmt.Sprint(errs.Errors[0].ID)
+	if _, _, code := hub(t, db, "", "errors", "resolve", id); code != 2 {
+		t.Errorf("resolve without --reason: exit %d, want 2", code)
+	}
+	if _, _, code := hub(t, db, "", "errors", "resolve", "999999", "--reason", "x"); code != 3 {
+		t.Errorf("resolve of an unknown entry: exit %d, want 3", code)
+	}
+	if _, e, code := hub(t, db, "", "errors", "resolve", id, "--reason", "line replaced in the ERP; checked by QA"); code != 0 {
+		t.Fatalf("resolve: exit %d: %s", code, e)
+	}
+	if _, _, code := hub(t, db, "", "errors", "resolve", id, "--reason", "again"); code != 4 {
+		t.Errorf("resolve twice: exit %d, want 4", code)
+	}
+	out, _, _ = hub(t, db, "", "errors", "--json")
+	if err := json.Unmarshal([]byte(out), &errs); err != nil || len(errs.Errors) != 0 {
+		t.Errorf("open errors after resolve = %s, want none", out)
+	}
+	out, _, _ = hub(t, db, "", "errors", "--all", "--json")
+	if !strings.Contains(out, "line replaced in the ERP; checked by QA") {
+		t.Errorf("errors --all does not keep the reason: %s", out)
+	}
+	out, _, _ = hub(t, db, "", "gaps", "--evaluate", "--json")
+	if strings.Contains(out, `"quarantined"`) {
+		t.Errorf("the quarantined gap is still open after the entry was resolved: %s", out)
+	}
+}

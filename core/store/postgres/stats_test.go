@@ -121,6 +121,7 @@ func TestMigrationAnalysesAStoreWithData(t *testing.T) {
 		`DROP TABLE evaluation_mark`,
 		`ALTER TABLE events ALTER COLUMN body SET STATISTICS -1`,
 		`DROP INDEX quarantine_open`,
+		`ALTER TABLE quarantine DROP COLUMN resolve_reason`,
 	} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatal(err)
