@@ -191,7 +191,25 @@ func strictGroups(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		strictGroups(sub)
 	}
-	if !c.HasSubCommands() || c.Runnable() {
+	if !c.HasSubCommands() {
+		return
+	}
+	if c.Runnable() {
+		// A command that runs and also has subcommands (hub errors,
+		// hub errors resolve): an argument it refuses is an unknown
+		// subcommand, named as such.
+		orig := c.Args
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if orig == nil {
+				return nil
+			}
+			if err := orig(cmd, args); err != nil && len(args) > 0 {
+				return unknownCommand(cmd, args)
+			} else if err != nil {
+				return err
+			}
+			return nil
+		}
 		return
 	}
 	c.Args = unknownCommand

@@ -43,8 +43,13 @@ func TestUnknownCommandEveryGroup(t *testing.T) {
 			if out != "" {
 				t.Errorf("hub %s printed %q on stdout, want nothing", strings.Join(args, " "), out)
 			}
-			// With no subcommand, a group prints its help and succeeds.
-			if len(path) > 0 {
+			// With no subcommand, a group prints its help and succeeds; a
+			// command that runs and has subcommands (hub errors) runs.
+			if len(path) > 0 && g.Runnable() {
+				if _, errs, code := hub(t, db, "", path...); code != exitOK {
+					t.Errorf("hub %s: exit %d, stderr %q; want it to run", strings.Join(path, " "), code, errs)
+				}
+			} else if len(path) > 0 {
 				out, errs, code = hub(t, db, "", path...)
 				if code != exitOK || !strings.Contains(out, "Usage:") {
 					t.Errorf("hub %s: exit %d, stdout %q, stderr %q; want its help and exit 0", strings.Join(path, " "), code, out, errs)
