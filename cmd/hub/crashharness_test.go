@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -247,4 +249,106 @@ func TestCrashHarnessPluginKilled(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An EPCIS capture (hub ingest --format epcis) killed again and again,
+// then run to its end, stores what one uninterrupted capture stores; and
+// the same events captured as two documents in reverse order give the
+// same answers. The document is a real plant's lot genealogy, exported by
+// hub export epcis.
+func TestCrashHarnessEPCISCapture(t *testing.T) {
+	hubBin := testbuild.Hub(t)
+	rng := crashtest.Rand(t)
+	dir := t.TempDir()
+	noConfig := filepath.Join(dir, "none.yaml")
+	if err := os.WriteFile(noConfig, []byte("connectors: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plant, doc := filepath.Join(dir, "plant.jsonl"), filepath.Join(dir, "film.jsonld")
+	src := crashtest.Hub{Bin: hubBin, DB: filepath.Join(dir, "source.db"), Config: noConfig}
+	src.Run(t, "gen", "--events", "8000", "--seed", "11", "--out", plant)
+	src.Run(t, "ingest", "--events", plant)
+	// FILM/20260105-FILM-0001 is the plant's widest raw lot (hub gen says so).
+	src.Run(t, "export", "epcis", "FILM", "20260105-FILM-0001", "--direction", "both", "--out", doc)
+	halves := splitEPCIS(t, doc)
+	for _, st := range crashtest.Stores {
+		t.Run(st.Name, func(t *testing.T) {
+			clean := crashtest.Hub{Bin: hubBin, DB: st.DB(t, dir, "epcis-clean-"+st.Name), Config: noConfig}
+			began := time.Now()
+			clean.Run(t, "ingest", "--format", "epcis", doc)
+			took := time.Since(began)
+			want := clean.State(t)
+			if len(want.Events) < 1000 {
+				t.Fatalf("the capture stored %d events: too few to test", len(want.Events))
+			}
+			h := crashtest.Hub{Bin: hubBin, DB: st.DB(t, dir, "epcis-crashed-"+st.Name), Config: noConfig}
+			kills := h.KillRandomly(t, rng, took*3/4, "ingest", "--format", "epcis", doc)
+			h.Run(t, "ingest", "--format", "epcis", doc)
+			t.Logf("%d kills", kills)
+			crashtest.Compare(t, h.State(t), want)
+
+			// The same events in two documents, the second half first.
+			split := crashtest.Hub{Bin: hubBin, DB: st.DB(t, dir, "epcis-split-"+st.Name), Config: noConfig}
+			split.Run(t, "ingest", "--format", "epcis", halves[1])
+			split.Run(t, "ingest", "--format", "epcis", halves[0])
+			got := split.State(t)
+			if a, b := strings.Join(trace(t, split), "\n"), strings.Join(trace(t, clean), "\n"); a != b {
+				t.Errorf("the recall of FILM/20260105-FILM-0001 differs when the document comes in two parts, second first")
+			}
+			crashtest.Compare(t, crashtest.State{Events: got.Events, Holds: got.Holds, Gaps: got.Gaps}, want)
+		})
+	}
+}
+
+// trace returns the lots of the widest lot's recall, as "item/lot depth".
+func trace(t *testing.T, h crashtest.Hub) []string {
+	t.Helper()
+	var r struct {
+		Lots []struct {
+			Item, Lot string
+			Depth     int
+		}
+	}
+	if err := json.Unmarshal(h.Run(t, "recall", "FILM", "20260105-FILM-0001", "--json"), &r); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range r.Lots {
+		out = append(out, fmt.Sprintf("%s/%s %d", l.Item, l.Lot, l.Depth))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// splitEPCIS writes the events of the EPCIS document at path as two
+// documents, each with the same header, and returns their paths.
+func splitEPCIS(t *testing.T, path string) [2]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]json.RawMessage
+	if err := json.Unmarshal(doc["epcisBody"], &body); err != nil {
+		t.Fatal(err)
+	}
+	var events []json.RawMessage
+	if err := json.Unmarshal(body["eventList"], &events); err != nil || len(events) < 2 {
+		t.Fatalf("eventList: %d events, %v", len(events), err)
+	}
+	var out [2]string
+	for i, part := range [][]json.RawMessage{events[:len(events)/2], events[len(events)/2:]} {
+		body["eventList"], _ = json.Marshal(part)
+		doc["epcisBody"], _ = json.Marshal(body)
+		data, _ := json.Marshal(doc)
+		out[i] = fmt.Sprintf("%s.part%d.jsonld", strings.TrimSuffix(path, ".jsonld"), i+1)
+		if err := os.WriteFile(out[i], data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }
