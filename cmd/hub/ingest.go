@@ -189,24 +189,27 @@ func (a *app) ingestRecordFile(ctx context.Context, ing *core.Ingester, m *mappi
 }
 
 // lotPlaceholders is the placeholder lot numbers of the hub configuration
-// (lots: placeholders:) when there is one — --config, $HUB_CONFIG or
-// ./hub.yaml — and the default list otherwise. Only this is read from it:
-// hub ingest and hub remap keep taking the store from --db.
+// (lots: placeholders:) when there is one (optionalConfig), and the
+// default list otherwise.
 func (a *app) lotPlaceholders() *core.LotPlaceholders {
-	path := a.config
-	if path == "" {
-		path = os.Getenv("HUB_CONFIG")
-	}
-	if path == "" {
-		path = "hub.yaml"
-	}
-	if _, err := os.Stat(path); err != nil && a.config == "" && os.Getenv("HUB_CONFIG") == "" {
-		return core.NewLotPlaceholders(nil) // no configuration: the defaults
-	}
-	h, err := config.Load(path)
+	h, err := a.optionalConfig()
 	if err != nil {
 		fmt.Fprintf(a.stderr, "warning: %v\nwarning: using the default placeholder lot numbers (%s)\n", err, strings.Join(core.DefaultLotPlaceholders, " "))
 		return core.NewLotPlaceholders(nil)
 	}
 	return h.LotPlaceholders()
+}
+
+// optionalConfig is the hub configuration (--config, $HUB_CONFIG or
+// ./hub.yaml) for commands that only read a section of it and keep taking
+// the store from --db (hub ingest, remap, export): the defaults when no
+// file was named and ./hub.yaml does not exist. No secret is resolved: a
+// connector's password the user has not set is no reason to refuse an
+// ingest (issue 24).
+func (a *app) optionalConfig() (*config.Hub, error) {
+	path, given := a.configPath()
+	if _, err := os.Stat(path); err != nil && !given {
+		return config.Defaults(), nil
+	}
+	return config.LoadDeferred(path)
 }

@@ -66,20 +66,10 @@ func (a *app) captureFile(ctx context.Context, ing *core.Ingester, name string, 
 	return ing.IngestRecords(ctx, res.Records, "epcis", nil)
 }
 
-// epcisConfig is the epcis: section of the hub configuration (--config,
-// $HUB_CONFIG or ./hub.yaml) when there is one.
+// epcisConfig is the epcis: section of the hub configuration, when there
+// is one (optionalConfig).
 func (a *app) epcisConfig() config.EPCIS {
-	path := a.config
-	if path == "" {
-		path = os.Getenv("HUB_CONFIG")
-	}
-	if path == "" {
-		path = "hub.yaml"
-	}
-	if _, err := os.Stat(path); err != nil && a.config == "" && os.Getenv("HUB_CONFIG") == "" {
-		return config.EPCIS{}
-	}
-	h, err := config.Load(path)
+	h, err := a.optionalConfig()
 	if err != nil {
 		fmt.Fprintf(a.stderr, "warning: %v\nwarning: no GTIN is mapped to an item (epcis: gtin_items:)\n", err)
 		return config.EPCIS{}
