@@ -189,7 +189,6 @@ type RecordBatch struct {
 	raws         []RawRecord
 	produced     []string
 	skips        []SkipCount
-	skipped      int
 }
 
 // PrepareRecords does the part of IngestRecords that touches no store, so
@@ -249,7 +248,6 @@ func (in *Ingester) PrepareRecords(recs []MappedRecord) *RecordBatch {
 			if r.Skip != nil {
 				skip = *r.Skip
 			}
-			b.skipped++
 			b.skips = AddSkips(b.skips, SkipCount{Rule: skip.Rule, Reason: skip.Reason, Records: 1})
 		}
 		for _, e := range r.Events {
@@ -279,7 +277,7 @@ func (b *RecordBatch) Records() []MappedRecord { return b.recs }
 func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID string, extra func(IngestTx, RecordStats) error) (RecordStats, error) {
 	recs, now, events, produced := b.recs, b.now, b.events, b.produced
 	quarantine, raws, resolvedKeys := b.quarantine, b.raws, b.resolvedKeys
-	st := RecordStats{Records: len(recs), Skipped: b.skipped, Skips: slices.Clone(b.skips)}
+	st := RecordStats{Records: len(recs), Skipped: SkippedRecords(b.skips), Skips: slices.Clone(b.skips)}
 	var dropped []string
 	dropSource := map[string]string{}
 	dropAs := map[string][2]string{} // id → reverse id prefix, source

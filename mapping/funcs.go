@@ -692,8 +692,10 @@ func (l *library) coalesce(args ...any) (any, error) {
 }
 
 // fail makes the record fail with the given text, so the hub quarantines
-// it with that reason: for records a connector marks as unusable (a
-// batch-managed line without its batches) in words the user can act on.
+// it with that reason, in words the user can act on: for records a
+// connector marks as unusable (a batch-managed line without its batches),
+// and for a value a function would read wrongly rather than refuse (a
+// decimal comma that number() takes for a thousands separator).
 func (l *library) fail(args ...any) (any, error) {
 	msg, err := textArg(args[0])
 	if err != nil {
@@ -712,9 +714,6 @@ func (l *library) defaultValue(args ...any) (any, error) {
 	return args[0], nil
 }
 
-// fail fails the record with the given reason, so that it is quarantined
-// with it: for a value a function would read wrongly rather than refuse
-// (a decimal comma that number() takes for a thousands separator).
 // plainDecimal reports whether s is digits with at most one '.', maybe
 // after a '-': what ERP APIs send, and what strconv reads as is.
 func plainDecimal(s string) bool {

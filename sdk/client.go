@@ -158,14 +158,7 @@ func Launch(ctx context.Context, cmd *exec.Cmd, logger *slog.Logger) (*Client, e
 		// may have died (gRPC sees the broken connection before go-plugin
 		// reaps the process): give it a moment, and remember whether it
 		// was gone before the hub killed it.
-		goneAlone := false
-		if s.afterHandshake {
-			deadline := time.Now().Add(time.Second)
-			for !pc.Exited() && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
-			goneAlone = pc.Exited()
-		}
+		goneAlone := s.afterHandshake && exitedWithin(pc, time.Second)
 		proc.kill()
 		_ = stop(pc, proc, 0, log)
 		if sig, ok := proc.diedBySignal(goneAlone); ok && ctx.Err() == nil {
@@ -222,14 +215,21 @@ func (c *Client) wrap(ctx context.Context, err error) error {
 	if !errors.As(err, &te) || ctx.Err() != nil {
 		return err
 	}
-	deadline := time.Now().Add(time.Second)
-	for !c.pc.Exited() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if c.pc.Exited() {
+	if exitedWithin(c.pc, time.Second) {
 		return fmt.Errorf("%w (pid %d): %w", ErrPluginExited, c.pid, err)
 	}
 	return err
+}
+
+// exitedWithin reports whether go-plugin has seen the plugin process exit
+// within d: gRPC notices a broken connection before the process is
+// reaped.
+func exitedWithin(pc *plugin.Client, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !pc.Exited() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return pc.Exited()
 }
 
 // PID returns the plugin's process id.
