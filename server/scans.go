@@ -286,7 +286,9 @@ func (s *Server) postScans(w http.ResponseWriter, r *http.Request) {
 		}
 		inputs[i] = core.NewInput("scan:"+reqs[i].Point, i+1, raw)
 	}
-	st, errs, err := s.ing.IngestInputs(r.Context(), inputs, core.MaxErrorsListed)
+	// Every quarantined scan is counted against its point; the answer
+	// lists the first MaxErrorsListed.
+	st, errs, err := s.ing.IngestInputs(r.Context(), inputs, len(inputs))
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -306,6 +308,9 @@ func (s *Server) postScans(w http.ResponseWriter, r *http.Request) {
 	}
 	if st.New+st.Superseded > 0 {
 		s.EvaluateGaps("scans posted")
+	}
+	if len(errs) > core.MaxErrorsListed {
+		errs = errs[:core.MaxErrorsListed]
 	}
 	a := scansAnswer{Read: st.Read, Stored: st.New, Superseded: st.Superseded, Duplicates: st.Unchanged,
 		Quarantined: st.Quarantined, Errors: errs}
