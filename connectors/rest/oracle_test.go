@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lothub/lothub/sdk"
+	"github.com/lothub/lothub/sdk/sdktest"
 )
 
 const (
@@ -242,10 +243,4 @@ func mustConfig(t testing.TB, c sdk.Connector, raw map[string]string) sdk.Config
 	return cfg
 }
 
-func ids(rs []sdk.Record) string {
-	var s []string
-	for _, r := range rs {
-		s = append(s, r.ID)
-	}
-	return strings.Join(s, " ")
-}
+func ids(rs []sdk.Record) string { return strings.Join(sdktest.IDs(rs), " ") }

@@ -29,22 +29,7 @@ func TestOracleConformance(t *testing.T) {
 // readAll reads to the end from pos, in batches of n.
 func readAll(t *testing.T, c sdk.Connector, cfg sdk.Config, pos sdk.Position, n int) ([]sdk.Record, sdk.Position) {
 	t.Helper()
-	var all []sdk.Record
-	for range 1000 {
-		res, err := c.Read(context.Background(), cfg, pos, n)
-		if err != nil {
-			t.Fatalf("read: %v", err)
-		}
-		all = append(all, res.Records...)
-		if len(res.Next) > 0 {
-			pos = res.Next
-		}
-		if !res.More {
-			return all, pos
-		}
-	}
-	t.Fatal("read does not end")
-	return nil, nil
+	return sdktest.ReadAll(t, c, cfg, pos, n)
 }
 
 // Paging across pages, one 429 mid-run, a record modified inside the
