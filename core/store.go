@@ -149,6 +149,13 @@ type Store interface {
 	// links: they are found through the order's lots, not by a scan.
 	OrderAdjusts(ctx context.Context, order string) ([]EventRow, error)
 
+	// EventVersions returns stored versions of events in the order the
+	// store recorded them (by Seq): those recorded (SeenAt) at or before
+	// p.SeenThrough, after p.AfterSeq, at most p.Limit. Status is each
+	// version's status now, not at SeenThrough. The as-of view
+	// (core/store/asof) replays them to answer as the store would have.
+	EventVersions(ctx context.Context, p EventVersionsParams) ([]EventRow, error)
+
 	// SchemaVersion returns the version of the applied schema.
 	SchemaVersion(ctx context.Context) (int, error)
 	Close() error
@@ -377,6 +384,15 @@ type InEffectParams struct {
 	Types      []EventType
 	From, To   time.Time
 	WithParams []string
+}
+
+// EventVersionsParams selects EventVersions: the versions recorded at or
+// before SeenThrough (every version when zero) whose Seq is greater than
+// AfterSeq, the first Limit of them (all when 0 or less).
+type EventVersionsParams struct {
+	SeenThrough time.Time
+	AfterSeq    int64
+	Limit       int
 }
 
 // OriginFilter selects lots of an item originated in [From, To).

@@ -92,6 +92,9 @@ func (p *pdfDoc) footer() {
 		asOf = "no events read"
 	}
 	left := fmt.Sprintf("Generated %s · lothub %s · store as of %s (data version %d)", p.meta.Generated, p.meta.HubVersion, asOf, p.meta.DataVersion)
+	if p.meta.AsOfRequested != "" {
+		left = fmt.Sprintf("Generated %s · lothub %s · AS OF %s: the store as it stood then, newest event %s (data version %d)", p.meta.Generated, p.meta.HubVersion, p.meta.AsOfRequested, asOf, p.meta.DataVersion)
+	}
 	p.cell(p.width*0.8, 3.5, left, "", 0, "L", false)
 	p.cell(p.width*0.2, 3.5, fmt.Sprintf("Page %d of {nb}", f.PageNo()), "", 1, "R", false)
 	p.cell(p.width, 3.5, "SHA-256 of the report data: "+p.meta.SHA256, "", 1, "L", false)

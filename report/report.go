@@ -44,6 +44,10 @@ type Options struct {
 	// Tolerance is the overdrawn rule's tolerance used by the mass balance
 	// (0.01 when 0, the rule's default).
 	Tolerance float64
+	// AsOf, when set, is the time the report was asked as of (hub report
+	// --as-of): the caller reads a store as it stood then
+	// (core/store/asof); the report says so in Meta.AsOfRequested.
+	AsOf time.Time
 }
 
 // DefaultDepthLimit is how many levels of a genealogy a lot report lists
@@ -84,6 +88,10 @@ type Meta struct {
 	// report shows.
 	AsOf        string `json:"as_of"`
 	DataVersion int64  `json:"data_version"`
+	// AsOfRequested is the time the report was asked as of (--as-of,
+	// as_of=): it shows the store as it stood then, computed from the
+	// store at DataVersion. Absent for a report of the store now.
+	AsOfRequested string `json:"as_of_requested,omitempty"`
 	// SHA256 is the hash of the JSON form of the report's data (the
 	// member next to "meta").
 	SHA256 string `json:"sha256"`
@@ -107,6 +115,9 @@ func newMeta(ctx context.Context, q *core.Queries, o Options, title string, asOf
 	}
 	if !asOf.IsZero() {
 		m.AsOf = fmtTime(asOf)
+	}
+	if !o.AsOf.IsZero() {
+		m.AsOfRequested = o.AsOf.UTC().Format(time.RFC3339Nano)
 	}
 	mark, err := q.Store.EvaluationMark(ctx)
 	if err != nil {

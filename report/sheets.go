@@ -146,6 +146,9 @@ func writeXLSX(w io.Writer, meta Meta, sheets []sheet, about [][2]string) error 
 		{"Data version", strconv.FormatInt(meta.DataVersion, 10)},
 		{"SHA-256 of the report data", meta.SHA256},
 	}, about...)
+	if meta.AsOfRequested != "" {
+		info = append(info, [2]string{"Asked as of", meta.AsOfRequested + ": the store as it stood then (hub report --as-of)"})
+	}
 	for i, kv := range info {
 		if err := f.SetSheetRow("About", fmt.Sprintf("A%d", i+1), &[]any{kv[0], kv[1]}); err != nil {
 			return err

@@ -20,6 +20,9 @@ import (
 //	    (or supplier_lot=, sales_order=, customer=, or item= with from= and to=)
 //	GET /v1/reports/fsma204?item=&from=&to=[&lot=]&format=xlsx|csv|json
 //
+// Each takes as_of= (RFC 3339, a date meaning its end in UTC, or -24h):
+// the report as the store would have made it then (docs/as-of.md).
+//
 // A missing or bad parameter is a 400 that says which; an unknown lot a
 // 404. The report is rendered in full before the first byte is sent, so a
 // failure never sends half a file.
@@ -98,9 +101,17 @@ func (s *Server) reportLot(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	rep, err := report.Lot(r.Context(), s.queries(), core.LotRef{Item: v[0], Lot: v[1]}, s.reportOptions())
+	qs, at, done, err := s.queriesAt(r)
 	if err != nil {
 		s.fail(w, err)
+		return
+	}
+	defer done()
+	opts := s.reportOptions()
+	opts.AsOf = at
+	rep, err := report.Lot(r.Context(), qs, core.LotRef{Item: v[0], Lot: v[1]}, opts)
+	if err != nil {
+		s.failAt(w, at, err)
 		return
 	}
 	s.sendReport(w, rep, format, "lot-report")
@@ -146,9 +157,17 @@ func (s *Server) reportRecall(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, core.Errorf(core.EINVALID, "say what to recall: item and lot, supplier_lot, sales_order, customer, or item with from and to"))
 		return
 	}
-	rep, err := report.Recall(r.Context(), s.queries(), sel, s.reportOptions())
+	qs, at, done, err := s.queriesAt(r)
 	if err != nil {
 		s.fail(w, err)
+		return
+	}
+	defer done()
+	opts := s.reportOptions()
+	opts.AsOf = at
+	rep, err := report.Recall(r.Context(), qs, sel, opts)
+	if err != nil {
+		s.failAt(w, at, err)
 		return
 	}
 	s.sendReport(w, rep, format, "recall-list")
@@ -174,9 +193,17 @@ func (s *Server) reportFSMA(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	rep, err := report.FSMA204(r.Context(), s.queries(), p, s.reportOptions())
+	qs, at, done, err := s.queriesAt(r)
 	if err != nil {
 		s.fail(w, err)
+		return
+	}
+	defer done()
+	opts := s.reportOptions()
+	opts.AsOf = at
+	rep, err := report.FSMA204(r.Context(), qs, p, opts)
+	if err != nil {
+		s.failAt(w, at, err)
 		return
 	}
 	s.sendReport(w, rep, format, "fsma204")

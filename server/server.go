@@ -30,6 +30,7 @@ import (
 
 	"github.com/lothub/lothub/config"
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/core/store/asof"
 	"github.com/lothub/lothub/intake"
 	"github.com/lothub/lothub/mapping"
 	"github.com/lothub/lothub/runner"
@@ -678,6 +679,35 @@ func (s *Server) queries() *core.Queries {
 	return &core.Queries{Store: s.store, Graph: s.Genealogy}
 }
 
+// queriesAt returns the queries that answer r: those of the store now,
+// or, with the parameter as_of, those of the store as it stood then
+// (core/store/asof: a scratch copy rebuilt from the event versions
+// recorded by that time), and the time asked (zero without as_of). done
+// removes the scratch copy.
+func (s *Server) queriesAt(r *http.Request) (q *core.Queries, at time.Time, done func(), err error) {
+	v := r.URL.Query().Get("as_of")
+	if v == "" {
+		return s.queries(), time.Time{}, func() {}, nil
+	}
+	if at, err = core.ParseAsOf(`parameter "as_of"`, v, time.Now()); err != nil {
+		return nil, at, nil, err
+	}
+	view, err := asof.Open(r.Context(), s.store, at, asof.Options{Log: s.log})
+	if err != nil {
+		return nil, at, nil, err
+	}
+	s.log.Info("answered as of", "path", r.URL.Path, "as_of", at, "versions", view.Versions, "took", view.Took)
+	return &core.Queries{Store: view}, at, func() { view.Close() }, nil
+}
+
+// failAt is fail for an answer asked as of at.
+func (s *Server) failAt(w http.ResponseWriter, at time.Time, err error) {
+	if !at.IsZero() {
+		err = fmt.Errorf("as of %s: %w", at.Format(time.RFC3339Nano), err)
+	}
+	s.fail(w, err)
+}
+
 func lotRef(r *http.Request) *core.LotRef {
 	return &core.LotRef{Item: r.PathValue("item"), Lot: r.PathValue("lot")}
 }
@@ -688,27 +718,45 @@ func (s *Server) trace(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, core.Errorf(core.EINVALID, "direction %q: want forward or backward", dir))
 		return
 	}
-	res, err := s.queries().Trace(r.Context(), dir, core.Selector{Lot: lotRef(r)})
+	q, at, done, err := s.queriesAt(r)
 	if err != nil {
 		s.fail(w, err)
+		return
+	}
+	defer done()
+	res, err := q.Trace(r.Context(), dir, core.Selector{Lot: lotRef(r)})
+	if err != nil {
+		s.failAt(w, at, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) recall(w http.ResponseWriter, r *http.Request) {
-	res, err := s.queries().Recall(r.Context(), core.Selector{Lot: lotRef(r)})
+	q, at, done, err := s.queriesAt(r)
 	if err != nil {
 		s.fail(w, err)
+		return
+	}
+	defer done()
+	res, err := q.Recall(r.Context(), core.Selector{Lot: lotRef(r)})
+	if err != nil {
+		s.failAt(w, at, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) lot(w http.ResponseWriter, r *http.Request) {
-	res, err := s.queries().Lot(r.Context(), *lotRef(r))
+	q, at, done, err := s.queriesAt(r)
 	if err != nil {
 		s.fail(w, err)
+		return
+	}
+	defer done()
+	res, err := q.Lot(r.Context(), *lotRef(r))
+	if err != nil {
+		s.failAt(w, at, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, res)

@@ -13,12 +13,13 @@ import (
 
 func (a *app) lotCommand() *cobra.Command {
 	var asJSON bool
+	var asOf asOfFlag
 	cmd := &cobra.Command{
 		Use:   "lot ITEM LOT",
 		Short: "A lot's status now: on hand, hold, location, steps, receipts, and its history",
 		Args:  exactArgs(2, "ITEM LOT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withStore(cmd.Context(), func(s core.Store) error {
+			return a.withStoreAsOf(cmd.Context(), &asOf, func(s core.Store) error {
 				q := core.Queries{Store: s}
 				st, err := q.Lot(cmd.Context(), core.LotRef{Item: args[0], Lot: args[1]})
 				if err != nil {
@@ -85,5 +86,6 @@ func (a *app) lotCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	asOf.register(cmd)
 	return cmd
 }

@@ -67,6 +67,7 @@ func (a *app) reportCommand() *cobra.Command {
 
 	var lotOut reportOutput
 	var depth int
+	var lotAsOf, recallAsOf, fsmaAsOf asOfFlag
 	lot := &cobra.Command{
 		Use:   "lot ITEM LOT",
 		Short: "Lot audit report: identity, genealogy to the raw materials, process, shipments, mass balance, gaps, holds, provenance",
@@ -75,9 +76,10 @@ func (a *app) reportCommand() *cobra.Command {
 			if err := lotOut.check("lot", report.LotFormats); err != nil {
 				return err
 			}
-			return a.withStore(cmd.Context(), func(st core.Store) error {
+			return a.withStoreAsOf(cmd.Context(), &lotAsOf, func(st core.Store) error {
 				opts := a.reportOptions()
 				opts.DepthLimit = depth
+				opts.AsOf = lotAsOf.at
 				rep, err := report.Lot(cmd.Context(), &core.Queries{Store: st}, core.LotRef{Item: args[0], Lot: args[1]}, opts)
 				if err != nil {
 					return err
@@ -87,6 +89,7 @@ func (a *app) reportCommand() *cobra.Command {
 		},
 	}
 	lotOut.register(lot, "pdf", report.LotFormats)
+	lotAsOf.register(lot)
 	lot.Flags().IntVar(&depth, "depth", report.DefaultDepthLimit, "genealogy levels listed lot by lot; deeper levels are counted")
 
 	var recallOut reportOutput
@@ -102,8 +105,10 @@ func (a *app) reportCommand() *cobra.Command {
 			if err := recallOut.check("recall", report.RecallFormats); err != nil {
 				return err
 			}
-			return a.withStore(cmd.Context(), func(st core.Store) error {
-				rep, err := report.Recall(cmd.Context(), &core.Queries{Store: st}, s, a.reportOptions())
+			return a.withStoreAsOf(cmd.Context(), &recallAsOf, func(st core.Store) error {
+				opts := a.reportOptions()
+				opts.AsOf = recallAsOf.at
+				rep, err := report.Recall(cmd.Context(), &core.Queries{Store: st}, s, opts)
 				if err != nil {
 					return err
 				}
@@ -113,6 +118,7 @@ func (a *app) reportCommand() *cobra.Command {
 	}
 	sel.register(recall)
 	recallOut.register(recall, "xlsx", report.RecallFormats)
+	recallAsOf.register(recall)
 
 	var fsmaOut reportOutput
 	var item, lotCode, from, to string
@@ -135,8 +141,10 @@ func (a *app) reportCommand() *cobra.Command {
 			if err := fsmaOut.check("fsma204", report.FSMAFormats); err != nil {
 				return err
 			}
-			return a.withStore(cmd.Context(), func(st core.Store) error {
-				rep, err := report.FSMA204(cmd.Context(), &core.Queries{Store: st}, p, a.reportOptions())
+			return a.withStoreAsOf(cmd.Context(), &fsmaAsOf, func(st core.Store) error {
+				opts := a.reportOptions()
+				opts.AsOf = fsmaAsOf.at
+				rep, err := report.FSMA204(cmd.Context(), &core.Queries{Store: st}, p, opts)
 				if err != nil {
 					return err
 				}
@@ -149,6 +157,7 @@ func (a *app) reportCommand() *cobra.Command {
 	fsma.Flags().StringVar(&from, "from", "", "first day (YYYY-MM-DD) or instant (RFC 3339), inclusive")
 	fsma.Flags().StringVar(&to, "to", "", "last day (YYYY-MM-DD, inclusive) or instant (RFC 3339, exclusive)")
 	fsmaOut.register(fsma, "xlsx", report.FSMAFormats)
+	fsmaAsOf.register(fsma)
 
 	cmd.AddCommand(lot, recall, fsma)
 	return cmd

@@ -85,6 +85,7 @@ func (a *app) traceCommand() *cobra.Command {
 	for _, dir := range []core.Direction{core.Forward, core.Backward} {
 		var sel selectorFlags
 		var asJSON bool
+		var asOf asOfFlag
 		sub := &cobra.Command{
 			Use:   string(dir) + " [ITEM LOT]",
 			Short: map[core.Direction]string{core.Forward: "Every lot made from this one, and who got them", core.Backward: "Every lot and supplier this one came from"}[dir],
@@ -94,7 +95,7 @@ func (a *app) traceCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.withStore(cmd.Context(), func(st core.Store) error {
+				return a.withStoreAsOf(cmd.Context(), &asOf, func(st core.Store) error {
 					q := core.Queries{Store: st}
 					res, err := q.Trace(cmd.Context(), dir, s)
 					if err != nil {
@@ -109,6 +110,7 @@ func (a *app) traceCommand() *cobra.Command {
 			},
 		}
 		sel.register(sub)
+		asOf.register(sub)
 		sub.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON (stable interface)")
 		cmd.AddCommand(sub)
 	}
@@ -118,6 +120,7 @@ func (a *app) traceCommand() *cobra.Command {
 func (a *app) recallCommand() *cobra.Command {
 	var sel selectorFlags
 	var asJSON bool
+	var asOf asOfFlag
 	cmd := &cobra.Command{
 		Use:   "recall [ITEM LOT]",
 		Short: "Recall scope: every lot made from this one, the customers who got them, and what is still on hand",
@@ -127,7 +130,7 @@ func (a *app) recallCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withStore(cmd.Context(), func(st core.Store) error {
+			return a.withStoreAsOf(cmd.Context(), &asOf, func(st core.Store) error {
 				q := core.Queries{Store: st}
 				res, err := q.Recall(cmd.Context(), s)
 				if err != nil {
@@ -151,6 +154,7 @@ func (a *app) recallCommand() *cobra.Command {
 		},
 	}
 	sel.register(cmd)
+	asOf.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON (stable interface)")
 	return cmd
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -121,3 +122,32 @@ type lotScanner struct {
 }
 
 func (s lotScanner) Scan(dest ...any) error { return s.rows.Scan(append(dest, s.lot)...) }
+
+func (s *DB) EventVersions(ctx context.Context, p core.EventVersionsParams) ([]core.EventRow, error) {
+	through := int64(math.MaxInt64)
+	if !p.SeenThrough.IsZero() {
+		through = micros(p.SeenThrough)
+	}
+	var limit *int64 // LIMIT NULL: every row
+	if p.Limit > 0 {
+		n := int64(p.Limit)
+		limit = &n
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM events WHERE seq > $1 AND seen_at <= $2 ORDER BY seq LIMIT $3::bigint`, p.AfterSeq, through, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read event versions recorded by %s: %w", p.SeenThrough.Format(time.RFC3339Nano), err)
+	}
+	defer rows.Close()
+	var out []core.EventRow
+	for rows.Next() {
+		r, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read event versions: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read event versions: %w", err)
+	}
+	return out, nil
+}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/lothub/lothub/core"
 )
@@ -129,3 +130,30 @@ type lotScanner struct {
 }
 
 func (s lotScanner) Scan(dest ...any) error { return s.rows.Scan(append(dest, s.lot)...) }
+
+func (s *DB) EventVersions(ctx context.Context, p core.EventVersionsParams) ([]core.EventRow, error) {
+	through, limit := int64(math.MaxInt64), int64(-1)
+	if !p.SeenThrough.IsZero() {
+		through = micros(p.SeenThrough)
+	}
+	if p.Limit > 0 {
+		limit = int64(p.Limit)
+	}
+	rows, err := s.query(ctx, `SELECT `+eventCols+` FROM events WHERE seq > ? AND seen_at <= ? ORDER BY seq LIMIT ?`, p.AfterSeq, through, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read event versions recorded by %s: %w", p.SeenThrough.Format(time.RFC3339Nano), err)
+	}
+	defer rows.Close()
+	var out []core.EventRow
+	for rows.Next() {
+		r, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read event versions: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read event versions: %w", err)
+	}
+	return out, nil
+}
