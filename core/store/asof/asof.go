@@ -32,6 +32,7 @@
 package asof
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -54,15 +55,20 @@ type Options struct {
 	Dir string
 	// Log receives a line per replay (slog.Default when nil).
 	Log *slog.Logger
+	// PageSize is how many versions one read of the store returns
+	// (pageSize when 0); the conformance suite makes pages tiny so that
+	// steps span them.
+	PageSize int
 }
 
 // View is the store as it stood at one time: a read-only core.Store.
 // Close removes it.
 type View struct {
 	*sqlite.DB
-	src core.Store
-	at  time.Time
-	dir string
+	src  core.Store
+	at   time.Time
+	dir  string
+	page int
 	// Versions is how many event versions were replayed; Took how long
 	// building the view took.
 	Versions int
@@ -88,7 +94,7 @@ func Open(ctx context.Context, src core.Store, at time.Time, o Options) (*View, 
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("as of %s: open the scratch store: %w", fmtTime(at), err)
 	}
-	v := &View{DB: db, src: src, at: at.UTC(), dir: dir}
+	v := &View{DB: db, src: src, at: at.UTC(), dir: dir, page: cmp.Or(o.PageSize, pageSize)}
 	if err := v.replay(ctx); err != nil {
 		v.Close()
 		return nil, fmt.Errorf("as of %s: %w", fmtTime(at), err)
@@ -117,7 +123,7 @@ func (v *View) replay(ctx context.Context) error {
 	var after int64
 	var open step // the step the last page ended in: it may go on
 	for {
-		rows, err := v.src.EventVersions(ctx, core.EventVersionsParams{SeenThrough: v.at, AfterSeq: after, Limit: pageSize})
+		rows, err := v.src.EventVersions(ctx, core.EventVersionsParams{SeenThrough: v.at, AfterSeq: after, Limit: v.page})
 		if err != nil {
 			return err
 		}

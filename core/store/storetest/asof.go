@@ -80,6 +80,37 @@ func versions(st *core.LotStatus) []string {
 
 func init() {
 	cases = append(cases, []testCase{
+		{"EventVersionsRecordedBy", func(h *harness) {
+			t1, t2 := mustT("2026-04-01T08:00:00Z"), mustT("2026-04-02T08:00:00Z")
+			h.ingestAt(t1, recv("r1", "SUGAR", "S-1", 100, "V", "X"), ship("s1", "SUGAR", "S-1", 10, "C-1", "SO-1"))
+			h.ingestAt(t2, ship("s1", "SUGAR", "S-1", 7, "C-1", "SO-1"), reverse("x1", "r1"))
+			read := func(p core.EventVersionsParams) []string {
+				rows, err := h.s.EventVersions(h.ctx, p)
+				if err != nil {
+					h.t.Fatal(err)
+				}
+				out := []string{}
+				var last int64
+				for _, r := range rows {
+					if r.Seq <= last {
+						h.t.Errorf("versions out of the store's order: seq %d after %d", r.Seq, last)
+					}
+					last = r.Seq
+					out = append(out, fmt.Sprintf("%s v%d %s %s", r.ID, r.Version, r.Status, r.SeenAt.Format(time.DateOnly)))
+				}
+				return out
+			}
+			all := read(core.EventVersionsParams{})
+			h.equal("every version, in the order recorded", all, []string{
+				"r1 v1 reversed 2026-04-01", "s1 v1 superseded 2026-04-01", "s1 v2 active 2026-04-02", "x1 v1 active 2026-04-02"})
+			h.equal("recorded by T", read(core.EventVersionsParams{SeenThrough: t2.Add(-time.Microsecond)}), all[:2])
+			h.equal("recorded at T is in", read(core.EventVersionsParams{SeenThrough: t2}), all)
+			rows, err := h.s.EventVersions(h.ctx, core.EventVersionsParams{Limit: 1})
+			if err != nil || len(rows) != 1 {
+				h.t.Fatalf("limit 1: %d rows, %v", len(rows), err)
+			}
+			h.equal("after the first, two", read(core.EventVersionsParams{AfterSeq: rows[0].Seq, Limit: 2}), all[1:3])
+		}},
 		{"AsOfReversalRecordedLater", func(h *harness) {
 			t1, t2 := mustT("2026-04-01T08:00:00Z"), mustT("2026-04-02T08:00:00Z")
 			h.ingestAt(t1, recv("r1", "FLOUR", "F-A", 100, "V", "X"),
@@ -222,7 +253,13 @@ func init() {
 			c.add(48 * time.Hour)
 			h.evaluate(m) // D-3 is born on hold
 			c.add(time.Hour)
-			now := h.asOf(c.now())
+			// Read in pages of two versions: recording steps span pages.
+			nv, err := asof.Open(h.ctx, h.s, c.now(), asof.Options{Dir: h.t.TempDir(), PageSize: 2})
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			defer nv.Close()
+			now := &core.Queries{Store: nv}
 			plain := h.q()
 			for _, ref := range []core.LotRef{{Item: "FLOUR", Lot: "F-A"}, {Item: "SALT", Lot: "SA-1"}, {Item: "DOUGH", Lot: "D-1"}, {Item: "BREAD", Lot: "B-1"}, {Item: "DOUGH", Lot: "D-3"}} {
 				sel := core.Selector{Lot: &ref}
