@@ -130,6 +130,24 @@ func TestAsOfCommands(t *testing.T) {
 		if r.Meta.AsOfRequested != "2026-04-01T12:00:00Z" || r.Meta.AsOf != "2026-04-01T08:00:00Z" || len(r.Recall.Deliveries) != 1 {
 			t.Errorf("meta %+v, %d deliveries; want asked as of 12:00, newest version 08:00, the delivery to C-ALPHA", r.Meta, len(r.Recall.Deliveries))
 		}
+		// Made again as of the same time: the same data, the same hash.
+		hash := func(args ...string) string {
+			t.Helper()
+			stdout, stderr, code := hub(t, db, "", append([]string{"report", "recall", "FLOUR", "F-A", "--format", "json"}, args...)...)
+			var r struct {
+				Meta struct {
+					SHA256 string `json:"sha256"`
+				} `json:"meta"`
+			}
+			if code != 0 || json.Unmarshal([]byte(stdout), &r) != nil {
+				t.Fatalf("report recall %v: exit %d: %s", args, code, stderr)
+			}
+			return r.Meta.SHA256
+		}
+		first, again, now := hash("--as-of", "2026-04-01T12:00:00Z"), hash("--as-of", "2026-04-01T12:00:00Z"), hash()
+		if first != again || first == now {
+			t.Errorf("report hashes: as of %s, again %s, now %s; want the same as-of hash twice, another now", first, again, now)
+		}
 		stdout, _, code = hub(t, db, "", "report", "recall", "FLOUR", "F-A", "--format", "json")
 		if code != 0 || strings.Contains(stdout, "as_of_requested") || !strings.Contains(stdout, `"deliveries": []`) {
 			t.Errorf("report now: exit %d\n%.600s", code, stdout)
