@@ -117,9 +117,40 @@ type step struct {
 }
 
 // replay reads the versions recorded by v.at page by page and applies
-// each page's complete steps in one scratch transaction.
+// each page's complete steps in one scratch transaction. Reading and
+// decoding the next page overlaps with writing this one, as ingest does.
 func (v *View) replay(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan []step, 1)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(pages)
+		readErr <- v.read(ctx, pages)
+	}()
 	var lots core.LotCache
+	for steps := range pages {
+		if err := v.apply(ctx, steps, &lots); err != nil {
+			cancel()
+			for range pages { // let the reader finish
+			}
+			return err
+		}
+	}
+	return <-readErr
+}
+
+// read sends the complete steps of each page, and the last step at the
+// end.
+func (v *View) read(ctx context.Context, out chan<- []step) error {
+	send := func(steps []step) error {
+		select {
+		case out <- steps:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	var after int64
 	var open step // the step the last page ended in: it may go on
 	for {
@@ -147,19 +178,21 @@ func (v *View) replay(ctx context.Context) error {
 			open.events = append(open.events, core.PreparedEvent{Event: &e, Hash: r.Hash, Body: r.Body, Time: r.Time})
 			v.Versions++
 		}
-		if err := v.apply(ctx, done, &lots); err != nil {
-			return err
+		if len(done) > 0 {
+			if err := send(done); err != nil {
+				return err
+			}
 		}
 	}
-	return v.apply(ctx, []step{open}, &lots)
+	if len(open.events) == 0 {
+		return nil
+	}
+	return send([]step{open})
 }
 
 // apply writes steps into the scratch store, each planned by core's
 // ingest rules at its own recording time.
 func (v *View) apply(ctx context.Context, steps []step, lots *core.LotCache) error {
-	if len(steps) == 0 || len(steps) == 1 && len(steps[0].events) == 0 {
-		return nil
-	}
 	err := v.DB.Ingest(ctx, func(tx core.IngestTx) error {
 		for _, s := range steps {
 			c, _, err := core.Plan(ctx, tx, s.events, s.at, lots)
