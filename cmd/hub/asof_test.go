@@ -163,6 +163,17 @@ func TestAsOfCommands(t *testing.T) {
 		}
 	})
 
+	t.Run("ReportSaysSo", func(t *testing.T) {
+		stdout, stderr, code := hub(t, db, "", "report", "lot", "BREAD", "BR-1", "--format", "html", "--as-of", "2026-04-01T12:00:00Z")
+		if code != 0 || !strings.Contains(stdout, "asked as of 2026-04-01T12:00:00Z: the store as it stood then") {
+			t.Errorf("lot report HTML as of: exit %d, %s; the footer does not say the time asked", code, stderr)
+		}
+		stdout, _, _ = hub(t, db, "", "report", "lot", "BREAD", "BR-1", "--format", "html")
+		if strings.Contains(stdout, "asked as of") {
+			t.Errorf("a report of now says it was asked as of a time")
+		}
+	})
+
 	t.Run("BadValue", func(t *testing.T) {
 		for _, args := range [][]string{
 			{"recall", "FLOUR", "F-A"},
