@@ -74,6 +74,35 @@ func TestAsOf(t *testing.T) {
 			}
 		})
 	}
+	// Asked at once, as-of questions wait their turn and each gets its
+	// own answer.
+	type answer struct {
+		code      int
+		shipments int
+	}
+	answers := make(chan answer, 4)
+	for _, q := range []string{"?as_of=" + then, "", "?as_of=" + then, "?as_of=-1s"} {
+		go func() { // no t.Fatal off the test's goroutine: a failure is a code 0
+			req, _ := http.NewRequest("GET", e.url+"/v1/recall/FLOUR/F-A"+q, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				answers <- answer{}
+				return
+			}
+			defer resp.Body.Close()
+			var r core.TraceResult
+			json.NewDecoder(resp.Body).Decode(&r)
+			answers <- answer{resp.StatusCode, len(r.Shipments)}
+		}()
+	}
+	got := map[answer]int{}
+	for range 4 {
+		got[<-answers]++
+	}
+	if got[answer{200, 1}] != 2 || got[answer{200, 0}] != 2 {
+		t.Errorf("concurrent recalls: %v; want two as of %s with the shipment, two without", got, then)
+	}
 	// The FSMA spreadsheet now has no shipping row: the reversal applies.
 	if _, body := e.do(t, "GET", "/v1/reports/fsma204?item=BREAD&from=2026-03-01&to=2026-03-31&format=json", token, nil, nil); strings.Contains(string(body), `"cte": "Shipping"`) {
 		t.Errorf("FSMA now still lists the reversed shipment")

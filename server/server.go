@@ -55,6 +55,10 @@ type Server struct {
 	Genealogy *core.GraphCache
 
 	epcisJobs captureJobs // EPCIS capture jobs (epcis.go)
+	// asOf admits one as-of view being built at a time: each replays the
+	// store's history (docs/as-of.md), and two at once would only share
+	// the cores with each other and with intake.
+	asOf chan struct{}
 
 	mu       sync.Mutex
 	webhooks map[string]*webhookTarget // by connector name, launched on first use
@@ -146,7 +150,8 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 		metrics = NewMetrics()
 	}
 	s := &Server{store: store, cfg: cfg, plugins: plugins, log: log, metrics: metrics,
-		ing: core.Ingester{Store: store, Placeholders: cfg.LotPlaceholders()}, webhooks: map[string]*webhookTarget{}}
+		ing: core.Ingester{Store: store, Placeholders: cfg.LotPlaceholders()}, webhooks: map[string]*webhookTarget{},
+		asOf: make(chan struct{}, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/health", s.health)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
@@ -692,7 +697,13 @@ func (s *Server) queriesAt(r *http.Request) (q *core.Queries, at time.Time, done
 	if at, err = core.ParseAsOf(`parameter "as_of"`, v, time.Now()); err != nil {
 		return nil, at, nil, err
 	}
+	select {
+	case s.asOf <- struct{}{}:
+	case <-r.Context().Done():
+		return nil, at, nil, r.Context().Err()
+	}
 	view, err := asof.Open(r.Context(), s.store, at, asof.Options{Log: s.log})
+	<-s.asOf
 	if err != nil {
 		return nil, at, nil, err
 	}
