@@ -707,7 +707,7 @@ func (s *Server) queriesAt(r *http.Request) (q *core.Queries, at time.Time, done
 	if err != nil {
 		return nil, at, nil, err
 	}
-	s.log.Info("answered as of", "path", r.URL.Path, "as_of", at, "versions", view.Versions, "took", view.Took)
+	s.log.Info("as-of view built", "path", r.URL.Path, "as_of", at, "versions", view.Versions, "took", view.Took)
 	return &core.Queries{Store: view}, at, func() { view.Close() }, nil
 }
 
