@@ -89,7 +89,7 @@ func Open(ctx context.Context, src core.Store, at time.Time, o Options) (*View, 
 	if err != nil {
 		return nil, fmt.Errorf("as of %s: make the scratch store's directory: %w (set TMPDIR to a writable directory)", fmtTime(at), err)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "asof.db"))
+	db, err := sqlite.OpenScratch(ctx, filepath.Join(dir, "asof.db"))
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("as of %s: open the scratch store: %w", fmtTime(at), err)

@@ -90,8 +90,20 @@ const mmapSize = 0x7fff0000
 // Open opens (creating if needed) the store at path and applies pending
 // migrations. It refuses a database whose schema is newer than it knows.
 func Open(ctx context.Context, path string) (*DB, error) {
+	return open(ctx, path, "journal_mode(WAL)", "synchronous(NORMAL)")
+}
+
+// OpenScratch opens (creating) a store that is thrown away after use, and
+// that nothing but this process reads: the as-of view's (core/store/asof).
+// It keeps no WAL and never waits for the disk; a crash loses it, which
+// costs nothing, as it is rebuilt on the next question.
+func OpenScratch(ctx context.Context, path string) (*DB, error) {
+	return open(ctx, path, "journal_mode(MEMORY)", "synchronous(OFF)")
+}
+
+func open(ctx context.Context, path string, durability ...string) (*DB, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(30000)", "foreign_keys(ON)", "cache_size(-65536)", "temp_store(MEMORY)", "mmap_size(" + strconv.Itoa(mmapSize) + ")", "wal_autocheckpoint(" + strconv.Itoa(walLimit) + ")"} {
+	for _, p := range append(durability, "busy_timeout(30000)", "foreign_keys(ON)", "cache_size(-65536)", "temp_store(MEMORY)", "mmap_size("+strconv.Itoa(mmapSize)+")", "wal_autocheckpoint("+strconv.Itoa(walLimit)+")") {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
