@@ -25,6 +25,10 @@ func TestAsOf(t *testing.T) {
 	if code, body := e.do(t, "POST", "/v1/events", token, []byte(rev), nil); code != http.StatusOK {
 		t.Fatalf("post the reversal: %d %s", code, body)
 	}
+	hold := `{"item":"BREAD","lot":"BR-1","reason":"foreign body complaint","by":"qa"}`
+	if code, body := e.do(t, "POST", "/v1/holds", token, []byte(hold), nil); code != http.StatusOK {
+		t.Fatalf("hold: %d %s", code, body)
+	}
 	then := "2026-01-05T12:00:00Z"
 	recall := func(query string) core.TraceResult {
 		t.Helper()
@@ -60,6 +64,12 @@ func TestAsOf(t *testing.T) {
 		{"ReportLot", "/v1/reports/lot?item=BREAD&lot=BR-1&format=json&as_of=" + then, 200, `"as_of_requested"`},
 		{"ReportFSMA", "/v1/reports/fsma204?item=BREAD&from=2026-03-01&to=2026-03-31&format=json&as_of=" + then, 200, `"cte": "Shipping"`},
 		{"ReportFSMANow", "/v1/reports/fsma204?item=BREAD&from=2026-03-01&to=2026-03-31&format=json", 200, `"data_version"`},
+		{"HoldsThen", "/v1/holds?as_of=" + then, 200, `{"holds":[]}`},
+		{"HoldsNow", "/v1/holds", 200, `"reason":"foreign body complaint"`},
+		{"Balance", "/v1/balance/BREAD/BR-1?as_of=" + then, 200, `"shipped":60`},
+		{"BalanceNow", "/v1/balance/BREAD/BR-1", 200, `"shipped":0`},
+		{"OrderBalance", "/v1/balance/order/WO-1?as_of=" + then, 200, `"order":"WO-1"`},
+		{"BadHolds", "/v1/holds?as_of=later", 400, `parameter \"as_of\" \"later\"`},
 		{"BadTrace", "/v1/trace/forward/FLOUR/F-A?as_of=yesterday", 400, `parameter \"as_of\" \"yesterday\"`},
 		{"BadRecall", "/v1/recall/FLOUR/F-A?as_of=%2B24h", 400, `parameter \"as_of\" \"+24h\"`},
 		{"BadLot", "/v1/lots/BREAD/BR-1?as_of=2026-02-30", 400, `parameter \"as_of\"`},

@@ -867,9 +867,15 @@ func (s *Server) gapAction(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) holds(w http.ResponseWriter, r *http.Request) {
 	s.evaluated(r.Context()) // read what the events just posted raised
-	hs, err := s.queries().Holds(r.Context())
+	q, at, done, err := s.queriesAt(r)
 	if err != nil {
 		s.fail(w, err)
+		return
+	}
+	defer done()
+	hs, err := q.Holds(r.Context())
+	if err != nil {
+		s.failAt(w, at, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"holds": hs})
@@ -908,9 +914,15 @@ func (s *Server) hold(typ core.EventType) http.HandlerFunc {
 }
 
 func (s *Server) balance(w http.ResponseWriter, r *http.Request) {
-	b, err := s.queries().Balance(r.Context(), *lotRef(r), s.Monitor.Rules.Overdrawn.Tolerance)
+	q, at, done, err := s.queriesAt(r)
 	if err != nil {
 		s.fail(w, err)
+		return
+	}
+	defer done()
+	b, err := q.Balance(r.Context(), *lotRef(r), s.Monitor.Rules.Overdrawn.Tolerance)
+	if err != nil {
+		s.failAt(w, at, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, b)
@@ -919,9 +931,15 @@ func (s *Server) balance(w http.ResponseWriter, r *http.Request) {
 // orderBalance is an order's inputs against its outputs per unit, against
 // the yield tolerance: hub balance --order.
 func (s *Server) orderBalance(w http.ResponseWriter, r *http.Request) {
-	b, err := s.queries().OrderMassBalance(r.Context(), r.PathValue("order"), s.Monitor.Rules.Yield.Tolerance)
+	q, at, done, err := s.queriesAt(r)
 	if err != nil {
 		s.fail(w, err)
+		return
+	}
+	defer done()
+	b, err := q.OrderMassBalance(r.Context(), r.PathValue("order"), s.Monitor.Rules.Yield.Tolerance)
+	if err != nil {
+		s.failAt(w, at, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, b)

@@ -14,7 +14,8 @@ import (
 
 // asOfPlant is the test plant recorded at 2026-04-01T08:00Z, and at
 // 2026-04-02T08:00Z the reversal of its shipment and a correction of
-// its receipt (the store's clock set per step: no sleeps).
+// its receipt and a hold of BREAD/BR-1 (the store's clock set per step:
+// no sleeps).
 func asOfPlant(t *testing.T) string {
 	t.Helper()
 	db := filepath.Join(t.TempDir(), "hub.db")
@@ -31,7 +32,8 @@ func asOfPlant(t *testing.T) string {
 	}
 	step("2026-04-01T08:00:00Z", plant)
 	step("2026-04-02T08:00:00Z", `{"id":"x1","type":"reverse","time":"2026-03-04T08:00:00Z","reverses":"s1"}
-{"id":"r1","type":"receive","time":"2026-03-01T08:00:00Z","lot":{"item":"FLOUR","lot":"F-A"},"qty":120,"uom":"KG","supplier":{"id":"V-MILL","name":"Mill Co"},"supplier_lot":"M-7781","po":"PO-1"}`)
+{"id":"r1","type":"receive","time":"2026-03-01T08:00:00Z","lot":{"item":"FLOUR","lot":"F-A"},"qty":120,"uom":"KG","supplier":{"id":"V-MILL","name":"Mill Co"},"supplier_lot":"M-7781","po":"PO-1"}
+{"id":"sap:blocked:1","type":"hold","time":"2026-03-05T08:00:00Z","lot":{"item":"BREAD","lot":"BR-1"},"reason":"blocked stock"}`)
 	return db
 }
 
@@ -163,6 +165,35 @@ func TestAsOfCommands(t *testing.T) {
 		}
 	})
 
+	t.Run("HoldsAndBalance", func(t *testing.T) {
+		held := func(args ...string) string {
+			t.Helper()
+			stdout, stderr, code := hub(t, db, "", append([]string{"holds", "--json"}, args...)...)
+			var r struct {
+				Holds []core.ActiveHold `json:"holds"`
+			}
+			if code != 0 || json.Unmarshal([]byte(stdout), &r) != nil {
+				t.Fatalf("holds %v: exit %d: %s", args, code, stderr)
+			}
+			var out []string
+			for _, h := range r.Holds {
+				out = append(out, h.Item+"/"+h.Lot)
+			}
+			return strings.Join(out, ",")
+		}
+		if got := held("--as-of", "2026-04-01T12:00:00Z"); got != "" {
+			t.Errorf("holds as of 1 April = %q, want none: the hold was recorded on the 2nd", got)
+		}
+		if got := held(); got != "BREAD/BR-1" {
+			t.Errorf("holds now = %q, want BREAD/BR-1", got)
+		}
+		stdout, stderr, code := hub(t, db, "", "balance", "FLOUR", "F-A", "--json", "--as-of", "2026-04-01T12:00:00Z")
+		var b core.MassBalance
+		if code != 0 || json.Unmarshal([]byte(stdout), &b) != nil || len(b.Units) != 1 || b.Units[0].Received != 100 {
+			t.Errorf("balance as of 1 April: exit %d, %s, %+v; want 100 KG received", code, stderr, b.Units)
+		}
+	})
+
 	t.Run("ReportSaysSo", func(t *testing.T) {
 		stdout, stderr, code := hub(t, db, "", "report", "lot", "BREAD", "BR-1", "--format", "html", "--as-of", "2026-04-01T12:00:00Z")
 		if code != 0 || !strings.Contains(stdout, "asked as of 2026-04-01T12:00:00Z: the store as it stood then") {
@@ -179,6 +210,8 @@ func TestAsOfCommands(t *testing.T) {
 			{"recall", "FLOUR", "F-A"},
 			{"trace", "backward", "BREAD", "BR-1"},
 			{"lot", "FLOUR", "F-A"},
+			{"holds"},
+			{"balance", "FLOUR", "F-A"},
 			{"report", "lot", "BREAD", "BR-1", "--format", "json"},
 			{"report", "recall", "FLOUR", "F-A", "--format", "json"},
 			{"report", "fsma204", "--item", "BREAD", "--from", "2026-03-01", "--to", "2026-03-31", "--format", "json"},

@@ -48,12 +48,13 @@ func (a *app) holdCommands() []*cobra.Command {
 		return cmd
 	}
 	var asJSON bool
+	var holdsAsOf asOfFlag
 	holds := &cobra.Command{
 		Use:   "holds",
 		Short: "Lots on hold now, from the ERP or hub hold",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withStore(cmd.Context(), func(s core.Store) error {
+			return a.withStoreAsOf(cmd.Context(), &holdsAsOf, func(s core.Store) error {
 				hs, err := (&core.Queries{Store: s}).Holds(cmd.Context())
 				if err != nil {
 					return err
@@ -75,6 +76,7 @@ func (a *app) holdCommands() []*cobra.Command {
 		},
 	}
 	holds.Flags().BoolVar(&asJSON, "json", false, `print {"holds": [...]}`)
+	holdsAsOf.register(holds)
 	return []*cobra.Command{
 		mk(core.Hold, "Put a lot on hold (and, with --propagate, its descendants on hand); lots made from it later are born on hold"),
 		mk(core.Release, "Release a lot from hold (and, with --propagate, the descendants held with it)"),
@@ -85,6 +87,7 @@ func (a *app) holdCommands() []*cobra.Command {
 func (a *app) balanceCommand() *cobra.Command {
 	var asJSON bool
 	var order string
+	var asOf asOfFlag
 	cmd := &cobra.Command{
 		Use:   "balance ITEM LOT | --order ORDER",
 		Short: "Mass balance of a lot (in vs out per unit, where it went, its orders) or of an order (inputs vs outputs)",
@@ -100,7 +103,7 @@ func (a *app) balanceCommand() *cobra.Command {
 				return err
 			}
 			if order != "" {
-				return a.withStore(cmd.Context(), func(s core.Store) error {
+				return a.withStoreAsOf(cmd.Context(), &asOf, func(s core.Store) error {
 					b, err := (&core.Queries{Store: s}).OrderMassBalance(cmd.Context(), order, h.Gaps.GapRules().Yield.Tolerance)
 					if err != nil {
 						return err
@@ -112,7 +115,7 @@ func (a *app) balanceCommand() *cobra.Command {
 					return nil
 				})
 			}
-			return a.withStore(cmd.Context(), func(s core.Store) error {
+			return a.withStoreAsOf(cmd.Context(), &asOf, func(s core.Store) error {
 				b, err := (&core.Queries{Store: s}).Balance(cmd.Context(), core.LotRef{Item: args[0], Lot: args[1]}, h.Gaps.GapRules().Overdrawn.Tolerance)
 				if err != nil {
 					return err
@@ -161,6 +164,7 @@ func (a *app) balanceCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the balance as JSON")
 	cmd.Flags().StringVar(&order, "order", "", "the balance of this order: its inputs vs its outputs per unit, against the yield tolerance")
+	asOf.register(cmd)
 	return cmd
 }
 
