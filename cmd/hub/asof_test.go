@@ -150,6 +150,10 @@ func TestAsOfCommands(t *testing.T) {
 		if first != again || first == now {
 			t.Errorf("report hashes: as of %s, again %s, now %s; want the same as-of hash twice, another now", first, again, now)
 		}
+		// As of a time after everything: the plain report's data.
+		if later := hash("--as-of", "2100-01-01"); later != now {
+			t.Errorf("report as of 2100: hash %s, the plain one %s; want the same", later, now)
+		}
 		stdout, _, code = hub(t, db, "", "report", "recall", "FLOUR", "F-A", "--format", "json")
 		if code != 0 || strings.Contains(stdout, "as_of_requested") || !strings.Contains(stdout, `"deliveries": []`) {
 			t.Errorf("report now: exit %d\n%.600s", code, stdout)
