@@ -149,6 +149,9 @@ type Store interface {
 	// links: they are found through the order's lots, not by a scan.
 	OrderAdjusts(ctx context.Context, order string) ([]EventRow, error)
 
+	// Users, their API tokens and web sessions (user.go).
+	UserStore
+
 	// SchemaVersion returns the version of the applied schema.
 	SchemaVersion(ctx context.Context) (int, error)
 	Close() error
