@@ -152,7 +152,7 @@ type Connector struct {
 
 // Intake configures hub serve's HTTP server.
 type Intake struct {
-	Listen string  `yaml:"listen"` // host:port; 127.0.0.1:8080 when empty
+	Listen string `yaml:"listen"` // host:port; 127.0.0.1:8080 when empty
 	// Tokens are bearer tokens for scanners and MES. They are kept for
 	// compatibility and act as admin (every permission); give new clients
 	// a user's token instead (hub token create; docs/security.md).

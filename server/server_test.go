@@ -85,7 +85,9 @@ intake:
 	t.Cleanup(func() { s.Close() })
 	srv := server.New(s, h, &runner.Plugins{Dir: h.PluginDir}, log, nil)
 	t.Cleanup(srv.Close)
-	ts := httptest.NewServer(srv.Handler())
+	// Every JSON answer of every test is checked against the OpenAPI
+	// document (openapi_test.go).
+	ts := httptest.NewServer(validating(t, srv.Handler()))
 	t.Cleanup(ts.Close)
 	return &env{store: s, url: ts.URL, srv: srv, file: h.File}
 }
