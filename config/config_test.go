@@ -221,7 +221,7 @@ intake:
 	}
 	err = h.Resolve()
 	for _, want := range []string{"hub.yaml:7:17: environment variable LOTHUB_TEST_SAP_PASSWORD", "hub.yaml:15:29: environment variable LOTHUB_TEST_SCANNER_TOKEN"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "hub.yaml:2:") {
 			t.Errorf("h.Resolve() = %v, want it to say %q", err, want)
 		}
 	}
@@ -351,13 +351,13 @@ serve:
 		t.Errorf("default serve section: %+v", d)
 	}
 	for src, want := range map[string]string{
-		"serve:\n  tls: {cert: a.crt}\n":        "hub.yaml:2:tls needs both cert and key",
-		"serve:\n  session: {idle: 13h}\n":      "hub.yaml:2:session idle 13h0m0s is longer than its lifetime 12h0m0s",
-		"serve:\n  login: {max_failures: -1}\n": "hub.yaml:2:max_failures must be positive",
+		"serve:\n  tls: {cert: a.crt}\n":        "tls needs both cert and key",
+		"serve:\n  session: {idle: 13h}\n":      "session idle 13h0m0s is longer than its lifetime 12h0m0s",
+		"serve:\n  login: {max_failures: -1}\n": "max_failures must be positive",
 		"serve:\n  session: {idel: 1h}\n":       "idel",
 	} {
 		_, err := config.Parse(filepath.Join(dir, "hub.yaml"), []byte(src))
-		if err == nil || !strings.Contains(err.Error(), want) {
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "hub.yaml:2:") {
 			t.Errorf("%q: %v, want an error saying %q", src, err, want)
 		}
 	}
