@@ -221,7 +221,7 @@ intake:
 	}
 	err = h.Resolve()
 	for _, want := range []string{"hub.yaml:7:17: environment variable LOTHUB_TEST_SAP_PASSWORD", "hub.yaml:15:29: environment variable LOTHUB_TEST_SCANNER_TOKEN"} {
-		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "hub.yaml:2:") {
+		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("h.Resolve() = %v, want it to say %q", err, want)
 		}
 	}
