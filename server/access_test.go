@@ -257,6 +257,17 @@ func uiProbe(srv *server.Server) http.Handler {
 func TestSessionAndCSRF(t *testing.T) {
 	e := newEnv(t)
 	e.srv.Handle("GET /ui/me", core.PermRead, uiProbe(e.srv))
+	var ran sync.Mutex
+	runs := 0
+	e.srv.Handle("POST /ui/hold", core.PermQuality, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ran.Lock()
+		runs++
+		ran.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	formPost := func(c *http.Client, form url.Values) (int, string) {
+		return send(t, c, "POST", e.url+"/ui/hold", "application/x-www-form-urlencoded", form.Encode(), map[string]string{"Accept": "text/html"})
+	}
 	if code, body := e.do(t, "POST", "/v1/events", token, []byte(events), nil); code != http.StatusMultiStatus {
 		t.Fatalf("post events: %d %s", code, body)
 	}
@@ -315,7 +326,19 @@ func TestSessionAndCSRF(t *testing.T) {
 	if hs, _ := (&core.Queries{Store: e.store}).Holds(context.Background()); len(hs) != 1 || hs[0].By != "ana" {
 		t.Errorf("holds = %+v, want F-A held by ana (the signed-in user)", hs)
 	}
-	// A viewer's session is refused what a viewer may not do, CSRF or not.
+	// A page's form: refused before the page's handler runs without the
+	// csrf field, and run with it.
+	if code, page := formPost(c, url.Values{"reason": {"x"}}); code != http.StatusForbidden || !strings.Contains(page, "Nothing was done") {
+		t.Errorf("form without csrf: %d %s, want 403 and a page saying nothing was done", code, page)
+	}
+	if code, _ := formPost(c, url.Values{"reason": {"x"}, "csrf": {csrf}}); code != http.StatusNoContent {
+		t.Errorf("form with csrf: %d, want the page's handler to run", code)
+	}
+	ran.Lock()
+	if runs != 1 {
+		t.Errorf("the page's handler ran %d times, want once (for the form with its token)", runs)
+	}
+	ran.Unlock()
 	// Sign-out is a form: the field csrf, wrong then right.
 	if code, _ := send(t, c, "POST", e.url+"/logout", "application/x-www-form-urlencoded", "csrf=nope", nil); code != http.StatusForbidden {
 		t.Errorf("logout with a wrong csrf field: %d, want 403", code)
@@ -335,6 +358,14 @@ func TestSessionAndCSRF(t *testing.T) {
 	if code, _ := send(t, old, "GET", e.url+"/v1/whoami", "", "", nil); code != http.StatusUnauthorized {
 		t.Errorf("the cookie after logout: %d, want 401", code)
 	}
+	if code, page := formPost(old, url.Values{"reason": {"x"}, "csrf": {csrf}}); code != http.StatusUnauthorized || !strings.Contains(page, "not signed in") {
+		t.Errorf("form of an ended session: %d %s, want 401 and a page saying so", code, page)
+	}
+	ran.Lock()
+	if runs != 1 {
+		t.Errorf("the page's handler ran for an ended session")
+	}
+	ran.Unlock()
 
 	// A token in the password field signs in too; a bearer header wins
 	// over a cookie (and needs no CSRF token).

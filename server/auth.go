@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"html/template"
 	"net"
 	"net/http"
 	"net/url"
@@ -136,6 +138,10 @@ func (s *Server) withAuth(w http.ResponseWriter, r *http.Request) (*http.Request
 	r = r.WithContext(ctx)
 	if ai.session != nil && unsafeMethod(r.Method) && !csrfMatches(r, ai.session.CSRF) {
 		s.log.Warn("request refused: CSRF token missing or wrong", "user", ai.actor.Name, "method", r.Method, "path", r.URL.Path, "remote", clientAddr(r))
+		if wantsHTML(r) {
+			refusalPage(w, http.StatusForbidden, "This form has expired or did not come from this page, so nothing was done. Go back, reload the page and try again.")
+			return r, false
+		}
 		writeJSON(w, http.StatusForbidden, map[string]any{"error": apiError{Code: "forbidden",
 			Message: "CSRF token missing or wrong: nothing was done; reload the page and try again (API clients using the session cookie send it in " + CSRFHeader + ")"}})
 		return r, false
@@ -187,6 +193,10 @@ func (s *Server) require(rt Route, h http.Handler) http.Handler {
 			}
 			if !rt.api() && r.Method == http.MethodGet {
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			if !rt.api() && wantsHTML(r) {
+				refusalPage(w, http.StatusUnauthorized, "You are not signed in (or your session has ended), so nothing was done. Sign in and try again.")
 				return
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="lothub"`)
@@ -273,4 +283,27 @@ func (f *failures) add(key string, now time.Time) {
 	}
 	c.n++
 	f.counts[key] = c
+}
+
+// wantsHTML reports whether the request is a browser's (a form post, a
+// page load) rather than an API client's.
+func wantsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+var refusalTemplate = template.Must(template.New("refusal").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Not done · lothub</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 10vh auto">
+<h1>Nothing was done</h1><p>{{.}}</p><p><a href="/login">Sign in</a> · <a href="/">Home</a></p>
+</body></html>
+`))
+
+// refusalPage answers a browser whose request was refused before it ran.
+func refusalPage(w http.ResponseWriter, status int, msg string) {
+	var b bytes.Buffer
+	refusalTemplate.Execute(&b, msg)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(b.Bytes())
 }

@@ -97,6 +97,50 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 			t.Errorf("the OpenAPI document has %s, which no route serves", key)
 		}
 	}
+	// Every $ref points at something, and every schema compiles as
+	// JSON Schema 2020-12 (the dialect of OpenAPI 3.1).
+	b, _ := server.OpenAPI()
+	var whole any
+	json.Unmarshal(b, &whole)
+	var refs []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if s, ok := x.(string); ok && k == "$ref" {
+					refs = append(refs, s)
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(whole)
+	if len(refs) < 50 {
+		t.Errorf("found %d $refs; the document has more", len(refs))
+	}
+	v := openAPIValidator(t)
+	for _, ref := range refs {
+		node := whole
+		for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+			m, _ := node.(map[string]any)
+			node = m[strings.ReplaceAll(strings.ReplaceAll(part, "~1", "/"), "~0", "~")]
+		}
+		if node == nil {
+			t.Errorf("$ref %s points at nothing", ref)
+		}
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for name := range whole.(map[string]any)["components"].(map[string]any)["schemas"].(map[string]any) {
+		if _, err := v.c.Compile(docURL + "#" + pointer("components", "schemas", name)); err != nil {
+			t.Errorf("schema %s: %v", name, err)
+		}
+	}
 	// The document is served as it is embedded.
 	code, body := e.do(t, "GET", "/v1/openapi.json", "", nil, nil)
 	want, _ := server.OpenAPI()

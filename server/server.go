@@ -554,7 +554,8 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := &intake.Pipeline{Ingester: &s.ing, Mapping: t.mapping, Source: name}
-	st, err := p.Ingest(r.Context(), inputs, nil)
+	// The signature is accepted: the connector is who acts.
+	st, err := p.Ingest(core.WithActor(r.Context(), core.ConnectorActor(name)), inputs, nil)
 	if err != nil {
 		s.fail(w, err)
 		return
