@@ -12,6 +12,8 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -475,6 +477,30 @@ func TestSecureCookieUnderTLS(t *testing.T) {
 	for _, ck := range resp.Cookies() {
 		if ck.Name == server.SessionCookie && !ck.Secure {
 			t.Errorf("session cookie over TLS is not Secure: %+v", ck)
+		}
+	}
+}
+
+// Routes are registered only through the route table (routes.go): the
+// mux is never handed a handler anywhere else in the package, so no
+// route escapes TestEveryRouteChecksTheRole and the OpenAPI test.
+func TestRoutesOnlyThroughTheTable(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") || f == "routes.go" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, call := range []string{"mux.Handle(", "mux.HandleFunc(", "http.Handle(", "http.HandleFunc("} {
+			if strings.Contains(string(b), call) {
+				t.Errorf("%s calls %s: register routes in routes.go's table (Server.add), with their permission", f, call)
+			}
 		}
 	}
 }
