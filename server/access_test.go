@@ -22,6 +22,7 @@ import (
 
 	"github.com/lothub/lothub/access"
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/runner"
 	"github.com/lothub/lothub/server"
 )
 
@@ -502,5 +503,35 @@ func TestRoutesOnlyThroughTheTable(t *testing.T) {
 				t.Errorf("%s calls %s: register routes in routes.go's table (Server.add), with their permission", f, call)
 			}
 		}
+	}
+}
+
+// An integrator starts a sync from the API; the run is recorded as any.
+func TestSyncNow(t *testing.T) {
+	e := newEnv(t)
+	integ := e.userToken(t, "ivo", "integrator")
+	if code, body := e.do(t, "POST", "/v1/connectors/mes/sync", integ, nil, nil); code != http.StatusServiceUnavailable {
+		t.Errorf("sync on a server without a runner: %d %s, want 503", code, body)
+	}
+	h := e.cfg
+	e.srv.Runner = &runner.Runner{Store: e.store, Config: h, Plugins: &runner.Plugins{Dir: h.PluginDir}}
+	done := make(chan core.Run, 1)
+	e.srv.OnSync = func(run core.Run, _ error) { done <- run }
+	if code, body := e.do(t, "POST", "/v1/connectors/nosuch/sync", integ, nil, nil); code != http.StatusNotFound {
+		t.Errorf("sync of an unknown connector: %d %s", code, body)
+	}
+	if code, body := e.do(t, "POST", "/v1/connectors/mes/sync", integ, nil, nil); code != http.StatusAccepted || !strings.Contains(string(body), `"started":true`) {
+		t.Fatalf("sync: %d %s, want 202", code, body)
+	}
+	select {
+	case run := <-done:
+		if run.Status != core.RunOK || run.Trigger != "manual" {
+			t.Errorf("run = %+v, want ok, manual", run)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the sync the API started never ended")
+	}
+	if code, body := e.do(t, "GET", "/v1/runs?connector=mes", integ, nil, nil); code != 200 || !strings.Contains(string(body), `"trigger":"manual"`) {
+		t.Errorf("runs after the sync: %d %s", code, body)
 	}
 }

@@ -110,6 +110,7 @@ func (s *Server) registerRoutes() {
 		perm("POST /v1/scans", core.PermIntegrate, s.postScans),
 		perm("GET /v1/cursors/{connector}", core.PermRead, s.cursor),
 		perm("DELETE /v1/cursors/{connector}", core.PermIntegrate, s.resetCursor),
+		perm("POST /v1/connectors/{connector}/sync", core.PermIntegrate, s.syncNow),
 
 		perm("GET /v1/users", core.PermAdmin, s.listUsers),
 		perm("POST /v1/users", core.PermAdmin, s.addUser),

@@ -62,6 +62,14 @@ type Server struct {
 	// Genealogy keeps the genealogy in memory for traces and recalls
 	// (nil: every walk reads the store).
 	Genealogy *core.GraphCache
+	// Runner runs the syncs that POST /v1/connectors/{connector}/sync
+	// asks for; hub serve sets the scheduler's, so that a connector never
+	// syncs twice at once. Nil: the route answers 503.
+	Runner *runner.Runner
+	// OnSync, when set, is called after each sync the API started (hub
+	// serve: metrics and the gap rules, as after a scheduled sync).
+	OnSync func(core.Run, error)
+	syncWG sync.WaitGroup
 
 	epcisJobs captureJobs // EPCIS capture jobs (epcis.go)
 
@@ -201,6 +209,7 @@ func (s *Server) maxBody() int64 {
 func (s *Server) Close() {
 	s.cancel()
 	s.evalWG.Wait()
+	s.syncWG.Wait()
 	if s.Genealogy != nil {
 		s.Genealogy.Close()
 	}

@@ -39,6 +39,7 @@ type env struct {
 	url   string
 	srv   *server.Server
 	file  string // the configuration file
+	cfg   *config.Hub
 }
 
 func newEnv(t *testing.T) *env { return newEnvLog(t, nil) }
@@ -89,7 +90,7 @@ intake:
 	// document (openapi_test.go).
 	ts := httptest.NewServer(validating(t, srv.Handler()))
 	t.Cleanup(ts.Close)
-	return &env{store: s, url: ts.URL, srv: srv, file: h.File}
+	return &env{store: s, url: ts.URL, srv: srv, file: h.File, cfg: h}
 }
 
 func (e *env) do(t *testing.T, method, path, auth string, body []byte, header map[string]string) (int, []byte) {

@@ -18,6 +18,7 @@ import (
 //	DELETE /v1/tokens/{id}            revokes → the token
 //
 // Cursors: GET /v1/cursors/{connector} (read), DELETE to reset (integrate).
+// Syncs: POST /v1/connectors/{connector}/sync starts one now (integrate).
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	us, err := s.store.Users(r.Context())
@@ -164,4 +165,38 @@ func (s *Server) resetCursor(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("cursor reset", "connector", name, "by", core.ActorFrom(r.Context()).String())
 	writeJSON(w, http.StatusOK, map[string]any{"connector": name, "reset": true})
+}
+
+// syncNow starts a sync of a connector in the background, as hub sync
+// does in the foreground: 202 at once (GET /v1/runs shows its run), 409
+// when one is running, 503 when this server runs no syncs.
+func (s *Server) syncNow(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("connector")
+	if _, err := s.cfg.Connector(name); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if s.Runner == nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": apiError{Code: "unavailable",
+			Message: "this server runs no syncs: run hub sync " + name + " where the hub runs"}})
+		return
+	}
+	if s.Runner.Syncing(name) {
+		s.fail(w, core.Errorf(core.ECONFLICT, "a sync of %s is already running: wait for it to end (GET /v1/runs?connector=%s)", name, name))
+		return
+	}
+	by := core.ActorFrom(r.Context())
+	s.log.Info("sync asked for", "connector", name, "by", by.String())
+	s.syncWG.Add(1)
+	go func() {
+		defer s.syncWG.Done()
+		run, err := s.Runner.Sync(core.WithActor(s.ctx, by), name, "manual")
+		if core.ErrorCode(err) == core.ECONFLICT {
+			s.log.Warn("sync asked for not started: another began first", "connector", name)
+		}
+		if s.OnSync != nil {
+			s.OnSync(run, err)
+		}
+	}()
+	writeJSON(w, http.StatusAccepted, map[string]any{"connector": name, "started": true})
 }

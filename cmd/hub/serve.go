@@ -76,6 +76,7 @@ See docs/operations.md for the configuration file.`,
 				}}
 				srv := server.New(s, h, plugins, log, metrics)
 				defer srv.Close()
+				srv.Runner = r // one runner: a connector never syncs twice at once
 				if genealogyCache {
 					srv.Genealogy.Warm(ctx)
 				} else {
@@ -106,6 +107,7 @@ See docs/operations.md for the configuration file.`,
 						evaluate("sync of " + run.Connector)
 					}
 				}
+				srv.OnSync = sched.OnRun
 				// Events a killed hub, an 'ingest --evaluate=false' or
 				// another process left unevaluated: at once, in the
 				// background.
