@@ -123,6 +123,12 @@ func TestBearerTokens(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), `"name":"vic"`) || !strings.Contains(string(body), `"role":"viewer"`) || !strings.Contains(string(body), `"permissions":["read"]`) {
 		t.Errorf("whoami as vic: %d %s", code, body)
 	}
+	if code, _ := e.do(t, "GET", "/v1/whoami", "", nil, map[string]string{"Authorization": "bearer " + viewer}); code != 200 {
+		t.Errorf("lower-case bearer scheme: %d, want 200 (the scheme is case-insensitive)", code)
+	}
+	if code, _ := e.do(t, "GET", "/v1/whoami", "", nil, map[string]string{"Authorization": "Basic dXNlcjpwdw=="}); code != http.StatusUnauthorized {
+		t.Errorf("basic auth: %d, want 401", code)
+	}
 	code, body = e.do(t, "GET", "/v1/whoami", token, nil, nil)
 	if code != 200 || !strings.Contains(string(body), `{"kind":"token","name":"line-1","permissions":["read","quality","integrate","admin"],"role":"admin"}`) {
 		t.Errorf("whoami with the intake token: %d %s, want admin", code, body)

@@ -86,10 +86,11 @@ func (s *Server) CSRFToken(r *http.Request) string {
 func (s *Server) authenticate(r *http.Request) *authInfo {
 	ctx := r.Context()
 	if h := r.Header.Get("Authorization"); h != "" {
-		token, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || token == "" {
+		// The scheme is case-insensitive (RFC 9110 §11.1).
+		if len(h) <= len("Bearer ") || !strings.EqualFold(h[:len("Bearer ")], "Bearer ") {
 			return &authInfo{err: access.ErrBadCredentials}
 		}
+		token := strings.TrimSpace(h[len("Bearer "):])
 		if name, ok := s.intakeToken(token); ok {
 			return &authInfo{ok: true, actor: core.Actor{Kind: "token", Name: name, Role: core.RoleAdmin}}
 		}
@@ -240,7 +241,6 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 type failures struct {
 	max    int
 	window time.Duration
-	now    func() time.Time
 	counts map[string]failureWindow
 }
 
