@@ -216,3 +216,61 @@ func TestParseExpiry(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHashPassword is what one sign-in with a password costs the
+// server (the argon2id parameters of HashPassword).
+func BenchmarkHashPassword(b *testing.B) {
+	for b.Loop() {
+		if _, err := access.HashPassword(pw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAuthenticate is what a bearer token costs each API request:
+// the token read by id, its hash compared, its user read (SQLite).
+func BenchmarkAuthenticate(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "hub.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	u := &access.Users{Store: s}
+	ctx := context.Background()
+	if _, err := u.Add(ctx, "ana", "", core.RoleViewer, ""); err != nil {
+		b.Fatal(err)
+	}
+	token, _, err := u.CreateToken(ctx, "ana", "", time.Time{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, _, err := u.Authenticate(ctx, token); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckSession is what the session cookie costs each page.
+func BenchmarkCheckSession(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "hub.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	u := &access.Users{Store: s}
+	ctx := context.Background()
+	usr, err := u.Add(ctx, "ana", "", core.RoleViewer, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	id, _, err := u.StartSession(ctx, usr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, _, err := u.CheckSession(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
