@@ -274,3 +274,13 @@ func BenchmarkCheckSession(b *testing.B) {
 		}
 	}
 }
+
+func TestRandomPassword(t *testing.T) {
+	a, b := access.RandomPassword(), access.RandomPassword()
+	if a == b || len(a) != 23 || strings.Count(a, "-") != 3 || strings.ContainsAny(a, "0O1lI") {
+		t.Errorf("random passwords %q, %q: want two different ones of four groups of five, without look-alikes", a, b)
+	}
+	if _, err := access.HashPassword(a); err != nil {
+		t.Errorf("a random password is refused: %v", err)
+	}
+}

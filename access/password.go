@@ -101,3 +101,23 @@ var dummyHash = sync.OnceValue(func() string {
 	h, _ := HashPassword("not-a-password-of-anyone") // fails only on a short password, and this one is not
 	return h
 })
+
+// passwordAlphabet leaves out letters and digits read one for another
+// (0 O 1 l I).
+const passwordAlphabet = "abcdefghijkmnpqrstuvwxyz23456789"
+
+// RandomPassword returns a new random password of four groups of five
+// characters (about 100 bits), easy to read out and type: for a demo's
+// user, or a first admin's, printed once.
+func RandomPassword() string {
+	b := make([]byte, 20)
+	rand.Read(b) // never fails (crypto/rand aborts the program instead)
+	var out strings.Builder
+	for i, c := range b {
+		if i > 0 && i%5 == 0 {
+			out.WriteByte('-')
+		}
+		out.WriteByte(passwordAlphabet[int(c)%len(passwordAlphabet)])
+	}
+	return out.String()
+}
