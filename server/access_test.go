@@ -57,6 +57,7 @@ func TestEveryRouteChecksTheRole(t *testing.T) {
 	e := newEnv(t)
 	// A page of the web UI, added as the web package adds its pages.
 	e.srv.Handle("POST /ui/holds", core.PermQuality, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	e.srv.Handle("GET /ui/connectors", core.PermIntegrate, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
 	callers := map[string]string{"none": "", "intake-token": token}
 	roles := map[string]core.Role{"intake-token": core.RoleAdmin}
 	for _, r := range core.Roles {
@@ -89,7 +90,13 @@ func TestEveryRouteChecksTheRole(t *testing.T) {
 				if rt.Permission == "" {
 					t.Fatal("a route that is neither public nor signed has no permission")
 				}
-				if status["none"] != http.StatusUnauthorized {
+				switch {
+				case !isAPIPath(rt.Path()) && rt.Method() == "GET":
+					// A page: the browser is sent to the sign-in form.
+					if status["none"] != http.StatusSeeOther {
+						t.Errorf("page without credentials: %d %s, want 303 to /login", status["none"], bodies["none"])
+					}
+				case status["none"] != http.StatusUnauthorized:
 					t.Errorf("without credentials: %d %s, want 401", status["none"], bodies["none"])
 				}
 				for name, role := range roles {

@@ -93,6 +93,10 @@ intake:
 	return &env{store: s, url: ts.URL, srv: srv, file: h.File, cfg: h}
 }
 
+// noRedirect answers redirects as they are (a page sends a browser
+// without a session to /login: the tests see the 303).
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 func (e *env) do(t *testing.T, method, path, auth string, body []byte, header map[string]string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(body))
@@ -105,7 +109,7 @@ func (e *env) do(t *testing.T, method, path, auth string, body []byte, header ma
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirect.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
