@@ -147,6 +147,9 @@ See docs/operations.md for the configuration file.`,
 				} else if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() {
 					log.Warn("serving plain HTTP beyond this machine: tokens, passwords and session cookies cross the network unencrypted; give --tls-cert and --tls-key (docs/security.md)", "listen", ln.Addr().String())
 				}
+				if us, err := s.Users(ctx); err == nil && len(us) == 0 && len(h.Intake.Tokens) == 0 {
+					log.Warn("no users and no intake tokens: nobody can sign in or call the API yet; add one with hub user add NAME --role admin (docs/security.md)")
+				}
 				n, err := sched.Start(ctx)
 				if err != nil {
 					return err
