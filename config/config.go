@@ -57,6 +57,9 @@ type Hub struct {
 	// (POST /v1/scans): what event a scan there makes (docs/epcis.md,
 	// "Scans").
 	ScanPoints []ScanPoint `yaml:"scan_points"`
+	// Serve configures hub serve's sign-in: web sessions, failed sign-in
+	// limits and TLS (docs/security.md).
+	Serve Serve `yaml:"serve"`
 
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`
@@ -149,12 +152,45 @@ type Connector struct {
 
 // Intake configures hub serve's HTTP server.
 type Intake struct {
-	Listen string  `yaml:"listen"` // host:port; 127.0.0.1:8080 when empty
-	Tokens []Token `yaml:"tokens"` // bearer tokens allowed to POST events
+	Listen string `yaml:"listen"` // host:port; 127.0.0.1:8080 when empty
+	// Tokens are bearer tokens for scanners and MES. They are kept for
+	// compatibility and act as admin (every permission); give new clients
+	// a user's token instead (hub token create; docs/security.md).
+	Tokens []Token `yaml:"tokens"`
 	// MaxBody bounds a request body in bytes (POST /v1/events and
 	// webhooks); core.DefaultMaxBody, 10 MiB, when 0. The other intake
 	// limits are fixed: see core.MaxEventSize and core.MaxEventsPerRequest.
 	MaxBody int64 `yaml:"max_body"`
+}
+
+// Serve configures hub serve's sign-in, sessions and TLS. Unset values
+// take the defaults written beside them.
+type Serve struct {
+	TLS     TLS     `yaml:"tls"`
+	Session Session `yaml:"session"`
+	Login   Login   `yaml:"login"`
+}
+
+// TLS names the certificate (PEM, the chain after the leaf) and its
+// private key; both or neither. hub serve --tls-cert/--tls-key win.
+type TLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Session bounds a web UI session.
+type Session struct {
+	Idle     Duration `yaml:"idle"`     // unused this long, it ends; 1h when unset
+	Lifetime Duration `yaml:"lifetime"` // it ends this long after sign-in; 12h when unset
+}
+
+// Login limits failed sign-ins: after MaxFailures failures for one user
+// name, or MaxFailuresPerAddress from one client address, within Window,
+// sign-ins for it are refused (429) until the window has passed.
+type Login struct {
+	Window                Duration `yaml:"window"`                   // 15m when unset
+	MaxFailures           int      `yaml:"max_failures"`             // 5 when unset
+	MaxFailuresPerAddress int      `yaml:"max_failures_per_address"` // 20 when unset
 }
 
 // Gaps configures gap detection. Unset values keep core.DefaultGapRules.
@@ -768,6 +804,7 @@ func (p *parser) check(h *Hub) {
 	}
 	p.checkGaps(h, node)
 	p.checkScanPoints(h, node)
+	p.checkServe(h, node)
 	if h.Intake.Listen == "" {
 		h.Intake.Listen = "127.0.0.1:8080"
 	}
@@ -993,6 +1030,41 @@ var scanDocuments = map[string][]string{
 	"consume": {"order"},
 	"produce": {"order"},
 	"ship":    {"delivery", "sales_order"},
+}
+
+// checkServe validates serve and fills in its defaults.
+func (p *parser) checkServe(h *Hub, node func(string) *yaml.Node) {
+	sv := &h.Serve
+	if (sv.TLS.Cert == "") != (sv.TLS.Key == "") {
+		p.errorf(node(".serve.tls"), "tls needs both cert and key (PEM files), or neither")
+	}
+	for _, f := range []*string{&sv.TLS.Cert, &sv.TLS.Key} {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(p.dir, *f)
+		}
+	}
+	if sv.Session.Idle == 0 {
+		sv.Session.Idle = Duration(time.Hour)
+	}
+	if sv.Session.Lifetime == 0 {
+		sv.Session.Lifetime = Duration(12 * time.Hour)
+	}
+	if sv.Session.Idle > sv.Session.Lifetime {
+		p.errorf(node(".serve.session"), "session idle %s is longer than its lifetime %s: the idle timeout would never apply",
+			time.Duration(sv.Session.Idle), time.Duration(sv.Session.Lifetime))
+	}
+	if sv.Login.Window == 0 {
+		sv.Login.Window = Duration(15 * time.Minute)
+	}
+	if sv.Login.MaxFailures < 0 || sv.Login.MaxFailuresPerAddress < 0 {
+		p.errorf(node(".serve.login"), "max_failures must be positive")
+	}
+	if sv.Login.MaxFailures == 0 {
+		sv.Login.MaxFailures = 5
+	}
+	if sv.Login.MaxFailuresPerAddress == 0 {
+		sv.Login.MaxFailuresPerAddress = 20
+	}
 }
 
 // checkScanPoints validates scan_points and fills in the defaults.

@@ -329,3 +329,36 @@ func TestScanPoints(t *testing.T) {
 		}
 	}
 }
+
+func TestServeSection(t *testing.T) {
+	dir := t.TempDir()
+	h, err := config.Parse(filepath.Join(dir, "hub.yaml"), []byte(`
+serve:
+  tls: {cert: tls/hub.crt, key: /etc/lothub/hub.key}
+  session: {idle: 20m}
+  login: {max_failures: 3}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv := h.Serve
+	got := fmt.Sprintf("%s %s %v %v %v %d %d", sv.TLS.Cert, sv.TLS.Key, time.Duration(sv.Session.Idle), time.Duration(sv.Session.Lifetime),
+		time.Duration(sv.Login.Window), sv.Login.MaxFailures, sv.Login.MaxFailuresPerAddress)
+	if want := filepath.Join(dir, "tls/hub.crt") + " /etc/lothub/hub.key 20m0s 12h0m0s 15m0s 3 20"; got != want {
+		t.Errorf("serve = %s\nwant    %s", got, want)
+	}
+	if d := config.Defaults().Serve; time.Duration(d.Session.Idle) != time.Hour || d.Login.MaxFailures != 5 || d.TLS.Cert != "" {
+		t.Errorf("default serve section: %+v", d)
+	}
+	for src, want := range map[string]string{
+		"serve:\n  tls: {cert: a.crt}\n":        "tls needs both cert and key",
+		"serve:\n  session: {idle: 13h}\n":      "session idle 13h0m0s is longer than its lifetime 12h0m0s",
+		"serve:\n  login: {max_failures: -1}\n": "max_failures must be positive",
+		"serve:\n  session: {idel: 1h}\n":       "idel",
+	} {
+		_, err := config.Parse(filepath.Join(dir, "hub.yaml"), []byte(src))
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "hub.yaml:2:") {
+			t.Errorf("%q: %v, want an error saying %q", src, err, want)
+		}
+	}
+}

@@ -155,6 +155,8 @@ type Store interface {
 	// version's status now, not at SeenThrough. The as-of view
 	// (core/store/asof) replays them to answer as the store would have.
 	EventVersions(ctx context.Context, p EventVersionsParams) ([]EventRow, error)
+	// Users, their API tokens and web sessions (user.go).
+	UserStore
 
 	// SchemaVersion returns the version of the applied schema.
 	SchemaVersion(ctx context.Context) (int, error)

@@ -184,6 +184,14 @@ func (r *Runner) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// Syncing reports whether a sync of the connector is running in this
+// process.
+func (r *Runner) Syncing(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.running[name]
+}
+
 // claim marks a connector as syncing; false if it already is.
 func (r *Runner) claim(name string) bool {
 	r.mu.Lock()

@@ -20,16 +20,22 @@ import (
 //	GET  /epcis/capture/{id}  the capture job: running, success, errors
 //	POST /epcis/events        one event → 201, Location: /epcis/events/{eventID}
 //
-// Bearer tokens as POST /v1/events. A capture is committed before the
+// Capture needs the integrate permission, as POST /v1/events; reading
+// events and capture jobs needs read. A capture is committed before the
 // answer, as webhooks are: a 202 means the document is stored, and the job
 // only reports it. Jobs are kept in memory (the last maxCaptureJobs); the
 // events are in the store whatever becomes of the process.
-func (s *Server) epcisRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /epcis/capture", s.authed(s.epcisCapture))
-	mux.HandleFunc("GET /epcis/capture/{id}", s.authed(s.epcisCaptureJob))
-	mux.HandleFunc("POST /epcis/events", s.authed(s.epcisEvent))
-	mux.HandleFunc("GET /epcis/events", s.authed(s.epcisQuery))
-	mux.HandleFunc("GET /epcis/events/{eventID...}", s.authed(s.epcisGetEvent))
+func (s *Server) epcisRoutes() []Route {
+	r := func(p string, pm core.Permission, h http.HandlerFunc) Route {
+		return Route{Pattern: p, Permission: pm, handler: h}
+	}
+	return []Route{
+		r("POST /epcis/capture", core.PermIntegrate, s.epcisCapture),
+		r("GET /epcis/capture/{id}", core.PermRead, s.epcisCaptureJob),
+		r("POST /epcis/events", core.PermIntegrate, s.epcisEvent),
+		r("GET /epcis/events", core.PermRead, s.epcisQuery),
+		r("GET /epcis/events/{eventID...}", core.PermRead, s.epcisGetEvent),
+	}
 }
 
 // The versions the query interface speaks (EPCIS 2.0 REST binding,

@@ -3,8 +3,12 @@
 // CLI's --json), health and Prometheus metrics. hub serve runs it together
 // with the sync scheduler.
 //
-// Every write is authenticated: events by a bearer token from the
-// configuration, webhooks by the signature the connector checks. A webhook
+// Every route but health, metrics, the OpenAPI document, sign-in and
+// webhooks needs a signed-in caller whose role grants the route's
+// permission (routes.go, auth.go, docs/security.md): by a user's API
+// token, a configured intake token (admin, for compatibility) or the web
+// UI's session cookie. Webhooks are authenticated by the signature the
+// connector checks, not by role. A webhook
 // is archived, mapped and committed before the 2xx is sent, so an
 // acknowledged delivery survives a crash right after it.
 package server
@@ -12,7 +16,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,14 +23,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/lothub/lothub/access"
 	"github.com/lothub/lothub/config"
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/asof"
@@ -46,6 +48,14 @@ type Server struct {
 	metrics *Metrics
 	ing     core.Ingester
 	mux     *http.ServeMux
+	users   *access.Users
+
+	routeMu sync.Mutex
+	routes  []Route // every route, with who may call it (routes.go)
+
+	// Failed sign-ins by user name and by client address (login.go).
+	loginMu        sync.Mutex
+	byName, byAddr *failures
 	// Monitor evaluates gap rules after every POST of events and serves
 	// the gap and hold endpoints. New sets one with the configuration's
 	// rules and no notifiers; hub serve replaces it with one that alerts.
@@ -53,6 +63,14 @@ type Server struct {
 	// Genealogy keeps the genealogy in memory for traces and recalls
 	// (nil: every walk reads the store).
 	Genealogy *core.GraphCache
+	// Runner runs the syncs that POST /v1/connectors/{connector}/sync
+	// asks for; hub serve sets the scheduler's, so that a connector never
+	// syncs twice at once. Nil: the route answers 503.
+	Runner *runner.Runner
+	// OnSync, when set, is called after each sync the API started (hub
+	// serve: metrics and the gap rules, as after a scheduled sync).
+	OnSync func(core.Run, error)
+	syncWG sync.WaitGroup
 
 	epcisJobs captureJobs // EPCIS capture jobs (epcis.go)
 	// asOf admits one as-of view being built at a time: each replays the
@@ -152,29 +170,13 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 	s := &Server{store: store, cfg: cfg, plugins: plugins, log: log, metrics: metrics,
 		ing: core.Ingester{Store: store, Placeholders: cfg.LotPlaceholders()}, webhooks: map[string]*webhookTarget{},
 		asOf: make(chan struct{}, 1)}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/health", s.health)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("POST /v1/events", s.authed(s.postEvents))
-	mux.HandleFunc("POST /v1/scans", s.authed(s.postScans))
-	mux.HandleFunc("POST /v1/webhooks/{connector}", s.webhook)
-	mux.HandleFunc("GET /v1/trace/{direction}/{item}/{lot}", s.authed(s.trace))
-	mux.HandleFunc("GET /v1/recall/{item}/{lot}", s.authed(s.recall))
-	mux.HandleFunc("GET /v1/lots/{item}/{lot}", s.authed(s.lot))
-	mux.HandleFunc("GET /v1/gaps", s.authed(s.gaps))
-	mux.HandleFunc("GET /v1/gaps/{id}", s.authed(s.gap))
-	mux.HandleFunc("POST /v1/gaps/{id}/{action}", s.authed(s.gapAction))
-	mux.HandleFunc("GET /v1/holds", s.authed(s.holds))
-	mux.HandleFunc("POST /v1/holds", s.authed(s.hold(core.Hold)))
-	mux.HandleFunc("POST /v1/holds/release", s.authed(s.hold(core.Release)))
-	mux.HandleFunc("GET /v1/balance/{item}/{lot}", s.authed(s.balance))
-	mux.HandleFunc("GET /v1/balance/order/{order}", s.authed(s.orderBalance))
-	mux.HandleFunc("GET /v1/runs", s.authed(s.runs))
-	mux.HandleFunc("GET /v1/reports/lot", s.authed(s.reportLot))
-	mux.HandleFunc("GET /v1/reports/recall", s.authed(s.reportRecall))
-	mux.HandleFunc("GET /v1/reports/fsma204", s.authed(s.reportFSMA))
-	s.epcisRoutes(mux)
-	s.mux = mux
+	s.mux = http.NewServeMux()
+	s.users = &access.Users{Store: store, Session: access.SessionPolicy{
+		Idle: time.Duration(cfg.Serve.Session.Idle), Lifetime: time.Duration(cfg.Serve.Session.Lifetime)}}
+	lw := time.Duration(cfg.Serve.Login.Window)
+	s.byName = &failures{max: cfg.Serve.Login.MaxFailures, window: lw, counts: map[string]failureWindow{}}
+	s.byAddr = &failures{max: cfg.Serve.Login.MaxFailuresPerAddress, window: lw, counts: map[string]failureWindow{}}
+	s.registerRoutes()
 	s.Monitor = &core.Monitor{Store: store, Rules: cfg.Gaps.GapRules(), Log: log}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.Genealogy = core.NewGraphCache(store)
@@ -188,7 +190,10 @@ func (s *Server) Handler() http.Handler {
 		start := time.Now()
 		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody())
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		s.mux.ServeHTTP(rw, r)
+		var ok bool
+		if r, ok = s.withAuth(rw, r); ok {
+			s.mux.ServeHTTP(rw, r)
+		}
 		route := r.Pattern
 		if route == "" {
 			route = "unmatched"
@@ -210,6 +215,7 @@ func (s *Server) maxBody() int64 {
 func (s *Server) Close() {
 	s.cancel()
 	s.evalWG.Wait()
+	s.syncWG.Wait()
 	if s.Genealogy != nil {
 		s.Genealogy.Close()
 	}
@@ -287,33 +293,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(b.Bytes())
 }
 
-// authed requires a configured bearer token.
-func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if name, ok := s.token(r); ok {
-			r.Header.Set("X-Lothub-Token-Name", name)
-			h(w, r)
-			return
-		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="lothub"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]string{
-			"code": "unauthorized", "message": "missing or unknown bearer token: send Authorization: Bearer TOKEN with a token from the hub's configuration (intake.tokens)"}})
-	}
-}
-
-func (s *Server) token(r *http.Request) (string, bool) {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || got == "" {
-		return "", false
-	}
-	for _, t := range s.cfg.Intake.Tokens {
-		if subtle.ConstantTimeCompare([]byte(got), []byte(t.Token.Value())) == 1 {
-			return t.Name, true
-		}
-	}
-	return "", false
-}
-
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	v, err := s.store.SchemaVersion(r.Context())
 	if err != nil {
@@ -336,7 +315,12 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, fmt.Errorf("read request: %w", err))
 		return
 	}
-	source := "http:" + r.Header.Get("X-Lothub-Token-Name")
+	// The source names who posted: an intake token by its name (as
+	// before users existed), a user as user:NAME.
+	source := "http:" + core.ActorFrom(r.Context()).Name
+	if a := core.ActorFrom(r.Context()); a.Kind != "token" {
+		source = "http:" + a.String()
+	}
 	inputs, err := splitEvents(body, source)
 	if err != nil {
 		s.fail(w, err)
@@ -392,6 +376,8 @@ type eventsAnswer struct {
 type apiError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Permission is the permission a 403 needed.
+	Permission string `json:"permission,omitempty"`
 }
 
 // readBody reads a request body whole; the server's handler bounds it by
@@ -583,7 +569,8 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := &intake.Pipeline{Ingester: &s.ing, Mapping: t.mapping, Source: name}
-	st, err := p.Ingest(r.Context(), inputs, nil)
+	// The signature is accepted: the connector is who acts.
+	st, err := p.Ingest(core.WithActor(r.Context(), core.ConnectorActor(name)), inputs, nil)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -896,6 +883,11 @@ func (s *Server) hold(typ core.EventType) http.HandlerFunc {
 		if err := decodeBody(r, &req); err != nil {
 			s.fail(w, err)
 			return
+		}
+		if req.By == "" {
+			// Who holds is who is signed in, unless the client names
+			// the person (a system acting for someone).
+			req.By = core.ActorFrom(r.Context()).Name
 		}
 		p := core.HoldParams{Lot: core.LotRef{Item: req.Item, Lot: req.Lot}, Reason: req.Reason, By: req.By, Propagate: req.Propagate}
 		var res *core.HoldResult

@@ -39,6 +39,7 @@ type env struct {
 	url   string
 	srv   *server.Server
 	file  string // the configuration file
+	cfg   *config.Hub
 }
 
 func newEnv(t *testing.T) *env { return newEnvLog(t, nil) }
@@ -85,10 +86,16 @@ intake:
 	t.Cleanup(func() { s.Close() })
 	srv := server.New(s, h, &runner.Plugins{Dir: h.PluginDir}, log, nil)
 	t.Cleanup(srv.Close)
-	ts := httptest.NewServer(srv.Handler())
+	// Every JSON answer of every test is checked against the OpenAPI
+	// document (openapi_test.go).
+	ts := httptest.NewServer(validating(t, srv.Handler()))
 	t.Cleanup(ts.Close)
-	return &env{store: s, url: ts.URL, srv: srv, file: h.File}
+	return &env{store: s, url: ts.URL, srv: srv, file: h.File, cfg: h}
 }
+
+// noRedirect answers redirects as they are (a page sends a browser
+// without a session to /login: the tests see the 303).
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 func (e *env) do(t *testing.T, method, path, auth string, body []byte, header map[string]string) (int, []byte) {
 	t.Helper()
@@ -102,7 +109,7 @@ func (e *env) do(t *testing.T, method, path, auth string, body []byte, header ma
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirect.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -174,6 +174,8 @@ postgres:// URL.`,
 		a.balanceCommand(),
 		a.reportCommand(),
 		a.exportCommand(),
+		a.userCommand(),
+		a.tokenCommand(),
 	)
 	root.AddCommand(a.holdCommands()...)
 	root.SetHelpCommand(helpCommand(root))

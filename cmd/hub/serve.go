@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,7 +17,7 @@ import (
 )
 
 func (a *app) serveCommand() *cobra.Command {
-	var listen string
+	var listen, tlsCert, tlsKey string
 	var genealogyCache bool
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -24,11 +25,18 @@ func (a *app) serveCommand() *cobra.Command {
 		Long: `Runs until stopped (SIGINT, SIGTERM): the connectors' syncs on their cron
 schedules (never two of one connector at once), and an HTTP server with
 
-  POST /v1/events                 canonical events from scanners and MES (bearer token)
+  POST /v1/events                 canonical events from scanners and MES (integrate)
   POST /v1/webhooks/{connector}   ERP webhooks, signature checked by the connector
   GET  /v1/trace/{forward|backward}/{item}/{lot}, /v1/recall/{item}/{lot},
-       /v1/lots/{item}/{lot}, /v1/gaps, /v1/runs   (bearer token; the CLI's --json shapes)
+       /v1/lots/{item}/{lot}, /v1/gaps, /v1/runs   (read; the CLI's --json shapes)
+  GET  /login, POST /login, POST /logout            the web UI's sign-in
+  GET  /v1/openapi.json            the OpenAPI 3.1 document of the whole API
   GET  /v1/health, /metrics (Prometheus)
+
+Every route but health, metrics, the OpenAPI document, sign-in and webhooks
+needs a user's token (hub token create), an intake token (admin) or a web
+session, and the role the route needs (docs/security.md). With --tls-cert and
+--tls-key (or serve.tls in the configuration) it serves HTTPS.
 
 See docs/operations.md for the configuration file.`,
 		Args: exactArgs(0, "no arguments"),
@@ -49,6 +57,13 @@ See docs/operations.md for the configuration file.`,
 			if listen != "" {
 				h.Intake.Listen = listen
 			}
+			if cmd.Flags().Changed("tls-cert") || cmd.Flags().Changed("tls-key") {
+				h.Serve.TLS.Cert, h.Serve.TLS.Key = tlsCert, tlsKey
+			}
+			tlsConfig, err := serverTLS(h.Serve.TLS.Cert, h.Serve.TLS.Key)
+			if err != nil {
+				return err
+			}
 			return a.withStore(ctx, func(s core.Store) error {
 				log := a.logger()
 				plugins := a.plugins(h)
@@ -61,6 +76,7 @@ See docs/operations.md for the configuration file.`,
 				}}
 				srv := server.New(s, h, plugins, log, metrics)
 				defer srv.Close()
+				srv.Runner = r // one runner: a connector never syncs twice at once
 				if genealogyCache {
 					srv.Genealogy.Warm(ctx)
 				} else {
@@ -91,6 +107,7 @@ See docs/operations.md for the configuration file.`,
 						evaluate("sync of " + run.Connector)
 					}
 				}
+				srv.OnSync = sched.OnRun
 				// Events a killed hub, an 'ingest --evaluate=false' or
 				// another process left unevaluated: at once, in the
 				// background.
@@ -122,14 +139,30 @@ See docs/operations.md for the configuration file.`,
 					WriteTimeout:      5 * time.Minute,
 					IdleTimeout:       2 * time.Minute,
 					ErrorLog:          nil,
+					TLSConfig:         tlsConfig,
+				}
+				scheme := "http"
+				if tlsConfig != nil {
+					scheme = "https"
+				} else if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() {
+					log.Warn("serving plain HTTP beyond this machine: tokens, passwords and session cookies cross the network unencrypted; give --tls-cert and --tls-key (docs/security.md)", "listen", ln.Addr().String())
+				}
+				if us, err := s.Users(ctx); err == nil && len(us) == 0 && len(h.Intake.Tokens) == 0 {
+					log.Warn("no users and no intake tokens: nobody can sign in or call the API yet; add one with hub user add NAME --role admin (docs/security.md)")
 				}
 				n, err := sched.Start(ctx)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "hub serving on http://%s (%d scheduled connectors, %d intake tokens)\n", ln.Addr(), n, len(h.Intake.Tokens))
+				fmt.Fprintf(a.stdout, "hub serving on %s://%s (%d scheduled connectors, %d intake tokens)\n", scheme, ln.Addr(), n, len(h.Intake.Tokens))
 				errc := make(chan error, 1)
-				go func() { errc <- hs.Serve(ln) }()
+				go func() {
+					if tlsConfig != nil {
+						errc <- hs.ServeTLS(ln, "", "")
+					} else {
+						errc <- hs.Serve(ln)
+					}
+				}()
 				select {
 				case err := <-errc:
 					sched.Stop()
@@ -149,6 +182,25 @@ See docs/operations.md for the configuration file.`,
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "address to serve on (default: the configuration's intake.listen, 127.0.0.1:8080)")
+	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM, chain after the leaf); with --tls-key (default: the configuration's serve.tls.cert)")
+	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM); with --tls-cert")
 	cmd.Flags().BoolVar(&genealogyCache, "genealogy-cache", true, "keep the genealogy in memory for traces and recalls (about 20 bytes per link; walks read the store while it loads or after links change)")
 	return cmd
+}
+
+// serverTLS loads the certificate and key hub serve answers HTTPS with;
+// nil when neither is given. Both are read now: a wrong path or a key
+// that does not match is an error before anything starts.
+func serverTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, usageError{fmt.Errorf("HTTPS needs both --tls-cert and --tls-key (or serve.tls.cert and serve.tls.key)")}
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, core.Errorf(core.EINVALID, "TLS certificate %s and key %s: %v (both PEM; the key must be the certificate's)", certFile, keyFile, err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
 }

@@ -124,6 +124,10 @@ func TestNotFoundExit3(t *testing.T) {
 		{[]string{"gap", "waive", "GAP-999999", "--by", "qa", "--reason", "test"}, "GAP-999999"},
 		{[]string{"confirm", "GAP-999999", "--result", "pass", "--by", "qa", "--note", "n"}, "GAP-999999"},
 		{[]string{"cursor", "show", "nosuch"}, "nosuch"},
+		{[]string{"user", "passwd", "nosuch", "--password-stdin"}, `no user "nosuch"`},
+		{[]string{"user", "disable", "nosuch"}, `no user "nosuch"`},
+		{[]string{"token", "create", "--user", "nosuch"}, `no user "nosuch"`},
+		{[]string{"token", "revoke", "nosuch"}, `no token "nosuch"`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args[:2], "_"), func(t *testing.T) {
