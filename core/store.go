@@ -149,6 +149,9 @@ type Store interface {
 	// links: they are found through the order's lots, not by a scan.
 	OrderAdjusts(ctx context.Context, order string) ([]EventRow, error)
 
+	// OutboxStore keeps the actions events set off (outbox.go).
+	OutboxStore
+
 	// SchemaVersion returns the version of the applied schema.
 	SchemaVersion(ctx context.Context) (int, error)
 	Close() error
@@ -318,6 +321,9 @@ type Changes struct {
 	// the record's current version; known content is made current again
 	// and gets the new Mapping and Events.
 	Raw []RawRecord
+	// Outbox are the actions the batch's new events set off, written
+	// with them; an action whose Key is stored already is left alone.
+	Outbox []OutboxAction
 }
 
 // LotRow is a lot with its id.

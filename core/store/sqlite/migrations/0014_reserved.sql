@@ -1,0 +1,4 @@
+-- Placeholder: version 0014 belongs to a branch merged in parallel (audit,
+-- users). The outbox branch was given 0015; the lead drops this file at
+-- merge. It changes nothing.
+SELECT 1;
