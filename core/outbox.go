@@ -52,8 +52,9 @@ type OutboxAction struct {
 	Action  string `json:"action"` // the action's name in hub.yaml
 	Kind    string `json:"kind"`   // the built-in action: sap_goods_receipt, file, http, …
 	EventID string `json:"event"`
-	// Payload is the JSON object of the action's fields, computed from
-	// the event when it was stored.
+	// Payload is the triggering event's canonical JSON as it was when it
+	// set the action off; the action's fields are computed from it at
+	// each attempt.
 	Payload   []byte      `json:"-"`
 	State     OutboxState `json:"state"`
 	Attempts  int         `json:"attempts"`
