@@ -98,7 +98,9 @@ func asRetrieve(err error, re **oauth2.RetrieveError) bool {
 	return false
 }
 
-func bcAPI(d *Delivery) string { return orDefault(d.Action.Options["api"], "api/lothub/traceability/v1.0") }
+func bcAPI(d *Delivery) string {
+	return orDefault(d.Action.Options["api"], "api/lothub/traceability/v1.0")
+}
 
 func (bcJournal) lookup(ctx context.Context, d *Delivery) (string, bool, error) {
 	h, err := bcAuth(ctx, d)

@@ -2,6 +2,8 @@ package outbox
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/lothub/lothub/config"
+	"github.com/lothub/lothub/core"
 )
 
 // DryRun records the requests an action would send, instead of sending
@@ -117,4 +120,20 @@ func (r *DryRun) Text(w io.Writer) {
 			fmt.Fprintf(w, "\n%s\n", q.Body)
 		}
 	}
+}
+
+// DryRunAction records the requests action name of cfg would send for
+// the event, without sending any.
+func DryRunAction(ctx context.Context, cfg *config.Hub, name string, ev *core.Event) (*DryRun, error) {
+	payload, _ := json.Marshal(ev)
+	a := core.OutboxAction{ID: 0, Key: core.OutboxKey(ev.ID, name), Action: name, EventID: ev.ID, Payload: payload}
+	dry := &DryRun{}
+	d, t, err := Prepare(cfg, a, dry)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.deliver(ctx, d); err != nil {
+		return dry, fmt.Errorf("the action would fail before sending everything: %w", err)
+	}
+	return dry, nil
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/intake"
 	"github.com/lothub/lothub/mapping"
+	"github.com/lothub/lothub/outbox"
 	"github.com/lothub/lothub/sdk"
 )
 
@@ -335,6 +336,7 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 	r.ing.Store = r.Store
 	r.ing.Now = r.Now
 	r.ing.Placeholders = r.Config.LotPlaceholders()
+	r.ing.Actions = outbox.NewPlanner(r.Config)
 	// The connector reads and the mapping runs one batch ahead of the
 	// commits, on another core: a sync costs about its commits alone.
 	// Batches still commit one at a time, in order, each with the position

@@ -32,6 +32,7 @@ import (
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/intake"
 	"github.com/lothub/lothub/mapping"
+	"github.com/lothub/lothub/outbox"
 	"github.com/lothub/lothub/runner"
 	"github.com/lothub/lothub/sdk"
 )
@@ -145,7 +146,7 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 		metrics = NewMetrics()
 	}
 	s := &Server{store: store, cfg: cfg, plugins: plugins, log: log, metrics: metrics,
-		ing: core.Ingester{Store: store, Placeholders: cfg.LotPlaceholders()}, webhooks: map[string]*webhookTarget{}}
+		ing: core.Ingester{Store: store, Placeholders: cfg.LotPlaceholders(), Actions: outbox.NewPlanner(cfg)}, webhooks: map[string]*webhookTarget{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/health", s.health)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
@@ -164,6 +165,9 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 	mux.HandleFunc("GET /v1/balance/{item}/{lot}", s.authed(s.balance))
 	mux.HandleFunc("GET /v1/balance/order/{order}", s.authed(s.orderBalance))
 	mux.HandleFunc("GET /v1/runs", s.authed(s.runs))
+	mux.HandleFunc("GET /v1/outbox", s.authed(s.outboxList))
+	mux.HandleFunc("GET /v1/outbox/{id}", s.authed(s.outboxShow))
+	mux.HandleFunc("POST /v1/outbox/{id}/{action}", s.authed(s.outboxAction))
 	mux.HandleFunc("GET /v1/reports/lot", s.authed(s.reportLot))
 	mux.HandleFunc("GET /v1/reports/recall", s.authed(s.reportRecall))
 	mux.HandleFunc("GET /v1/reports/fsma204", s.authed(s.reportFSMA))

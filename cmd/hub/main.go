@@ -174,6 +174,8 @@ postgres:// URL.`,
 		a.balanceCommand(),
 		a.reportCommand(),
 		a.exportCommand(),
+		a.outboxCommand(),
+		a.actionCommand(),
 	)
 	root.AddCommand(a.holdCommands()...)
 	root.SetHelpCommand(helpCommand(root))

@@ -28,7 +28,11 @@ schedules (never two of one connector at once), and an HTTP server with
   POST /v1/webhooks/{connector}   ERP webhooks, signature checked by the connector
   GET  /v1/trace/{forward|backward}/{item}/{lot}, /v1/recall/{item}/{lot},
        /v1/lots/{item}/{lot}, /v1/gaps, /v1/runs   (bearer token; the CLI's --json shapes)
+  GET  /v1/outbox, /v1/outbox/{id}; POST /v1/outbox/{id}/retry|cancel
   GET  /v1/health, /metrics (Prometheus)
+
+and the outbox worker, which delivers the actions events set off in the ERP
+(hub.yaml actions:, docs/actions.md).
 
 See docs/operations.md for the configuration file.`,
 		Args: exactArgs(0, "no arguments"),
@@ -70,6 +74,17 @@ See docs/operations.md for the configuration file.`,
 				// One monitor for the whole process: its notifiers remember
 				// what they delivered, so an alert goes out once.
 				srv.Monitor.Alerts = alerter(h, log)
+				// The outbox worker: delivers the actions events set off
+				// (docs/actions.md). Several hubs on one PostgreSQL database
+				// each run one; FOR UPDATE SKIP LOCKED gives each action to
+				// one of them.
+				if len(h.Actions) > 0 {
+					w := a.outboxWorker(s, h)
+					w.Alerter = srv.Monitor.Alerts
+					done := make(chan struct{})
+					go func() { defer close(done); w.Run(ctx) }()
+					defer func() { <-done }()
+				}
 				evaluate := func(why string) { <-srv.EvaluateGaps(why) }
 				// Whether events wait for the gap rules is read from the
 				// store (core.Monitor.Due), not from what a run reports:
