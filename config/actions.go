@@ -325,6 +325,11 @@ type Outbox struct {
 	// that died, and is claimed again (after asking the ERP whether the
 	// document exists); 5m when 0. It must exceed every action's timeout.
 	Lease Duration `yaml:"lease"`
+	// RetryDelay is the delay before the first retry of a failed
+	// action, doubled each attempt up to MaxRetryDelay (with ±20 %
+	// jitter) unless the ERP says Retry-After; 10s and 15m when 0.
+	RetryDelay    Duration `yaml:"retry_delay"`
+	MaxRetryDelay Duration `yaml:"max_retry_delay"`
 	// Notifiers receive the alert of an action failed for longer than its
 	// alert_after; every notifier when empty.
 	Notifiers []string `yaml:"notifiers"`

@@ -30,6 +30,7 @@ func (a *app) actions() core.Actions {
 // secrets resolved.
 func (a *app) outboxWorker(s core.Store, h *config.Hub) *outbox.Worker {
 	return &outbox.Worker{Store: s, Config: h, Alerter: alerter(h, a.logger()), Log: a.logger(),
+		BaseDelay: time.Duration(h.Outbox.RetryDelay), MaxDelay: time.Duration(h.Outbox.MaxRetryDelay),
 		// The audit trail's call site: every delivered action is recorded
 		// there once the audit trail exists (issue 22 §6).
 		Delivered: nil}

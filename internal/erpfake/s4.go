@@ -31,6 +31,10 @@ type S4 struct {
 	next     int
 	// Requests counts requests by "METHOD path".
 	Requests map[string]int
+	// Posted, when set, is called after a material document is created
+	// and before it is answered: a crash test kills the hub there,
+	// between the ERP's commit and the hub's.
+	Posted func(S4Doc)
 }
 
 // S4Doc is a material document the fake holds.
@@ -49,6 +53,13 @@ func NewS4(t testing.TB) *S4 {
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
+}
+
+// OnPosted sets Posted.
+func (s *S4) OnPosted(f func(S4Doc)) {
+	s.mu.Lock()
+	s.Posted = f
+	s.mu.Unlock()
 }
 
 // BaseURL is the connector's base_url.
@@ -237,7 +248,11 @@ func (s *S4) post(w http.ResponseWriter, r *http.Request) {
 	doc := S4Doc{Number: fmt.Sprint(s.next), Year: "2026", HeaderText: h.MaterialDocumentHeaderText, Code: h.GoodsMovementCode, Items: h.Items.Results}
 	s.next++
 	s.docs = append(s.docs, doc)
+	hook := s.Posted
 	s.mu.Unlock()
+	if hook != nil {
+		hook(doc)
+	}
 	if after(w, r, f) {
 		return
 	}
