@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -345,7 +346,7 @@ func (p *parser) checkOutbox(h *Hub, node func(string) *yaml.Node) {
 	}
 	for _, a := range h.Actions {
 		if a.Timeout >= o.Lease {
-			p.errorf(node(".outbox.lease"), "outbox lease %v must be longer than action %q's timeout %v (else an attempt still running is taken for a dead one)", o.Lease, a.Name, a.Timeout)
+			p.errorf(node(".outbox.lease"), "outbox lease %v must be longer than action %q's timeout %v (else an attempt still running is taken for a dead one)", time.Duration(o.Lease), a.Name, time.Duration(a.Timeout))
 		}
 	}
 	for i, n := range o.Notifiers {
