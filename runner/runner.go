@@ -28,7 +28,6 @@ import (
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/intake"
 	"github.com/lothub/lothub/mapping"
-	"github.com/lothub/lothub/outbox"
 	"github.com/lothub/lothub/sdk"
 )
 
@@ -144,6 +143,9 @@ type Runner struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Progress, when not nil, is called after each committed batch.
 	Progress func(Progress)
+	// Actions decides which outbox actions a sync's events set off
+	// (outbox.NewPlanner of the configuration); nil: none.
+	Actions core.Actions
 
 	mu      sync.Mutex
 	running map[string]bool
@@ -336,7 +338,7 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 	r.ing.Store = r.Store
 	r.ing.Now = r.Now
 	r.ing.Placeholders = r.Config.LotPlaceholders()
-	r.ing.Actions = outbox.NewPlanner(r.Config)
+	r.ing.Actions = r.Actions
 	// The connector reads and the mapping runs one batch ahead of the
 	// commits, on another core: a sync costs about its commits alone.
 	// Batches still commit one at a time, in order, each with the position

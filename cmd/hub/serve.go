@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/outbox"
 	"github.com/lothub/lothub/runner"
 	"github.com/lothub/lothub/server"
 )
@@ -57,7 +58,7 @@ See docs/operations.md for the configuration file.`,
 				log := a.logger()
 				plugins := a.plugins(h)
 				metrics := server.NewMetrics()
-				r := &runner.Runner{Store: s, Config: h, Plugins: plugins, Logger: log}
+				r := &runner.Runner{Store: s, Config: h, Plugins: plugins, Logger: log, Actions: outbox.NewPlanner(h)}
 				sched := &runner.Scheduler{Runner: r, OnRun: func(run core.Run, _ error) {
 					if run.ID != 0 {
 						metrics.ObserveRun(run)
