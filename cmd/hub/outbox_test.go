@@ -321,3 +321,44 @@ func TestOutboxKilledRandomlyUnderFaults(t *testing.T) {
 	t.Logf("%d kills", kills)
 	exactlyOnce(t, sap, outboxList(t, h), n)
 }
+
+// hub action test prints the requests an action would send, secrets
+// masked, and sends nothing.
+func TestActionDryRun(t *testing.T) {
+	sap := erpfake.NewS4(t)
+	dir := t.TempDir()
+	cfg := outboxHubConfig(t, dir, sap.BaseURL(), "file")
+	ev := filepath.Join(dir, "event.json")
+	os.WriteFile(ev, []byte(`{"id":"gr-1","type":"receive","time":"2026-03-01T08:00:00Z","lot":{"item":"FLOUR","lot":"B-9"},"qty":25,"uom":"KG","po":"4500000123","site":"1010","location":"101A"}`), 0o644)
+	db := filepath.Join(dir, "hub.db")
+	out, errs, code := hub(t, db, "", "--config", cfg, "action", "test", "sap-goods-receipt", "--event", ev)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	key := core.OutboxKey("gr-1", "sap-goods-receipt")
+	for _, want := range []string{
+		"GET " + sap.URL + "/sap/opu/odata/sap/API_BATCH_SRV/?sap-client=100",
+		"X-Csrf-Token: Fetch",
+		"GET " + sap.URL + "/sap/opu/odata/sap/API_BATCH_SRV/A_Batch(Material=%27FLOUR%27,BatchIdentifyingPlant=%271010%27,Batch=%27B-9%27)",
+		"POST " + sap.URL + "/sap/opu/odata/sap/API_BATCH_SRV/A_Batch?sap-client=100",
+		"POST " + sap.BaseURL() + "/A_MaterialDocumentHeader?sap-client=100",
+		"Authorization: Basic ****",
+		`"MaterialDocumentHeaderText":"` + key + `"`,
+		`"to_MaterialDocumentItem":{"results":[{`,
+		`"PurchaseOrder":"4500000123"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "write-s3cret") || strings.Contains(out, "TEhfV1JJVEVS") {
+		t.Errorf("a secret is shown:\n%s", out)
+	}
+	if n := len(sap.Requests); n != 0 {
+		t.Errorf("the dry run sent %d requests", n)
+	}
+	// Nothing is stored either.
+	if out, _, _ := hub(t, db, "", "outbox", "list", "--json"); !strings.Contains(out, `"actions": []`) {
+		t.Errorf("outbox after a dry run: %s", out)
+	}
+}
