@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +30,20 @@ func (a *app) actions() core.Actions {
 // outboxWorker is the worker of the configuration's actions, their
 // secrets resolved.
 func (a *app) outboxWorker(s core.Store, h *config.Hub) *outbox.Worker {
-	return &outbox.Worker{Store: s, Config: h, Alerter: alerter(h, a.logger()), Log: a.logger(),
+	// The stuck-action alert goes to outbox.notifiers, or to every
+	// notifier.
+	ah := h
+	if len(h.Outbox.Notifiers) > 0 {
+		c := *h
+		c.Notifiers = nil
+		for _, n := range h.Notifiers {
+			if slices.Contains(h.Outbox.Notifiers, n.Name) {
+				c.Notifiers = append(c.Notifiers, n)
+			}
+		}
+		ah = &c
+	}
+	return &outbox.Worker{Store: s, Config: h, Alerter: alerter(ah, a.logger()), Log: a.logger(),
 		BaseDelay: time.Duration(h.Outbox.RetryDelay), MaxDelay: time.Duration(h.Outbox.MaxRetryDelay),
 		// The audit trail's call site: every delivered action is recorded
 		// there once the audit trail exists (issue 22 §6).

@@ -81,7 +81,6 @@ See docs/operations.md for the configuration file.`,
 				// one of them.
 				if len(h.Actions) > 0 {
 					w := a.outboxWorker(s, h)
-					w.Alerter = srv.Monitor.Alerts
 					done := make(chan struct{})
 					go func() { defer close(done); w.Run(ctx) }()
 					defer func() { <-done }()
