@@ -126,4 +126,3 @@ actions:
 		t.Errorf("%d actions after a duplicate scan", len(got))
 	}
 }
-
