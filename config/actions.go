@@ -112,6 +112,18 @@ func (a *Action) Payload(e *core.Event) (map[string]any, error) {
 	return a.compiled.Eval(EventRecord(e))
 }
 
+// PayloadOf is Payload of an event whose canonical JSON is body.
+func (a *Action) PayloadOf(e *core.Event, body []byte) (map[string]any, error) {
+	if a.compiled == nil {
+		return map[string]any{}, nil
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return nil, fmt.Errorf("event %s: %w", e.ID, err)
+	}
+	return a.compiled.Eval(mapping.Record{Kind: string(e.Type), ID: e.ID, Fields: fields})
+}
+
 // EventRecord is an event as the record of an action's field expressions:
 // its canonical JSON, decoded.
 func EventRecord(e *core.Event) mapping.Record {

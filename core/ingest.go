@@ -409,7 +409,7 @@ func (in *Ingester) trigger(events []PreparedEvent, outcomes []string, now time.
 		if src == "" && p.Event.Source != nil {
 			src = "connector:" + p.Event.Source.Connector
 		}
-		out = append(out, in.Actions.Trigger(Trigger{Event: p.Event, Source: src, Now: now})...)
+		out = append(out, in.Actions.Trigger(Trigger{Event: p.Event, Body: p.Body, Source: src, Now: now})...)
 	}
 	return out
 }

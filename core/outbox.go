@@ -91,6 +91,8 @@ func OutboxKey(eventID, action string) string {
 // the first time, and where it came from.
 type Trigger struct {
 	Event *Event
+	// Body is the event's canonical JSON (PreparedEvent.Body).
+	Body []byte
 	// Source is where the event came from: "scan:POINT" (POST /v1/scans),
 	// "http:TOKEN" (POST /v1/events), "connector:NAME" (a connector's sync
 	// or webhook; "connector:epcis" for EPCIS capture), or the file name

@@ -50,8 +50,11 @@ func (p *Planner) Trigger(t core.Trigger) []core.OutboxAction {
 		// The event is kept with the action, as it was when it set it off:
 		// the fields are computed from it at each attempt, so that an
 		// action fixed in hub.yaml and retried uses the fixed fields.
-		oa.Payload, _ = json.Marshal(t.Event) // an Event always marshals
-		if _, err := a.Payload(t.Event); err != nil {
+		oa.Payload = t.Body
+		if oa.Payload == nil {
+			oa.Payload, _ = json.Marshal(t.Event) // an Event always marshals
+		}
+		if _, err := a.PayloadOf(t.Event, oa.Payload); err != nil {
 			oa.State, oa.FailedSince = core.OutboxDead, t.Now
 			oa.LastError = fmt.Sprintf("the payload cannot be built from event %s: %v (fix the action's fields in hub.yaml, then hub outbox retry)", t.Event.ID, err)
 		}
