@@ -60,6 +60,11 @@ type Hub struct {
 	// Serve configures hub serve's sign-in: web sessions, failed sign-in
 	// limits and TLS (docs/security.md).
 	Serve Serve `yaml:"serve"`
+	// Actions are what events set off in other systems (actions.go,
+	// docs/actions.md).
+	Actions []Action `yaml:"actions"`
+	// Outbox configures the worker that delivers actions.
+	Outbox Outbox `yaml:"outbox"`
 
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`
@@ -501,7 +506,7 @@ func Defaults() *Hub {
 }
 
 func parse(file string, src []byte, deferSecrets bool) (*Hub, error) {
-	p := &parser{file: file, dir: filepath.Dir(file), deferSecrets: deferSecrets}
+	p := &parser{file: file, dir: filepath.Dir(file), src: src, deferSecrets: deferSecrets}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		line := 1
@@ -525,6 +530,7 @@ func parse(file string, src []byte, deferSecrets bool) (*Hub, error) {
 type parser struct {
 	file string
 	dir  string
+	src  []byte // the file's text, for positions inside expressions
 	// deferSecrets leaves references pending instead of resolving them.
 	deferSecrets bool
 	errs         Errors
@@ -546,6 +552,7 @@ func (p *parser) remember(path string, n *yaml.Node) {
 var (
 	secretType   = reflect.TypeFor[Secret]()
 	durationType = reflect.TypeFor[Duration]()
+	exprType     = reflect.TypeFor[Expr]()
 )
 
 // decode fills v from n, reporting unknown keys and wrong kinds at their
@@ -570,6 +577,13 @@ func (p *parser) decode(n *yaml.Node, v reflect.Value, path string) {
 			}
 		}
 		v.Set(reflect.ValueOf(s))
+		return
+	case v.Type() == exprType:
+		if n.Kind != yaml.ScalarNode {
+			p.errorf(n, "want an expression (see docs/mapping.md), not a %s", map[yaml.Kind]string{yaml.MappingNode: "mapping", yaml.SequenceNode: "list"}[n.Kind])
+			return
+		}
+		v.Set(reflect.ValueOf(Expr{Node: n}))
 		return
 	case v.Type() == durationType:
 		var d Duration
@@ -805,6 +819,8 @@ func (p *parser) check(h *Hub) {
 	p.checkGaps(h, node)
 	p.checkScanPoints(h, node)
 	p.checkServe(h, node)
+	p.checkActions(h, node)
+	p.checkOutbox(h, node)
 	if h.Intake.Listen == "" {
 		h.Intake.Listen = "127.0.0.1:8080"
 	}
@@ -897,6 +913,9 @@ func (h *Hub) Resolve() error {
 	}
 	for i := range h.Notifiers {
 		add(h.Notifiers[i].Resolve())
+	}
+	for i := range h.Actions {
+		add(h.Actions[i].Resolve())
 	}
 	return errs.orNil()
 }

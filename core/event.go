@@ -37,6 +37,9 @@ var eventTypes = map[EventType]bool{
 	Ship: true, Move: true, Hold: true, Release: true, Reverse: true, Adjust: true,
 }
 
+// Valid reports whether t is one of the event types.
+func (t EventType) Valid() bool { return eventTypes[t] }
+
 // LotRef identifies a lot. Lot identity is the pair (item, lot): lot L100 of
 // SUGAR and lot L100 of SALT are different lots. Both parts are compared
 // exactly as stored; normalising them is a mapping's job.

@@ -60,6 +60,10 @@ type Ingester struct {
 	// Placeholders are the lot numbers refused as placeholders; nil is
 	// DefaultLotPlaceholders (hub.yaml lots: placeholders:).
 	Placeholders *LotPlaceholders
+	// Actions, when set, decides which outbox actions the events stored
+	// for the first time set off; they are written in the events'
+	// transaction (hub.yaml actions:, package outbox).
+	Actions Actions
 
 	lots LotCache
 }
@@ -270,6 +274,9 @@ type PreparedEvent struct {
 	Hash  string
 	Body  []byte
 	Time  time.Time
+	// Source is the input's source (Input.Source), for Actions; events
+	// of source records name their connector in Event.Source.
+	Source string
 }
 
 // Prepare derives the hash, body and time of a valid event.
@@ -360,7 +367,9 @@ func (in *Ingester) prepare(inputs []Input) preparedBatch {
 			b.quarantinedAt = append(b.quarantinedAt, i)
 			continue
 		}
-		b.events = append(b.events, Prepare(ev))
+		p := Prepare(ev)
+		p.Source = inp.Source
+		b.events = append(b.events, p)
 	}
 	return b
 }
@@ -375,6 +384,7 @@ func (in *Ingester) apply(ctx context.Context, b preparedBatch) (IngestStats, er
 		}
 		st.New, st.Superseded, st.Unchanged, st.Outcomes = s.New, s.Superseded, s.Unchanged, s.Outcomes
 		c.Quarantine = b.quarantine
+		c.Outbox = in.trigger(b.events, s.Outcomes, now)
 		return tx.Write(ctx, c)
 	})
 	if err != nil {
@@ -382,6 +392,26 @@ func (in *Ingester) apply(ctx context.Context, b preparedBatch) (IngestStats, er
 		return IngestStats{}, fmt.Errorf("ingest batch ending at %s line %d: %w", b.last.Source, b.last.Line, err)
 	}
 	return st, nil
+}
+
+// trigger asks Actions which actions the events stored for the first time
+// (outcomes[i] is OutcomeNew) set off.
+func (in *Ingester) trigger(events []PreparedEvent, outcomes []string, now time.Time) []OutboxAction {
+	if in.Actions == nil {
+		return nil
+	}
+	var out []OutboxAction
+	for i, p := range events {
+		if i >= len(outcomes) || outcomes[i] != OutcomeNew {
+			continue
+		}
+		src := p.Source // an input's source, whatever the event says
+		if src == "" && p.Event.Source != nil {
+			src = "connector:" + p.Event.Source.Connector
+		}
+		out = append(out, in.Actions.Trigger(Trigger{Event: p.Event, Body: p.Body, Source: src, Now: now})...)
+	}
+	return out
 }
 
 func quarantineKey(source string, raw []byte) string {

@@ -23,6 +23,21 @@ type LotStatus struct {
 	// a later event's value replacing an earlier one's.
 	Attributes map[string]any `json:"attributes,omitempty"`
 	Events     []EventEntry   `json:"events"`
+	// ERPDocuments are the outbox actions the lot's events set off (the
+	// ERP's side of the genealogy: a goods receipt's material document),
+	// oldest first.
+	ERPDocuments []ERPDocument `json:"erp_documents,omitempty"`
+}
+
+// ERPDocument is an outbox action of one of a lot's events, and the
+// document it made in the ERP once delivered.
+type ERPDocument struct {
+	Event    string      `json:"event"`
+	Action   string      `json:"action"`
+	Outbox   int64       `json:"outbox_id"`
+	State    OutboxState `json:"state"`
+	Document string      `json:"document,omitempty"`
+	Error    string      `json:"error,omitempty"`
 }
 
 // HoldEntry is one hold or release of the lot.
@@ -121,6 +136,22 @@ func (q *Queries) Lot(ctx context.Context, ref LotRef) (*LotStatus, error) {
 		}
 	}
 	sort.SliceStable(st.Events, func(i, j int) bool { return st.Events[i].Time < st.Events[j].Time })
+	ids := make([]string, 0, len(st.Events))
+	for _, e := range st.Events {
+		ids = append(ids, e.ID)
+	}
+	acts, err := q.Store.Outbox(ctx, OutboxFilter{EventIDs: ids})
+	if err != nil {
+		return nil, err
+	}
+	for i := len(acts) - 1; i >= 0; i-- {
+		a := acts[i]
+		d := ERPDocument{Event: a.EventID, Action: a.Action, Outbox: a.ID, State: a.State, Document: a.Document}
+		if a.State != OutboxDelivered {
+			d.Error = a.LastError
+		}
+		st.ERPDocuments = append(st.ERPDocuments, d)
+	}
 	return st, nil
 }
 

@@ -346,6 +346,7 @@ func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID str
 		st.Read = len(all) // the mapped events and the reversals written for dropped ones
 		st.New, st.Superseded, st.Unchanged = s.New, s.Superseded, s.Unchanged
 		c.Quarantine = quarantine
+		c.Outbox = in.trigger(all, s.Outcomes, now)
 		c.Raw = raws
 		c.ResolvedKeys = resolvedKeys
 		if err := tx.Write(ctx, c); err != nil {

@@ -157,6 +157,8 @@ type Store interface {
 	EventVersions(ctx context.Context, p EventVersionsParams) ([]EventRow, error)
 	// Users, their API tokens and web sessions (user.go).
 	UserStore
+	// OutboxStore keeps the actions events set off (outbox.go).
+	OutboxStore
 
 	// SchemaVersion returns the version of the applied schema.
 	SchemaVersion(ctx context.Context) (int, error)
@@ -327,6 +329,9 @@ type Changes struct {
 	// the record's current version; known content is made current again
 	// and gets the new Mapping and Events.
 	Raw []RawRecord
+	// Outbox are the actions the batch's new events set off, written
+	// with them; an action whose Key is stored already is left alone.
+	Outbox []OutboxAction
 }
 
 // LotRow is a lot with its id.

@@ -119,6 +119,9 @@ var _ core.Alerter = (*Router)(nil)
 // Text is the one-paragraph message of an alert.
 func Text(a core.Alert) string {
 	g := a.Gap
+	if g.Kind == "outbox_failed" { // an action the outbox cannot deliver (package outbox)
+		return fmt.Sprintf("ERP write-back %s is stuck (%s/%s): %s. Failing since %s.", g.ID, g.Item, g.Lot, g.Detail, g.Since)
+	}
 	what := g.Kind
 	if g.Item != "" {
 		what += " " + g.Item + "/" + g.Lot

@@ -143,6 +143,9 @@ type Runner struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Progress, when not nil, is called after each committed batch.
 	Progress func(Progress)
+	// Actions decides which outbox actions a sync's events set off
+	// (outbox.NewPlanner of the configuration); nil: none.
+	Actions core.Actions
 
 	mu      sync.Mutex
 	running map[string]bool
@@ -343,6 +346,7 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 	r.ing.Store = r.Store
 	r.ing.Now = r.Now
 	r.ing.Placeholders = r.Config.LotPlaceholders()
+	r.ing.Actions = r.Actions
 	// The connector reads and the mapping runs one batch ahead of the
 	// commits, on another core: a sync costs about its commits alone.
 	// Batches still commit one at a time, in order, each with the position

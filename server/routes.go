@@ -111,6 +111,9 @@ func (s *Server) registerRoutes() {
 		perm("GET /v1/cursors/{connector}", core.PermRead, s.cursor),
 		perm("DELETE /v1/cursors/{connector}", core.PermIntegrate, s.resetCursor),
 		perm("POST /v1/connectors/{connector}/sync", core.PermIntegrate, s.syncNow),
+		perm("GET /v1/outbox", core.PermRead, s.outboxList),
+		perm("GET /v1/outbox/{id}", core.PermRead, s.outboxShow),
+		perm("POST /v1/outbox/{id}/{action}", core.PermIntegrate, s.outboxAction),
 
 		perm("GET /v1/users", core.PermAdmin, s.listUsers),
 		perm("POST /v1/users", core.PermAdmin, s.addUser),

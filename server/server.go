@@ -35,6 +35,7 @@ import (
 	"github.com/lothub/lothub/core/store/asof"
 	"github.com/lothub/lothub/intake"
 	"github.com/lothub/lothub/mapping"
+	"github.com/lothub/lothub/outbox"
 	"github.com/lothub/lothub/runner"
 	"github.com/lothub/lothub/sdk"
 )
@@ -168,7 +169,7 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 		metrics = NewMetrics()
 	}
 	s := &Server{store: store, cfg: cfg, plugins: plugins, log: log, metrics: metrics,
-		ing: core.Ingester{Store: store, Placeholders: cfg.LotPlaceholders()}, webhooks: map[string]*webhookTarget{},
+		ing: core.Ingester{Store: store, Placeholders: cfg.LotPlaceholders(), Actions: outbox.NewPlanner(cfg)}, webhooks: map[string]*webhookTarget{},
 		asOf: make(chan struct{}, 1)}
 	s.mux = http.NewServeMux()
 	s.users = &access.Users{Store: store, Session: access.SessionPolicy{

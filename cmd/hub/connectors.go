@@ -15,6 +15,7 @@ import (
 	"github.com/lothub/lothub/config"
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/internal/bulkgc"
+	"github.com/lothub/lothub/outbox"
 	"github.com/lothub/lothub/runner"
 	"github.com/lothub/lothub/sdk"
 )
@@ -118,7 +119,7 @@ events, the gap rules are evaluated after it (--evaluate=false to skip).`,
 				}
 			}
 			return a.withStore(cmd.Context(), func(s core.Store) error {
-				r := &runner.Runner{Store: s, Config: h, Plugins: a.plugins(h), Logger: a.logger()}
+				r := &runner.Runner{Store: s, Config: h, Plugins: a.plugins(h), Logger: a.logger(), Actions: outbox.NewPlanner(h)}
 				bar := newProgress(a.stderr, args[0])
 				r.Progress = bar.update
 				run, err := r.Sync(cmd.Context(), args[0], "manual")

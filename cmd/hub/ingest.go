@@ -87,7 +87,7 @@ func (a *app) ingestEvents(ctx context.Context, events string, asJSON bool) erro
 		r = f
 	}
 	return a.withStore(ctx, func(s core.Store) error {
-		in := core.Ingester{Store: s, Placeholders: a.lotPlaceholders()}
+		in := core.Ingester{Store: s, Placeholders: a.lotPlaceholders(), Actions: a.actions()}
 		st, err := in.IngestJSONL(ctx, r, events)
 		// Even after an error: the batches before it are committed.
 		a.evaluateIfDue(ctx, s, nil)
@@ -118,7 +118,7 @@ func (a *app) ingestRecords(ctx context.Context, mappingFile, kind, source strin
 		return core.Errorf(core.EINVALID, "mapping %s does not map kind %q (it maps %v): give one of those with --kind", mappingFile, kind, m.Kinds())
 	}
 	return a.withStore(ctx, func(s core.Store) error {
-		ing := &core.Ingester{Store: s, Placeholders: a.lotPlaceholders()}
+		ing := &core.Ingester{Store: s, Placeholders: a.lotPlaceholders(), Actions: a.actions()}
 		var total core.RecordStats
 		for _, name := range files {
 			st, err := a.ingestRecordFile(ctx, ing, m, kind, source, name)

@@ -18,7 +18,7 @@ import (
 func (a *app) ingestEPCIS(ctx context.Context, files []string, asJSON bool) error {
 	opt := epcis.Options{GTINItems: a.epcisConfig().GTINItems}
 	return a.withStore(ctx, func(s core.Store) error {
-		ing := &core.Ingester{Store: s, Placeholders: a.lotPlaceholders()}
+		ing := &core.Ingester{Store: s, Placeholders: a.lotPlaceholders(), Actions: a.actions()}
 		var total core.RecordStats
 		for _, name := range files {
 			st, err := a.captureFile(ctx, ing, name, opt)

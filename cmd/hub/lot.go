@@ -71,6 +71,14 @@ func (a *app) lotCommand() *cobra.Command {
 					}
 					t.flush()
 				}
+				if len(st.ERPDocuments) > 0 {
+					fmt.Fprintln(w, "\nERP documents (hub outbox show ID)")
+					t := newTable(w, "  EVENT", "ACTION", "OUTBOX", "STATE", "DOCUMENT / ERROR")
+					for _, d := range st.ERPDocuments {
+						t.row("  "+d.Event, d.Action, fmt.Sprint(d.Outbox), string(d.State), d.Document+d.Error)
+					}
+					t.flush()
+				}
 				fmt.Fprintln(w, "\nHistory")
 				t = newTable(w, "  TIME", "EVENT", "STATUS", "WHAT")
 				for _, e := range st.Events {

@@ -176,6 +176,8 @@ postgres:// URL.`,
 		a.exportCommand(),
 		a.userCommand(),
 		a.tokenCommand(),
+		a.outboxCommand(),
+		a.actionCommand(),
 	)
 	root.AddCommand(a.holdCommands()...)
 	root.SetHelpCommand(helpCommand(root))

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/outbox"
 	"github.com/lothub/lothub/runner"
 	"github.com/lothub/lothub/server"
 )
@@ -31,12 +32,16 @@ schedules (never two of one connector at once), and an HTTP server with
        /v1/lots/{item}/{lot}, /v1/gaps, /v1/runs   (read; the CLI's --json shapes)
   GET  /login, POST /login, POST /logout            the web UI's sign-in
   GET  /v1/openapi.json            the OpenAPI 3.1 document of the whole API
+  GET  /v1/outbox, /v1/outbox/{id}; POST /v1/outbox/{id}/retry|cancel
   GET  /v1/health, /metrics (Prometheus)
 
 Every route but health, metrics, the OpenAPI document, sign-in and webhooks
 needs a user's token (hub token create), an intake token (admin) or a web
 session, and the role the route needs (docs/security.md). With --tls-cert and
 --tls-key (or serve.tls in the configuration) it serves HTTPS.
+
+and the outbox worker, which delivers the actions events set off in the ERP
+(hub.yaml actions:, docs/actions.md).
 
 See docs/operations.md for the configuration file.`,
 		Args: exactArgs(0, "no arguments"),
@@ -68,7 +73,7 @@ See docs/operations.md for the configuration file.`,
 				log := a.logger()
 				plugins := a.plugins(h)
 				metrics := server.NewMetrics()
-				r := &runner.Runner{Store: s, Config: h, Plugins: plugins, Logger: log}
+				r := &runner.Runner{Store: s, Config: h, Plugins: plugins, Logger: log, Actions: outbox.NewPlanner(h)}
 				sched := &runner.Scheduler{Runner: r, OnRun: func(run core.Run, _ error) {
 					if run.ID != 0 {
 						metrics.ObserveRun(run)
@@ -86,6 +91,16 @@ See docs/operations.md for the configuration file.`,
 				// One monitor for the whole process: its notifiers remember
 				// what they delivered, so an alert goes out once.
 				srv.Monitor.Alerts = alerter(h, log)
+				// The outbox worker: delivers the actions events set off
+				// (docs/actions.md). Several hubs on one PostgreSQL database
+				// each run one; FOR UPDATE SKIP LOCKED gives each action to
+				// one of them.
+				if len(h.Actions) > 0 {
+					w := a.outboxWorker(s, h)
+					done := make(chan struct{})
+					go func() { defer close(done); w.Run(ctx) }()
+					defer func() { <-done }()
+				}
 				evaluate := func(why string) { <-srv.EvaluateGaps(why) }
 				// Whether events wait for the gap rules is read from the
 				// store (core.Monitor.Due), not from what a run reports:

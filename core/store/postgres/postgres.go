@@ -830,6 +830,7 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 				position = coalesce(excluded.position, r.position), mapping = excluded.mapping, events = excluded.events`,
 			sources, kinds, ids, hashes, payloads, positions, received, mappings, events, ords)
 	}
+	queueOutbox(w, c.Outbox)
 	return w.flush()
 }
 

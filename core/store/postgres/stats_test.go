@@ -123,6 +123,7 @@ func TestMigrationAnalysesAStoreWithData(t *testing.T) {
 		`DROP INDEX quarantine_open`,
 		`ALTER TABLE quarantine DROP COLUMN resolve_reason`,
 		`DROP TABLE sessions, api_tokens, users`, // 0014
+		`DROP TABLE outbox`,                      // 0015
 	} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatal(err)

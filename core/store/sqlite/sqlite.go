@@ -485,6 +485,9 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			return fmt.Errorf("resolve quarantine: %w", err)
 		}
 	}
+	if err := t.writeOutbox(ctx, c.Outbox); err != nil {
+		return err
+	}
 	return t.archive(ctx, c.Raw)
 }
 
