@@ -629,6 +629,16 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		t.written[table] += n
 	}
 	w := &writer{ctx: ctx, tx: t.tx}
+	// Writers are serialised (ingestLock), so the batch's versions are
+	// the rows after the largest seq now: the batch's audit entry names
+	// them by that range (read again after the insert, as the sequence
+	// may have skipped values).
+	var before int64
+	if len(c.NewVersions) > 0 {
+		if err := t.tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM events`).Scan(&before); err != nil {
+			return fmt.Errorf("read the last event seq: %w", err)
+		}
+	}
 	if n := len(c.StatusUpdates); n > 0 {
 		seqs, statuses := make([]int64, n), make([]string, n)
 		for i, u := range c.StatusUpdates {
@@ -830,7 +840,17 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 				position = coalesce(excluded.position, r.position), mapping = excluded.mapping, events = excluded.events`,
 			sources, kinds, ids, hashes, payloads, positions, received, mappings, events, ords)
 	}
-	return w.flush()
+	if err := w.flush(); err != nil {
+		return err
+	}
+	if len(c.NewVersions) > 0 {
+		var last int64
+		if err := t.tx.QueryRow(ctx, `SELECT max(seq) FROM events`).Scan(&last); err != nil {
+			return fmt.Errorf("read the batch's last event seq: %w", err)
+		}
+		c.Written = core.WrittenEvents{First: before + 1, Last: last}
+	}
+	return nil
 }
 
 // pgTextArray writes ids as a PostgreSQL array literal, so that a batch of

@@ -394,6 +394,15 @@ func nullString(v string) any {
 
 func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 	tx := t.tx
+	// One writer at a time, and a new row's seq is the largest so far
+	// plus one: the batch's versions get the seqs after the largest now.
+	var before int64
+	if len(c.NewVersions) > 0 {
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM events`).Scan(&before); err != nil {
+			return fmt.Errorf("read the last event seq: %w", err)
+		}
+		c.Written = core.WrittenEvents{First: before + 1, Last: before + int64(len(c.NewVersions))}
+	}
 	err := errors.Join(
 		exec(ctx, tx, "update event status", `UPDATE events SET status = ? WHERE seq = ?`, c.StatusUpdates,
 			func(u core.StatusUpdate) []any { return []any{string(u.Status), u.Seq} }),
