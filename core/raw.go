@@ -56,6 +56,11 @@ type RawFilter struct {
 	Limit    int       // 0 for no limit
 	// RecordPrefix: only records whose id starts with it ("" for all).
 	RecordPrefix string
+	// Before: received before it; zero for all.
+	Before time.Time
+	// AllVersions: every archived content of a record, not only its
+	// current one (hub archive export).
+	AllVersions bool
 }
 
 // PrefixEnd returns the smallest string greater than every string that

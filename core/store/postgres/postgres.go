@@ -1176,12 +1176,17 @@ func (s *DB) RawRecords(ctx context.Context, f core.RawFilter) ([]core.RawRecord
 	if kinds == nil {
 		kinds = []string{}
 	}
+	current := "current" // a condition of its own: the partial index on current rows serves it
+	if f.AllVersions {
+		current = "true"
+	}
 	rows, err := s.pool.Query(ctx, `SELECT seq, source, kind, record_id, hash, payload, position, received_at, mapping, events
 		FROM raw_records
-		WHERE current AND seq > $1 AND ($2 = '' OR source = $2) AND received_at >= $3
+		WHERE `+current+` AND seq > $1 AND ($2 = '' OR source = $2) AND received_at >= $3
 			AND (cardinality($4::text[]) = 0 OR kind = ANY($4::text[]))
 			AND ($6 = '' OR record_id >= $6 AND record_id < $7)
-		ORDER BY seq LIMIT $5`, f.AfterSeq, f.Source, since, kinds, limit, f.RecordPrefix, core.PrefixEnd(f.RecordPrefix))
+			AND ($8::bigint = 0 OR received_at < $8)
+		ORDER BY seq LIMIT $5`, f.AfterSeq, f.Source, since, kinds, limit, f.RecordPrefix, core.PrefixEnd(f.RecordPrefix), optMicros(f.Before))
 	if err != nil {
 		return nil, fmt.Errorf("read raw records: %w", err)
 	}

@@ -802,14 +802,19 @@ func (s *DB) RawRecords(ctx context.Context, f core.RawFilter) ([]core.RawRecord
 	if kinds == nil {
 		kinds = []string{}
 	}
+	current := "current = 1" // a condition of its own: the partial index on current rows serves it
+	if f.AllVersions {
+		current = "1"
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT seq, source, kind, record_id, hash, payload, position, received_at, mapping, events
 		FROM raw_records
-		WHERE current = 1 AND seq > ? AND (? = '' OR source = ?) AND received_at >= ?
+		WHERE `+current+` AND seq > ? AND (? = '' OR source = ?) AND received_at >= ?
 			AND (? = '[]' OR kind IN (SELECT value FROM json_each(?)))
 			AND (? = '' OR record_id >= ? AND record_id < ?)
+			AND (? = 0 OR received_at < ?)
 		ORDER BY seq LIMIT ?`,
 		f.AfterSeq, f.Source, f.Source, since, jsonList(kinds), jsonList(kinds),
-		f.RecordPrefix, f.RecordPrefix, core.PrefixEnd(f.RecordPrefix), limit)
+		f.RecordPrefix, f.RecordPrefix, core.PrefixEnd(f.RecordPrefix), optMicros(f.Before), optMicros(f.Before), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read raw records: %w", err)
 	}
