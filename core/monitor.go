@@ -826,17 +826,20 @@ func (m *Monitor) Confirm(ctx context.Context, p ConfirmParams) (*GapDetail, err
 	if strings.TrimSpace(p.By) == "" {
 		return nil, Errorf(EINVALID, "confirm %s: say who you are (--by USER): the history and the event record it", FormatGapID(p.ID))
 	}
-	if strings.TrimSpace(p.Note) == "" {
-		return nil, Errorf(EINVALID, "confirm %s: a reason is required (--note \"...\": why, and on what evidence): it is recorded in the audit trail, and an auditor will ask", FormatGapID(p.ID))
-	}
 	e, err := m.get(ctx, p.ID)
 	if err != nil {
 		return nil, err
 	}
 	now := m.now()
+	if e.Status.Closed() {
+		return nil, Errorf(ECONFLICT, "gap %s is already %s: nothing to confirm", e.GapID(), e.Status)
+	}
 	events, err := m.confirmEvents(ctx, e, p, now)
 	if err != nil {
 		return nil, err
+	}
+	if strings.TrimSpace(p.Note) == "" {
+		return nil, Errorf(EINVALID, "confirm %s: a reason is required (--note \"...\": why, and on what evidence): it is recorded in the audit trail, and an auditor will ask", FormatGapID(p.ID))
 	}
 	var ids []string
 	for _, ev := range events {

@@ -221,6 +221,39 @@ var auditCases = []auditCase{
 		}
 		h.equal("nothing recorded for refused actions", actions(h.auditLog(core.AuditFilter{})), []string{core.AuditIngest, core.AuditStarted})
 	}},
+	{"GapDecisions", func(h *harness, db Database) {
+		c := newClock("2026-03-10T00:00:00Z")
+		m := h.monitor(c, core.DefaultGapRules())
+		h.ingest(recv("r1", "FLOUR", "F-A", 100, "V", "X"), produce("p1", "WO-1", "DOUGH", "D-1", 50), produce("p2", "WO-2", "DOUGH", "D-2", 5))
+		h.evaluate(m)
+		ev := h.auditLog(core.AuditFilter{Action: core.AuditGapsEvaluated})
+		if len(ev) != 1 || ev[0].Actor != core.SystemActor || !strings.Contains(string(ev[0].Details), `"opened":["GAP-1","GAP-2"]`) {
+			h.t.Fatalf("evaluation entries = %+v, want one by the hub opening GAP-1 and GAP-2", ev)
+		}
+		q, _ := core.ParseLotQty("FLOUR/F-A:40:KG")
+		if _, err := m.Confirm(h.ctx, core.ConfirmParams{ID: 1, Consumed: []core.LotQty{q}, By: "ana"}); core.ErrorCode(err) != core.EINVALID || !strings.Contains(err.Error(), "reason") {
+			h.t.Errorf("confirm without a reason: %v, want EINVALID naming the reason", err)
+		}
+		if _, err := m.Confirm(h.ctx, core.ConfirmParams{ID: 1, Consumed: []core.LotQty{q}, By: "ana", Note: "batch record BR-118"}); err != nil {
+			h.t.Fatal(err)
+		}
+		if _, err := m.Waive(h.ctx, 2, "ana", ""); core.ErrorCode(err) != core.EINVALID {
+			h.t.Errorf("waive without a reason: %v, want EINVALID", err)
+		}
+		if _, err := m.Waive(h.ctx, 2, "ana", "trial run, scrapped"); err != nil {
+			h.t.Fatal(err)
+		}
+		got := h.auditLog(core.AuditFilter{Action: "gap."})
+		h.equal("decisions", actions(got), []string{core.AuditGapWaived, core.AuditGapConfirmed})
+		h.equal("objects", []string{got[0].Object, got[1].Object}, []string{"gap:GAP-2", "gap:GAP-1"})
+		h.equal("reasons", []string{got[0].Reason, got[1].Reason}, []string{"trial run, scrapped", "batch record BR-118"})
+		if got[1].Events == nil || got[1].Events.Count != 1 {
+			h.t.Errorf("the confirmation's entry covers its consume event: %+v", got[1].Events)
+		}
+		if v := h.verify(nil); !v.OK {
+			h.t.Fatalf("verify: %+v", v.Problems)
+		}
+	}},
 	{"TamperEditedEntry", func(h *harness, db Database) {
 		h.auditPlant()
 		seq := h.entrySeq(core.AuditHoldPlaced)
