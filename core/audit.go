@@ -360,3 +360,54 @@ func storable(s string) string {
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
+
+// AuditLogParams selects what hub audit log and GET /v1/audit list: the
+// filter, and a lot whose entries are wanted (its own: holds; and those of
+// the batches that wrote its events).
+type AuditLogParams struct {
+	AuditFilter
+	Lot *LotRef
+}
+
+// AuditPage is a page of the audit log, newest first. Next, when not 0,
+// is the Before of the next page.
+type AuditPage struct {
+	Entries []AuditEntry `json:"entries"`
+	Next    int64        `json:"next_before,omitempty"`
+}
+
+// AuditLog lists the entries p selects. ENOTFOUND for an unknown lot.
+func (q *Queries) AuditLog(ctx context.Context, p AuditLogParams) (*AuditPage, error) {
+	f := p.AuditFilter
+	if p.Lot != nil {
+		id, err := q.findLot(ctx, *p.Lot)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := q.Store.LotEvents(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		f.Objects = append(f.Objects, "lot:"+p.Lot.String())
+		for _, r := range rows {
+			f.EventSeqs = append(f.EventSeqs, r.Seq)
+		}
+	}
+	limit := f.Limit
+	if limit > 0 {
+		f.Limit = limit + 1 // one more: is there a next page?
+	}
+	es, err := q.Store.AuditLog(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	page := &AuditPage{Entries: es}
+	if limit > 0 && len(es) > limit {
+		page.Entries = es[:limit]
+		page.Next = es[limit-1].Seq
+	}
+	if page.Entries == nil {
+		page.Entries = []AuditEntry{}
+	}
+	return page, nil
+}
