@@ -377,8 +377,7 @@ func (in *Ingester) apply(ctx context.Context, b preparedBatch) (IngestStats, er
 		st.New, st.Superseded, st.Unchanged, st.Outcomes = s.New, s.Superseded, s.Unchanged, s.Outcomes
 		c.Quarantine = b.quarantine
 		return WriteAudited(ctx, tx, c, AuditEntry{Action: AuditIngest, Object: "source:" + b.last.Source},
-			map[string]any{"source": b.last.Source, "read": st.Read, "new": st.New, "superseded_count": st.Superseded,
-				"unchanged": st.Unchanged, "quarantined_count": st.Quarantined, "lines": lineRange(b)})
+			map[string]any{"source": b.last.Source, "read": st.Read, "new": st.New, "unchanged": st.Unchanged, "lines": lineRange(b)})
 	})
 	if err != nil {
 		in.lots.Reset() // lots created by the failed transaction are gone

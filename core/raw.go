@@ -369,8 +369,7 @@ func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID str
 			source = recs[0].Raw.Source
 		}
 		d := map[string]any{"source": source, "records": len(recs), "read": st.Read, "new": st.New,
-			"superseded_count": st.Superseded, "unchanged": st.Unchanged, "skipped": st.Skipped,
-			"reversed_dropped": st.Reversed, "restored_count": st.Restored, "quarantined_count": len(quarantine)}
+			"unchanged": st.Unchanged, "skipped": st.Skipped, "dropped_reversed": st.Reversed}
 		if len(recs) > 0 {
 			d["records_range"] = [2]string{recs[0].Raw.RecordID, recs[len(recs)-1].Raw.RecordID}
 		}
