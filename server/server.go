@@ -164,6 +164,7 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 	mux.HandleFunc("GET /v1/balance/{item}/{lot}", s.authed(s.balance))
 	mux.HandleFunc("GET /v1/balance/order/{order}", s.authed(s.orderBalance))
 	mux.HandleFunc("GET /v1/runs", s.authed(s.runs))
+	mux.HandleFunc("GET /v1/audit", s.authed(s.audit))
 	mux.HandleFunc("GET /v1/reports/lot", s.authed(s.reportLot))
 	mux.HandleFunc("GET /v1/reports/recall", s.authed(s.reportRecall))
 	mux.HandleFunc("GET /v1/reports/fsma204", s.authed(s.reportFSMA))
@@ -286,7 +287,8 @@ func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if name, ok := s.token(r); ok {
 			r.Header.Set("X-Lothub-Token-Name", name)
-			h(w, r)
+			// What the request changes is recorded under its token.
+			h(w, r.WithContext(core.WithActor(r.Context(), core.Actor{Kind: "token", Name: name})))
 			return
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="lothub"`)
@@ -577,7 +579,8 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := &intake.Pipeline{Ingester: &s.ing, Mapping: t.mapping, Source: name}
-	st, err := p.Ingest(r.Context(), inputs, nil)
+	// The connector accepted the signature: it is the actor.
+	st, err := p.Ingest(core.WithActor(r.Context(), core.ConnectorActor(name)), inputs, nil)
 	if err != nil {
 		s.fail(w, err)
 		return
