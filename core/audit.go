@@ -411,3 +411,32 @@ func (q *Queries) AuditLog(ctx context.Context, p AuditLogParams) (*AuditPage, e
 	}
 	return page, nil
 }
+
+// RecordConfig appends a config.loaded entry for object (a connector: its
+// settings and mapping) when hash differs from the last one recorded for
+// it: what hub sync and hub serve do as they start, so that the trail says
+// which configuration produced which batches. It reports whether it
+// appended.
+func RecordConfig(ctx context.Context, s Store, object, hash string, details map[string]any) (bool, error) {
+	last, err := s.AuditLog(ctx, AuditFilter{Action: AuditConfigLoaded, Objects: []string{object}, Limit: 1})
+	if err != nil {
+		return false, err
+	}
+	d := map[string]any{}
+	for k, v := range details {
+		d[k] = v
+	}
+	if len(last) > 0 {
+		var prev struct {
+			Hash string `json:"hash"`
+		}
+		_ = json.Unmarshal(last[0].Details, &prev)
+		if prev.Hash == hash {
+			return false, nil
+		}
+		d["previous_hash"] = prev.Hash
+	}
+	d["hash"] = hash
+	_, err = s.Audit(ctx, AuditEntry{Action: AuditConfigLoaded, Object: object, Details: MustJSON(d)})
+	return err == nil, err
+}
