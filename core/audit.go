@@ -200,32 +200,47 @@ func MustJSON(v any) json.RawMessage {
 
 // EventDigest is the digest of a change's event rows that its entry
 // carries: SHA-256 over each row's id, version, content hash, type, event
-// time and time seen (microseconds) and the SHA-256 of its stored body, in
-// (id, version) order. The rows' status is not covered: it is derived, and
-// later changes (a supersession, a reversal) change it.
+// time and time seen (Unix microseconds) and its stored body, each field
+// length-prefixed as in AuditEncode, rows in (id, version) order. The
+// rows' status is not covered: it is derived, and later changes (a
+// supersession, a reversal) change it.
 func EventDigest(rows []EventRow) string {
-	sorted := slices.Clone(rows)
-	slices.SortFunc(sorted, func(a, b EventRow) int {
-		if c := strings.Compare(a.ID, b.ID); c != 0 {
+	order := make([]int32, len(rows))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		if c := strings.Compare(rows[a].ID, rows[b].ID); c != 0 {
 			return c
 		}
-		return a.Version - b.Version
+		return rows[a].Version - rows[b].Version
 	})
 	h := sha256.New()
-	var b []byte
-	for _, r := range sorted {
-		body := sha256.Sum256(r.Body)
+	b := make([]byte, 0, 256)
+	num := make([]byte, 0, 20)
+	for _, i := range order {
+		r := &rows[i]
 		b = b[:0]
 		b = field(b, r.ID)
-		b = field(b, strconv.Itoa(r.Version))
+		b = fieldBytes(b, strconv.AppendInt(num[:0], int64(r.Version), 10))
 		b = field(b, r.Hash)
 		b = field(b, string(r.Type))
-		b = field(b, strconv.FormatInt(r.Time.UnixMicro(), 10))
-		b = field(b, strconv.FormatInt(r.SeenAt.UnixMicro(), 10))
-		b = field(b, hex.EncodeToString(body[:]))
+		b = fieldBytes(b, strconv.AppendInt(num[:0], r.Time.UnixMicro(), 10))
+		b = fieldBytes(b, strconv.AppendInt(num[:0], r.SeenAt.UnixMicro(), 10))
+		b = strconv.AppendInt(b, int64(len(r.Body)), 10)
+		b = append(b, ':')
 		h.Write(b)
+		h.Write(r.Body)
+		h.Write([]byte{'\n'})
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+func fieldBytes(b, v []byte) []byte {
+	b = strconv.AppendInt(b, int64(len(v)), 10)
+	b = append(b, ':')
+	b = append(b, v...)
+	return append(b, '\n')
 }
 
 // WrittenEvents is the range of store seqs a Write gave to the new
@@ -278,10 +293,6 @@ func changeDetails(c *Changes, d map[string]any) {
 		return
 	}
 	var superseded, reversed, restored []string
-	newIDs := map[string]bool{}
-	for _, r := range c.NewVersions {
-		newIDs[r.ID] = true
-	}
 	for _, u := range c.StatusUpdates {
 		switch {
 		case u.Status == Superseded && u.ID != "":
