@@ -44,9 +44,12 @@ type AuditVerification struct {
 	Events  int64 `json:"events_checked"`
 	// EventsBefore: event rows up to this seq were stored before the
 	// trail began (or their entries were pruned): no entry covers them.
-	EventsBefore int64          `json:"events_before"`
-	Head         AuditHead      `json:"head"`
-	Problems     []AuditProblem `json:"problems"`
+	EventsBefore int64     `json:"events_before"`
+	Head         AuditHead `json:"head"`
+	// HeadPruned: the head given (--head) lies in a range pruned after a
+	// verified export: check it against that export.
+	HeadPruned bool           `json:"head_pruned,omitempty"`
+	Problems   []AuditProblem `json:"problems"`
 	// More counts problems found beyond the ones listed.
 	More int `json:"more_problems,omitempty"`
 }
@@ -140,11 +143,14 @@ func VerifyAudit(ctx context.Context, s Store, want *AuditHead) (*AuditVerificat
 	}
 	// The start: entry 1, or the entry after a pruned range that a
 	// checkpoint names.
+	var prunedThrough int64
+	var prunedHash string
 	if prev != nil && first.Seq != 1 {
 		ok := false
 		for _, c := range checkpoints {
 			if c.PrunedThrough == first.Seq-1 && c.PrunedLastHash == first.PrevHash {
 				ok = true
+				prunedThrough, prunedHash = c.PrunedThrough, c.PrunedLastHash
 				if eventsBefore < c.EventsBefore {
 					eventsBefore = c.EventsBefore
 				}
@@ -180,6 +186,13 @@ func VerifyAudit(ctx context.Context, s Store, want *AuditHead) (*AuditVerificat
 		case want.Seq > last.Seq:
 			v.problem(AuditProblem{Seq: last.Seq + 1, Kind: "truncated",
 				Detail: fmt.Sprintf("the head you recorded is entry %d, but the trail ends at entry %d: entries were cut from the end", want.Seq, last.Seq)})
+		case wantHash == "" && want.Seq < first.Seq && prunedThrough >= want.Seq:
+			// Pruned after a verified export: the export holds it.
+			v.HeadPruned = true
+			if want.Seq == prunedThrough && want.Hash != prunedHash {
+				v.problem(AuditProblem{Seq: want.Seq, Kind: "edited",
+					Detail: fmt.Sprintf("entry %d's hash is %s as the checkpoint records it, not %s as you recorded it", want.Seq, short(prunedHash), short(want.Hash))})
+			}
 		case wantHash == "":
 			v.problem(AuditProblem{Seq: want.Seq, Kind: "deleted", Detail: fmt.Sprintf("entry %d of the head you recorded is not in the trail", want.Seq)})
 		case wantHash != want.Hash:

@@ -150,6 +150,9 @@ it does not.`,
 					}
 				} else if v.OK {
 					fmt.Fprintf(a.stdout, "audit trail verified: %d entries, %d event rows; head %s\n", v.Entries, v.Events, v.Head)
+					if v.HeadPruned {
+						fmt.Fprintf(a.stdout, "the head you gave lies in a range pruned after a verified export (hub archive prune): check it against that export\n")
+					}
 					if v.EventsBefore > 0 {
 						fmt.Fprintf(a.stdout, "event rows up to seq %d were stored before the trail began (or their entries were pruned): no entry covers them\n", v.EventsBefore)
 					}

@@ -418,13 +418,15 @@ var auditCases = []auditCase{
 		if got := h.raw(core.RawFilter{AllVersions: true}); len(got) != 0 {
 			h.t.Errorf("raw records left: %d", len(got))
 		}
+		// A head recorded before the pruning lies in the pruned range.
+		if v := h.verify(&head.Through); !v.OK || !v.HeadPruned {
+			h.t.Errorf("verify with a head recorded before the pruning: %+v", v)
+		}
 		// Pruning again with the same export: the entries are gone.
 		if _, err := core.PruneArchive(h.ctx, h.s, bytes.NewReader(buf.Bytes()), "archive.jsonl"); core.ErrorCode(err) != core.ECONFLICT {
 			h.t.Errorf("prune twice: %v, want ECONFLICT", err)
 		}
 		// Deleting more from the start, without a checkpoint, is caught.
-		first := v.Entries
-		_ = first
 		db.Exec(h.t, fmt.Sprintf(`DELETE FROM audit_log WHERE seq = %d`, head.Through.Seq+1))
 		h.tampered("deleted after the pruned range", h.verify(nil), "deleted", head.Through.Seq+1, "")
 	}},
