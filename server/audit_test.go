@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -72,5 +73,21 @@ func TestAuditLog(t *testing.T) {
 	}
 	if code, _ := e.do(t, "GET", "/v1/audit?lot=NO/SUCH", token, nil, nil); code != http.StatusNotFound {
 		t.Errorf("an unknown lot: %d, want 404", code)
+	}
+}
+
+// A webhook's batch is recorded under its connector.
+func TestWebhookAudited(t *testing.T) {
+	e := newEnv(t)
+	scan := []byte(`{"scan_id":"W1","time":"2026-03-05T08:00:00Z","station":"MIX-1","order":"WO-7","direction":"IN","item":"SUGAR","lot":"SG-1","qty":5,"uom":"KG"}`)
+	if code, body := e.do(t, "POST", "/v1/webhooks/mes", "", scan, map[string]string{"X-Lothub-Signature": sign(scan)}); code != http.StatusAccepted {
+		t.Fatalf("signed webhook: %d %s", code, body)
+	}
+	es, err := e.store.AuditLog(context.Background(), core.AuditFilter{Action: core.AuditIngest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 || es[0].Actor != core.ConnectorActor("mes") || es[0].Object != "source:mes" || es[0].Events == nil || es[0].Events.Count != 1 {
+		t.Fatalf("webhook batch entries = %+v, want one by connector:mes with its event", es)
 	}
 }
