@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/lothub/lothub/core"
@@ -35,4 +36,43 @@ func TestAudit(t *testing.T) {
 			}
 		}}
 	})
+}
+
+// A store that held events before the audit trail existed: after the
+// migration its events are named as stored before the trail, and the trail
+// verifies from its first entry.
+func TestAuditMigrationWithEvents(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hub.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := core.Ingester{Store: db}
+	if _, err := in.IngestJSONL(ctx, strings.NewReader(`{"id":"r1","type":"receive","time":"2026-03-01T08:00:00Z","lot":{"item":"FLOUR","lot":"F-A"},"qty":100,"uom":"KG","supplier":{"id":"V","name":"V Co"}}`), "r.jsonl"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DELETE FROM schema_migrations WHERE version >= 13`, `DROP TABLE audit_log`, `DROP TABLE audit_head`} {
+		if _, err := raw.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw.Close()
+	db, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Audit(ctx, core.AuditEntry{Action: "test.after_migration"}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := core.VerifyAudit(ctx, db, nil)
+	if err != nil || !v.OK || v.EventsBefore != 1 || v.Events != 0 || v.Entries != 2 {
+		t.Errorf("verify a migrated store = %+v, %v; want OK, the genesis and one entry, the one event before the trail", v, err)
+	}
 }
