@@ -183,14 +183,29 @@ func (m *Monitor) holdOrRelease(ctx context.Context, typ EventType, p HoldParams
 			}
 		}
 	}
-	if err := m.writeEvents(ctx, events, now); err != nil {
+	action := AuditHoldPlaced
+	if typ == Release {
+		action = AuditHoldReleased
+	}
+	entry := AuditEntry{Action: action, Object: "lot:" + p.Lot.String(), Reason: p.Reason}
+	details := map[string]any{"event": id, "by": p.By, "propagate": p.Propagate, "lots": refStrings(res.Lots)}
+	if err := m.writeEvents(ctx, events, now, entry, details); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-// writeEvents validates and applies events in one transaction.
-func (m *Monitor) writeEvents(ctx context.Context, events []*Event, now time.Time) error {
+func refStrings(refs []LotRef) []string {
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		out[i] = r.String()
+	}
+	return out
+}
+
+// writeEvents validates and applies events in one transaction, with their
+// audit entry.
+func (m *Monitor) writeEvents(ctx context.Context, events []*Event, now time.Time, entry AuditEntry, details map[string]any) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -206,7 +221,7 @@ func (m *Monitor) writeEvents(ctx context.Context, events []*Event, now time.Tim
 		if err != nil {
 			return err
 		}
-		return tx.Write(ctx, c)
+		return WriteAudited(ctx, tx, c, entry, details)
 	})
 }
 
@@ -397,7 +412,9 @@ func (m *Monitor) ApplyHolds(ctx context.Context) (HoldChanges, error) {
 		if err != nil {
 			return err
 		}
-		return tx.Write(ctx, c)
+		// The hub's own doing, whoever's command ran the rules.
+		return WriteAudited(ctx, tx, c, AuditEntry{Actor: SystemActor, Action: AuditHoldDerived, Object: "holds"},
+			map[string]any{"held": res.Held, "withdrawn": res.Withdrawn})
 	})
 	if err != nil {
 		return HoldChanges{}, fmt.Errorf("hold lots made from held material: %w", err)

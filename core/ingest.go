@@ -296,6 +296,7 @@ func Prepare(e *Event) PreparedEvent {
 // preparedBatch is a batch of input, decoded and validated.
 type preparedBatch struct {
 	read       int
+	first      int   // the first input's line
 	last       Input // for error messages
 	events     []PreparedEvent
 	quarantine []QuarantineRow
@@ -343,7 +344,7 @@ func (in *Ingester) IngestInputs(ctx context.Context, inputs []Input, maxErrors 
 
 func (in *Ingester) prepare(inputs []Input) preparedBatch {
 	now := in.now()
-	b := preparedBatch{read: len(inputs), last: inputs[len(inputs)-1]}
+	b := preparedBatch{read: len(inputs), first: inputs[0].Line, last: inputs[len(inputs)-1]}
 	b.events = make([]PreparedEvent, 0, len(inputs))
 	for i, inp := range inputs {
 		var ev *Event
@@ -385,7 +386,8 @@ func (in *Ingester) apply(ctx context.Context, b preparedBatch) (IngestStats, er
 		st.New, st.Superseded, st.Unchanged, st.Outcomes = s.New, s.Superseded, s.Unchanged, s.Outcomes
 		c.Quarantine = b.quarantine
 		c.Outbox = in.trigger(b.events, s.Outcomes, now)
-		return tx.Write(ctx, c)
+		return WriteAudited(ctx, tx, c, AuditEntry{Action: AuditIngest, Object: "source:" + b.last.Source},
+			map[string]any{"source": b.last.Source, "read": st.Read, "new": st.New, "unchanged": st.Unchanged, "lines": lineRange(b)})
 	})
 	if err != nil {
 		in.lots.Reset() // lots created by the failed transaction are gone
@@ -634,12 +636,12 @@ func Plan(ctx context.Context, tx IngestTx, events []PreparedEvent, now time.Tim
 		}
 		if !changed {
 			if s.init.Status != fstat {
-				c.StatusUpdates = append(c.StatusUpdates, StatusUpdate{Seq: s.init.Seq, Status: fstat})
+				c.StatusUpdates = append(c.StatusUpdates, StatusUpdate{Seq: s.init.Seq, ID: id, Status: fstat})
 			}
 			continue
 		}
 		if s.init != nil {
-			c.StatusUpdates = append(c.StatusUpdates, StatusUpdate{Seq: s.init.Seq, Status: Superseded})
+			c.StatusUpdates = append(c.StatusUpdates, StatusUpdate{Seq: s.init.Seq, ID: id, Status: Superseded})
 		}
 		version := 0
 		if s.init != nil {
@@ -830,4 +832,9 @@ func (f *effects) into(c *Changes) {
 		}
 	}
 	sort.Slice(c.OrderDeltas, func(i, j int) bool { return c.OrderDeltas[i].Order < c.OrderDeltas[j].Order })
+}
+
+// lineRange is the batch's first and last input line, for its audit entry.
+func lineRange(b preparedBatch) [2]int {
+	return [2]int{b.first, b.last.Line}
 }

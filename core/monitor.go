@@ -130,6 +130,7 @@ func (m *Monitor) Detect(ctx context.Context) (EvalResult, time.Time, error) {
 	found := DetectGaps(facts, m.Rules, now)
 	err = m.Store.Ingest(ctx, func(tx IngestTx) error {
 		res.Opened, res.Reopened, res.Resolved, res.Open = 0, 0, 0, 0
+		var opened, reopened, resolved []string
 		keys := make([]string, len(found))
 		for i, g := range found {
 			keys[i] = g.Key
@@ -153,6 +154,7 @@ func (m *Monitor) Detect(ctx context.Context) (EvalResult, time.Time, error) {
 					return err
 				}
 				res.Opened++
+				opened = append(opened, g.GapID())
 				if err := tx.LogException(ctx, ExceptionEvent{GapID: g.ID, At: now, Action: "opened", By: "hub", Note: g.Detail}); err != nil {
 					return err
 				}
@@ -163,6 +165,7 @@ func (m *Monitor) Detect(ctx context.Context) (EvalResult, time.Time, error) {
 					return err
 				}
 				res.Reopened++
+				reopened = append(reopened, e.GapID())
 				if err := tx.LogException(ctx, ExceptionEvent{GapID: e.ID, At: now, Action: "reopened", By: "hub", Note: "the condition is back: " + g.Detail}); err != nil {
 					return err
 				}
@@ -192,7 +195,19 @@ func (m *Monitor) Detect(ctx context.Context) (EvalResult, time.Time, error) {
 				return err
 			}
 			res.Resolved++
+			resolved = append(resolved, e.GapID())
 			if err := tx.LogException(ctx, ExceptionEvent{GapID: e.ID, At: now, Action: "resolved", By: "hub", Note: "a later event closed the gap"}); err != nil {
+				return err
+			}
+		}
+		if len(opened)+len(reopened)+len(resolved) > 0 {
+			d := map[string]any{}
+			for k, v := range map[string][]string{"opened": opened, "reopened": reopened, "resolved": resolved} {
+				if len(v) > 0 {
+					d[k] = v
+				}
+			}
+			if _, err := tx.Audit(ctx, AuditEntry{Actor: SystemActor, Action: AuditGapsEvaluated, Object: "gaps", Details: MustJSON(d)}); err != nil {
 				return err
 			}
 		}
@@ -626,7 +641,7 @@ func (m *Monitor) Show(ctx context.Context, id int64) (*GapDetail, error) {
 
 // transition moves an open gap to status, recording who and why. It
 // returns ENOTFOUND for an unknown gap and ECONFLICT for a closed one.
-func (m *Monitor) transition(ctx context.Context, id int64, status GapStatus, action, by, note string, extra func(tx IngestTx, e *Exception) error) (*GapDetail, error) {
+func (m *Monitor) transition(ctx context.Context, id int64, status GapStatus, action, by, note string, audit AuditEntry, extra func(tx IngestTx, e *Exception) (*Changes, error)) (*GapDetail, error) {
 	if strings.TrimSpace(by) == "" {
 		return nil, Errorf(EINVALID, "%s %s: say who you are (--by USER): the history records it", action, FormatGapID(id))
 	}
@@ -635,8 +650,10 @@ func (m *Monitor) transition(ctx context.Context, id int64, status GapStatus, ac
 		if e.Status.Closed() {
 			return Errorf(ECONFLICT, "gap %s is already %s: nothing to %s", e.GapID(), e.Status, action)
 		}
+		var c *Changes
 		if extra != nil {
-			if err := extra(tx, &e); err != nil {
+			var err error
+			if c, err = extra(tx, &e); err != nil {
 				return err
 			}
 		}
@@ -644,7 +661,11 @@ func (m *Monitor) transition(ctx context.Context, id int64, status GapStatus, ac
 		if err := tx.SaveException(ctx, &e); err != nil {
 			return err
 		}
-		return tx.LogException(ctx, ExceptionEvent{GapID: id, At: now, Action: action, By: by, Note: note})
+		if err := tx.LogException(ctx, ExceptionEvent{GapID: id, At: now, Action: action, By: by, Note: note}); err != nil {
+			return err
+		}
+		audit.Object = "gap:" + FormatGapID(id)
+		return AuditChanges(ctx, tx, c, audit, map[string]any{"by": by, "kind": e.Kind, "lot": gapLot(e), "order": e.Order})
 	})
 	if err != nil {
 		return nil, err
@@ -662,7 +683,7 @@ func (m *Monitor) Ack(ctx context.Context, id int64, by, note string) (*GapDetai
 	if e.Status == GapAcknowledged {
 		return nil, Errorf(ECONFLICT, "gap %s is already acknowledged", e.GapID())
 	}
-	return m.transition(ctx, id, GapAcknowledged, "acknowledged", by, note, nil)
+	return m.transition(ctx, id, GapAcknowledged, "acknowledged", by, note, AuditEntry{Action: AuditGapAck, Reason: note}, nil)
 }
 
 // Waive closes a gap that will not be fixed. The reason and the user are
@@ -671,7 +692,7 @@ func (m *Monitor) Waive(ctx context.Context, id int64, by, reason string) (*GapD
 	if strings.TrimSpace(reason) == "" {
 		return nil, Errorf(EINVALID, "waive %s: a reason is required (--reason \"...\"): an auditor will ask why the gap was accepted", FormatGapID(id))
 	}
-	return m.transition(ctx, id, GapWaived, "waived", by, reason, nil)
+	return m.transition(ctx, id, GapWaived, "waived", by, reason, AuditEntry{Action: AuditGapWaived, Reason: reason}, nil)
 }
 
 // ConfirmParams is a retroactive confirmation of a gap: what an operator
@@ -810,9 +831,15 @@ func (m *Monitor) Confirm(ctx context.Context, p ConfirmParams) (*GapDetail, err
 		return nil, err
 	}
 	now := m.now()
+	if e.Status.Closed() {
+		return nil, Errorf(ECONFLICT, "gap %s is already %s: nothing to confirm", e.GapID(), e.Status)
+	}
 	events, err := m.confirmEvents(ctx, e, p, now)
 	if err != nil {
 		return nil, err
+	}
+	if strings.TrimSpace(p.Note) == "" {
+		return nil, Errorf(EINVALID, "confirm %s: a reason is required (--note \"...\": why, and on what evidence): it is recorded in the audit trail, and an auditor will ask", FormatGapID(p.ID))
 	}
 	var ids []string
 	for _, ev := range events {
@@ -822,12 +849,12 @@ func (m *Monitor) Confirm(ctx context.Context, p ConfirmParams) (*GapDetail, err
 	if p.Note != "" {
 		note += ": " + p.Note
 	}
-	return m.transition(ctx, p.ID, GapConfirmed, "confirmed", p.By, note, func(tx IngestTx, _ *Exception) error {
+	return m.transition(ctx, p.ID, GapConfirmed, "confirmed", p.By, note, AuditEntry{Action: AuditGapConfirmed, Reason: p.Note}, func(tx IngestTx, _ *Exception) (*Changes, error) {
 		c, _, err := Plan(ctx, tx, events, now, nil)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return tx.Write(ctx, c)
+		return c, tx.Write(ctx, c)
 	})
 }
 
@@ -971,4 +998,12 @@ func IsConfirmation(body []byte) bool {
 		Params map[string]any `json:"params"`
 	}
 	return json.Unmarshal(body, &e) == nil && e.Params["confirmation"] == "manual"
+}
+
+// gapLot names a gap's lot for its audit entry ("" when it has none).
+func gapLot(e Exception) string {
+	if e.Item == "" {
+		return ""
+	}
+	return e.Item + "/" + e.Lot
 }

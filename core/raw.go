@@ -56,6 +56,11 @@ type RawFilter struct {
 	Limit    int       // 0 for no limit
 	// RecordPrefix: only records whose id starts with it ("" for all).
 	RecordPrefix string
+	// Before: received before it; zero for all.
+	Before time.Time
+	// AllVersions: every archived content of a record, not only its
+	// current one (hub archive export).
+	AllVersions bool
 }
 
 // PrefixEnd returns the smallest string greater than every string that
@@ -352,12 +357,33 @@ func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID str
 		if err := tx.Write(ctx, c); err != nil {
 			return err
 		}
+		rt := &runTx{IngestTx: tx}
 		if extra != nil {
 			done := st
 			done.Quarantined, done.Archived = len(quarantine), len(raws)
-			return extra(tx, done)
+			if err := extra(rt, done); err != nil {
+				return err
+			}
 		}
-		return nil
+		source := ""
+		if len(recs) > 0 {
+			source = recs[0].Raw.Source
+		}
+		d := map[string]any{"source": source, "records": len(recs), "read": st.Read, "new": st.New,
+			"unchanged": st.Unchanged, "skipped": st.Skipped, "dropped_reversed": st.Reversed}
+		if len(recs) > 0 {
+			d["records_range"] = [2]string{recs[0].Raw.RecordID, recs[len(recs)-1].Raw.RecordID}
+		}
+		if runID != "" {
+			d["ingest_id"] = runID
+		}
+		if rt.run != 0 {
+			d["run"] = rt.run
+		}
+		if rt.cursor != "" {
+			d["cursor_of"] = rt.cursor
+		}
+		return AuditChanges(ctx, tx, c, AuditEntry{Action: AuditIngest, Object: "source:" + source}, d)
 	})
 	if err != nil {
 		in.lots.Reset()
@@ -390,4 +416,23 @@ func lastPerRecord(raws []RawRecord) []RawRecord {
 		}
 	}
 	return out
+}
+
+// runTx is the transaction as a batch's caller sees it: it notes the run
+// the batch counts toward and the connector whose position it moves, for
+// the batch's audit entry.
+type runTx struct {
+	IngestTx
+	run    int64
+	cursor string
+}
+
+func (t *runTx) CountRun(ctx context.Context, r Run) error {
+	t.run = r.ID
+	return t.IngestTx.CountRun(ctx, r)
+}
+
+func (t *runTx) SetCursor(ctx context.Context, c CursorRow) error {
+	t.cursor = c.Connector
+	return t.IngestTx.SetCursor(ctx, c)
 }

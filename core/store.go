@@ -99,6 +99,7 @@ type Store interface {
 	// hand, keeping reason: ENOTFOUND when there is no such entry,
 	// ECONFLICT when it is resolved already. The same input quarantined
 	// again reopens it (and clears the reason).
+	// The resolution and its audit entry (actor from ctx) commit together.
 	ResolveQuarantine(ctx context.Context, seq int64, reason string) error
 	// RawRecords returns the current version of archived source records,
 	// in archive order.
@@ -109,7 +110,8 @@ type Store interface {
 	Cursor(ctx context.Context, connector string) (CursorRow, error)
 	// ResetCursor forgets a connector's position: the next sync reads the
 	// source from the beginning (ingest is idempotent, so nothing doubles).
-	ResetCursor(ctx context.Context, connector string) error
+	// reason is required; the reset and its audit entry commit together.
+	ResetCursor(ctx context.Context, connector, reason string) error
 	// StartRun records a run that begins and returns its id.
 	StartRun(ctx context.Context, r Run) (int64, error)
 	// FinishRun records the end of a run: status, counts, error.
@@ -159,6 +161,28 @@ type Store interface {
 	UserStore
 	// OutboxStore keeps the actions events set off (outbox.go).
 	OutboxStore
+	// Audit appends one entry to the audit trail in a transaction of its
+	// own, for actions outside ingest (token create/revoke, report
+	// approval). The store sets Seq, Time (its own clock), PrevHash and
+	// Hash, and returns the entry as stored.
+	Audit(ctx context.Context, e AuditEntry) (AuditEntry, error)
+	// AuditLog lists entries matching the filter, newest first.
+	AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
+	// AuditHead returns the chain's latest entry as the store's head
+	// record has it ({0, ""} for an empty chain).
+	AuditHead(ctx context.Context) (AuditHead, error)
+	// ReadAudit calls fn for every entry with seq > after, in seq order.
+	ReadAudit(ctx context.Context, after int64, fn func(AuditEntry) error) error
+	// ReadEvents calls fn for every stored event version with seq > after,
+	// in seq order, body included: what hub audit verify re-derives the
+	// batches' digests from.
+	ReadEvents(ctx context.Context, after int64, fn func(EventRow) error) error
+	// PruneAudit deletes the audit entries with seq ≤ through and the raw
+	// records received before before, and appends checkpoint (its
+	// details naming the pruned range and its last hash), all in one
+	// transaction. Only hub archive prune calls it, after a verified
+	// export.
+	PruneAudit(ctx context.Context, through int64, before time.Time, checkpoint AuditEntry) (AuditEntry, error)
 
 	// SchemaVersion returns the version of the applied schema.
 	SchemaVersion(ctx context.Context) (int, error)
@@ -195,6 +219,12 @@ type IngestTx interface {
 	// store as of data version v. The mark never moves back: an
 	// evaluation that started earlier and finishes later leaves it alone.
 	MarkEvaluated(ctx context.Context, v int64) error
+	// Audit appends an entry to the audit trail in this transaction:
+	// committed with the change it records, or not at all. Writers of the
+	// chain are serialised (SQLite's single writer; PostgreSQL's writer
+	// lock and the chain head's row lock), so two hubs on one database
+	// still make one chain. The store sets Seq, Time, PrevHash and Hash.
+	Audit(ctx context.Context, e AuditEntry) (AuditEntry, error)
 }
 
 // EvaluationMark says whether the gap rules have seen every event stored.
@@ -229,6 +259,7 @@ type EventRow struct {
 // StatusUpdate changes the status of a stored version.
 type StatusUpdate struct {
 	Seq    int64
+	ID     string // the event's id, for the audit trail
 	Status Status
 }
 
@@ -332,6 +363,9 @@ type Changes struct {
 	// Outbox are the actions the batch's new events set off, written
 	// with them; an action whose Key is stored already is left alone.
 	Outbox []OutboxAction
+	// Written is set by Write: the store seqs of NewVersions lie in
+	// [First, Last] (the batch's audit entry names them).
+	Written WrittenEvents
 }
 
 // LotRow is a lot with its id.

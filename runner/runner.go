@@ -223,6 +223,9 @@ func (r *Runner) release(name string) {
 // the plugin is in, and the run is recorded as failed with an error that
 // says it was interrupted.
 func (r *Runner) Sync(ctx context.Context, name, trigger string) (core.Run, error) {
+	// What the sync writes is recorded in the audit trail under the
+	// connector, whoever started it.
+	ctx = core.WithActor(ctx, core.ConnectorActor(name))
 	cc, err := r.Config.Connector(name)
 	if err != nil {
 		return core.Run{}, err
@@ -324,6 +327,9 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 	m, err := mapping.Load(cc.Mapping)
 	if err != nil {
 		return fmt.Errorf("connector %s: %w", cc.Name, err)
+	}
+	if err := r.RecordConfigs(ctx, cc.Name); err != nil {
+		return err
 	}
 	sup, err := r.supervise(ctx, cc, log)
 	if err != nil {

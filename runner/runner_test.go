@@ -141,7 +141,7 @@ func TestSyncReadsToTheEndAndResumes(t *testing.T) {
 		t.Errorf("runs = %+v, %v", runs, err)
 	}
 	// A reset position reads everything again and doubles nothing.
-	if err := e.store.ResetCursor(ctx, "mes"); err != nil {
+	if err := e.store.ResetCursor(ctx, "mes", "read the source again"); err != nil {
 		t.Fatal(err)
 	}
 	full, err := e.r.Sync(ctx, "mes", "manual")

@@ -98,6 +98,7 @@ func (s *Server) registerRoutes() {
 		perm("GET /v1/balance/{item}/{lot}", core.PermRead, s.balance),
 		perm("GET /v1/balance/order/{order}", core.PermRead, s.orderBalance),
 		perm("GET /v1/runs", core.PermRead, s.runs),
+		perm("GET /v1/audit", core.PermRead, s.audit),
 		perm("GET /v1/reports/lot", core.PermRead, s.reportLot),
 		perm("GET /v1/reports/recall", core.PermRead, s.reportRecall),
 		perm("GET /v1/reports/fsma204", core.PermRead, s.reportFSMA),

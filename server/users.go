@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/lothub/lothub/access"
@@ -159,11 +160,13 @@ func (s *Server) resetCursor(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	if err := s.store.ResetCursor(r.Context(), name); err != nil {
+	// The reason goes into the audit trail; it is required (400 without).
+	reason := strings.TrimSpace(r.URL.Query().Get("reason"))
+	if err := s.store.ResetCursor(r.Context(), name, reason); err != nil {
 		s.fail(w, err)
 		return
 	}
-	s.log.Info("cursor reset", "connector", name, "by", core.ActorFrom(r.Context()).String())
+	s.log.Info("cursor reset", "connector", name, "by", core.ActorFrom(r.Context()).String(), "reason", reason)
 	writeJSON(w, http.StatusOK, map[string]any{"connector": name, "reset": true})
 }
 

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -229,13 +230,17 @@ func (a *app) cursorCommand() *cobra.Command {
 		},
 	}
 	show.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	var reason string
 	reset := &cobra.Command{
-		Use:   "reset CONNECTOR",
+		Use:   "reset CONNECTOR --reason TEXT",
 		Short: "Forget the position: the next sync reads the source from the beginning (nothing doubles)",
 		Args:  exactArgs(1, "CONNECTOR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := core.RequireReason("reset the position of "+args[0], reason); err != nil {
+				return err
+			}
 			return a.withStore(cmd.Context(), func(s core.Store) error {
-				if err := s.ResetCursor(cmd.Context(), args[0]); err != nil {
+				if err := s.ResetCursor(cmd.Context(), args[0], strings.TrimSpace(reason)); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "%s: position reset; the next sync reads from the beginning\n", args[0])
@@ -243,6 +248,7 @@ func (a *app) cursorCommand() *cobra.Command {
 			})
 		},
 	}
+	reset.Flags().StringVar(&reason, "reason", "", "why the source is read again (required; recorded in the audit trail)")
 	cmd.AddCommand(show, reset)
 	return cmd
 }

@@ -85,7 +85,7 @@ func TestSyncRunsCursorConnectorsCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"run_id": `) {
 		t.Errorf("cursor show: exit %d: %s", code, out)
 	}
-	if _, code := run("cursor", "reset", "mes"); code != 0 {
+	if _, code := run("cursor", "reset", "mes", "--reason", "read again"); code != 0 {
 		t.Errorf("cursor reset: exit %d", code)
 	}
 	if _, code := run("sync", "nope"); code != 3 {

@@ -176,8 +176,8 @@ entry.`,
 			if err != nil || id <= 0 {
 				return core.Errorf(core.EINVALID, "quarantine entry id %q is not a positive number (hub errors --json lists the ids)", args[0])
 			}
-			if strings.TrimSpace(reason) == "" {
-				return core.Errorf(core.EINVALID, "--reason is required: say why the entry needs no fix")
+			if err := core.RequireReason(fmt.Sprintf("resolve quarantine entry %d", id), reason); err != nil {
+				return err
 			}
 			return a.withStore(cmd.Context(), func(s core.Store) error {
 				if err := s.ResolveQuarantine(cmd.Context(), id, strings.TrimSpace(reason)); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -42,7 +41,7 @@ func (a *app) holdCommands() []*cobra.Command {
 			},
 		}
 		cmd.Flags().StringVar(&reason, "reason", "", "why (required; recorded in the lot's history)")
-		cmd.Flags().StringVar(&by, "by", os.Getenv("USER"), "who (default $USER)")
+		cmd.Flags().StringVar(&by, "by", osActor().Name, "who (default: the operating-system user)")
 		cmd.Flags().BoolVar(&propagate, "propagate", false, "also every descendant still on hand (hold) or held because of this lot (release)")
 		cmd.Flags().BoolVar(&asJSON, "json", false, "print the lots changed as JSON")
 		return cmd

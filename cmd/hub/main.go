@@ -147,6 +147,10 @@ postgres:// URL.`,
 	root.PersistentFlags().StringVar(&a.config, "config", "", "hub configuration file: connectors, schedules, intake (env HUB_CONFIG, default ./hub.yaml)")
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
 		a.dbSet = os.Getenv("HUB_DB") != "" || cmd.Flags().Changed("db")
+		// Every change a command makes is recorded in the audit trail
+		// under the operating-system user who ran it (hub serve records
+		// each request's own actor).
+		cmd.SetContext(core.WithActor(cmd.Context(), osActor()))
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
@@ -178,6 +182,8 @@ postgres:// URL.`,
 		a.tokenCommand(),
 		a.outboxCommand(),
 		a.actionCommand(),
+		a.auditCommand(),
+		a.archiveCommand(),
 	)
 	root.AddCommand(a.holdCommands()...)
 	root.SetHelpCommand(helpCommand(root))

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -125,7 +124,7 @@ func (a *app) gapCommand() *cobra.Command {
 		},
 	}
 	for _, c := range []*cobra.Command{ack, waive} {
-		c.Flags().StringVar(&by, "by", os.Getenv("USER"), "who (recorded in the gap's history; default $USER)")
+		c.Flags().StringVar(&by, "by", osActor().Name, "who (recorded in the gap's history; default: the operating-system user)")
 		c.Flags().BoolVar(&asJSON, "json", false, "print the gap as JSON")
 	}
 	ack.Flags().StringVar(&note, "note", "", "what is being done")
@@ -185,7 +184,7 @@ violations have nothing missing: correct them at the source or waive them.`,
 	f.StringVar(&req.PO, "po", "", "unknown lot: the purchase order")
 	f.StringVar(&req.Order, "order", "", "unknown lot: produced by this order")
 	f.StringVar(&req.Qty, "qty", "", "unknown lot: the quantity received or produced, QTY[:UOM]")
-	f.StringVar(&req.By, "by", os.Getenv("USER"), "who confirms (default $USER)")
+	f.StringVar(&req.By, "by", osActor().Name, "who confirms (default: the operating-system user)")
 	f.StringVar(&req.Note, "note", "", "why, and on what evidence (batch record, paper log)")
 	f.BoolVar(&asJSON, "json", false, "print the gap as JSON")
 	return cmd

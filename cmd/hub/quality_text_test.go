@@ -137,7 +137,7 @@ func TestOrderBalance(t *testing.T) {
 
 	t.Run("JSON", func(t *testing.T) {
 		// WO-9's input is confirmed by hand: the order balances.
-		if _, errs, code := hub(t, db, "", "confirm", "GAP-1", "--consumed", "FLOUR/F-A:12:KG", "--by", "ana"); code != 0 {
+		if _, errs, code := hub(t, db, "", "confirm", "GAP-1", "--consumed", "FLOUR/F-A:12:KG", "--by", "ana", "--note", "batch record WO-9"); code != 0 {
 			t.Fatalf("confirm: exit %d: %s", code, errs)
 		}
 		out, errs, code := hub(t, db, "", "balance", "--order", "WO-1", "--json")

@@ -74,6 +74,11 @@ See docs/operations.md for the configuration file.`,
 				plugins := a.plugins(h)
 				metrics := server.NewMetrics()
 				r := &runner.Runner{Store: s, Config: h, Plugins: plugins, Logger: log, Actions: outbox.NewPlanner(h)}
+				// The configuration this hub serves with, in the audit
+				// trail (when it differs from the last recorded).
+				if err := r.RecordConfigs(ctx); err != nil {
+					log.Warn("configuration not recorded in the audit trail at start (each sync records its connector's)", "err", err)
+				}
 				sched := &runner.Scheduler{Runner: r, OnRun: func(run core.Run, _ error) {
 					if run.ID != 0 {
 						metrics.ObserveRun(run)

@@ -79,7 +79,7 @@ func TestUnknownCommand(t *testing.T) {
 		{"HelpCursor", []string{"help", "cursor"}, exitOK, "hub cursor [command]"},
 		{"CursorHelpFlag", []string{"cursor", "--help"}, exitOK, "hub cursor [command]"},
 		{"NoCommand", []string{}, exitOK, "Available Commands:"},
-		{"KnownSubcommand", []string{"cursor", "reset", "nothing-stored"}, exitOK, "position reset"},
+		{"KnownSubcommand", []string{"cursor", "reset", "nothing-stored", "--reason", "start over"}, exitOK, "position reset"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

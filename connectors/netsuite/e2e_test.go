@@ -126,7 +126,7 @@ func TestEndToEndRecall(t *testing.T) {
 	// a few minutes before it runs, so the hub reverses the shipment it
 	// read before the reset.
 	f.Delete(5400, "Item Fulfillment", at(f.Loc, "2026-03-17 09:00:00"))
-	if err := store.ResetCursor(ctx, "netsuite-prod"); err != nil {
+	if err := store.ResetCursor(ctx, "netsuite-prod", "NetSuite position expired"); err != nil {
 		t.Fatal(err)
 	}
 	third, err := r.Sync(ctx, "netsuite-prod", "manual")

@@ -233,3 +233,43 @@ func (v *View) Close() error {
 }
 
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// readOnly is the error of every write asked of a view.
+func (v *View) readOnly() error {
+	return core.Errorf(core.EINVALID, "the store as of %s is read-only: write to the store itself", fmtTime(v.at))
+}
+
+// ResolveQuarantine refuses: the view is read-only.
+func (v *View) ResolveQuarantine(ctx context.Context, seq int64, reason string) error {
+	return v.readOnly()
+}
+
+// ResetCursor refuses: the view is read-only.
+func (v *View) ResetCursor(ctx context.Context, connector, reason string) error {
+	return v.readOnly()
+}
+
+// Audit refuses: the view is read-only (an action taken while looking
+// at the past is recorded in the store itself).
+func (v *View) Audit(ctx context.Context, e core.AuditEntry) (core.AuditEntry, error) {
+	return core.AuditEntry{}, v.readOnly()
+}
+
+// PruneAudit refuses: the view is read-only.
+func (v *View) PruneAudit(ctx context.Context, through int64, before time.Time, checkpoint core.AuditEntry) (core.AuditEntry, error) {
+	return core.AuditEntry{}, v.readOnly()
+}
+
+// AuditLog is the store's: the trail is append-only, so the entries up
+// to T are the store's own (filter by time to see them as of T).
+func (v *View) AuditLog(ctx context.Context, f core.AuditFilter) ([]core.AuditEntry, error) {
+	return v.src.AuditLog(ctx, f)
+}
+
+// AuditHead is the store's.
+func (v *View) AuditHead(ctx context.Context) (core.AuditHead, error) { return v.src.AuditHead(ctx) }
+
+// ReadAudit is the store's.
+func (v *View) ReadAudit(ctx context.Context, after int64, fn func(core.AuditEntry) error) error {
+	return v.src.ReadAudit(ctx, after, fn)
+}

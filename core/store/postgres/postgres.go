@@ -629,6 +629,16 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		t.written[table] += n
 	}
 	w := &writer{ctx: ctx, tx: t.tx}
+	// Writers are serialised (ingestLock), so the batch's versions are
+	// the rows after the largest seq now: the batch's audit entry names
+	// them by that range (read again after the insert, as the sequence
+	// may have skipped values).
+	var before int64
+	if len(c.NewVersions) > 0 {
+		if err := t.tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM events`).Scan(&before); err != nil {
+			return fmt.Errorf("read the last event seq: %w", err)
+		}
+	}
 	if n := len(c.StatusUpdates); n > 0 {
 		seqs, statuses := make([]int64, n), make([]string, n)
 		for i, u := range c.StatusUpdates {
@@ -831,7 +841,17 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			sources, kinds, ids, hashes, payloads, positions, received, mappings, events, ords)
 	}
 	queueOutbox(w, c.Outbox)
-	return w.flush()
+	if err := w.flush(); err != nil {
+		return err
+	}
+	if len(c.NewVersions) > 0 {
+		var last int64
+		if err := t.tx.QueryRow(ctx, `SELECT max(seq) FROM events`).Scan(&last); err != nil {
+			return fmt.Errorf("read the batch's last event seq: %w", err)
+		}
+		c.Written = core.WrittenEvents{First: before + 1, Last: last}
+	}
+	return nil
 }
 
 // pgTextArray writes ids as a PostgreSQL array literal, so that a batch of
@@ -1157,12 +1177,17 @@ func (s *DB) RawRecords(ctx context.Context, f core.RawFilter) ([]core.RawRecord
 	if kinds == nil {
 		kinds = []string{}
 	}
+	current := "current" // a condition of its own: the partial index on current rows serves it
+	if f.AllVersions {
+		current = "true"
+	}
 	rows, err := s.pool.Query(ctx, `SELECT seq, source, kind, record_id, hash, payload, position, received_at, mapping, events
 		FROM raw_records
-		WHERE current AND seq > $1 AND ($2 = '' OR source = $2) AND received_at >= $3
+		WHERE `+current+` AND seq > $1 AND ($2 = '' OR source = $2) AND received_at >= $3
 			AND (cardinality($4::text[]) = 0 OR kind = ANY($4::text[]))
 			AND ($6 = '' OR record_id >= $6 AND record_id < $7)
-		ORDER BY seq LIMIT $5`, f.AfterSeq, f.Source, since, kinds, limit, f.RecordPrefix, core.PrefixEnd(f.RecordPrefix))
+			AND ($8::bigint = 0 OR received_at < $8)
+		ORDER BY seq LIMIT $5`, f.AfterSeq, f.Source, since, kinds, limit, f.RecordPrefix, core.PrefixEnd(f.RecordPrefix), optMicros(f.Before))
 	if err != nil {
 		return nil, fmt.Errorf("read raw records: %w", err)
 	}

@@ -45,13 +45,6 @@ func (s *DB) Cursor(ctx context.Context, connector string) (core.CursorRow, erro
 	return c, nil
 }
 
-func (s *DB) ResetCursor(ctx context.Context, connector string) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM cursors WHERE connector = $1`, connector); err != nil {
-		return fmt.Errorf("reset position of %s: %w", connector, err)
-	}
-	return nil
-}
-
 func (s *DB) StartRun(ctx context.Context, r core.Run) (int64, error) {
 	var id int64
 	err := s.pool.QueryRow(ctx, `INSERT INTO runs (connector, trigger, started, status) VALUES ($1, $2, $3, $4) RETURNING id`,
@@ -107,22 +100,4 @@ func (s *DB) Runs(ctx context.Context, f core.RunFilter) ([]core.Run, error) {
 		return nil, fmt.Errorf("read runs: %w", err)
 	}
 	return out, nil
-}
-
-func (s *DB) ResolveQuarantine(ctx context.Context, seq int64, reason string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE quarantine SET resolved = true, resolve_reason = $1 WHERE seq = $2 AND NOT resolved`, reason, seq)
-	if err != nil {
-		return fmt.Errorf("resolve quarantine entry %d: %w", seq, err)
-	}
-	if tag.RowsAffected() == 1 {
-		return nil
-	}
-	var resolved bool
-	switch err := s.pool.QueryRow(ctx, `SELECT resolved FROM quarantine WHERE seq = $1`, seq).Scan(&resolved); {
-	case errors.Is(err, pgx.ErrNoRows):
-		return core.Errorf(core.ENOTFOUND, "quarantine entry %d not found (hub errors --all --json lists the ids)", seq)
-	case err != nil:
-		return fmt.Errorf("read quarantine entry %d: %w", seq, err)
-	}
-	return core.Errorf(core.ECONFLICT, "quarantine entry %d is resolved already", seq)
 }

@@ -122,6 +122,8 @@ func TestMigrationAnalysesAStoreWithData(t *testing.T) {
 		`ALTER TABLE events ALTER COLUMN body SET STATISTICS -1`,
 		`DROP INDEX quarantine_open`,
 		`ALTER TABLE quarantine DROP COLUMN resolve_reason`,
+		`DROP TABLE audit_log`,
+		`DROP TABLE audit_head`,
 		`DROP TABLE sessions, api_tokens, users`, // 0014
 		`DROP TABLE outbox`,                      // 0015
 	} {
@@ -144,5 +146,14 @@ func TestMigrationAnalysesAStoreWithData(t *testing.T) {
 	}
 	if !m.Due() {
 		t.Errorf("evaluation mark of a migrated store with events = %+v, want due", m)
+	}
+	// Its event from before the audit trail is named as such, and the
+	// trail verifies from the first write after.
+	if _, err := db.Audit(ctx, core.AuditEntry{Action: "test.after_migration"}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := core.VerifyAudit(ctx, db, nil)
+	if err != nil || !v.OK || v.EventsBefore != 1 || v.Events != 0 {
+		t.Errorf("verify a migrated store = %+v, %v; want OK with the one event before the trail", v, err)
 	}
 }

@@ -54,11 +54,6 @@ func (s *DB) write(ctx context.Context, what, query string, args ...any) (sql.Re
 	return res, nil
 }
 
-func (s *DB) ResetCursor(ctx context.Context, connector string) error {
-	_, err := s.write(ctx, "reset position of "+connector, `DELETE FROM cursors WHERE connector = ?`, connector)
-	return err
-}
-
 func (s *DB) StartRun(ctx context.Context, r core.Run) (int64, error) {
 	res, err := s.write(ctx, "record run", `INSERT INTO runs (connector, trigger, started, status) VALUES (?, ?, ?, ?)`,
 		r.Connector, r.Trigger, micros(r.Started), core.RunRunning)
@@ -108,22 +103,4 @@ func (s *DB) Runs(ctx context.Context, f core.RunFilter) ([]core.Run, error) {
 		return nil, fmt.Errorf("read runs: %w", err)
 	}
 	return out, nil
-}
-
-func (s *DB) ResolveQuarantine(ctx context.Context, seq int64, reason string) error {
-	res, err := s.write(ctx, "resolve quarantine entry", `UPDATE quarantine SET resolved = 1, resolve_reason = ? WHERE seq = ? AND resolved = 0`, reason, seq)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return err
-	}
-	var resolved bool
-	switch err := s.db.QueryRowContext(ctx, `SELECT resolved FROM quarantine WHERE seq = ?`, seq).Scan(&resolved); {
-	case errors.Is(err, sql.ErrNoRows):
-		return core.Errorf(core.ENOTFOUND, "quarantine entry %d not found (hub errors --all --json lists the ids)", seq)
-	case err != nil:
-		return fmt.Errorf("read quarantine entry %d: %w", seq, err)
-	}
-	return core.Errorf(core.ECONFLICT, "quarantine entry %d is resolved already", seq)
 }

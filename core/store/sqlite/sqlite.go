@@ -406,6 +406,15 @@ func nullString(v string) any {
 
 func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 	tx := t.tx
+	// One writer at a time, and a new row's seq is the largest so far
+	// plus one: the batch's versions get the seqs after the largest now.
+	var before int64
+	if len(c.NewVersions) > 0 {
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM events`).Scan(&before); err != nil {
+			return fmt.Errorf("read the last event seq: %w", err)
+		}
+		c.Written = core.WrittenEvents{First: before + 1, Last: before + int64(len(c.NewVersions))}
+	}
 	err := errors.Join(
 		exec(ctx, tx, "update event status", `UPDATE events SET status = ? WHERE seq = ?`, c.StatusUpdates,
 			func(u core.StatusUpdate) []any { return []any{string(u.Status), u.Seq} }),
@@ -808,14 +817,19 @@ func (s *DB) RawRecords(ctx context.Context, f core.RawFilter) ([]core.RawRecord
 	if kinds == nil {
 		kinds = []string{}
 	}
+	current := "current = 1" // a condition of its own: the partial index on current rows serves it
+	if f.AllVersions {
+		current = "1"
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT seq, source, kind, record_id, hash, payload, position, received_at, mapping, events
 		FROM raw_records
-		WHERE current = 1 AND seq > ? AND (? = '' OR source = ?) AND received_at >= ?
+		WHERE `+current+` AND seq > ? AND (? = '' OR source = ?) AND received_at >= ?
 			AND (? = '[]' OR kind IN (SELECT value FROM json_each(?)))
 			AND (? = '' OR record_id >= ? AND record_id < ?)
+			AND (? = 0 OR received_at < ?)
 		ORDER BY seq LIMIT ?`,
 		f.AfterSeq, f.Source, f.Source, since, jsonList(kinds), jsonList(kinds),
-		f.RecordPrefix, f.RecordPrefix, core.PrefixEnd(f.RecordPrefix), limit)
+		f.RecordPrefix, f.RecordPrefix, core.PrefixEnd(f.RecordPrefix), optMicros(f.Before), optMicros(f.Before), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read raw records: %w", err)
 	}

@@ -308,7 +308,7 @@ func init() {
 
 			// SUGAR/U-1 came from a supplier, on a paper delivery note.
 			qty := core.LotQty{Qty: new(5.0), UOM: "KG"}
-			if _, err := m.Confirm(h.ctx, core.ConfirmParams{ID: ids[core.GapUnknownLot], By: "ana", Supplier: core.ParseParty("V-SUGAR:Sugar Co"), SupplierLot: "SL-1", Qty: &qty}); err != nil {
+			if _, err := m.Confirm(h.ctx, core.ConfirmParams{ID: ids[core.GapUnknownLot], By: "ana", Supplier: core.ParseParty("V-SUGAR:Sugar Co"), SupplierLot: "SL-1", Qty: &qty, Note: "GRN 1182"}); err != nil {
 				h.t.Fatal(err)
 			}
 			b := h.trace(core.Backward, "SUGAR", "U-1")

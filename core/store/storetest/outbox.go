@@ -184,11 +184,3 @@ func init() {
 	}...)
 }
 
-func mustEvent(h *harness, line string) *core.Event {
-	h.t.Helper()
-	e, err := core.DecodeEvent([]byte(line))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return e
-}

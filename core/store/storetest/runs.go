@@ -58,7 +58,7 @@ func init() {
 			if _, err := h.s.FindLot(h.ctx, core.LotRef{Item: "FLOUR", Lot: "F-B"}); err != nil {
 				h.t.Errorf("lot after retry: %v", err)
 			}
-			if err := h.s.ResetCursor(h.ctx, "sap"); err != nil {
+			if err := h.s.ResetCursor(h.ctx, "sap", "start over: the test"); err != nil {
 				h.t.Fatal(err)
 			}
 			if _, err := h.s.Cursor(h.ctx, "sap"); core.ErrorCode(err) != core.ENOTFOUND {

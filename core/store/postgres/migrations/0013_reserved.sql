@@ -1,4 +1,0 @@
--- Placeholder: version 13 belongs to another branch (branch users was given
--- 0014). It keeps the versions without a hole until they meet; the lead
--- deletes this file when merging that branch's 0013.
-SELECT 1;
