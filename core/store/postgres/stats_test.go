@@ -122,6 +122,8 @@ func TestMigrationAnalysesAStoreWithData(t *testing.T) {
 		`ALTER TABLE events ALTER COLUMN body SET STATISTICS -1`,
 		`DROP INDEX quarantine_open`,
 		`ALTER TABLE quarantine DROP COLUMN resolve_reason`,
+		`DROP TABLE order_lots`,
+		`DROP TABLE returned_inputs`,
 	} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatal(err)
