@@ -44,7 +44,9 @@ type Store interface {
 	// Hops returns the genealogy edges leaving the given lots in the given
 	// direction: for Forward, every (lot → child) where the lot is an input
 	// of an order or transform that output the child; for Backward the
-	// same edges seen from the child. Only in-effect events count.
+	// same edges seen from the child. Only in-effect events count, and
+	// an input whose returns net its consumption on the order to nothing
+	// (Changes.Returned) is no input of it.
 	Hops(ctx context.Context, p HopsParams) ([]Hop, error)
 	// GenealogyVersion returns a number that changes whenever links are
 	// added or removed.
@@ -54,7 +56,8 @@ type Store interface {
 	// last evaluated at (IngestTx.MarkEvaluated). Evaluation is due while
 	// the first is ahead of the second, whichever process wrote the events.
 	EvaluationMark(ctx context.Context) (EvaluationMark, error)
-	// ReadGenealogy calls fn for every in-effect link, once per (group,
+	// ReadGenealogy calls fn for every in-effect link (returned inputs
+	// left out, as in Hops), once per (group,
 	// side, lot), ordered by group, side (inputs first) and lot, and
 	// returns the GenealogyVersion they are of (one snapshot).
 	ReadGenealogy(ctx context.Context, fn func(GenealogyLink) error) (int64, error)
