@@ -299,3 +299,37 @@ func MigrationNetsReturns(t *testing.T, open func(t *testing.T) core.Store, roll
 	}
 	h.equal("a recall of the returned sugar", links(rc), []string{})
 }
+
+// Issue 15 §7, through ingest into the store: a transform whose input and
+// output are the same lot is quarantined with the reason unless declared
+// rework, and a declared rework is traced (the cycle terminates).
+func init() {
+	cases = append(cases, testCase{"SelfLoopQuarantinedUnlessRework", func(h *harness) {
+		loop := func(id string, rework bool) string {
+			r := ""
+			if rework {
+				r = `,"rework":true`
+			}
+			return fmt.Sprintf(`{"id":%q,"type":"transform","time":"2026-03-03T08:00:00Z","inputs":[{"item":"DOUGH","lot":"D-1","qty":5,"uom":"KG"}],"outputs":[{"item":"DOUGH","lot":"D-1","qty":5,"uom":"KG"}]%s}`, id, r)
+		}
+		st := h.ingest(returnsPlant()[:5]...)
+		h.equal("plant", st.Quarantined, 0)
+		st = h.ingest(loop("t1", false))
+		h.equal("a self-loop is quarantined", st.Quarantined, 1)
+		q, err := h.s.Quarantined(h.ctx, core.QuarantineFilter{})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if len(q) != 1 || q[0].EventID != "t1" || !strings.Contains(q[0].Reason, `same lot DOUGH/D-1 (a self-loop)`) || !strings.Contains(q[0].Reason, `"rework": true`) {
+			h.t.Errorf("quarantine = %+v, want t1 with the self-loop reason saying how to declare rework", q)
+		}
+		st = h.ingest(loop("t1", true))
+		h.equal("declared rework: stored", st.New, 1)
+		q, err = h.s.Quarantined(h.ctx, core.QuarantineFilter{})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		h.equal("the quarantine entry is resolved by the valid version", len(q), 0)
+		h.equal("backward from the reworked lot", lots(h.trace(core.Backward, "DOUGH", "D-1")), []string{"FLOUR/F-A@1", "SALT/S-1@1"})
+	}})
+}
