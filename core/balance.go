@@ -236,8 +236,10 @@ type OrderLotQty struct {
 // increases). One of a lot the order produced (and did not consume)
 // changes Out by its signed quantity (−qty: part of the output taken
 // back). An adjustment naming the order of a lot it neither consumed nor
-// produced is not the order's and is left out. The genealogy is not
-// changed: the order stays linked to a lot even if all of it came back.
+// produced is not the order's and is left out. The genealogy follows the
+// same returns (returns.go): a lot all of which came back is no input of
+// the order any more, though its issues and returns are still listed
+// here.
 func (q *Queries) OrderMassBalance(ctx context.Context, order string, tolerance float64) (*OrderMassBalance, error) {
 	rows, err := q.Store.OrderEvents(ctx, order)
 	if err != nil {

@@ -665,6 +665,9 @@ func Plan(ctx context.Context, tx IngestTx, events []PreparedEvent, now time.Tim
 		}
 		c.Resolved = append(c.Resolved, id)
 	}
+	if err := eff.netReturns(ctx, tx); err != nil {
+		return nil, st, err
+	}
 	eff.into(c)
 	return c, st, nil
 }
@@ -678,6 +681,10 @@ type effects struct {
 	qty    map[lotUOM]*LotDelta
 	use    map[int64]*LotUse
 	orders map[string]*OrderDelta
+	// orderLots: the changes to lots' quantities on orders (returns.go).
+	orderLots map[orderLotKey]*OrderLotSums
+	returned  []LotGroup
+	restored  []LotGroup
 }
 
 type lotUOM struct {
@@ -686,7 +693,8 @@ type lotUOM struct {
 }
 
 func newEffects(lotIDs map[LotRef]int64) *effects {
-	return &effects{lotIDs: lotIDs, qty: map[lotUOM]*LotDelta{}, use: map[int64]*LotUse{}, orders: map[string]*OrderDelta{}}
+	return &effects{lotIDs: lotIDs, qty: map[lotUOM]*LotDelta{}, use: map[int64]*LotUse{}, orders: map[string]*OrderDelta{},
+		orderLots: map[orderLotKey]*OrderLotSums{}}
 }
 
 func (f *effects) delta(lot int64, uom string) *LotDelta {
@@ -772,12 +780,17 @@ func (f *effects) add(e *Event, sign int) {
 		f.c.GenealogyChanged = true
 		out := e.Type == Produce
 		d := f.delta(id, e.UOM)
+		ol := f.orderLot(id, "o:"+e.Order, e.UOM)
 		if out {
 			d.Produced += sg * qtyOf(e.Qty)
+			ol.Produced += sg * qtyOf(e.Qty)
+			ol.Produces += sign
 			f.uses(id).Sourced += sign
 			f.order("o:" + e.Order).Outs += sign
 		} else {
 			d.Consumed += sg * qtyOf(e.Qty)
+			ol.Consumed += sg * qtyOf(e.Qty)
+			ol.Consumes += sign
 			f.uses(id).Used += sign
 			f.order("o:" + e.Order).Ins += sign
 		}
@@ -786,6 +799,13 @@ func (f *effects) add(e *Event, sign int) {
 		}
 	case Adjust:
 		f.delta(id, e.UOM).Adjusted += sg * qtyOf(e.Qty)
+		if e.Order != "" {
+			// Material returned from (or issued beyond the records to)
+			// the order: it nets the lot's consumption on the order.
+			ol := f.orderLot(id, "o:"+e.Order, e.UOM)
+			ol.Adjusted += sg * qtyOf(e.Qty)
+			ol.Adjusts += sign
+		}
 		// Stock found (an opening balance, a count) is where the lot came
 		// from as far as the hub knows; stock written off is a use of it.
 		switch q := qtyOf(e.Qty); {
@@ -832,6 +852,19 @@ func (f *effects) into(c *Changes) {
 		}
 	}
 	sort.Slice(c.OrderDeltas, func(i, j int) bool { return c.OrderDeltas[i].Order < c.OrderDeltas[j].Order })
+	for _, o := range f.orderLots {
+		if !o.zero() {
+			c.OrderLots = append(c.OrderLots, *o)
+		}
+	}
+	sort.Slice(c.OrderLots, func(i, j int) bool {
+		a, b := c.OrderLots[i], c.OrderLots[j]
+		return a.LotID < b.LotID || a.LotID == b.LotID && (a.Group < b.Group || a.Group == b.Group && a.UOM < b.UOM)
+	})
+	c.Returned, c.Restored = f.returned, f.restored
+	if len(c.Returned)+len(c.Restored) > 0 {
+		c.GenealogyChanged = true
+	}
 }
 
 // lineRange is the batch's first and last input line, for its audit entry.

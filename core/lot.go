@@ -19,8 +19,11 @@ type LotStatus struct {
 	Steps    []StepEntry   `json:"steps"`
 	Receipts []SupplierLot `json:"receipts"`
 	// Attributes are the params of the lot's receipts and productions
-	// in effect (expiration_date, manufacturing_date, …: docs/events.md),
-	// a later event's value replacing an earlier one's.
+	// in effect, and of the transforms that output it (expiration_date,
+	// manufacturing_date, …: docs/events.md), a later event's value
+	// replacing an earlier one's. A lot made by a transform from a single
+	// other lot (a batch given a new number) inherits the attributes of
+	// that lot it does not carry itself.
 	Attributes map[string]any `json:"attributes,omitempty"`
 	Events     []EventEntry   `json:"events"`
 	// ERPDocuments are the outbox actions the lot's events set off (the
@@ -88,6 +91,7 @@ func (q *Queries) Lot(ctx context.Context, ref LotRef) (*LotStatus, error) {
 	if err != nil {
 		return nil, err
 	}
+	var madeFrom []LotRef // the single input of each transform that made the lot
 	for _, r := range rows {
 		var e Event
 		if err := json.Unmarshal(r.Body, &e); err != nil {
@@ -110,11 +114,18 @@ func (q *Queries) Lot(ctx context.Context, ref LotRef) (*LotStatus, error) {
 		case Move:
 			st.Location = e.To
 		case Receive, Produce:
-			for k, v := range e.Params {
-				if st.Attributes == nil {
-					st.Attributes = map[string]any{}
+			st.setAttributes(e.Params)
+		case Transform:
+			if outputOf(&e, ref) {
+				// The lot was made here: the transform's params are its
+				// attributes, its location and site where it is.
+				st.setAttributes(e.Params)
+				if e.Location != "" {
+					st.Location = e.Location
 				}
-				st.Attributes[k] = v
+				if single, ok := singleInput(&e); ok && single != ref {
+					madeFrom = append(madeFrom, single)
+				}
 			}
 		}
 		switch e.Type {
@@ -136,6 +147,9 @@ func (q *Queries) Lot(ctx context.Context, ref LotRef) (*LotStatus, error) {
 		}
 	}
 	sort.SliceStable(st.Events, func(i, j int) bool { return st.Events[i].Time < st.Events[j].Time })
+	if err := q.inheritAttributes(ctx, st, ref, madeFrom, map[LotRef]bool{ref: true}); err != nil {
+		return nil, err
+	}
 	ids := make([]string, 0, len(st.Events))
 	for _, e := range st.Events {
 		ids = append(ids, e.ID)
@@ -153,6 +167,104 @@ func (q *Queries) Lot(ctx context.Context, ref LotRef) (*LotStatus, error) {
 		st.ERPDocuments = append(st.ERPDocuments, d)
 	}
 	return st, nil
+}
+
+func (st *LotStatus) setAttributes(params map[string]any) {
+	for k, v := range params {
+		if st.Attributes == nil {
+			st.Attributes = map[string]any{}
+		}
+		st.Attributes[k] = v
+	}
+}
+
+// outputOf reports whether ref is an output of the transform e.
+func outputOf(e *Event, ref LotRef) bool {
+	for _, o := range e.Outputs {
+		if o.Ref() == ref {
+			return true
+		}
+	}
+	return false
+}
+
+// singleInput returns the one lot a transform has as input, if it has
+// exactly one (however many times it is listed).
+func singleInput(e *Event) (LotRef, bool) {
+	if len(e.Inputs) == 0 {
+		return LotRef{}, false
+	}
+	in := e.Inputs[0].Ref()
+	for _, x := range e.Inputs[1:] {
+		if x.Ref() != in {
+			return LotRef{}, false
+		}
+	}
+	return in, true
+}
+
+// maxInheritDepth bounds how far back attributes are inherited: a batch
+// re-batched a few times still finds its first batch's dates.
+const maxInheritDepth = 8
+
+// inheritAttributes gives a lot made from one other lot by a transform (a
+// batch re-batched or relabelled: SAP 309/311 with a batch change) the
+// attributes of that lot it does not carry itself: an expiration or
+// manufacturing date does not change because the batch got a new number
+// (issue 15 §4). A lot blended from several lots inherits nothing: which
+// input's date would be a guess. Inherited attributes come from the
+// input's own or, in turn, inherited ones; seen stops at cycles.
+func (q *Queries) inheritAttributes(ctx context.Context, st *LotStatus, ref LotRef, from []LotRef, seen map[LotRef]bool) error {
+	if len(seen) > maxInheritDepth {
+		return nil
+	}
+	sort.Slice(from, func(i, j int) bool { return cmpRef(from[i], from[j]) < 0 })
+	for _, in := range from {
+		if seen[in] {
+			continue
+		}
+		id, err := q.Store.FindLot(ctx, in)
+		if ErrorCode(err) == ENOTFOUND {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		rows, err := q.Store.LotEvents(ctx, id)
+		if err != nil {
+			return err
+		}
+		parent := &LotStatus{}
+		var grand []LotRef
+		for _, r := range rows {
+			if r.Status != Active || r.Type != Receive && r.Type != Produce && r.Type != Transform {
+				continue
+			}
+			var e Event
+			if err := json.Unmarshal(r.Body, &e); err != nil {
+				return fmt.Errorf("stored event %s version %d is unreadable: %w", r.ID, r.Version, err)
+			}
+			switch {
+			case e.Type != Transform:
+				parent.setAttributes(e.Params)
+			case outputOf(&e, in):
+				parent.setAttributes(e.Params)
+				if single, ok := singleInput(&e); ok && single != in {
+					grand = append(grand, single)
+				}
+			}
+		}
+		seen[in] = true
+		if err := q.inheritAttributes(ctx, parent, in, grand, seen); err != nil {
+			return err
+		}
+		for k, v := range parent.Attributes {
+			if _, ok := st.Attributes[k]; !ok {
+				st.setAttributes(map[string]any{k: v})
+			}
+		}
+	}
+	return nil
 }
 
 // Summary describes an event in one line for people.

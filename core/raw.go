@@ -147,10 +147,10 @@ type RecordStats struct {
 	// Skipped are the records that made no event on purpose, counted by
 	// rule and reason in Skips. They are archived, not quarantined.
 	Skipped int `json:"skipped"`
-	// Skips is not in the JSON of the counts: scripts read that object
-	// as name → number (hub ingest --json), so it stays flat. A run's
-	// JSON carries them (core.Run.Skips).
-	Skips []SkipCount `json:"-"`
+	// Skips counts the skipped records by rule and reason, as a run's
+	// JSON does (core.Run.Skips): hub ingest --json and hub remap --json
+	// print it beside the counts when records were skipped (issue 15 §1).
+	Skips []SkipCount `json:"skips,omitempty"`
 	IngestStats
 }
 

@@ -44,7 +44,9 @@ type Store interface {
 	// Hops returns the genealogy edges leaving the given lots in the given
 	// direction: for Forward, every (lot → child) where the lot is an input
 	// of an order or transform that output the child; for Backward the
-	// same edges seen from the child. Only in-effect events count.
+	// same edges seen from the child. Only in-effect events count, and
+	// an input whose returns net its consumption on the order to nothing
+	// (Changes.Returned) is no input of it.
 	Hops(ctx context.Context, p HopsParams) ([]Hop, error)
 	// GenealogyVersion returns a number that changes whenever links are
 	// added or removed.
@@ -54,7 +56,8 @@ type Store interface {
 	// last evaluated at (IngestTx.MarkEvaluated). Evaluation is due while
 	// the first is ahead of the second, whichever process wrote the events.
 	EvaluationMark(ctx context.Context) (EvaluationMark, error)
-	// ReadGenealogy calls fn for every in-effect link, once per (group,
+	// ReadGenealogy calls fn for every in-effect link (returned inputs
+	// left out, as in Hops), once per (group,
 	// side, lot), ordered by group, side (inputs first) and lot, and
 	// returns the GenealogyVersion they are of (one snapshot).
 	ReadGenealogy(ctx context.Context, fn func(GenealogyLink) error) (int64, error)
@@ -199,6 +202,11 @@ type IngestTx interface {
 	Reversers(ctx context.Context, targets []string) (map[string][]string, error)
 	// LotIDs returns the id of each lot, creating the ones that are new.
 	LotIDs(ctx context.Context, refs []LotRef) (map[LotRef]int64, error)
+	// OrderLots returns the in-effect quantities of each of the given
+	// lots on each of the given order groups, one row per unit (no row
+	// when the lot has none on the order): what Plan needs to tell
+	// whether returns net a lot's consumption on an order to nothing.
+	OrderLots(ctx context.Context, keys []LotGroup) ([]OrderLotSums, error)
 	// Write applies the changes computed for one batch.
 	Write(ctx context.Context, c *Changes) error
 	// SetCursor stores a connector's new position, committed with the
@@ -320,6 +328,29 @@ type OrderDelta struct {
 	Ins, Outs int
 }
 
+// LotGroup is a lot on an order group ("o:" + order).
+type LotGroup struct {
+	LotID int64
+	Group string
+}
+
+// OrderLotSums is what the in-effect events say of one lot on one order in
+// one unit: its consumptions, its productions and the adjust events that
+// name the order (signed: +qty is material returned from the order), with
+// how many events of each kind. As a change (Changes.OrderLots) every
+// field is a delta.
+type OrderLotSums struct {
+	LotID    int64
+	Group    string // "o:" + order
+	UOM      string
+	Consumed float64
+	Consumes int
+	Produced float64
+	Produces int
+	Adjusted float64
+	Adjusts  int
+}
+
 // QuarantineRow is input that could not be ingested.
 type QuarantineRow struct {
 	Seq      int64
@@ -353,9 +384,16 @@ type Changes struct {
 	LotDeltas        []LotDelta
 	LotUses          []LotUse
 	OrderDeltas      []OrderDelta
-	Quarantine       []QuarantineRow
-	Resolved         []string // event ids whose quarantine entries are now resolved
-	ResolvedKeys     []string // quarantine keys now resolved (source records that map now)
+	// OrderLots are the changes to the per-order quantities of lots.
+	OrderLots []OrderLotSums
+	// Returned are the inputs whose consumption on the order returns now
+	// net to nothing (their input links stop being in effect: Hops,
+	// ReadGenealogy and the gap facts leave them out); Restored are the
+	// inputs that were returned and are consumed again.
+	Returned, Restored []LotGroup
+	Quarantine         []QuarantineRow
+	Resolved           []string // event ids whose quarantine entries are now resolved
+	ResolvedKeys       []string // quarantine keys now resolved (source records that map now)
 	// Raw are archived source records: new content is added and becomes
 	// the record's current version; known content is made current again
 	// and gets the new Mapping and Events.

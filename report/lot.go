@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"time"
 
@@ -190,9 +191,17 @@ func Lot(ctx context.Context, q *core.Queries, ref core.LotRef, o Options) (*Lot
 			id.Produced = append(id.Produced, core.Qty{Qty: u.Produced, UOM: u.UOM})
 		}
 	}
+	// The lot's attributes first (hub lot's: its receipts', productions'
+	// and the transforms' that made it, and those it inherits from the
+	// batch it was re-numbered from), then any other event's params.
+	attrs := &core.Event{Params: root.Attributes}
+	id.Expiry, id.Manufactured = param(attrs, paramExpiry...), param(attrs, paramMade...)
 	for _, e := range root.Events {
 		if e.Status != core.Active {
 			continue
+		}
+		if e.Type == core.Transform && !slices.ContainsFunc(e.Event.Outputs, func(o core.LotQty) bool { return o.Ref() == ref }) {
+			continue // a transform the lot went into: its params are its outputs'
 		}
 		if id.Description == "" {
 			id.Description = param(e.Event, paramDescription...)

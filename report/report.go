@@ -165,8 +165,8 @@ func param(e *core.Event, names ...string) string {
 // The params a mapping may set for the reports (docs/reports.md).
 var (
 	paramDescription = []string{"product_description", "description"}
-	paramExpiry      = []string{"expiry_date", "expiry", "best_before", "use_by"}
-	paramMade        = []string{"manufacture_date", "manufactured", "production_date"}
+	paramExpiry      = []string{"expiry_date", "expiration_date", "expiry", "best_before", "use_by"}
+	paramMade        = []string{"manufacture_date", "manufacturing_date", "manufactured", "production_date"}
 	paramGLN         = []string{"location_gln", "gln"}
 	paramLocDesc     = []string{"location_description"}
 	paramTLCSource   = []string{"tlc_source", "tlc_source_reference"}

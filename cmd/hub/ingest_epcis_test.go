@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,10 +34,7 @@ func TestEpcisIngestJoinsERPLotAndRecalls(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	var st map[string]int
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	st := counts(t, out)
 	// Two EPCIS events: the shipment, and an inspection of a serialised
 	// item with no lot, stored and counted but of no use to the genealogy.
 	if st["records"] != 2 || st["new"] != 1 || st["skipped"] != 1 || st["archived"] != 2 {

@@ -198,14 +198,28 @@ func TestSkipsVisible(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("ingest: exit %d: %s", code, errs)
 	}
-	// The counts stay a flat object of numbers (scripts read it as
-	// name → number); the reasons are in the text and in a run's JSON.
-	var st map[string]int
+	// The counts, and the skipped records by rule and reason (an added
+	// field, as in a run's JSON).
+	var st struct {
+		Records, Skipped, Quarantined int
+		Skips                         []core.SkipCount
+	}
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("ingest --json: %v\n%s", err, out)
 	}
-	if st["records"] != 3 || st["skipped"] != 2 || st["quarantined"] != 0 {
-		t.Errorf("ingest --json = %s\nwant 3 records, 2 skipped", out)
+	if st.Records != 3 || st.Skipped != 2 || st.Quarantined != 0 ||
+		!oneSkip(st.Skips, "other movements", "movement that changes no genealogy", 2) {
+		t.Errorf("ingest --json = %s\nwant 3 records, 2 skipped by rule \"other movements\"", out)
+	}
+	// hub remap --json says the same of the archived records.
+	out, errs, code = hub(t, db, "", "remap", "--mapping", sap, "--json")
+	if code != 0 {
+		t.Fatalf("remap: exit %d: %s", code, errs)
+	}
+	st.Skips = nil
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Skipped != 2 ||
+		!oneSkip(st.Skips, "other movements", "movement that changes no genealogy", 2) {
+		t.Errorf("remap --json = %s (%v), want the 2 records skipped by rule \"other movements\"", out, err)
 	}
 	// The skipped records are archived like the others.
 	out, _, _ = hub(t, db, "", "ingest", "--mapping", sap, "--kind", "a_materialdocumentitem", records)
@@ -240,4 +254,28 @@ func TestSkipsVisible(t *testing.T) {
 		x.Skip.Rule != "other movements" || x.Rules[len(x.Rules)-1].Result == "" {
 		t.Errorf("--explain --json =\n%s", out)
 	}
+}
+
+// oneSkip reports whether skips is one count: records of the rule, for a
+// reason that starts with reason.
+func oneSkip(skips []core.SkipCount, rule, reason string, records int) bool {
+	return len(skips) == 1 && skips[0].Rule == rule && strings.HasPrefix(skips[0].Reason, reason) && skips[0].Records == records
+}
+
+// counts reads the counts of hub ingest or hub remap --json: every field
+// that is a number (skips, the counts by rule and reason, is an array).
+func counts(t *testing.T, out string) map[string]int {
+	t.Helper()
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &all); err != nil {
+		t.Fatalf("counts: %v\n%s", err, out)
+	}
+	st := map[string]int{}
+	for k, v := range all {
+		var n int
+		if json.Unmarshal(v, &n) == nil {
+			st[k] = n
+		}
+	}
+	return st
 }

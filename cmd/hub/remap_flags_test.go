@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,10 +44,7 @@ func ingestV1(t *testing.T, db, dir, name, source, records string) {
 	if code != 0 {
 		t.Fatalf("ingest %s: exit %d: %s", name, code, errs)
 	}
-	var st map[string]int
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		t.Fatal(err)
-	}
+	st := counts(t, out)
 	if st["records"] != 3 || st["new"] != 4 || st["quarantined"] != 0 {
 		t.Fatalf("ingest %s = %v, want 3 records, 4 new events", name, st)
 	}
@@ -61,11 +57,7 @@ func remapJSON(t *testing.T, db string, args ...string) map[string]int {
 	if code != 0 {
 		t.Fatalf("remap %v: exit %d: %s", args, code, errs)
 	}
-	var st map[string]int
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		t.Fatalf("remap --json: %v\n%s", err, out)
-	}
-	return st
+	return counts(t, out)
 }
 
 // reaches returns the lots a recall of FLOUR/flour reaches, joined.

@@ -41,10 +41,7 @@ func TestRemapFixesRecall(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("ingest: exit %d: %s", code, errs)
 	}
-	var st map[string]int
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		t.Fatal(err)
-	}
+	st := counts(t, out)
 	if st["records"] != 5 || st["new"] != 5 || st["quarantined"] != 1 {
 		t.Fatalf("ingest = %v, want 5 records, 5 new events, 1 quarantined (the scrap no rule maps)", st)
 	}
@@ -62,9 +59,7 @@ func TestRemapFixesRecall(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("remap: exit %d: %s", code, errs)
 	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		t.Fatal(err)
-	}
+	st = counts(t, out)
 	if st["records"] != 5 || st["superseded"] != 1 || st["reversed"] != 1 || st["quarantined"] != 0 {
 		t.Errorf("remap = %v, want 5 records, 1 superseded (receipt → output), 1 reversed (the move v2 no longer emits), 0 quarantined", st)
 	}
@@ -84,9 +79,7 @@ func TestRemapFixesRecall(t *testing.T) {
 	}
 	// Remapping again changes nothing.
 	out, _, _ = hub(t, db, "", "remap", "--mapping", "testdata/movements-v2.yaml", "--json")
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		t.Fatal(err)
-	}
+	st = counts(t, out)
 	if st["new"] != 0 || st["superseded"] != 0 || st["reversed"] != 0 || st["unchanged"] != 4 {
 		t.Errorf("second remap = %v, want 4 unchanged and nothing else", st)
 	}

@@ -49,12 +49,13 @@ func TestSyncS4ReturnsTransfersAndUnits(t *testing.T) {
 		// 100 pieces delivered to Alpha Foods.
 		fake.MatDoc("4900002005", "2026-03-01T13:00:00",
 			fake.MatItem("601", "BREAD-WHITE", "B-9", "100", "ST", "StorageLocation", "FG01", "Customer", "0017100001", "Delivery", "0080002001", "DebitCreditCode", "H")),
-		// 200 KG of F-R re-batched as F-R2 (311 with a batch change): the
-		// item the user entered and the one SAP created.
+		// 200 KG of F-R re-batched as F-R2 (311 with a batch change) and
+		// put away from RM01 into RM02: the item the user entered and the
+		// one SAP created. Neither carries dates.
 		fake.MatDoc("4900002006", "2026-03-02T08:00:00",
-			fake.MatItem("311", flour, "F-R", "200.000", "KG", "IssuingOrReceivingPlant", "1010", "IssuingOrReceivingStorageLoc", "RM01",
+			fake.MatItem("311", flour, "F-R", "200.000", "KG", "IssuingOrReceivingPlant", "1010", "IssuingOrReceivingStorageLoc", "RM02",
 				"IssgOrRcvgMaterial", flour, "IssgOrRcvgBatch", "F-R2", "DebitCreditCode", "H"),
-			fake.MatItem("311", flour, "F-R2", "200.000", "KG", "IssuingOrReceivingPlant", "1010", "IssuingOrReceivingStorageLoc", "RM01",
+			fake.MatItem("311", flour, "F-R2", "200.000", "KG", "StorageLocation", "RM02", "IssuingOrReceivingPlant", "1010", "IssuingOrReceivingStorageLoc", "RM01",
 				"IssgOrRcvgMaterial", flour, "IssgOrRcvgBatch", "F-R", "DebitCreditCode", "S", "IsAutomaticallyCreated", "X")),
 		// 80 KG of F-R2 become material RYE-MIX batch R-1 (309).
 		fake.MatDoc("4900002007", "2026-03-02T09:00:00",
@@ -137,5 +138,85 @@ func TestSyncS4ReturnsTransfersAndUnits(t *testing.T) {
 	// The batch's dates are its attributes.
 	if got := st.Attributes; got["expiration_date"] != "2026-08-31" || got["manufacturing_date"] != "2026-02-25" {
 		t.Errorf("attributes of 12345/F-R = %v, want expiration_date 2026-08-31, manufacturing_date 2026-02-25", got)
+	}
+	// The re-batched flour keeps the dates of the batch it was made from
+	// (the 311 sent none), is where it was put away, and so is the
+	// material it became by the 309, two batches on.
+	for _, tc := range []struct{ item, lot, location string }{{"12345", "F-R2", "RM02"}, {"RYE-MIX", "R-1", "RM01"}} {
+		st, err := q.Lot(ctx, core.LotRef{Item: tc.item, Lot: tc.lot})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Attributes; got["expiration_date"] != "2026-08-31" || got["manufacturing_date"] != "2026-02-25" {
+			t.Errorf("attributes of %s/%s = %v, want F-R's: expiration_date 2026-08-31, manufacturing_date 2026-02-25", tc.item, tc.lot, got)
+		}
+		if st.Location != tc.location || st.Site != "HAMBURG" {
+			t.Errorf("%s/%s is at %s %s, want HAMBURG %s (the receiving side of the transfer)", tc.item, tc.lot, st.Site, st.Location, tc.location)
+		}
+	}
+}
+
+// TestSyncS4FullReturnTakesTheLink: components issued to a production
+// order (261) and all returned by 262s posted without a reference (SAP KBA
+// 3027233's sample payload) are no input of the order: a recall of the
+// batch no longer reaches the order's output and its customer, the output
+// has no input (a gap says so), and a later issue of the batch to the
+// order links them again. Field names as in TestSyncS4ReturnsTransfersAndUnits.
+func TestSyncS4FullReturnTakesTheLink(t *testing.T) {
+	ctx := context.Background()
+	s := fake.NewS4(t, false)
+	flour := "000000000000012345"
+	s.Add(
+		fake.MatDoc("4900003001", "2026-03-01T07:00:00",
+			fake.MatItem("101", flour, "F-Z", "100.000", "KG", "Supplier", "0017300001", "PurchaseOrder", "4500003001", "PurchaseOrderItem", "00010")),
+		fake.MatDoc("4900003002", "2026-03-01T08:00:00",
+			fake.MatItem("261", flour, "F-Z", "100.000", "KG", "ManufacturingOrder", "000001003001", "DebitCreditCode", "H")),
+		fake.MatDoc("4900003003", "2026-03-01T10:00:00",
+			fake.MatItem("101", "BREAD-WHITE", "B-30", "100", "ST", "StorageLocation", "FG01", "ManufacturingOrder", "000001003001")),
+		fake.MatDoc("4900003004", "2026-03-01T12:00:00",
+			fake.MatItem("601", "BREAD-WHITE", "B-30", "100", "ST", "StorageLocation", "FG01", "Customer", "0017100001", "Delivery", "0080003001", "DebitCreditCode", "H")),
+		// The whole issue comes back, in two 262s without a reference.
+		fake.MatDoc("4900003005", "2026-03-01T11:00:00",
+			fake.MatItem("262", flour, "F-Z", "60.000", "KG", "ManufacturingOrder", "000001003001", "MaterialDocumentPostingType", "1", "DebitCreditCode", "S")),
+		fake.MatDoc("4900003006", "2026-03-01T11:30:00",
+			fake.MatItem("262", flour, "F-Z", "40.000", "KG", "ManufacturingOrder", "000001003001", "MaterialDocumentPostingType", "1", "DebitCreditCode", "S")),
+	)
+	e := newEnv(t, s)
+	q := &core.Queries{Store: e.store}
+	reach := func() (lots, customers []string) {
+		t.Helper()
+		rec, err := q.Recall(ctx, core.Selector{Lot: &core.LotRef{Item: "12345", Lot: "F-Z"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Customers != nil {
+			for _, c := range *rec.Customers {
+				customers = append(customers, c.Name)
+			}
+		}
+		return lotNames(rec.Lots), customers
+	}
+	run, err := e.r.Sync(ctx, "s4", "manual")
+	if err != nil || run.Status != core.RunOK || run.Records != 6 || run.Quarant != 0 {
+		t.Fatalf("sync: %+v, %v\nlogs:\n%s", run, err, e.logs)
+	}
+	if lots, customers := reach(); len(lots) != 0 || len(customers) != 0 {
+		t.Errorf("all 100 KG returned: the recall of F-Z reaches %v and %v, want nothing", lots, customers)
+	}
+	gaps, err := q.Gaps(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gaps) != 1 || gaps[0].Kind != core.GapOutputWithoutInput || gaps[0].Order != "1003001" {
+		t.Errorf("gaps = %+v, want order 1003001's output without input", gaps)
+	}
+	// 10 KG issued again, read by the next sync.
+	s.Add(fake.MatDoc("4900003007", "2026-03-01T13:00:00",
+		fake.MatItem("261", flour, "F-Z", "10.000", "KG", "ManufacturingOrder", "000001003001", "DebitCreditCode", "H")))
+	if run, err := e.r.Sync(ctx, "s4", "manual"); err != nil || run.Status != core.RunOK {
+		t.Fatalf("second sync: %+v, %v", run, err)
+	}
+	if lots, customers := reach(); !slices.Equal(lots, []string{"BREAD-WHITE/B-30"}) || !slices.Equal(customers, []string{"Alpha Foods"}) {
+		t.Errorf("issued again: the recall of F-Z reaches %v and %v, want BREAD-WHITE/B-30 and Alpha Foods", lots, customers)
 	}
 }

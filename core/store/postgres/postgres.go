@@ -344,6 +344,24 @@ func (t *ingestTx) CurrentEvents(ctx context.Context, ids []string) (map[string]
 	return out, nil
 }
 
+func (t *ingestTx) OrderLots(ctx context.Context, keys []core.LotGroup) ([]core.OrderLotSums, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	ids, grps := make([]int64, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		ids[i], grps[i] = k.LotID, k.Group
+	}
+	rows, err := t.tx.Query(ctx, `SELECT o.lot_id, o.grp, o.uom, o.consumed, o.consumes, o.produced, o.produces, o.adjusted, o.adjusts
+		FROM unnest($1::bigint[], $2::text[]) AS u(lot_id, grp) JOIN order_lots o ON o.lot_id = u.lot_id AND o.grp = u.grp`, ids, grps)
+	if err != nil {
+		return nil, fmt.Errorf("read lots' quantities on orders: %w", err)
+	}
+	return collect(rows, "read lots' quantities on orders", func(o *core.OrderLotSums) []any {
+		return []any{&o.LotID, &o.Group, &o.UOM, &o.Consumed, &o.Consumes, &o.Produced, &o.Produces, &o.Adjusted, &o.Adjusts}
+	})
+}
+
 func (t *ingestTx) Reversers(ctx context.Context, targets []string) (map[string][]string, error) {
 	rows, err := t.tx.Query(ctx, `SELECT reverses, id FROM events
 		WHERE reverses = ANY($1::text[]) AND status <> 'superseded' ORDER BY seq`, targets)
@@ -790,6 +808,40 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			ON CONFLICT (ord) DO UPDATE SET ins = orders.ins + excluded.ins, outs = orders.outs + excluded.outs`,
 			ords, ins, outs)
 	}
+	if n := len(c.OrderLots); n > 0 {
+		ids, grps, uoms := make([]int64, n), make([]string, n), make([]string, n)
+		con, pro, adj := make([]float64, n), make([]float64, n), make([]float64, n)
+		cons, pros, adjs := make([]int64, n), make([]int64, n), make([]int64, n)
+		for i, d := range c.OrderLots {
+			ids[i], grps[i], uoms[i] = d.LotID, d.Group, d.UOM
+			con[i], pro[i], adj[i] = d.Consumed, d.Produced, d.Adjusted
+			cons[i], pros[i], adjs[i] = int64(d.Consumes), int64(d.Produces), int64(d.Adjusts)
+		}
+		w.queue("update order lot quantities", `INSERT INTO order_lots (lot_id, grp, uom, consumed, consumes, produced, produces, adjusted, adjusts)
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::float8[], $5::bigint[], $6::float8[], $7::bigint[], $8::float8[], $9::bigint[])
+			ON CONFLICT (lot_id, grp, uom) DO UPDATE SET
+				consumed = order_lots.consumed + excluded.consumed, consumes = order_lots.consumes + excluded.consumes,
+				produced = order_lots.produced + excluded.produced, produces = order_lots.produces + excluded.produces,
+				adjusted = order_lots.adjusted + excluded.adjusted, adjusts = order_lots.adjusts + excluded.adjusts`,
+			ids, grps, uoms, con, cons, pro, pros, adj, adjs)
+	}
+	lotGroups := func(ks []core.LotGroup) ([]int64, []string) {
+		ids, grps := make([]int64, len(ks)), make([]string, len(ks))
+		for i, k := range ks {
+			ids[i], grps[i] = k.LotID, k.Group
+		}
+		return ids, grps
+	}
+	if len(c.Restored) > 0 {
+		ids, grps := lotGroups(c.Restored)
+		w.queue("restore returned inputs", `DELETE FROM returned_inputs r USING unnest($1::bigint[], $2::text[]) AS u(lot_id, grp)
+			WHERE r.lot_id = u.lot_id AND r.grp = u.grp`, ids, grps)
+	}
+	if len(c.Returned) > 0 {
+		ids, grps := lotGroups(c.Returned)
+		w.queue("record returned inputs", `INSERT INTO returned_inputs (lot_id, grp) SELECT * FROM unnest($1::bigint[], $2::text[])
+			ON CONFLICT DO NOTHING`, ids, grps)
+	}
 	if n := len(c.Quarantine); n > 0 {
 		keys, sources, eventIDs, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		lines, at, raws := make([]int32, n), make([]int64, n), make([][]byte, n)
@@ -917,9 +969,16 @@ func (s *DB) Hops(ctx context.Context, p core.HopsParams) ([]core.Hop, error) {
 	if p.Direction == core.Backward {
 		from, to = true, false
 	}
+	// An input returned in full to its order is no input of it: on the
+	// input side (a going forward, b going back), returned_inputs.
+	in := "a"
+	if p.Direction == core.Backward {
+		in = "b"
+	}
 	return readLots(ctx, s, len(p.LotIDs), "read genealogy", `SELECT a.lot_id, b.lot_id, a.grp
 		FROM links a JOIN links b ON b.grp = a.grp AND b.out = $3
-		WHERE a.lot_id = ANY($1::bigint[]) AND a.out = $2`, []any{p.LotIDs, from, to},
+		WHERE a.lot_id = ANY($1::bigint[]) AND a.out = $2
+		  AND NOT EXISTS (SELECT 1 FROM returned_inputs r WHERE r.lot_id = `+in+`.lot_id AND r.grp = `+in+`.grp)`, []any{p.LotIDs, from, to},
 		func(h *core.Hop) []any { return []any{&h.From, &h.To, &h.Group} })
 }
 
@@ -1002,7 +1061,9 @@ func (s *DB) ReadGenealogy(ctx context.Context, fn func(core.GenealogyLink) erro
 		if err := tx.QueryRow(ctx, `SELECT version FROM genealogy_version`).Scan(&version); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT DISTINCT grp, out, lot_id FROM links ORDER BY grp, out, lot_id`)
+		rows, err := tx.Query(ctx, `SELECT DISTINCT grp, out, lot_id FROM links k
+			WHERE out OR NOT EXISTS (SELECT 1 FROM returned_inputs r WHERE r.lot_id = k.lot_id AND r.grp = k.grp)
+			ORDER BY grp, out, lot_id`)
 		if err != nil {
 			return err
 		}

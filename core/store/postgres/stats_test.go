@@ -126,6 +126,8 @@ func TestMigrationAnalysesAStoreWithData(t *testing.T) {
 		`DROP TABLE audit_head`,
 		`DROP TABLE sessions, api_tokens, users`, // 0014
 		`DROP TABLE outbox`,                      // 0015
+		`DROP TABLE order_lots`,
+		`DROP TABLE returned_inputs`,
 	} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatal(err)

@@ -38,7 +38,9 @@ func (s *DB) GapFacts(ctx context.Context, p core.GapFactsParams) (*core.GapFact
 		  json_group_array(json_array(l.item, l.lot)), json_group_array(k.event_id),
 		  coalesce(max((SELECT json_extract(e.body, '$.site') FROM events e WHERE e.id = k.event_id AND e.status = 'active')), '')
 		FROM orders o JOIN links k ON k.grp = o.ord JOIN lots l ON l.id = k.lot_id
-		WHERE (o.ins = 0) <> (o.outs = 0) GROUP BY o.ord ORDER BY o.ord`)
+		WHERE (o.ins = 0) <> (o.outs = 0)
+		  AND (k.out = 1 OR NOT EXISTS (SELECT 1 FROM returned_inputs r WHERE r.lot_id = k.lot_id AND r.grp = k.grp))
+		GROUP BY o.ord ORDER BY o.ord`)
 	if err != nil {
 		return nil, fmt.Errorf("find one-sided orders: %w", err)
 	}
@@ -101,11 +103,18 @@ func (s *DB) GapFacts(ctx context.Context, p core.GapFactsParams) (*core.GapFact
 		}
 	}
 	if p.Yield {
-		rows, err := s.db.QueryContext(ctx, `SELECT substr(k.grp, 3), coalesce(json_extract(e.body, '$.uom'), ''),
-			  total(CASE WHEN k.out = 0 THEN json_extract(e.body, '$.qty') END),
-			  total(CASE WHEN k.out = 1 THEN json_extract(e.body, '$.qty') END), min(k.ts)
-			FROM links k JOIN events e ON e.id = k.event_id AND e.status = 'active'
-			WHERE k.grp LIKE 'o:%' GROUP BY k.grp, 2 ORDER BY 1, 2`)
+		// Net of returns (core.OrderMassBalance): an adjustment naming
+		// the order of a lot it consumed in that unit changes its input,
+		// of a lot it only produced its output.
+		rows, err := s.db.QueryContext(ctx, `WITH q AS (
+			  SELECT grp, uom,
+			    total(CASE WHEN consumes > 0 THEN consumed - adjusted END) AS qin,
+			    total(produced + CASE WHEN consumes = 0 AND produces > 0 THEN adjusted ELSE 0 END) AS qout
+			  FROM order_lots WHERE consumes > 0 OR produces > 0 GROUP BY grp, uom)
+			SELECT substr(q.grp, 3), q.uom, q.qin, q.qout,
+			  (SELECT min(k.ts) FROM links k JOIN order_lots o ON o.lot_id = k.lot_id AND o.grp = k.grp AND o.uom = q.uom AND (o.consumes > 0 OR o.produces > 0)
+			   WHERE k.grp = q.grp)
+			FROM q ORDER BY 1, 2`)
 		if err != nil {
 			return nil, fmt.Errorf("sum order quantities: %w", err)
 		}

@@ -273,6 +273,24 @@ func (t *ingestTx) Reversers(ctx context.Context, targets []string) (map[string]
 	return out, rows.Err()
 }
 
+func (t *ingestTx) OrderLots(ctx context.Context, keys []core.LotGroup) ([]core.OrderLotSums, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	pairs := make([][2]any, len(keys))
+	for i, k := range keys {
+		pairs[i] = [2]any{k.LotID, k.Group}
+	}
+	rows, err := t.tx.QueryContext(ctx, `SELECT o.lot_id, o.grp, o.uom, o.consumed, o.consumes, o.produced, o.produces, o.adjusted, o.adjusts
+		FROM json_each(?) j JOIN order_lots o ON o.lot_id = j.value ->> 0 AND o.grp = j.value ->> 1`, jsonList(pairs))
+	if err != nil {
+		return nil, fmt.Errorf("read lots' quantities on orders: %w", err)
+	}
+	return collect(rows, "read lots' quantities on orders", func(o *core.OrderLotSums) []any {
+		return []any{&o.LotID, &o.Group, &o.UOM, &o.Consumed, &o.Consumes, &o.Produced, &o.Produces, &o.Adjusted, &o.Adjusts}
+	})
+}
+
 func (t *ingestTx) LotIDs(ctx context.Context, refs []core.LotRef) (map[core.LotRef]int64, error) {
 	out := make(map[core.LotRef]int64, len(refs))
 	if len(refs) == 0 {
@@ -467,6 +485,17 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		execMany(ctx, tx, "update orders", `INSERT INTO orders (ord, ins, outs) VALUES`,
 			`ON CONFLICT (ord) DO UPDATE SET ins = ins + excluded.ins, outs = outs + excluded.outs`, c.OrderDeltas,
 			func(d core.OrderDelta) []any { return []any{d.Order, d.Ins, d.Outs} }),
+		execMany(ctx, tx, "update order lot quantities", `INSERT INTO order_lots (lot_id, grp, uom, consumed, consumes, produced, produces, adjusted, adjusts) VALUES`,
+			`ON CONFLICT (lot_id, grp, uom) DO UPDATE SET consumed = consumed + excluded.consumed, consumes = consumes + excluded.consumes,
+			produced = produced + excluded.produced, produces = produces + excluded.produces,
+			adjusted = adjusted + excluded.adjusted, adjusts = adjusts + excluded.adjusts`, c.OrderLots,
+			func(d core.OrderLotSums) []any {
+				return []any{d.LotID, d.Group, d.UOM, d.Consumed, d.Consumes, d.Produced, d.Produces, d.Adjusted, d.Adjusts}
+			}),
+		exec(ctx, tx, "restore returned inputs", `DELETE FROM returned_inputs WHERE lot_id = ? AND grp = ?`, c.Restored,
+			func(k core.LotGroup) []any { return []any{k.LotID, k.Group} }),
+		execMany(ctx, tx, "record returned inputs", `INSERT INTO returned_inputs (lot_id, grp) VALUES`, "ON CONFLICT DO NOTHING", c.Returned,
+			func(k core.LotGroup) []any { return []any{k.LotID, k.Group} }),
 		// The same bad input is quarantined once. A source record that
 		// mapped once and fails again (hub remap with a broken mapping) is
 		// opened again, with the new reason. One still open keeps the time
@@ -578,9 +607,16 @@ func (s *DB) Hops(ctx context.Context, p core.HopsParams) ([]core.Hop, error) {
 	if p.Direction == core.Backward {
 		from, to = 1, 0
 	}
+	// An input returned in full to its order is no input of it: on the
+	// input side (a going forward, b going back), returned_inputs.
+	in := "a"
+	if p.Direction == core.Backward {
+		in = "b"
+	}
 	rows, err := s.query(ctx, `SELECT a.lot_id, b.lot_id, a.grp
 		FROM links a JOIN links b ON b.grp = a.grp AND b.out = ?
-		WHERE a.lot_id IN (SELECT value FROM json_each(?)) AND a.out = ?`, to, jsonList(p.LotIDs), from)
+		WHERE a.lot_id IN (SELECT value FROM json_each(?)) AND a.out = ?
+		  AND NOT EXISTS (SELECT 1 FROM returned_inputs r WHERE r.lot_id = `+in+`.lot_id AND r.grp = `+in+`.grp)`, to, jsonList(p.LotIDs), from)
 	if err != nil {
 		return nil, fmt.Errorf("read genealogy: %w", err)
 	}
@@ -635,7 +671,9 @@ func (s *DB) ReadGenealogy(ctx context.Context, fn func(core.GenealogyLink) erro
 	if err := tx.QueryRowContext(ctx, `SELECT version FROM genealogy_version`).Scan(&version); err != nil {
 		return 0, fmt.Errorf("read the genealogy version: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT grp, out, lot_id FROM links ORDER BY grp, out, lot_id`)
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT grp, out, lot_id FROM links k
+		WHERE out = 1 OR NOT EXISTS (SELECT 1 FROM returned_inputs r WHERE r.lot_id = k.lot_id AND r.grp = k.grp)
+		ORDER BY grp, out, lot_id`)
 	if err != nil {
 		return 0, fmt.Errorf("read the genealogy: %w", err)
 	}

@@ -46,7 +46,7 @@ func init() {
 
 // chunkPlant is a plantgen plant of n events with extra holds, releases
 // and reversals of holds at random times, inserted at random places.
-func chunkPlant(t testing.TB, seed uint64, n int) (lines []string, raw, sample []core.LotRef, finished []string, span [2]time.Time) {
+func chunkPlant(t testing.TB, seed uint64, n int) (lines []string, raw, sample []core.LotRef, finished []string, span [2]time.Time, returned []*core.Event) {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := plantgen.Generate(t.Context(), &buf, plantgen.Config{Events: n, Seed: seed}); err != nil {
@@ -54,6 +54,7 @@ func chunkPlant(t testing.TB, seed uint64, n int) (lines []string, raw, sample [
 	}
 	rng := rand.New(rand.NewPCG(seed, 25))
 	var lots, holdIDs []string
+	var consumed []*core.Event
 	seen := map[core.LotRef]bool{}
 	var held []core.LotRef
 	for l := range strings.SplitSeq(strings.TrimSpace(buf.String()), "\n") {
@@ -87,6 +88,8 @@ func chunkPlant(t testing.TB, seed uint64, n int) (lines []string, raw, sample [
 		case core.Hold, core.Release:
 			holdIDs = append(holdIDs, e.ID)
 			held = append(held, *e.Lot)
+		case core.Consume:
+			consumed = append(consumed, e)
 		}
 	}
 	ref := func(s string) core.LotRef {
@@ -126,6 +129,22 @@ func chunkPlant(t testing.TB, seed uint64, n int) (lines []string, raw, sample [
 		r := ref(lots[rng.IntN(len(lots))])
 		extra = append(extra, fmt.Sprintf(`{"id":"x:LBR:%d","type":"receive","time":%q,"lot":{"item":%q,"lot":"LBR-%d"},"qty":10,"uom":"LBR","supplier":{"id":"V"}}`, i, randTime(), r.Item, i))
 	}
+	// Returns of material from orders (issue 15 §4): some in full, which
+	// take the lot's link to the order away until its issue arrives
+	// (returns arriving first), some in part, one reversed.
+	for i := range 6 {
+		c := consumed[rng.IntN(len(consumed))]
+		q := *c.Qty
+		if i%2 == 1 {
+			q /= 2
+		}
+		extra = append(extra, fmt.Sprintf(`{"id":"x:RET:%d","type":"adjust","time":%q,"lot":{"item":%q,"lot":%q},"qty":%g,"uom":%q,"order":%q,"reason":"262"}`,
+			i, randTime(), c.Lot.Item, c.Lot.Lot, q, c.UOM, c.Order))
+		if i > 0 && i%2 == 0 {
+			returned = append(returned, c)
+		}
+	}
+	extra = append(extra, fmt.Sprintf(`{"id":"x:REV:RET","type":"reverse","time":%q,"reverses":"x:RET:0"}`, randTime()))
 	for _, l := range extra {
 		i := rng.IntN(len(lines) + 1)
 		lines = slices.Insert(lines, i, l)
@@ -141,13 +160,13 @@ func chunkPlant(t testing.TB, seed uint64, n int) (lines []string, raw, sample [
 			sample = append(sample, r)
 		}
 	}
-	return lines, raw, sample, finished, span
+	return lines, raw, sample, finished, span, returned
 }
 
 // chunking runs the case for one seed and returns how many lots were born
 // on hold.
 func chunking(h *harness, seed uint64) int {
-	lines, raw, sample, finished, span := chunkPlant(h.t, seed, 2500)
+	lines, raw, sample, finished, span, returned := chunkPlant(h.t, seed, 2500)
 	rng := rand.New(rand.NewPCG(seed, 3))
 	var chunks [][]string
 	for rest := lines; len(rest) > 0; {
@@ -193,6 +212,21 @@ func chunking(h *harness, seed uint64) int {
 		if !slices.ContainsFunc(whole.gaps, func(g string) bool { return strings.Contains(g, `"kind":"`+kind+`"`) }) {
 			h.t.Errorf("no %s gap: the case tests nothing about them", kind)
 		}
+	}
+	// A full return of a lot's only issue to an order takes the link
+	// away: the case must have one, or it tests nothing about returns.
+	unlinked := 0
+	for _, c := range returned {
+		r, err := (&core.Queries{Store: h.s}).Trace(h.ctx, core.Forward, core.Selector{Lot: c.Lot})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if !slices.ContainsFunc(r.Links, func(l core.Link) bool { return l.Order == c.Order && l.Parent == *c.Lot }) {
+			unlinked++
+		}
+	}
+	if unlinked == 0 {
+		h.t.Error("no full return took a link away: the case tests nothing about returns")
 	}
 	h.sameAnswers("in order", whole, inOrder)
 	h.sameAnswers("shuffled", whole, late)
