@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strings"
@@ -37,52 +38,29 @@ type Options struct {
 type InvalidError struct {
 	Where    string // file name or "request body"
 	Problems []schema.Problem
+	// Total counts every problem found; Problems keeps the first
+	// maxProblems.
+	Total int
 }
 
 func (e *InvalidError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: not a valid EPCIS 2.0 document, nothing was stored (%d problem(s)); fix these and capture it again:", e.Where, len(e.Problems))
+	total := max(e.Total, len(e.Problems))
+	fmt.Fprintf(&b, "%s: not a valid EPCIS 2.0 document, nothing was stored (%d problem(s)); fix these and capture it again:", e.Where, total)
 	for i, p := range e.Problems {
 		if i == 20 {
-			fmt.Fprintf(&b, "\n  … and %d more", len(e.Problems)-20)
 			break
 		}
 		fmt.Fprintf(&b, "\n  %s", p)
+	}
+	if total > 20 {
+		fmt.Fprintf(&b, "\n  … and %d more", total-20)
 	}
 	return b.String()
 }
 
 // Code makes an InvalidError an EINVALID for the CLI and the HTTP server.
 func (e *InvalidError) Unwrap() error { return core.Errorf(core.EINVALID, "%s", e.Error()) }
-
-// Detect says whether data looks like an EPCIS JSON document or event: a
-// JSON object with "type": "EPCISDocument" (or EPCISQueryDocument) or an
-// "@context". XML is recognised to say it is not captured yet.
-func Detect(data []byte) (string, bool) {
-	t := bytes.TrimLeft(data, " \t\r\n\ufeff")
-	if len(t) > 0 && t[0] == '<' {
-		return "xml", false
-	}
-	if len(t) == 0 || t[0] != '{' {
-		return "", false
-	}
-	var head struct {
-		Type    string          `json:"type"`
-		Context json.RawMessage `json:"@context"`
-	}
-	if json.Unmarshal(t, &head) != nil {
-		return "", false
-	}
-	switch {
-	case head.Type == "EPCISDocument", head.Type == "EPCISQueryDocument":
-		return "document", true
-	case eventTypes[head.Type]:
-		return "event", true
-	case len(head.Context) > 0:
-		return "document", true
-	}
-	return "", false
-}
 
 var eventTypes = map[string]bool{
 	"ObjectEvent": true, "AggregationEvent": true, "TransformationEvent": true,
@@ -91,85 +69,171 @@ var eventTypes = map[string]bool{
 
 // Result is what Capture made of a document.
 type Result struct {
-	Records []core.MappedRecord // one per EPCIS event, in document order
+	Records []core.MappedRecord // one per EPCIS event, in document order (Capture only)
 	Events  int                 // EPCIS events in the document
 	// Unusable counts the events stored but of no use to the genealogy,
 	// by reason (also in the records' Skip).
 	Unusable map[string]int
 }
 
-// Capture validates an EPCIS 2.0 JSON/JSON-LD document (or one event, as
-// POST /epcis/events takes it) against GS1's schema and maps its events.
-// An invalid document is an *InvalidError naming every problem by JSON
-// pointer, and nothing of it must be stored. where names the input in
-// errors.
-func Capture(data []byte, where string, opt Options) (*Result, error) {
-	kind, ok := Detect(data)
-	if kind == "xml" {
-		return nil, core.Errorf(core.EINVALID, "%s: EPCIS XML is not captured yet: send the document as EPCIS 2.0 JSON / JSON-LD", where)
+// Document is a document Check found valid.
+type Document struct {
+	info  *docInfo
+	where string
+}
+
+// Events is the number of events in the document.
+func (d *Document) Events() int { return d.info.Events }
+
+// Format is "json" or "xml".
+func (d *Document) Format() string { return d.info.Format }
+
+// maxProblems bounds the problems an InvalidError keeps (it counts all).
+const maxProblems = 1000
+
+// checkWrapper is the document each event is checked in: GS1's schema
+// describes documents and lone events, and an event of a big document is
+// checked alone, in a document of its own, while the real document's
+// wrapper (header, context, body without events) is checked once.
+func checkWrapper(ev any) map[string]any {
+	return map[string]any{
+		"@context": ContextURL, "type": "EPCISDocument", "schemaVersion": "2.0",
+		"creationDate": "2000-01-01T00:00:00Z",
+		"epcisBody":    map[string]any{"eventList": []any{ev}},
 	}
-	if !ok {
-		return nil, core.Errorf(core.EINVALID, `%s: not an EPCIS document: want a JSON object with "type": "EPCISDocument" (or an EPCIS event with its "@context")`, where)
+}
+
+// Check reads an EPCIS 2.0 document — JSON / JSON-LD or XML, told apart by
+// content — and checks it against GS1's schema: every event on its own as
+// it is read, the document around them once, never holding more than one
+// event in memory. A document with problems is an *InvalidError naming
+// each (JSON pointer, line and column), and nothing of it must be stored.
+// where names the input in errors.
+func Check(r io.Reader, where string) (*Document, error) {
+	var probs []schema.Problem
+	total := 0
+	add := func(p schema.Problem) {
+		total++
+		if len(probs) < maxProblems {
+			probs = append(probs, p)
+		}
 	}
-	tree, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return nil, core.Errorf(core.EINVALID, "%s: not JSON: %v", where, err)
-	}
-	urnsToBare(tree, "")
-	probs, err := schema.Validate(tree)
+	const inWrapper = "/epcisBody/eventList/0"
+	info, err := readDocument(r, where, func(ev rawEvent) error {
+		tree, err := jsonschema.UnmarshalJSON(bytes.NewReader(ev.JSON))
+		if err != nil {
+			add(schema.Problem{Pointer: ev.Ptr, Line: ev.Line, Column: ev.Col, Reason: "not JSON: " + err.Error()})
+			return nil
+		}
+		urnsToBare(tree, "")
+		var ps []schema.Problem
+		if ev.Ptr == "" {
+			ps, err = schema.Validate(tree)
+		} else {
+			ps, err = schema.Validate(checkWrapper(tree))
+		}
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			rel := p.Pointer
+			if ev.Ptr != "" {
+				rel = strings.TrimPrefix(rel, inWrapper)
+			}
+			p.Pointer = ev.Ptr + rel
+			p.Line, p.Column = ev.Line, ev.Col
+			if line, col, ok := locate(ev.locs, rel); ok {
+				p.Line, p.Column = line, col
+			}
+			add(p)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if len(probs) > 0 {
-		return nil, &InvalidError{Where: where, Problems: probs}
-	}
-	var events []json.RawMessage
-	base := "/epcisBody/eventList/"
-	if kind == "event" {
-		events = []json.RawMessage{data}
-		base = ""
-	} else {
-		var doc struct {
-			Body struct {
-				EventList    []json.RawMessage `json:"eventList"`
-				QueryResults *struct {
-					ResultsBody struct {
-						EventList []json.RawMessage `json:"eventList"`
-					} `json:"resultsBody"`
-				} `json:"queryResults"`
-			} `json:"epcisBody"`
+	if info.Wrapper != nil {
+		ps, err := schema.Validate(info.Wrapper)
+		if err != nil {
+			return nil, err
 		}
-		if err := json.Unmarshal(data, &doc); err != nil {
-			return nil, core.Errorf(core.EINVALID, "%s: %v", where, err)
-		}
-		events = doc.Body.EventList
-		if doc.Body.QueryResults != nil {
-			events = doc.Body.QueryResults.ResultsBody.EventList
-			base = "/epcisBody/queryResults/resultsBody/eventList/"
+		for _, p := range ps {
+			if info.Format == "xml" {
+				// The root element's attributes (schemaVersion,
+				// creationDate): say so in XML's words.
+				p.Reason += " (an attribute of the root element)"
+			}
+			add(p)
 		}
 	}
-	var head struct {
-		Context any `json:"@context"`
+	if total > 0 {
+		return nil, &InvalidError{Where: where, Problems: probs, Total: total}
 	}
-	_ = json.Unmarshal(data, &head)
-	m := &mapper{opt: opt, instLot: map[string]string{}, prefixes: ContextPrefixes(head.Context)}
+	return &Document{info: info, where: where}, nil
+}
+
+// Map reads a document Check found valid again — r gives the same bytes —
+// and maps its events, giving fn the records in batches of at most batch
+// (all of them in one call when batch is 0), in document order. fn's error
+// stops the read and is returned.
+func Map(r io.Reader, doc *Document, opt Options, batch int, fn func([]core.MappedRecord) error) (*Result, error) {
+	m := &mapper{opt: opt, instLot: map[string]string{}}
+	if doc.info.Format == "json" {
+		m.prefixes = ContextPrefixes(doc.info.Context)
+	} // XML: each event carries the namespaces of its extensions (nil reads them)
 	now := time.Now
 	if opt.Now != nil {
 		now = opt.Now
 	}
 	at := now().UTC()
-	res := &Result{Events: len(events), Unusable: map[string]int{}}
-	for i, raw := range events {
-		ptr := base
-		if ptr != "" {
-			ptr = fmt.Sprintf("%s%d", base, i)
+	res := &Result{Unusable: map[string]int{}}
+	var recs []core.MappedRecord
+	flush := func() error {
+		if len(recs) == 0 {
+			return nil
 		}
-		rec := m.record(raw, ptr, where, at)
+		err := fn(recs)
+		recs = nil
+		return err
+	}
+	_, err := readDocument(r, doc.where, func(ev rawEvent) error {
+		rec := m.record(ev.JSON, ev.Ptr, ev.Line, doc.where, at)
 		if rec.Skip != nil {
 			res.Unusable[rec.Skip.Reason]++
 		}
-		res.Records = append(res.Records, rec)
+		res.Events++
+		recs = append(recs, rec)
+		if batch > 0 && len(recs) >= batch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
 	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Capture checks and maps a document held in memory (a request body, or
+// one event as POST /epcis/events takes it): Check, then Map into one
+// list of records. An invalid document is an *InvalidError.
+func Capture(data []byte, where string, opt Options) (*Result, error) {
+	doc, err := Check(bytes.NewReader(data), where)
+	if err != nil {
+		return nil, err
+	}
+	var all []core.MappedRecord
+	res, err := Map(bytes.NewReader(data), doc, opt, 0, func(recs []core.MappedRecord) error {
+		all = append(all, recs...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Records = all
 	return res, nil
 }
 
@@ -277,15 +341,18 @@ type mapper struct {
 }
 
 // record maps one EPCIS event to an archived record and its events.
-func (m *mapper) record(raw json.RawMessage, ptr, where string, at time.Time) core.MappedRecord {
+func (m *mapper) record(raw json.RawMessage, ptr string, line int, where string, at time.Time) core.MappedRecord {
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, raw); err != nil {
 		compact.Write(raw)
 	}
 	payload := compact.Bytes()
 	loc := where
+	if line > 0 {
+		loc = fmt.Sprintf("%s:%d", where, line)
+	}
 	if ptr != "" {
-		loc = where + "#" + ptr
+		loc += " " + ptr
 	}
 	var ev epcisEvent
 	err := json.Unmarshal(raw, &ev)

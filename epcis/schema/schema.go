@@ -30,6 +30,10 @@ const URL = "https://gs1.github.io/EPCIS/EPCIS-JSON-Schema.json"
 type Problem struct {
 	Pointer string `json:"pointer"` // JSON pointer of the value at fault ("" is the document)
 	Reason  string `json:"reason"`
+	// Line and Column place the problem in the document's text when known
+	// (1-based; 0 when not): the event's start in JSON, the element in XML.
+	Line   int `json:"line,omitempty"`
+	Column int `json:"column,omitempty"`
 }
 
 func (p Problem) String() string {
@@ -37,7 +41,11 @@ func (p Problem) String() string {
 	if ptr == "" {
 		ptr = "(the document)"
 	}
-	return ptr + ": " + p.Reason
+	s := ptr + ": " + p.Reason
+	if p.Line > 0 {
+		s = fmt.Sprintf("line %d:%d: %s", p.Line, p.Column, s)
+	}
+	return s
 }
 
 var (
