@@ -3,11 +3,14 @@ package epcis
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -41,12 +44,19 @@ type InvalidError struct {
 	// Total counts every problem found; Problems keeps the first
 	// maxProblems.
 	Total int
+	// Truncated: the check stopped after maxProblems problems, there
+	// may be more.
+	Truncated bool
 }
 
 func (e *InvalidError) Error() string {
 	var b strings.Builder
 	total := max(e.Total, len(e.Problems))
-	fmt.Fprintf(&b, "%s: not a valid EPCIS 2.0 document, nothing was stored (%d problem(s)); fix these and capture it again:", e.Where, total)
+	more := ""
+	if e.Truncated {
+		more = " or more: the check stopped there"
+	}
+	fmt.Fprintf(&b, "%s: not a valid EPCIS 2.0 document, nothing was stored (%d problem(s)%s); fix these and capture it again:", e.Where, total, more)
 	for i, p := range e.Problems {
 		if i == 20 {
 			break
@@ -91,18 +101,6 @@ func (d *Document) Format() string { return d.info.Format }
 // maxProblems bounds the problems an InvalidError keeps (it counts all).
 const maxProblems = 1000
 
-// checkWrapper is the document each event is checked in: GS1's schema
-// describes documents and lone events, and an event of a big document is
-// checked alone, in a document of its own, while the real document's
-// wrapper (header, context, body without events) is checked once.
-func checkWrapper(ev any) map[string]any {
-	return map[string]any{
-		"@context": ContextURL, "type": "EPCISDocument", "schemaVersion": "2.0",
-		"creationDate": "2000-01-01T00:00:00Z",
-		"epcisBody":    map[string]any{"eventList": []any{ev}},
-	}
-}
-
 // Check reads an EPCIS 2.0 document — JSON / JSON-LD or XML, told apart by
 // content — and checks it against GS1's schema: every event on its own as
 // it is read, the document around them once, never holding more than one
@@ -118,41 +116,107 @@ func Check(r io.Reader, where string) (*Document, error) {
 			probs = append(probs, p)
 		}
 	}
-	const inWrapper = "/epcisBody/eventList/0"
+	// The schema check of an event is most of a capture's work: workers,
+	// one per processor, check chunks of events while the document is
+	// read; their problems are put back in document order.
+	workers := max(runtime.GOMAXPROCS(0), 1)
+	type chunk struct {
+		seq int
+		evs []rawEvent
+	}
+	type checked struct {
+		seq   int
+		probs []schema.Problem
+		err   error
+	}
+	jobs := make(chan chunk, workers)
+	results := make(chan checked, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range jobs {
+				var out checked
+				out.seq = c.seq
+				for _, ev := range c.evs {
+					ps, err := checkEvent(ev)
+					if err != nil {
+						out.err = err
+						break
+					}
+					out.probs = append(out.probs, ps...)
+				}
+				results <- out
+			}
+		}()
+	}
+	done := make(chan struct{})
+	byChunk := map[int][]schema.Problem{}
+	var workErr error
+	found := 0
+	var mu sync.Mutex
+	go func() {
+		defer close(done)
+		for res := range results {
+			mu.Lock()
+			if res.err != nil && workErr == nil {
+				workErr = res.err
+			}
+			if len(res.probs) > 0 {
+				byChunk[res.seq] = res.probs
+				found += len(res.probs)
+			}
+			mu.Unlock()
+		}
+	}()
+	errEnough := errors.New("enough problems")
+	const chunkSize = 64
+	cur := chunk{}
 	info, err := readDocument(r, where, func(ev rawEvent) error {
-		tree, err := jsonschema.UnmarshalJSON(bytes.NewReader(ev.JSON))
-		if err != nil {
-			add(schema.Problem{Pointer: ev.Ptr, Line: ev.Line, Column: ev.Col, Reason: "not JSON: " + err.Error()})
+		cur.evs = append(cur.evs, ev)
+		if len(cur.evs) < chunkSize {
 			return nil
 		}
-		urnsToBare(tree, "")
-		var ps []schema.Problem
-		if ev.Ptr == "" {
-			ps, err = schema.Validate(tree)
-		} else {
-			ps, err = schema.Validate(checkWrapper(tree))
-		}
-		if err != nil {
-			return err
-		}
-		for _, p := range ps {
-			rel := p.Pointer
-			if ev.Ptr != "" {
-				rel = strings.TrimPrefix(rel, inWrapper)
-			}
-			p.Pointer = ev.Ptr + rel
-			p.Line, p.Column = ev.Line, ev.Col
-			if line, col, ok := locate(ev.locs, rel); ok {
-				p.Line, p.Column = line, col
-			}
-			add(p)
+		jobs <- cur
+		cur = chunk{seq: cur.seq + 1}
+		mu.Lock()
+		stop := found >= maxProblems || workErr != nil
+		mu.Unlock()
+		if stop {
+			// A document this broken is refused on what was found.
+			return errEnough
 		}
 		return nil
 	})
+	if len(cur.evs) > 0 && err == nil {
+		jobs <- cur
+	}
+	close(jobs)
+	wg.Wait()
+	close(results)
+	<-done
+	truncated := false
+	if errors.Is(err, errEnough) {
+		err, truncated = nil, true
+	}
+	if err == nil {
+		err = workErr
+	}
 	if err != nil {
 		return nil, err
 	}
-	if info.Wrapper != nil {
+	seqs := make([]int, 0, len(byChunk))
+	for seq := range byChunk {
+		seqs = append(seqs, seq)
+	}
+	sort.Ints(seqs)
+	for _, seq := range seqs {
+		for _, p := range byChunk[seq] {
+			add(p)
+		}
+	}
+	if info != nil && info.Wrapper != nil {
 		ps, err := schema.Validate(info.Wrapper)
 		if err != nil {
 			return nil, err
@@ -167,9 +231,39 @@ func Check(r io.Reader, where string) (*Document, error) {
 		}
 	}
 	if total > 0 {
-		return nil, &InvalidError{Where: where, Problems: probs, Total: total}
+		return nil, &InvalidError{Where: where, Problems: probs, Total: total, Truncated: truncated}
 	}
 	return &Document{info: info, where: where}, nil
+}
+
+// checkEvent checks one event against the schema: alone for a lone event
+// (the schema wants its @context), against its type's definition for an
+// event of a document.
+func checkEvent(ev rawEvent) ([]schema.Problem, error) {
+	tree, err := jsonschema.UnmarshalJSON(bytes.NewReader(ev.JSON))
+	if err != nil {
+		return []schema.Problem{{Pointer: ev.Ptr, Line: ev.Line, Column: ev.Col, Reason: "not JSON: " + err.Error()}}, nil
+	}
+	urnsToBare(tree, "")
+	var ps []schema.Problem
+	if ev.Ptr == "" {
+		ps, err = schema.Validate(tree)
+	} else {
+		ps, err = schema.ValidateEvent(tree)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i := range ps {
+		p := &ps[i]
+		rel := p.Pointer
+		p.Pointer = ev.Ptr + rel
+		p.Line, p.Column = ev.Line, ev.Col
+		if line, col, ok := locate(ev.locs, rel); ok {
+			p.Line, p.Column = line, col
+		}
+	}
+	return ps, nil
 }
 
 // Map reads a document Check found valid again — r gives the same bytes —
