@@ -152,6 +152,10 @@ type captureJob struct {
 type captureError struct {
 	Pointer string `json:"pointer,omitempty"`
 	Reason  string `json:"reason"`
+	// Line and Column place the problem in the body (1-based), when
+	// known: the event's start in JSON, the element in XML.
+	Line   int `json:"line,omitempty"`
+	Column int `json:"column,omitempty"`
 }
 
 type captureJobs struct {
@@ -217,7 +221,7 @@ func (s *Server) capture(r *http.Request) (*epcis.Result, core.RecordStats, []ca
 func problems(ps []schema.Problem) []captureError {
 	out := make([]captureError, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, captureError{Pointer: p.Pointer, Reason: p.Reason})
+		out = append(out, captureError{Pointer: p.Pointer, Reason: p.Reason, Line: p.Line, Column: p.Column})
 	}
 	return out
 }

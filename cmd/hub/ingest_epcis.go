@@ -46,8 +46,8 @@ func (a *app) ingestEPCIS(ctx context.Context, files []string, asJSON bool) erro
 }
 
 // captureBatch is how many EPCIS events go into one transaction of a
-// document's capture.
-const captureBatch = 2000
+// document's capture (a variable for the tests).
+var captureBatch = 5000
 
 // captureFile captures one document as a stream (docs/epcis.md): a first
 // read checks every event and the document against the schema — an
