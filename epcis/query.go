@@ -30,7 +30,7 @@ type Query struct {
 	// MATCH_outputEPC: one of the EPCs, in any form of the same key.
 	EPCs, ParentIDs, InputEPCs, OutputEPCs []string
 	PerPage                                int
-	PageToken  string // nextPageToken as the client sent it
+	PageToken                              string // nextPageToken as the client sent it
 }
 
 // MaxPerPage bounds perPage.
