@@ -396,6 +396,12 @@ type epcisEvent struct {
 	DestinationList    []sourceDest    `json:"destinationList"`
 	ILMD               map[string]any  `json:"ilmd"`
 	ErrorDeclaration   *errDeclaration `json:"errorDeclaration"`
+	// lothub's extensions (LothubNS), written by hub export epcis.
+	SupplierLot string         `json:"lothub:supplierLot"`
+	Reason      string         `json:"lothub:reason"`
+	Operator    string         `json:"lothub:operator"`
+	Params      map[string]any `json:"lothub:params"`
+	Hold        string         `json:"lothub:hold"`
 }
 
 type quantity struct {
@@ -667,6 +673,19 @@ func party(list []sourceDest, dest bool) *core.Party {
 	return nil
 }
 
+// locationOf is the location of a source or destination list ("" for none).
+func locationOf(list []sourceDest, dest bool) string {
+	for _, sd := range list {
+		if Bare(sd.Type) == "location" {
+			if dest {
+				return URIValue(sd.Destination)
+			}
+			return URIValue(sd.Source)
+		}
+	}
+	return ""
+}
+
 func (ev *epcisEvent) bizTx(types ...string) string {
 	for _, t := range types {
 		for _, b := range ev.BizTransactionList {
@@ -697,7 +716,7 @@ func (m *mapper) events(ev *epcisEvent, id string) ([]*core.Event, string, error
 		return e
 	}
 	bs := Bare(ev.BizStep)
-	stepName := bs
+	stepName := URIValue(bs) // a lothub export's urn:lothub:step:{name} is the step's name
 	if stepName == "" {
 		stepName = strings.ToLower(ev.Action)
 	}
@@ -726,6 +745,13 @@ func (m *mapper) events(ev *epcisEvent, id string) ([]*core.Event, string, error
 		for k, v := range extra {
 			e.Params[k] = v
 		}
+		for k, v := range ev.Params {
+			e.Params[k] = v
+		}
+		e.Operator = ev.Operator
+		if ev.ReadPoint != nil && strings.HasPrefix(ev.ReadPoint.ID, "urn:lothub:equipment:") {
+			e.Equipment = URIValue(ev.ReadPoint.ID)
+		}
 	}
 	none := func(why []string, what string) string {
 		if len(why) == 0 {
@@ -753,6 +779,14 @@ func (m *mapper) events(ev *epcisEvent, id string) ([]*core.Event, string, error
 		for _, l := range lots {
 			ref := &core.LotRef{Item: l.Item, Lot: l.Lot}
 			switch {
+			case ev.Type == "ObjectEvent" && (ev.Hold == "hold" || ev.Hold == "release"):
+				// A hold or release a lothub export wrote (lothub:hold):
+				// the lot's hold in the hub it came from.
+				e := newEvent(core.Hold)
+				if ev.Hold == "release" {
+					e.Type = core.Release
+				}
+				e.Lot, e.Reason = ref, ev.Reason
 			case l.Qty == nil:
 				step(l, stepName, nil)
 			case creates:
@@ -774,6 +808,22 @@ func (m *mapper) events(ev *epcisEvent, id string) ([]*core.Event, string, error
 				e := newEvent(core.Adjust)
 				q := -*l.Qty
 				e.Lot, e.Qty, e.UOM, e.Reason = ref, &q, l.UOM, "EPCIS "+stepName
+				if ev.Reason != "" {
+					e.Reason = ev.Reason
+				}
+			case ev.Type == "ObjectEvent" && ev.Action == "ADD" && (bs == "cycle_counting" || bs == "stock_taking"):
+				// Stock found in a count.
+				e := newEvent(core.Adjust)
+				e.Lot, e.Qty, e.UOM, e.Reason = ref, l.Qty, l.UOM, "EPCIS "+stepName
+				if ev.Reason != "" {
+					e.Reason = ev.Reason
+				}
+			case ev.Type == "ObjectEvent" && bs == "storing" && locationOf(ev.DestinationList, true) != "":
+				// Moved within the site: from the source location to the
+				// destination location.
+				e := newEvent(core.Move)
+				e.Lot, e.Qty, e.UOM = ref, l.Qty, l.UOM
+				e.From, e.To = locationOf(ev.SourceList, false), locationOf(ev.DestinationList, true)
 			case (bs == "receiving" || bs == "arriving") && (party(ev.SourceList, false) != nil || ev.Action == "ADD"):
 				// ADD: the lot enters the hub's scope, so it is sourced
 				// even when the supplier is not named.
@@ -781,6 +831,9 @@ func (m *mapper) events(ev *epcisEvent, id string) ([]*core.Event, string, error
 				e.Lot, e.Qty, e.UOM = ref, l.Qty, l.UOM
 				e.Supplier = party(ev.SourceList, false)
 				e.SupplierLot = l.Lot
+				if ev.SupplierLot != "" {
+					e.SupplierLot = ev.SupplierLot
+				}
 				e.PO = ev.bizTx("po")
 			case (bs == "shipping" || bs == "departing") && party(ev.DestinationList, true) != nil:
 				e := newEvent(core.Ship)

@@ -169,3 +169,35 @@ func TestEpcisCaptureJSONProblemHasLine(t *testing.T) {
 		t.Errorf("error %v, want line 23 (the second event's start) and its pointer", err)
 	}
 }
+
+// FuzzEpcisCaptureXML: no XML input panics, and whatever is refused is
+// refused as a document error (EINVALID), never anything else.
+func FuzzEpcisCaptureXML(f *testing.F) {
+	files, _ := filepath.Glob("testdata/xml/*.xml")
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2"/>`))
+	f.Add([]byte(`<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" schemaVersion="2.0" creationDate="2026-01-01T00:00:00Z"><EPCISBody><EventList><extension><TransformationEvent/></extension></EventList></EPCISBody></epcis:EPCISDocument>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		res, err := epcis.Capture(data, "fuzz.xml", epcis.Options{})
+		if err != nil {
+			if core.ErrorCode(err) != core.EINVALID {
+				t.Fatalf("error %v is not EINVALID", err)
+			}
+			return
+		}
+		if res.Events != len(res.Records) {
+			t.Fatalf("%d events, %d records", res.Events, len(res.Records))
+		}
+		for _, r := range res.Records {
+			for _, e := range r.Events {
+				_ = e.Validate()
+			}
+		}
+	})
+}
