@@ -191,15 +191,10 @@ func readJSON(r io.Reader, where string, fn func(rawEvent) error) (*docInfo, err
 			if err := dec.Decode(&raw); err != nil {
 				return err
 			}
-			line, col := lc.at(dec.InputOffset())
-			// The event starts before its text: count its lines back.
-			if n := bytes.Count(raw, []byte("\n")); n > 0 {
-				line -= n
-				col = 0
-			} else {
-				col -= len(raw)
-			}
-			if fnErr = fn(rawEvent{JSON: raw, Ptr: fmt.Sprintf("%s%d", base, info.Events), Line: line, Col: max(col, 0)}); fnErr != nil {
+			// The event's text is exactly its bytes in the input: it
+			// starts len(raw) before where the decoder stands.
+			line, col := lc.at(dec.InputOffset() - int64(len(raw)))
+			if fnErr = fn(rawEvent{JSON: raw, Ptr: fmt.Sprintf("%s%d", base, info.Events), Line: line, Col: col}); fnErr != nil {
 				return fnErr
 			}
 			info.Events++

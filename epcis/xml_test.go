@@ -165,8 +165,8 @@ func TestEpcisCaptureXMLRefusals(t *testing.T) {
 func TestEpcisCaptureJSONProblemHasLine(t *testing.T) {
 	data := strings.Replace(readGS1(t, "Example_9.6.1-ObjectEvent.jsonld"), `"disposition": "in_progress"`, `"disposition": 7`, 1)
 	_, err := epcis.Capture([]byte(data), "bad.jsonld", epcis.Options{})
-	if err == nil || !strings.Contains(err.Error(), "line 23:") || !strings.Contains(err.Error(), "/epcisBody/eventList/1/disposition") {
-		t.Errorf("error %v, want line 23 (the second event's start) and its pointer", err)
+	if err == nil || !strings.Contains(err.Error(), "line 23:6:") || !strings.Contains(err.Error(), "/epcisBody/eventList/1/disposition") {
+		t.Errorf("error %v, want line 23:6 (the second event's start) and its pointer", err)
 	}
 }
 
