@@ -93,6 +93,11 @@ func (x *xmlReader) syntax(err error) error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		reason = "the document ends too early"
 	}
+	if strings.Contains(reason, "CharsetReader is nil") {
+		// encoding/xml reads UTF-8 only.
+		enc := strings.TrimSuffix(strings.TrimPrefix(reason, "xml: encoding "), " declared but Decoder.CharsetReader is nil")
+		return &InvalidError{Where: x.where, Problems: []schema.Problem{{Line: line, Column: col, Reason: "encoding " + enc + " is not read: send the document in UTF-8"}}}
+	}
 	return &InvalidError{Where: x.where, Problems: []schema.Problem{{Line: line, Column: col, Reason: "not well-formed XML: " + reason}}}
 }
 

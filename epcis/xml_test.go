@@ -142,6 +142,8 @@ func TestEpcisCaptureXMLRefusals(t *testing.T) {
 			[]string{"creationDate", "root element"}},
 		{"NotAnEvent", strings.Replace(strings.Replace(good, "<ObjectEvent>", "<ObjectEvnt>", 1), "</ObjectEvent>", "</ObjectEvnt>", 1),
 			[]string{"line 6:", "<ObjectEvnt> in the EventList is not an EPCIS event"}},
+		{"Latin1", `<?xml version="1.0" encoding="ISO-8859-1"?>` + good[strings.Index(good, "?>")+2:],
+			[]string{"line 1:", `encoding "ISO-8859-1" is not read: send the document in UTF-8`}},
 		{"WrongRoot", `<?xml version="1.0"?><order><line/></order>`,
 			[]string{"line 1:", "<order> is not an EPCIS document"}},
 	}
