@@ -25,10 +25,11 @@ type Genealogy struct {
 	Events []*Event
 }
 
-// exportTypes are the canonical event types an export carries. Steps,
-// moves and adjustments are not exported yet (docs/epcis.md).
+// exportTypes are the canonical event types an export carries
+// (docs/epcis.md): all but reversals (a reversed event is left out).
 var exportTypes = map[EventType]bool{
 	Receive: true, Consume: true, Produce: true, Transform: true, Ship: true, Hold: true, Release: true,
+	Step: true, Move: true, Adjust: true,
 }
 
 // Genealogy collects the genealogy of lot ref in the given directions

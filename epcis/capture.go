@@ -3,10 +3,14 @@ package epcis
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -37,52 +41,36 @@ type Options struct {
 type InvalidError struct {
 	Where    string // file name or "request body"
 	Problems []schema.Problem
+	// Total counts every problem found; Problems keeps the first
+	// maxProblems.
+	Total int
+	// Truncated: the check stopped after maxProblems problems, there
+	// may be more.
+	Truncated bool
 }
 
 func (e *InvalidError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: not a valid EPCIS 2.0 document, nothing was stored (%d problem(s)); fix these and capture it again:", e.Where, len(e.Problems))
+	total := max(e.Total, len(e.Problems))
+	more := ""
+	if e.Truncated {
+		more = " or more: the check stopped there"
+	}
+	fmt.Fprintf(&b, "%s: not a valid EPCIS 2.0 document, nothing was stored (%d problem(s)%s); fix these and capture it again:", e.Where, total, more)
 	for i, p := range e.Problems {
 		if i == 20 {
-			fmt.Fprintf(&b, "\n  … and %d more", len(e.Problems)-20)
 			break
 		}
 		fmt.Fprintf(&b, "\n  %s", p)
+	}
+	if total > 20 {
+		fmt.Fprintf(&b, "\n  … and %d more", total-20)
 	}
 	return b.String()
 }
 
 // Code makes an InvalidError an EINVALID for the CLI and the HTTP server.
 func (e *InvalidError) Unwrap() error { return core.Errorf(core.EINVALID, "%s", e.Error()) }
-
-// Detect says whether data looks like an EPCIS JSON document or event: a
-// JSON object with "type": "EPCISDocument" (or EPCISQueryDocument) or an
-// "@context". XML is recognised to say it is not captured yet.
-func Detect(data []byte) (string, bool) {
-	t := bytes.TrimLeft(data, " \t\r\n\ufeff")
-	if len(t) > 0 && t[0] == '<' {
-		return "xml", false
-	}
-	if len(t) == 0 || t[0] != '{' {
-		return "", false
-	}
-	var head struct {
-		Type    string          `json:"type"`
-		Context json.RawMessage `json:"@context"`
-	}
-	if json.Unmarshal(t, &head) != nil {
-		return "", false
-	}
-	switch {
-	case head.Type == "EPCISDocument", head.Type == "EPCISQueryDocument":
-		return "document", true
-	case eventTypes[head.Type]:
-		return "event", true
-	case len(head.Context) > 0:
-		return "document", true
-	}
-	return "", false
-}
 
 var eventTypes = map[string]bool{
 	"ObjectEvent": true, "AggregationEvent": true, "TransformationEvent": true,
@@ -91,85 +79,255 @@ var eventTypes = map[string]bool{
 
 // Result is what Capture made of a document.
 type Result struct {
-	Records []core.MappedRecord // one per EPCIS event, in document order
+	Records []core.MappedRecord // one per EPCIS event, in document order (Capture only)
 	Events  int                 // EPCIS events in the document
 	// Unusable counts the events stored but of no use to the genealogy,
 	// by reason (also in the records' Skip).
 	Unusable map[string]int
 }
 
-// Capture validates an EPCIS 2.0 JSON/JSON-LD document (or one event, as
-// POST /epcis/events takes it) against GS1's schema and maps its events.
-// An invalid document is an *InvalidError naming every problem by JSON
-// pointer, and nothing of it must be stored. where names the input in
-// errors.
-func Capture(data []byte, where string, opt Options) (*Result, error) {
-	kind, ok := Detect(data)
-	if kind == "xml" {
-		return nil, core.Errorf(core.EINVALID, "%s: EPCIS XML is not captured yet: send the document as EPCIS 2.0 JSON / JSON-LD", where)
+// Document is a document Check found valid.
+type Document struct {
+	info  *docInfo
+	where string
+}
+
+// Events is the number of events in the document.
+func (d *Document) Events() int { return d.info.Events }
+
+// Format is "json" or "xml".
+func (d *Document) Format() string { return d.info.Format }
+
+// maxProblems bounds the problems an InvalidError keeps (it counts all).
+const maxProblems = 1000
+
+// Check reads an EPCIS 2.0 document — JSON / JSON-LD or XML, told apart by
+// content — and checks it against GS1's schema: every event on its own as
+// it is read, the document around them once, never holding more than one
+// event in memory. A document with problems is an *InvalidError naming
+// each (JSON pointer, line and column), and nothing of it must be stored.
+// where names the input in errors.
+func Check(r io.Reader, where string) (*Document, error) {
+	var probs []schema.Problem
+	total := 0
+	add := func(p schema.Problem) {
+		total++
+		if len(probs) < maxProblems {
+			probs = append(probs, p)
+		}
 	}
-	if !ok {
-		return nil, core.Errorf(core.EINVALID, `%s: not an EPCIS document: want a JSON object with "type": "EPCISDocument" (or an EPCIS event with its "@context")`, where)
+	// The schema check of an event is most of a capture's work: workers,
+	// one per processor, check chunks of events while the document is
+	// read; their problems are put back in document order.
+	workers := max(runtime.GOMAXPROCS(0), 1)
+	type chunk struct {
+		seq int
+		evs []rawEvent
 	}
-	tree, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return nil, core.Errorf(core.EINVALID, "%s: not JSON: %v", where, err)
+	type checked struct {
+		seq   int
+		probs []schema.Problem
+		err   error
 	}
-	urnsToBare(tree, "")
-	probs, err := schema.Validate(tree)
+	jobs := make(chan chunk, workers)
+	results := make(chan checked, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range jobs {
+				var out checked
+				out.seq = c.seq
+				for _, ev := range c.evs {
+					ps, err := checkEvent(ev)
+					if err != nil {
+						out.err = err
+						break
+					}
+					out.probs = append(out.probs, ps...)
+				}
+				results <- out
+			}
+		}()
+	}
+	done := make(chan struct{})
+	byChunk := map[int][]schema.Problem{}
+	var workErr error
+	found := 0
+	var mu sync.Mutex
+	go func() {
+		defer close(done)
+		for res := range results {
+			mu.Lock()
+			if res.err != nil && workErr == nil {
+				workErr = res.err
+			}
+			if len(res.probs) > 0 {
+				byChunk[res.seq] = res.probs
+				found += len(res.probs)
+			}
+			mu.Unlock()
+		}
+	}()
+	errEnough := errors.New("enough problems")
+	const chunkSize = 64
+	cur := chunk{}
+	info, err := readDocument(r, where, func(ev rawEvent) error {
+		cur.evs = append(cur.evs, ev)
+		if len(cur.evs) < chunkSize {
+			return nil
+		}
+		jobs <- cur
+		cur = chunk{seq: cur.seq + 1}
+		mu.Lock()
+		stop := found >= maxProblems || workErr != nil
+		mu.Unlock()
+		if stop {
+			// A document this broken is refused on what was found.
+			return errEnough
+		}
+		return nil
+	})
+	if len(cur.evs) > 0 && err == nil {
+		jobs <- cur
+	}
+	close(jobs)
+	wg.Wait()
+	close(results)
+	<-done
+	truncated := false
+	if errors.Is(err, errEnough) {
+		err, truncated = nil, true
+	}
+	if err == nil {
+		err = workErr
+	}
 	if err != nil {
 		return nil, err
 	}
-	if len(probs) > 0 {
-		return nil, &InvalidError{Where: where, Problems: probs}
+	seqs := make([]int, 0, len(byChunk))
+	for seq := range byChunk {
+		seqs = append(seqs, seq)
 	}
-	var events []json.RawMessage
-	base := "/epcisBody/eventList/"
-	if kind == "event" {
-		events = []json.RawMessage{data}
-		base = ""
+	sort.Ints(seqs)
+	for _, seq := range seqs {
+		for _, p := range byChunk[seq] {
+			add(p)
+		}
+	}
+	if info != nil && info.Wrapper != nil {
+		ps, err := schema.Validate(info.Wrapper)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			if info.Format == "xml" {
+				// The root element's attributes (schemaVersion,
+				// creationDate): say so in XML's words.
+				p.Reason += " (an attribute of the root element)"
+			}
+			add(p)
+		}
+	}
+	if total > 0 {
+		return nil, &InvalidError{Where: where, Problems: probs, Total: total, Truncated: truncated}
+	}
+	return &Document{info: info, where: where}, nil
+}
+
+// checkEvent checks one event against the schema: alone for a lone event
+// (the schema wants its @context), against its type's definition for an
+// event of a document.
+func checkEvent(ev rawEvent) ([]schema.Problem, error) {
+	tree, err := jsonschema.UnmarshalJSON(bytes.NewReader(ev.JSON))
+	if err != nil {
+		return []schema.Problem{{Pointer: ev.Ptr, Line: ev.Line, Column: ev.Col, Reason: "not JSON: " + err.Error()}}, nil
+	}
+	urnsToBare(tree, "")
+	var ps []schema.Problem
+	if ev.Ptr == "" {
+		ps, err = schema.Validate(tree)
 	} else {
-		var doc struct {
-			Body struct {
-				EventList    []json.RawMessage `json:"eventList"`
-				QueryResults *struct {
-					ResultsBody struct {
-						EventList []json.RawMessage `json:"eventList"`
-					} `json:"resultsBody"`
-				} `json:"queryResults"`
-			} `json:"epcisBody"`
-		}
-		if err := json.Unmarshal(data, &doc); err != nil {
-			return nil, core.Errorf(core.EINVALID, "%s: %v", where, err)
-		}
-		events = doc.Body.EventList
-		if doc.Body.QueryResults != nil {
-			events = doc.Body.QueryResults.ResultsBody.EventList
-			base = "/epcisBody/queryResults/resultsBody/eventList/"
+		ps, err = schema.ValidateEvent(tree)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i := range ps {
+		p := &ps[i]
+		rel := p.Pointer
+		p.Pointer = ev.Ptr + rel
+		p.Line, p.Column = ev.Line, ev.Col
+		if line, col, ok := locate(ev.locs, rel); ok {
+			p.Line, p.Column = line, col
 		}
 	}
-	var head struct {
-		Context any `json:"@context"`
-	}
-	_ = json.Unmarshal(data, &head)
-	m := &mapper{opt: opt, instLot: map[string]string{}, prefixes: ContextPrefixes(head.Context)}
+	return ps, nil
+}
+
+// Map reads a document Check found valid again — r gives the same bytes —
+// and maps its events, giving fn the records in batches of at most batch
+// (all of them in one call when batch is 0), in document order. fn's error
+// stops the read and is returned.
+func Map(r io.Reader, doc *Document, opt Options, batch int, fn func([]core.MappedRecord) error) (*Result, error) {
+	m := &mapper{opt: opt, instLot: map[string]string{}}
+	if doc.info.Format == "json" {
+		m.prefixes = ContextPrefixes(doc.info.Context)
+	} // XML: each event carries the namespaces of its extensions (nil reads them)
 	now := time.Now
 	if opt.Now != nil {
 		now = opt.Now
 	}
 	at := now().UTC()
-	res := &Result{Events: len(events), Unusable: map[string]int{}}
-	for i, raw := range events {
-		ptr := base
-		if ptr != "" {
-			ptr = fmt.Sprintf("%s%d", base, i)
+	res := &Result{Unusable: map[string]int{}}
+	var recs []core.MappedRecord
+	flush := func() error {
+		if len(recs) == 0 {
+			return nil
 		}
-		rec := m.record(raw, ptr, where, at)
+		err := fn(recs)
+		recs = nil
+		return err
+	}
+	_, err := readDocument(r, doc.where, func(ev rawEvent) error {
+		rec := m.record(ev.JSON, ev.Ptr, ev.Line, doc.where, at)
 		if rec.Skip != nil {
 			res.Unusable[rec.Skip.Reason]++
 		}
-		res.Records = append(res.Records, rec)
+		res.Events++
+		recs = append(recs, rec)
+		if batch > 0 && len(recs) >= batch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
 	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Capture checks and maps a document held in memory (a request body, or
+// one event as POST /epcis/events takes it): Check, then Map into one
+// list of records. An invalid document is an *InvalidError.
+func Capture(data []byte, where string, opt Options) (*Result, error) {
+	doc, err := Check(bytes.NewReader(data), where)
+	if err != nil {
+		return nil, err
+	}
+	var all []core.MappedRecord
+	res, err := Map(bytes.NewReader(data), doc, opt, 0, func(recs []core.MappedRecord) error {
+		all = append(all, recs...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Records = all
 	return res, nil
 }
 
@@ -238,6 +396,12 @@ type epcisEvent struct {
 	DestinationList    []sourceDest    `json:"destinationList"`
 	ILMD               map[string]any  `json:"ilmd"`
 	ErrorDeclaration   *errDeclaration `json:"errorDeclaration"`
+	// lothub's extensions (LothubNS), written by hub export epcis.
+	SupplierLot string         `json:"lothub:supplierLot"`
+	Reason      string         `json:"lothub:reason"`
+	Operator    string         `json:"lothub:operator"`
+	Params      map[string]any `json:"lothub:params"`
+	Hold        string         `json:"lothub:hold"`
 }
 
 type quantity struct {
@@ -277,15 +441,18 @@ type mapper struct {
 }
 
 // record maps one EPCIS event to an archived record and its events.
-func (m *mapper) record(raw json.RawMessage, ptr, where string, at time.Time) core.MappedRecord {
+func (m *mapper) record(raw json.RawMessage, ptr string, line int, where string, at time.Time) core.MappedRecord {
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, raw); err != nil {
 		compact.Write(raw)
 	}
 	payload := compact.Bytes()
 	loc := where
+	if line > 0 {
+		loc = fmt.Sprintf("%s:%d", where, line)
+	}
 	if ptr != "" {
-		loc = where + "#" + ptr
+		loc += " " + ptr
 	}
 	var ev epcisEvent
 	err := json.Unmarshal(raw, &ev)
@@ -506,6 +673,19 @@ func party(list []sourceDest, dest bool) *core.Party {
 	return nil
 }
 
+// locationOf is the location of a source or destination list ("" for none).
+func locationOf(list []sourceDest, dest bool) string {
+	for _, sd := range list {
+		if Bare(sd.Type) == "location" {
+			if dest {
+				return URIValue(sd.Destination)
+			}
+			return URIValue(sd.Source)
+		}
+	}
+	return ""
+}
+
 func (ev *epcisEvent) bizTx(types ...string) string {
 	for _, t := range types {
 		for _, b := range ev.BizTransactionList {
@@ -536,7 +716,7 @@ func (m *mapper) events(ev *epcisEvent, id string) ([]*core.Event, string, error
 		return e
 	}
 	bs := Bare(ev.BizStep)
-	stepName := bs
+	stepName := URIValue(bs) // a lothub export's urn:lothub:step:{name} is the step's name
 	if stepName == "" {
 		stepName = strings.ToLower(ev.Action)
 	}
@@ -565,6 +745,13 @@ func (m *mapper) events(ev *epcisEvent, id string) ([]*core.Event, string, error
 		for k, v := range extra {
 			e.Params[k] = v
 		}
+		for k, v := range ev.Params {
+			e.Params[k] = v
+		}
+		e.Operator = ev.Operator
+		if ev.ReadPoint != nil && strings.HasPrefix(ev.ReadPoint.ID, "urn:lothub:equipment:") {
+			e.Equipment = URIValue(ev.ReadPoint.ID)
+		}
 	}
 	none := func(why []string, what string) string {
 		if len(why) == 0 {
@@ -592,6 +779,14 @@ func (m *mapper) events(ev *epcisEvent, id string) ([]*core.Event, string, error
 		for _, l := range lots {
 			ref := &core.LotRef{Item: l.Item, Lot: l.Lot}
 			switch {
+			case ev.Type == "ObjectEvent" && (ev.Hold == "hold" || ev.Hold == "release"):
+				// A hold or release a lothub export wrote (lothub:hold):
+				// the lot's hold in the hub it came from.
+				e := newEvent(core.Hold)
+				if ev.Hold == "release" {
+					e.Type = core.Release
+				}
+				e.Lot, e.Reason = ref, ev.Reason
 			case l.Qty == nil:
 				step(l, stepName, nil)
 			case creates:
@@ -613,6 +808,22 @@ func (m *mapper) events(ev *epcisEvent, id string) ([]*core.Event, string, error
 				e := newEvent(core.Adjust)
 				q := -*l.Qty
 				e.Lot, e.Qty, e.UOM, e.Reason = ref, &q, l.UOM, "EPCIS "+stepName
+				if ev.Reason != "" {
+					e.Reason = ev.Reason
+				}
+			case ev.Type == "ObjectEvent" && ev.Action == "ADD" && (bs == "cycle_counting" || bs == "stock_taking"):
+				// Stock found in a count.
+				e := newEvent(core.Adjust)
+				e.Lot, e.Qty, e.UOM, e.Reason = ref, l.Qty, l.UOM, "EPCIS "+stepName
+				if ev.Reason != "" {
+					e.Reason = ev.Reason
+				}
+			case ev.Type == "ObjectEvent" && bs == "storing" && locationOf(ev.DestinationList, true) != "":
+				// Moved within the site: from the source location to the
+				// destination location.
+				e := newEvent(core.Move)
+				e.Lot, e.Qty, e.UOM = ref, l.Qty, l.UOM
+				e.From, e.To = locationOf(ev.SourceList, false), locationOf(ev.DestinationList, true)
 			case (bs == "receiving" || bs == "arriving") && (party(ev.SourceList, false) != nil || ev.Action == "ADD"):
 				// ADD: the lot enters the hub's scope, so it is sourced
 				// even when the supplier is not named.
@@ -620,6 +831,9 @@ func (m *mapper) events(ev *epcisEvent, id string) ([]*core.Event, string, error
 				e.Lot, e.Qty, e.UOM = ref, l.Qty, l.UOM
 				e.Supplier = party(ev.SourceList, false)
 				e.SupplierLot = l.Lot
+				if ev.SupplierLot != "" {
+					e.SupplierLot = ev.SupplierLot
+				}
 				e.PO = ev.bizTx("po")
 			case (bs == "shipping" || bs == "departing") && party(ev.DestinationList, true) != nil:
 				e := newEvent(core.Ship)

@@ -17,6 +17,25 @@ import (
 // ContextURL is the JSON-LD @context of EPCIS 2.0 documents.
 const ContextURL = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 
+// LothubNS is the namespace of lothub's EPCIS extension fields (prefix
+// lothub: in an export's @context): a receipt's supplier lot, an
+// adjustment's reason, a step's operator and parameters.
+const LothubNS = "urn:lothub:ns:"
+
+// cbvBizSteps are the CBV 2.0 business steps: a step of that name is
+// exported as the bare word, any other as urn:lothub:step:{name}.
+var cbvBizSteps = map[string]bool{}
+
+func init() {
+	for _, s := range strings.Fields(`accepting arriving assembling collecting commissioning consigning
+	creating_class_instance cycle_counting decommissioning departing destroying disassembling dispensing
+	encoding entering_exiting holding inspecting installing killing loading other packing picking receiving
+	removing repackaging repairing replacing reserving retail_selling sampling sensor_reporting shipping
+	staging_outbound stock_taking stocking storing transporting unloading unpacking void_shipping`) {
+		cbvBizSteps[s] = true
+	}
+}
+
 // ExportOptions are what an export needs beyond the genealogy.
 type ExportOptions struct {
 	// GTINItems is hub.yaml epcis.gtin_items (GTIN-14 → item); the export
@@ -39,10 +58,10 @@ type ExportResult struct {
 // The export's JSON shapes, fields in the order the standard lists them.
 type (
 	xDoc struct {
-		Context       []string `json:"@context"`
-		Type          string   `json:"type"`
-		SchemaVersion string   `json:"schemaVersion"`
-		CreationDate  string   `json:"creationDate"`
+		Context       []any  `json:"@context"`
+		Type          string `json:"type"`
+		SchemaVersion string `json:"schemaVersion"`
+		CreationDate  string `json:"creationDate"`
 		Body          struct {
 			EventList []*xEvent `json:"eventList"`
 		} `json:"epcisBody"`
@@ -59,12 +78,20 @@ type (
 		TransformationID   string    `json:"transformationID,omitempty"`
 		BizStep            string    `json:"bizStep,omitempty"`
 		Disposition        string    `json:"disposition,omitempty"`
+		ReadPoint          *place    `json:"readPoint,omitempty"`
 		BizLocation        *place    `json:"bizLocation,omitempty"`
 		BizTransactionList []bizTx   `json:"bizTransactionList,omitempty"`
 		SourceList         []xSource `json:"sourceList,omitempty"`
 		DestinationList    []xDest   `json:"destinationList,omitempty"`
-		at                 time.Time // for ordering
-		key                string    // canonical identity, for ordering
+		// lothub's extensions (namespace LothubNS, prefix lothub:):
+		// what EPCIS has no field for, read back by capture.
+		SupplierLot string         `json:"lothub:supplierLot,omitempty"`
+		Reason      string         `json:"lothub:reason,omitempty"`
+		Operator    string         `json:"lothub:operator,omitempty"`
+		Params      map[string]any `json:"lothub:params,omitempty"`
+		Hold        string         `json:"lothub:hold,omitempty"` // "hold" or "release"
+		at          time.Time      // for ordering
+		key         string         // canonical identity, for ordering
 	}
 	xQty struct {
 		EPCClass string   `json:"epcClass"`
@@ -123,6 +150,57 @@ func Export(g *core.Genealogy, opt ExportOptions) (*ExportResult, error) {
 			if e.PO != "" {
 				xe.BizTransactionList = []bizTx{{Type: "po", BizTransaction: URIOf("po", e.PO)}}
 			}
+			if e.SupplierLot != "" && e.SupplierLot != e.Lot.Lot {
+				xe.SupplierLot = e.SupplierLot
+			}
+		case core.Step:
+			// The lot's state, not stock moved: a quantity element
+			// without a quantity.
+			q, err := x.qty(e.ID, *e.Lot, nil, "")
+			if err != nil {
+				return nil, err
+			}
+			xe := newEvent("ObjectEvent", "event:"+e.ID)
+			xe.Action, xe.QuantityList = "OBSERVE", []xQty{q}
+			xe.BizStep = e.Step
+			if !cbvBizSteps[e.Step] {
+				xe.BizStep = URIOf("step", e.Step)
+			}
+			if e.Equipment != "" {
+				xe.ReadPoint = &place{ID: URIOf("equipment", e.Equipment)}
+			}
+			xe.Operator = e.Operator
+			if len(e.Params) > 0 {
+				xe.Params = e.Params
+			}
+		case core.Move:
+			q, err := x.qty(e.ID, *e.Lot, e.Qty, e.UOM)
+			if err != nil {
+				return nil, err
+			}
+			xe := newEvent("ObjectEvent", "event:"+e.ID)
+			xe.Action, xe.BizStep, xe.QuantityList = "OBSERVE", "storing", []xQty{q}
+			if e.From != "" {
+				xe.SourceList = []xSource{{Type: "location", Source: URIOf("location", e.From)}}
+			}
+			xe.DestinationList = []xDest{{Type: "location", Destination: URIOf("location", e.To)}}
+		case core.Adjust:
+			// Stock written off (negative) is DELETE, stock found (positive)
+			// ADD, of the quantity, in a cycle count.
+			if e.Qty == nil {
+				continue
+			}
+			abs := *e.Qty
+			action := "ADD"
+			if abs < 0 {
+				abs, action = -abs, "DELETE"
+			}
+			q, err := x.qty(e.ID, *e.Lot, &abs, e.UOM)
+			if err != nil {
+				return nil, err
+			}
+			xe := newEvent("ObjectEvent", "event:"+e.ID)
+			xe.Action, xe.BizStep, xe.QuantityList, xe.Reason = action, "cycle_counting", []xQty{q}, e.Reason
 		case core.Ship:
 			q, err := x.qty(e.ID, *e.Lot, e.Qty, e.UOM)
 			if err != nil {
@@ -148,6 +226,7 @@ func Export(g *core.Genealogy, opt ExportOptions) (*ExportResult, error) {
 			}
 			xe := newEvent("ObjectEvent", "event:"+e.ID)
 			xe.Action, xe.QuantityList = "OBSERVE", []xQty{q}
+			xe.Hold, xe.Reason = string(e.Type), e.Reason
 			if e.Type == core.Hold {
 				xe.BizStep, xe.Disposition = "holding", "non_sellable_other"
 			} else {
@@ -207,7 +286,7 @@ func Export(g *core.Genealogy, opt ExportOptions) (*ExportResult, error) {
 	if opt.Now != nil {
 		now = opt.Now
 	}
-	doc := xDoc{Context: []string{ContextURL}, Type: "EPCISDocument", SchemaVersion: "2.0",
+	doc := xDoc{Context: []any{ContextURL, map[string]string{"lothub": LothubNS}}, Type: "EPCISDocument", SchemaVersion: "2.0",
 		CreationDate: now().UTC().Format("2006-01-02T15:04:05.000Z")}
 	doc.Body.EventList = events
 	if doc.Body.EventList == nil {

@@ -19,7 +19,8 @@ import (
 
 // exportPlant is a small plant with every kind of event an export
 // carries: receipts (one without a supplier), two orders, a transform, a
-// hold and a release, shipments; FLOUR and BREAD have GTINs (gtin_items),
+// hold and a release, steps (one a CBV business step, one not), a move,
+// adjustments both ways, shipments; FLOUR and BREAD have GTINs (gtin_items),
 // SALT, DOUGH and CRUMB have none.
 const exportPlant = `{"id":"r1","type":"receive","time":"2026-03-01T08:00:00Z","lot":{"item":"FLOUR","lot":"F-A"},"qty":100,"uom":"KG","supplier":{"id":"V-MILL","name":"Mill Co"},"supplier_lot":"M-7781","po":"PO-1","location":"WH 1"}
 {"id":"r2","type":"receive","time":"2026-03-01T08:30:00+01:00","lot":{"item":"SALT","lot":"S/1"},"qty":5,"uom":"kg"}
@@ -32,6 +33,11 @@ const exportPlant = `{"id":"r1","type":"receive","time":"2026-03-01T08:00:00Z","
 {"id":"t1","type":"transform","time":"2026-03-02T12:00:00Z","inputs":[{"item":"BREAD","lot":"BR-1","qty":10,"uom":"EA"}],"outputs":[{"item":"CRUMB","lot":"CR-1","qty":2,"uom":"KG"}]}
 {"id":"h1","type":"hold","time":"2026-03-02T13:00:00Z","lot":{"item":"BREAD","lot":"BR-1"},"reason":"metal detector"}
 {"id":"h2","type":"release","time":"2026-03-02T15:00:00Z","lot":{"item":"BREAD","lot":"BR-1"},"reason":"retested"}
+{"id":"st1","type":"step","time":"2026-03-02T13:30:00Z","lot":{"item":"BREAD","lot":"BR-1"},"step":"metal_detection","operator":"ana","equipment":"MD-2","params":{"result":"pass","sensitivity":"1.5mm"}}
+{"id":"st2","type":"step","time":"2026-03-02T13:40:00Z","lot":{"item":"BREAD","lot":"BR-1"},"step":"inspecting"}
+{"id":"m1","type":"move","time":"2026-03-02T14:00:00Z","lot":{"item":"BREAD","lot":"BR-1"},"qty":80,"uom":"EA","from":"BAKERY","to":"DOCK 2"}
+{"id":"a1","type":"adjust","time":"2026-03-02T16:00:00Z","lot":{"item":"BREAD","lot":"BR-1"},"qty":-5,"uom":"EA","reason":"crushed"}
+{"id":"a2","type":"adjust","time":"2026-03-02T16:30:00Z","lot":{"item":"BREAD","lot":"BR-1"},"qty":2,"uom":"EA","reason":"count found 2 more"}
 {"id":"s1","type":"ship","time":"2026-03-03T10:00:00Z","lot":{"item":"BREAD","lot":"BR-1"},"qty":60,"uom":"EA","customer":{"id":"C-ALPHA","name":"Alpha Foods"},"sales_order":"SO-1","delivery":"DL-9"}
 {"id":"s2","type":"ship","time":"2026-03-03T11:00:00Z","lot":{"item":"CRUMB","lot":"CR-1"},"qty":2,"uom":"KG","customer":{"id":"urn:epc:id:pgln:9506000.00001"},"sales_order":"SO-2"}
 `
@@ -138,8 +144,53 @@ func exportRoundTrip(t *testing.T, open func(*testing.T) core.Store) {
 			t.Fatal(err)
 		}
 		for _, s := range back.Suppliers {
-			if s.Lot == "F-A" && (s.ID != "V-MILL" || s.PO != "PO-1") {
+			if s.Lot == "F-A" && (s.ID != "V-MILL" || s.PO != "PO-1" || s.SupplierLot != "M-7781") {
 				t.Errorf("receipt of F-A after round trip: %+v", s)
+			}
+		}
+		// BREAD/BR-1's steps, move and adjustments come back: its steps
+		// with operator, equipment and parameters, its place, and its
+		// stock on hand (100 made, 10 transformed, 5 written off, 2
+		// found, 60 shipped).
+		if root.Item == "BREAD" {
+			want, err := q.Lot(ctx, root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := q2.Lot(ctx, root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got.OnHand) != fmt.Sprint(want.OnHand) || got.Location != want.Location || want.Location != "DOCK 2" {
+				t.Errorf("BR-1 after round trip: on hand %v at %q, want %v at %q", got.OnHand, got.Location, want.OnHand, want.Location)
+			}
+			steps := func(l *core.LotStatus) (out []string) {
+				for _, s := range l.Steps {
+					out = append(out, fmt.Sprintf("%s %s %s %v/%v", s.Step, s.Operator, s.Equipment, s.Params["result"], s.Params["sensitivity"]))
+				}
+				return out
+			}
+			if g, w := steps(got), steps(want); !reflect.DeepEqual(g, w) {
+				t.Errorf("BR-1 steps after round trip\n got %v\nwant %v", g, w)
+			}
+			holds := func(l *core.LotStatus) (out []string) {
+				for _, h := range l.Holds {
+					out = append(out, fmt.Sprintf("%s %s %s", h.Type, h.Time, h.Reason)) // ids are the capturing hub's
+				}
+				return out
+			}
+			if !reflect.DeepEqual(holds(got), holds(want)) || len(want.Holds) != 2 {
+				t.Errorf("BR-1 holds after round trip\n got %+v\nwant %+v", got.Holds, want.Holds)
+			}
+			var reasons []string
+			for _, e := range got.Events {
+				if e.Type == core.Adjust {
+					reasons = append(reasons, e.Event.Reason)
+				}
+			}
+			sort.Strings(reasons)
+			if strings.Join(reasons, "; ") != "count found 2 more; crushed" {
+				t.Errorf("adjustments' reasons after round trip: %v", reasons)
 			}
 		}
 		fwd, err := q2.Trace(ctx, core.Forward, core.Selector{Lot: &root})
@@ -172,7 +223,7 @@ func TestEpcisExportDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc struct {
-		Context []string `json:"@context"`
+		Context []any `json:"@context"`
 		Body    struct {
 			EventList []map[string]any `json:"eventList"`
 		} `json:"epcisBody"`
@@ -180,7 +231,7 @@ func TestEpcisExportDocument(t *testing.T) {
 	if err := json.Unmarshal(res.Document, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(doc.Context) != 1 || doc.Context[0] != epcis.ContextURL {
+	if len(doc.Context) != 2 || doc.Context[0] != epcis.ContextURL || fmt.Sprint(doc.Context[1]) != "map[lothub:"+epcis.LothubNS+"]" {
 		t.Errorf("@context = %v", doc.Context)
 	}
 	text := string(res.Document)
@@ -192,6 +243,11 @@ func TestEpcisExportDocument(t *testing.T) {
 		`"epcClass": "urn:lothub:lot:SALT:S%2F1"`,
 		`"source": "urn:lothub:party:V-MILL"`, `"bizTransaction": "urn:lothub:po:PO-1"`,
 		`"id": "urn:lothub:location:WH%201"`, `"uom": "KGM"`,
+		`"lothub:supplierLot": "M-7781"`,
+		`"bizStep": "urn:lothub:step:metal_detection"`, `"bizStep": "inspecting"`, `"lothub:operator": "ana"`,
+		`"id": "urn:lothub:equipment:MD-2"`, `"result": "pass"`,
+		`"bizStep": "storing"`, `"source": "urn:lothub:location:BAKERY"`, `"destination": "urn:lothub:location:DOCK%202"`,
+		`"action": "DELETE"`, `"bizStep": "cycle_counting"`, `"lothub:reason": "crushed"`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("export lacks %s", want)

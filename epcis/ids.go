@@ -154,3 +154,47 @@ func unescapeURN(s string) string {
 	}
 	return s
 }
+
+// Location reads a location identifier: an SGLN URN
+// (urn:epc:id:sgln:{company prefix}.{location reference}.{extension}) or a
+// GS1 Digital Link /414/{GLN}[/254/{extension}]. It returns the GLN-13 and
+// the extension ("" for none: the URN's "0" is none), ok false for
+// anything else.
+func Location(s string) (gln, ext string, ok bool) {
+	if rest, found := strings.CutPrefix(s, "urn:epc:id:sgln:"); found {
+		parts := strings.SplitN(rest, ".", 3)
+		if len(parts) != 3 || !digits(parts[0]) || !digits(parts[1]) || len(parts[0])+len(parts[1]) != 12 {
+			return "", "", false
+		}
+		body := parts[0] + parts[1]
+		ext = unescapeURN(parts[2])
+		if ext == "0" {
+			ext = ""
+		}
+		return body + checkDigit(body), ext, true
+	}
+	if !strings.HasPrefix(s, "https://") && !strings.HasPrefix(s, "http://") {
+		return "", "", false
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", "", false
+	}
+	segs := strings.Split(strings.Trim(u.EscapedPath(), "/"), "/")
+	for i := 0; i+1 < len(segs); i++ {
+		if segs[i] != "414" {
+			continue
+		}
+		gln = segs[i+1]
+		if !digits(gln) || len(gln) != 13 {
+			return "", "", false
+		}
+		if i+3 < len(segs) && segs[i+2] == "254" {
+			if ext, err = url.PathUnescape(segs[i+3]); err != nil {
+				return "", "", false
+			}
+		}
+		return gln, ext, true
+	}
+	return "", "", false
+}

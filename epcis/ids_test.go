@@ -43,3 +43,22 @@ func TestEpcisBare(t *testing.T) {
 		}
 	}
 }
+
+func TestEpcisLocation(t *testing.T) {
+	for _, c := range []struct{ in, gln, ext string }{
+		{"urn:epc:id:sgln:9506000.00001.0", "9506000000015", ""},
+		{"urn:epc:id:sgln:0614141.07346.1234", "0614141073467", "1234"},
+		{"https://id.gs1.org/414/9506000000015", "9506000000015", ""},
+		{"https://example.com/414/0614141073467/254/1234", "0614141073467", "1234"},
+	} {
+		gln, ext, ok := epcis.Location(c.in)
+		if !ok || gln != c.gln || ext != c.ext {
+			t.Errorf("%s: %s %s %v, want %s %s", c.in, gln, ext, ok, c.gln, c.ext)
+		}
+	}
+	for _, bad := range []string{"urn:epc:id:sgln:95060.00001", "https://id.gs1.org/01/09506000134352", "Dock 4"} {
+		if _, _, ok := epcis.Location(bad); ok {
+			t.Errorf("%s read as a location", bad)
+		}
+	}
+}

@@ -22,8 +22,15 @@ type Query struct {
 	BizSteps   []string  // EQ_bizStep, bare words
 	AnyEPC     []string  // MATCH_anyEPC
 	AnyClass   []string  // MATCH_anyEPCClass
-	PerPage    int
-	PageToken  string // nextPageToken as the client sent it
+	// EQ_bizLocation, EQ_readPoint, EQ_action, EQ_disposition,
+	// EQ_transformationID: the field equals one of the values (CBV values
+	// in any form).
+	BizLocations, ReadPoints, Actions, Dispositions, TransformationIDs []string
+	// MATCH_epc (epcList, childEPCs), MATCH_parentID, MATCH_inputEPC,
+	// MATCH_outputEPC: one of the EPCs, in any form of the same key.
+	EPCs, ParentIDs, InputEPCs, OutputEPCs []string
+	PerPage                                int
+	PageToken                              string // nextPageToken as the client sent it
 }
 
 // MaxPerPage bounds perPage.
@@ -71,6 +78,31 @@ func ParseQuery(v url.Values) (*Query, error) {
 			}
 		case "MATCH_anyEPC":
 			q.AnyEPC = list(k)
+		case "EQ_bizLocation":
+			q.BizLocations = list(k)
+		case "EQ_readPoint":
+			q.ReadPoints = list(k)
+		case "EQ_action":
+			q.Actions = list(k)
+			for _, a := range q.Actions {
+				if a != "ADD" && a != "OBSERVE" && a != "DELETE" {
+					return nil, core.Errorf(core.EINVALID, "EQ_action %q: want ADD, OBSERVE or DELETE", a)
+				}
+			}
+		case "EQ_disposition":
+			for _, s := range list(k) {
+				q.Dispositions = append(q.Dispositions, Bare(s))
+			}
+		case "EQ_transformationID":
+			q.TransformationIDs = list(k)
+		case "MATCH_epc":
+			q.EPCs = list(k)
+		case "MATCH_parentID":
+			q.ParentIDs = list(k)
+		case "MATCH_inputEPC":
+			q.InputEPCs = list(k)
+		case "MATCH_outputEPC":
+			q.OutputEPCs = list(k)
 		case "MATCH_anyEPCClass":
 			q.AnyClass = list(k)
 		case "perPage":
@@ -82,11 +114,16 @@ func ParseQuery(v url.Values) (*Query, error) {
 		case "nextPageToken":
 			q.PageToken = v.Get(k)
 		default:
-			return nil, core.Errorf(core.EINVALID, "query parameter %q is not supported: lothub answers eventType, GE_eventTime, LT_eventTime, EQ_bizStep, MATCH_anyEPC, MATCH_anyEPCClass, perPage, nextPageToken", k)
+			return nil, core.Errorf(core.EINVALID, "query parameter %q is not supported: lothub answers %s", k, strings.Join(QueryParameters, ", "))
 		}
 	}
 	return q, nil
 }
+
+// QueryParameters are the SimpleEventQuery parameters ParseQuery takes.
+var QueryParameters = []string{"eventType", "GE_eventTime", "LT_eventTime", "EQ_action", "EQ_bizStep", "EQ_disposition",
+	"EQ_readPoint", "EQ_bizLocation", "EQ_transformationID", "MATCH_epc", "MATCH_parentID", "MATCH_inputEPC",
+	"MATCH_outputEPC", "MATCH_anyEPC", "MATCH_anyEPCClass", "perPage", "nextPageToken"}
 
 // Match says whether an archived event (its JSON as captured) answers the
 // query.
@@ -105,6 +142,48 @@ func (q *Query) Match(payload []byte) bool {
 		}
 	}
 	if len(q.BizSteps) > 0 && !contains(q.BizSteps, Bare(ev.BizStep)) {
+		return false
+	}
+	if len(q.Dispositions) > 0 && !contains(q.Dispositions, Bare(ev.Disposition)) {
+		return false
+	}
+	if len(q.Actions) > 0 && !contains(q.Actions, ev.Action) {
+		return false
+	}
+	if len(q.TransformationIDs) > 0 && !contains(q.TransformationIDs, ev.TransformationID) {
+		return false
+	}
+	placeIs := func(want []string, p *place) bool {
+		if p == nil {
+			return false
+		}
+		g, x, ok := Location(p.ID)
+		for _, w := range want {
+			if w == p.ID {
+				return true
+			}
+			if wg, wx, wok := Location(w); ok && wok && wg == g && wx == x {
+				return true // the same GLN and extension, URN or Digital Link
+			}
+		}
+		return false
+	}
+	if len(q.BizLocations) > 0 && !placeIs(q.BizLocations, ev.BizLocation) {
+		return false
+	}
+	if len(q.ReadPoints) > 0 && !placeIs(q.ReadPoints, ev.ReadPoint) {
+		return false
+	}
+	if len(q.EPCs) > 0 && !anySame(q.EPCs, append(append([]string{}, ev.EPCList...), ev.ChildEPCs...)) {
+		return false
+	}
+	if len(q.ParentIDs) > 0 && (ev.ParentID == "" || !anySame(q.ParentIDs, []string{ev.ParentID})) {
+		return false
+	}
+	if len(q.InputEPCs) > 0 && !anySame(q.InputEPCs, ev.InputEPCList) {
+		return false
+	}
+	if len(q.OutputEPCs) > 0 && !anySame(q.OutputEPCs, ev.OutputEPCList) {
 		return false
 	}
 	if len(q.AnyEPC) > 0 {

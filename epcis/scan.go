@@ -22,6 +22,10 @@ type Scan struct {
 	SSCC       string   `json:"sscc,omitempty"`        // AI 00, check digit verified
 	GLN        string   `json:"gln,omitempty"`         // AI 414, check digit verified
 	PO         string   `json:"po,omitempty"`          // AI 400
+	// EPC is the pure identity URN of an RFID tag's SGTIN-96
+	// (urn:epc:id:sgtin:…), Filter its filter value; empty for barcodes.
+	EPC    string `json:"epc,omitempty"`
+	Filter *int   `json:"filter,omitempty"`
 }
 
 // ScanError is a scan lothub refuses: the AI at fault ("" when the scan
@@ -69,7 +73,8 @@ func aiOf(s string) (string, aiSpec, bool) {
 // ParseScan reads a scan: a GS1 element string with FNC1 as ASCII 29
 // (optionally after a symbology identifier ]C1, ]d2, ]Q3, ]e0), the human
 // readable form (01)09506000134352(10)L42, or a GS1 Digital Link URI
-// (https://…/01/{gtin}/10/{lot}?17=YYMMDD). Check digits of AIs 00, 01 and
+// (https://…/01/{gtin}/10/{lot}?17=YYMMDD), or an RFID tag's SGTIN-96 EPC
+// in hexadecimal (ParseSGTIN96: a GTIN and a serial, no lot). Check digits of AIs 00, 01 and
 // 414 are verified. An error is a *ScanError naming the AI.
 func ParseScan(s string) (*Scan, error) {
 	s = strings.TrimSpace(s)
@@ -80,6 +85,8 @@ func ParseScan(s string) (*Scan, error) {
 		return parseDLScan(s)
 	case strings.HasPrefix(s, "("):
 		return parseHRI(s)
+	case looksSGTIN96(s):
+		return ParseSGTIN96(s)
 	}
 	for _, p := range []string{"]C1", "]d2", "]Q3", "]e0"} {
 		s = strings.TrimPrefix(s, p)

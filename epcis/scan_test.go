@@ -66,6 +66,7 @@ func FuzzEpcisParseScan(f *testing.F) {
 	for _, s := range []string{
 		"]d2010950600013435210L42\x1d172702003012", "(01)09506000134352(10)L42", "https://id.gs1.org/01/09506000134352/10/L42?17=270200",
 		"]C100095060000000000014", "3103012500", "(", "https://x/01/", "\x1d\x1d",
+		"3074257BF7194E4000001A85", "307C257BF7194E4000001A85", "30FFFFFFFFFFFFFFFFFFFFFF",
 	} {
 		f.Add(s)
 	}
@@ -81,4 +82,39 @@ func FuzzEpcisParseScan(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The worked example of the EPC Tag Data Standard (TDS 2.x, "Example of a
+// specific trade item (SGTIN)"): GTIN 80614141123458, serial 6789, filter 3
+// (unit of sale), company prefix 0614141 (partition 5) is the SGTIN-96
+// 3074257BF7194E4000001A85.
+func TestEpcisScanSGTIN96(t *testing.T) {
+	for _, s := range []string{"3074257BF7194E4000001A85", "3074257bf7194e4000001a85", " 3074257BF7194E4000001A85\r\n"} {
+		sc, err := epcis.ParseScan(s)
+		if err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		if sc.GTIN != "80614141123458" || sc.Serial != "6789" || sc.Lot != "" || sc.Filter == nil || *sc.Filter != 3 || sc.EPC != "urn:epc:id:sgtin:0614141.812345.6789" {
+			t.Errorf("%q: got %+v", s, sc)
+		}
+		if id := epcis.ParseID(sc.EPC); id.GTIN != sc.GTIN || id.Serial != sc.Serial {
+			t.Errorf("the EPC URN reads as %+v", id)
+		}
+	}
+	for _, c := range []struct{ scan, why string }{
+		// Partition 7 does not exist: 0x30, filter 3, partition 7.
+		{"307C257BF7194E4000001A85", "partition 7"},
+		// Partition 5 with a company prefix of 2^24-1 = 16777215: 8 digits, not 7.
+		{"3077FFFFF7194E4000001A85", "more digits"},
+	} {
+		_, err := epcis.ParseScan(c.scan)
+		var se *epcis.ScanError
+		if !errors.As(err, &se) || !strings.Contains(err.Error(), c.why) {
+			t.Errorf("%s: err %v, want %q", c.scan, err, c.why)
+		}
+	}
+	// A short element string starting with AI 30 is still a count.
+	if sc, err := epcis.ParseScan("3012"); err != nil || sc.Count == nil || *sc.Count != 12 {
+		t.Errorf("AI 30 element string: %+v %v", sc, err)
+	}
 }

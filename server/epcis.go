@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,10 +64,16 @@ func (s *Server) epcisQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var after int64
+	now := time.Now()
 	if q.PageToken != "" {
-		after, err = strconv.ParseInt(q.PageToken, 36, 64)
-		if err != nil || after < 0 {
+		var expires time.Time
+		after, expires, err = parsePageToken(q.PageToken)
+		if err != nil {
 			s.fail(w, core.Errorf(core.EINVALID, "nextPageToken %q is not one this server gave: start again without it", q.PageToken))
+			return
+		}
+		if now.After(expires) {
+			s.fail(w, core.Errorf(core.EINVALID, "nextPageToken %q expired at %s (a token is good for %s): start again without it", q.PageToken, expires.UTC().Format(time.RFC3339), pageTokenLife))
 			return
 		}
 	}
@@ -86,7 +93,7 @@ scan:
 				continue
 			}
 			if len(events) == q.PerPage {
-				next = strconv.FormatInt(after, 36)
+				next = pageToken(after, now.Add(pageTokenLife))
 				break scan
 			}
 			events = append(events, rec.Payload)
@@ -105,10 +112,37 @@ scan:
 		v := r.URL.Query()
 		v.Set("nextPageToken", next)
 		w.Header().Set("Link", fmt.Sprintf(`</epcis/events?%s>; rel="next"`, v.Encode()))
+		w.Header().Set("GS1-Next-Page-Token-Expires", now.Add(pageTokenLife).UTC().Format(time.RFC3339))
 	}
 	w.Header().Set("Content-Type", "application/ld+json")
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
+}
+
+// pageTokenLife is how long a nextPageToken is good for (the REST
+// binding's GS1-Next-Page-Token-Expires). The token is the archive
+// position after which the next page starts and its expiry, so no state is
+// kept on the server; a token past its expiry is refused.
+const pageTokenLife = time.Hour
+
+func pageToken(after int64, expires time.Time) string {
+	return strconv.FormatInt(after, 36) + "." + strconv.FormatInt(expires.Unix(), 36)
+}
+
+func parsePageToken(tok string) (int64, time.Time, error) {
+	seq, exp, ok := strings.Cut(tok, ".")
+	if !ok {
+		return 0, time.Time{}, fmt.Errorf("no expiry")
+	}
+	after, err := strconv.ParseInt(seq, 36, 64)
+	if err != nil || after < 0 {
+		return 0, time.Time{}, fmt.Errorf("bad position")
+	}
+	unix, err := strconv.ParseInt(exp, 36, 64)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("bad expiry")
+	}
+	return after, time.Unix(unix, 0), nil
 }
 
 // epcisGetEvent answers GET /epcis/events/{eventID}: the captured event
@@ -158,6 +192,10 @@ type captureJob struct {
 type captureError struct {
 	Pointer string `json:"pointer,omitempty"`
 	Reason  string `json:"reason"`
+	// Line and Column place the problem in the body (1-based), when
+	// known: the event's start in JSON, the element in XML.
+	Line   int `json:"line,omitempty"`
+	Column int `json:"column,omitempty"`
 }
 
 type captureJobs struct {
@@ -223,7 +261,7 @@ func (s *Server) capture(r *http.Request) (*epcis.Result, core.RecordStats, []ca
 func problems(ps []schema.Problem) []captureError {
 	out := make([]captureError, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, captureError{Pointer: p.Pointer, Reason: p.Reason})
+		out = append(out, captureError{Pointer: p.Pointer, Reason: p.Reason, Line: p.Line, Column: p.Column})
 	}
 	return out
 }

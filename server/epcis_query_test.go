@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lothub/lothub/epcis/schema"
 )
@@ -15,12 +16,13 @@ const queryDoc = `{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-
  "type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2026-03-03T00:00:00Z",
  "epcisBody":{"eventList":[
   {"type":"ObjectEvent","eventID":"urn:uuid:00000000-0000-4000-8000-000000000001","eventTime":"2026-03-01T10:00:00Z","eventTimeZoneOffset":"+00:00",
-   "action":"ADD","bizStep":"receiving","quantityList":[{"epcClass":"urn:epc:class:lgtin:9506000.013435.F-1","quantity":5,"uom":"KGM"}],
+   "action":"ADD","bizStep":"receiving","bizLocation":{"id":"urn:epc:id:sgln:9506000.00001.0"},"quantityList":[{"epcClass":"urn:epc:class:lgtin:9506000.013435.F-1","quantity":5,"uom":"KGM"}],
    "sourceList":[{"type":"owning_party","source":"urn:epc:id:pgln:9506000.00002"}]},
   {"type":"ObjectEvent","eventID":"urn:uuid:00000000-0000-4000-8000-000000000002","eventTime":"2026-03-02T10:00:00Z","eventTimeZoneOffset":"+00:00",
-   "action":"OBSERVE","bizStep":"urn:epcglobal:cbv:bizstep:shipping","epcList":["urn:epc:id:sscc:9506000.0000000001"],
+   "action":"OBSERVE","bizStep":"urn:epcglobal:cbv:bizstep:shipping","disposition":"in_transit","readPoint":{"id":"urn:epc:id:sgln:9506000.00002.0"},"epcList":["urn:epc:id:sscc:9506000.0000000001"],
    "destinationList":[{"type":"owning_party","destination":"urn:epc:id:pgln:9506000.00001"}]},
   {"type":"TransformationEvent","eventID":"urn:uuid:00000000-0000-4000-8000-000000000003","eventTime":"2026-03-03T10:00:00Z","eventTimeZoneOffset":"+00:00",
+   "transformationID":"urn:uuid:22222222-0000-4000-8000-000000000001",
    "inputQuantityList":[{"epcClass":"https://id.gs1.org/01/09506000134352/10/F-1","quantity":5,"uom":"KGM"}],
    "outputQuantityList":[{"epcClass":"https://id.gs1.org/01/09506000134369/10/B-1","quantity":10}]},
   {"type":"ObjectEvent","eventTime":"2026-03-04T10:00:00Z","eventTimeZoneOffset":"+00:00",
@@ -91,6 +93,15 @@ func TestEpcisQueryEndpoint(t *testing.T) {
 		{"MATCH_anyEPCClass=" + url.QueryEscape("https://id.gs1.org/01/09506000134369/10/B-1"), "hash-ObjectEvent 3"},
 		{"MATCH_anyEPC=" + url.QueryEscape("https://id.gs1.org/00/095060000000000014"), ""},
 		{"MATCH_anyEPC=" + url.QueryEscape("urn:epc:id:sscc:9506000.0000000001"), "2"},
+		{"MATCH_epc=" + url.QueryEscape("https://id.gs1.org/00/095060000000000015"), "2"},
+		{"MATCH_inputEPC=" + url.QueryEscape("urn:epc:id:sscc:9506000.0000000001"), ""},
+		{"EQ_action=ADD", "1"},
+		{"EQ_action=OBSERVE&EQ_disposition=in_transit", "2"},
+		// The SGLN URN the event was captured with, asked as a Digital Link.
+		{"EQ_bizLocation=" + url.QueryEscape("https://id.gs1.org/414/9506000000015"), "1"},
+		{"EQ_bizLocation=" + url.QueryEscape("urn:epc:id:sgln:9506000.00001.0") + "&eventType=TransformationEvent", ""},
+		{"EQ_readPoint=" + url.QueryEscape("urn:epc:id:sgln:9506000.00002.0"), "2"},
+		{"EQ_transformationID=" + url.QueryEscape("urn:uuid:22222222-0000-4000-8000-000000000001"), "3"},
 	} {
 		ids, _, _ := e.query(t, c.params)
 		sort.Strings(ids)
@@ -104,10 +115,15 @@ func TestEpcisQueryEndpoint(t *testing.T) {
 	var all []string
 	params := "perPage=2"
 	for i := 0; i < 5 && params != ""; i++ {
-		ids, next, _ := e.query(t, params)
+		ids, next, hdr := e.query(t, params)
 		all = append(all, ids...)
 		params = ""
 		if next != "" {
+			// The standard's header says until when the token is good.
+			exp, err := time.Parse(time.RFC3339, hdr.Get("GS1-Next-Page-Token-Expires"))
+			if err != nil || !exp.After(time.Now()) {
+				t.Errorf("GS1-Next-Page-Token-Expires %q: %v", hdr.Get("GS1-Next-Page-Token-Expires"), err)
+			}
 			u, err := url.Parse(strings.TrimSuffix(strings.TrimPrefix(next, "<"), `>; rel="next"`))
 			if err != nil {
 				t.Fatal(err)
@@ -118,7 +134,12 @@ func TestEpcisQueryEndpoint(t *testing.T) {
 	if strings.Join(all, " ") != "1 2 3 hash-ObjectEvent" {
 		t.Errorf("paged: %v", all)
 	}
-	for _, bad := range []string{"perPage=0", "GE_eventTime=yesterday", "EQ_action=ADD", "nextPageToken=%21%21", "eventType=Thing"} {
+	// A token past its expiry (position 1, expired at the epoch's first
+	// second) is refused, saying so.
+	if code, _, body := e.do(t, "GET", "/epcis/events?nextPageToken=1.1", "scanner-secret", nil); code != http.StatusBadRequest || !strings.Contains(string(body), "expired") {
+		t.Errorf("expired token: %d %s", code, body)
+	}
+	for _, bad := range []string{"perPage=0", "GE_eventTime=yesterday", "EQ_action=LOOK", "EQ_userID=ana", "nextPageToken=%21%21", "eventType=Thing"} {
 		code, _, body := e.do(t, "GET", "/epcis/events?"+bad, "scanner-secret", nil)
 		if code != http.StatusBadRequest || !strings.Contains(string(body), strings.SplitN(bad, "=", 2)[0]) {
 			t.Errorf("%s: %d %s", bad, code, body)

@@ -146,3 +146,42 @@ func TestEpcisEventsEndpoint(t *testing.T) {
 		t.Errorf("invalid event: %d %s", code, body)
 	}
 }
+
+// An EPCIS 2.0 XML document is captured as its JSON-LD twin is; an XML one
+// with a bad value is refused with the element's line and column.
+func TestEpcisCaptureEndpointXML(t *testing.T) {
+	e := newEpcisEnv(t)
+	doc, err := os.ReadFile("../epcis/testdata/xml/Example_9.6.2-ObjectEvent.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, hdr, body := e.do(t, "POST", "/epcis/capture", "scanner-secret", doc)
+	if code != http.StatusAccepted {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	_, _, body = e.do(t, "GET", hdr.Get("Location"), "scanner-secret", nil)
+	var j job
+	if err := json.Unmarshal(body, &j); err != nil || !j.Success || j.Counts["new"] != 1 {
+		t.Fatalf("job %s", body)
+	}
+	lot := core.LotRef{Item: epcis.ParseID("urn:epc:class:lgtin:4012345.012345.998877").GTIN, Lot: "998877"}
+	if _, err := e.store.FindLot(context.Background(), lot); err != nil {
+		t.Errorf("captured XML lot: %v", err)
+	}
+	bad := bytes.Replace(doc, []byte("<quantity>200</quantity>"), []byte("<quantity>2OO</quantity>"), 1)
+	_, hdr, _ = e.do(t, "POST", "/epcis/capture", "scanner-secret", bad)
+	_, _, body = e.do(t, "GET", hdr.Get("Location"), "scanner-secret", nil)
+	var refused struct {
+		Success bool `json:"success"`
+		Errors  []struct {
+			Pointer string `json:"pointer"`
+			Line    int    `json:"line"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal(body, &refused); err != nil {
+		t.Fatal(err)
+	}
+	if refused.Success || len(refused.Errors) != 1 || refused.Errors[0].Pointer != "/epcisBody/eventList/0/quantityList/0/quantity" || refused.Errors[0].Line != 19 {
+		t.Errorf("refused XML's job %s", body)
+	}
+}

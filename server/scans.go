@@ -85,6 +85,9 @@ func (s *Server) scanEvent(req scanRequest, now time.Time) (*core.Event, *scanRe
 		}
 		return refuse("01", "the scan has no GTIN: lothub needs the item (01) and the lot (10)")
 	}
+	if strings.TrimSpace(sc.Lot) == "" && sc.EPC != "" {
+		return refuse("", "the RFID tag's EPC %s names the item (GTIN %s) and serial %s but no lot: an SGTIN-96 carries none; scan the GS1 barcode with the lot (10), or capture the items' commissioning as EPCIS", sc.EPC, sc.GTIN, sc.Serial)
+	}
 	if strings.TrimSpace(sc.Lot) == "" {
 		return refuse("10", "the scan has no lot number: lothub needs the item (01) and the lot (10)")
 	}

@@ -209,6 +209,12 @@ func TestScanRefused(t *testing.T) {
 			"400", `AI (400): the label's PO "PO-2" is not the document scanned against, "PO-1"`},
 		{"NoDocument", `{"scan": "(01)09506000134352(10)X-1(37)5", "point": "LINE-1"}`,
 			"", `no document: send "document", the order the operator scanned against`},
+		// An RFID reader's SGTIN-96 (the TDS worked example) names an item
+		// and a serial, never a lot.
+		{"RFIDWithoutLot", `{"scan": "3074257BF7194E4000001A85", "point": "DOCK-1", "document": "PO-1", "qty": 1, "uom": "EA"}`,
+			"", "the RFID tag's EPC urn:epc:id:sgtin:0614141.812345.6789 names the item (GTIN 80614141123458) and serial 6789 but no lot"},
+		{"RFIDNotSGTIN96", `{"scan": "307C257BF7194E4000001A85", "point": "DOCK-1", "document": "PO-1"}`,
+			"", "partition 7 does not exist"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

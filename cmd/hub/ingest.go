@@ -30,7 +30,7 @@ of one --kind, archives each record as it is, maps it to canonical events
 and applies them: the path a connector's records take. The archive lets
 'hub remap' replay a fixed mapping later.
 
-With --format epcis, captures EPCIS 2.0 JSON/JSON-LD documents
+With --format epcis, captures EPCIS 2.0 documents, JSON/JSON-LD or XML (told apart by content)
 (docs/epcis.md): an invalid document is refused whole.
 
 Re-ingesting the same input changes nothing. Invalid lines and records that
@@ -46,7 +46,7 @@ fail to map are quarantined with file:line, record id and the reason (see
 				}
 				return a.ingestEPCIS(cmd.Context(), args, asJSON)
 			case format != "":
-				return usageError{fmt.Errorf("unknown --format %q: the one format is epcis (EPCIS 2.0 JSON/JSON-LD)", format)}
+				return usageError{fmt.Errorf("unknown --format %q: the one format is epcis (EPCIS 2.0 JSON/JSON-LD or XML)", format)}
 			case events != "" && mappingFile != "":
 				return usageError{fmt.Errorf("give either --events or --mapping, not both")}
 			case events != "":
@@ -70,7 +70,7 @@ fail to map are quarantined with file:line, record id and the reason (see
 	cmd.Flags().StringVar(&mappingFile, "mapping", "", "mapping file turning the source records into events")
 	cmd.Flags().StringVar(&kind, "kind", "", "source record kind of the files (with --mapping)")
 	cmd.Flags().StringVar(&source, "source", "", "source name the records are archived under (default: the file's name)")
-	cmd.Flags().StringVar(&format, "format", "", "epcis: the files are EPCIS 2.0 JSON/JSON-LD documents (docs/epcis.md)")
+	cmd.Flags().StringVar(&format, "format", "", "epcis: the files are EPCIS 2.0 documents, JSON/JSON-LD or XML (docs/epcis.md)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the counts as JSON")
 	cmd.Flags().BoolVar(&a.evaluate, "evaluate", true, "evaluate the gap rules after the ingest when events are unevaluated (--evaluate=false for a bulk backfill; the next sync, ingest or 'hub gaps --evaluate' catches up)")
 	return cmd

@@ -11,10 +11,11 @@ import (
 	"github.com/lothub/lothub/epcis"
 )
 
-// ingestEPCIS captures EPCIS 2.0 JSON/JSON-LD documents (hub ingest
-// --format epcis FILE...): each document is validated against GS1's
-// schema and refused whole when invalid; a valid one is archived event by
-// event and mapped to canonical events in one transaction (docs/epcis.md).
+// ingestEPCIS captures EPCIS 2.0 documents, JSON/JSON-LD or XML (hub
+// ingest --format epcis FILE...): each document is validated against
+// GS1's schema and refused whole when invalid; a valid one is archived
+// event by event and mapped to canonical events, in transactions of
+// captureBatch events (docs/epcis.md).
 func (a *app) ingestEPCIS(ctx context.Context, files []string, asJSON bool) error {
 	opt := epcis.Options{GTINItems: a.epcisConfig().GTINItems}
 	return a.withStore(ctx, func(s core.Store) error {
@@ -44,26 +45,95 @@ func (a *app) ingestEPCIS(ctx context.Context, files []string, asJSON bool) erro
 	})
 }
 
+// captureBatch is how many EPCIS events go into one transaction of a
+// document's capture (a variable for the tests).
+var captureBatch = 5000
+
+// captureFile captures one document as a stream (docs/epcis.md): a first
+// read checks every event and the document against the schema — an
+// invalid document stores nothing —, a second maps the events and commits
+// them in batches of captureBatch, the next batch mapped while the last
+// one commits. Standard input is spooled to a temporary file to be read
+// twice.
 func (a *app) captureFile(ctx context.Context, ing *core.Ingester, name string, opt epcis.Options) (core.RecordStats, error) {
-	var r io.Reader = a.stdin
-	if name != "-" {
-		f, err := os.Open(name)
+	var f *os.File
+	if name == "-" {
+		tmp, err := os.CreateTemp("", "hub-epcis-*")
+		if err != nil {
+			return core.RecordStats{}, fmt.Errorf("spool standard input: %w", err)
+		}
+		defer os.Remove(tmp.Name())
+		defer tmp.Close()
+		if _, err := io.Copy(tmp, a.stdin); err != nil {
+			return core.RecordStats{}, core.Errorf(core.EINVALID, "cannot read EPCIS document from standard input: %v", err)
+		}
+		f = tmp
+	} else {
+		var err error
+		f, err = os.Open(name)
 		if err != nil {
 			return core.RecordStats{}, core.Errorf(core.EINVALID, "cannot read EPCIS document: %v", err)
 		}
 		defer f.Close()
-		r = f
 	}
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return core.RecordStats{}, core.Errorf(core.EINVALID, "cannot read EPCIS document %s: %v", name, err)
+	rewind := func() (io.Reader, error) {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("read EPCIS document %s: %w", name, err)
+		}
+		return f, nil
 	}
-	res, err := epcis.Capture(data, name, opt)
+	r, err := rewind()
 	if err != nil {
 		return core.RecordStats{}, err
 	}
-	// One document, one transaction: all of it or nothing.
-	return ing.IngestRecords(ctx, res.Records, "epcis", nil)
+	doc, err := epcis.Check(r, name)
+	if err != nil {
+		return core.RecordStats{}, err
+	}
+	if r, err = rewind(); err != nil {
+		return core.RecordStats{}, err
+	}
+	return commitPipelined(ctx, ing, func(emit func([]core.MappedRecord) error) error {
+		_, err := epcis.Map(r, doc, opt, captureBatch, emit)
+		return err
+	})
+}
+
+// commitPipelined commits the batches produce emits, each in its own
+// transaction, while produce maps and prepares the next one.
+func commitPipelined(ctx context.Context, ing *core.Ingester, produce func(emit func([]core.MappedRecord) error) error) (core.RecordStats, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan *core.RecordBatch, 1)
+	produced := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		produced <- produce(func(recs []core.MappedRecord) error {
+			select {
+			case batches <- ing.PrepareRecords(recs):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	var total core.RecordStats
+	var commitErr error
+	for b := range batches {
+		if commitErr != nil {
+			continue // drain
+		}
+		st, err := ing.CommitRecords(ctx, b, "epcis", nil)
+		total.Add(st)
+		if err != nil {
+			commitErr = err
+			cancel()
+		}
+	}
+	if err := <-produced; err != nil && commitErr == nil {
+		return total, err
+	}
+	return total, commitErr
 }
 
 // epcisConfig is the epcis: section of the hub configuration, when there

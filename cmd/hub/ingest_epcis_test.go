@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/lothub/lothub/epcis"
+	"github.com/lothub/lothub/plantgen"
 )
 
 const epcisShipDoc = `{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
@@ -79,5 +83,70 @@ func TestEpcisIngestRefusesInvalidDocument(t *testing.T) {
 	out, errs, code := hub(t, db, "", "ingest", "--format", "epcis", good)
 	if code != 0 || !strings.Contains(out, "1 new") {
 		t.Errorf("exit %d: %s %s", code, out, errs)
+	}
+}
+
+// An XML document from standard input, bigger than one transaction's
+// batch: every event is captured, the genealogy spans the batches, and a
+// second capture changes nothing.
+func TestEpcisIngestXMLStreamedInBatches(t *testing.T) {
+	old := captureBatch
+	captureBatch = 100
+	t.Cleanup(func() { captureBatch = old })
+	db := filepath.Join(t.TempDir(), "hub.db")
+	var doc bytes.Buffer
+	if err := plantgen.EPCIS(context.Background(), &doc, 450, true); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := hub(t, db, doc.String(), "ingest", "--format", "epcis", "-", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var st map[string]int
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if st["records"] != 450 || st["archived"] != 450 || st["quarantined"] != 0 || st["skipped"] != 0 {
+		t.Errorf("counts %v", st)
+	}
+	// Raw lot R99 (cycle 99, events 396–399) went into the finished lots
+	// F99 and F100 (the next cycle's transformation, in the next batch),
+	// and both went out on pallets to customers.
+	raw := epcis.ParseID("urn:epc:class:lgtin:9506000.010019.R99")
+	out, errs, code = hub(t, db, "", "recall", raw.GTIN, "R99", "--json")
+	if code != 0 {
+		t.Fatalf("recall: exit %d: %s", code, errs)
+	}
+	for _, want := range []string{`"lot": "F99"`, `"lot": "F100"`, "urn:epc:id:pgln:9506000.00199", "urn:epc:id:pgln:9506000.00200"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("recall of R99 lacks %s:\n%s", want, out)
+		}
+	}
+	out, _, _ = hub(t, db, doc.String(), "ingest", "--format", "epcis", "-", "--json")
+	json.Unmarshal([]byte(out), &st)
+	if st["new"] != 0 || st["superseded"] != 0 || st["unchanged"] != 675 {
+		t.Errorf("second capture: %v", st)
+	}
+}
+
+func TestEpcisIngestRefusesInvalidXML(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "hub.db")
+	var doc bytes.Buffer
+	if err := plantgen.EPCIS(context.Background(), &doc, 8, true); err != nil {
+		t.Fatal(err)
+	}
+	// The seventh event (line 10) says a quantity that is no number.
+	bad := strings.Replace(doc.String(), "<quantity>1000</quantity><uom>KGM</uom></quantityElement></quantityList><sourceList><source type=\"urn:epcglobal:cbv:sdt:owning_party\">urn:epc:id:pgln:4012345.00001",
+		"<quantity>lots</quantity><uom>KGM</uom></quantityElement></quantityList><sourceList><source type=\"urn:epcglobal:cbv:sdt:owning_party\">urn:epc:id:pgln:4012345.00001", 1)
+	if bad == doc.String() {
+		t.Fatal("test document not changed")
+	}
+	_, errs, code := hub(t, db, bad, "ingest", "--format", "epcis", "-")
+	if code != 2 || !strings.Contains(errs, "line 9:") || !strings.Contains(errs, "/epcisBody/eventList/4/quantityList/0/quantity") || !strings.Contains(errs, "nothing was stored") {
+		t.Errorf("exit %d, stderr %s", code, errs)
+	}
+	out, _, _ := hub(t, db, "", "gaps", "--json")
+	if strings.Contains(out, "R0") {
+		t.Errorf("the refused document's first events were stored: %s", out)
 	}
 }

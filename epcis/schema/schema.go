@@ -30,20 +30,34 @@ const URL = "https://gs1.github.io/EPCIS/EPCIS-JSON-Schema.json"
 type Problem struct {
 	Pointer string `json:"pointer"` // JSON pointer of the value at fault ("" is the document)
 	Reason  string `json:"reason"`
+	// Line and Column place the problem in the document's text when known
+	// (1-based; 0 when not): the event's start in JSON, the element in XML.
+	Line   int `json:"line,omitempty"`
+	Column int `json:"column,omitempty"`
 }
 
 func (p Problem) String() string {
 	ptr := p.Pointer
-	if ptr == "" {
+	if ptr == "" && p.Line == 0 {
 		ptr = "(the document)"
 	}
-	return ptr + ": " + p.Reason
+	s := p.Reason
+	if ptr != "" {
+		s = ptr + ": " + s
+	}
+	if p.Line > 0 {
+		s = fmt.Sprintf("line %d:%d: %s", p.Line, p.Column, s)
+	}
+	return s
 }
 
 var (
 	once     sync.Once
 	compiled *jsonschema.Schema
-	errLoad  error
+	// events are the schema's definitions of each event type, to check
+	// one event of a document on its own (ValidateEvent).
+	events  map[string]*jsonschema.Schema
+	errLoad error
 )
 
 // ecmaRegexp adapts regexp2 in ECMAScript mode: the schema's patterns use
@@ -80,6 +94,15 @@ func load() (*jsonschema.Schema, error) {
 			return
 		}
 		compiled, errLoad = c.Compile(URL)
+		if errLoad != nil {
+			return
+		}
+		events = map[string]*jsonschema.Schema{}
+		for _, t := range []string{"ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent", "EPCIS-Document-Event"} {
+			if events[t], errLoad = c.Compile(URL + "#/definitions/" + t); errLoad != nil {
+				return
+			}
+		}
 	})
 	return compiled, errLoad
 }
@@ -94,19 +117,39 @@ func Validate(v any) ([]Problem, error) {
 	if err != nil {
 		return nil, err
 	}
-	verr := sch.Validate(v)
+	return problemsOf(sch.Validate(v)), nil
+}
+
+func problemsOf(verr error) []Problem {
 	if verr == nil {
-		return nil, nil
+		return nil
 	}
 	ve, ok := verr.(*jsonschema.ValidationError)
 	if !ok {
-		return []Problem{{Reason: verr.Error()}}, nil
+		return []Problem{{Reason: verr.Error()}}
 	}
 	var out []Problem
 	seen := map[Problem]bool{}
 	collect(ve, &out, seen)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Pointer < out[j].Pointer })
-	return out, nil
+	return out
+}
+
+// ValidateEvent checks one event of a document (decoded as for Validate)
+// against the schema's definition of its type — what the schema checks of
+// each element of a document's eventList, without the document around it.
+// Pointers are relative to the event.
+func ValidateEvent(v any) ([]Problem, error) {
+	if _, err := load(); err != nil {
+		return nil, err
+	}
+	sch := events["EPCIS-Document-Event"]
+	if m, ok := v.(map[string]any); ok {
+		if t, ok := m["type"].(string); ok && events[t] != nil {
+			sch = events[t]
+		}
+	}
+	return problemsOf(sch.Validate(v)), nil
 }
 
 // ValidateJSON is Validate of a JSON text.
