@@ -34,6 +34,7 @@ import (
 	"github.com/lothub/lothub/mapping"
 	"github.com/lothub/lothub/runner"
 	"github.com/lothub/lothub/sdk"
+	"github.com/lothub/lothub/web"
 )
 
 // Server serves the HTTP API. Create it with New.
@@ -52,6 +53,15 @@ type Server struct {
 	// Genealogy keeps the genealogy in memory for traces and recalls
 	// (nil: every walk reads the store).
 	Genealogy *core.GraphCache
+
+	// WebAuth says who is signed in to the web application and gives
+	// the CSRF token of its forms (nil: nobody is, and every page sends
+	// the browser to /login).
+	WebAuth web.Auth
+	// Syncs runs the web application's "run now". New sets a runner of
+	// its own; hub serve replaces it with the scheduler's, so that a
+	// connector never syncs twice at once.
+	Syncs web.Syncer
 
 	epcisJobs captureJobs // EPCIS capture jobs (epcis.go)
 
@@ -168,12 +178,48 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 	mux.HandleFunc("GET /v1/reports/recall", s.authed(s.reportRecall))
 	mux.HandleFunc("GET /v1/reports/fsma204", s.authed(s.reportFSMA))
 	s.epcisRoutes(mux)
+	s.Syncs = &runner.Runner{Store: store, Config: cfg, Plugins: plugins, Logger: log}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	ui, err := web.New(web.Options{
+		Auth: webAuth{s}, Store: store, Config: cfg, Log: log, Context: s.ctx,
+		Queries: s.queries,
+		Monitor: func() *core.Monitor { return s.Monitor },
+		Sync:    webSyncs{s},
+		Report:  s.reportOptions,
+	})
+	if err != nil {
+		panic(err) // the embedded templates do not parse: a bug caught by every test
+	}
+	ui.Register(mux)
 	s.mux = mux
 	s.Monitor = &core.Monitor{Store: store, Rules: cfg.Gaps.GapRules(), Log: log}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.Genealogy = core.NewGraphCache(store)
 	s.Genealogy.Log = log
 	return s
+}
+
+// webAuth asks the server's WebAuth, set after New.
+type webAuth struct{ s *Server }
+
+func (a webAuth) Actor(r *http.Request) (core.Actor, bool) {
+	if a.s.WebAuth == nil {
+		return core.Actor{}, false
+	}
+	return a.s.WebAuth.Actor(r)
+}
+
+func (a webAuth) CSRFToken(r *http.Request) string {
+	if a.s.WebAuth == nil {
+		return ""
+	}
+	return a.s.WebAuth.CSRFToken(r)
+}
+
+// webSyncs runs "run now" on the server's Syncs, set after New.
+type webSyncs struct{ s *Server }
+
+func (w webSyncs) Sync(ctx context.Context, name, trigger string) (core.Run, error) {
+	return w.s.Syncs.Sync(ctx, name, trigger)
 }
 
 // Handler returns the server's handler, with metrics and a body size limit.

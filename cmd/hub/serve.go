@@ -61,6 +61,7 @@ See docs/operations.md for the configuration file.`,
 				}}
 				srv := server.New(s, h, plugins, log, metrics)
 				defer srv.Close()
+				srv.Syncs = r // "run now" in the web application: never beside a scheduled sync of the same connector
 				if genealogyCache {
 					srv.Genealogy.Warm(ctx)
 				} else {
