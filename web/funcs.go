@@ -15,15 +15,15 @@ import (
 // funcs are the templates' helpers. "when" is replaced per request by
 // one in the user's time zone.
 var funcs = template.FuncMap{
-	"when":    func(v any) string { return when(v, time.UTC) },
-	"lotURL":  lotURL,
-	"qty":     qty,
-	"qtys":    qtys,
-	"params":  params,
-	"add":     func(a, b int) int { return a + b },
-	"trunc":   truncate,
-	"gapURL":  func(id string) string { return "/exceptions/" + id },
-	"list":    func(s ...string) []string { return s },
+	"when":   func(v any) string { return when(v, time.UTC) },
+	"lotURL": lotURL,
+	"qty":    qty,
+	"qtys":   qtys,
+	"params": params,
+	"add":    func(a, b int) int { return a + b },
+	"trunc":  truncate,
+	"gapURL": func(id string) string { return "/exceptions/" + id },
+	"list":   func(s ...string) []string { return s },
 }
 
 // when shows a time (a time.Time or an RFC 3339 string) in loc, with the

@@ -74,14 +74,14 @@ type svgColumn struct {
 }
 
 type svgNode struct {
-	X, Y, W, H  int
-	Item, Lot   string // shortened
-	Title       string // in full
-	URL         string
-	Kind        string // root, lot, held, customer
-	TextX       int
-	Line1Y      int
-	Line2Y      int
+	X, Y, W, H int
+	Item, Lot  string // shortened
+	Title      string // in full
+	URL        string
+	Kind       string // root, lot, held, customer
+	TextX      int
+	Line1Y     int
+	Line2Y     int
 }
 
 type svgEdge struct {
@@ -191,9 +191,9 @@ func summarise(ref core.LotRef, dir string, lots []core.TracedLot, depth int) []
 }
 
 type placed struct {
-	ref  core.LotRef
-	col  int // column index
-	y    float64
+	ref core.LotRef
+	col int // column index
+	y   float64
 }
 
 // layout places the lots in columns by signed depth (ancestors negative)
@@ -435,7 +435,9 @@ func (h *Handler) graphLevel(rq *request) {
 			lots = append(lots, core.LotRef{Item: l.Item, Lot: l.Lot})
 		}
 	}
-	slices.SortFunc(lots, func(a, b core.LotRef) int { return cmp.Or(strings.Compare(a.Item, b.Item), strings.Compare(a.Lot, b.Lot)) })
+	slices.SortFunc(lots, func(a, b core.LotRef) int {
+		return cmp.Or(strings.Compare(a.Item, b.Item), strings.Compare(a.Lot, b.Lot))
+	})
 	p.Lots, p.Pager = pageOf(rq.Request, "page", lots, h.o.PageSize)
 	h.render(rq, http.StatusOK, "level", fmt.Sprintf("%s level %d of %s", dir, level, ref), p)
 }

@@ -26,7 +26,7 @@ type dashboard struct {
 
 // severityRow counts open exceptions of one severity by age.
 type severityRow struct {
-	Severity                 string
+	Severity                string
 	Day, Week, Older, Total int
 }
 
@@ -255,7 +255,9 @@ func (h *Handler) find(rq *request, f *searchForm) ([]core.LotRef, error) {
 	for i, r := range rows {
 		refs[i] = r.Ref
 	}
-	slices.SortFunc(refs, func(a, b core.LotRef) int { return cmp.Or(strings.Compare(a.Item, b.Item), strings.Compare(a.Lot, b.Lot)) })
+	slices.SortFunc(refs, func(a, b core.LotRef) int {
+		return cmp.Or(strings.Compare(a.Item, b.Item), strings.Compare(a.Lot, b.Lot))
+	})
 	return refs, nil
 }
 
