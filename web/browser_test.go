@@ -180,6 +180,8 @@ func TestJourneys(t *testing.T) {
 				t.Errorf("the dashboard does not show %q", want)
 			}
 		}
+		// The dashboard on a production day of the demo, for the README.
+		must(t, ctx, chromedp.Navigate(h.URL+"/?day=2026-03-04"), chromedp.WaitVisible(chromedp.CSS("dl.stats")))
 		shot(t, ctx, "dashboard.png")
 
 		// The header's search box, as a newcomer would use it.
@@ -199,7 +201,6 @@ func TestJourneys(t *testing.T) {
 				t.Errorf("the lot page of %s does not show %q", bad, want)
 			}
 		}
-		shot(t, ctx, "lot.png")
 
 		// Its graph, then a click through to a finished lot.
 		must(t, ctx, chromedp.Click(chromedp.CSS(`a.button[href^="/graph"]`)), chromedp.WaitVisible(chromedp.CSS("svg")))
@@ -229,6 +230,13 @@ func TestJourneys(t *testing.T) {
 		if got := text(t, ctx, "h1.lotname"); !strings.Contains(got, finished.Lot) {
 			t.Fatalf("clicking %s in the graph opened %q", finished, got)
 		}
+		finishedPage := text(t, ctx, "main")
+		for _, want := range []string{"Process steps", "Shipments", "Consumed by"} {
+			if !strings.Contains(finishedPage, want) {
+				t.Errorf("the finished lot's page has no %q", want)
+			}
+		}
+		shot(t, ctx, "lot.png")
 
 		// Fewer levels: the graph collapses to the lot's neighbours.
 		must(t, ctx, chromedp.Navigate(h.URL+"/graph?"+url.Values{"item": {bad.Item}, "lot": {bad.Lot}, "depth": {"1"}}.Encode()), chromedp.WaitVisible(chromedp.CSS("svg")))

@@ -146,12 +146,14 @@ func (h *Handler) buildGraph(rq *request, ref core.LotRef, depth int) (*graphPag
 	}
 	p.Back, p.Fwd = count(back.Lots), count(fwd.Lots)
 	link := func(d int) string { return lotURL("/graph", ref.Item, ref.Lot, "depth", strconv.Itoa(d)) }
-	if depth < max(p.Back.Levels, p.Fwd.Levels) {
+	levels := max(p.Back.Levels, p.Fwd.Levels)
+	if depth < levels {
 		p.More = link(depth + 1)
 	}
-	if depth > 1 {
-		p.Less = link(min(depth-1, max(p.Back.Levels, p.Fwd.Levels, 1)))
+	if shown := min(depth, levels); shown > 1 {
+		p.Less = link(shown - 1)
 	}
+	p.Depth = max(1, min(depth, levels))
 	if p.Back.Shown+p.Fwd.Shown > h.o.GraphLimit {
 		p.Summary = true
 		p.Levels = append(summarise(ref, "backward", back.Lots, depth), summarise(ref, "forward", fwd.Lots, depth)...)
@@ -256,7 +258,7 @@ func layout(ref core.LotRef, back, fwd *core.TraceResult, depth int, held map[co
 			return cmp.Or(cmp.Compare(a.y, b.y), strings.Compare(a.ref.Item, b.ref.Item), strings.Compare(a.ref.Lot, b.ref.Lot))
 		})
 		for i, pl := range col {
-			pl.y = float64(i)
+			pl.y = float64(i) - float64(len(col)-1)/2 // centred, as drawn
 		}
 	}
 	for d := 1; d <= max(backLevels, fwdLevels); d++ {
@@ -285,6 +287,16 @@ func layout(ref core.LotRef, back, fwd *core.TraceResult, depth int, held map[co
 		custOf[k][r] += s.Qty
 	}
 	custCol := fwdLevels + 1
+	// Customers in the order of the lots they received.
+	custY := map[custKey]float64{}
+	for _, k := range custs {
+		var sum float64
+		for r := range custOf[k] {
+			sum += pos[r].y + float64(pos[r].col)*0.001
+		}
+		custY[k] = sum / float64(len(custOf[k]))
+	}
+	slices.SortStableFunc(custs, func(a, b custKey) int { return cmp.Compare(custY[a], custY[b]) })
 
 	// Column x positions, left to right.
 	g := &svgGraph{}

@@ -20,8 +20,10 @@ type dashboard struct {
 	Holds      []core.ActiveHold
 	HoldsTotal int
 	Runs       []connectorRun
-	Today      core.Activity
+	Activity   core.Activity // lots received, produced, shipped on Day
 	Day        string
+	Today      bool
+	Prev, Next string // the day before, after
 }
 
 // severityRow counts open exceptions of one severity by age.
@@ -89,8 +91,21 @@ func (h *Handler) dashboard(rq *request) {
 	d.Runs = runs
 	y, m, day := now.In(rq.loc).Date()
 	from := time.Date(y, m, day, 0, 0, 0, 0, rq.loc)
-	d.Day = from.Format("Monday 2 January")
-	if d.Today, err = h.o.Store.Activity(ctx, from, from.AddDate(0, 0, 1)); err != nil {
+	d.Today = true
+	if v := rq.URL.Query().Get("day"); v != "" {
+		t, err := time.ParseInLocation(time.DateOnly, v, rq.loc)
+		if err != nil {
+			h.fail(rq, core.Errorf(core.EINVALID, "day %q: give a date as YYYY-MM-DD", v))
+			return
+		}
+		d.Today, from = t.Equal(from), t
+	}
+	d.Day = from.Format("Monday 2 January 2006")
+	d.Prev = "/?day=" + from.AddDate(0, 0, -1).Format(time.DateOnly)
+	if !d.Today {
+		d.Next = "/?day=" + from.AddDate(0, 0, 1).Format(time.DateOnly)
+	}
+	if d.Activity, err = h.o.Store.Activity(ctx, from, from.AddDate(0, 0, 1)); err != nil {
 		h.fail(rq, err)
 		return
 	}
@@ -318,6 +333,8 @@ type recallPage struct {
 	Customers  []core.Customer
 	CustPager  pager
 	InProcess  []report.OrderUse
+	Lots       []core.TracedLot // the affected lots, the root first
+	LotPager   pager
 	Preview    []core.LotRef // what a hold of all affected lots holds
 	Reason     string
 	Error      string
@@ -338,13 +355,15 @@ func (h *Handler) showRecall(rq *request, status int, reason, problem string) {
 		h.fail(rq, err)
 		return
 	}
-	preview, err := h.holdPreview(rq, ref)
+	res, err := h.o.Queries().Recall(rq.ctx(), core.Selector{Lot: &ref})
 	if err != nil {
 		h.fail(rq, err)
 		return
 	}
 	d := &rep.Recall
-	p := recallPage{Ref: ref, Report: d, InProcess: d.InProcess, Preview: preview, Reason: reason, Error: problem}
+	p := recallPage{Ref: ref, Report: d, InProcess: d.InProcess, Preview: holdPreview(res), Reason: reason, Error: problem}
+	lots := []core.TracedLot{{Item: res.Root.Item, Lot: res.Root.Lot, OnHand: res.Root.OnHand, OnHold: res.Root.OnHold}}
+	p.Lots, p.LotPager = pageOf(rq.Request, "lots", append(lots, res.Lots...), h.o.PageSize)
 	p.Deliveries, p.DelPager = pageOf(rq.Request, "deliveries", d.Deliveries, h.o.PageSize)
 	p.OnHand, p.OHPager = pageOf(rq.Request, "onhand", d.OnHand, h.o.PageSize)
 	p.Customers, p.CustPager = pageOf(rq.Request, "customers", d.Customers, h.o.PageSize)
@@ -359,9 +378,14 @@ func (h *Handler) holdPreview(rq *request, ref core.LotRef) ([]core.LotRef, erro
 	if err != nil {
 		return nil, err
 	}
+	return holdPreview(res), nil
+}
+
+// holdPreview lists what a propagated hold of a recall's root holds.
+func holdPreview(res *core.TraceResult) []core.LotRef {
 	var out []core.LotRef
 	if res.Root != nil && !res.Root.OnHold {
-		out = append(out, ref)
+		out = append(out, res.Root.Ref())
 	}
 	for _, l := range res.Lots {
 		if l.OnHold || l.OnHand == nil {
@@ -374,7 +398,7 @@ func (h *Handler) holdPreview(rq *request, ref core.LotRef) ([]core.LotRef, erro
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // lotReport sends the lot's genealogy report as PDF (hub report lot).
