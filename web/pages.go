@@ -282,7 +282,9 @@ type lotPage struct {
 	Status    *core.LotStatus
 	Balance   *core.MassBalance
 	Shipments []core.LotUseEntry
+	ShipPager pager
 	Consumed  []core.LotUseEntry
+	UsePager  pager
 	Steps     []core.StepEntry
 	StepPager pager
 	Events    []core.EventEntry
@@ -307,13 +309,16 @@ func (h *Handler) lot(rq *request) {
 		return
 	}
 	p := lotPage{Status: st, Balance: bal}
+	var shipped, consumed []core.LotUseEntry
 	for _, u := range bal.Uses {
 		if u.Type == core.Ship {
-			p.Shipments = append(p.Shipments, u)
+			shipped = append(shipped, u)
 		} else {
-			p.Consumed = append(p.Consumed, u)
+			consumed = append(consumed, u)
 		}
 	}
+	p.Shipments, p.ShipPager = pageOf(rq.Request, "shipments", shipped, h.o.PageSize)
+	p.Consumed, p.UsePager = pageOf(rq.Request, "uses", consumed, h.o.PageSize)
 	p.Steps, p.StepPager = pageOf(rq.Request, "steps", st.Steps, h.o.PageSize)
 	events := slices.Clone(st.Events)
 	slices.Reverse(events) // newest first
