@@ -32,8 +32,10 @@ func benchUI(b *testing.B) http.Handler {
 	}
 	b.Cleanup(func() { st.Close() })
 	graph := core.NewGraphCache(st)
-	graph.Warm(b.Context())
 	b.Cleanup(graph.Close)
+	if err := graph.Load(b.Context()); err != nil {
+		b.Fatal(err)
+	}
 	mon := &core.Monitor{Store: st, Rules: core.DefaultGapRules()}
 	ui, err := web.New(web.Options{Auth: testAuth{}, Store: st, Config: config.Defaults(),
 		Queries: func() *core.Queries { return &core.Queries{Store: st, Graph: graph} },
