@@ -30,6 +30,7 @@ schedules (never two of one connector at once), and an HTTP server with
   GET  /v1/trace/{forward|backward}/{item}/{lot}, /v1/recall/{item}/{lot},
        /v1/lots/{item}/{lot}, /v1/gaps, /v1/runs   (bearer token; the CLI's --json shapes)
   GET  /v1/health, /metrics (Prometheus)
+  GET  /                          the web application (docs/web.md)
 
 See docs/operations.md for the configuration file.`,
 		Args: exactArgs(0, "no arguments"),
