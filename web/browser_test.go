@@ -53,6 +53,8 @@ func newBrowser(t *testing.T, downloads string) context.Context {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("disable-extensions", true),
 		chromedp.UserDataDir(t.TempDir()),
+		// A user in Berlin: the pages show times in the browser's zone.
+		chromedp.Env("TZ=Europe/Berlin"),
 		chromedp.WindowSize(1360, 900),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -174,6 +176,11 @@ func TestJourneys(t *testing.T) {
 
 	t.Run("quality finds, traces and recalls the contaminated lot", func(t *testing.T) {
 		signIn(t, ctx, h, "quinn:quality")
+		// The browser's time zone is the pages' (app.js sets the cookie).
+		must(t, ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("zone")))
+		if zone := text(t, ctx, "#zone"); zone != "Europe/Berlin" {
+			t.Errorf("the pages show times in %q, want the browser's Europe/Berlin", zone)
+		}
 		dash := text(t, ctx, "main")
 		for _, want := range []string{"Open exceptions", "Active holds", "demo-plant", "ok"} {
 			if !strings.Contains(dash, want) {
@@ -196,7 +203,8 @@ func TestJourneys(t *testing.T) {
 			t.Fatalf("the lot page's title is %q, want the lot %s", got, bad)
 		}
 		lotPage := text(t, ctx, "main")
-		for _, want := range []string{h.Plant.SupplierLot, h.Plant.ContaminatedSupplier, "Mass balance", "Receipts"} {
+		// Received 2026-03-03T06:48:00Z: 07:48 in Berlin, in winter.
+		for _, want := range []string{h.Plant.SupplierLot, h.Plant.ContaminatedSupplier, "Mass balance", "Receipts", "2026-03-03 07:48 CET"} {
 			if !strings.Contains(lotPage, want) {
 				t.Errorf("the lot page of %s does not show %q", bad, want)
 			}

@@ -220,10 +220,6 @@ func (rq *request) can(p core.Permission) bool { return rq.actor.Role.Can(p) }
 // to sign in, or refused with a 403 page.
 func (h *Handler) guard(p core.Permission, fn func(rq *request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/static/") {
-			fn(&request{Request: r, w: w})
-			return
-		}
 		a, ok := h.o.Auth.Actor(r)
 		if !ok {
 			if r.Method != http.MethodGet {
