@@ -82,3 +82,49 @@ func BenchmarkGraphPageWidest(b *testing.B)  { benchPage(b, "/graph", "LOTHUB_BE
 func BenchmarkRecallPageTypical(b *testing.B) {
 	benchPage(b, "/recall", "LOTHUB_BENCH_TYPICAL")
 }
+
+// The baselines, measured in the same run: the queries a page makes,
+// without the page (what the JSON API and the CLI pay too).
+func benchQueries(b *testing.B, env string, graph bool) {
+	db := os.Getenv("LOTHUB_BENCH_DB")
+	if db == "" {
+		b.Skip("LOTHUB_BENCH_DB not set: see docs/benchmarks.md, Web application")
+	}
+	item, lot, _ := strings.Cut(os.Getenv(env), "/")
+	if lot == "" {
+		b.Skipf("%s not set (ITEM/LOT)", env)
+	}
+	st, err := sqlite.Open(b.Context(), db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	g := core.NewGraphCache(st)
+	defer g.Close()
+	if err := g.Load(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	q := &core.Queries{Store: st, Graph: g}
+	ref := core.LotRef{Item: item, Lot: lot}
+	for b.Loop() {
+		if graph {
+			for _, dir := range []core.Direction{core.Backward, core.Forward} {
+				if _, err := q.Trace(b.Context(), dir, core.Selector{Lot: &ref}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			continue
+		}
+		if _, err := q.Lot(b.Context(), ref); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := q.Balance(b.Context(), ref, 0.01); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkQueriesLotTypical(b *testing.B)   { benchQueries(b, "LOTHUB_BENCH_TYPICAL", false) }
+func BenchmarkQueriesGraphTypical(b *testing.B) { benchQueries(b, "LOTHUB_BENCH_TYPICAL", true) }
+func BenchmarkQueriesLotWidest(b *testing.B)    { benchQueries(b, "LOTHUB_BENCH_LOT", false) }
+func BenchmarkQueriesGraphWidest(b *testing.B)  { benchQueries(b, "LOTHUB_BENCH_LOT", true) }

@@ -226,7 +226,7 @@ func (h *Handler) holdAction(rq *request) {
 		p.Errors["reason"] = "Give the reason: the lot's history and an auditor need it."
 	}
 	if len(p.Errors) > 0 {
-		h.showHolds(rq, http.StatusBadRequest, p)
+		h.refusedHold(rq, p)
 		return
 	}
 	hp := core.HoldParams{Lot: core.LotRef{Item: p.Item, Lot: p.Lot}, Reason: p.Reason, By: rq.actor.Name, Propagate: rq.FormValue("propagate") != ""}
@@ -239,9 +239,13 @@ func (h *Handler) holdAction(rq *request) {
 	}
 	switch core.ErrorCode(err) {
 	case "":
-	case core.ENOTFOUND, core.EINVALID, core.ECONFLICT:
+	case core.ENOTFOUND:
 		p.Errors["lot"] = err.Error()
-		h.showHolds(rq, http.StatusBadRequest, p)
+		h.refusedHold(rq, p)
+		return
+	case core.EINVALID, core.ECONFLICT:
+		p.Errors["reason"] = err.Error()
+		h.refusedHold(rq, p)
 		return
 	default:
 		h.fail(rq, err)
@@ -257,4 +261,16 @@ func (h *Handler) holdAction(rq *request) {
 		back = lotURL("/lot", p.Item, p.Lot)
 	}
 	redirect(rq, back, plural(len(res.Lots), "lot")+" "+verb)
+}
+
+// refusedHold shows the holds page again with what was wrong, and the
+// preview of the lot when it exists.
+func (h *Handler) refusedHold(rq *request, p holdsPage) {
+	p.Showing = true
+	if p.Item != "" && p.Lot != "" && p.Errors["lot"] == "" {
+		if preview, err := h.holdPreview(rq, core.LotRef{Item: p.Item, Lot: p.Lot}); err == nil {
+			p.Preview = preview
+		}
+	}
+	h.showHolds(rq, http.StatusBadRequest, p)
 }
