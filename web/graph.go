@@ -159,16 +159,41 @@ func (h *Handler) buildGraph(rq *request, ref core.LotRef, depth int) (*graphPag
 		p.Levels = append(summarise(ref, "backward", back.Lots, depth), summarise(ref, "forward", fwd.Lots, depth)...)
 		return p, nil
 	}
-	holds, err := q.Holds(rq.ctx())
+	held, err := h.heldAmong(rq, ref, back.Lots, fwd.Lots, depth)
 	if err != nil {
 		return nil, err
 	}
-	held := make(map[core.LotRef]bool, len(holds))
-	for _, h := range holds {
-		held[core.LotRef{Item: h.Item, Lot: h.Lot}] = true
-	}
 	p.SVG, p.Customers = layout(ref, back, fwd, depth, held)
 	return p, nil
+}
+
+// heldAmong tells which of the lots drawn are on hold (only those: a
+// plant may hold thousands).
+func (h *Handler) heldAmong(rq *request, root core.LotRef, back, fwd []core.TracedLot, depth int) (map[core.LotRef]bool, error) {
+	refs := []core.LotRef{root}
+	for _, l := range slices.Concat(back, fwd) {
+		if l.Depth <= depth {
+			refs = append(refs, core.LotRef{Item: l.Item, Lot: l.Lot})
+		}
+	}
+	rows, err := h.o.Store.FindLots(rq.ctx(), refs)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(rows))
+	byID := make(map[int64]core.LotRef, len(rows))
+	for i, r := range rows {
+		ids[i], byID[r.ID] = r.ID, r.Ref
+	}
+	heldIDs, err := h.o.Store.HeldAmong(rq.ctx(), ids)
+	if err != nil {
+		return nil, err
+	}
+	held := make(map[core.LotRef]bool, len(heldIDs))
+	for _, id := range heldIDs {
+		held[byID[id]] = true
+	}
+	return held, nil
 }
 
 // summarise counts the lots of each level and item, up to depth.

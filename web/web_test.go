@@ -121,6 +121,10 @@ func TestHTMLInNamesIsEscaped(t *testing.T) {
 			}
 		}
 	}
+	// The held lot is drawn as held in the graph of its ancestor.
+	if _, body := c.get(lotPath("/graph", "FLOUR", "F-A")); !strings.Contains(body, `class="node held"`) {
+		t.Error("the graph does not draw the held lot as held")
+	}
 	// And the escaped names are shown.
 	_, body := c.get(lotPath("/lot", "BREAD", evilLot))
 	for _, want := range []string{"&lt;script&gt;alert(&#34;lot&#34;)&lt;/script&gt;", "&lt;img src=x onerror=alert(&#34;customer&#34;)&gt;", "oven: &lt;b onmouseover"} {
