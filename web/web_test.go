@@ -121,6 +121,17 @@ func TestHTMLInNamesIsEscaped(t *testing.T) {
 			}
 		}
 	}
+	// No form that is sent with GET carries the CSRF token (it would go
+	// into the address, the history and the logs).
+	for _, path := range []string{"/holds", lotPath("/holds", "FLOUR", "F-A"), lotPath("/lot", "FLOUR", "F-A"), lotPath("/recall", "FLOUR", "F-A"), "/search", "/exceptions"} {
+		_, body := c.get(path)
+		for _, form := range strings.Split(body, "<form")[1:] {
+			form, _, _ = strings.Cut(form, "</form>")
+			if !strings.Contains(form, `method="post"`) && strings.Contains(form, `name="csrf"`) {
+				t.Errorf("GET %s: a GET form carries the CSRF token:\n<form%s", path, form)
+			}
+		}
+	}
 	// The held lot is drawn as held in the graph of its ancestor.
 	if _, body := c.get(lotPath("/graph", "FLOUR", "F-A")); !strings.Contains(body, `class="node held"`) {
 		t.Error("the graph does not draw the held lot as held")
