@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"cmp"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -289,7 +290,14 @@ type lotPage struct {
 	StepPager pager
 	Events    []core.EventEntry
 	EvPager   pager
+	// OrderNames lists the orders of a lot with more than
+	// maxOrderBalances of them, without their balances.
+	OrderNames []string
+	OrderPager pager
 }
+
+// maxOrderBalances is how many orders a lot page reads the balance of.
+const maxOrderBalances = 50
 
 func (h *Handler) lot(rq *request) {
 	ref, err := lotParam(rq.Request)
@@ -303,12 +311,29 @@ func (h *Handler) lot(rq *request) {
 		h.fail(rq, err)
 		return
 	}
-	bal, err := q.Balance(rq.ctx(), ref, h.o.Report().Tolerance)
+	// The balance of each order the lot went through, unless there are
+	// too many to read them all for one page (a raw lot consumed by
+	// thousands of orders): then the orders are listed by name.
+	orders := map[string]bool{}
+	for _, e := range st.Events {
+		if e.Status == core.Active && e.Event.Order != "" && (e.Type == core.Consume || e.Type == core.Produce) {
+			orders[e.Event.Order] = true
+		}
+	}
+	balance := q.Balance
+	if len(orders) > maxOrderBalances {
+		balance = q.LotBalance
+	}
+	bal, err := balance(rq.ctx(), ref, h.o.Report().Tolerance)
 	if err != nil {
 		h.fail(rq, err)
 		return
 	}
 	p := lotPage{Status: st, Balance: bal}
+	if len(bal.Orders) == 0 && len(orders) > 0 {
+		names := slices.Sorted(maps.Keys(orders))
+		p.OrderNames, p.OrderPager = pageOf(rq.Request, "orders", names, h.o.PageSize)
+	}
 	var shipped, consumed []core.LotUseEntry
 	for _, u := range bal.Uses {
 		if u.Type == core.Ship {

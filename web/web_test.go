@@ -436,3 +436,23 @@ func TestWideGraphIsSummarised(t *testing.T) {
 		t.Error("the graph of a narrow lot is not drawn with a link to its parent")
 	}
 }
+
+// A raw lot consumed by more orders than the lot page reads the
+// balances of: its balance is shown, its orders listed by name.
+func TestLotOfManyOrders(t *testing.T) {
+	h := emptyHub(t)
+	lines := []string{`{"id":"r","type":"receive","time":"2026-03-01T08:00:00Z","lot":{"item":"SALT","lot":"S-1"},"qty":1000,"uom":"KG","supplier":{"id":"V","name":"V"}}`}
+	for i := range 60 {
+		lines = append(lines, fmt.Sprintf(`{"id":"c%d","type":"consume","time":"2026-03-02T08:00:00Z","lot":{"item":"SALT","lot":"S-1"},"qty":2,"uom":"KG","order":"WO-%02d"}`, i, i))
+	}
+	h.ingest(t, lines...)
+	_, body := h.as(t, "v:viewer").get(lotPath("/lot", "SALT", "S-1") + "&orders=2")
+	for _, want := range []string{"went through 60 orders", "WO-59", `<td class="r">120</td>`, `<b>880</b>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the lot page of a lot of 60 orders does not show %q", want)
+		}
+	}
+	if strings.Contains(body, "<li>WO-00</li>") {
+		t.Error("the second page of orders lists the first order")
+	}
+}
