@@ -125,11 +125,13 @@ func (h *Handler) graph(rq *request) {
 // depth levels, or summarises them when there are too many.
 func (h *Handler) buildGraph(rq *request, ref core.LotRef, depth int) (*graphPage, error) {
 	q := h.o.Queries()
-	back, err := q.Trace(rq.ctx(), core.Backward, core.Selector{Lot: &ref})
+	// First what each side reaches (the walk alone); the traces, which
+	// read every lot's links and shipments, only for a graph drawn.
+	backLots, err := q.Reach(rq.ctx(), core.Backward, ref)
 	if err != nil {
 		return nil, err
 	}
-	fwd, err := q.Trace(rq.ctx(), core.Forward, core.Selector{Lot: &ref})
+	fwdLots, err := q.Reach(rq.ctx(), core.Forward, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +146,7 @@ func (h *Handler) buildGraph(rq *request, ref core.LotRef, depth int) (*graphPag
 		}
 		return c
 	}
-	p.Back, p.Fwd = count(back.Lots), count(fwd.Lots)
+	p.Back, p.Fwd = count(backLots), count(fwdLots)
 	link := func(d int) string { return lotURL("/graph", ref.Item, ref.Lot, "depth", strconv.Itoa(d)) }
 	levels := max(p.Back.Levels, p.Fwd.Levels)
 	if depth < levels {
@@ -156,8 +158,16 @@ func (h *Handler) buildGraph(rq *request, ref core.LotRef, depth int) (*graphPag
 	p.Depth = max(1, min(depth, levels))
 	if p.Back.Shown+p.Fwd.Shown > h.o.GraphLimit {
 		p.Summary = true
-		p.Levels = append(summarise(ref, "backward", back.Lots, depth), summarise(ref, "forward", fwd.Lots, depth)...)
+		p.Levels = append(summarise(ref, "backward", backLots, depth), summarise(ref, "forward", fwdLots, depth)...)
 		return p, nil
+	}
+	back, err := q.Trace(rq.ctx(), core.Backward, core.Selector{Lot: &ref})
+	if err != nil {
+		return nil, err
+	}
+	fwd, err := q.Trace(rq.ctx(), core.Forward, core.Selector{Lot: &ref})
+	if err != nil {
+		return nil, err
 	}
 	held, err := h.heldAmong(rq, ref, back.Lots, fwd.Lots, depth)
 	if err != nil {
@@ -460,14 +470,14 @@ func (h *Handler) graphLevel(rq *request) {
 		h.fail(rq, core.Errorf(core.EINVALID, "level %q: want a level number from 1", q.Get("level")))
 		return
 	}
-	res, err := h.o.Queries().Trace(rq.ctx(), dir, core.Selector{Lot: &ref})
+	reached, err := h.o.Queries().Reach(rq.ctx(), dir, ref)
 	if err != nil {
 		h.fail(rq, err)
 		return
 	}
 	p := levelPage{Ref: ref, Direction: string(dir), Level: level, Item: q.Get("of")}
 	var lots []core.LotRef
-	for _, l := range res.Lots {
+	for _, l := range reached {
 		if l.Depth == level && (p.Item == "" || l.Item == p.Item) {
 			lots = append(lots, core.LotRef{Item: l.Item, Lot: l.Lot})
 		}

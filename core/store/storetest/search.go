@@ -41,6 +41,32 @@ func init() {
 				h.t.Errorf("empty search: err = %v, want EINVALID", err)
 			}
 		}},
+		{"ReachListsWhatTraceReaches", func(h *harness) {
+			h.ingest(
+				recv("r1", "FLOUR", "F-A", 10, "V", "M-1"),
+				consume("c1", "WO-1", "FLOUR", "F-A", 5),
+				produce("p1", "WO-1", "DOUGH", "D-1", 5),
+				produce("p2", "WO-1", "DOUGH", "D-2", 5),
+				consume("c2", "WO-2", "DOUGH", "D-1", 5),
+				produce("p3", "WO-2", "BREAD", "B-1", 5),
+			)
+			for _, dir := range []core.Direction{core.Forward, core.Backward} {
+				for _, ref := range []core.LotRef{{Item: "FLOUR", Lot: "F-A"}, {Item: "BREAD", Lot: "B-1"}} {
+					got, err := h.q().Reach(h.ctx, dir, ref)
+					if err != nil {
+						h.t.Fatal(err)
+					}
+					tr, err := h.q().Trace(h.ctx, dir, core.Selector{Lot: &ref})
+					if err != nil {
+						h.t.Fatal(err)
+					}
+					h.equal(fmt.Sprintf("reach %s %s", dir, ref), got, tr.Lots)
+				}
+			}
+			if _, err := h.q().Reach(h.ctx, core.Forward, core.LotRef{Item: "FLOUR", Lot: "NOPE"}); core.ErrorCode(err) != core.ENOTFOUND {
+				h.t.Errorf("reach of an unknown lot: err = %v, want ENOTFOUND", err)
+			}
+		}},
 		{"Activity", func(h *harness) {
 			h.ingest(
 				recv("r1", "FLOUR", "F-A", 10, "V", "M-1"), // 2026-03-01T08:00
