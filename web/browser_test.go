@@ -382,6 +382,28 @@ func TestJourneys(t *testing.T) {
 		if got := text(t, ctx, "main"); !strings.Contains(got, "No position stored") {
 			t.Error("the connector page does not say the cursor is gone")
 		}
+		// Run now: the plugin reads every file again, and nothing is
+		// stored twice.
+		must(t, ctx, chromedp.Click(chromedp.ID("run-now")), chromedp.WaitVisible(chromedp.CSS("p.done")))
+		var last core.Run
+		for range 600 {
+			runs, err := h.Store.Runs(context.Background(), core.RunFilter{Connector: "demo-plant", Limit: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) > 0 && runs[0].Trigger == "manual" && runs[0].Status != core.RunRunning {
+				last = runs[0]
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if last.Status != core.RunOK || last.Records != 431 || last.Events != 0 || last.Unchanged != 430 {
+			t.Errorf("the sync run from the page: %+v, want ok, 431 records read again, nothing new", last)
+		}
+		must(t, ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("run-now")))
+		if got := text(t, ctx, "main"); !strings.Contains(got, "manual") {
+			t.Error("the connector page does not list the manual run")
+		}
 	})
 
 	t.Run("viewer reads and is refused", func(t *testing.T) {

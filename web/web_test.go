@@ -14,6 +14,7 @@ import (
 	"github.com/lothub/lothub/config"
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/report"
+	"github.com/lothub/lothub/runner"
 	"github.com/lothub/lothub/web"
 )
 
@@ -221,7 +222,15 @@ func TestRolesOfActions(t *testing.T) {
 		_, err := h.Store.Cursor(context.Background(), "erp")
 		return core.ErrorCode(err) == core.ENOTFOUND
 	}
+	ranSync := func(t *testing.T, h *hub) bool {
+		runs, err := h.Store.Runs(context.Background(), core.RunFilter{Connector: "erp"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(runs) > 0
+	}
 	actions := []action{
+		{"run now", "/connectors/erp/run", url.Values{}, core.PermIntegrate, ranSync},
 		{"hold", "/holds/place", url.Values{"item": {"FLOUR"}, "lot": {"F-A"}, "reason": {"test"}}, core.PermQuality, onHold("FLOUR", "F-A")},
 		{"recall hold", "/recall/hold", url.Values{"item": {"FLOUR"}, "lot": {"F-A"}, "reason": {"test"}}, core.PermQuality, onHold("FLOUR", "F-A")},
 		{"dismiss", "/exceptions/GAP-1/dismiss", url.Values{"reason": {"test"}}, core.PermQuality, gapStatus(core.GapWaived)},
@@ -279,7 +288,8 @@ func rolesHub(t *testing.T) *hub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := serve(t, t.TempDir()+"/hub.db", cfg, nil)
+	// No plugin is installed: a sync of erp runs, and fails.
+	h := serve(t, t.TempDir()+"/hub.db", cfg, &runner.Plugins{})
 	h.ingest(t,
 		`{"id":"r1","type":"receive","time":"2026-03-01T08:00:00Z","lot":{"item":"FLOUR","lot":"F-A"},"qty":100,"uom":"KG","supplier":{"id":"V","name":"Mill"}}`,
 		`{"id":"p1","type":"produce","time":"2026-03-02T12:00:00Z","lot":{"item":"BREAD","lot":"B-1"},"qty":100,"uom":"EA","order":"WO-1"}`,
