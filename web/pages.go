@@ -363,6 +363,7 @@ type recallPage struct {
 	Customers  []core.Customer
 	CustPager  pager
 	InProcess  []report.OrderUse
+	IPPager    pager
 	Lots       []core.TracedLot // the affected lots, the root first
 	LotPager   pager
 	Preview    []core.LotRef // what a hold of all affected lots holds
@@ -391,7 +392,8 @@ func (h *Handler) showRecall(rq *request, status int, reason, problem string) {
 		return
 	}
 	d := &rep.Recall
-	p := recallPage{Ref: ref, Report: d, InProcess: d.InProcess, Preview: holdPreview(res), Reason: reason, Error: problem}
+	p := recallPage{Ref: ref, Report: d, Preview: holdPreview(res), Reason: reason, Error: problem}
+	p.InProcess, p.IPPager = pageOf(rq.Request, "orders", d.InProcess, h.o.PageSize)
 	lots := []core.TracedLot{{Item: res.Root.Item, Lot: res.Root.Lot, OnHand: res.Root.OnHand, OnHold: res.Root.OnHold}}
 	p.Lots, p.LotPager = pageOf(rq.Request, "lots", append(lots, res.Lots...), h.o.PageSize)
 	p.Deliveries, p.DelPager = pageOf(rq.Request, "deliveries", d.Deliveries, h.o.PageSize)
