@@ -21,6 +21,10 @@ package web
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"embed"
 	"errors"
 	"fmt"
@@ -294,7 +298,7 @@ func (h *Handler) render(rq *request, status int, page, title string, data any) 
 		return
 	}
 	v := &view{Title: title, Actor: rq.actor, Zone: zoneName(rq.loc), Path: rq.URL.Path, Data: data, loc: rq.loc,
-		Message: rq.URL.Query().Get("done"), Query: rq.URL.Query().Get("q"), Quality: rq.can(core.PermQuality), Integr: rq.can(core.PermIntegrate)}
+		Message: doneMessage(rq.Request), Query: rq.URL.Query().Get("q"), Quality: rq.can(core.PermQuality), Integr: rq.can(core.PermIntegrate)}
 	if rq.actor.Name != "" {
 		v.CSRF = h.o.Auth.CSRFToken(rq.Request)
 	}
@@ -359,13 +363,41 @@ func (h *Handler) fail(rq *request, err error) {
 	h.render(rq, p.Status, "error", title, p)
 }
 
-// redirect answers a successful POST: back to a page, saying what was done.
+// redirect answers a successful POST: back to a page, saying what was
+// done. The message travels in the address, signed with a key of this
+// process, so that a link made elsewhere cannot show a page saying
+// something the hub did not ("recall cancelled").
 func redirect(rq *request, to, done string) {
 	u, _ := url.Parse(to)
 	q := u.Query()
 	q.Set("done", done)
+	q.Set("sig", signDone(done))
 	u.RawQuery = q.Encode()
 	http.Redirect(rq.w, rq.Request, u.String(), http.StatusSeeOther)
+}
+
+var doneKey = func() []byte {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		panic(err) // crypto/rand never fails on a supported system
+	}
+	return k
+}()
+
+func signDone(msg string) string {
+	m := hmac.New(sha256.New, doneKey)
+	m.Write([]byte(msg))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// doneMessage is the signed message of the request's address, or "".
+func doneMessage(r *http.Request) string {
+	q := r.URL.Query()
+	msg := q.Get("done")
+	if msg == "" || !hmac.Equal([]byte(q.Get("sig")), []byte(signDone(msg))) {
+		return ""
+	}
+	return msg
 }
 
 // lotURL is the address of a lot's page (or graph, recall).
@@ -407,6 +439,7 @@ func paginate(r *http.Request, key string, n, size int) (lo, hi int, p pager) {
 		q := r.URL.Query()
 		q.Set(key, strconv.Itoa(to))
 		q.Del("done")
+		q.Del("sig")
 		return r.URL.Path + "?" + q.Encode()
 	}
 	if page > 1 {

@@ -350,6 +350,18 @@ func TestFormsSayWhatIsWrong(t *testing.T) {
 	if st != http.StatusBadRequest || !strings.Contains(body, "Give the item") || !strings.Contains(body, "Give a date as YYYY-MM-DD") {
 		t.Errorf("search with a bad date and no item: status %d, want 400 with both errors", st)
 	}
+	// The message after an action is the hub's: a link made elsewhere
+	// shows none.
+	st, _, hdr := h.as(t, "i:integrator").post("/connectors/erp/reset", url.Values{"confirm": {"erp"}})
+	if st != http.StatusSeeOther {
+		t.Fatalf("reset: status %d", st)
+	}
+	if _, body := c.get(hdr.Get("Location")); !strings.Contains(body, `<p class="done" role="status">cursor reset`) {
+		t.Error("the page after the reset does not say it was reset")
+	}
+	if _, body := c.get("/holds?done=Recall+cancelled%3A+no+action+needed"); strings.Contains(body, "Recall cancelled") {
+		t.Error("a message in a link made elsewhere is shown as the hub's")
+	}
 	// A post without the CSRF token never reaches the pages.
 	st, _, _ = c.post("/holds/place", url.Values{"item": {"FLOUR"}, "lot": {"F-A"}, "reason": {"x"}, "csrf": {"forged"}})
 	if st != http.StatusForbidden {
