@@ -62,6 +62,18 @@ type OrderBalance struct {
 // Balance returns the mass balance of a lot, or ENOTFOUND. tolerance is
 // the fraction of what came in by which out may exceed it.
 func (q *Queries) Balance(ctx context.Context, ref LotRef, tolerance float64) (*MassBalance, error) {
+	return q.balance(ctx, ref, tolerance, true)
+}
+
+// LotBalance is Balance without Orders: the lot's own quantities and
+// uses. A raw lot consumed by thousands of orders has its balance at
+// once, where Balance reads every order (the web application's lot
+// page lists such a lot's orders without theirs).
+func (q *Queries) LotBalance(ctx context.Context, ref LotRef, tolerance float64) (*MassBalance, error) {
+	return q.balance(ctx, ref, tolerance, false)
+}
+
+func (q *Queries) balance(ctx context.Context, ref LotRef, tolerance float64, withOrders bool) (*MassBalance, error) {
 	id, err := q.findLot(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -150,7 +162,9 @@ func (q *Queries) Balance(ctx context.Context, ref LotRef, tolerance float64) (*
 	sort.Slice(b.Units, func(i, j int) bool { return b.Units[i].UOM < b.Units[j].UOM })
 	var names []string
 	for o := range orders {
-		names = append(names, o)
+		if withOrders {
+			names = append(names, o)
+		}
 	}
 	sort.Strings(names)
 	for _, o := range names {

@@ -186,7 +186,13 @@ type Store interface {
 	// transaction. Only hub archive prune calls it, after a verified
 	// export.
 	PruneAudit(ctx context.Context, through int64, before time.Time, checkpoint AuditEntry) (AuditEntry, error)
-
+	// SearchLots finds lots whose number starts with f.Lot (any item
+	// when f.Item is empty) or, with only f.Item, every lot of the item;
+	// ordered by item and lot. EINVALID when neither is given.
+	SearchLots(ctx context.Context, f LotSearch) ([]LotRow, error)
+	// Activity counts the lots received, produced and shipped by events
+	// in effect timed in [from, to): the web dashboard's "today".
+	Activity(ctx context.Context, from, to time.Time) (Activity, error)
 	// SchemaVersion returns the version of the applied schema.
 	SchemaVersion(ctx context.Context) (int, error)
 	Close() error
@@ -516,4 +522,21 @@ func LinksOfGroups(links []LinkRow, groups []string) []LinkRow {
 		}
 	}
 	return out
+}
+
+// LotSearch selects SearchLots: a lot number's beginning, an item, or
+// both. Limit bounds the rows (0: no bound); Offset skips the first.
+type LotSearch struct {
+	Item   string
+	Lot    string
+	Limit  int
+	Offset int
+}
+
+// Activity is how many distinct lots were received, produced and
+// shipped in a time range.
+type Activity struct {
+	Received int `json:"received"`
+	Produced int `json:"produced"`
+	Shipped  int `json:"shipped"`
 }

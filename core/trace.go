@@ -218,6 +218,40 @@ func (q *Queries) Trace(ctx context.Context, dir Direction, sel Selector) (*Trac
 	return q.trace(ctx, dir, rootIDs, false)
 }
 
+// Reach lists the lots a trace from ref in direction dir reaches, each
+// once at its smallest depth, ordered by depth, item and lot, without
+// what a trace reads about them (links, receipts, shipments): enough to
+// count a genealogy of tens of thousands of lots per level and item (the
+// web application's graph summary) at the cost of the walk alone.
+func (q *Queries) Reach(ctx context.Context, dir Direction, ref LotRef) ([]TracedLot, error) {
+	if dir != Forward && dir != Backward {
+		return nil, Errorf(EINVALID, "direction must be forward or backward, not %q", dir)
+	}
+	id, err := q.findLot(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	g, err := q.walk(ctx, dir, []int64{id}, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := []TracedLot{}
+	if len(g.order) < 2 {
+		return out, nil
+	}
+	rows, err := q.Store.Lots(ctx, g.order[1:])
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out = append(out, TracedLot{Item: r.Ref.Item, Lot: r.Ref.Lot, Depth: g.depth[r.ID]})
+	}
+	slices.SortFunc(out, func(a, b TracedLot) int {
+		return cmp.Or(cmp.Compare(a.Depth, b.Depth), strings.Compare(a.Item, b.Item), strings.Compare(a.Lot, b.Lot))
+	})
+	return out, nil
+}
+
 // trace walks from the roots and reads what the answer lists about the
 // lots reached. When the walk reaches many lots, their reads start while
 // it goes on: a recall of 70,000 lots reads on one core while it walks

@@ -45,6 +45,7 @@ func (e *env) userToken(t *testing.T, name, role string) string {
 // fill makes a request path of a route's pattern, a value for every
 // wildcard.
 func fill(path string) string {
+	path = strings.ReplaceAll(path, "{$}", "") // the end of the path: "/{$}" is "/"
 	return regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(path, "x1")
 }
 
@@ -104,6 +105,13 @@ func TestEveryRouteChecksTheRole(t *testing.T) {
 					if role.Can(rt.Permission) {
 						if code == http.StatusUnauthorized || code == http.StatusForbidden {
 							t.Errorf("%s (may %s): %d %s, want the route to run", name, rt.Permission, code, bodies[name])
+						}
+						continue
+					}
+					if !isAPIPath(rt.Path()) {
+						// A page of the web application: a page saying so.
+						if code != http.StatusForbidden || !strings.Contains(bodies[name], "the "+string(rt.Permission)+" permission") {
+							t.Errorf("%s (may not %s): %d %s, want a 403 page naming the permission", name, rt.Permission, code, bodies[name])
 						}
 						continue
 					}

@@ -206,6 +206,12 @@ func (s *Server) require(rt Route, h http.Handler) http.Handler {
 		}
 		if !ai.actor.Role.Can(rt.Permission) {
 			s.log.Info("request refused: role lacks the permission", "actor", ai.actor.String(), "role", ai.actor.Role, "permission", rt.Permission, "route", rt.Pattern)
+			if !rt.api() {
+				// A page of the web application: a page, not JSON, and
+				// nothing done.
+				titledPage(w, http.StatusForbidden, "Not allowed", fmt.Sprintf("You are signed in as %s (role %s) and may not do this: it needs the %s permission, which your role does not grant, so nothing was done. Ask an admin (docs/security.md lists the roles).", ai.actor.Name, ai.actor.Role, rt.Permission))
+				return
+			}
 			writeJSON(w, http.StatusForbidden, map[string]any{"error": apiError{Code: "forbidden", Permission: string(rt.Permission),
 				Message: fmt.Sprintf("%s needs the %s permission, which role %s does not grant: ask an admin (docs/security.md lists the roles)", rt.Pattern, rt.Permission, ai.actor.Role)}})
 			return
@@ -292,16 +298,21 @@ func wantsHTML(r *http.Request) bool {
 }
 
 var refusalTemplate = template.Must(template.New("refusal").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Not done · lothub</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}} · lothub</title></head>
 <body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 10vh auto">
-<h1>Nothing was done</h1><p>{{.}}</p><p><a href="/login">Sign in</a> · <a href="/">Home</a></p>
+<h1>{{.Title}}</h1><p>{{.Msg}}</p><p><a href="/login">Sign in</a> · <a href="/">Home</a></p>
 </body></html>
 `))
 
 // refusalPage answers a browser whose request was refused before it ran.
 func refusalPage(w http.ResponseWriter, status int, msg string) {
+	titledPage(w, status, "Nothing was done", msg)
+}
+
+// titledPage answers a browser with a short page: a title and a message.
+func titledPage(w http.ResponseWriter, status int, title, msg string) {
 	var b bytes.Buffer
-	refusalTemplate.Execute(&b, msg)
+	refusalTemplate.Execute(&b, struct{ Title, Msg string }{title, msg})
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

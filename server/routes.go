@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/web"
 )
 
 // Route is one registered route and who may call it. Every route of the
@@ -126,5 +127,27 @@ func (s *Server) registerRoutes() {
 	table = append(table, s.epcisRoutes()...)
 	for _, rt := range table {
 		s.add(rt)
+	}
+}
+
+// registerWeb mounts the web application's pages with the permission
+// each needs: the server checks sign-in, role and CSRF before the page
+// runs (the page checks the role again, to hide the buttons a role may
+// not press).
+func (s *Server) registerWeb(ui *web.Handler) {
+	for _, p := range web.Paths {
+		switch p {
+		case "GET /static/":
+			s.HandlePublic(p, ui)
+		case "POST /recall/hold", "POST /exceptions/{id}/{action}", "POST /holds/{action}":
+			s.Handle(p, core.PermQuality, ui)
+		case "GET /connectors/{name}/reset", "POST /connectors/{name}/{action}":
+			s.Handle(p, core.PermIntegrate, ui)
+		default:
+			if !strings.HasPrefix(p, "GET ") {
+				panic("web path " + p + " has no permission in server.registerWeb") // caught by every test
+			}
+			s.Handle(p, core.PermRead, ui)
+		}
 	}
 }

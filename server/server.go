@@ -38,6 +38,7 @@ import (
 	"github.com/lothub/lothub/outbox"
 	"github.com/lothub/lothub/runner"
 	"github.com/lothub/lothub/sdk"
+	"github.com/lothub/lothub/web"
 )
 
 // Server serves the HTTP API. Create it with New.
@@ -177,12 +178,38 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 	lw := time.Duration(cfg.Serve.Login.Window)
 	s.byName = &failures{max: cfg.Serve.Login.MaxFailures, window: lw, counts: map[string]failureWindow{}}
 	s.byAddr = &failures{max: cfg.Serve.Login.MaxFailuresPerAddress, window: lw, counts: map[string]failureWindow{}}
-	s.registerRoutes()
-	s.Monitor = &core.Monitor{Store: store, Rules: cfg.Gaps.GapRules(), Log: log}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.registerRoutes()
+	ui, err := web.New(web.Options{
+		Auth: s, Store: store, Config: cfg, Log: log, Context: s.ctx,
+		Queries: s.queries,
+		Monitor: func() *core.Monitor { return s.Monitor },
+		Sync:    webSyncs{s},
+		Report:  s.reportOptions,
+	})
+	if err != nil {
+		panic(err) // the embedded templates do not parse: a bug caught by every test
+	}
+	s.registerWeb(ui)
+	s.Monitor = &core.Monitor{Store: store, Rules: cfg.Gaps.GapRules(), Log: log}
 	s.Genealogy = core.NewGraphCache(store)
 	s.Genealogy.Log = log
 	return s
+}
+
+// webSyncs runs the web application's "run now" on the server's Runner
+// (hub serve sets the scheduler's: a connector never syncs twice at once).
+type webSyncs struct{ s *Server }
+
+func (w webSyncs) Sync(ctx context.Context, name, trigger string) (core.Run, error) {
+	if w.s.Runner == nil {
+		return core.Run{}, core.Errorf(core.ECONFLICT, "this server runs no syncs: run hub sync %s where the hub runs", name)
+	}
+	run, err := w.s.Runner.Sync(ctx, name, trigger)
+	if w.s.OnSync != nil {
+		w.s.OnSync(run, err)
+	}
+	return run, err
 }
 
 // Handler returns the server's handler, with metrics and a body size limit.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/lothub/lothub/access"
 	"io"
 	"log/slog"
 	"os"
@@ -25,8 +26,9 @@ import (
 const demoConnector = "demo-plant"
 
 func (a *app) demoCommand() *cobra.Command {
-	var plantDir string
+	var plantDir, listen string
 	var days int
+	var serve bool
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run lothub's main job on a demo plant: CSV exports over SFTP, synced into the database, then a recall and a backward trace",
@@ -43,12 +45,60 @@ The files go to --plant: examples/demo-plant when run in the repository,
 connector's position, stored with the events, remembers every file.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.demo(cmd.Context(), plantDir, days)
+			if err := a.demo(cmd.Context(), plantDir, days); err != nil {
+				return err
+			}
+			if !serve {
+				return nil
+			}
+			return a.demoServe(cmd.Context(), listen)
 		},
 	}
 	cmd.Flags().StringVar(&plantDir, "plant", "", "folder to write the demo plant's CSV files to (default examples/demo-plant in the repository, else ./demo-plant)")
 	cmd.Flags().IntVar(&days, "days", 10, "production days of the demo plant")
+	cmd.Flags().BoolVar(&serve, "serve", false, "then serve the web application on the demo's database (as hub serve does), printing its address and a demo sign-in")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "with --serve: the address to serve on")
 	return cmd
+}
+
+// demoServe serves the hub on the demo's database with ./hub.yaml (the
+// configuration the demo just left, or the one that was there), and
+// prints where to sign in.
+func (a *app) demoServe(ctx context.Context, listen string) error {
+	h, _, err := a.configOrDefaults()
+	if err != nil {
+		return err
+	}
+	if err := h.Resolve(); err != nil {
+		return err
+	}
+	h.Intake.Listen = listen
+	fmt.Fprintln(a.stdout)
+	return a.serve(ctx, h, true, func(s core.Store, url string) error {
+		login, err := demoLogin(ctx, s)
+		if err != nil {
+			return fmt.Errorf("the demo's sign-in: %w", err)
+		}
+		fmt.Fprintf(a.stdout, "\nOpen %s/ in a browser and sign in as %s.\n", url, login)
+		fmt.Fprintf(a.stdout, "Search for lot %s, open its graph and its recall. Ctrl-C stops the hub.\n", demoplant.Generate(demoplant.Config{}).Contaminated.Lot)
+		return nil
+	})
+}
+
+// demoLogin makes the demo's user, demo, a quality manager (hub user add
+// demo --role quality), with a new random password each time the demo
+// serves, and says how to sign in.
+func demoLogin(ctx context.Context, s core.Store) (string, error) {
+	pw := access.RandomPassword()
+	us := &access.Users{Store: s}
+	_, err := us.Add(ctx, "demo", "Demo quality manager", core.RoleQuality, pw)
+	if core.ErrorCode(err) == core.ECONFLICT {
+		err = us.SetPassword(ctx, "demo", pw)
+	}
+	if err != nil {
+		return "", err
+	}
+	return "user demo, password " + pw + " (role quality; a new password each time the demo serves)", nil
 }
 
 func defaultPlantDir() string {

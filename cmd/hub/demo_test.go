@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -217,5 +220,111 @@ func serveAndStop(t *testing.T, hubBin, dir, first string) {
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("hub serve stopped by SIGINT: %v\n%s", err, stderr.String())
+	}
+}
+
+// hub demo --serve syncs the demo plant, then serves the web application
+// on its database, saying where and how to sign in; the pages answer, and
+// SIGINT stops it cleanly.
+func TestDemoServe(t *testing.T) {
+	hubBin, _ := buildBinaries(t)
+	dir := t.TempDir()
+	cmd := exec.Command(hubBin, "demo", "--serve", "--listen", "127.0.0.1:0")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"), "HOME="+dir, "HUB_DB=", "HUB_CONFIG=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stdout)
+	var lines []string
+	url := ""
+	for url == "" && sc.Scan() {
+		lines = append(lines, sc.Text())
+		if _, after, ok := strings.Cut(sc.Text(), "Open "); ok {
+			url, _, _ = strings.Cut(after, "/ in a browser")
+		}
+	}
+	out := strings.Join(lines, "\n")
+	if url == "" {
+		cmd.Wait()
+		t.Fatalf("hub demo --serve never said where to open the web application:\n%s\n%s", out, stderr.String())
+	}
+	for _, want := range []string{"run 1 ok, 431 rows read", "Recall of FLOUR/20260303-FLOUR-001", "hub serving on " + url} {
+		if !strings.Contains(out, want) {
+			t.Errorf("hub demo --serve does not say %q:\n%s", want, out)
+		}
+	}
+	sc.Scan()
+	if !strings.Contains(sc.Text(), "Search for lot 20260303-FLOUR-001") {
+		t.Errorf("hub demo --serve does not say what to look for: %q", sc.Text())
+	}
+	// The web application is there: a page sends a visitor to sign in,
+	// and its stylesheet is served.
+	cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := cl.Get(url + "/lot?item=FLOUR&lot=20260303-FLOUR-001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login?next=") {
+		t.Errorf("a page signed out: %s to %q, want 303 to /login", resp.Status, resp.Header.Get("Location"))
+	}
+	resp, err = cl.Get(url + "/static/app.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /static/app.css: %s", resp.Status)
+	}
+	// The login it prints works: sign in as a person would (the form's
+	// CSRF token from the page, name and password), then a page opens.
+	_, pw, _ := strings.Cut(out, "sign in as user demo, password ")
+	pw, _, _ = strings.Cut(pw, " ")
+	if pw == "" {
+		t.Fatalf("hub demo --serve prints no demo password:\n%s", out)
+	}
+	jar, _ := cookiejar.New(nil)
+	cl.Jar = jar
+	resp, err = cl.Get(url + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("the sign-in page has no CSRF token:\n%s", page)
+	}
+	resp, err = cl.PostForm(url+"/login", neturl.Values{"name": {"demo"}, "password": {pw}, "csrf": {string(m[1])}, "next": {"/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("signing in with the printed demo login: %s, want 303", resp.Status)
+	}
+	resp, err = cl.Get(url + "/lot?item=FLOUR&lot=20260303-FLOUR-001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "20260303-FLOUR-001") {
+		t.Errorf("the contaminated lot's page after signing in as demo: %s\n%.500s", resp.Status, page)
+	}
+	go io.Copy(io.Discard, stdout)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("hub demo --serve stopped by SIGINT: %v\n%s", err, stderr.String())
 	}
 }

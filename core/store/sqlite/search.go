@@ -1,0 +1,43 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lothub/lothub/core"
+)
+
+func (s *DB) SearchLots(ctx context.Context, f core.LotSearch) ([]core.LotRow, error) {
+	item, lot := strings.TrimSpace(f.Item), strings.TrimSpace(f.Lot)
+	if item == "" && lot == "" {
+		return nil, core.Errorf(core.EINVALID, "search lots: give a lot number, an item, or both")
+	}
+	limit := int64(f.Limit)
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	// substr on the lot number: a prefix match that needs no escaping of
+	// LIKE's wildcards, which lot numbers may contain.
+	rows, err := s.query(ctx, `SELECT id, item, lot FROM lots
+		WHERE (?1 = '' OR item = ?1) AND (?2 = '' OR substr(lot, 1, length(?2)) = ?2)
+		ORDER BY item, lot LIMIT ?3 OFFSET ?4`, item, lot, limit, max(f.Offset, 0))
+	if err != nil {
+		return nil, fmt.Errorf("search lots: %w", err)
+	}
+	return collect(rows, "search lots", func(r *core.LotRow) []any { return []any{&r.ID, &r.Ref.Item, &r.Ref.Lot} })
+}
+
+func (s *DB) Activity(ctx context.Context, from, to time.Time) (core.Activity, error) {
+	var a core.Activity
+	err := s.db.QueryRowContext(ctx, `SELECT
+		(SELECT count(DISTINCT lot_id) FROM receipts WHERE ts >= ?1 AND ts < ?2),
+		(SELECT count(DISTINCT lot_id) FROM links WHERE out = 1 AND ts >= ?1 AND ts < ?2),
+		(SELECT count(DISTINCT lot_id) FROM shipments WHERE ts >= ?1 AND ts < ?2)`,
+		micros(from), micros(to)).Scan(&a.Received, &a.Produced, &a.Shipped)
+	if err != nil {
+		return a, fmt.Errorf("count lots received, produced and shipped: %w", err)
+	}
+	return a, nil
+}
