@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/core/store/sqlite"
 	"github.com/lothub/lothub/runner"
 	"github.com/lothub/lothub/server"
 )
@@ -50,6 +51,18 @@ See docs/operations.md for the configuration file.`,
 				h.Intake.Listen = listen
 			}
 			return a.withStore(ctx, func(s core.Store) error {
+				// A SQLite file is served by one process; several
+				// replicas share a PostgreSQL database (docs/scaling.md).
+				if sq, ok := s.(*sqlite.DB); ok {
+					c, err := sq.Claim(ctx, "serve")
+					if core.ErrorCode(err) == core.ECONFLICT {
+						return core.Errorf(core.ECONFLICT, "another hub serve is running on %s: %v. A SQLite store is served by one process: stop the other one, or use PostgreSQL to run several replicas (docs/scaling.md)", sq.Path(), err)
+					}
+					if err != nil {
+						return err
+					}
+					defer c.Release()
+				}
 				log := a.logger()
 				plugins := a.plugins(h)
 				metrics := server.NewMetrics()
