@@ -28,7 +28,7 @@ func (r *Runner) claimSync(ctx context.Context, name string) (core.Claim, error)
 	}
 	c, err := cl.Claim(ctx, "sync "+name)
 	if core.ErrorCode(err) == core.ECONFLICT {
-		return nil, core.Errorf(core.ECONFLICT, "a sync of %s is already running in another hub process (%s): wait for it to end (hub runs)", name, err)
+		return nil, core.Errorf(core.ECONFLICT, "a sync of %s is already running in another hub process (%v): wait for it to end (hub runs)", name, err)
 	}
 	return c, err
 }

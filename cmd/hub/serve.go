@@ -56,7 +56,7 @@ See docs/operations.md for the configuration file.`,
 				if sq, ok := s.(*sqlite.DB); ok {
 					c, err := sq.Claim(ctx, "serve")
 					if core.ErrorCode(err) == core.ECONFLICT {
-						return core.Errorf(core.ECONFLICT, "another hub serve is running on %s: %v. A SQLite store is served by one process: stop the other one, or use PostgreSQL to run several replicas (docs/scaling.md)", sq.Path(), err)
+						return core.Errorf(core.ECONFLICT, "another hub serve is running on %s (%v). A SQLite store is served by one process: stop the other one, or use PostgreSQL to run several replicas (docs/scaling.md)", sq.Path(), err)
 					}
 					if err != nil {
 						return err

@@ -95,7 +95,7 @@ func (s *DB) Claim(ctx context.Context, name string) (core.Claim, error) {
 	if !got {
 		other := s.holderOf(ctx, conn, key)
 		conn.Close(context.WithoutCancel(ctx))
-		return nil, core.Errorf(core.ECONFLICT, "%s is held by %s (another hub process on %s)", name, other, s.name)
+		return nil, core.Errorf(core.ECONFLICT, "claim %q is held by %s, another hub process on %s", name, other, s.name)
 	}
 	c := &pgClaim{name: name, key: key, holder: holder, pid: conn.PgConn().PID(), conn: conn,
 		lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}

@@ -61,7 +61,7 @@ func (s *DB) Claim(ctx context.Context, name string) (core.Claim, error) {
 			if other == "" {
 				other = "another process"
 			}
-			return nil, core.Errorf(core.ECONFLICT, "%s is held by %s (lock file %s)", name, other, p)
+			return nil, core.Errorf(core.ECONFLICT, "claim %q is held by %s (lock file %s)", name, other, p)
 		}
 		return nil, fmt.Errorf("claim %q of %s: lock %s: %w", name, s.path, p, err)
 	}
