@@ -1,6 +1,7 @@
 package sdktest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -109,6 +110,7 @@ func NewRecorder(t testing.TB, target string) *Recorder {
 			return
 		}
 		req.Header = r.Header.Clone()
+		req.Host = r.Host // links the server builds point back here
 		resp, err := http.DefaultTransport.RoundTrip(req)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
@@ -116,12 +118,15 @@ func NewRecorder(t testing.TB, target string) *Recorder {
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
+		// Links the server wrote (next pages) lead back through here.
+		body = bytes.ReplaceAll(body, []byte(target), []byte(rec.URL))
 		rec.mu.Lock()
 		rec.bodies = append(rec.bodies, body)
 		rec.mu.Unlock()
 		for k, v := range resp.Header {
 			w.Header()[k] = v
 		}
+		w.Header().Del("Content-Length")
 		w.WriteHeader(resp.StatusCode)
 		w.Write(body)
 	}))
