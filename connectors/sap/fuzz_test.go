@@ -1,6 +1,8 @@
 package sap_test
 
 import (
+	"context"
+	"strings"
 	"testing"
 
 	"github.com/lothub/lothub/connectors/sap"
@@ -48,4 +50,17 @@ func FuzzB1Page(f *testing.F) {
 		srv.Set(200, "application/json", body)
 		sdktest.FuzzReads(t, sap.New(), cfg, nil, 5)
 	})
+}
+
+// A server whose next-page link leads back to the page just read (found
+// by FuzzS4Page: every answer the same page) fails the read at once with
+// a message saying so, instead of reading until the call's deadline.
+func TestS4NextLinkLoop(t *testing.T) {
+	s := fake.NewS4(t, false)
+	srv := sdktest.NewPageServer(t)
+	srv.Set(200, "application/json", []byte(`{"d":{"results":[],"__next":"`+srv.URL+fake.S4Path+`/A_MaterialDocumentHeader?$skiptoken=1"}}`))
+	_, err := sap.New().Read(context.Background(), parse(t, s.Config("base_url", srv.URL)), nil, 5)
+	if err == nil || !strings.Contains(err.Error(), "leads back to a page already read") {
+		t.Fatalf("Read = %v, want an error naming the loop", err)
+	}
 }
