@@ -234,6 +234,18 @@ func (r *Runner) Sync(ctx context.Context, name, trigger string) (core.Run, erro
 		return core.Run{}, core.Errorf(core.ECONFLICT, "a sync of %s is already running: wait for it to end (hub runs)", name)
 	}
 	defer r.release(name)
+	// Across processes (hub replicas on one PostgreSQL, a hand 'hub sync'
+	// beside 'hub serve'): the store's claim on the connector's sync.
+	claim, err := r.claimSync(ctx, name)
+	if err != nil {
+		return core.Run{}, err
+	}
+	if claim != nil {
+		defer claim.Release()
+		var stop func()
+		ctx, stop = whileHeld(ctx, claim)
+		defer stop()
+	}
 	if err := r.closeInterrupted(ctx, name); err != nil {
 		return core.Run{}, err
 	}
@@ -243,7 +255,7 @@ func (r *Runner) Sync(ctx context.Context, name, trigger string) (core.Run, erro
 	}
 	log := r.log().With("connector", name, "run", run.ID)
 	log.Info("sync started", "trigger", trigger)
-	err = r.sync(ctx, cc, &run, log)
+	err = r.sync(ctx, cc, &run, log, claim)
 	if err != nil && ctx.Err() != nil {
 		// Stopped from outside (Ctrl-C, SIGTERM, hub serve shutting
 		// down): whatever the last call saw, say so, and what is kept.
@@ -323,7 +335,7 @@ type scrubbed struct{ msg, code string }
 func (s *scrubbed) Error() string { return s.msg }
 func (s *scrubbed) Unwrap() error { return &core.Error{Code: s.code, Message: s.msg} }
 
-func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, log *slog.Logger) error {
+func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, log *slog.Logger, claim core.Claim) error {
 	m, err := mapping.Load(cc.Mapping)
 	if err != nil {
 		return fmt.Errorf("connector %s: %w", cc.Name, err)
@@ -377,7 +389,7 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 			if len(res.Next) > 0 && string(res.Next) != string(pos) {
 				// The connector moved on without records (skipped
 				// files, an empty page): keep its position.
-				if err := r.commitPosition(ctx, cc.Name, run.ID, res.Next); err != nil {
+				if err := r.commitPosition(ctx, cc.Name, run.ID, res.Next, claim); err != nil {
 					return err
 				}
 				pos = res.Next
@@ -398,6 +410,9 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 		next := res.Next
 		var counted core.Run
 		_, err := p.Commit(ctx, b.mapped, func(tx core.IngestTx, st core.RecordStats) error {
+			if err := fence(ctx, tx, claim); err != nil {
+				return err
+			}
 			if err := tx.SetCursor(ctx, core.CursorRow{Connector: cc.Name, Position: next, Updated: r.now(), RunID: run.ID}); err != nil {
 				return err
 			}
@@ -474,8 +489,11 @@ func mapRecords(connector string, p *intake.Pipeline, recs []sdk.Record) (*intak
 	return p.Map(inputs)
 }
 
-func (r *Runner) commitPosition(ctx context.Context, name string, runID int64, pos []byte) error {
+func (r *Runner) commitPosition(ctx context.Context, name string, runID int64, pos []byte, claim core.Claim) error {
 	return r.Store.Ingest(ctx, func(tx core.IngestTx) error {
+		if err := fence(ctx, tx, claim); err != nil {
+			return err
+		}
 		return tx.SetCursor(ctx, core.CursorRow{Connector: name, Position: pos, Updated: r.now(), RunID: runID})
 	})
 }

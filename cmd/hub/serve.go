@@ -13,6 +13,7 @@ import (
 
 	"github.com/lothub/lothub/config"
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/core/store/sqlite"
 	"github.com/lothub/lothub/outbox"
 	"github.com/lothub/lothub/runner"
 	"github.com/lothub/lothub/server"
@@ -102,6 +103,18 @@ func serverTLS(certFile, keyFile string) (*tls.Config, error) {
 // --serve. serving, when set, is told the address once it listens.
 func (a *app) serve(ctx context.Context, h *config.Hub, genealogyCache bool, serving func(s core.Store, url string) error) error {
 	return a.withStore(ctx, func(s core.Store) error {
+		// A SQLite file is served by one process; several replicas
+		// share a PostgreSQL database (docs/scaling.md).
+		if sq, ok := s.(*sqlite.DB); ok {
+			c, err := sq.Claim(ctx, "serve")
+			if core.ErrorCode(err) == core.ECONFLICT {
+				return core.Errorf(core.ECONFLICT, "another hub serve is running on %s (%v). A SQLite store is served by one process: stop the other one, or use PostgreSQL to run several replicas (docs/scaling.md)", sq.Path(), err)
+			}
+			if err != nil {
+				return err
+			}
+			defer c.Release()
+		}
 		log := a.logger()
 		plugins := a.plugins(h)
 		metrics := server.NewMetrics()

@@ -634,6 +634,12 @@ func openXLSX(ctx context.Context, fsys fsys, e entry, kind string, o *options, 
 	return x, nil
 }
 
+// maxUnzipped bounds what an Excel workbook (a zip file) may hold once
+// unpacked: 1 GiB, far above a plant's export and far below what a zip
+// bomb of a few kilobytes claims (excelize's own default is 16 GB).
+// Sheets over 16 MiB unpacked are unpacked to temporary files, not memory.
+var maxUnzipped int64 = 1 << 30
+
 // openWorkbook opens an Excel file; a workbook that makes the library
 // panic is reported as unreadable, not allowed to stop the connector.
 func openWorkbook(path string) (wb *excelize.File, err error) {
@@ -642,7 +648,11 @@ func openWorkbook(path string) (wb *excelize.File, err error) {
 			wb, err = nil, fmt.Errorf("the workbook is malformed (%v)", p)
 		}
 	}()
-	return excelize.OpenFile(path)
+	wb, err = excelize.OpenFile(path, excelize.Options{UnzipSizeLimit: maxUnzipped})
+	if err != nil && strings.Contains(err.Error(), "unzip size exceeds") {
+		err = fmt.Errorf("it unpacks to more than %d MiB, the most a workbook may hold (is it a zip bomb? export the sheet as CSV): %w", maxUnzipped>>20, err)
+	}
+	return wb, err
 }
 
 // badFileError is a file that cannot be read at all: it becomes one bad

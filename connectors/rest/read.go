@@ -132,7 +132,17 @@ func (r *reader) readEndpoint(ctx context.Context, n int) ([]sdk.Record, bool, e
 		ps.From = from
 	}
 	var out []sdk.Record
-	for {
+	for stale := 0; ; stale++ {
+		if stale == maxPagesPerRead {
+			// Pages and pages of nothing new while the server says there
+			// is more: hand over what was read, with the position (the
+			// pass goes on at the next read), instead of reading for as
+			// long as the server keeps saying so within one call. The
+			// runner stops a sync whose reads keep coming back empty.
+			r.pos.Pass = ps
+			return out, false, nil
+		}
+		before := len(out)
 		size := r.o.pageSize
 		u, err := r.s.pageURL(ep, ps.Tok, size, ps.From)
 		if err != nil {
@@ -160,6 +170,9 @@ func (r *reader) readEndpoint(ctx context.Context, n int) ([]sdk.Record, bool, e
 				out = append(out, rec)
 			}
 		}
+		if len(out) > before {
+			stale = -1 // this page had something new
+		}
 		next, more := r.next(ans, ps.Tok, len(items), size)
 		if !more {
 			r.pos.State[ep.Name] = &epState{W: ps.HW, Seen: r.prune(ep, ps.Seen, ps.HW)}
@@ -173,6 +186,10 @@ func (r *reader) readEndpoint(ctx context.Context, n int) ([]sdk.Record, bool, e
 		}
 	}
 }
+
+// maxPagesPerRead bounds the pages in a row one Read reads without
+// finding a new record to hand over.
+const maxPagesPerRead = 100
 
 // items returns the page's records, as objects.
 func (r *reader) items(ep Endpoint, ans *answer) ([]any, error) {

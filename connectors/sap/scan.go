@@ -102,9 +102,19 @@ func (cl *client) scan(ctx context.Context, l lister, b *batch) error {
 // batch up to there on its own.
 func (cl *client) pages(ctx context.Context, l lister, from string, b *batch, take func([]document) (full bool)) (full bool, err error) {
 	next := ""
+	// The pages' links already followed in this read: a server whose next
+	// links lead back to a page already read (a gateway bug, a proxy
+	// answering every URL with one cached page) would be read forever.
+	seen := map[string]bool{}
 	for {
 		if err := ctx.Err(); err != nil {
 			return false, fmt.Errorf("%s: read %s: %w", cl.o.systemName(), l.name(), err)
+		}
+		if next != "" {
+			if seen[next] {
+				return false, fmt.Errorf("%s: read %s: the server's next-page link %s leads back to a page already read in this batch: stopping instead of reading it forever (check the gateway or proxy in front of the service)", cl.o.systemName(), l.name(), next)
+			}
+			seen[next] = true
 		}
 		docs, link, err := l.page(ctx, from, next)
 		if err != nil {
