@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"time"
 )
 
@@ -164,4 +165,35 @@ type OutboxStore interface {
 	CancelOutbox(ctx context.Context, id int64, reason string, now time.Time) error
 	// MarkOutboxAlerted records that the stuck-action alert went out.
 	MarkOutboxAlerted(ctx context.Context, id int64, at time.Time) error
+}
+
+// The audit trail's actions for the outbox: the changes of an action's
+// state that the ERP or a person decided. A retry after a transient
+// failure is not recorded (the action's attempts are).
+const (
+	AuditOutboxDelivered = "outbox.delivered" // the ERP took it: its document number
+	AuditOutboxDead      = "outbox.dead"      // the ERP refused it for good: its message
+	AuditOutboxRetried   = "outbox.retried"   // hub outbox retry
+	AuditOutboxCancelled = "outbox.cancelled" // hub outbox cancel, with the reason
+)
+
+// OutboxAudited reports whether an outcome of state is recorded in the
+// audit trail.
+func OutboxAudited(state OutboxState) bool {
+	return state == OutboxDelivered || state == OutboxDead
+}
+
+// OutboxEntry is the audit entry of an outbox action's change of state
+// (action one of the AuditOutbox constants).
+func OutboxEntry(action string, id int64, reason string, details map[string]any) AuditEntry {
+	return AuditEntry{Action: action, Object: "outbox:" + strconv.FormatInt(id, 10), Reason: reason, Details: MustJSON(details)}
+}
+
+// OutboxAuditOf is the audit entry of a delivered or dead outcome: the
+// ERP's document number, or its refusal.
+func OutboxAuditOf(o OutboxOutcome) AuditEntry {
+	if o.State == OutboxDelivered {
+		return OutboxEntry(AuditOutboxDelivered, o.ID, "", map[string]any{"document": o.Document, "attempts": o.Attempts})
+	}
+	return OutboxEntry(AuditOutboxDead, o.ID, "", map[string]any{"error": o.Error, "attempts": o.Attempts})
 }

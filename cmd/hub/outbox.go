@@ -45,9 +45,9 @@ func (a *app) outboxWorker(s core.Store, h *config.Hub) *outbox.Worker {
 	}
 	return &outbox.Worker{Store: s, Config: h, Alerter: alerter(ah, a.logger()), Log: a.logger(),
 		BaseDelay: time.Duration(h.Outbox.RetryDelay), MaxDelay: time.Duration(h.Outbox.MaxRetryDelay),
-		// The audit trail's call site: every delivered action is recorded
-		// there once the audit trail exists (issue 22 §6).
-		Delivered: nil}
+		// Every delivered action is in the audit trail already: the store
+		// records it with the outcome, in one transaction (FinishOutbox).
+	}
 }
 
 func (a *app) outboxCommand() *cobra.Command {

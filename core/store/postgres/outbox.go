@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/lothub/lothub/core"
 )
@@ -121,48 +120,68 @@ func (s *DB) ClaimOutbox(ctx context.Context, c core.OutboxClaim) ([]core.Outbox
 }
 
 func (s *DB) FinishOutbox(ctx context.Context, o core.OutboxOutcome) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE outbox SET state = $1, next_at = $2, last_error = $3, document = $4, updated_at = $5,
+	const q = `UPDATE outbox SET state = $1, next_at = $2, last_error = $3, document = $4, updated_at = $5,
 		failed_since = CASE WHEN $1 IN ('failed', 'dead') THEN CASE WHEN failed_since = 0 THEN $5 ELSE failed_since END ELSE 0 END
-		WHERE id = $6 AND state = 'delivering' AND attempts = $7`,
-		string(o.State), micros(o.NextAt), text(o.Error), o.Document, micros(o.Now), o.ID, o.Attempts)
-	if err != nil {
-		return fmt.Errorf("record outcome of outbox action %d in %s: %w", o.ID, s.name, err)
+		WHERE id = $6 AND state = 'delivering' AND attempts = $7`
+	args := []any{string(o.State), micros(o.NextAt), text(o.Error), o.Document, micros(o.Now), o.ID, o.Attempts}
+	var lost error = core.Errorf(core.ECONFLICT, "outbox action %d is no longer being delivered by attempt %d (another worker took it over)", o.ID, o.Attempts)
+	if !core.OutboxAudited(o.State) {
+		tag, err := s.pool.Exec(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("record outcome of outbox action %d in %s: %w", o.ID, s.name, err)
+		}
+		if tag.RowsAffected() == 1 {
+			return nil
+		}
+		return lost
 	}
-	if tag.RowsAffected() == 1 {
-		return nil
-	}
-	return core.Errorf(core.ECONFLICT, "outbox action %d is no longer being delivered by attempt %d (another worker took it over)", o.ID, o.Attempts)
+	// Delivered or dead: with its audit entry, in one transaction.
+	return s.Ingest(ctx, func(tx core.IngestTx) error {
+		tag, err := tx.(*ingestTx).tx.Exec(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("record outcome of outbox action %d in %s: %w", o.ID, s.name, err)
+		}
+		if tag.RowsAffected() != 1 {
+			return lost
+		}
+		_, err = tx.Audit(ctx, core.OutboxAuditOf(o))
+		return err
+	})
 }
 
 func (s *DB) RetryOutbox(ctx context.Context, id int64, now time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE outbox SET state = 'pending', next_at = $1, updated_at = $1, failed_since = 0, alerted_at = 0
+	return s.outboxAudited(ctx, id, "retried", core.OutboxEntry(core.AuditOutboxRetried, id, "", nil), `UPDATE outbox SET state = 'pending', next_at = $1, updated_at = $1, failed_since = 0, alerted_at = 0
 		WHERE id = $2 AND state IN ('failed', 'dead', 'cancelled')`, micros(now), id)
-	return s.outboxChanged(ctx, tag, err, id, "retried")
 }
 
 func (s *DB) CancelOutbox(ctx context.Context, id int64, reason string, now time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE outbox SET state = 'cancelled', last_error = $1, updated_at = $2
+	return s.outboxAudited(ctx, id, "cancelled", core.OutboxEntry(core.AuditOutboxCancelled, id, reason, nil), `UPDATE outbox SET state = 'cancelled', last_error = $1, updated_at = $2
 		WHERE id = $3 AND state IN ('pending', 'failed', 'dead')`, text(reason), micros(now), id)
-	return s.outboxChanged(ctx, tag, err, id, "cancelled")
 }
 
-// outboxChanged turns an update that changed nothing into ENOTFOUND or
-// ECONFLICT, naming the action's state.
-func (s *DB) outboxChanged(ctx context.Context, tag pgconn.CommandTag, err error, id int64, verb string) error {
-	if err != nil {
-		return fmt.Errorf("%s outbox action %d in %s: %w", strings.TrimSuffix(verb, "ed"), id, s.name, err)
-	}
-	if tag.RowsAffected() == 1 {
-		return nil
-	}
-	var state string
-	switch err := s.pool.QueryRow(ctx, `SELECT state FROM outbox WHERE id = $1`, id).Scan(&state); {
-	case errors.Is(err, pgx.ErrNoRows):
-		return core.Errorf(core.ENOTFOUND, "outbox action %d not found (hub outbox list shows the ids)", id)
-	case err != nil:
-		return fmt.Errorf("read outbox action %d: %w", id, err)
-	}
-	return core.Errorf(core.ECONFLICT, "outbox action %d is %s: it cannot be %s", id, state, verb)
+// outboxAudited runs an operator's change of an action and its audit
+// entry in one transaction; an update that changed nothing is ENOTFOUND
+// or ECONFLICT, naming the action's state.
+func (s *DB) outboxAudited(ctx context.Context, id int64, verb string, entry core.AuditEntry, query string, args ...any) error {
+	return s.Ingest(ctx, func(itx core.IngestTx) error {
+		tx := itx.(*ingestTx).tx
+		tag, err := tx.Exec(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("%s outbox action %d in %s: %w", strings.TrimSuffix(verb, "ed"), id, s.name, err)
+		}
+		if tag.RowsAffected() == 1 {
+			_, err = itx.Audit(ctx, entry)
+			return err
+		}
+		var state string
+		switch err := tx.QueryRow(ctx, `SELECT state FROM outbox WHERE id = $1`, id).Scan(&state); {
+		case errors.Is(err, pgx.ErrNoRows):
+			return core.Errorf(core.ENOTFOUND, "outbox action %d not found (hub outbox list shows the ids)", id)
+		case err != nil:
+			return fmt.Errorf("read outbox action %d: %w", id, err)
+		}
+		return core.Errorf(core.ECONFLICT, "outbox action %d is %s: it cannot be %s", id, state, verb)
+	})
 }
 
 func (s *DB) MarkOutboxAlerted(ctx context.Context, id int64, at time.Time) error {

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -108,52 +109,71 @@ func (s *DB) ClaimOutbox(ctx context.Context, c core.OutboxClaim) ([]core.Outbox
 }
 
 func (s *DB) FinishOutbox(ctx context.Context, o core.OutboxOutcome) error {
-	res, err := s.write(ctx, fmt.Sprintf("record outcome of outbox action %d", o.ID), `UPDATE outbox SET state = ?, next_at = ?,
+	const q = `UPDATE outbox SET state = ?, next_at = ?,
 		last_error = ?, document = ?, updated_at = ?,
 		failed_since = CASE WHEN ? IN ('failed', 'dead') THEN CASE WHEN failed_since = 0 THEN ? ELSE failed_since END ELSE 0 END
-		WHERE id = ? AND state = 'delivering' AND attempts = ?`,
-		string(o.State), micros(o.NextAt), o.Error, o.Document, micros(o.Now), string(o.State), micros(o.Now), o.ID, o.Attempts)
-	if err != nil {
-		return err
+		WHERE id = ? AND state = 'delivering' AND attempts = ?`
+	args := []any{string(o.State), micros(o.NextAt), o.Error, o.Document, micros(o.Now), string(o.State), micros(o.Now), o.ID, o.Attempts}
+	var lost error = core.Errorf(core.ECONFLICT, "outbox action %d is no longer being delivered by attempt %d (another worker took it over)", o.ID, o.Attempts)
+	if !core.OutboxAudited(o.State) {
+		res, err := s.write(ctx, fmt.Sprintf("record outcome of outbox action %d", o.ID), q, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		return lost
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
+	// Delivered or dead: with its audit entry, in one transaction.
+	return s.Ingest(ctx, func(tx core.IngestTx) error {
+		res, err := tx.(*ingestTx).tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("record outcome of outbox action %d in %s: %w", o.ID, s.path, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return cmp.Or(err, lost)
+		}
+		_, err = tx.Audit(ctx, core.OutboxAuditOf(o))
 		return err
-	}
-	return core.Errorf(core.ECONFLICT, "outbox action %d is no longer being delivered by attempt %d (another worker took it over)", o.ID, o.Attempts)
+	})
 }
 
 func (s *DB) RetryOutbox(ctx context.Context, id int64, now time.Time) error {
-	res, err := s.write(ctx, fmt.Sprintf("retry outbox action %d", id), `UPDATE outbox SET state = 'pending', next_at = ?, updated_at = ?,
+	return s.outboxAudited(ctx, id, "retried", core.OutboxEntry(core.AuditOutboxRetried, id, "", nil), `UPDATE outbox SET state = 'pending', next_at = ?, updated_at = ?,
 		failed_since = 0, alerted_at = 0 WHERE id = ? AND state IN ('failed', 'dead', 'cancelled')`, micros(now), micros(now), id)
-	if err != nil {
-		return err
-	}
-	return s.outboxChanged(ctx, res, id, "retried")
 }
 
 func (s *DB) CancelOutbox(ctx context.Context, id int64, reason string, now time.Time) error {
-	res, err := s.write(ctx, fmt.Sprintf("cancel outbox action %d", id), `UPDATE outbox SET state = 'cancelled', last_error = ?, updated_at = ?
+	return s.outboxAudited(ctx, id, "cancelled", core.OutboxEntry(core.AuditOutboxCancelled, id, reason, nil), `UPDATE outbox SET state = 'cancelled', last_error = ?, updated_at = ?
 		WHERE id = ? AND state IN ('pending', 'failed', 'dead')`, reason, micros(now), id)
-	if err != nil {
-		return err
-	}
-	return s.outboxChanged(ctx, res, id, "cancelled")
 }
 
-// outboxChanged turns an update that changed nothing into ENOTFOUND or
-// ECONFLICT, naming the action's state.
-func (s *DB) outboxChanged(ctx context.Context, res sql.Result, id int64, verb string) error {
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return err
-	}
-	var state string
-	switch err := s.db.QueryRowContext(ctx, `SELECT state FROM outbox WHERE id = ?`, id).Scan(&state); {
-	case errors.Is(err, sql.ErrNoRows):
-		return core.Errorf(core.ENOTFOUND, "outbox action %d not found (hub outbox list shows the ids)", id)
-	case err != nil:
-		return fmt.Errorf("read outbox action %d: %w", id, err)
-	}
-	return core.Errorf(core.ECONFLICT, "outbox action %d is %s: it cannot be %s", id, state, verb)
+// outboxAudited runs an operator's change of an action and its audit
+// entry in one transaction; an update that changed nothing is ENOTFOUND
+// or ECONFLICT, naming the action's state.
+func (s *DB) outboxAudited(ctx context.Context, id int64, verb string, entry core.AuditEntry, query string, args ...any) error {
+	return s.Ingest(ctx, func(itx core.IngestTx) error {
+		tx := itx.(*ingestTx).tx
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("%s outbox action %d in %s: %w", strings.TrimSuffix(verb, "ed"), id, s.path, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 1 {
+			_, err = itx.Audit(ctx, entry)
+			return err
+		}
+		var state string
+		switch err := tx.QueryRowContext(ctx, `SELECT state FROM outbox WHERE id = ?`, id).Scan(&state); {
+		case errors.Is(err, sql.ErrNoRows):
+			return core.Errorf(core.ENOTFOUND, "outbox action %d not found (hub outbox list shows the ids)", id)
+		case err != nil:
+			return fmt.Errorf("read outbox action %d: %w", id, err)
+		}
+		return core.Errorf(core.ECONFLICT, "outbox action %d is %s: it cannot be %s", id, state, verb)
+	})
 }
 
 func (s *DB) MarkOutboxAlerted(ctx context.Context, id int64, at time.Time) error {

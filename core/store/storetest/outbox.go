@@ -147,6 +147,17 @@ func init() {
 			}
 			h.equal("cancelled", outboxSummary(h.outbox(core.OutboxFilter{States: []core.OutboxState{core.OutboxCancelled}})), "r2/post-receipt:cancelled#3")
 			h.equal("delivered", outboxSummary(h.outbox(core.OutboxFilter{States: []core.OutboxState{core.OutboxDelivered}})), "r1/post-receipt:delivered#1 5000000001")
+			// The ERP's answers and the operator's decisions are in the
+			// audit trail, newest first; a transient failure is not.
+			es := h.auditLog(core.AuditFilter{Action: "outbox."})
+			var entries []string
+			for _, e := range es {
+				entries = append(entries, e.Action+" "+e.Object+" "+e.Reason)
+			}
+			h.equal("audit", strings.Join(entries, "; "), fmt.Sprintf("outbox.cancelled outbox:%d entered by hand in the ERP; outbox.retried outbox:%d ; outbox.dead outbox:%d ; outbox.delivered outbox:%d ", r2.ID, r2.ID, r2.ID, r1.ID))
+			if v := h.verify(nil); !v.OK {
+				h.t.Fatalf("the chain does not verify after the outbox's entries: %+v", v.Problems)
+			}
 		}},
 		{"OutboxConcurrentClaimsTakeEachActionOnce", func(h *harness) {
 			var lines []string
