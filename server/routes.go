@@ -141,7 +141,7 @@ func (s *Server) registerWeb(ui *web.Handler) {
 			s.HandlePublic(p, ui)
 		case "POST /recall/hold", "POST /exceptions/{id}/{action}", "POST /holds/{action}":
 			s.Handle(p, core.PermQuality, ui)
-		case "GET /connectors/{name}/reset", "POST /connectors/{name}/{action}":
+		case "GET /connectors/{name}/reset", "POST /connectors/{name}/{action}", "POST /outbox/{id}/{action}":
 			s.Handle(p, core.PermIntegrate, ui)
 		default:
 			if !strings.HasPrefix(p, "GET ") {

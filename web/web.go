@@ -119,6 +119,8 @@ var Paths = []string{
 	"GET /connectors/{name}/reset",
 	"POST /connectors/{name}/{action}",
 	"GET /quarantine",
+	"GET /outbox",
+	"POST /outbox/{id}/{action}",
 	"GET /static/",
 }
 
@@ -179,6 +181,8 @@ func New(o Options) (*Handler, error) {
 	mux.Handle("GET /connectors/{name}/reset", h.guard(integrate, h.resetConfirm))
 	mux.Handle("POST /connectors/{name}/{action}", h.guard(integrate, h.connectorAction))
 	mux.Handle("GET /quarantine", h.guard(read, h.quarantine))
+	mux.Handle("GET /outbox", h.guard(read, h.outbox))
+	mux.Handle("POST /outbox/{id}/{action}", h.guard(integrate, h.outboxAction))
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(http.FileServerFS(static))))
 	h.mux = mux
