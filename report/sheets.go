@@ -298,7 +298,7 @@ func WriteFSMACSV(w io.Writer, r *FSMAReport) error {
 // WriteRecallPDF renders the recall list as a PDF, one table per section.
 func WriteRecallPDF(w io.Writer, r *RecallReport) error {
 	d := r.Recall
-	p := newPDF(r.Meta)
+	p := newPDF("recall", r.Meta)
 	p.title("Recall list", d.Scope)
 	p.alert([]string{fmt.Sprintf("%d lot(s) affected; %d delivery(ies) to %d customer(s); %d stock line(s) still on hand to block; %d order(s) in process; %d lot(s) on hold.",
 		d.Lots, len(d.Deliveries), len(d.Customers), len(d.OnHand), len(d.InProcess), len(d.Held))}, len(d.OnHand)+len(d.InProcess)+len(d.Held) > 0)
@@ -327,5 +327,6 @@ func WriteRecallPDF(w io.Writer, r *RecallReport) error {
 		}
 		p.table(cols, rows, empties[i])
 	}
+	p.signatures()
 	return p.write(w)
 }
