@@ -77,8 +77,8 @@ var ErrNotAllowed = errors.New("may not sign reports")
 
 // Sign checks the request and the signer's password and appends the
 // signature to the audit trail. A wrong password, a disabled user or a
-// role that may not approve is refused (access.ErrBadCredentials,
-// *access.Refused, or a core.EFORBIDDEN-like error) and recorded as
+// role that may not approve is refused (an EINVALID error for which
+// Refusal is true) and recorded as
 // report.sign_refused, naming the user and never the password; nothing is
 // signed then.
 func Sign(ctx context.Context, st core.Store, users *access.Users, r Request) (report.Signature, error) {
@@ -111,22 +111,22 @@ func Sign(ctx context.Context, st core.Store, users *access.Users, r Request) (r
 		return report.Signature{}, err
 	}
 	if access.IsUserToken(r.Password) {
-		return refuse("a token is not a signature", core.Errorf(core.EINVALID, "a signature needs %s's password, not an API token: tokens alone are not a signature", r.User))
+		return refuse("a token is not a signature", notSigned(fmt.Errorf("a signature needs %s's password, not an API token: %w", r.User, errToken)))
 	}
 	usr, err := users.Login(ctx, r.User, r.Password)
 	if err != nil {
 		var ref *access.Refused
 		switch {
 		case errors.Is(err, access.ErrBadCredentials):
-			return refuse("wrong user name or password", fmt.Errorf("not signed: %w", err))
+			return refuse("wrong user name or password", notSigned(err))
 		case errors.As(err, &ref):
-			return refuse(ref.Reason, fmt.Errorf("not signed: %w", err))
+			return refuse(ref.Reason, notSigned(err))
 		}
 		return report.Signature{}, err
 	}
 	if !usr.Role.Can(core.PermQuality) {
 		return refuse("role "+string(usr.Role)+" may not approve reports",
-			fmt.Errorf("not signed: user %s has role %s, which %w; a quality or admin user signs (hub user add --role quality)", usr.Name, usr.Role, ErrNotAllowed))
+			notSigned(fmt.Errorf("user %s has role %s, which %w; a quality or admin user signs (hub user add --role quality)", usr.Name, usr.Role, ErrNotAllowed)))
 	}
 	d.FullName, d.Role = usr.FullName, string(usr.Role)
 	if d.FullName == "" {
@@ -143,6 +143,21 @@ func Sign(ctx context.Context, st core.Store, users *access.Users, r Request) (r
 	s, _ := fromEntry(e)
 	return s.Signature, nil
 }
+
+// notSigned is a refused signing: EINVALID for the CLI's exit status,
+// still errors.Is the cause (access.ErrBadCredentials, ErrNotAllowed).
+func notSigned(cause error) error {
+	return fmt.Errorf("%w: %w", core.Errorf(core.EINVALID, "not signed"), cause)
+}
+
+// Refusal reports whether err is a refused signing (wrong password,
+// disabled user, a role that may not sign, a token given as password).
+func Refusal(err error) bool {
+	var r *access.Refused
+	return errors.Is(err, access.ErrBadCredentials) || errors.As(err, &r) || errors.Is(err, ErrNotAllowed) || errors.Is(err, errToken)
+}
+
+var errToken = errors.New("tokens alone are not a signature")
 
 func validMeaning(m string) bool {
 	for _, x := range Meanings {

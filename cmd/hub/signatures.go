@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -103,9 +102,6 @@ exits 2. See docs/audit.md.`,
 				sig, err := esign.Sign(cmd.Context(), s, u, esign.Request{User: user, Password: pw, Hash: t.Claimed,
 					Meaning: meaning, Reason: reason, Kind: t.Kind, Subject: t.Meta.Subject()})
 				if err != nil {
-					if core.ErrorCode(err) == core.EINTERNAL && refusal(err) {
-						return fmt.Errorf("%w: %w", core.Errorf(core.EINVALID, "%v", err), err)
-					}
 					return err
 				}
 				fmt.Fprintf(a.stdout, "signed report %s: %s by %s (%s, %s) at %s; audit entry %d\n",
@@ -119,12 +115,6 @@ exits 2. See docs/audit.md.`,
 	cmd.Flags().StringVar(&user, "user", "", "the signer's hub user name")
 	cmd.Flags().BoolVar(&pwStdin, "password-stdin", false, "read the signer's password from the first line of stdin")
 	return cmd
-}
-
-// refusal reports whether err is a refused signing (not a failure).
-func refusal(err error) bool {
-	var r *access.Refused
-	return errors.Is(err, access.ErrBadCredentials) || errors.As(err, &r) || errors.Is(err, esign.ErrNotAllowed)
 }
 
 // verification is what hub report verify found (--json).

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/internal/testpg"
+	"github.com/lothub/lothub/report"
+)
+
+// plantOn ingests the test plant into db (a SQLite file or a PostgreSQL
+// URL).
+func plantOn(t *testing.T, db string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "plant.jsonl")
+	if err := os.WriteFile(file, []byte(plant), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := hub(t, db, "", "ingest", "--events", file); code != 0 {
+		t.Fatalf("ingest: exit %d: %s", code, errs)
+	}
+}
+
+func TestReportSignatures(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		db   func(t *testing.T) string
+	}{
+		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "hub.db") }},
+		{"postgres", func(t *testing.T) string { return testpg.NewDatabase(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testReportSignatures(t, tc.db(t)) })
+	}
+}
+
+func testReportSignatures(t *testing.T, db string) {
+	plantOn(t, db)
+	dir := t.TempDir()
+	for _, u := range [][]string{{"ann", "quality", "Ann Quality"}, {"vic", "viewer", "Vic Viewer"}} {
+		if _, errs, code := hub(t, db, "correct horse battery\n", "user", "add", u[0], "--role", u[1], "--full-name", u[2], "--password-stdin"); code != 0 {
+			t.Fatalf("user add %s: exit %d: %s", u[0], code, errs)
+		}
+	}
+	lotJSON := filepath.Join(dir, "lot.json")
+	lotPDF := filepath.Join(dir, "lot.pdf")
+	for _, f := range []string{"json", "pdf"} {
+		out := map[string]string{"json": lotJSON, "pdf": lotPDF}[f]
+		if _, errs, code := hub(t, db, "", "report", "lot", "FLOUR", "F-A", "--format", f, "--out", out); code != 0 {
+			t.Fatalf("report lot --format %s: exit %d: %s", f, code, errs)
+		}
+	}
+	var rep report.LotReport
+	readJSONFile(t, lotJSON, &rep)
+	hash := rep.Meta.SHA256
+
+	signed := func() []core.AuditEntry {
+		out, errs, code := hub(t, db, "", "audit", "log", "--json")
+		if code != 0 {
+			t.Fatalf("audit log: exit %d: %s", code, errs)
+		}
+		var page core.AuditPage
+		if err := json.Unmarshal([]byte(out), &page); err != nil {
+			t.Fatal(err)
+		}
+		var es []core.AuditEntry
+		for _, e := range page.Entries {
+			if strings.HasPrefix(e.Action, "report.") {
+				es = append(es, e)
+			}
+		}
+		return es
+	}
+
+	t.Run("WrongPasswordRefused", func(t *testing.T) {
+		_, errs, code := hub(t, db, "not the password\n", "report", "approve", lotJSON, "--meaning", "approved", "--reason", "checked", "--user", "ann", "--password-stdin")
+		if code != exitInvalid || !strings.Contains(errs, "not signed") || strings.Contains(errs, "not the password") {
+			t.Fatalf("wrong password: exit %d: %s", code, errs)
+		}
+		es := signed()
+		if len(es) != 1 || es[0].Action != "report.sign_refused" || es[0].Object != "report:"+hash || bytes.Contains(es[0].Details, []byte("not the password")) {
+			t.Fatalf("after a wrong password the trail holds %+v, want one report.sign_refused without the password", es)
+		}
+	})
+	t.Run("ViewerCannotSign", func(t *testing.T) {
+		_, errs, code := hub(t, db, "correct horse battery\n", "report", "approve", lotJSON, "--meaning", "approved", "--reason", "checked", "--user", "vic", "--password-stdin")
+		if code != exitInvalid || !strings.Contains(errs, "role viewer") {
+			t.Fatalf("viewer signs: exit %d: %s", code, errs)
+		}
+		for _, e := range signed() {
+			if e.Action == "report.signed" {
+				t.Fatalf("a viewer's refused signing left a signature: %+v", e)
+			}
+		}
+	})
+	t.Run("SignShowVerify", func(t *testing.T) {
+		// Signed through the PDF: its hash is read from its document information.
+		out, errs, code := hub(t, db, "correct horse battery\n", "report", "approve", lotPDF, "--meaning", "approved", "--reason", "genealogy and mass balance checked", "--user", "ann", "--password-stdin")
+		if code != 0 || !strings.Contains(out, hash) || !strings.Contains(out, "Ann Quality") {
+			t.Fatalf("approve: exit %d: %s%s", code, out, errs)
+		}
+		es := signed()
+		if es[0].Action != "report.signed" || es[0].Actor.Name != "ann" || es[0].Actor.Role != core.RoleQuality || es[0].Reason != "genealogy and mass balance checked" {
+			t.Fatalf("signature entry = %+v", es[0])
+		}
+		// The same report made again shows the signature.
+		out, errs, code = hub(t, db, "", "report", "lot", "FLOUR", "F-A", "--format", "json")
+		if code != 0 {
+			t.Fatalf("report lot: exit %d: %s", code, errs)
+		}
+		var again report.LotReport
+		if err := json.Unmarshal([]byte(out), &again); err != nil {
+			t.Fatal(err)
+		}
+		if len(again.Meta.Signatures) != 1 {
+			t.Fatalf("signatures of the report = %+v, want ann's", again.Meta.Signatures)
+		}
+		s := again.Meta.Signatures[0]
+		if s.FullName != "Ann Quality" || s.Meaning != "approved" || s.Role != "quality" || s.Time == "" || s.AuditSeq != es[0].Seq {
+			t.Errorf("signature = %+v", s)
+		}
+		if err := os.WriteFile(lotJSON, []byte(out), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, errs, code = hub(t, db, "", "report", "verify", lotJSON)
+		if code != 0 || !strings.Contains(out, "content: intact") || !strings.Contains(out, "match") || !strings.Contains(out, "approved by Ann Quality") {
+			t.Fatalf("verify: exit %d: %s%s", code, out, errs)
+		}
+		out, errs, code = hub(t, db, "", "report", "verify", lotPDF, "--json")
+		var v verification
+		if code != 0 || json.Unmarshal([]byte(out), &v) != nil || !v.OK || v.SHA256 != hash || len(v.Signatures) != 1 || v.Regenerated != "match" || !v.AuditOK {
+			t.Fatalf("verify the PDF: exit %d: %s%s", code, out, errs)
+		}
+		// The PDF made now carries the signature block.
+		pdf := filepath.Join(dir, "signed.pdf")
+		if _, errs, code := hub(t, db, "", "report", "lot", "FLOUR", "F-A", "--out", pdf); code != 0 {
+			t.Fatalf("report lot pdf: %s", errs)
+		}
+		if b, _ := os.ReadFile(pdf); len(b) == 0 {
+			t.Fatal("no PDF")
+		}
+	})
+	t.Run("NotOnAnotherReport", func(t *testing.T) {
+		out, errs, code := hub(t, db, "", "report", "lot", "BREAD", "BR-1", "--format", "json")
+		if code != 0 {
+			t.Fatalf("report lot: exit %d: %s", code, errs)
+		}
+		var other report.LotReport
+		if err := json.Unmarshal([]byte(out), &other); err != nil {
+			t.Fatal(err)
+		}
+		if other.Meta.SHA256 == hash || len(other.Meta.Signatures) != 0 {
+			t.Fatalf("another lot's report shows %+v", other.Meta.Signatures)
+		}
+		// A signature copied into the other report's file is caught.
+		var signedRep report.LotReport
+		readJSONFile(t, lotJSON, &signedRep)
+		other.Meta.Signatures = signedRep.Meta.Signatures
+		b, _ := json.MarshalIndent(other, "", "  ")
+		copied := filepath.Join(dir, "copied.json")
+		if err := os.WriteFile(copied, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, errs, code = hub(t, db, "", "report", "verify", copied)
+		if code != exitConflict || !strings.Contains(out, "does not hold for this report") {
+			t.Fatalf("verify a copied signature: exit %d: %s%s", code, out, errs)
+		}
+	})
+	t.Run("TamperedFileFails", func(t *testing.T) {
+		b, err := os.ReadFile(lotJSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := bytes.Index(b, []byte(`"lot": {`))
+		j := bytes.Index(b[i:], []byte(`"F-A"`))
+		if i < 0 || j < 0 {
+			t.Fatalf("no lot data in %s", b)
+		}
+		b[i+j+3] = 'B' // F-A → F-B in the report's data
+		tampered := filepath.Join(dir, "tampered.json")
+		if err := os.WriteFile(tampered, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, errs, code := hub(t, db, "", "report", "verify", tampered)
+		if code != exitConflict || !strings.Contains(out, "CHANGED after it was made") || !strings.Contains(errs, "does not verify") {
+			t.Fatalf("verify a tampered report: exit %d: %s%s", code, out, errs)
+		}
+		if _, errs, code := hub(t, db, "correct horse battery\n", "report", "approve", tampered, "--meaning", "approved", "--reason", "x", "--user", "ann", "--password-stdin"); code != exitConflict {
+			t.Fatalf("approve a tampered report: exit %d: %s", code, errs)
+		}
+	})
+	if out, errs, code := hub(t, db, "", "audit", "verify"); code != 0 {
+		t.Fatalf("audit verify after signing: exit %d: %s%s", code, out, errs)
+	}
+}
+
+func readJSONFile(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
