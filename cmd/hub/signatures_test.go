@@ -208,3 +208,64 @@ func readJSONFile(t *testing.T, path string, v any) {
 		t.Fatalf("%s: %v", path, err)
 	}
 }
+
+// TestUserTokenAudit: adding and disabling users and creating and
+// revoking tokens appear in the audit trail, with the actor and without
+// a secret.
+func TestUserTokenAudit(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		db   func(t *testing.T) string
+	}{
+		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "hub.db") }},
+		{"postgres", func(t *testing.T) string { return testpg.NewDatabase(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := tc.db(t)
+			const pw = "correct horse battery"
+			if _, errs, code := hub(t, db, pw+"\n", "user", "add", "ann", "--role", "quality", "--password-stdin"); code != 0 {
+				t.Fatalf("user add: %s", errs)
+			}
+			out, errs, code := hub(t, db, "", "token", "create", "--user", "ann", "--label", "line 4", "--json")
+			var tok struct {
+				ID    string `json:"id"`
+				Token string `json:"token"`
+			}
+			if code != 0 || json.Unmarshal([]byte(out), &tok) != nil || tok.ID == "" || tok.Token == "" {
+				t.Fatalf("token create: exit %d: %s%s", code, out, errs)
+			}
+			if _, errs, code := hub(t, db, "", "token", "revoke", tok.ID); code != 0 {
+				t.Fatalf("token revoke: %s", errs)
+			}
+			if _, errs, code := hub(t, db, "", "user", "disable", "ann"); code != 0 {
+				t.Fatalf("user disable: %s", errs)
+			}
+			out, errs, code = hub(t, db, "", "audit", "log", "--json")
+			if code != 0 {
+				t.Fatalf("audit log: %s", errs)
+			}
+			if strings.Contains(out, pw) || strings.Contains(out, tok.Token) {
+				t.Fatalf("the audit log holds a secret:\n%s", out)
+			}
+			var page core.AuditPage
+			if err := json.Unmarshal([]byte(out), &page); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for i := len(page.Entries) - 1; i >= 0; i-- {
+				e := page.Entries[i]
+				if e.Action == core.AuditStarted {
+					continue
+				}
+				if e.Actor != osActor() {
+					t.Errorf("%s by %v, want the OS user", e.Action, e.Actor)
+				}
+				got = append(got, e.Action+" "+e.Object)
+			}
+			want := []string{"user.added user:ann", "token.created token:" + tok.ID, "token.revoked token:" + tok.ID, "user.disabled user:ann"}
+			if strings.Join(got, ", ") != strings.Join(want, ", ") {
+				t.Errorf("audit entries = %q\nwant %q", got, want)
+			}
+		})
+	}
+}
