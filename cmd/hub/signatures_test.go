@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/internal/testpg"
@@ -191,6 +192,28 @@ func testReportSignatures(t *testing.T, db string) {
 		}
 		if _, errs, code := hub(t, db, "correct horse battery\n", "report", "approve", tampered, "--meaning", "approved", "--reason", "x", "--user", "ann", "--password-stdin"); code != exitConflict {
 			t.Fatalf("approve a tampered report: exit %d: %s", code, errs)
+		}
+	})
+	t.Run("RemadeAsOf", func(t *testing.T) {
+		recall := filepath.Join(dir, "recall.json")
+		if _, errs, code := hub(t, db, "", "report", "recall", "FLOUR", "F-A", "--format", "json", "--as-of", time.Now().UTC().Format(time.RFC3339Nano), "--out", recall); code != 0 {
+			t.Fatalf("report recall --as-of: exit %d: %s", code, errs)
+		}
+		// New events after the report: a report asked as of a time is
+		// still made again the same; one of the store "now" cannot be.
+		more := filepath.Join(dir, "more.jsonl")
+		os.WriteFile(more, []byte(`{"id":"late1","type":"ship","time":"2026-03-09T10:00:00Z","lot":{"item":"BREAD","lot":"BR-1"},"qty":1,"uom":"EA","customer":{"id":"C-BETA","name":"Beta"},"sales_order":"SO-9"}`+"\n"), 0o600)
+		if _, errs, code := hub(t, db, "", "ingest", "--events", more); code != 0 {
+			t.Fatalf("ingest: %s", errs)
+		}
+		out, errs, code := hub(t, db, "", "report", "verify", recall, "--json")
+		var v verification
+		if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v.Regenerated != "match" || v.Kind != "recall" {
+			t.Fatalf("verify the as-of recall: exit %d: %s%s", code, out, errs)
+		}
+		out, errs, code = hub(t, db, "", "report", "verify", lotJSON)
+		if code != 0 || !strings.Contains(out, "store changed since the report was made") {
+			t.Fatalf("verify a report of the store then: exit %d: %s%s", code, out, errs)
 		}
 	})
 	if out, errs, code := hub(t, db, "", "audit", "verify"); code != 0 {
