@@ -66,8 +66,8 @@ func (a *app) reportOptions() report.Options { return report.Options{Version: hu
 
 func (a *app) reportCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "report lot|recall|fsma204",
-		Short: "Audit-ready reports: lot audit report, recall list, FSMA 204 sortable spreadsheet (docs/reports.md)",
+		Use:   "report lot|recall|fsma204|approve|verify",
+		Short: "Audit-ready reports: lot audit report, recall list, FSMA 204 sortable spreadsheet; sign and verify them (docs/reports.md)",
 	}
 
 	var lotOut reportOutput
