@@ -149,6 +149,10 @@ func writeXLSX(w io.Writer, meta Meta, sheets []sheet, about [][2]string) error 
 	if meta.AsOfRequested != "" {
 		info = append(info, [2]string{"Asked as of", meta.AsOfRequested + ": the store as it stood then (hub report --as-of)"})
 	}
+	for _, sg := range meta.Signatures {
+		info = append(info, [2]string{"Electronic signature", fmt.Sprintf("%s by %s (%s, %s) at %s: %s (audit entry %d)",
+			SignatureMeaningText(sg.Meaning), sg.FullName, sg.Signer, sg.Role, sg.Time, sg.Reason, sg.AuditSeq)})
+	}
 	for i, kv := range info {
 		if err := f.SetSheetRow("About", fmt.Sprintf("A%d", i+1), &[]any{kv[0], kv[1]}); err != nil {
 			return err

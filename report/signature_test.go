@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/report"
 )
@@ -46,6 +48,22 @@ func TestSignaturesAndReadBack(t *testing.T) {
 	if !bytes.Contains(html, []byte("Ann Quälity")) || bytes.Contains(html, []byte("Reviewed by (name, title)")) {
 		t.Error("the signed HTML does not show the signature in place of the blank lines")
 	}
+
+	recall.Meta.Signatures = []report.Signature{sig}
+	x, err := excelize.OpenFile(write(t, recall, "xlsx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := x.GetRows("About")
+	x.Close()
+	var shown bool
+	for _, r := range rows {
+		shown = shown || len(r) == 2 && r[0] == "Electronic signature" && strings.Contains(r[1], "Approved by Ann Quälity")
+	}
+	if !shown {
+		t.Errorf("the XLSX About sheet does not show the signature: %q", rows)
+	}
+	recall.Meta.Signatures = nil
 
 	b, _ := os.ReadFile(pdf)
 	c, err := report.ReadReportFile(b)
