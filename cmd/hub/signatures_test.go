@@ -145,6 +145,22 @@ func testReportSignatures(t *testing.T, db string) {
 			t.Fatal("no PDF")
 		}
 	})
+	t.Run("SignByHash", func(t *testing.T) {
+		out, errs, code := hub(t, db, "correct horse battery\n", "report", "approve", hash, "--meaning", "released", "--reason", "released for shipment", "--user", "ann", "--password-stdin")
+		if code != 0 || !strings.Contains(out, "released by Ann Quality") {
+			t.Fatalf("approve by hash: exit %d: %s%s", code, out, errs)
+		}
+		out, _, code = hub(t, db, "", "report", "verify", lotPDF, "--json")
+		var v verification
+		if code != 0 || json.Unmarshal([]byte(out), &v) != nil || len(v.Signatures) != 2 || v.Signatures[0].Meaning != "approved" || v.Signatures[1].Meaning != "released" {
+			t.Fatalf("signatures after signing by hash, oldest first: %s", out)
+		}
+		es := signed()
+		var d map[string]any
+		if err := json.Unmarshal(es[0].Details, &d); err != nil || d["kind"] != "lot" || d["subject"] != "FLOUR/F-A" {
+			t.Errorf("a signature by hash does not carry the report's kind and subject from the earlier one: %s", es[0].Details)
+		}
+	})
 	t.Run("NotOnAnotherReport", func(t *testing.T) {
 		out, errs, code := hub(t, db, "", "report", "lot", "BREAD", "BR-1", "--format", "json")
 		if code != 0 {
