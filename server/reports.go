@@ -2,12 +2,15 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/lothub/lothub/access"
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/esign"
 	"github.com/lothub/lothub/report"
@@ -28,7 +31,8 @@ import (
 //	    (quality): the signed-in user signs the report with that content
 //	    hash, re-entering their password → 201 the signature; a wrong
 //	    password, a token in its place or a role that may not sign → 403,
-//	    recorded as report.sign_refused (docs/audit.md).
+//	    recorded as report.sign_refused (docs/audit.md); wrong passwords
+//	    count with the sign-in form's limits (serve.login) → 429.
 //
 // A missing or bad parameter is a 400 that says which; an unknown lot a
 // 404. The report is rendered in full before the first byte is sent, so a
@@ -246,9 +250,28 @@ func (s *Server) approveReport(w http.ResponseWriter, r *http.Request) {
 			Message: "only a hub user signs reports: sign in (or use a user's token) and re-enter the user's password; " + actor.String() + " is not a user"}})
 		return
 	}
+	// Wrong passwords count with the sign-in form's (serve.login): a
+	// stolen session or token cannot be used to guess the password here.
+	now, addr := time.Now(), clientAddr(r)
+	s.loginMu.Lock()
+	wait := max(s.byName.blocked(actor.Name, now), s.byAddr.blocked(addr, now))
+	s.loginMu.Unlock()
+	if wait > 0 {
+		s.log.Warn("report signing refused: too many failures", "user", actor.Name, "remote", addr, "retry_after", wait.Round(time.Second))
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)+1))
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": apiError{Code: "too_many_failures",
+			Message: "too many wrong passwords for this user or from this address: nothing was signed; try again in " + wait.Round(time.Second).String()}})
+		return
+	}
 	sig, err := esign.Sign(r.Context(), s.store, s.users, esign.Request{User: actor.Name, Password: req.Password, Hash: req.SHA256,
 		Meaning: req.Meaning, Reason: req.Reason, Kind: req.Kind, Subject: req.Subject})
 	if esign.Refusal(err) {
+		if errors.Is(err, access.ErrBadCredentials) {
+			s.loginMu.Lock()
+			s.byName.add(actor.Name, now)
+			s.byAddr.add(addr, now)
+			s.loginMu.Unlock()
+		}
 		s.log.Warn("report signing refused", "user", actor.Name, "sha256", req.SHA256, "remote", clientAddr(r))
 		writeJSON(w, http.StatusForbidden, map[string]any{"error": apiError{Code: "forbidden", Message: err.Error()}})
 		return

@@ -65,3 +65,33 @@ func TestApproveReport(t *testing.T) {
 		t.Errorf("another report shows the signature: %d %s", code, b)
 	}
 }
+
+// TestApproveReportGuessing: wrong passwords at signing count with the
+// sign-in limits, so a stolen token cannot guess the password.
+func TestApproveReportGuessing(t *testing.T) {
+	e := newEnv(t)
+	quality := e.userToken(t, "ann", "quality")
+	hash := strings.Repeat("ab", 32)
+	approve := func(pw string) (int, string) {
+		b := fmt.Sprintf(`{"sha256":%q,"meaning":"approved","reason":"r","password":%q}`, hash, pw)
+		code, body := e.do(t, "POST", "/v1/reports/approve", quality, []byte(b), map[string]string{"Content-Type": "application/json"})
+		return code, string(body)
+	}
+	var code int
+	var body string
+	for i := range 30 {
+		if code, body = approve(fmt.Sprintf("guess number %d", i)); code != http.StatusForbidden {
+			break
+		}
+	}
+	if code != http.StatusTooManyRequests {
+		t.Fatalf("after many wrong passwords: %d %s, want 429", code, body)
+	}
+	if code, body := approve(password); code != http.StatusTooManyRequests {
+		t.Fatalf("the right password while blocked: %d %s, want 429 (nothing signed)", code, body)
+	}
+	es, err := e.store.AuditLog(t.Context(), core.AuditFilter{Action: "report.signed"})
+	if err != nil || len(es) != 0 {
+		t.Fatalf("signatures after guessing: %d %v", len(es), err)
+	}
+}
