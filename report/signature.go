@@ -101,8 +101,9 @@ func pdfKeywords(kind string, m Meta) string {
 	return "lothub-report-sha256=" + m.SHA256 + " lothub-report-meta=" + base64.StdEncoding.EncodeToString(b)
 }
 
-// fileMeta is what a PDF's keywords carry (signatures are left out: they
-// are read from the store).
+// fileMeta is what a PDF's keywords carry: the kind and the meta, with
+// the signatures the PDF shows (hub report verify checks that the store
+// holds each of them for the hash).
 type fileMeta struct {
 	Kind string `json:"kind"`
 	Meta

@@ -141,8 +141,9 @@ func testReportSignatures(t *testing.T, db string) {
 		if _, errs, code := hub(t, db, "", "report", "lot", "FLOUR", "F-A", "--out", pdf); code != 0 {
 			t.Fatalf("report lot pdf: %s", errs)
 		}
-		if b, _ := os.ReadFile(pdf); len(b) == 0 {
-			t.Fatal("no PDF")
+		out, errs, code = hub(t, db, "", "report", "verify", pdf)
+		if code != 0 || !strings.Contains(out, "approved by Ann Quality") {
+			t.Fatalf("verify the signed PDF: exit %d: %s%s", code, out, errs)
 		}
 	})
 	t.Run("SignByHash", func(t *testing.T) {
