@@ -15,6 +15,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -107,7 +108,37 @@ func (u *Users) Add(ctx context.Context, name, fullName string, role core.Role, 
 	if err := u.Store.CreateUser(ctx, &usr); err != nil {
 		return core.User{}, err
 	}
-	return usr, nil
+	return usr, u.audit(ctx, AuditUserAdded, "user:"+name, map[string]any{"user": name, "full_name": usr.FullName, "role": role, "password": password != ""})
+}
+
+// Audit actions of users and tokens. Details never hold a password, a
+// token or a hash of either.
+const (
+	AuditUserAdded    = "user.added"
+	AuditUserDisabled = "user.disabled"
+	AuditPasswordSet  = "user.password_set"
+	AuditTokenCreated = "token.created"
+	AuditTokenRevoked = "token.revoked"
+)
+
+// audit appends an entry for a change just made, as the context's actor.
+// The change is committed already (the store's user methods have their
+// own transactions), so a failure here says so.
+func (u *Users) audit(ctx context.Context, action, object string, details map[string]any) error {
+	b, err := json.Marshal(details)
+	if err != nil {
+		return err
+	}
+	a, ok := u.Store.(interface {
+		Audit(context.Context, core.AuditEntry) (core.AuditEntry, error)
+	})
+	if !ok { // a user store without an audit trail (every core.Store has one)
+		return nil
+	}
+	if _, err := a.Audit(ctx, core.AuditEntry{Actor: core.ActorFrom(ctx), Action: action, Object: object, Details: b}); err != nil {
+		return fmt.Errorf("%s %s was done but could not be recorded in the audit trail: %w; check the store and hub audit verify", action, object, err)
+	}
+	return nil
 }
 
 // SetPassword gives a user a new password; its sessions end.
@@ -116,12 +147,18 @@ func (u *Users) SetPassword(ctx context.Context, name, password string) error {
 	if err != nil {
 		return err
 	}
-	return u.Store.SetPassword(ctx, name, h)
+	if err := u.Store.SetPassword(ctx, name, h); err != nil {
+		return err
+	}
+	return u.audit(ctx, AuditPasswordSet, "user:"+name, map[string]any{"user": name})
 }
 
 // Disable disables a user: its tokens and sessions stop working at once.
 func (u *Users) Disable(ctx context.Context, name string) error {
-	return u.Store.DisableUser(ctx, name, u.now())
+	if err := u.Store.DisableUser(ctx, name, u.now()); err != nil {
+		return err
+	}
+	return u.audit(ctx, AuditUserDisabled, "user:"+name, map[string]any{"user": name})
 }
 
 // CreateToken makes a new API token for user, valid until expires (zero:
@@ -148,12 +185,19 @@ func (u *Users) CreateToken(ctx context.Context, user, label string, expires tim
 	if err := u.Store.CreateToken(ctx, t); err != nil {
 		return "", core.APIToken{}, err
 	}
-	return token, t, nil
+	d := map[string]any{"id": id, "user": user, "role": usr.Role, "label": label}
+	if !expires.IsZero() {
+		d["expires"] = t.Expires
+	}
+	return token, t, u.audit(ctx, AuditTokenCreated, "token:"+id, d)
 }
 
 // Revoke revokes a token at once.
 func (u *Users) Revoke(ctx context.Context, id string) error {
-	return u.Store.RevokeToken(ctx, id, u.now())
+	if err := u.Store.RevokeToken(ctx, id, u.now()); err != nil {
+		return err
+	}
+	return u.audit(ctx, AuditTokenRevoked, "token:"+id, map[string]any{"id": id})
 }
 
 func hashOf(secret string) []byte {

@@ -417,6 +417,7 @@ func FSMA204(ctx context.Context, q *core.Queries, p FSMAParams, o Options) (*FS
 	if err != nil {
 		return nil, err
 	}
+	rep.Meta.Params = &Params{Item: p.Item, Lot: p.Lot, From: p.From.UTC().Format(time.RFC3339Nano), To: p.To.UTC().Format(time.RFC3339Nano)}
 	return rep, nil
 }
 

@@ -460,6 +460,7 @@ func Lot(ctx context.Context, q *core.Queries, ref core.LotRef, o Options) (*Lot
 	if err != nil {
 		return nil, err
 	}
+	rep.Meta.Params = &Params{Item: ref.Item, Lot: ref.Lot, Depth: o.depthLimit()}
 	return rep, nil
 }
 

@@ -50,7 +50,7 @@ type pdfDoc struct {
 	fallbackAdded bool // fallbackFont is registered with f
 }
 
-func newPDF(meta Meta) *pdfDoc {
+func newPDF(kind string, meta Meta) *pdfDoc {
 	f := fpdf.New("L", "mm", "A4", "")
 	f.SetMargins(12, 12, 12)
 	f.AddUTF8FontFromBytes(fontFamily, "", fontRegular)
@@ -58,6 +58,9 @@ func newPDF(meta Meta) *pdfDoc {
 	f.SetTitle(meta.Title, true)
 	f.SetCreator("lothub "+meta.HubVersion, true)
 	f.SetProducer("lothub", true)
+	if meta.SHA256 != "" {
+		f.SetKeywords(pdfKeywords(kind, meta), false)
+	}
 	// The same data and generation time give the same bytes.
 	if t, err := time.Parse(time.RFC3339, meta.Generated); err == nil {
 		f.SetCreationDate(t)
@@ -281,9 +284,34 @@ func (p *pdfDoc) table(cols []col, rows [][]string, empty string) {
 	f.Ln(1.5)
 }
 
-// signature prints the block a quality manager signs.
+// signatures prints the electronic signatures of the report (hub report
+// approve), if any.
+func (p *pdfDoc) signatures() {
+	if len(p.meta.Signatures) == 0 {
+		return
+	}
+	f := p.f
+	p.need(14)
+	f.Ln(6)
+	f.SetFont(fontFamily, "B", 10)
+	p.cell(p.width, 6, "Electronic signatures", "", 1, "L", false)
+	var rows [][]string
+	for _, s := range p.meta.Signatures {
+		rows = append(rows, []string{SignatureMeaningText(s.Meaning), s.FullName + " (" + s.Signer + ", " + s.Role + ")", s.Time, s.Reason, fmt.Sprintf("#%d", s.AuditSeq)})
+	}
+	p.table([]col{{"Meaning", 10, false}, {"Signed by", 25, false}, {"Date and time (UTC)", 17, false}, {"Reason", 38, false}, {"Audit entry", 10, false}}, rows, "")
+	f.SetFont(fontFamily, "", 7)
+	p.cell(p.width, 4, "Each signature is an entry of the hub's audit trail for the SHA-256 below: check it with hub report verify.", "", 1, "L", false)
+}
+
+// signature prints the electronic signatures, and the block a quality
+// manager signs by hand when there are none.
 func (p *pdfDoc) signature() {
 	f := p.f
+	if len(p.meta.Signatures) > 0 {
+		p.signatures()
+		return
+	}
 	p.need(34)
 	f.Ln(6)
 	f.SetFont(fontFamily, "B", 10)
@@ -312,7 +340,7 @@ func (p *pdfDoc) write(w io.Writer) error {
 func WriteLotPDF(w io.Writer, r *LotReport) error {
 	d := r.Lot
 	id := d.Identity
-	p := newPDF(r.Meta)
+	p := newPDF("lot", r.Meta)
 	p.title("Lot audit report", id.Item+" / "+id.Lot)
 
 	// Identity.

@@ -8,7 +8,7 @@ import (
 // TestSplitByCoverage: CJK runes are measured in the fallback font, and
 // wrapping a long CJK cell keeps every rune, each line within the width.
 func TestSplitByCoverage(t *testing.T) {
-	p := newPDF(Meta{})
+	p := newPDF("lot", Meta{})
 	p.f.SetFont(fontFamily, "", 7.5)
 	if p.needsFallback("Müller-Öl ß Ωμέγα Жук") || !p.needsFallback("批次-7") {
 		t.Fatal("coverage: DejaVu text must not need the fallback, CJK must")

@@ -225,6 +225,7 @@ func Recall(ctx context.Context, q *core.Queries, sel core.Selector, o Options) 
 	if err != nil {
 		return nil, err
 	}
+	rep.Meta.Params = selectorParams(sel)
 	return rep, nil
 }
 

@@ -95,6 +95,13 @@ type Meta struct {
 	// SHA256 is the hash of the JSON form of the report's data (the
 	// member next to "meta").
 	SHA256 string `json:"sha256"`
+	// Params are what the report was asked about (with AsOfRequested,
+	// enough for hub report verify to make it again).
+	Params *Params `json:"params,omitempty"`
+	// Signatures are the electronic signatures the audit trail holds for
+	// SHA256 (hub report approve), oldest first; absent when unsigned or
+	// when the report was made without reading them.
+	Signatures []Signature `json:"signatures,omitempty"`
 }
 
 // hashOf returns the hex SHA-256 of v's JSON form.

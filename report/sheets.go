@@ -149,6 +149,10 @@ func writeXLSX(w io.Writer, meta Meta, sheets []sheet, about [][2]string) error 
 	if meta.AsOfRequested != "" {
 		info = append(info, [2]string{"Asked as of", meta.AsOfRequested + ": the store as it stood then (hub report --as-of)"})
 	}
+	for _, sg := range meta.Signatures {
+		info = append(info, [2]string{"Electronic signature", fmt.Sprintf("%s by %s (%s, %s) at %s: %s (audit entry %d)",
+			SignatureMeaningText(sg.Meaning), sg.FullName, sg.Signer, sg.Role, sg.Time, sg.Reason, sg.AuditSeq)})
+	}
 	for i, kv := range info {
 		if err := f.SetSheetRow("About", fmt.Sprintf("A%d", i+1), &[]any{kv[0], kv[1]}); err != nil {
 			return err
@@ -298,7 +302,7 @@ func WriteFSMACSV(w io.Writer, r *FSMAReport) error {
 // WriteRecallPDF renders the recall list as a PDF, one table per section.
 func WriteRecallPDF(w io.Writer, r *RecallReport) error {
 	d := r.Recall
-	p := newPDF(r.Meta)
+	p := newPDF("recall", r.Meta)
 	p.title("Recall list", d.Scope)
 	p.alert([]string{fmt.Sprintf("%d lot(s) affected; %d delivery(ies) to %d customer(s); %d stock line(s) still on hand to block; %d order(s) in process; %d lot(s) on hold.",
 		d.Lots, len(d.Deliveries), len(d.Customers), len(d.OnHand), len(d.InProcess), len(d.Held))}, len(d.OnHand)+len(d.InProcess)+len(d.Held) > 0)
@@ -327,5 +331,6 @@ func WriteRecallPDF(w io.Writer, r *RecallReport) error {
 		}
 		p.table(cols, rows, empties[i])
 	}
+	p.signatures()
 	return p.write(w)
 }

@@ -2,13 +2,17 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/lothub/lothub/access"
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/esign"
 	"github.com/lothub/lothub/report"
 )
 
@@ -22,6 +26,13 @@ import (
 //
 // Each takes as_of= (RFC 3339, a date meaning its end in UTC, or -24h):
 // the report as the store would have made it then (docs/as-of.md).
+//
+//	POST /v1/reports/approve {"sha256","meaning","reason","password"}
+//	    (quality): the signed-in user signs the report with that content
+//	    hash, re-entering their password → 201 the signature; a wrong
+//	    password, a token in its place or a role that may not sign → 403,
+//	    recorded as report.sign_refused (docs/audit.md); wrong passwords
+//	    count with the sign-in form's limits (serve.login) → 429.
 //
 // A missing or bad parameter is a 400 that says which; an unknown lot a
 // 404. The report is rendered in full before the first byte is sent, so a
@@ -75,7 +86,13 @@ func parseDay(name, v string, end bool) (time.Time, error) {
 }
 
 // sendReport renders rep into memory and sends it.
-func (s *Server) sendReport(w http.ResponseWriter, rep any, format, name string) {
+func (s *Server) sendReport(w http.ResponseWriter, r *http.Request, rep any, format, name string) {
+	// Signatures live in the audit trail of the live store, also for a
+	// report made as of an earlier time.
+	if err := esign.Attach(r.Context(), s.store, rep); err != nil {
+		s.fail(w, err)
+		return
+	}
 	var b bytes.Buffer
 	if err := report.Render(&b, rep, format); err != nil {
 		s.fail(w, err)
@@ -114,7 +131,7 @@ func (s *Server) reportLot(w http.ResponseWriter, r *http.Request) {
 		s.failAt(w, at, err)
 		return
 	}
-	s.sendReport(w, rep, format, "lot-report")
+	s.sendReport(w, r, rep, format, "lot-report")
 }
 
 func (s *Server) reportRecall(w http.ResponseWriter, r *http.Request) {
@@ -170,7 +187,7 @@ func (s *Server) reportRecall(w http.ResponseWriter, r *http.Request) {
 		s.failAt(w, at, err)
 		return
 	}
-	s.sendReport(w, rep, format, "recall-list")
+	s.sendReport(w, r, rep, format, "recall-list")
 }
 
 func (s *Server) reportFSMA(w http.ResponseWriter, r *http.Request) {
@@ -206,5 +223,63 @@ func (s *Server) reportFSMA(w http.ResponseWriter, r *http.Request) {
 		s.failAt(w, at, err)
 		return
 	}
-	s.sendReport(w, rep, format, "fsma204")
+	s.sendReport(w, r, rep, format, "fsma204")
+}
+
+type approveRequest struct {
+	SHA256   string `json:"sha256"`
+	Meaning  string `json:"meaning"`
+	Reason   string `json:"reason"`
+	Password string `json:"password"`
+	Kind     string `json:"kind"`
+	Subject  string `json:"subject"`
+}
+
+// approveReport signs a report as the user the request is authenticated
+// as: a session or a user's token names the signer, the password
+// re-entered in the body is the signature (a token alone is not).
+func (s *Server) approveReport(w http.ResponseWriter, r *http.Request) {
+	var req approveRequest
+	if err := decodeBody(r, &req); err != nil {
+		s.fail(w, err)
+		return
+	}
+	actor := core.ActorFrom(r.Context())
+	if actor.Kind != "user" {
+		writeJSON(w, http.StatusForbidden, map[string]any{"error": apiError{Code: "forbidden",
+			Message: "only a hub user signs reports: sign in (or use a user's token) and re-enter the user's password; " + actor.String() + " is not a user"}})
+		return
+	}
+	// Wrong passwords count with the sign-in form's (serve.login): a
+	// stolen session or token cannot be used to guess the password here.
+	now, addr := time.Now(), clientAddr(r)
+	s.loginMu.Lock()
+	wait := max(s.byName.blocked(actor.Name, now), s.byAddr.blocked(addr, now))
+	s.loginMu.Unlock()
+	if wait > 0 {
+		s.log.Warn("report signing refused: too many failures", "user", actor.Name, "remote", addr, "retry_after", wait.Round(time.Second))
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)+1))
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": apiError{Code: "too_many_failures",
+			Message: "too many wrong passwords for this user or from this address: nothing was signed; try again in " + wait.Round(time.Second).String()}})
+		return
+	}
+	sig, err := esign.Sign(r.Context(), s.store, s.users, esign.Request{User: actor.Name, Password: req.Password, Hash: req.SHA256,
+		Meaning: req.Meaning, Reason: req.Reason, Kind: req.Kind, Subject: req.Subject})
+	if esign.Refusal(err) {
+		if errors.Is(err, access.ErrBadCredentials) {
+			s.loginMu.Lock()
+			s.byName.add(actor.Name, now)
+			s.byAddr.add(addr, now)
+			s.loginMu.Unlock()
+		}
+		s.log.Warn("report signing refused", "user", actor.Name, "sha256", req.SHA256, "remote", clientAddr(r))
+		writeJSON(w, http.StatusForbidden, map[string]any{"error": apiError{Code: "forbidden", Message: err.Error()}})
+		return
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.log.Info("report signed", "user", actor.Name, "sha256", req.SHA256, "meaning", sig.Meaning, "audit_seq", sig.AuditSeq)
+	writeJSON(w, http.StatusCreated, sig)
 }

@@ -103,6 +103,7 @@ func (s *Server) registerRoutes() {
 		perm("GET /v1/reports/lot", core.PermRead, s.reportLot),
 		perm("GET /v1/reports/recall", core.PermRead, s.reportRecall),
 		perm("GET /v1/reports/fsma204", core.PermRead, s.reportFSMA),
+		perm("POST /v1/reports/approve", core.PermQuality, s.approveReport),
 
 		perm("POST /v1/gaps/{id}/{action}", core.PermQuality, s.gapAction),
 		perm("POST /v1/holds", core.PermQuality, s.hold(core.Hold)),

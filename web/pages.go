@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/esign"
 	"github.com/lothub/lothub/report"
 )
 
@@ -450,6 +451,10 @@ func (h *Handler) lotReport(rq *request) {
 
 // send renders a report in full, then sends it as a download.
 func (h *Handler) send(rq *request, rep any, format, name string) {
+	if err := esign.Attach(rq.ctx(), h.o.Store, rep); err != nil {
+		h.fail(rq, err)
+		return
+	}
 	var b bytes.Buffer
 	if err := report.Render(&b, rep, format); err != nil {
 		h.fail(rq, err)

@@ -41,12 +41,18 @@ func (f *asOfFlag) parse() error {
 // as it stood then (a scratch copy rebuilt from the event versions
 // recorded by that time, removed after).
 func (a *app) withStoreAsOf(ctx context.Context, f *asOfFlag, fn func(core.Store) error) error {
+	return a.withStoresAsOf(ctx, f, func(v, _ core.Store) error { return fn(v) })
+}
+
+// withStoresAsOf is withStoreAsOf that also gives fn the live store (for
+// what the as-of copy does not hold: the audit trail).
+func (a *app) withStoresAsOf(ctx context.Context, f *asOfFlag, fn func(view, live core.Store) error) error {
 	if err := f.parse(); err != nil {
 		return err
 	}
 	return a.withStore(ctx, func(s core.Store) error {
 		if f.value == "" {
-			return fn(s)
+			return fn(s, s)
 		}
 		v, err := asof.Open(ctx, s, f.at, asof.Options{})
 		if err != nil {
@@ -55,7 +61,7 @@ func (a *app) withStoreAsOf(ctx context.Context, f *asOfFlag, fn func(core.Store
 		defer v.Close()
 		fmt.Fprintf(a.stderr, "as of %s: the store as it stood then (%d event versions recorded by that time, replayed in %s)\n",
 			f.at.Format(time.RFC3339Nano), v.Versions, v.Took.Round(time.Millisecond))
-		if err := fn(v); err != nil {
+		if err := fn(v, s); err != nil {
 			return fmt.Errorf("as of %s: %w", f.at.Format(time.RFC3339Nano), err)
 		}
 		return nil

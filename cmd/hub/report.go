@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/esign"
 	"github.com/lothub/lothub/report"
 )
 
@@ -45,7 +47,10 @@ func (o *reportOutput) check(name string, formats []string) error {
 
 // write renders rep to --out (never leaving a partial or empty file) or
 // to standard output, and says where it went.
-func (a *app) writeReport(o *reportOutput, rep any, hash string) error {
+func (a *app) writeReport(ctx context.Context, live core.Store, o *reportOutput, rep any, hash string) error {
+	if err := esign.Attach(ctx, live, rep); err != nil {
+		return err
+	}
 	render := func(w io.Writer) error { return report.Render(w, rep, o.format) }
 	if o.out == "" {
 		return render(a.stdout)
@@ -61,8 +66,8 @@ func (a *app) reportOptions() report.Options { return report.Options{Version: hu
 
 func (a *app) reportCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "report lot|recall|fsma204",
-		Short: "Audit-ready reports: lot audit report, recall list, FSMA 204 sortable spreadsheet (docs/reports.md)",
+		Use:   "report lot|recall|fsma204|approve|verify",
+		Short: "Audit-ready reports: lot audit report, recall list, FSMA 204 sortable spreadsheet; sign and verify them (docs/reports.md)",
 	}
 
 	var lotOut reportOutput
@@ -76,7 +81,7 @@ func (a *app) reportCommand() *cobra.Command {
 			if err := lotOut.check("lot", report.LotFormats); err != nil {
 				return err
 			}
-			return a.withStoreAsOf(cmd.Context(), &lotAsOf, func(st core.Store) error {
+			return a.withStoresAsOf(cmd.Context(), &lotAsOf, func(st, live core.Store) error {
 				opts := a.reportOptions()
 				opts.DepthLimit = depth
 				opts.AsOf = lotAsOf.at
@@ -84,7 +89,7 @@ func (a *app) reportCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.writeReport(&lotOut, rep, rep.Meta.SHA256)
+				return a.writeReport(cmd.Context(), live, &lotOut, rep, rep.Meta.SHA256)
 			})
 		},
 	}
@@ -105,14 +110,14 @@ func (a *app) reportCommand() *cobra.Command {
 			if err := recallOut.check("recall", report.RecallFormats); err != nil {
 				return err
 			}
-			return a.withStoreAsOf(cmd.Context(), &recallAsOf, func(st core.Store) error {
+			return a.withStoresAsOf(cmd.Context(), &recallAsOf, func(st, live core.Store) error {
 				opts := a.reportOptions()
 				opts.AsOf = recallAsOf.at
 				rep, err := report.Recall(cmd.Context(), &core.Queries{Store: st}, s, opts)
 				if err != nil {
 					return err
 				}
-				return a.writeReport(&recallOut, rep, rep.Meta.SHA256)
+				return a.writeReport(cmd.Context(), live, &recallOut, rep, rep.Meta.SHA256)
 			})
 		},
 	}
@@ -141,14 +146,14 @@ func (a *app) reportCommand() *cobra.Command {
 			if err := fsmaOut.check("fsma204", report.FSMAFormats); err != nil {
 				return err
 			}
-			return a.withStoreAsOf(cmd.Context(), &fsmaAsOf, func(st core.Store) error {
+			return a.withStoresAsOf(cmd.Context(), &fsmaAsOf, func(st, live core.Store) error {
 				opts := a.reportOptions()
 				opts.AsOf = fsmaAsOf.at
 				rep, err := report.FSMA204(cmd.Context(), &core.Queries{Store: st}, p, opts)
 				if err != nil {
 					return err
 				}
-				return a.writeReport(&fsmaOut, rep, rep.Meta.SHA256)
+				return a.writeReport(cmd.Context(), live, &fsmaOut, rep, rep.Meta.SHA256)
 			})
 		},
 	}
@@ -159,6 +164,6 @@ func (a *app) reportCommand() *cobra.Command {
 	fsmaOut.register(fsma, "xlsx", report.FSMAFormats)
 	fsmaAsOf.register(fsma)
 
-	cmd.AddCommand(lot, recall, fsma)
+	cmd.AddCommand(lot, recall, fsma, a.reportApproveCommand(), a.reportVerifyCommand())
 	return cmd
 }
