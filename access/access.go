@@ -105,10 +105,14 @@ func (u *Users) Add(ctx context.Context, name, fullName string, role core.Role, 
 		}
 		usr.PasswordHash = h
 	}
-	if err := u.Store.CreateUser(ctx, &usr); err != nil {
+	actx, err := audited(ctx, AuditUserAdded, "user:"+name, map[string]any{"user": name, "full_name": usr.FullName, "role": role, "password": password != ""})
+	if err != nil {
 		return core.User{}, err
 	}
-	return usr, u.audit(ctx, AuditUserAdded, "user:"+name, map[string]any{"user": name, "full_name": usr.FullName, "role": role, "password": password != ""})
+	if err := u.Store.CreateUser(actx, &usr); err != nil {
+		return core.User{}, err
+	}
+	return usr, nil
 }
 
 // Audit actions of users and tokens. Details never hold a password, a
@@ -121,24 +125,15 @@ const (
 	AuditTokenRevoked = "token.revoked"
 )
 
-// audit appends an entry for a change just made, as the context's actor.
-// The change is committed already (the store's user methods have their
-// own transactions), so a failure here says so.
-func (u *Users) audit(ctx context.Context, action, object string, details map[string]any) error {
+// audited returns ctx asking the store to record the change made under
+// it in the audit trail, in the same transaction (core.WithAudit), as
+// the context's actor.
+func audited(ctx context.Context, action, object string, details map[string]any) (context.Context, error) {
 	b, err := json.Marshal(details)
 	if err != nil {
-		return err
+		return ctx, fmt.Errorf("audit details of %s: %w", action, err)
 	}
-	a, ok := u.Store.(interface {
-		Audit(context.Context, core.AuditEntry) (core.AuditEntry, error)
-	})
-	if !ok { // a user store without an audit trail (every core.Store has one)
-		return nil
-	}
-	if _, err := a.Audit(ctx, core.AuditEntry{Actor: core.ActorFrom(ctx), Action: action, Object: object, Details: b}); err != nil {
-		return fmt.Errorf("%s %s was done but could not be recorded in the audit trail: %w; check the store and hub audit verify", action, object, err)
-	}
-	return nil
+	return core.WithAudit(ctx, core.AuditEntry{Actor: core.ActorFrom(ctx), Action: action, Object: object, Details: b}), nil
 }
 
 // SetPassword gives a user a new password; its sessions end.
@@ -147,18 +142,20 @@ func (u *Users) SetPassword(ctx context.Context, name, password string) error {
 	if err != nil {
 		return err
 	}
-	if err := u.Store.SetPassword(ctx, name, h); err != nil {
+	actx, err := audited(ctx, AuditPasswordSet, "user:"+name, map[string]any{"user": name})
+	if err != nil {
 		return err
 	}
-	return u.audit(ctx, AuditPasswordSet, "user:"+name, map[string]any{"user": name})
+	return u.Store.SetPassword(actx, name, h)
 }
 
 // Disable disables a user: its tokens and sessions stop working at once.
 func (u *Users) Disable(ctx context.Context, name string) error {
-	if err := u.Store.DisableUser(ctx, name, u.now()); err != nil {
+	actx, err := audited(ctx, AuditUserDisabled, "user:"+name, map[string]any{"user": name})
+	if err != nil {
 		return err
 	}
-	return u.audit(ctx, AuditUserDisabled, "user:"+name, map[string]any{"user": name})
+	return u.Store.DisableUser(actx, name, u.now())
 }
 
 // CreateToken makes a new API token for user, valid until expires (zero:
@@ -182,22 +179,27 @@ func (u *Users) CreateToken(ctx context.Context, user, label string, expires tim
 	id := hex.EncodeToString(idb)
 	token := TokenPrefix + id + "_" + base64.RawURLEncoding.EncodeToString(secret)
 	t := core.APIToken{ID: id, User: user, Label: label, Hash: hashOf(token), Created: now, Expires: expires.UTC()}
-	if err := u.Store.CreateToken(ctx, t); err != nil {
-		return "", core.APIToken{}, err
-	}
 	d := map[string]any{"id": id, "user": user, "role": usr.Role, "label": label}
 	if !expires.IsZero() {
 		d["expires"] = t.Expires
 	}
-	return token, t, u.audit(ctx, AuditTokenCreated, "token:"+id, d)
+	actx, err := audited(ctx, AuditTokenCreated, "token:"+id, d)
+	if err != nil {
+		return "", core.APIToken{}, err
+	}
+	if err := u.Store.CreateToken(actx, t); err != nil {
+		return "", core.APIToken{}, err
+	}
+	return token, t, nil
 }
 
 // Revoke revokes a token at once.
 func (u *Users) Revoke(ctx context.Context, id string) error {
-	if err := u.Store.RevokeToken(ctx, id, u.now()); err != nil {
+	actx, err := audited(ctx, AuditTokenRevoked, "token:"+id, map[string]any{"id": id})
+	if err != nil {
 		return err
 	}
-	return u.audit(ctx, AuditTokenRevoked, "token:"+id, map[string]any{"id": id})
+	return u.Store.RevokeToken(actx, id, u.now())
 }
 
 func hashOf(secret string) []byte {

@@ -451,3 +451,19 @@ func RecordConfig(ctx context.Context, s Store, object, hash string, details map
 	_, err = s.Audit(ctx, AuditEntry{Action: AuditConfigLoaded, Object: object, Details: MustJSON(d)})
 	return err == nil, err
 }
+
+type pendingAuditKey struct{}
+
+// WithAudit returns a context that asks the store to append e to the
+// audit trail in the same transaction as the change made under it. The
+// writes of UserStore (users, passwords, tokens) honour it: access sets it
+// around each such change, so the change and its entry commit together.
+func WithAudit(ctx context.Context, e AuditEntry) context.Context {
+	return context.WithValue(ctx, pendingAuditKey{}, e)
+}
+
+// PendingAudit returns the entry WithAudit put into the context, if any.
+func PendingAudit(ctx context.Context) (AuditEntry, bool) {
+	e, ok := ctx.Value(pendingAuditKey{}).(AuditEntry)
+	return e, ok
+}

@@ -21,15 +21,14 @@ func unique(err error) bool {
 }
 
 func (s *DB) CreateUser(ctx context.Context, u *core.User) error {
-	err := s.pool.QueryRow(ctx, `INSERT INTO users (name, full_name, role, password_hash, created, disabled) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		u.Name, u.FullName, string(u.Role), u.PasswordHash, micros(u.Created), optMicros(u.Disabled)).Scan(&u.ID)
-	if unique(err) {
-		return core.Errorf(core.ECONFLICT, "user %q exists already: choose another name, or change its password with hub user passwd", u.Name)
-	}
-	if err != nil {
-		return fmt.Errorf("add user %s: %w", u.Name, err)
-	}
-	return nil
+	return s.writeTx(ctx, "add user "+u.Name, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO users (name, full_name, role, password_hash, created, disabled) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+			u.Name, u.FullName, string(u.Role), u.PasswordHash, micros(u.Created), optMicros(u.Disabled)).Scan(&u.ID)
+		if unique(err) {
+			return core.Errorf(core.ECONFLICT, "user %q exists already: choose another name, or change its password with hub user passwd", u.Name)
+		}
+		return err
+	})
 }
 
 // write runs one statement.
@@ -89,7 +88,24 @@ func (s *DB) Users(ctx context.Context) ([]core.User, error) {
 
 // writeTx runs fn in one transaction. Users, tokens and sessions are
 // not genealogy: they do not take the ingest writers' advisory lock.
+//
+// When ctx carries an audit entry (core.WithAudit), the change runs as an
+// ingest transaction instead (under the writers' lock, which the audit
+// chain needs) and the entry is appended in it.
 func (s *DB) writeTx(ctx context.Context, what string, fn func(tx pgx.Tx) error) error {
+	if e, ok := core.PendingAudit(ctx); ok {
+		err := s.Ingest(ctx, func(itx core.IngestTx) error {
+			if err := fn(itx.(*ingestTx).tx); err != nil {
+				return err
+			}
+			_, err := itx.Audit(ctx, e)
+			return err
+		})
+		if err != nil && core.ErrorCode(err) == core.EINTERNAL {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return err
+	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)

@@ -18,16 +18,14 @@ func unique(err error) bool {
 }
 
 func (s *DB) CreateUser(ctx context.Context, u *core.User) error {
-	res, err := s.write(ctx, "add user "+u.Name, `INSERT INTO users (name, full_name, role, password_hash, created, disabled) VALUES (?, ?, ?, ?, ?, ?)`,
-		u.Name, u.FullName, string(u.Role), u.PasswordHash, micros(u.Created), optMicros(u.Disabled))
-	if unique(err) {
-		return core.Errorf(core.ECONFLICT, "user %q exists already: choose another name, or change its password with hub user passwd", u.Name)
-	}
-	if err != nil {
+	return s.writeTx(ctx, "add user "+u.Name, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `INSERT INTO users (name, full_name, role, password_hash, created, disabled) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+			u.Name, u.FullName, string(u.Role), u.PasswordHash, micros(u.Created), optMicros(u.Disabled)).Scan(&u.ID)
+		if unique(err) {
+			return core.Errorf(core.ECONFLICT, "user %q exists already: choose another name, or change its password with hub user passwd", u.Name)
+		}
 		return err
-	}
-	u.ID, err = res.LastInsertId()
-	return err
+	})
 }
 
 const userColumns = `id, name, full_name, role, password_hash, created, disabled`
@@ -76,8 +74,23 @@ func (s *DB) Users(ctx context.Context) ([]core.User, error) {
 	return out, nil
 }
 
-// writeTx runs fn in one write transaction under the writer lock.
+// writeTx runs fn in one write transaction under the writer lock. When
+// ctx carries an audit entry (core.WithAudit), it is appended to the
+// audit trail in the same transaction.
 func (s *DB) writeTx(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+	if e, ok := core.PendingAudit(ctx); ok {
+		err := s.Ingest(ctx, func(itx core.IngestTx) error {
+			if err := fn(itx.(*ingestTx).tx); err != nil {
+				return err
+			}
+			_, err := itx.Audit(ctx, e)
+			return err
+		})
+		if err != nil && core.ErrorCode(err) == core.EINTERNAL {
+			return fmt.Errorf("%s in %s: %w", what, s.path, err)
+		}
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
