@@ -734,6 +734,12 @@ func (s *Server) failAt(w http.ResponseWriter, at time.Time, err error) {
 	s.fail(w, err)
 }
 
+// wantSummary: summary=1 (or true) asks a trace or recall in counts.
+func wantSummary(r *http.Request) bool {
+	v := r.URL.Query().Get("summary")
+	return v == "1" || v == "true"
+}
+
 func lotRef(r *http.Request) *core.LotRef {
 	return &core.LotRef{Item: r.PathValue("item"), Lot: r.PathValue("lot")}
 }
@@ -750,6 +756,15 @@ func (s *Server) trace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
+	if wantSummary(r) {
+		sum, err := q.TraceSummary(r.Context(), dir, core.Selector{Lot: lotRef(r)})
+		if err != nil {
+			s.failAt(w, at, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, sum)
+		return
+	}
 	res, err := q.Trace(r.Context(), dir, core.Selector{Lot: lotRef(r)})
 	if err != nil {
 		s.failAt(w, at, err)
@@ -765,6 +780,15 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
+	if wantSummary(r) {
+		sum, err := q.RecallSummary(r.Context(), core.Selector{Lot: lotRef(r)})
+		if err != nil {
+			s.failAt(w, at, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, sum)
+		return
+	}
 	res, err := q.Recall(r.Context(), core.Selector{Lot: lotRef(r)})
 	if err != nil {
 		s.failAt(w, at, err)
