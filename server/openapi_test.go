@@ -352,6 +352,7 @@ func TestAnswersValidated(t *testing.T) {
 		{"GET", "/v1/recall/FLOUR/F-A", "", 200},
 		{"GET", "/v1/recall/FLOUR/F-A?summary=1", "", 200},
 		{"GET", "/v1/trace/backward/BREAD/BR-1?summary=true", "", 200},
+		{"GET", "/v1/recall/FLOUR/F-A?summary=yes", "", 400},
 		{"GET", "/v1/lots/FLOUR/F-A", "", 200},
 		{"GET", "/v1/lots/FLOUR/NOPE", "", 404},
 		{"GET", "/v1/gaps", "", 200},
