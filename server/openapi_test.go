@@ -350,6 +350,9 @@ func TestAnswersValidated(t *testing.T) {
 		{"GET", "/v1/trace/forward/FLOUR/F-A", "", 200},
 		{"GET", "/v1/trace/backward/BREAD/BR-1", "", 200},
 		{"GET", "/v1/recall/FLOUR/F-A", "", 200},
+		{"GET", "/v1/recall/FLOUR/F-A?summary=1", "", 200},
+		{"GET", "/v1/trace/backward/BREAD/BR-1?summary=true", "", 200},
+		{"GET", "/v1/recall/FLOUR/F-A?summary=yes", "", 400},
 		{"GET", "/v1/lots/FLOUR/F-A", "", 200},
 		{"GET", "/v1/lots/FLOUR/NOPE", "", 404},
 		{"GET", "/v1/gaps", "", 200},
@@ -382,6 +385,7 @@ func TestAnswersValidated(t *testing.T) {
 	}{
 		{"/v1/trace/forward/A/B", `{"direction":"sideways","lots":[],"links":[],"suppliers":[],"shipments":[]}`},
 		{"/v1/recall/A/B", `{"direction":"forward","lots":[{"item":"X","lot":"Y","depth":1}],"links":[],"suppliers":[],"shipments":[],"customers":[]}`},
+		{"/v1/recall/A/B?summary=1", `{"direction":"forward","lots":3,"links":2,"levels":[],"suppliers":0,"shipments":0,"customers":[]}`},
 		{"/v1/users", `{"users":[{"name":"a","role":"admin","created":"2026-01-01T00:00:00Z","password_hash":"$argon2id$"}]}`},
 	} {
 		if err := v.check("GET", bad.path, 200, []byte(bad.body)); err == nil {

@@ -734,6 +734,19 @@ func (s *Server) failAt(w http.ResponseWriter, at time.Time, err error) {
 	s.fail(w, err)
 }
 
+// wantSummary: summary=1 (or true) asks a trace or recall in counts;
+// another value than 0, 1, true or false is refused.
+func wantSummary(r *http.Request) (bool, error) {
+	switch v := r.URL.Query().Get("summary"); v {
+	case "", "0", "false":
+		return false, nil
+	case "1", "true":
+		return true, nil
+	default:
+		return false, core.Errorf(core.EINVALID, "parameter \"summary\" %q: want 1 or true (counts per level and item), 0 or false (the full answer)", v)
+	}
+}
+
 func lotRef(r *http.Request) *core.LotRef {
 	return &core.LotRef{Item: r.PathValue("item"), Lot: r.PathValue("lot")}
 }
@@ -750,6 +763,18 @@ func (s *Server) trace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
+	if want, err := wantSummary(r); err != nil {
+		s.fail(w, err)
+		return
+	} else if want {
+		sum, err := q.TraceSummary(r.Context(), dir, core.Selector{Lot: lotRef(r)})
+		if err != nil {
+			s.failAt(w, at, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, sum)
+		return
+	}
 	res, err := q.Trace(r.Context(), dir, core.Selector{Lot: lotRef(r)})
 	if err != nil {
 		s.failAt(w, at, err)
@@ -765,6 +790,18 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
+	if want, err := wantSummary(r); err != nil {
+		s.fail(w, err)
+		return
+	} else if want {
+		sum, err := q.RecallSummary(r.Context(), core.Selector{Lot: lotRef(r)})
+		if err != nil {
+			s.failAt(w, at, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, sum)
+		return
+	}
 	res, err := q.Recall(r.Context(), core.Selector{Lot: lotRef(r)})
 	if err != nil {
 		s.failAt(w, at, err)

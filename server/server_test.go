@@ -177,12 +177,19 @@ func TestQueriesAnswerLikeTheCLI(t *testing.T) {
 	ref := core.LotRef{Item: "FLOUR", Lot: "F-A"}
 	recall, _ := q.Recall(ctx, core.Selector{Lot: &ref})
 	trace, _ := q.Trace(ctx, core.Backward, core.Selector{Lot: &core.LotRef{Item: "BREAD", Lot: "BR-1"}})
+	recallSum, _ := q.RecallSummary(ctx, core.Selector{Lot: &ref})
+	traceSum, _ := q.TraceSummary(ctx, core.Forward, core.Selector{Lot: &ref})
+	if recallSum == nil || recallSum.Lots != len(recall.Lots) || traceSum == nil || traceSum.Lots != len(recall.Lots) {
+		t.Fatalf("summaries %+v %+v do not count the recall's %d lots", recallSum, traceSum, len(recall.Lots))
+	}
 	cases := []struct {
 		path string
 		want any
 	}{
 		{"/v1/recall/FLOUR/F-A", recall},
 		{"/v1/trace/backward/BREAD/BR-1", trace},
+		{"/v1/recall/FLOUR/F-A?summary=1", recallSum},
+		{"/v1/trace/forward/FLOUR/F-A?summary=1", traceSum},
 	}
 	// The first trace finds the server's in-memory genealogy empty and
 	// reads the store while it loads; later ones walk it: the same answers.

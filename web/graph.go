@@ -206,24 +206,22 @@ func (h *Handler) heldAmong(rq *request, root core.LotRef, back, fwd []core.Trac
 	return held, nil
 }
 
-// summarise counts the lots of each level and item, up to depth.
+// summarise counts the lots of each level and item, up to depth (with
+// core.LevelCounter, as hub recall --summary does).
 func summarise(ref core.LotRef, dir string, lots []core.TracedLot, depth int) []levelRow {
-	type key struct {
-		depth int
-		item  string
-	}
-	n := map[key]int{}
+	n := core.LevelCounter{}
 	for _, l := range lots {
 		if l.Depth <= depth {
-			n[key{l.Depth, l.Item}]++
+			n.Add(l.Depth, l.Item)
 		}
 	}
 	var out []levelRow
-	for k, c := range n {
-		out = append(out, levelRow{Direction: dir, Depth: k.depth, Item: k.item, Lots: c,
-			URL: lotURL("/graph/level", ref.Item, ref.Lot, "dir", dir, "level", strconv.Itoa(k.depth), "of", k.item)})
+	for _, lv := range n.Levels() {
+		for _, it := range lv.Items {
+			out = append(out, levelRow{Direction: dir, Depth: lv.Depth, Item: it.Item, Lots: it.Lots,
+				URL: lotURL("/graph/level", ref.Item, ref.Lot, "dir", dir, "level", strconv.Itoa(lv.Depth), "of", it.Item)})
+		}
 	}
-	slices.SortFunc(out, func(a, b levelRow) int { return cmp.Or(cmp.Compare(a.Depth, b.Depth), strings.Compare(a.Item, b.Item)) })
 	return out
 }
 

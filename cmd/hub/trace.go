@@ -84,7 +84,7 @@ func (a *app) traceCommand() *cobra.Command {
 	}
 	for _, dir := range []core.Direction{core.Forward, core.Backward} {
 		var sel selectorFlags
-		var asJSON bool
+		var asJSON, summary bool
 		var asOf asOfFlag
 		sub := &cobra.Command{
 			Use:   string(dir) + " [ITEM LOT]",
@@ -97,6 +97,17 @@ func (a *app) traceCommand() *cobra.Command {
 				}
 				return a.withStoreAsOf(cmd.Context(), &asOf, func(st core.Store) error {
 					q := core.Queries{Store: st}
+					if summary {
+						sum, err := q.TraceSummary(cmd.Context(), dir, s)
+						if err != nil {
+							return err
+						}
+						if asJSON {
+							return writeJSON(a.stdout, sum)
+						}
+						printSummary(a.stdout, sum, false)
+						return nil
+					}
 					res, err := q.Trace(cmd.Context(), dir, s)
 					if err != nil {
 						return err
@@ -112,6 +123,7 @@ func (a *app) traceCommand() *cobra.Command {
 		sel.register(sub)
 		asOf.register(sub)
 		sub.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON (stable interface)")
+		sub.Flags().BoolVar(&summary, "summary", false, "answer in counts: lots per depth level and item, customers, no row per lot")
 		cmd.AddCommand(sub)
 	}
 	return cmd
@@ -119,7 +131,7 @@ func (a *app) traceCommand() *cobra.Command {
 
 func (a *app) recallCommand() *cobra.Command {
 	var sel selectorFlags
-	var asJSON bool
+	var asJSON, summary bool
 	var asOf asOfFlag
 	cmd := &cobra.Command{
 		Use:   "recall [ITEM LOT]",
@@ -132,6 +144,17 @@ func (a *app) recallCommand() *cobra.Command {
 			}
 			return a.withStoreAsOf(cmd.Context(), &asOf, func(st core.Store) error {
 				q := core.Queries{Store: st}
+				if summary {
+					sum, err := q.RecallSummary(cmd.Context(), s)
+					if err != nil {
+						return err
+					}
+					if asJSON {
+						return writeJSON(a.stdout, sum)
+					}
+					printSummary(a.stdout, sum, true)
+					return nil
+				}
 				res, err := q.Recall(cmd.Context(), s)
 				if err != nil {
 					return err
@@ -156,7 +179,58 @@ func (a *app) recallCommand() *cobra.Command {
 	sel.register(cmd)
 	asOf.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON (stable interface)")
+	cmd.Flags().BoolVar(&summary, "summary", false, "answer in counts: lots per depth level and item, customers, on-hand totals, holds; no row per lot")
 	return cmd
+}
+
+// printSummary prints a trace or recall summary for people.
+func printSummary(w io.Writer, s *core.TraceSummary, recall bool) {
+	roots := s.Roots
+	if s.Root != nil {
+		roots = []core.RootLot{*s.Root}
+	}
+	names := make([]string, len(roots))
+	for i, rt := range roots {
+		names[i] = rt.Ref().String()
+	}
+	title := map[core.Direction]string{core.Forward: "Forward trace", core.Backward: "Backward trace"}[s.Direction]
+	if recall {
+		title = "Recall"
+	}
+	extra := ""
+	if s.OnHold != nil && *s.OnHold > 0 {
+		extra = fmt.Sprintf(", %d on hold", *s.OnHold)
+	}
+	fmt.Fprintf(w, "%s of %s (summary): %d lot(s) reached, %d link(s), %d shipment(s), %d receipt(s)%s\n",
+		title, strings.Join(names, ", "), s.Lots, s.Links, s.Shipments, s.Suppliers, extra)
+	if len(s.Levels) > 0 {
+		fmt.Fprintln(w, "\nLots per level")
+		t := newTable(w, "  DEPTH", "ITEM", "LOTS")
+		for _, l := range s.Levels {
+			for _, it := range l.Items {
+				t.row(fmt.Sprintf("  %d", l.Depth), it.Item, fmt.Sprint(it.Lots))
+			}
+		}
+		t.flush()
+	}
+	if s.OnHand != nil && len(*s.OnHand) > 0 {
+		fmt.Fprintln(w, "\nOn hand of the lots reached")
+		t := newTable(w, "  ITEM", "ON HAND")
+		for _, o := range *s.OnHand {
+			t.row("  "+o.Item, num(o.Qty)+" "+o.UOM)
+		}
+		t.flush()
+	}
+	if s.Direction == core.Forward {
+		fmt.Fprintf(w, "\nCustomers to notify: %d\n", len(s.Customers))
+		if len(s.Customers) > 0 {
+			t := newTable(w, "  CUSTOMER", "NAME", "SHIPPED")
+			for _, c := range s.Customers {
+				t.row("  "+c.ID, c.Name, qtys(c.Shipped))
+			}
+			t.flush()
+		}
+	}
 }
 
 // printWhereItWent prints how much of a lot went where: uses confirmed by
