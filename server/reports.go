@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -106,6 +107,38 @@ func (s *Server) sendReport(w http.ResponseWriter, r *http.Request, rep any, for
 	w.Write(b.Bytes())
 }
 
+// makeReport builds a report with build over the store (or its view as
+// of the request's as_of) and sends it in format: what every report
+// route does once its parameters are read.
+func (s *Server) makeReport(w http.ResponseWriter, r *http.Request, format, name string,
+	build func(ctx context.Context, qs *core.Queries, opts report.Options) (any, error)) {
+	qs, at, done, err := s.queriesAt(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	defer done()
+	opts := s.reportOptions()
+	opts.AsOf = at
+	rep, err := build(r.Context(), qs, opts)
+	if err != nil {
+		s.failAt(w, at, err)
+		return
+	}
+	s.sendReport(w, r, rep, format, name)
+}
+
+// dayRange reads the from and to parameters: from the start of from's
+// day to the end of to's.
+func dayRange(from, to string) (time.Time, time.Time, error) {
+	f, err := parseDay("from", from, false)
+	if err != nil {
+		return f, time.Time{}, err
+	}
+	t, err := parseDay("to", to, true)
+	return f, t, err
+}
+
 func (s *Server) reportLot(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	format, err := reportFormat(q, "lot", "pdf", report.LotFormats)
@@ -118,20 +151,9 @@ func (s *Server) reportLot(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	qs, at, done, err := s.queriesAt(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	defer done()
-	opts := s.reportOptions()
-	opts.AsOf = at
-	rep, err := report.Lot(r.Context(), qs, core.LotRef{Item: v[0], Lot: v[1]}, opts)
-	if err != nil {
-		s.failAt(w, at, err)
-		return
-	}
-	s.sendReport(w, r, rep, format, "lot-report")
+	s.makeReport(w, r, format, "lot-report", func(ctx context.Context, qs *core.Queries, opts report.Options) (any, error) {
+		return report.Lot(ctx, qs, core.LotRef{Item: v[0], Lot: v[1]}, opts)
+	})
 }
 
 func (s *Server) reportRecall(w http.ResponseWriter, r *http.Request) {
@@ -163,10 +185,7 @@ func (s *Server) reportRecall(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		sel.Item = v[0]
-		if sel.From, err = parseDay("from", v[1], false); err == nil {
-			sel.To, err = parseDay("to", v[2], true)
-		}
-		if err != nil {
+		if sel.From, sel.To, err = dayRange(v[1], v[2]); err != nil {
 			s.fail(w, err)
 			return
 		}
@@ -174,20 +193,9 @@ func (s *Server) reportRecall(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, core.Errorf(core.EINVALID, "say what to recall: item and lot, supplier_lot, sales_order, customer, or item with from and to"))
 		return
 	}
-	qs, at, done, err := s.queriesAt(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	defer done()
-	opts := s.reportOptions()
-	opts.AsOf = at
-	rep, err := report.Recall(r.Context(), qs, sel, opts)
-	if err != nil {
-		s.failAt(w, at, err)
-		return
-	}
-	s.sendReport(w, r, rep, format, "recall-list")
+	s.makeReport(w, r, format, "recall-list", func(ctx context.Context, qs *core.Queries, opts report.Options) (any, error) {
+		return report.Recall(ctx, qs, sel, opts)
+	})
 }
 
 func (s *Server) reportFSMA(w http.ResponseWriter, r *http.Request) {
@@ -203,27 +211,13 @@ func (s *Server) reportFSMA(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := report.FSMAParams{Item: v[0], Lot: q.Get("lot")}
-	if p.From, err = parseDay("from", v[1], false); err == nil {
-		p.To, err = parseDay("to", v[2], true)
-	}
-	if err != nil {
+	if p.From, p.To, err = dayRange(v[1], v[2]); err != nil {
 		s.fail(w, err)
 		return
 	}
-	qs, at, done, err := s.queriesAt(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	defer done()
-	opts := s.reportOptions()
-	opts.AsOf = at
-	rep, err := report.FSMA204(r.Context(), qs, p, opts)
-	if err != nil {
-		s.failAt(w, at, err)
-		return
-	}
-	s.sendReport(w, r, rep, format, "fsma204")
+	s.makeReport(w, r, format, "fsma204", func(ctx context.Context, qs *core.Queries, opts report.Options) (any, error) {
+		return report.FSMA204(ctx, qs, p, opts)
+	})
 }
 
 type approveRequest struct {

@@ -68,10 +68,6 @@ See docs/operations.md for the configuration file.`,
 			if cmd.Flags().Changed("tls-cert") || cmd.Flags().Changed("tls-key") {
 				h.Serve.TLS.Cert, h.Serve.TLS.Key = tlsCert, tlsKey
 			}
-			// The pair is checked before anything starts (a.serve loads it).
-			if _, err := serverTLS(h.Serve.TLS.Cert, h.Serve.TLS.Key); err != nil {
-				return err
-			}
 			return a.serve(ctx, h, genealogyCache, nil)
 		},
 	}
@@ -102,6 +98,11 @@ func serverTLS(certFile, keyFile string) (*tls.Config, error) {
 // serve runs the hub on h until ctx ends: hub serve, and hub demo
 // --serve. serving, when set, is told the address once it listens.
 func (a *app) serve(ctx context.Context, h *config.Hub, genealogyCache bool, serving func(s core.Store, url string) error) error {
+	// The certificate and key are read before anything starts.
+	tlsConfig, err := serverTLS(h.Serve.TLS.Cert, h.Serve.TLS.Key)
+	if err != nil {
+		return err
+	}
 	return a.withStore(ctx, func(s core.Store) error {
 		// A SQLite file is served by one process; several replicas
 		// share a PostgreSQL database (docs/scaling.md).
@@ -118,10 +119,6 @@ func (a *app) serve(ctx context.Context, h *config.Hub, genealogyCache bool, ser
 		log := a.logger()
 		plugins := a.plugins(h)
 		metrics := server.NewMetrics()
-		tlsConfig, err := serverTLS(h.Serve.TLS.Cert, h.Serve.TLS.Key)
-		if err != nil {
-			return err
-		}
 		r := &runner.Runner{Store: s, Config: h, Plugins: plugins, Logger: log, Actions: outbox.NewPlanner(h)}
 		// The configuration this hub serves with, in the audit
 		// trail (when it differs from the last recorded).
