@@ -205,6 +205,7 @@ func optionsFrom(cfg sdk.Config) (*options, error) {
 	}
 	base := d.URL("base_url")
 	types := d.Words("types")
+	extra := d.String("extra_columns")
 	if o.loc != nil {
 		o.start = d.Date("start", o.loc).UTC()
 	}
@@ -242,7 +243,7 @@ func optionsFrom(cfg sdk.Config) (*options, error) {
 		return nil, sdk.InvalidConfig("types", "names no transaction type (the default is %s)", defaultTypes)
 	}
 	slices.Sort(o.types)
-	if o.extra, err = parseExtraColumns(cfg.Get("extra_columns")); err != nil {
+	if o.extra, err = parseExtraColumns(extra); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -269,6 +270,7 @@ func m2mFrom(cfg sdk.Config) (m2mCreds, error) {
 	d := sdk.NewDecoder(cfg)
 	m := m2mCreds{clientID: d.Secret("client_id"), certID: d.String("certificate_id")}
 	key := d.Secret("private_key")
+	scope := d.String("scope")
 	scopes := d.Words("scope")
 	if err := d.Err(); err != nil {
 		return m, err
@@ -288,7 +290,7 @@ func m2mFrom(cfg sdk.Config) (m2mCreds, error) {
 	m.key = signer
 	m.keyHash = cfg.Fingerprint("private_key")[:16]
 	if !slices.Contains(scopes, "rest_webservices") {
-		return m, sdk.InvalidConfig("scope", "%q lacks rest_webservices, which SuiteQL over REST needs", cfg.Get("scope"))
+		return m, sdk.InvalidConfig("scope", "%q lacks rest_webservices, which SuiteQL over REST needs", scope)
 	}
 	m.scope = strings.Join(scopes, ",")
 	return m, nil
