@@ -21,7 +21,7 @@ import (
 // getters were called. A connector reads all its parameters, then checks
 // Err once:
 //
-//	d := sdk.NewDecoder(cfg)
+//	d := sdk.NewDecoder(c.Spec(), cfg)
 //	o := options{
 //		system:   d.OneOf("system", "a system this connector reads", "s4hana", "b1"),
 //		pageSize: d.IntBetween("page_size", 1, 5000),
@@ -33,31 +33,31 @@ import (
 //		return options{}, err
 //	}
 //
-// Messages never quote the value of a secret parameter. Types, defaults
-// and unknown parameters are [ParseConfig]'s job, done before the
-// connector is called; a getter checks again that a required parameter has
-// a value (a connector must not rely on its host), and on an empty
-// optional parameter returns the zero value without complaint.
+// Messages never quote the value of a secret parameter. Unknown
+// parameters are [ParseConfig]'s job, done before the connector is called;
+// the getters apply the connector's own spec again — type, default,
+// required — since a connector must not rely on its host having validated
+// against it. An empty optional parameter without a default reads as the
+// zero value without complaint.
 //
 // Asking for a parameter the spec does not declare, or declares with
 // another type, is a bug in the connector: it is recorded as an error
 // naming the parameter, so that the first test shows it.
 type Decoder struct {
+	spec Spec
 	cfg  Config
 	errs []error
 }
 
-// NewDecoder returns a Decoder reading cfg.
-func NewDecoder(cfg Config) *Decoder { return &Decoder{cfg: cfg} }
+// NewDecoder returns a Decoder reading cfg against spec, the connector's
+// own: its parameters' types, defaults, required flags and secret flags
+// are the ones the getters apply, whatever spec the host validated cfg
+// against.
+func NewDecoder(spec Spec, cfg Config) *Decoder { return &Decoder{spec: spec, cfg: cfg} }
 
 // Err returns every problem recorded so far, joined (errors.As finds the
 // first), or nil.
-func (d *Decoder) Err() error {
-	if d.cfg.c == nil {
-		return fmt.Errorf("no configuration: the host must pass one made by sdk.ParseConfig: %w", ErrInvalidConfig)
-	}
-	return errors.Join(d.errs...)
-}
+func (d *Decoder) Err() error { return errors.Join(d.errs...) }
 
 // Invalid records a problem with the parameter called name that only the
 // connector can see (a glob that does not compile, two parameters that
@@ -66,28 +66,38 @@ func (d *Decoder) Invalid(name, format string, args ...any) {
 	d.errs = append(d.errs, InvalidConfig(name, format, args...))
 }
 
-// raw returns the cleaned value of name (given or defaulted), after checking
-// that the spec declares it with one of the types.
-func (d *Decoder) raw(name string, types ...ParamType) (Param, string, bool) {
-	if d.cfg.c == nil {
-		return Param{}, "", false // Err reports it once
-	}
-	p, ok := d.cfg.declared(name)
-	if !ok {
+// value returns the parameter called name as the spec declares it and its
+// value parsed (string, int, bool, time.Duration or *url.URL), after
+// checking that it has type t. ok is false when the parameter has no value
+// (neither given nor defaulted) or a problem was recorded.
+func (d *Decoder) value(name string, t ParamType) (p Param, v string, x any, ok bool) {
+	p, declared := d.spec.Param(name)
+	switch {
+	case !declared:
 		d.Invalid(name, "connector bug: the spec declares no such parameter")
-		return Param{}, "", false
+		return Param{}, "", nil, false
+	case p.Type != t:
+		d.Invalid(name, "connector bug: the spec declares it as %s, read as %s", p.Type, t)
+		return Param{}, "", nil, false
 	}
-	if !slices.Contains(types, p.Type) {
-		d.Invalid(name, "connector bug: the spec declares it as %s, read as %s", p.Type, types[0])
-		return Param{}, "", false
+	v, _ = d.cfg.Lookup(name)
+	if v == "" {
+		v = p.Default
 	}
-	v, ok := d.cfg.Lookup(name)
-	if !ok && p.Required {
-		// ParseConfig has checked this, but a connector must not rely on
-		// its host having called it.
-		d.Invalid(name, "required parameter is missing (%s)", p.Description)
+	if v == "" {
+		if p.Required {
+			// ParseConfig has checked this, but a connector must not rely
+			// on its host having called it with this spec.
+			d.Invalid(name, "required parameter is missing (%s)", p.Description)
+		}
+		return p, "", nil, false
 	}
-	return p, v, ok
+	x, err := parseValue(t, v)
+	if err != nil {
+		d.Invalid(name, "%s: %v", shown(p, v), err)
+		return p, "", nil, false
+	}
+	return p, v, x, true
 }
 
 // shown is how a message quotes the value v of p: never a secret's.
@@ -100,37 +110,39 @@ func shown(p Param, v string) string {
 
 // String returns the value of a string parameter, or "".
 func (d *Decoder) String(name string) string {
-	_, v, _ := d.raw(name, TypeString)
+	_, v, _, _ := d.value(name, TypeString)
 	return v
 }
 
 // refRE matches a hub.yaml secret reference, ${env:NAME} or ${file:/path}.
 var refRE = regexp.MustCompile(`^\$\{(env|file):[^}]+\}$`)
 
-// Secret returns the value of a secret (password, token, key). The hub
-// resolves the references ${env:NAME} and ${file:/path} when it loads
-// hub.yaml (package config), so a connector receives the secret itself; a
-// value still in reference form means the host did not resolve it, which
-// is refused rather than sent to the source as a password. The message
-// names the parameter, never the value.
+// Secret returns the value of a secret string parameter (password, token,
+// key). The hub resolves the references ${env:NAME} and ${file:/path} when
+// it loads hub.yaml (package config, the one place that reads them), so a
+// connector receives the secret itself; a value still in reference form
+// means the host did not resolve it, and is refused rather than sent to
+// the source as a password. The message names the parameter, never the
+// value.
 func (d *Decoder) Secret(name string) string {
-	p, v, _ := d.raw(name, TypeString)
-	if !p.Secret && p.Name != "" {
+	p, v, _, _ := d.value(name, TypeString)
+	switch {
+	case p.Name != "" && !p.Secret:
 		d.Invalid(name, "connector bug: read as a secret but not declared Secret: true")
 		return ""
-	}
-	if refRE.MatchString(v) {
+	case refRE.MatchString(v):
 		d.Invalid(name, "is an unresolved ${env:…} or ${file:…} reference: the hub resolves references when it loads hub.yaml; a host that calls the connector itself must pass the secret's value")
 		return ""
 	}
 	return v
 }
 
-// OneOf returns the value of a string parameter, in lower case, when it is
-// one of values (compared without case), or "" when it is unset. what
-// names the kind of value in the message: "%q is not WHAT: want A, B or C".
+// OneOf returns the value of a string parameter when it is one of values
+// (compared without case), spelled as in values, or "" when it is unset.
+// what names the kind of value in the message: "%q is not WHAT: want A, B
+// or C".
 func (d *Decoder) OneOf(name, what string, values ...string) string {
-	p, v, ok := d.raw(name, TypeString)
+	p, v, _, ok := d.value(name, TypeString)
 	if !ok {
 		return ""
 	}
@@ -156,20 +168,17 @@ func orList(words []string) string {
 
 // Int returns the value of an int parameter, or 0.
 func (d *Decoder) Int(name string) int {
-	if _, _, ok := d.raw(name, TypeInt); !ok {
-		return 0
-	}
-	return d.cfg.Int(name)
+	_, _, x, _ := d.value(name, TypeInt)
+	n, _ := x.(int)
+	return n
 }
 
 // IntBetween returns the value of an int parameter when it is from lo to hi
 // (inclusive), or 0.
 func (d *Decoder) IntBetween(name string, lo, hi int) int {
-	if _, _, ok := d.raw(name, TypeInt); !ok {
-		return 0
-	}
-	n := d.cfg.Int(name)
-	if n < lo || n > hi {
+	_, _, x, ok := d.value(name, TypeInt)
+	n, _ := x.(int)
+	if ok && (n < lo || n > hi) {
 		d.Invalid(name, "%d is out of range: want %d to %d", n, lo, hi)
 		return 0
 	}
@@ -179,11 +188,9 @@ func (d *Decoder) IntBetween(name string, lo, hi int) int {
 // IntAtLeast returns the value of an int parameter when it is lo or more,
 // or 0.
 func (d *Decoder) IntAtLeast(name string, lo int) int {
-	if _, _, ok := d.raw(name, TypeInt); !ok {
-		return 0
-	}
-	n := d.cfg.Int(name)
-	if n < lo {
+	_, _, x, ok := d.value(name, TypeInt)
+	n, _ := x.(int)
+	if ok && n < lo {
 		d.Invalid(name, "%d is too small: want at least %d", n, lo)
 		return 0
 	}
@@ -192,51 +199,45 @@ func (d *Decoder) IntAtLeast(name string, lo int) int {
 
 // Bool returns the value of a bool parameter, or false.
 func (d *Decoder) Bool(name string) bool {
-	if _, _, ok := d.raw(name, TypeBool); !ok {
-		return false
-	}
-	return d.cfg.Bool(name)
+	_, _, x, _ := d.value(name, TypeBool)
+	b, _ := x.(bool)
+	return b
 }
 
 // Duration returns the value of a duration parameter (0 or more), or 0.
 func (d *Decoder) Duration(name string) time.Duration {
-	if _, _, ok := d.raw(name, TypeDuration); !ok {
-		return 0
-	}
-	return d.cfg.Duration(name)
+	_, _, x, _ := d.value(name, TypeDuration)
+	v, _ := x.(time.Duration)
+	return v
 }
 
 // PositiveDuration returns the value of a duration parameter when it is
 // more than 0, or 0. The message shows the spec's default as an example.
 func (d *Decoder) PositiveDuration(name string) time.Duration {
-	p, _, ok := d.raw(name, TypeDuration)
-	if !ok && p.Name == "" {
-		return 0
-	}
-	v := d.cfg.Duration(name)
-	if v <= 0 {
-		d.Invalid(name, "want a positive duration%s", example(p))
-		return 0
-	}
-	return v
+	return d.DurationAtLeast(name, 1)
 }
 
 // DurationAtLeast returns the value of a duration parameter when it is lo
-// or more, or 0.
+// or more, or 0. An unset parameter counts as 0.
 func (d *Decoder) DurationAtLeast(name string, lo time.Duration) time.Duration {
-	p, _, ok := d.raw(name, TypeDuration)
-	if !ok && p.Name == "" {
-		return 0
+	n := len(d.errs)
+	p, _, x, _ := d.value(name, TypeDuration)
+	if len(d.errs) > n {
+		return 0 // recorded
 	}
-	v := d.cfg.Duration(name)
-	if v < lo {
-		d.Invalid(name, "%s is too short: want at least %s%s", shortDuration(v), shortDuration(lo), example(p))
-		return 0
+	dur, _ := x.(time.Duration)
+	switch {
+	case dur >= lo:
+		return dur
+	case lo <= 1:
+		d.Invalid(name, "want a positive duration%s", example(p))
+	default:
+		d.Invalid(name, "%s is too short: want at least %s%s", shortDuration(dur), shortDuration(lo), example(p))
 	}
-	return v
+	return 0
 }
 
-// example is ", such as DEFAULT" when p has a default.
+// example is ", such as DEFAULT (the default)" when p has a default.
 func example(p Param) string {
 	if p.Default == "" {
 		return ""
@@ -258,17 +259,16 @@ func shortDuration(v time.Duration) string {
 
 // URL returns a copy of the value of a url parameter, or nil.
 func (d *Decoder) URL(name string) *url.URL {
-	if _, _, ok := d.raw(name, TypeURL); !ok {
-		return nil
-	}
-	return d.cfg.URL(name)
+	_, _, x, _ := d.value(name, TypeURL)
+	u, _ := x.(*url.URL)
+	return u
 }
 
 // Location returns the time zone a string parameter names (an IANA name
 // such as Europe/Berlin, or UTC), or nil when it is unset. "Local" is
 // refused: the hub's machine zone says nothing about the source's.
 func (d *Decoder) Location(name string) *time.Location {
-	p, v, ok := d.raw(name, TypeString)
+	p, v, _, ok := d.value(name, TypeString)
 	if !ok {
 		return nil
 	}
@@ -283,7 +283,7 @@ func (d *Decoder) Location(name string) *time.Location {
 // Date returns the date a string parameter gives as YYYY-MM-DD, at
 // midnight in loc (UTC when nil), or the zero time when it is unset.
 func (d *Decoder) Date(name string, loc *time.Location) time.Time {
-	p, v, ok := d.raw(name, TypeString)
+	p, v, _, ok := d.value(name, TypeString)
 	if !ok {
 		return time.Time{}
 	}
@@ -302,7 +302,7 @@ func (d *Decoder) Date(name string, loc *time.Location) time.Time {
 // time (2026-01-31T08:00:00Z) or a date (2026-01-31, midnight in loc, UTC
 // when nil), in UTC, or the zero time when it is unset.
 func (d *Decoder) DateOrTime(name string, loc *time.Location) time.Time {
-	p, v, ok := d.raw(name, TypeString)
+	p, v, _, ok := d.value(name, TypeString)
 	if !ok {
 		return time.Time{}
 	}
@@ -323,14 +323,14 @@ func (d *Decoder) DateOrTime(name string, loc *time.Location) time.Time {
 // List returns the items of a comma-separated string parameter (a line
 // break counts as a comma), trimmed, without empty items; nil when unset.
 func (d *Decoder) List(name string) []string {
-	_, v, _ := d.raw(name, TypeString)
+	_, v, _, _ := d.value(name, TypeString)
 	return splitFunc(v, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' })
 }
 
 // Words returns the items of a string parameter separated by commas or
 // white space, without empty items; nil when unset.
 func (d *Decoder) Words(name string) []string {
-	_, v, _ := d.raw(name, TypeString)
+	_, v, _, _ := d.value(name, TypeString)
 	return splitFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
 }
 
@@ -342,19 +342,6 @@ func splitFunc(s string, sep func(rune) bool) []string {
 		}
 	}
 	return out
-}
-
-// declared returns the parameter called name, set or not.
-func (c Config) declared(name string) (Param, bool) {
-	if c.c == nil {
-		return Param{}, false
-	}
-	for _, p := range c.c.params {
-		if p.Name == name {
-			return p, true
-		}
-	}
-	return Param{}, false
 }
 
 // Fingerprint identifies the values of the named parameters (all that are

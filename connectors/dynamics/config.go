@@ -114,7 +114,7 @@ var (
 // parameters again: a plugin must not rely on the hub) and checks what
 // only this connector knows.
 func optionsFrom(cfg sdk.Config) (options, error) {
-	d := sdk.NewDecoder(cfg)
+	d := sdk.NewDecoder(spec, cfg)
 	o := options{
 		system:      d.OneOf("system", "a Dynamics 365 system (fo for Finance & Operations, bc for Business Central)", systemFO, systemBC),
 		tenant:      d.String("tenant_id"),

@@ -135,7 +135,7 @@ type options struct {
 }
 
 func parseOptions(cfg sdk.Config) (*options, error) {
-	d := sdk.NewDecoder(cfg)
+	d := sdk.NewDecoder((*Connector)(nil).Spec(), cfg)
 	o := &options{
 		password:    d.Secret("password"),
 		privateKey:  d.Secret("private_key"),

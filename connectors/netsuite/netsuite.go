@@ -192,7 +192,7 @@ func accountHost(account string) string {
 }
 
 func optionsFrom(cfg sdk.Config) (*options, error) {
-	d := sdk.NewDecoder(cfg)
+	d := sdk.NewDecoder((*Connector)(nil).Spec(), cfg)
 	o := &options{
 		account:  d.String("account_id"),
 		loc:      d.Location("timezone"),
@@ -223,11 +223,11 @@ func optionsFrom(cfg sdk.Config) (*options, error) {
 	var err error
 	switch o.auth {
 	case "m2m":
-		if o.m2m, err = m2mFrom(cfg); err != nil {
+		if o.m2m, err = m2mFrom(d, cfg); err != nil {
 			return nil, err
 		}
 	case "tba":
-		if o.tba, err = tbaFrom(cfg); err != nil {
+		if o.tba, err = tbaFrom(d); err != nil {
 			return nil, err
 		}
 	}
@@ -249,8 +249,9 @@ func optionsFrom(cfg sdk.Config) (*options, error) {
 	return o, nil
 }
 
-func tbaFrom(cfg sdk.Config) (tbaCreds, error) {
-	d := sdk.NewDecoder(cfg)
+// tbaFrom reads the credentials of auth: tba with d, which has read the
+// other parameters without error.
+func tbaFrom(d *sdk.Decoder) (tbaCreds, error) {
 	t := tbaCreds{consumerKey: d.Secret("consumer_key"), consumerSecret: d.Secret("consumer_secret"),
 		tokenID: d.Secret("token_id"), tokenSecret: d.Secret("token_secret")}
 	if err := d.Err(); err != nil {
@@ -266,8 +267,9 @@ func tbaFrom(cfg sdk.Config) (tbaCreds, error) {
 	return t, nil
 }
 
-func m2mFrom(cfg sdk.Config) (m2mCreds, error) {
-	d := sdk.NewDecoder(cfg)
+// m2mFrom reads the credentials of auth: m2m with d, which has read the
+// other parameters of cfg without error.
+func m2mFrom(d *sdk.Decoder, cfg sdk.Config) (m2mCreds, error) {
 	m := m2mCreds{clientID: d.Secret("client_id"), certID: d.String("certificate_id")}
 	key := d.Secret("private_key")
 	scope := d.String("scope")

@@ -217,7 +217,7 @@ func (l login) given(name string) string {
 }
 
 func optionsFrom(cfg sdk.Config) (*options, error) {
-	d := sdk.NewDecoder(cfg)
+	d := sdk.NewDecoder((*Connector)(nil).Spec(), cfg)
 	profile, start := d.String("profile"), d.String("start")
 	loc := d.Location("timezone")
 	pageSize := d.IntAtLeast("page_size", 0)

@@ -168,7 +168,7 @@ const (
 )
 
 func optionsFrom(cfg sdk.Config) (*options, error) {
-	d := sdk.NewDecoder(cfg)
+	d := sdk.NewDecoder((*Connector)(nil).Spec(), cfg)
 	o := &options{
 		cfg:       cfg,
 		system:    d.OneOf("system", "a system this connector reads", SystemS4, SystemB1),
