@@ -18,8 +18,7 @@
 // ([ParseConfig]) and reads it into the connector's options with the
 // checks every connector needs ([Decoder]: ranges, choices, durations, time
 // zones, dates, lists, secrets), keeps secret values out of every string it
-// prints, and
-// carries typed errors ([RetryError], [InvalidConfigError],
+// prints, and carries typed errors ([RetryError], [InvalidConfigError],
 // [ErrInvalidPosition], [ErrInvalidSignature]) across the process boundary.
 //
 // Package sdk/sdktest is the conformance kit every connector runs in its own
