@@ -12,37 +12,24 @@ import (
 	"github.com/lothub/lothub/sdk"
 )
 
-const decoderSecret = "s3cret-Pa55word-for-decoder-tests"
-
-// decoderSpec declares one parameter for each getter.
+// decoderSpec is testSpec with a parameter more for each getter.
 func decoderSpec() sdk.Spec {
-	return sdk.Spec{
-		Name:        "erp",
-		Version:     "1.0.0",
-		Description: "Reads an ERP.",
-		Params: []sdk.Param{
-			{Name: "system", Type: sdk.TypeString, Required: true, Description: "Which ERP: s4hana or b1."},
-			{Name: "base_url", Type: sdk.TypeURL, Description: "API root."},
-			{Name: "password", Type: sdk.TypeString, Secret: true, Description: "API password."},
-			{Name: "region_key", Type: sdk.TypeString, Secret: true, Description: "A secret that is also a choice."},
-			{Name: "user", Type: sdk.TypeString, Description: "API user."},
-			{Name: "page_size", Type: sdk.TypeInt, Default: "200", Description: "Documents per request."},
-			{Name: "max_row", Type: sdk.TypeInt, Default: "1024", Description: "Longest row."},
-			{Name: "timeout", Type: sdk.TypeDuration, Default: "30s", Description: "Per request."},
-			{Name: "overlap", Type: sdk.TypeDuration, Default: "15m", Description: "Look-back."},
-			{Name: "deleted", Type: sdk.TypeBool, Default: "true", Description: "Read deletions."},
-			{Name: "timezone", Type: sdk.TypeString, Default: "UTC", Description: "Zone of the ERP's times."},
-			{Name: "start", Type: sdk.TypeString, Description: "First day to read."},
-			{Name: "since", Type: sdk.TypeString, Description: "First instant to read."},
-			{Name: "types", Type: sdk.TypeString, Default: "ItemRcpt,WOIssue", Description: "Types to read."},
-		},
-		Kinds: []string{"goods-receipt"},
-	}
+	s := testSpec()
+	s.Params = append(slices.Clone(s.Params),
+		sdk.Param{Name: "system", Type: sdk.TypeString, Description: "Which ERP: s4hana or b1."},
+		sdk.Param{Name: "region_key", Type: sdk.TypeString, Secret: true, Description: "A secret that is also a choice."},
+		sdk.Param{Name: "max_row", Type: sdk.TypeInt, Default: "1024", Description: "Longest row."},
+		sdk.Param{Name: "overlap", Type: sdk.TypeDuration, Default: "15m", Description: "Look-back."},
+		sdk.Param{Name: "timezone", Type: sdk.TypeString, Default: "UTC", Description: "Zone of the ERP's times."},
+		sdk.Param{Name: "start", Type: sdk.TypeString, Description: "First day to read."},
+		sdk.Param{Name: "since", Type: sdk.TypeString, Description: "First instant to read."},
+		sdk.Param{Name: "types", Type: sdk.TypeString, Default: "ItemRcpt,WOIssue", Description: "Types to read."},
+	)
+	return s
 }
 
-func decoderRaw() map[string]string {
-	return map[string]string{"system": "s4hana", "password": decoderSecret}
-}
+// decoderRaw is validRaw, whose password is the secret no error may show.
+func decoderRaw() map[string]string { return validRaw() }
 
 func TestDecoder(t *testing.T) {
 	berlin, err := time.LoadLocation("Europe/Berlin")
@@ -61,14 +48,14 @@ func TestDecoder(t *testing.T) {
 			func(d *sdk.Decoder) any { return d.OneOf("system", "an ERP", "s4hana", "b1") }, "s4hana", "", ""},
 		{"OneOfWrong", map[string]string{"system": "r3"},
 			func(d *sdk.Decoder) any { return d.OneOf("system", "an ERP", "s4hana", "b1") }, nil, "system", `"r3" is not an ERP: want s4hana or b1`},
-		{"OneOfSecretNotEchoed", map[string]string{"region_key": decoderSecret},
+		{"OneOfSecretNotEchoed", map[string]string{"region_key": password},
 			func(d *sdk.Decoder) any { return d.OneOf("region_key", "a region", "eu", "us") }, nil, "region_key", "the value is not a region: want eu or us"},
 		{"IntDefault", nil, func(d *sdk.Decoder) any { return d.IntBetween("page_size", 1, 5000) }, 200, "", ""},
 		{"IntOutOfRange", map[string]string{"page_size": "0"},
 			func(d *sdk.Decoder) any { return d.IntBetween("page_size", 1, 5000) }, nil, "page_size", "0 is out of range: want 1 to 5000"},
 		{"IntTooSmall", map[string]string{"max_row": "10"},
 			func(d *sdk.Decoder) any { return d.IntAtLeast("max_row", 64) }, nil, "max_row", "10 is too small: want at least 64"},
-		{"Bool", map[string]string{"deleted": "false"}, func(d *sdk.Decoder) any { return d.Bool("deleted") }, false, "", ""},
+		{"Bool", map[string]string{"verify_tls": "false"}, func(d *sdk.Decoder) any { return d.Bool("verify_tls") }, false, "", ""},
 		{"Duration", map[string]string{"timeout": "1m30s"},
 			func(d *sdk.Decoder) any { return d.PositiveDuration("timeout") }, 90 * time.Second, "", ""},
 		{"DurationZero", map[string]string{"timeout": "0s"},
@@ -77,7 +64,6 @@ func TestDecoder(t *testing.T) {
 			func(d *sdk.Decoder) any { return d.DurationAtLeast("overlap", time.Minute) }, nil, "overlap", "10s is too short: want at least 1m, such as 15m (the default)"},
 		{"URL", map[string]string{"base_url": "https://erp.example.com/api"},
 			func(d *sdk.Decoder) any { return d.URL("base_url").String() }, "https://erp.example.com/api", "", ""},
-		{"URLUnset", nil, func(d *sdk.Decoder) any { return d.URL("base_url") == nil }, true, "", ""},
 		{"Location", map[string]string{"timezone": "Europe/Berlin"},
 			func(d *sdk.Decoder) any { return d.Location("timezone").String() }, "Europe/Berlin", "", ""},
 		{"LocationDefault", nil, func(d *sdk.Decoder) any { return d.Location("timezone").String() }, "UTC", "", ""},
@@ -101,13 +87,13 @@ func TestDecoder(t *testing.T) {
 		{"ListDefault", nil, func(d *sdk.Decoder) any { return d.List("types") }, []string{"ItemRcpt", "WOIssue"}, "", ""},
 		{"Words", map[string]string{"types": "ItemRcpt WOIssue,Build\tUnbuild"},
 			func(d *sdk.Decoder) any { return d.Words("types") }, []string{"ItemRcpt", "WOIssue", "Build", "Unbuild"}, "", ""},
-		{"Secret", nil, func(d *sdk.Decoder) any { return d.Secret("password") }, decoderSecret, "", ""},
-		{"SecretUnset", map[string]string{"password": ""}, func(d *sdk.Decoder) any { return d.Secret("password") }, "", "", ""},
+		{"Secret", nil, func(d *sdk.Decoder) any { return d.Secret("password") }, password, "", ""},
+		{"SecretUnset", nil, func(d *sdk.Decoder) any { return d.Secret("region_key") }, "", "", ""},
 		{"SecretEnvRef", map[string]string{"password": "${env:ERP_PASSWORD}"},
 			func(d *sdk.Decoder) any { return d.Secret("password") }, nil, "password", "unresolved ${env:…} or ${file:…} reference"},
 		{"SecretFileRef", map[string]string{"password": "${file:/etc/lothub/erp.pw}"},
 			func(d *sdk.Decoder) any { return d.Secret("password") }, nil, "password", "unresolved"},
-		{"SecretNotDeclaredSecret", map[string]string{"user": "hub"},
+		{"SecretNotDeclaredSecret", nil,
 			func(d *sdk.Decoder) any { return d.Secret("user") }, nil, "user", "connector bug: read as a secret"},
 		{"UndeclaredParameter", nil,
 			func(d *sdk.Decoder) any { return d.String("pasword") }, nil, "pasword", "connector bug: the spec declares no such parameter"},
@@ -170,7 +156,7 @@ func wantInvalid(t *testing.T, err error, param, text string) {
 	if !strings.Contains(err.Error(), fmt.Sprintf("%q", param)) || !strings.Contains(err.Error(), text) {
 		t.Errorf("error %q: want it to name %q and say %q", err, param, text)
 	}
-	if strings.Contains(err.Error(), decoderSecret) {
+	if strings.Contains(err.Error(), password) {
 		t.Errorf("error shows the secret: %v", err)
 	}
 }
@@ -189,18 +175,20 @@ func TestDecoderAppliesTheConnectorsSpec(t *testing.T) {
 		}
 	}
 	t.Run("MissingRequired", func(t *testing.T) {
-		cfg, err := sdk.ParseConfig(relaxed, map[string]string{"password": decoderSecret})
+		raw := decoderRaw()
+		delete(raw, "user")
+		cfg, err := sdk.ParseConfig(relaxed, raw)
 		if err != nil {
 			t.Fatal(err)
 		}
 		d := sdk.NewDecoder(decoderSpec(), cfg)
-		if got := d.OneOf("system", "an ERP", "s4hana", "b1"); got != "" {
-			t.Errorf("OneOf(system) = %q, want empty", got)
+		if got := d.String("user"); got != "" {
+			t.Errorf("String(user) = %q, want empty", got)
 		}
-		wantInvalid(t, d.Err(), "system", "required parameter is missing (Which ERP: s4hana or b1.)")
+		wantInvalid(t, d.Err(), "user", "required parameter is missing (API user.)")
 	})
 	t.Run("WrongType", func(t *testing.T) {
-		cfg, err := sdk.ParseConfig(relaxed, map[string]string{"system": "b1", "page_size": "lots"})
+		cfg, err := sdk.ParseConfig(relaxed, map[string]string{"page_size": "lots"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +199,7 @@ func TestDecoderAppliesTheConnectorsSpec(t *testing.T) {
 		wantInvalid(t, d.Err(), "page_size", `"lots": want an integer`)
 	})
 	t.Run("OwnDefaults", func(t *testing.T) {
-		cfg, err := sdk.ParseConfig(relaxed, map[string]string{"system": "b1"})
+		cfg, err := sdk.ParseConfig(relaxed, map[string]string{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,8 +216,8 @@ func TestDecoderAppliesTheConnectorsSpec(t *testing.T) {
 	})
 	t.Run("ZeroConfig", func(t *testing.T) {
 		d := sdk.NewDecoder(decoderSpec(), sdk.Config{})
-		d.String("system")
-		wantInvalid(t, d.Err(), "system", "required parameter is missing")
+		d.String("user")
+		wantInvalid(t, d.Err(), "user", "required parameter is missing")
 	})
 }
 
@@ -261,7 +249,7 @@ func TestDecoderUnknownOption(t *testing.T) {
 	raw := decoderRaw()
 	raw["page_sise"] = "100"
 	_, err := sdk.ParseConfig(decoderSpec(), raw)
-	wantInvalid(t, err, "page_sise", "unknown parameter (connector erp knows: system, base_url")
+	wantInvalid(t, err, "page_sise", "unknown parameter (connector erp knows: base_url, user, password")
 }
 
 func TestConfigFingerprint(t *testing.T) {
@@ -273,19 +261,21 @@ func TestConfigFingerprint(t *testing.T) {
 		}
 		return cfg
 	}
-	a := parse(map[string]string{"system": "b1", "password": decoderSecret, "user": "hub"})
-	same := parse(map[string]string{"user": " hub ", "password": decoderSecret, "system": "b1"})
-	other := parse(map[string]string{"system": "b1", "password": decoderSecret + "x", "user": "hub"})
-	if a.Fingerprint() != same.Fingerprint() {
+	a := parse(validRaw())
+	same := validRaw()
+	same["user"] = " hub "
+	other := validRaw()
+	other["password"] += "x"
+	if a.Fingerprint() != parse(same).Fingerprint() {
 		t.Errorf("the same values give two fingerprints")
 	}
-	if a.Fingerprint() == other.Fingerprint() {
+	if a.Fingerprint() == parse(other).Fingerprint() {
 		t.Errorf("another password gives the same fingerprint")
 	}
-	if a.Fingerprint("system", "user") != other.Fingerprint("system", "user") {
-		t.Errorf("the fingerprint of system and user depends on the password")
+	if a.Fingerprint("base_url", "user") != parse(other).Fingerprint("base_url", "user") {
+		t.Errorf("the fingerprint of base_url and user depends on the password")
 	}
-	if fp := a.Fingerprint(); strings.Contains(fp, decoderSecret) || len(fp) != 64 {
+	if fp := a.Fingerprint(); strings.Contains(fp, password) || len(fp) != 64 {
 		t.Errorf("Fingerprint() = %q: want 64 hex digits that hold no secret", fp)
 	}
 }
