@@ -283,41 +283,37 @@ func (d *Decoder) Location(name string) *time.Location {
 // Date returns the date a string parameter gives as YYYY-MM-DD, at
 // midnight in loc (UTC when nil), or the zero time when it is unset.
 func (d *Decoder) Date(name string, loc *time.Location) time.Time {
-	p, v, _, ok := d.value(name, TypeString)
-	if !ok {
-		return time.Time{}
-	}
-	if loc == nil {
-		loc = time.UTC
-	}
-	t, err := time.ParseInLocation(time.DateOnly, v, loc)
-	if err != nil {
-		d.Invalid(name, "%s is not a date: want YYYY-MM-DD, such as 2026-01-31", shown(p, v))
-		return time.Time{}
-	}
-	return t
+	return d.instant(name, loc, false)
 }
 
 // DateOrTime returns the instant a string parameter gives as an RFC 3339
 // time (2026-01-31T08:00:00Z) or a date (2026-01-31, midnight in loc, UTC
 // when nil), in UTC, or the zero time when it is unset.
 func (d *Decoder) DateOrTime(name string, loc *time.Location) time.Time {
+	return d.instant(name, loc, true).UTC()
+}
+
+func (d *Decoder) instant(name string, loc *time.Location, timeOK bool) time.Time {
 	p, v, _, ok := d.value(name, TypeString)
 	if !ok {
 		return time.Time{}
 	}
-	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t.UTC()
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil && timeOK {
+		return t
 	}
 	if loc == nil {
 		loc = time.UTC
 	}
 	t, err := time.ParseInLocation(time.DateOnly, v, loc)
-	if err != nil {
+	switch {
+	case err == nil:
+		return t
+	case timeOK:
 		d.Invalid(name, "%s is not a date or a time: want one such as 2026-01-31 or an RFC 3339 time such as 2026-01-31T08:00:00Z", shown(p, v))
-		return time.Time{}
+	default:
+		d.Invalid(name, "%s is not a date: want YYYY-MM-DD, such as 2026-01-31", shown(p, v))
 	}
-	return t.UTC()
+	return time.Time{}
 }
 
 // List returns the items of a comma-separated string parameter (a line
