@@ -195,27 +195,6 @@ type login struct {
 	scopes                                                    []string
 }
 
-// given returns the value of the credential parameter called name.
-func (l login) given(name string) string {
-	switch name {
-	case "username":
-		return l.username
-	case "password":
-		return l.password
-	case "token":
-		return l.token
-	case "api_key":
-		return l.apiKey
-	case "client_id":
-		return l.clientID
-	case "client_secret":
-		return l.clientSecret
-	case "private_key":
-		return l.privateKey
-	}
-	return ""
-}
-
 func optionsFrom(cfg sdk.Config) (*options, error) {
 	d := sdk.NewDecoder((*Connector)(nil).Spec(), cfg)
 	profile, start := d.String("profile"), d.String("start")
@@ -294,9 +273,12 @@ func optionsFrom(cfg sdk.Config) (*options, error) {
 }
 
 func checkAuthParams(o *options) error {
+	l := o.login
+	given := map[string]string{"username": l.username, "password": l.password, "token": l.token, "api_key": l.apiKey,
+		"client_id": l.clientID, "client_secret": l.clientSecret, "private_key": l.privateKey}
 	need := func(names ...string) error {
 		for _, n := range names {
-			if o.login.given(n) == "" {
+			if given[n] == "" {
 				return sdk.InvalidConfig(n, "is required by profile %s (auth %s)", o.p.Name, o.p.Auth.Type)
 			}
 		}
