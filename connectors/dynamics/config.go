@@ -116,7 +116,7 @@ var (
 func optionsFrom(cfg sdk.Config) (options, error) {
 	d := sdk.NewDecoder(spec, cfg)
 	o := options{
-		system:      d.OneOf("system", "a Dynamics 365 system (fo for Finance & Operations, bc for Business Central)", systemFO, systemBC),
+		system:      d.OneOf("system", "a Dynamics 365 system (fo is Finance & Operations, bc Business Central)", systemFO, systemBC),
 		tenant:      d.String("tenant_id"),
 		clientID:    d.String("client_id"),
 		secret:      d.Secret("client_secret"),
