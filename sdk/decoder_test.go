@@ -106,15 +106,7 @@ func TestDecoder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			raw := decoderRaw()
-			for k, v := range tt.raw {
-				if v == "" {
-					delete(raw, k)
-				} else {
-					raw[k] = v
-				}
-			}
-			cfg, err := sdk.ParseConfig(decoderSpec(), raw)
+			cfg, err := sdk.ParseConfig(decoderSpec(), changed(decoderRaw(), tt.raw))
 			if err != nil {
 				t.Fatalf("ParseConfig: %v", err)
 			}
