@@ -37,6 +37,19 @@ func validRaw() map[string]string {
 	return map[string]string{"base_url": "https://erp.example.com/api", "user": "hub", "password": password}
 }
 
+// changed applies change to raw and returns it: an empty value deletes the
+// parameter.
+func changed(raw, change map[string]string) map[string]string {
+	for k, v := range change {
+		if v == "" {
+			delete(raw, k)
+		} else {
+			raw[k] = v
+		}
+	}
+	return raw
+}
+
 func TestParseConfig(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -57,15 +70,7 @@ func TestParseConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			raw := validRaw()
-			for k, v := range tt.change {
-				if v == "" {
-					delete(raw, k)
-				} else {
-					raw[k] = v
-				}
-			}
-			_, err := sdk.ParseConfig(testSpec(), raw)
+			_, err := sdk.ParseConfig(testSpec(), changed(validRaw(), tt.change))
 			if len(tt.wantParam) == 0 {
 				if err != nil {
 					t.Fatalf("ParseConfig: %v", err)

@@ -15,8 +15,10 @@
 //
 // The SDK stands between the two: it cleans, defaults and validates raw
 // configuration against the connector's [Spec] before the connector sees it
-// ([ParseConfig]), keeps secret values out of every string it prints, and
-// carries typed errors ([RetryError], [InvalidConfigError],
+// ([ParseConfig]) and reads it into the connector's options with the
+// checks every connector needs ([Decoder]: ranges, choices, durations, time
+// zones, dates, lists, secrets), keeps secret values out of every string it
+// prints, and carries typed errors ([RetryError], [InvalidConfigError],
 // [ErrInvalidPosition], [ErrInvalidSignature]) across the process boundary.
 //
 // Package sdk/sdktest is the conformance kit every connector runs in its own

@@ -110,43 +110,45 @@ var (
 	apiRE     = regexp.MustCompile(`^(v2\.0|[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/v[0-9]+\.[0-9]+)$`)
 )
 
-// optionsFrom checks cfg. The hub validates against the spec first, but a
-// plugin must not rely on it, so required parameters are checked again.
+// optionsFrom reads cfg with an sdk.Decoder (which checks required
+// parameters again: a plugin must not rely on the hub) and checks what
+// only this connector knows.
 func optionsFrom(cfg sdk.Config) (options, error) {
+	d := sdk.NewDecoder(spec, cfg)
 	o := options{
-		system:      strings.ToLower(cfg.Get("system")),
-		tenant:      cfg.Get("tenant_id"),
-		clientID:    cfg.Get("client_id"),
-		secret:      cfg.Get("client_secret"),
-		scope:       cfg.Get("scope"),
-		overlap:     cfg.Duration("overlap"),
-		pageSize:    cfg.Int("page_size"),
-		selectOn:    cfg.Bool("select"),
-		timeout:     cfg.Duration("request_timeout"),
+		system:      d.OneOf("system", "a Dynamics 365 system (fo is Finance & Operations, bc Business Central)", systemFO, systemBC),
+		tenant:      d.String("tenant_id"),
+		clientID:    d.String("client_id"),
+		secret:      d.Secret("client_secret"),
+		scope:       d.String("scope"),
+		overlap:     d.Duration("overlap"),
+		pageSize:    d.IntBetween("page_size", 1, 10000),
+		selectOn:    d.Bool("select"),
+		timeout:     d.PositiveDuration("request_timeout"),
 		redact:      cfg.Redact,
-		foCross:     cfg.Bool("fo_cross_company"),
-		bcEnv:       cfg.Get("bc_environment"),
-		bcCompany:   cfg.Get("bc_company_id"),
-		bcAPI:       strings.Trim(cfg.Get("bc_api"), "/"),
-		hookSecret:  cfg.Get("bc_webhook_secret"),
-		hookURL:     cfg.URL("bc_webhook_url"),
-		renewBefore: cfg.Duration("bc_webhook_renew_before"),
+		foCross:     d.Bool("fo_cross_company"),
+		bcEnv:       d.String("bc_environment"),
+		bcCompany:   d.String("bc_company_id"),
+		bcAPI:       strings.Trim(d.String("bc_api"), "/"),
+		hookSecret:  d.Secret("bc_webhook_secret"),
+		hookURL:     d.URL("bc_webhook_url"),
+		renewBefore: d.Duration("bc_webhook_renew_before"),
+		start:       d.DateOrTime("start", time.UTC),
+	}
+	pem := d.Secret("client_certificate")
+	authority := d.URL("authority_url")
+	entities := d.String("entities")
+	base := d.URL("base_url")
+	companies := d.List("fo_companies")
+	if err := d.Err(); err != nil {
+		return o, err
 	}
 	switch {
-	case o.system == "":
-		return o, sdk.InvalidConfig("system", "required: fo (Finance & Operations) or bc (Business Central)")
-	case o.system != systemFO && o.system != systemBC:
-		return o, sdk.InvalidConfig("system", "%q is not a Dynamics 365 system: write fo (Finance & Operations) or bc (Business Central)", o.system)
-	case o.tenant == "":
-		return o, sdk.InvalidConfig("tenant_id", "required: the Entra tenant id (Entra admin center > Overview > Tenant ID)")
 	case !tenantRE.MatchString(o.tenant):
 		return o, sdk.InvalidConfig("tenant_id", "%q is neither a tenant id (GUID) nor a domain", o.tenant)
-	case o.clientID == "":
-		return o, sdk.InvalidConfig("client_id", "required: the app registration's Application (client) ID")
 	case !guidRE.MatchString(o.clientID):
 		return o, sdk.InvalidConfig("client_id", "%q is not an application id: copy the GUID from the app registration's Overview", o.clientID)
 	}
-	pem := cfg.Get("client_certificate")
 	switch {
 	case o.secret == "" && pem == "":
 		return o, sdk.InvalidConfig("client_secret", "give client_secret or client_certificate, the credential of the app registration")
@@ -160,31 +162,19 @@ func optionsFrom(cfg sdk.Config) (options, error) {
 		o.cert = c
 	}
 	var err error
-	if o.authority, err = httpsURL(cfg.URL("authority_url"), "authority_url"); err != nil {
+	if o.authority, err = httpsURL(authority, "authority_url"); err != nil {
 		return o, err
 	}
-	if o.kinds, err = parseEntities(o.system, cfg.Get("entities"), o.bcAPI); err != nil {
+	if o.kinds, err = parseEntities(o.system, entities, o.bcAPI); err != nil {
 		return o, sdk.InvalidConfig("entities", "%v", err)
 	}
-	if o.pageSize < 1 || o.pageSize > 10000 {
-		return o, sdk.InvalidConfig("page_size", "%d is out of range: want 1 to 10000 (F&O pages hold at most 10000 records)", o.pageSize)
-	}
-	if o.timeout <= 0 {
-		return o, sdk.InvalidConfig("request_timeout", "want a positive duration such as 60s")
-	}
-	if s := cfg.Get("start"); s != "" {
-		if o.start, err = parseStart(s); err != nil {
-			return o, sdk.InvalidConfig("start", "%q: want a date such as 2026-01-01 or an RFC 3339 time", s)
-		}
-	}
 	if o.system == systemFO {
-		return o, o.foOptions(cfg)
+		return o, o.foOptions(base, companies)
 	}
-	return o, o.bcOptions(cfg)
+	return o, o.bcOptions(base)
 }
 
-func (o *options) foOptions(cfg sdk.Config) error {
-	base := cfg.URL("base_url")
+func (o *options) foOptions(base *url.URL, companies []string) error {
 	if base == nil {
 		return sdk.InvalidConfig("base_url", "required for F&O: the environment URL, such as https://contoso.operations.dynamics.com")
 	}
@@ -200,10 +190,7 @@ func (o *options) foOptions(cfg sdk.Config) error {
 		// F&O's resource is the environment URL itself.
 		o.scope = o.base.Scheme + "://" + o.base.Host + "/.default"
 	}
-	for _, c := range strings.Split(cfg.Get("fo_companies"), ",") {
-		if c = strings.TrimSpace(c); c == "" {
-			continue
-		}
+	for _, c := range companies {
 		if !companyRE.MatchString(c) {
 			return sdk.InvalidConfig("fo_companies", "%q is not a legal entity id (dataAreaId, such as usmf)", c)
 		}
@@ -215,8 +202,7 @@ func (o *options) foOptions(cfg sdk.Config) error {
 	return nil
 }
 
-func (o *options) bcOptions(cfg sdk.Config) error {
-	base := cfg.URL("base_url")
+func (o *options) bcOptions(base *url.URL) error {
 	if base == nil {
 		base, _ = url.Parse(bcAPIHost)
 	}
@@ -251,11 +237,11 @@ func (o *options) bcOptions(cfg sdk.Config) error {
 			return sdk.InvalidConfig("bc_webhook_secret", "required with bc_webhook_url: the clientState notifications must carry")
 		}
 	}
-	if o.hookSecret != "" && len(o.hookSecret) < 16 {
-		return sdk.InvalidConfig("bc_webhook_secret", "too short (%d characters): use at least 16 random characters", len(o.hookSecret))
-	}
 	if o.renewBefore <= 0 {
 		return sdk.InvalidConfig("bc_webhook_renew_before", "want a positive duration such as 36h")
+	}
+	if o.hookSecret != "" && len(o.hookSecret) < 16 {
+		return sdk.InvalidConfig("bc_webhook_secret", "too short (%d characters): use at least 16 random characters", len(o.hookSecret))
 	}
 	return nil
 }
@@ -273,13 +259,6 @@ func httpsURL(u *url.URL, param string) (*url.URL, error) {
 		return &cp, nil
 	}
 	return nil, sdk.InvalidConfig(param, "%s: want an https URL (tokens must not travel in clear)", cp.Redacted())
-}
-
-func parseStart(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), nil
-	}
-	return time.Parse(time.DateOnly, s)
 }
 
 // tokenURL is Entra ID's v2.0 token endpoint for the tenant.

@@ -1,8 +1,6 @@
 package filedrop
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/url"
@@ -137,30 +135,40 @@ type options struct {
 }
 
 func parseOptions(cfg sdk.Config) (*options, error) {
+	d := sdk.NewDecoder((*Connector)(nil).Spec(), cfg)
 	o := &options{
-		password:    cfg.Get("password"),
-		privateKey:  cfg.Get("private_key"),
-		passphrase:  cfg.Get("private_key_passphrase"),
-		knownHosts:  cfg.Get("known_hosts"),
-		insecure:    cfg.Bool("insecure_ignore_host_key"),
-		timeout:     cfg.Duration("timeout"),
-		recursive:   cfg.Bool("recursive"),
-		format:      strings.ToLower(cfg.Get("format")),
-		sheet:       cfg.Get("sheet"),
-		readySuffix: cfg.Get("ready_suffix"),
-		stableWait:  cfg.Duration("stable_wait"),
-		after:       strings.ToLower(cfg.Get("after")),
-		retention:   cfg.Duration("retention"),
-		maxRow:      cfg.Int("max_row_bytes"),
+		password:    d.Secret("password"),
+		privateKey:  d.Secret("private_key"),
+		passphrase:  d.Secret("private_key_passphrase"),
+		knownHosts:  d.String("known_hosts"),
+		insecure:    d.Bool("insecure_ignore_host_key"),
+		timeout:     d.Duration("timeout"),
+		recursive:   d.Bool("recursive"),
+		format:      d.OneOf("format", "a format", formatAuto, formatCSV, formatJSONL, formatXLSX),
+		sheet:       d.String("sheet"),
+		readySuffix: d.String("ready_suffix"),
+		stableWait:  d.Duration("stable_wait"),
+		after:       d.OneOf("after", "an action", afterLeave, afterMove, afterDelete),
+		retention:   d.Duration("retention"),
+		maxRow:      d.IntAtLeast("max_row_bytes", 64),
 	}
-	if err := o.parseSource(cfg.Get("source")); err != nil {
+	source := d.String("source")
+	hostKeys := d.List("host_key")
+	kinds := d.List("kinds")
+	delimiter, quote, encoding := d.String("delimiter"), d.String("quote"), d.String("encoding")
+	tempSuffixes := d.List("temp_suffixes")
+	archive := d.String("archive_dir")
+	if err := d.Err(); err != nil {
+		return nil, err
+	}
+	if err := o.parseSource(source); err != nil {
 		return nil, err
 	}
 	if o.sftp {
 		if o.password == "" && o.privateKey == "" {
 			return nil, sdk.InvalidConfig("password", "an sftp source needs password or private_key (as a ${env:...} or ${file:...} reference)")
 		}
-		for _, fp := range splitList(cfg.Get("host_key")) {
+		for _, fp := range hostKeys {
 			if !strings.HasPrefix(fp, "SHA256:") || len(fp) < 20 {
 				return nil, sdk.InvalidConfig("host_key", "%q is not a SHA-256 fingerprint: write it as ssh-keygen -lf prints it, SHA256:followed by base64", fp)
 			}
@@ -173,25 +181,20 @@ func parseOptions(cfg sdk.Config) (*options, error) {
 	if o.timeout <= 0 {
 		o.timeout = 15 * time.Second
 	}
-	if err := o.parseKinds(cfg.Get("kinds")); err != nil {
+	if err := o.parseKinds(kinds); err != nil {
 		return nil, err
 	}
-	switch o.format {
-	case formatAuto, formatCSV, formatJSONL, formatXLSX:
-	default:
-		return nil, sdk.InvalidConfig("format", "%q is not a format: want auto, csv, jsonl or xlsx", o.format)
-	}
 	var err error
-	if o.delim, err = asciiChar(cfg.Get("delimiter"), false); err != nil {
+	if o.delim, err = asciiChar(delimiter, false); err != nil {
 		return nil, sdk.InvalidConfig("delimiter", "%v", err)
 	}
-	if o.quote, err = asciiChar(cfg.Get("quote"), true); err != nil {
+	if o.quote, err = asciiChar(quote, true); err != nil {
 		return nil, sdk.InvalidConfig("quote", "%v", err)
 	}
 	if o.delim == '\n' || o.delim == '\r' || o.delim == o.quote {
 		return nil, sdk.InvalidConfig("delimiter", "the delimiter cannot be a line break or the quote character")
 	}
-	switch strings.ToLower(strings.ReplaceAll(cfg.Get("encoding"), "_", "-")) {
+	switch strings.ToLower(strings.ReplaceAll(encoding, "_", "-")) {
 	case "utf-8", "utf8":
 	case "windows-1252", "cp1252":
 		o.charset = charmap.Windows1252
@@ -200,30 +203,22 @@ func parseOptions(cfg sdk.Config) (*options, error) {
 	case "iso-8859-15", "latin9", "latin-9":
 		o.charset = charmap.ISO8859_15
 	default:
-		return nil, sdk.InvalidConfig("encoding", "%q is not supported: want utf-8, windows-1252, iso-8859-1 or iso-8859-15", cfg.Get("encoding"))
+		return nil, sdk.InvalidConfig("encoding", "%q is not supported: want utf-8, windows-1252, iso-8859-1 or iso-8859-15", encoding)
 	}
 	if o.readySuffix != "" && !validSuffix(o.readySuffix) {
 		return nil, sdk.InvalidConfig("ready_suffix", "%q is not a file name suffix such as .done", o.readySuffix)
 	}
-	for _, s := range splitList(cfg.Get("temp_suffixes")) {
+	for _, s := range tempSuffixes {
 		if !validSuffix(s) {
 			return nil, sdk.InvalidConfig("temp_suffixes", "%q is not a file name suffix such as .tmp", s)
 		}
 		o.tempSuffixes = append(o.tempSuffixes, s)
 	}
-	switch o.after {
-	case afterLeave, afterMove, afterDelete:
-	default:
-		return nil, sdk.InvalidConfig("after", "%q is not an action: want leave, move or delete", o.after)
-	}
-	o.archive = strings.TrimSuffix(filepath.ToSlash(cfg.Get("archive_dir")), "/")
+	o.archive = strings.TrimSuffix(filepath.ToSlash(archive), "/")
 	if o.after == afterMove && (o.archive == "" || o.archive == ".") {
 		return nil, sdk.InvalidConfig("archive_dir", "after: move needs a folder to move files to, other than source itself")
 	}
-	if o.maxRow < 64 {
-		return nil, sdk.InvalidConfig("max_row_bytes", "%d is too small; want at least 64", o.maxRow)
-	}
-	o.key = configKey(cfg)
+	o.key = cfg.Fingerprint()
 	return o, nil
 }
 
@@ -284,8 +279,8 @@ func (o *options) parseSource(src string) error {
 	return nil
 }
 
-func (o *options) parseKinds(spec string) error {
-	for _, pair := range splitList(spec) {
+func (o *options) parseKinds(pairs []string) error {
+	for _, pair := range pairs {
 		kind, glob, ok := strings.Cut(pair, "=")
 		kind, glob = strings.TrimSpace(kind), strings.TrimSpace(glob)
 		if !ok || kind == "" || glob == "" {
@@ -380,20 +375,4 @@ func asciiChar(s string, noneOK bool) (byte, error) {
 		return 0, fmt.Errorf("%q: want one ASCII character (or tab)", s)
 	}
 	return s[0], nil
-}
-
-// configKey identifies a configuration without holding its secrets in
-// clear: sessions are pooled per key.
-func configKey(cfg sdk.Config) string {
-	vals := cfg.Values()
-	keys := make([]string, 0, len(vals))
-	for k := range vals {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	h := sha256.New()
-	for _, k := range keys {
-		fmt.Fprintf(h, "%s=%q\n", k, vals[k])
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }

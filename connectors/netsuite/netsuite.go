@@ -17,8 +17,6 @@ package netsuite
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -194,52 +192,46 @@ func accountHost(account string) string {
 }
 
 func optionsFrom(cfg sdk.Config) (*options, error) {
+	d := sdk.NewDecoder((*Connector)(nil).Spec(), cfg)
 	o := &options{
-		account:  cfg.Get("account_id"),
-		auth:     strings.ToLower(cfg.Get("auth")),
-		overlap:  cfg.Duration("overlap"),
-		deleted:  cfg.Bool("deleted"),
-		pageSize: cfg.Int("page_size"),
-		timeout:  cfg.Duration("request_timeout"),
+		account:  d.String("account_id"),
+		loc:      d.Location("timezone"),
+		auth:     d.OneOf("auth", "a login method (m2m for OAuth 2.0 client credentials, tba for token-based authentication)", "m2m", "tba"),
+		overlap:  d.DurationAtLeast("overlap", time.Minute),
+		deleted:  d.Bool("deleted"),
+		pageSize: d.IntBetween("page_size", 1, maxPageSize),
+		timeout:  d.PositiveDuration("request_timeout"),
 		redact:   cfg.Redact,
 	}
-	if o.account == "" {
-		return nil, sdk.InvalidConfig("account_id", "is required: the NetSuite account ID from Setup > Company > Company Information")
+	base := d.URL("base_url")
+	types := d.Words("types")
+	extra := d.String("extra_columns")
+	if o.loc != nil {
+		o.start = d.Date("start", o.loc).UTC()
+	}
+	if err := d.Err(); err != nil {
+		return nil, err
 	}
 	if !accountRE.MatchString(o.account) {
 		return nil, sdk.InvalidConfig("account_id", "%q is not a NetSuite account ID (digits, with a suffix such as _SB1 for a sandbox)", o.account)
 	}
-	tz := cfg.Get("timezone")
-	if tz == "" {
-		return nil, sdk.InvalidConfig("timezone", "is required: the IANA time zone of the integration's user in NetSuite (Home > Set Preferences), e.g. America/Los_Angeles")
-	}
-	loc, err := time.LoadLocation(tz)
-	if err != nil {
-		return nil, sdk.InvalidConfig("timezone", "%q is not an IANA time zone name (e.g. America/New_York, Europe/Berlin)", tz)
-	}
-	o.loc = loc
-	if u := cfg.URL("base_url"); u != nil {
-		o.base = strings.TrimRight(u.String(), "/")
+	if base != nil {
+		o.base = strings.TrimRight(base.String(), "/")
 	} else {
 		o.base = (&url.URL{Scheme: "https", Host: accountHost(o.account)}).String()
 	}
+	var err error
 	switch o.auth {
 	case "m2m":
-		if o.m2m, err = m2mFrom(cfg); err != nil {
+		if o.m2m, err = m2mFrom(d, cfg); err != nil {
 			return nil, err
 		}
 	case "tba":
-		o.tba = tbaCreds{consumerKey: cfg.Get("consumer_key"), consumerSecret: cfg.Get("consumer_secret"),
-			tokenID: cfg.Get("token_id"), tokenSecret: cfg.Get("token_secret")}
-		for _, name := range []string{"consumer_key", "consumer_secret", "token_id", "token_secret"} {
-			if cfg.Get(name) == "" {
-				return nil, sdk.InvalidConfig(name, "is required with auth: tba (from the integration record and the access token; give it as a reference, ${env:NAME})")
-			}
+		if o.tba, err = tbaFrom(d); err != nil {
+			return nil, err
 		}
-	default:
-		return nil, sdk.InvalidConfig("auth", "%q is not a login method: use m2m (OAuth 2.0 client credentials) or tba (token-based authentication)", o.auth)
 	}
-	for _, t := range splitList(cfg.Get("types")) {
+	for _, t := range types {
 		if _, ok := tranTypes[t]; !ok {
 			return nil, sdk.InvalidConfig("types", "%q is not a transaction type this connector reads (use %s)", t, strings.Join(slices.Sorted(maps.Keys(tranTypes)), ", "))
 		}
@@ -251,56 +243,59 @@ func optionsFrom(cfg sdk.Config) (*options, error) {
 		return nil, sdk.InvalidConfig("types", "names no transaction type (the default is %s)", defaultTypes)
 	}
 	slices.Sort(o.types)
-	if o.extra, err = parseExtraColumns(cfg.Get("extra_columns")); err != nil {
+	if o.extra, err = parseExtraColumns(extra); err != nil {
 		return nil, err
-	}
-	if s := cfg.Get("start"); s != "" {
-		d, err := time.ParseInLocation(time.DateOnly, s, loc)
-		if err != nil {
-			return nil, sdk.InvalidConfig("start", "%q is not a date written YYYY-MM-DD", s)
-		}
-		o.start = d.UTC()
-	}
-	if o.overlap < time.Minute {
-		return nil, sdk.InvalidConfig("overlap", "%s is too short: transactions take seconds to save, so use at least 1m (15m is the default)", o.overlap)
-	}
-	if o.pageSize < 1 || o.pageSize > maxPageSize {
-		return nil, sdk.InvalidConfig("page_size", "%d is out of range: SuiteQL returns 1 to %d rows per request", o.pageSize, maxPageSize)
-	}
-	if o.timeout <= 0 {
-		return nil, sdk.InvalidConfig("request_timeout", "must be positive, e.g. 2m")
 	}
 	return o, nil
 }
 
-func m2mFrom(cfg sdk.Config) (m2mCreds, error) {
-	m := m2mCreds{clientID: cfg.Get("client_id"), certID: cfg.Get("certificate_id")}
+// tbaFrom reads the credentials of auth: tba with d, which has read the
+// other parameters without error.
+func tbaFrom(d *sdk.Decoder) (tbaCreds, error) {
+	t := tbaCreds{consumerKey: d.Secret("consumer_key"), consumerSecret: d.Secret("consumer_secret"),
+		tokenID: d.Secret("token_id"), tokenSecret: d.Secret("token_secret")}
+	if err := d.Err(); err != nil {
+		return t, err
+	}
+	for _, f := range []struct{ name, v string }{
+		{"consumer_key", t.consumerKey}, {"consumer_secret", t.consumerSecret}, {"token_id", t.tokenID}, {"token_secret", t.tokenSecret},
+	} {
+		if f.v == "" {
+			return t, sdk.InvalidConfig(f.name, "is required with auth: tba (from the integration record and the access token; give it as a reference, ${env:NAME})")
+		}
+	}
+	return t, nil
+}
+
+// m2mFrom reads the credentials of auth: m2m with d, which has read the
+// other parameters of cfg without error.
+func m2mFrom(d *sdk.Decoder, cfg sdk.Config) (m2mCreds, error) {
+	m := m2mCreds{clientID: d.Secret("client_id"), certID: d.String("certificate_id")}
+	key := d.Secret("private_key")
+	scope := d.String("scope")
+	scopes := d.Words("scope")
+	if err := d.Err(); err != nil {
+		return m, err
+	}
 	switch {
 	case m.clientID == "":
 		return m, sdk.InvalidConfig("client_id", "is required with auth: m2m: the Client ID of the integration record")
 	case m.certID == "":
 		return m, sdk.InvalidConfig("certificate_id", "is required with auth: m2m: the Certificate ID from Setup > Integration > Manage Authentication > OAuth 2.0 Client Credentials (M2M) Setup")
-	case cfg.Get("private_key") == "":
+	case key == "":
 		return m, sdk.InvalidConfig("private_key", "is required with auth: m2m: the certificate's private key in PEM, as a reference such as ${file:/etc/lothub/netsuite-key.pem}")
 	}
-	key, err := parsePrivateKey(cfg.Get("private_key"))
+	signer, err := parsePrivateKey(key)
 	if err != nil {
 		return m, sdk.InvalidConfig("private_key", "%v", err)
 	}
-	m.key = key
-	sum := sha256.Sum256([]byte(cfg.Get("private_key")))
-	m.keyHash = hex.EncodeToString(sum[:8])
-	scopes := splitList(cfg.Get("scope"))
+	m.key = signer
+	m.keyHash = cfg.Fingerprint("private_key")[:16]
 	if !slices.Contains(scopes, "rest_webservices") {
-		return m, sdk.InvalidConfig("scope", "%q lacks rest_webservices, which SuiteQL over REST needs", cfg.Get("scope"))
+		return m, sdk.InvalidConfig("scope", "%q lacks rest_webservices, which SuiteQL over REST needs", scope)
 	}
 	m.scope = strings.Join(scopes, ",")
 	return m, nil
-}
-
-// splitList splits a comma- or space-separated list, dropping blanks.
-func splitList(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
 }
 
 // session is what one call needs: the options and an API client.

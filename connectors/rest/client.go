@@ -118,14 +118,14 @@ func (s *session) tokenSource(fresh bool) oauth2.TokenSource {
 	// the connector's HTTP client, not the call's.
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: s.c.transport, Timeout: o.timeout})
 	tokenURL := render(o.p.Auth.TokenURL, o.vals)
-	if u := o.cfg.URL("token_url"); u != nil {
+	if u := o.login.tokenURL; u != nil {
 		tokenURL = u.String()
 	}
 	scopes := o.p.Auth.Scopes
-	if sc := o.cfg.Get("scopes"); sc != "" {
-		scopes = strings.FieldsFunc(sc, func(r rune) bool { return r == ',' || r == ' ' })
+	if len(o.login.scopes) > 0 {
+		scopes = o.login.scopes
 	}
-	id, secret, user, pass := o.cfg.Get("client_id"), o.cfg.Get("client_secret"), o.cfg.Get("username"), o.cfg.Get("password")
+	id, secret, user, pass := o.login.clientID, o.login.clientSecret, o.login.username, o.login.password
 	if f := o.ion; f != nil {
 		tokenURL = f.AuthURL + f.TokenPath
 		if !strings.HasSuffix(f.AuthURL, "/") && !strings.HasPrefix(f.TokenPath, "/") {
@@ -147,19 +147,19 @@ func (s *session) tokenSource(fresh bool) oauth2.TokenSource {
 			ctx = context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: o.timeout,
 				Transport: &clientAuth{next: s.c.transport, id: id, secret: secret}})
 		}
-		iss := o.cfg.Get("jwt_issuer")
+		iss := o.login.jwtIssuer
 		if iss == "" {
 			iss = id
 		}
 		aud := render(o.p.Auth.Audience, o.vals)
-		if a := o.cfg.Get("jwt_audience"); a != "" {
+		if a := o.login.jwtAudience; a != "" {
 			aud = a
 		}
 		// The assertion lives 5 minutes (exp), the access token as long as
 		// the endpoint says: ReuseTokenSource asks for a new one with a new
 		// assertion before it expires.
-		ts = (&jwt.Config{Email: iss, Subject: o.cfg.Get("jwt_subject"), Audience: aud, PrivateKey: o.key,
-			PrivateKeyID: o.cfg.Get("jwt_key_id"), Scopes: scopes, TokenURL: tokenURL, Expires: assertionLife}).TokenSource(ctx)
+		ts = (&jwt.Config{Email: iss, Subject: o.login.jwtSubject, Audience: aud, PrivateKey: o.key,
+			PrivateKeyID: o.login.jwtKeyID, Scopes: scopes, TokenURL: tokenURL, Expires: assertionLife}).TokenSource(ctx)
 	}
 	s.c.tokens[key] = ts
 	return ts
@@ -231,15 +231,15 @@ func (s *session) authorize(req *http.Request, fresh bool) error {
 		req.Header.Set(k, render(v, o.vals))
 	}
 	if a.APIKeyHeader != "" {
-		req.Header.Set(a.APIKeyHeader, o.cfg.Get("api_key"))
+		req.Header.Set(a.APIKeyHeader, o.login.apiKey)
 	}
 	switch a.Type {
 	case AuthBasic:
-		req.SetBasicAuth(o.cfg.Get("username"), o.cfg.Get("password"))
+		req.SetBasicAuth(o.login.username, o.login.password)
 	case AuthBearer:
-		req.Header.Set("Authorization", "Bearer "+o.cfg.Get("token"))
+		req.Header.Set("Authorization", "Bearer "+o.login.token)
 	case AuthAPIKey:
-		req.Header.Set(a.Header, o.cfg.Get("api_key"))
+		req.Header.Set(a.Header, o.login.apiKey)
 	case AuthClientCredentials, AuthPassword, AuthJWTBearer:
 		tok, err := s.tokenSource(fresh).Token()
 		if err != nil {

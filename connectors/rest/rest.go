@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"slices"
@@ -180,30 +181,54 @@ type options struct {
 	pageSize int
 	timeout  time.Duration
 	secrets  []string
+	login    login
 	// key is the parsed private_key of oauth2_jwt_bearer, PEM again.
 	key []byte
 }
 
+// login holds the credential parameters; which are needed depends on the
+// profile's auth type (checkAuthParams).
+type login struct {
+	username, password, token, apiKey, clientID, clientSecret string
+	privateKey, jwtIssuer, jwtSubject, jwtAudience, jwtKeyID  string
+	tokenURL                                                  *url.URL
+	scopes                                                    []string
+}
+
 func optionsFrom(cfg sdk.Config) (*options, error) {
-	p, err := LoadProfile(cfg.Get("profile"))
+	d := sdk.NewDecoder((*Connector)(nil).Spec(), cfg)
+	profile, start := d.String("profile"), d.String("start")
+	loc := d.Location("timezone")
+	pageSize := d.IntAtLeast("page_size", 0)
+	timeout := d.PositiveDuration("request_timeout")
+	vars := d.List("vars")
+	ionFile := d.String("ionapi_file")
+	base := d.URL("base_url")
+	l := login{
+		username: d.String("username"), password: d.Secret("password"), token: d.Secret("token"),
+		apiKey: d.Secret("api_key"), clientID: d.Secret("client_id"), clientSecret: d.Secret("client_secret"),
+		privateKey: d.Secret("private_key"), jwtIssuer: d.String("jwt_issuer"), jwtSubject: d.String("jwt_subject"),
+		jwtAudience: d.String("jwt_audience"), jwtKeyID: d.String("jwt_key_id"),
+		tokenURL: d.URL("token_url"), scopes: d.Words("scopes"),
+	}
+	if err := d.Err(); err != nil {
+		return nil, err
+	}
+	p, err := LoadProfile(profile)
 	if err != nil {
 		return nil, err
 	}
-	o := &options{p: p, cfg: cfg, vals: map[string]string{}, start: cfg.Get("start"),
-		pageSize: p.Paging.PageSize, timeout: cfg.Duration("request_timeout")}
-	if tz := cfg.Get("timezone"); tz != "" {
-		loc, err := time.LoadLocation(tz)
-		if err != nil || tz == "Local" {
-			return nil, sdk.InvalidConfig("timezone", "%q is not an IANA time zone name (e.g. America/Chicago, UTC)", tz)
-		}
+	o := &options{p: p, cfg: cfg, vals: map[string]string{}, start: start, login: l,
+		pageSize: p.Paging.PageSize, timeout: timeout}
+	if loc != nil {
 		p.Timezone = loc
 	}
-	if n := cfg.Int("page_size"); n > 0 {
-		o.pageSize = n
+	if pageSize > 0 {
+		o.pageSize = pageSize
 	}
 	given := map[string]string{}
-	for _, kv := range strings.FieldsFunc(cfg.Get("vars"), func(r rune) bool { return r == ',' || r == '\n' }) {
-		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+	for _, kv := range vars {
+		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			return nil, sdk.InvalidConfig("vars", "%q is not NAME=VALUE", kv)
 		}
@@ -224,7 +249,7 @@ func optionsFrom(cfg sdk.Config) (*options, error) {
 		return nil, sdk.InvalidConfig("vars", "profile %s has no variable %q", p.Name, k)
 	}
 	if p.Auth.Credentials == "ionapi" {
-		if o.ion, err = readIONAPI(cfg.Get("ionapi_file")); err != nil {
+		if o.ion, err = readIONAPI(ionFile); err != nil {
 			return nil, err
 		}
 		for _, f := range ionapiPublic {
@@ -232,8 +257,8 @@ func optionsFrom(cfg sdk.Config) (*options, error) {
 		}
 		o.secrets = append(o.secrets, o.ion.ClientID, o.ion.ClientSecret, o.ion.AccessKey, o.ion.SecretKey)
 	}
-	if u := cfg.URL("base_url"); u != nil {
-		o.base = u.String()
+	if base != nil {
+		o.base = base.String()
 	} else {
 		o.base = render(p.BaseURL, o.vals)
 	}
@@ -244,16 +269,16 @@ func optionsFrom(cfg sdk.Config) (*options, error) {
 	if err := checkAuthParams(o); err != nil {
 		return nil, err
 	}
-	if o.timeout <= 0 {
-		return nil, sdk.InvalidConfig("request_timeout", "must be positive, e.g. 2m")
-	}
 	return o, nil
 }
 
 func checkAuthParams(o *options) error {
+	l := o.login
+	given := map[string]string{"username": l.username, "password": l.password, "token": l.token, "api_key": l.apiKey,
+		"client_id": l.clientID, "client_secret": l.clientSecret, "private_key": l.privateKey}
 	need := func(names ...string) error {
 		for _, n := range names {
-			if o.cfg.Get(n) == "" {
+			if given[n] == "" {
 				return sdk.InvalidConfig(n, "is required by profile %s (auth %s)", o.p.Name, o.p.Auth.Type)
 			}
 		}
@@ -276,11 +301,11 @@ func checkAuthParams(o *options) error {
 			err = need("client_id", "username", "password")
 		}
 	case AuthJWTBearer:
-		if err = need("private_key"); err == nil && o.cfg.Get("jwt_issuer") == "" && o.cfg.Get("client_id") == "" {
+		if err = need("private_key"); err == nil && o.login.jwtIssuer == "" && o.login.clientID == "" {
 			err = sdk.InvalidConfig("jwt_issuer", "is required by profile %s (auth %s): the assertion's issuer, usually the client id (or set client_id)", o.p.Name, o.p.Auth.Type)
 		}
 		if err == nil {
-			o.key, err = parseRSAKey(o.cfg.Get("private_key"))
+			o.key, err = parseRSAKey(o.login.privateKey)
 		}
 	}
 	if err == nil && o.p.Auth.APIKeyHeader != "" {
@@ -304,15 +329,15 @@ func (o *options) redact(s string) string {
 // credKey identifies the credentials a token belongs to, without keeping
 // them.
 func (o *options) credKey() string {
+	key := o.cfg.Fingerprint("profile", "base_url", "client_id", "client_secret", "username", "password", "token_url", "scopes", "ionapi_file",
+		"private_key", "jwt_issuer", "jwt_subject", "jwt_audience", "jwt_key_id")
+	if o.ion == nil {
+		return key[:24]
+	}
 	h := sha256.New()
-	for _, n := range []string{"profile", "base_url", "client_id", "client_secret", "username", "password", "token_url", "scopes", "ionapi_file",
-		"private_key", "jwt_issuer", "jwt_subject", "jwt_audience", "jwt_key_id"} {
-		fmt.Fprintf(h, "%s=%s\x00", n, o.cfg.Get(n))
-	}
-	if o.ion != nil {
-		b, _ := json.Marshal(o.ion)
-		h.Write(b)
-	}
+	h.Write([]byte(key))
+	b, _ := json.Marshal(o.ion)
+	h.Write(b)
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 

@@ -21,10 +21,7 @@ package sap
 
 import (
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
@@ -171,34 +168,31 @@ const (
 )
 
 func optionsFrom(cfg sdk.Config) (*options, error) {
+	d := sdk.NewDecoder((*Connector)(nil).Spec(), cfg)
 	o := &options{
 		cfg:       cfg,
-		system:    strings.ToLower(cfg.Get("system")),
-		sapClient: cfg.Get("sap_client"),
-		auth:      strings.ToLower(cfg.Get("auth")),
-		user:      cfg.Get("user"),
-		password:  cfg.Get("password"),
-		oauthURL:  cfg.URL("oauth_url"),
-		clientID:  cfg.Get("oauth_client_id"),
-		secret:    cfg.Get("oauth_client_secret"),
-		scopes:    strings.Fields(cfg.Get("oauth_scope")),
-		companyDB: cfg.Get("company_db"),
-		caFile:    cfg.Get("ca_file"),
-		pageSize:  cfg.Int("page_size"),
-		overlap:   cfg.Duration("overlap"),
-		timeout:   cfg.Duration("request_timeout"),
+		system:    d.OneOf("system", "a system this connector reads", SystemS4, SystemB1),
+		sapClient: d.String("sap_client"),
+		auth:      strings.ToLower(d.String("auth")),
+		user:      d.String("user"),
+		password:  d.Secret("password"),
+		oauthURL:  d.URL("oauth_url"),
+		clientID:  d.String("oauth_client_id"),
+		secret:    d.Secret("oauth_client_secret"),
+		scopes:    strings.Fields(d.String("oauth_scope")),
+		companyDB: d.String("company_db"),
+		caFile:    d.String("ca_file"),
+		pageSize:  d.IntBetween("page_size", 1, 5000),
+		overlap:   d.Duration("overlap"),
+		timeout:   d.Duration("request_timeout"),
+		loc:       d.Location("timezone"),
 	}
-	// The hub validates against the spec, but a plugin must not rely on it.
-	switch o.system {
-	case "":
-		return nil, sdk.InvalidConfig("system", "required parameter is missing (s4hana or b1)")
-	case SystemS4, SystemB1:
-	default:
-		return nil, sdk.InvalidConfig("system", "%q is not a system this connector reads: want s4hana or b1", o.system)
-	}
-	base := cfg.URL("base_url")
-	if base == nil {
-		return nil, sdk.InvalidConfig("base_url", "required parameter is missing (the SAP host, e.g. https://my123456-api.s4hana.cloud.sap)")
+	base := d.URL("base_url")
+	start := d.Date("start_date", time.UTC)
+	fields := d.List("extra_fields")
+	b1Docs := d.List("b1_documents")
+	if err := d.Err(); err != nil {
+		return nil, err
 	}
 	if base.User != nil {
 		return nil, sdk.InvalidConfig("base_url", "holds credentials: put them in user and password instead")
@@ -221,48 +215,30 @@ func optionsFrom(cfg sdk.Config) (*options, error) {
 	if o.sapClient != "" && (len(o.sapClient) != 3 || !digits(o.sapClient)) {
 		return nil, sdk.InvalidConfig("sap_client", "%q is not a client: want three digits such as 100", o.sapClient)
 	}
-	if o.pageSize < 1 || o.pageSize > 5000 {
-		return nil, sdk.InvalidConfig("page_size", "%d is out of range: want 1 to 5000", o.pageSize)
-	}
 	if o.timeout <= 0 {
 		o.timeout = 60 * time.Second
 	}
-	if s := cfg.Get("start_date"); s != "" {
-		d, err := time.Parse(time.DateOnly, s)
-		if err != nil {
-			return nil, sdk.InvalidConfig("start_date", "%q is not a date: want YYYY-MM-DD", s)
-		}
-		o.start = d.Format(wallLayout)
+	if !start.IsZero() {
+		o.start = start.Format(wallLayout)
 	}
-	tz := cfg.Get("timezone")
-	if tz == "" {
-		tz = "UTC"
-	}
-	loc, err := time.LoadLocation(tz)
-	if err != nil || tz == "Local" {
-		return nil, sdk.InvalidConfig("timezone", "%q is not a time zone: use an IANA name such as Europe/Berlin or UTC", tz)
-	}
-	o.loc = loc
 	if o.caFile != "" {
 		if _, err := os.Stat(o.caFile); err != nil {
 			return nil, sdk.InvalidConfig("ca_file", "cannot read %s: %v", o.caFile, err)
 		}
 	}
-	for _, f := range strings.Split(cfg.Get("extra_fields"), ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
+	for _, f := range fields {
 		if !odataName(f) {
 			return nil, sdk.InvalidConfig("extra_fields", "%q is not a field name (letters, digits and _)", f)
 		}
 		o.extraFields = append(o.extraFields, f)
 	}
 
+	var err error
 	switch o.system {
 	case SystemS4:
 		err = o.s4Auth()
 	case SystemB1:
-		err = o.b1Options()
+		err = o.b1Options(b1Docs)
 	}
 	if err != nil {
 		return nil, err
@@ -296,7 +272,7 @@ func (o *options) s4Auth() error {
 	return nil
 }
 
-func (o *options) b1Options() error {
+func (o *options) b1Options(docs []string) error {
 	if o.auth != "" && o.auth != "basic" {
 		return sdk.InvalidConfig("auth", "Business One logs in with company_db, user and password; leave auth at basic")
 	}
@@ -308,15 +284,7 @@ func (o *options) b1Options() error {
 	case o.password == "":
 		return sdk.InvalidConfig("password", "Business One needs the user's password to log in")
 	}
-	names := o.cfg.Get("b1_documents")
-	if names == "" {
-		names = strings.Join(b1DefaultSets, ",")
-	}
-	for _, n := range strings.Split(names, ",") {
-		n = strings.TrimSpace(n)
-		if n == "" {
-			continue
-		}
+	for _, n := range docs {
 		set, ok := b1SetNamed(n)
 		if !ok {
 			return sdk.InvalidConfig("b1_documents", "%q is not an entity set this connector reads: want some of %s", n, strings.Join(b1DefaultSets, ", "))
@@ -334,19 +302,7 @@ func (o *options) b1Options() error {
 
 // fingerprint identifies the configuration, for caches. It hashes the
 // secrets, never keeps them.
-func (o *options) fingerprint() string {
-	h := sha256.New()
-	vals := o.cfg.Values()
-	keys := make([]string, 0, len(vals))
-	for k := range vals {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		fmt.Fprintf(h, "%s=%q\n", k, vals[k])
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
+func (o *options) fingerprint() string { return o.cfg.Fingerprint() }
 
 // redact removes secrets from text the connector did not write (server
 // messages), before it goes into an error or a log.

@@ -84,13 +84,17 @@ type options struct {
 }
 
 func optionsFrom(cfg sdk.Config) (options, error) {
+	d := sdk.NewDecoder((*Scans)(nil).Spec(), cfg)
 	o := options{
-		dir:       cfg.Get("dir"),
-		pattern:   cfg.Get("pattern"),
-		lock:      cfg.Get("lock_file"),
-		hang:      cfg.Get("hang_file"),
-		retryWait: cfg.Duration("retry_wait"),
-		maxLine:   cfg.Int("max_line_bytes"),
+		dir:       d.String("dir"),
+		pattern:   d.String("pattern"),
+		lock:      d.String("lock_file"),
+		hang:      d.String("hang_file"),
+		retryWait: d.Duration("retry_wait"),
+		maxLine:   d.IntAtLeast("max_line_bytes", 1),
+	}
+	if err := d.Err(); err != nil {
+		return o, err
 	}
 	if _, err := filepath.Match(o.pattern, ""); err != nil || strings.ContainsAny(o.pattern, `/\`) {
 		return o, sdk.InvalidConfig("pattern", "%q is not a glob of file names (such as *.jsonl)", o.pattern)
@@ -100,9 +104,6 @@ func optionsFrom(cfg sdk.Config) (options, error) {
 	}
 	if o.hang != "" && (strings.ContainsAny(o.hang, `/\`) || o.hang == "." || o.hang == "..") {
 		return o, sdk.InvalidConfig("hang_file", "%q is not a file name", o.hang)
-	}
-	if o.maxLine < 1 {
-		return o, sdk.InvalidConfig("max_line_bytes", "%d is too small; want at least 1", o.maxLine)
 	}
 	return o, nil
 }
