@@ -336,6 +336,20 @@ func Export(g *core.Genealogy, opt ExportOptions) (*ExportResult, error) {
 	return res, nil
 }
 
+// Directions reads an export's direction: backward (ancestors), forward
+// (descendants) or both. what names the flag or parameter in the error.
+func Directions(what, v string) ([]core.Direction, error) {
+	switch v {
+	case "backward":
+		return []core.Direction{core.Backward}, nil
+	case "forward":
+		return []core.Direction{core.Forward}, nil
+	case "both":
+		return []core.Direction{core.Backward, core.Forward}, nil
+	}
+	return nil, core.Errorf(core.EINVALID, "%s %q: want backward, forward or both", what, v)
+}
+
 // addQty adds q to a quantity list, summing entries of one class and unit
 // (as capture does).
 func addQty(list []xQty, q xQty) []xQty {

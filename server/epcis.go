@@ -39,7 +39,93 @@ func (s *Server) epcisRoutes() []Route {
 		r("POST /epcis/events", core.PermIntegrate, s.epcisEvent),
 		r("GET /epcis/events", core.PermRead, s.epcisQuery),
 		r("GET /epcis/events/{eventID...}", core.PermRead, s.epcisGetEvent),
+		// The lot's genealogy as one EPCISDocument, with the lot routes.
+		r("GET /v1/lots/{item}/{lot}/epcis", core.PermRead, s.epcisExport),
 	}
+}
+
+// epcisExport answers GET /v1/lots/{item}/{lot}/epcis?direction=…: the
+// document hub export epcis writes (docs/epcis.md, "Export"), JSON-LD, or
+// XML when the Accept header prefers application/xml or text/xml. as_of
+// answers as the store stood then, as the other lot routes do.
+func (s *Server) epcisExport(w http.ResponseWriter, r *http.Request) {
+	dir := r.URL.Query().Get("direction")
+	if dir == "" {
+		dir = "both"
+	}
+	dirs, err := epcis.Directions(`parameter "direction"`, dir)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	format := epcis.FormatJSON
+	if wantsXML(r.Header.Get("Accept")) {
+		format = epcis.FormatXML
+	}
+	q, at, done, err := s.queriesAt(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	defer done()
+	g, err := q.Genealogy(r.Context(), *lotRef(r), dirs...)
+	if err != nil {
+		s.failAt(w, at, err)
+		return
+	}
+	res, err := epcis.Export(g, epcis.ExportOptions{GTINItems: s.cfg.EPCIS.GTINItems, Format: format})
+	if err != nil {
+		s.failAt(w, at, err)
+		return
+	}
+	epcisHeaders(w)
+	if format == epcis.FormatXML {
+		w.Header().Set("Content-Type", "application/xml")
+	} else {
+		w.Header().Set("Content-Type", "application/ld+json")
+	}
+	w.Header().Set("Vary", "Accept")
+	if len(res.NoGTIN) > 0 {
+		// What the CLI says on standard error: items whose lots only
+		// lothub reads (urn:lothub:lot:…).
+		w.Header().Set("Lothub-Items-Without-GTIN", strings.Join(res.NoGTIN, ","))
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(res.Document)
+}
+
+// wantsXML says whether an Accept header prefers XML to JSON: the media
+// range of XML (application/xml, text/xml) with the highest q, ahead of
+// every JSON one (application/ld+json, application/json, */*) — ties go
+// to the one listed first.
+func wantsXML(accept string) bool {
+	bestXML, bestJSON := -1.0, -1.0
+	firstXML, firstJSON := -1, -1
+	for i, part := range strings.Split(accept, ",") {
+		mt, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		q := 1.0
+		for _, p := range strings.Split(params, ";") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.TrimSpace(k) == "q" {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+					q = f
+				}
+			}
+		}
+		switch strings.ToLower(strings.TrimSpace(mt)) {
+		case "application/xml", "text/xml":
+			if q > bestXML {
+				bestXML, firstXML = q, i
+			}
+		case "application/ld+json", "application/json", "*/*":
+			if q > bestJSON {
+				bestJSON, firstJSON = q, i
+			}
+		}
+	}
+	if bestXML <= 0 {
+		return false
+	}
+	return bestXML > bestJSON || (bestXML == bestJSON && firstXML < firstJSON)
 }
 
 // The versions the query interface speaks (EPCIS 2.0 REST binding,
