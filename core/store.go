@@ -148,6 +148,11 @@ type Store interface {
 	// OrderEvents returns the in-effect consume and produce events of an
 	// order, in event time order.
 	OrderEvents(ctx context.Context, order string) ([]EventRow, error)
+	// OrdersEvents calls fn once for each in-effect consume and produce
+	// event of the orders: OrderEvents for many orders in one read (an
+	// export of a genealogy reaches hundreds). Rows come in no particular
+	// order; an error from fn stops the read and is returned.
+	OrdersEvents(ctx context.Context, orders []string, fn func(EventRow) error) error
 	// OrderAdjusts returns the in-effect adjust events that name the order
 	// (their "order") and are of a lot linked to it (an input or output
 	// of the order), ordered by event time and id. Adjustments make no

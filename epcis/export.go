@@ -43,11 +43,20 @@ type ExportOptions struct {
 	GTINItems map[string]string
 	// Now stamps creationDate; time.Now when nil.
 	Now func() time.Time
+	// Format is FormatJSON (JSON-LD, the default when "") or FormatXML
+	// (the EPCIS 2.0 XML binding).
+	Format string
 }
+
+// Export formats.
+const (
+	FormatJSON = "json"
+	FormatXML  = "xml"
+)
 
 // ExportResult is an exported EPCISDocument and what a user must know of it.
 type ExportResult struct {
-	Document []byte // indented JSON-LD, valid against GS1's schema
+	Document []byte // indented JSON-LD valid against GS1's schema, or XML (ExportOptions.Format)
 	Events   int    // EPCIS events in it
 	// NoGTIN lists the items with no GTIN (not a GTIN themselves, not in
 	// gtin_items): their lots are written as urn:lothub:lot:… classes,
@@ -307,11 +316,38 @@ func Export(g *core.Genealogy, opt ExportOptions) (*ExportResult, error) {
 		return nil, fmt.Errorf("exported EPCIS document of %s breaks GS1's schema (a lothub bug: please report it): %s", g.Root, probs[0])
 	}
 	res := &ExportResult{Document: buf.Bytes(), Events: len(events)}
+	switch opt.Format {
+	case "", FormatJSON:
+	case FormatXML:
+		// The events passed GS1's JSON schema above; the XML is the same
+		// events in the XML binding.
+		b, err := writeXML(doc)
+		if err != nil {
+			return nil, fmt.Errorf("EPCIS XML export of %s: %w", g.Root, err)
+		}
+		res.Document = b
+	default:
+		return nil, core.Errorf(core.EINVALID, "export format %q: want json or xml", opt.Format)
+	}
 	for it := range x.noGTIN {
 		res.NoGTIN = append(res.NoGTIN, it)
 	}
 	sort.Strings(res.NoGTIN)
 	return res, nil
+}
+
+// Directions reads an export's direction: backward (ancestors), forward
+// (descendants) or both. what names the flag or parameter in the error.
+func Directions(what, v string) ([]core.Direction, error) {
+	switch v {
+	case "backward":
+		return []core.Direction{core.Backward}, nil
+	case "forward":
+		return []core.Direction{core.Forward}, nil
+	case "both":
+		return []core.Direction{core.Backward, core.Forward}, nil
+	}
+	return nil, core.Errorf(core.EINVALID, "%s %q: want backward, forward or both", what, v)
 }
 
 // addQty adds q to a quantity list, summing entries of one class and unit

@@ -81,23 +81,30 @@ func traceShape(t *testing.T, db core.Store, dir core.Direction, ref core.LotRef
 	return lots, links
 }
 
+// TestEpcisExportRoundTrip: export, capture into an empty store, and
+// the traces (and lots' steps, holds, stock) are the same, in JSON-LD and
+// in XML, on both stores.
 func TestEpcisExportRoundTrip(t *testing.T) {
-	t.Run("SQLite", func(t *testing.T) {
-		exportRoundTrip(t, func(t *testing.T) core.Store { return openStore(t) })
-	})
-	t.Run("PostgreSQL", func(t *testing.T) {
-		exportRoundTrip(t, func(t *testing.T) core.Store {
-			db, err := postgres.Open(context.Background(), testpg.NewDatabase(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return db
+	for _, format := range []string{epcis.FormatJSON, epcis.FormatXML} {
+		t.Run(format, func(t *testing.T) {
+			t.Run("SQLite", func(t *testing.T) {
+				exportRoundTrip(t, format, func(t *testing.T) core.Store { return openStore(t) })
+			})
+			t.Run("PostgreSQL", func(t *testing.T) {
+				exportRoundTrip(t, format, func(t *testing.T) core.Store {
+					db, err := postgres.Open(context.Background(), testpg.NewDatabase(t))
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { db.Close() })
+					return db
+				})
+			})
 		})
-	})
+	}
 }
 
-func exportRoundTrip(t *testing.T, open func(*testing.T) core.Store) {
+func exportRoundTrip(t *testing.T, format string, open func(*testing.T) core.Store) {
 	ctx := context.Background()
 	src := open(t)
 	ingestCanonical(t, src, exportPlant)
@@ -108,18 +115,22 @@ func exportRoundTrip(t *testing.T, open func(*testing.T) core.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := epcis.Export(g, epcis.ExportOptions{GTINItems: exportGTINs, Now: fixed})
+		res, err := epcis.Export(g, epcis.ExportOptions{GTINItems: exportGTINs, Now: fixed, Format: format})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if probs, err := schema.ValidateJSON(res.Document); err != nil || len(probs) > 0 {
-			t.Fatalf("%s: export invalid: %v %v", root, err, probs)
+		if format == epcis.FormatJSON {
+			if probs, err := schema.ValidateJSON(res.Document); err != nil || len(probs) > 0 {
+				t.Fatalf("%s: export invalid: %v %v", root, err, probs)
+			}
+		} else if !strings.HasPrefix(string(res.Document), "<?xml") || !strings.Contains(string(res.Document), "<epcis:EPCISDocument") {
+			t.Fatalf("%s: not an XML document:\n%.300s", root, res.Document)
 		}
 		if got, want := res.NoGTIN, []string{"CRUMB", "DOUGH", "SALT"}; !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: NoGTIN = %v, want %v", root, got, want)
 		}
 		// The same genealogy exports to the same bytes.
-		again, _ := epcis.Export(g, epcis.ExportOptions{GTINItems: exportGTINs, Now: fixed})
+		again, _ := epcis.Export(g, epcis.ExportOptions{GTINItems: exportGTINs, Now: fixed, Format: format})
 		if string(again.Document) != string(res.Document) {
 			t.Errorf("%s: two exports differ", root)
 		}
@@ -293,5 +304,89 @@ func TestEpcisEventUUID(t *testing.T) {
 	a, b := epcis.EventUUID("event:r1"), epcis.EventUUID("event:r2")
 	if a == b || a != epcis.EventUUID("event:r1") || !strings.HasPrefix(a, "urn:uuid:") || a[23] != '5' {
 		t.Errorf("EventUUID: %s %s", a, b)
+	}
+}
+
+// countingStore is a real store that counts the per-lot and per-order
+// reads an export makes.
+type countingStore struct {
+	core.Store
+	perLot, perOrder, findLot int
+}
+
+func (c *countingStore) LotEvents(ctx context.Context, id int64) ([]core.EventRow, error) {
+	c.perLot++
+	return c.Store.LotEvents(ctx, id)
+}
+
+func (c *countingStore) FindLot(ctx context.Context, ref core.LotRef) (int64, error) {
+	c.findLot++
+	return c.Store.FindLot(ctx, ref)
+}
+
+func (c *countingStore) OrderEvents(ctx context.Context, order string) ([]core.EventRow, error) {
+	c.perOrder++
+	return c.Store.OrderEvents(ctx, order)
+}
+
+// TestEpcisGenealogyReadsInSets: the genealogy of a lot that reaches 300
+// lots through 100 orders is read in sets — no read per lot or per order
+// — and holds every event of those lots and orders.
+func TestEpcisGenealogyReadsInSets(t *testing.T) {
+	db := openStore(t)
+	var b strings.Builder
+	for i := range 100 {
+		// FLOUR F-A goes into order i with salt lot S-i, making DOUGH D-i.
+		fmt.Fprintf(&b, `{"id":"rs%d","type":"receive","time":"2026-03-01T08:00:00Z","lot":{"item":"SALT","lot":"S-%d"},"qty":5,"uom":"KG"}`+"\n", i, i)
+		fmt.Fprintf(&b, `{"id":"c%d","type":"consume","time":"2026-03-02T08:00:00Z","lot":{"item":"FLOUR","lot":"F-A"},"qty":1,"uom":"KG","order":"WO-%d"}`+"\n", i, i)
+		fmt.Fprintf(&b, `{"id":"cs%d","type":"consume","time":"2026-03-02T08:00:00Z","lot":{"item":"SALT","lot":"S-%d"},"qty":1,"uom":"KG","order":"WO-%d"}`+"\n", i, i, i)
+		fmt.Fprintf(&b, `{"id":"p%d","type":"produce","time":"2026-03-02T09:00:00Z","lot":{"item":"DOUGH","lot":"D-%d"},"qty":2,"uom":"KG","order":"WO-%d"}`+"\n", i, i, i)
+		fmt.Fprintf(&b, `{"id":"s%d","type":"ship","time":"2026-03-03T09:00:00Z","lot":{"item":"DOUGH","lot":"D-%d"},"qty":2,"uom":"KG","customer":{"id":"C-%d"}}`+"\n", i, i, i)
+	}
+	b.WriteString(`{"id":"rf","type":"receive","time":"2026-03-01T07:00:00Z","lot":{"item":"FLOUR","lot":"F-A"},"qty":100,"uom":"KG"}` + "\n")
+	ingestCanonical(t, db, b.String())
+	cs := &countingStore{Store: db}
+	q := core.Queries{Store: cs}
+	root := core.LotRef{Item: "FLOUR", Lot: "F-A"}
+	g, err := q.Genealogy(context.Background(), root, core.Forward)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (The trace looks its root up once.)
+	if cs.perLot != 0 || cs.perOrder != 0 || cs.findLot > 1 {
+		t.Errorf("genealogy of %d lots: %d LotEvents, %d OrderEvents, %d FindLot reads; want none, none, at most one", len(g.Lots), cs.perLot, cs.perOrder, cs.findLot)
+	}
+	// Forward from F-A: F-A and the 100 doughs; the orders bring their
+	// salt consumptions (an order is exported whole).
+	count := map[core.EventType]int{}
+	for _, e := range g.Events {
+		count[e.Type]++
+	}
+	if len(g.Lots) != 101 || count[core.Receive] != 1 || count[core.Consume] != 200 || count[core.Produce] != 100 || count[core.Ship] != 100 {
+		t.Errorf("genealogy: %d lots, events %v; want 101 lots, 1 receive, 200 consume, 100 produce, 100 ship", len(g.Lots), count)
+	}
+	// The same events as read lot by lot (the store's per-lot reads).
+	want := map[string]bool{}
+	for _, l := range g.Lots {
+		id, err := db.FindLot(context.Background(), l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, _ := db.LotEvents(context.Background(), id)
+		for _, r := range rows {
+			if r.Status == core.Active {
+				want[r.ID] = true
+			}
+		}
+	}
+	for i := range 100 {
+		want[fmt.Sprintf("cs%d", i)] = true // the orders' other inputs
+	}
+	got := map[string]bool{}
+	for _, e := range g.Events {
+		got[e.ID] = true
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("genealogy events differ from the per-lot reads: %d vs %d", len(got), len(want))
 	}
 }

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,7 +39,93 @@ func (s *Server) epcisRoutes() []Route {
 		r("POST /epcis/events", core.PermIntegrate, s.epcisEvent),
 		r("GET /epcis/events", core.PermRead, s.epcisQuery),
 		r("GET /epcis/events/{eventID...}", core.PermRead, s.epcisGetEvent),
+		// The lot's genealogy as one EPCISDocument, with the lot routes.
+		r("GET /v1/lots/{item}/{lot}/epcis", core.PermRead, s.epcisExport),
 	}
+}
+
+// epcisExport answers GET /v1/lots/{item}/{lot}/epcis?direction=…: the
+// document hub export epcis writes (docs/epcis.md, "Export"), JSON-LD, or
+// XML when the Accept header prefers application/xml or text/xml. as_of
+// answers as the store stood then, as the other lot routes do.
+func (s *Server) epcisExport(w http.ResponseWriter, r *http.Request) {
+	dir := r.URL.Query().Get("direction")
+	if dir == "" {
+		dir = "both"
+	}
+	dirs, err := epcis.Directions(`parameter "direction"`, dir)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	format := epcis.FormatJSON
+	if wantsXML(r.Header.Get("Accept")) {
+		format = epcis.FormatXML
+	}
+	q, at, done, err := s.queriesAt(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	defer done()
+	g, err := q.Genealogy(r.Context(), *lotRef(r), dirs...)
+	if err != nil {
+		s.failAt(w, at, err)
+		return
+	}
+	res, err := epcis.Export(g, epcis.ExportOptions{GTINItems: s.cfg.EPCIS.GTINItems, Format: format})
+	if err != nil {
+		s.failAt(w, at, err)
+		return
+	}
+	epcisHeaders(w)
+	if format == epcis.FormatXML {
+		w.Header().Set("Content-Type", "application/xml")
+	} else {
+		w.Header().Set("Content-Type", "application/ld+json")
+	}
+	w.Header().Set("Vary", "Accept")
+	if len(res.NoGTIN) > 0 {
+		// What the CLI says on standard error: items whose lots only
+		// lothub reads (urn:lothub:lot:…).
+		w.Header().Set("Lothub-Items-Without-GTIN", strings.Join(res.NoGTIN, ","))
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(res.Document)
+}
+
+// wantsXML says whether an Accept header prefers XML to JSON: the media
+// range of XML (application/xml, text/xml) with the highest q, ahead of
+// every JSON one (application/ld+json, application/json, */*) — ties go
+// to the one listed first.
+func wantsXML(accept string) bool {
+	bestXML, bestJSON := -1.0, -1.0
+	firstXML, firstJSON := -1, -1
+	for i, part := range strings.Split(accept, ",") {
+		mt, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		q := 1.0
+		for _, p := range strings.Split(params, ";") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.TrimSpace(k) == "q" {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+					q = f
+				}
+			}
+		}
+		switch strings.ToLower(strings.TrimSpace(mt)) {
+		case "application/xml", "text/xml":
+			if q > bestXML {
+				bestXML, firstXML = q, i
+			}
+		case "application/ld+json", "application/json", "*/*":
+			if q > bestJSON {
+				bestJSON, firstJSON = q, i
+			}
+		}
+	}
+	if bestXML <= 0 {
+		return false
+	}
+	return bestXML > bestJSON || (bestXML == bestJSON && firstXML < firstJSON)
 }
 
 // The versions the query interface speaks (EPCIS 2.0 REST binding,
@@ -52,65 +141,56 @@ func epcisHeaders(w http.ResponseWriter) {
 }
 
 // epcisQuery answers GET /epcis/events from the raw archive of source
-// epcis: every captured event as it came, in archive order, filtered by
-// epcis.Query. Canonical events from ERPs are not EPCIS events and are not
-// listed (hub export epcis writes them). nextPageToken is the archive
-// sequence number after which the next page starts.
+// epcis: every captured event as it came, filtered by epcis.Query, in
+// archive (capture) order or, with orderBy, by eventTime or recordTime.
+// Canonical events from ERPs are not EPCIS events and are not listed (hub
+// export epcis writes them). A refused query is the standard's
+// QueryParameterException (queryProblem).
 func (s *Server) epcisQuery(w http.ResponseWriter, r *http.Request) {
 	epcisHeaders(w)
 	q, err := epcis.ParseQuery(r.URL.Query())
 	if err != nil {
-		s.fail(w, err)
+		s.queryProblem(w, err)
 		return
 	}
-	var after int64
 	now := time.Now()
+	var pos pagePos
 	if q.PageToken != "" {
 		var expires time.Time
-		after, expires, err = parsePageToken(q.PageToken)
-		if err != nil {
-			s.fail(w, core.Errorf(core.EINVALID, "nextPageToken %q is not one this server gave: start again without it", q.PageToken))
+		pos, expires, err = parsePageToken(q.PageToken)
+		if err != nil || pos.ordered != (q.OrderBy != "") {
+			s.queryProblem(w, &epcis.QueryParameterError{Param: "nextPageToken",
+				Message: fmt.Sprintf("nextPageToken %q is not one this server gave for this query: start again without it", q.PageToken)})
 			return
 		}
 		if now.After(expires) {
-			s.fail(w, core.Errorf(core.EINVALID, "nextPageToken %q expired at %s (a token is good for %s): start again without it", q.PageToken, expires.UTC().Format(time.RFC3339), pageTokenLife))
+			s.queryProblem(w, &epcis.QueryParameterError{Param: "nextPageToken",
+				Message: fmt.Sprintf("nextPageToken %q expired at %s (a token is good for %s): start again without it", q.PageToken, expires.UTC().Format(time.RFC3339), pageTokenLife)})
 			return
 		}
 	}
-	var events [][]byte
-	next := ""
-	const batch = 500
-scan:
-	for {
-		recs, err := s.store.RawRecords(r.Context(), core.RawFilter{Source: epcis.Source, Kinds: q.EventTypes, AfterSeq: after, Limit: batch})
-		if err != nil {
-			s.fail(w, err)
-			return
-		}
-		for _, rec := range recs {
-			if !q.Match(rec.Payload) {
-				after = rec.Seq
-				continue
-			}
-			if len(events) == q.PerPage {
-				next = pageToken(after, now.Add(pageTokenLife))
-				break scan
-			}
-			events = append(events, rec.Payload)
-			after = rec.Seq
-		}
-		if len(recs) < batch {
-			break
-		}
+	read := core.RawFilter{Source: epcis.Source, Kinds: q.EventTypes, Since: q.GERecordTime, Before: q.LTRecordTime}
+	var (
+		page []epcis.Record
+		next *pagePos
+	)
+	if q.OrderBy == "" {
+		page, next, err = s.queryInArchiveOrder(r, q, read, pos)
+	} else {
+		page, next, err = s.queryOrdered(r, q, read, pos)
 	}
-	body, err := epcis.QueryDocument(events, time.Now())
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	if next != "" {
+	body, err := epcis.QueryDocument(page, time.Now())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if next != nil {
 		v := r.URL.Query()
-		v.Set("nextPageToken", next)
+		v.Set("nextPageToken", next.token(now.Add(pageTokenLife)))
 		w.Header().Set("Link", fmt.Sprintf(`</epcis/events?%s>; rel="next"`, v.Encode()))
 		w.Header().Set("GS1-Next-Page-Token-Expires", now.Add(pageTokenLife).UTC().Format(time.RFC3339))
 	}
@@ -119,30 +199,187 @@ scan:
 	w.Write(body)
 }
 
-// pageTokenLife is how long a nextPageToken is good for (the REST
-// binding's GS1-Next-Page-Token-Expires). The token is the archive
-// position after which the next page starts and its expiry, so no state is
-// kept on the server; a token past its expiry is refused.
-const pageTokenLife = time.Hour
+// queryBatch is how many archived records one read returns.
+const queryBatch = 500
 
-func pageToken(after int64, expires time.Time) string {
-	return strconv.FormatInt(after, 36) + "." + strconv.FormatInt(expires.Unix(), 36)
+func record(rec core.RawRecord) epcis.Record {
+	return epcis.Record{ID: rec.RecordID, RecordTime: rec.ReceivedAt, Payload: rec.Payload}
 }
 
-func parsePageToken(tok string) (int64, time.Time, error) {
-	seq, exp, ok := strings.Cut(tok, ".")
-	if !ok {
-		return 0, time.Time{}, fmt.Errorf("no expiry")
+// queryInArchiveOrder reads the archive from the token's position on and
+// stops at the first match past the page: its position is the next
+// page's.
+func (s *Server) queryInArchiveOrder(r *http.Request, q *epcis.Query, read core.RawFilter, pos pagePos) ([]epcis.Record, *pagePos, error) {
+	var page []epcis.Record
+	read.AfterSeq, read.Limit = pos.seq, queryBatch
+	for {
+		recs, err := s.store.RawRecords(r.Context(), read)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, rec := range recs {
+			er := record(rec)
+			if !q.Match(er) {
+				read.AfterSeq = rec.Seq
+				continue
+			}
+			if len(page) == q.PerPage {
+				return page, &pagePos{seq: read.AfterSeq}, nil
+			}
+			page = append(page, er)
+			read.AfterSeq = rec.Seq
+		}
+		if len(recs) < queryBatch {
+			return page, nil, nil
+		}
 	}
-	after, err := strconv.ParseInt(seq, 36, 64)
-	if err != nil || after < 0 {
-		return 0, time.Time{}, fmt.Errorf("bad position")
+}
+
+// queryOrdered answers orderBy: it reads every matching record, keeping
+// only the page's events (and one more, to know whether a next page
+// exists) of those after the token's position in the order (key, then
+// archive sequence; both reversed for DESC), so memory is bounded by
+// perPage whatever the archive holds. eventCountLimit counts over all
+// pages: the token carries how many were given before.
+func (s *Server) queryOrdered(r *http.Request, q *epcis.Query, read core.RawFilter, pos pagePos) ([]epcis.Record, *pagePos, error) {
+	take := q.PerPage
+	if q.EventCountLimit > 0 {
+		take = min(take, q.EventCountLimit-pos.given)
 	}
-	unix, err := strconv.ParseInt(exp, 36, 64)
-	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("bad expiry")
+	if take <= 0 {
+		return nil, nil, nil
 	}
-	return after, time.Unix(unix, 0), nil
+	type entry struct {
+		key time.Time
+		seq int64
+		rec epcis.Record
+	}
+	before := func(a, b entry) bool { // a comes first in the order
+		if !a.key.Equal(b.key) {
+			return a.key.Before(b.key) != q.Descending
+		}
+		return (a.seq < b.seq) != q.Descending
+	}
+	var best []entry
+	trim := func() {
+		sort.Slice(best, func(i, j int) bool { return before(best[i], best[j]) })
+		if len(best) > take+1 {
+			best = best[:take+1]
+		}
+	}
+	read.Limit = queryBatch
+	for {
+		recs, err := s.store.RawRecords(r.Context(), read)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, rec := range recs {
+			read.AfterSeq = rec.Seq
+			er := record(rec)
+			if !q.Match(er) {
+				continue
+			}
+			e := entry{key: q.SortKey(er), seq: rec.Seq, rec: er}
+			if pos.ordered && !before(entry{key: pos.key, seq: pos.seq}, e) {
+				continue // on an earlier page
+			}
+			best = append(best, e)
+			if len(best) > 2*(take+1) {
+				trim()
+			}
+		}
+		if len(recs) < queryBatch {
+			break
+		}
+	}
+	trim()
+	var next *pagePos
+	if len(best) > take {
+		best = best[:take]
+		last := best[take-1]
+		if q.EventCountLimit == 0 || pos.given+take < q.EventCountLimit {
+			next = &pagePos{ordered: true, key: last.key, seq: last.seq, given: pos.given + take}
+		}
+	}
+	page := make([]epcis.Record, len(best))
+	for i, e := range best {
+		page[i] = e.rec
+	}
+	return page, next, nil
+}
+
+// queryProblem answers a refused query as the REST binding does
+// (openapi.yaml, 400QueryIssues): 400, application/problem+json, an
+// RFC 7807 body of type epcisException:QueryParameterException. The
+// body also carries lothub's own "error" object, as every other 400 of
+// the API does.
+func (s *Server) queryProblem(w http.ResponseWriter, err error) {
+	var qp *epcis.QueryParameterError
+	if !errors.As(err, &qp) {
+		s.fail(w, err)
+		return
+	}
+	body, _ := json.Marshal(map[string]any{
+		"type":   "epcisException:QueryParameterException",
+		"title":  "Invalid query parameter " + qp.Param,
+		"status": http.StatusBadRequest,
+		"detail": qp.Message,
+		"error":  apiError{Code: core.EINVALID, Message: qp.Message},
+	})
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(http.StatusBadRequest)
+	w.Write(body)
+}
+
+// pageTokenLife is how long a nextPageToken is good for (the REST
+// binding's GS1-Next-Page-Token-Expires). The token is the position after
+// which the next page starts and its expiry, so no state is kept on the
+// server; a token past its expiry is refused.
+const pageTokenLife = time.Hour
+
+// pagePos is where the next page starts: after archive sequence seq; for
+// an ordered query, after (key, seq) in the order, with given events
+// answered on the pages before (eventCountLimit).
+type pagePos struct {
+	ordered bool
+	key     time.Time
+	seq     int64
+	given   int
+}
+
+// token writes the position: "seq.expiry" in archive order,
+// "key.seq.given.expiry" ordered (base 36; key in Unix nanoseconds).
+func (p pagePos) token(expires time.Time) string {
+	b36 := func(n int64) string { return strconv.FormatInt(n, 36) }
+	if !p.ordered {
+		return b36(p.seq) + "." + b36(expires.Unix())
+	}
+	return b36(p.key.UnixNano()) + "." + b36(p.seq) + "." + b36(int64(p.given)) + "." + b36(expires.Unix())
+}
+
+func parsePageToken(tok string) (pagePos, time.Time, error) {
+	parts := strings.Split(tok, ".")
+	nums := make([]int64, len(parts))
+	for i, p := range parts {
+		n, err := strconv.ParseInt(p, 36, 64)
+		if err != nil {
+			return pagePos{}, time.Time{}, fmt.Errorf("bad number")
+		}
+		nums[i] = n
+	}
+	switch len(nums) {
+	case 2:
+		if nums[0] < 0 {
+			return pagePos{}, time.Time{}, fmt.Errorf("bad position")
+		}
+		return pagePos{seq: nums[0]}, time.Unix(nums[1], 0), nil
+	case 4:
+		if nums[1] < 0 || nums[2] < 0 || nums[2] > int64(math.MaxInt32) {
+			return pagePos{}, time.Time{}, fmt.Errorf("bad position")
+		}
+		return pagePos{ordered: true, key: time.Unix(0, nums[0]), seq: nums[1], given: int(nums[2])}, time.Unix(nums[3], 0), nil
+	}
+	return pagePos{}, time.Time{}, fmt.Errorf("not a token")
 }
 
 // epcisGetEvent answers GET /epcis/events/{eventID}: the captured event

@@ -172,3 +172,155 @@ func TestEpcisQueryEndpoint(t *testing.T) {
 		t.Errorf("GET %s: %d %s", loc, code, body)
 	}
 }
+
+// queryDoc2 is captured after queryDoc: business transactions of two types
+// (one in the Web URI form), sources and destinations of the three CBV
+// types, and an error declaration.
+const queryDoc2 = `{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+ "type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2026-03-07T00:00:00Z",
+ "epcisBody":{"eventList":[
+  {"type":"ObjectEvent","eventID":"urn:uuid:00000000-0000-4000-8000-000000000005","eventTime":"2026-03-06T10:00:00Z","eventTimeZoneOffset":"+00:00",
+   "action":"OBSERVE","bizStep":"shipping","epcList":["urn:epc:id:sscc:9506000.0000000002"],
+   "bizTransactionList":[{"type":"po","bizTransaction":"urn:epcglobal:cbv:bt:9506000000015:PO-77"},
+     {"type":"https://ref.gs1.org/cbv/BTT-desadv","bizTransaction":"urn:epcglobal:cbv:bt:9506000000015:DL-5"}],
+   "sourceList":[{"type":"possessing_party","source":"urn:epc:id:pgln:9506000.00002"}],
+   "destinationList":[{"type":"location","destination":"urn:epc:id:sgln:9506000.00001.0"}]},
+  {"type":"ObjectEvent","eventID":"urn:uuid:00000000-0000-4000-8000-000000000006","eventTime":"2026-03-07T10:00:00Z","eventTimeZoneOffset":"+00:00",
+   "action":"OBSERVE","bizStep":"inspecting","epcList":["urn:epc:id:sscc:9506000.0000000003"],
+   "errorDeclaration":{"declarationTime":"2026-03-07T11:00:00Z","reason":"incorrect_data"}}
+ ]}}`
+
+func TestEpcisQueryStandardParameters(t *testing.T) {
+	e := newEpcisEnv(t)
+	if code, _, body := e.do(t, "POST", "/epcis/capture", "scanner-secret", []byte(queryDoc)); code != http.StatusAccepted {
+		t.Fatalf("capture: %d %s", code, body)
+	}
+	between := time.Now().UTC().Format(time.RFC3339Nano)
+	if code, _, body := e.do(t, "POST", "/epcis/capture", "scanner-secret", []byte(queryDoc2)); code != http.StatusAccepted {
+		t.Fatalf("capture 2: %d %s", code, body)
+	}
+	esc := url.QueryEscape
+	for _, c := range []struct {
+		params, want string
+		ordered      bool // the answer's order is part of what is checked
+	}{
+		{params: "EQ_eventID=" + esc("urn:uuid:00000000-0000-4000-8000-000000000003"), want: "3"},
+		// The binding's pipe-delimited list.
+		{params: "EQ_eventID=" + esc("urn:uuid:00000000-0000-4000-8000-000000000001|urn:uuid:00000000-0000-4000-8000-000000000002"), want: "1 2"},
+		{params: "EQ_bizTransaction_po=" + esc("urn:epcglobal:cbv:bt:9506000000015:PO-77"), want: "5"},
+		// The type was captured as a Web URI, asked for as the bare word.
+		{params: "EQ_bizTransaction_desadv=" + esc("urn:epcglobal:cbv:bt:9506000000015:DL-5"), want: "5"},
+		{params: "EQ_bizTransaction_desadv=" + esc("urn:epcglobal:cbv:bt:9506000000015:PO-77"), want: ""},
+		{params: "EQ_bizTransaction_inv=" + esc("urn:epcglobal:cbv:bt:9506000000015:PO-77"), want: ""},
+		{params: "EQ_source_owning_party=" + esc("urn:epc:id:pgln:9506000.00002"), want: "1"},
+		{params: "EQ_source_possessing_party=" + esc("urn:epc:id:pgln:9506000.00002"), want: "5"},
+		{params: "EQ_destination_owning_party=" + esc("urn:epc:id:pgln:9506000.00001"), want: "2"},
+		// The SGLN URN captured, asked for as a Digital Link.
+		{params: "EQ_destination_location=" + esc("https://id.gs1.org/414/9506000000015"), want: "5"},
+		{params: "EQ_destination_possessing_party=" + esc("https://id.gs1.org/414/9506000000015"), want: ""},
+		// Each class list on its own: quantityList, inputs, outputs.
+		{params: "MATCH_epcClass=" + esc("urn:epc:class:lgtin:9506000.013435.F-1"), want: "1"},
+		{params: "MATCH_inputEPCClass=" + esc("urn:epc:class:lgtin:9506000.013435.F-1"), want: "3"},
+		{params: "MATCH_outputEPCClass=" + esc("https://id.gs1.org/01/09506000134369/10/B-1"), want: "3"},
+		{params: "MATCH_epcClass=" + esc("https://id.gs1.org/01/09506000134369/10/B-1"), want: "hash-ObjectEvent"},
+		{params: "MATCH_inputEPCClass=" + esc("https://id.gs1.org/01/09506000134369/10/B-1"), want: ""},
+		{params: "EXISTS_errorDeclaration", want: "6"},
+		{params: "EXISTS_errorDeclaration=false", want: "1 2 3 hash-ObjectEvent 5 6"},
+		// recordTime is when the hub received the event.
+		{params: "GE_recordTime=" + esc(between), want: "5 6"},
+		{params: "LT_recordTime=" + esc(between), want: "1 2 3 hash-ObjectEvent"},
+		{params: "LT_recordTime=" + esc(between) + "&eventType=TransformationEvent", want: "3"},
+		// orderBy: DESC unless told.
+		{params: "orderBy=eventTime", want: "6 5 hash-ObjectEvent 3 2 1", ordered: true},
+		{params: "orderBy=eventTime&orderDirection=ASC", want: "1 2 3 hash-ObjectEvent 5 6", ordered: true},
+		{params: "orderBy=eventTime&eventCountLimit=1&eventType=ObjectEvent", want: "6", ordered: true},
+		// One document's events share a recordTime: then capture order.
+		{params: "orderBy=recordTime&orderDirection=ASC&eventCountLimit=2", want: "1 2", ordered: true},
+		{params: "orderBy=recordTime&orderDirection=DESC&LT_recordTime=" + esc(between), want: "hash-ObjectEvent 3 2 1", ordered: true},
+	} {
+		ids, _, _ := e.query(t, c.params)
+		want := strings.Fields(c.want)
+		if !c.ordered {
+			sort.Strings(ids)
+			sort.Strings(want)
+		}
+		if strings.Join(ids, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: got %v, want %v", c.params, ids, want)
+		}
+	}
+
+	// Every answered event has its recordTime.
+	_, _, body := e.do(t, "GET", "/epcis/events?EQ_eventID="+esc("urn:uuid:00000000-0000-4000-8000-000000000005"), "scanner-secret", nil)
+	var doc struct {
+		Body struct {
+			QR struct {
+				RB struct {
+					EventList []struct {
+						RecordTime string `json:"recordTime"`
+					} `json:"eventList"`
+				} `json:"resultsBody"`
+			} `json:"queryResults"`
+		} `json:"epcisBody"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil || len(doc.Body.QR.RB.EventList) != 1 {
+		t.Fatalf("event 5: %v %s", err, body)
+	}
+	if rt, err := time.Parse(time.RFC3339Nano, doc.Body.QR.RB.EventList[0].RecordTime); err != nil || rt.Before(time.Now().Add(-time.Hour)) {
+		t.Errorf("recordTime of event 5: %q %v", doc.Body.QR.RB.EventList[0].RecordTime, err)
+	}
+
+	// Ordered pages: eventCountLimit counts over all pages; the Link
+	// header carries the position in the order.
+	var all []string
+	params := "orderBy=eventTime&orderDirection=ASC&eventCountLimit=5&perPage=2"
+	pages := 0
+	for params != "" && pages < 6 {
+		ids, next, _ := e.query(t, params)
+		pages++
+		all = append(all, ids...)
+		params = ""
+		if next != "" {
+			u, err := url.Parse(strings.TrimSuffix(strings.TrimPrefix(next, "<"), `>; rel="next"`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			params = u.RawQuery
+		}
+	}
+	if strings.Join(all, " ") != "1 2 3 hash-ObjectEvent 5" || pages != 3 {
+		t.Errorf("ordered pages: %v in %d pages, want 1 2 3 hash-ObjectEvent 5 in 3", all, pages)
+	}
+	// An archive-order token is not a position in an order, nor the
+	// other way round.
+	_, next, _ := e.query(t, "orderBy=eventTime&perPage=1")
+	u, _ := url.Parse(strings.TrimSuffix(strings.TrimPrefix(next, "<"), `>; rel="next"`))
+	tok := u.Query().Get("nextPageToken")
+	if code, _, body := e.do(t, "GET", "/epcis/events?nextPageToken="+esc(tok), "scanner-secret", nil); code != http.StatusBadRequest || !strings.Contains(string(body), "nextPageToken") {
+		t.Errorf("ordered token without orderBy: %d %s", code, body)
+	}
+
+	// Refusals: the standard's QueryParameterException, as RFC 7807
+	// problem+json, naming the parameter; lothub's error object too.
+	for _, bad := range []string{"EQ_userID=ana", "eventCountLimit=2", "orderBy=quantity", "orderBy=eventTime&orderDirection=UP",
+		"EQ_bizTransaction_PO=x", "EQ_source_=x", "GE_recordTime=today", "EXISTS_errorDeclaration=maybe", "eventCountLimit=0&orderBy=eventTime"} {
+		code, hdr, body := e.do(t, "GET", "/epcis/events?"+bad, "scanner-secret", nil)
+		var p struct {
+			Type, Title, Detail string
+			Status              int
+			Error               struct{ Code, Message string }
+		}
+		if err := json.Unmarshal(body, &p); err != nil {
+			t.Errorf("%s: %v %s", bad, err, body)
+			continue
+		}
+		name := strings.SplitN(bad, "=", 2)[0]
+		if bad == "eventCountLimit=2" || bad == "orderBy=eventTime&orderDirection=UP" || bad == "eventCountLimit=0&orderBy=eventTime" {
+			name = map[string]string{"eventCountLimit=2": "eventCountLimit", "orderBy=eventTime&orderDirection=UP": "orderDirection", "eventCountLimit=0&orderBy=eventTime": "eventCountLimit"}[bad]
+		}
+		if code != http.StatusBadRequest || hdr.Get("Content-Type") != "application/problem+json" ||
+			p.Type != "epcisException:QueryParameterException" || p.Status != 400 || !strings.Contains(p.Title, name) ||
+			!strings.Contains(p.Detail, name) || p.Error.Code != "invalid" || p.Error.Message != p.Detail {
+			t.Errorf("%s: %d %s %s", bad, code, hdr.Get("Content-Type"), body)
+		}
+	}
+}

@@ -12,17 +12,17 @@ import (
 )
 
 // exportCommand is hub export: a lot's genealogy in a standard format
-// (docs/cli.md). EPCIS 2.0 JSON-LD is the one format so far.
+// (docs/cli.md): EPCIS 2.0, JSON-LD or XML.
 func (a *app) exportCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export epcis ITEM LOT",
-		Short: "Export a lot's genealogy in a standard format (EPCIS 2.0 JSON-LD)",
+		Short: "Export a lot's genealogy in a standard format (EPCIS 2.0 JSON-LD or XML)",
 	}
-	var direction, out string
+	var direction, out, format string
 	var force bool
 	sub := &cobra.Command{
 		Use:   "epcis ITEM LOT",
-		Short: "The genealogy of a lot as one EPCIS 2.0 EPCISDocument (JSON-LD), valid against GS1's schema",
+		Short: "The genealogy of a lot as one EPCIS 2.0 EPCISDocument (JSON-LD valid against GS1's schema, or XML)",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 2 {
 				return usageError{fmt.Errorf("want ITEM LOT, e.g. hub export epcis BREAD BR-1 --direction both")}
@@ -30,18 +30,14 @@ func (a *app) exportCommand() *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var dirs []core.Direction
-			switch direction {
-			case "backward":
-				dirs = []core.Direction{core.Backward}
-			case "forward":
-				dirs = []core.Direction{core.Forward}
-			case "both":
-				dirs = []core.Direction{core.Backward, core.Forward}
-			default:
-				return usageError{fmt.Errorf("--direction %q: want backward, forward or both", direction)}
+			dirs, err := epcis.Directions("--direction", direction)
+			if err != nil {
+				return usageError{err}
 			}
-			opt := epcis.ExportOptions{GTINItems: a.epcisConfig().GTINItems}
+			if format != epcis.FormatJSON && format != epcis.FormatXML {
+				return usageError{fmt.Errorf("--format %q: want json (JSON-LD) or xml (the EPCIS 2.0 XML binding)", format)}
+			}
+			opt := epcis.ExportOptions{GTINItems: a.epcisConfig().GTINItems, Format: format}
 			return a.withStore(cmd.Context(), func(s core.Store) error {
 				q := core.Queries{Store: s}
 				g, err := q.Genealogy(cmd.Context(), core.LotRef{Item: args[0], Lot: args[1]}, dirs...)
@@ -72,6 +68,7 @@ func (a *app) exportCommand() *cobra.Command {
 		},
 	}
 	sub.Flags().StringVar(&direction, "direction", "both", "backward (ancestors), forward (descendants) or both")
+	sub.Flags().StringVar(&format, "format", "json", "json (JSON-LD) or xml (the EPCIS 2.0 XML binding)")
 	sub.Flags().StringVarP(&out, "out", "o", "", "file to write (standard output without it)")
 	sub.Flags().BoolVar(&force, "force", false, "overwrite --out if it exists")
 	cmd.AddCommand(sub)

@@ -54,6 +54,36 @@ func TestEpcisExportCLIRoundTrip(t *testing.T) {
 	}
 }
 
+// TestEpcisExportCLIXML: --format xml writes the EPCIS 2.0 XML binding,
+// which hub ingest --format epcis reads back to the same traces.
+func TestEpcisExportCLIXML(t *testing.T) {
+	src := newPlant(t)
+	dir := t.TempDir()
+	doc := filepath.Join(dir, "dough.xml")
+	if _, errs, code := hub(t, src, "", "export", "epcis", "DOUGH", "D-1", "--format", "xml", "--out", doc); code != 0 {
+		t.Fatalf("export: exit %d: %s", code, errs)
+	}
+	data, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(data), "<?xml") || !strings.Contains(string(data), `<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2"`) {
+		t.Fatalf("not EPCIS XML:\n%.400s", data)
+	}
+	dst := filepath.Join(dir, "empty.db")
+	if _, errs, code := hub(t, dst, "", "ingest", "--format", "epcis", doc); code != 0 {
+		t.Fatalf("capture: exit %d: %s", code, errs)
+	}
+	for _, d := range []string{"forward", "backward"} {
+		if got, want := traceLotsLinks(t, dst, d), traceLotsLinks(t, src, d); !reflect.DeepEqual(got, want) {
+			t.Errorf("trace %s after XML round trip:\n got %v\nwant %v", d, got, want)
+		}
+	}
+	if _, errs, code := hub(t, src, "", "export", "epcis", "DOUGH", "D-1", "--format", "csv"); code != 2 || !strings.Contains(errs, "json") || !strings.Contains(errs, "xml") {
+		t.Errorf("--format csv: exit %d: %s", code, errs)
+	}
+}
+
 func traceLotsLinks(t *testing.T, db, dir string) []any {
 	t.Helper()
 	out, errs, code := hub(t, db, "", "trace", dir, "DOUGH", "D-1", "--json")

@@ -208,3 +208,52 @@ func (h *harness) inEffect(p core.InEffectParams) []string {
 	slices.Sort(out)
 	return out
 }
+
+func init() {
+	cases = append(cases, testCase{"OrdersEvents", func(h *harness) {
+		h.ingest(
+			recv("r1", "FLOUR", "F-A", 100, "V", "X"),
+			consume("c1", "WO-1", "FLOUR", "F-A", 10),
+			produce("p1", "WO-1", "DOUGH", "D-1", 10),
+			produce("p1b", "WO-1", "DOUGH", "D-2", 1),
+			consume("c2", "WO-2", "DOUGH", "D-1", 5),
+			produce("p2", "WO-2", "BREAD", "B-1", 5),
+			consume("c3", "WO-3", "FLOUR", "F-A", 1),
+			reverse("x1", "p1b"), // reversed: not in effect
+		)
+		// The ERP changed c1: only its current version counts.
+		h.ingest(consume("c1", "WO-1", "FLOUR", "F-A", 12))
+		read := func(orders ...string) []string {
+			out := []string{}
+			err := h.s.OrdersEvents(h.ctx, orders, func(r core.EventRow) error {
+				out = append(out, fmt.Sprintf("%s v%d %s", r.ID, r.Version, r.Type))
+				return nil
+			})
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			slices.Sort(out)
+			return out
+		}
+		// Each order alone is what OrderEvents gives.
+		for _, o := range []string{"WO-1", "WO-2", "WO-3"} {
+			rows, err := h.s.OrderEvents(h.ctx, o)
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			want := []string{}
+			for _, r := range rows {
+				want = append(want, fmt.Sprintf("%s v%d %s", r.ID, r.Version, r.Type))
+			}
+			slices.Sort(want)
+			h.equal("order "+o, read(o), want)
+		}
+		h.equal("two orders, one named twice, one unknown", read("WO-2", "WO-1", "WO-2", "WO-404"),
+			[]string{"c1 v2 consume", "c2 v1 consume", "p1 v1 produce", "p2 v1 produce"})
+		h.equal("no orders", read(), []string{})
+		stop := errors.New("stop")
+		if err := h.s.OrdersEvents(h.ctx, []string{"WO-1"}, func(core.EventRow) error { return stop }); err != stop {
+			h.t.Errorf("fn failed: OrdersEvents = %v, want stop", err)
+		}
+	}})
+}

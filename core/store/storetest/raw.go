@@ -202,3 +202,44 @@ func init() {
 		h.equal("reopened, reason cleared", fmt.Sprint(len(q), q[0].ResolveReason == ""), "1 true")
 	}})
 }
+
+func init() {
+	cases = append(cases, testCase{"ArchiveReceivedWindow", func(h *harness) {
+		// What GET /epcis/events reads for GE_recordTime/LT_recordTime:
+		// records received in [Since, Before), with source, kinds and
+		// paging.
+		day := func(d int) time.Time { return time.Date(2026, 4, d, 12, 0, 0, 0, time.UTC) }
+		at := func(id, kind string, d int) core.MappedRecord {
+			r := mapped("epcis", id, `{"id":"`+id+`"}`)
+			r.Raw.Kind, r.Raw.ReceivedAt = kind, day(d)
+			return r
+		}
+		h.ingestRecords("", at("a", "ObjectEvent", 1), at("b", "TransformationEvent", 1))
+		h.ingestRecords("", at("c", "ObjectEvent", 2), at("d", "ObjectEvent", 2), mapped("erp", "e", `{}`))
+		h.ingestRecords("", at("f", "ObjectEvent", 3))
+		ids := func(f core.RawFilter) []string {
+			out := []string{}
+			for _, r := range h.raw(f) {
+				out = append(out, r.RecordID)
+			}
+			return out
+		}
+		h.equal("since day 2", ids(core.RawFilter{Source: "epcis", Since: day(2)}), []string{"c", "d", "f"})
+		h.equal("before day 2", ids(core.RawFilter{Source: "epcis", Before: day(2)}), []string{"a", "b"})
+		h.equal("day 2 only", ids(core.RawFilter{Source: "epcis", Since: day(2), Before: day(3)}), []string{"c", "d"})
+		h.equal("an empty window", ids(core.RawFilter{Source: "epcis", Since: day(2), Before: day(2)}), []string{})
+		h.equal("before day 2, one kind", ids(core.RawFilter{Source: "epcis", Kinds: []string{"TransformationEvent"}, Before: day(2)}), []string{"b"})
+		// Paged, the window holds: the pages are the whole answer.
+		var paged []string
+		f := core.RawFilter{Source: "epcis", Since: day(2), Limit: 1}
+		for range 5 {
+			rs := h.raw(f)
+			if len(rs) == 0 {
+				break
+			}
+			paged = append(paged, rs[0].RecordID)
+			f.AfterSeq = rs[0].Seq
+		}
+		h.equal("since day 2, a record a page", paged, []string{"c", "d", "f"})
+	}})
+}
