@@ -573,24 +573,22 @@ func (w *eventWriter) field(k, v string, omitEmpty bool) {
 
 // str writes v quoted if no byte of it needs escaping, else gives up.
 func (w *eventWriter) str(v string) {
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			w.ok = false
-			return
-		case c >= utf8.RuneSelf:
-			if !utf8.ValidString(v) {
+	for i := 0; i < len(v); {
+		c := v[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
 				w.ok = false
 				return
 			}
-			for _, r := range v {
-				if r == '\u2028' || r == '\u2029' {
-					w.ok = false
-					return
-				}
-			}
-			i = len(v)
+			i++
+			continue
 		}
+		r, size := utf8.DecodeRuneInString(v[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			w.ok = false
+			return
+		}
+		i += size
 	}
 	w.b = append(w.b, '"')
 	w.b = append(w.b, v...)
