@@ -115,6 +115,9 @@ type Event struct {
 // "qty") is caught instead of silently losing the quantity. It does not
 // validate; call Validate.
 func DecodeEvent(data []byte) (*Event, error) {
+	if e, ok := decodeEventFast(data); ok {
+		return e, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var e Event
@@ -276,8 +279,7 @@ func (e *Event) Validate() error {
 func (e *Event) ContentHash() string {
 	c := *e
 	c.Source = nil
-	b, _ := json.Marshal(&c) // an Event always marshals
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256(marshalEvent(&c))
 	return hex.EncodeToString(sum[:16])
 }
 

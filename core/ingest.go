@@ -283,7 +283,7 @@ type PreparedEvent struct {
 func Prepare(e *Event) PreparedEvent {
 	p := PreparedEvent{Event: e}
 	p.Time, _ = e.Timestamp()
-	p.Body, _ = json.Marshal(e) // an Event always marshals
+	p.Body = marshalEvent(e)
 	if e.Source == nil {
 		sum := sha256.Sum256(p.Body)
 		p.Hash = hex.EncodeToString(sum[:16])

@@ -345,3 +345,63 @@ func BenchmarkIngest(b *testing.B) {
 	}
 	b.ReportMetric(float64(orders*eventsPerOrder*b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestGraphCacheSeesAnotherReplica: two hub replicas on one database, the
+// first answering from its in-memory genealogy. Links another replica
+// writes reach the first one's traces at once: every walk reads the
+// genealogy version, which a write raises in its own transaction.
+func TestGraphCacheSeesAnotherReplica(t *testing.T) {
+	ctx := context.Background()
+	url := NewDatabase(t)
+	a, b := open(t, url), open(t, url)
+	ingest := func(s core.Store, lines ...string) {
+		t.Helper()
+		in := core.Ingester{Store: s}
+		if _, err := in.IngestJSONL(ctx, strings.NewReader(strings.Join(lines, "\n")), "replica"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := func(id, typ, item, lot, order string) string {
+		return fmt.Sprintf(`{"id":%q,"type":%q,"time":"2026-03-01T08:00:00Z","lot":{"item":%q,"lot":%q},"qty":1,"uom":"KG","order":%q}`, id, typ, item, lot, order)
+	}
+	ingest(a, `{"id":"r1","type":"receive","time":"2026-03-01T07:00:00Z","lot":{"item":"FLOUR","lot":"F-1"},"qty":10,"uom":"KG","supplier":{"id":"V1"}}`,
+		ev("c1", "consume", "FLOUR", "F-1", "WO-1"), ev("p1", "produce", "DOUGH", "D-1", "WO-1"))
+	cache := core.NewGraphCache(a)
+	defer cache.Close()
+	if err := cache.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	q := &core.Queries{Store: a, Graph: cache}
+	reached := func() []string {
+		t.Helper()
+		r, err := q.Trace(ctx, core.Forward, core.Selector{Lot: &core.LotRef{Item: "FLOUR", Lot: "F-1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, l := range r.Lots {
+			out = append(out, l.Item+"/"+l.Lot)
+		}
+		return out
+	}
+	if got := strings.Join(reached(), " "); got != "DOUGH/D-1" {
+		t.Fatalf("before: forward trace reaches %q", got)
+	}
+	if cache.Walks() != 1 {
+		t.Fatalf("the first trace was not answered from memory (walks %d)", cache.Walks())
+	}
+	// Replica b consumes the dough into bread.
+	ingest(b, ev("c2", "consume", "DOUGH", "D-1", "WO-2"), ev("p2", "produce", "BREAD", "B-1", "WO-2"))
+	if got := strings.Join(reached(), " "); got != "DOUGH/D-1 BREAD/B-1" {
+		t.Fatalf("after another replica's write: forward trace reaches %q, want DOUGH/D-1 BREAD/B-1", got)
+	}
+	// Once the cache has caught up, it answers from memory again, and
+	// still sees b's next write.
+	if err := cache.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ingest(b, `{"id":"x2","type":"reverse","time":"2026-03-01T09:00:00Z","reverses":"c2"}`)
+	if got := strings.Join(reached(), " "); got != "DOUGH/D-1" {
+		t.Fatalf("after another replica's reversal: forward trace reaches %q, want DOUGH/D-1", got)
+	}
+}
