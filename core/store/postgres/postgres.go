@@ -27,6 +27,7 @@ import (
 
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/schema"
+	"github.com/lothub/lothub/core/store/sqlq"
 )
 
 //go:embed migrations/*.sql
@@ -45,6 +46,10 @@ const copyThreshold = 50
 
 // DB is a lothub store in a PostgreSQL database.
 type DB struct {
+	// Queries answers the users, audit trail and outbox methods of
+	// core.Store with the SQL this store shares with SQLite
+	// (core/store/sqlq; queries.go adapts it).
+	*sqlq.Queries
 	pool *pgxpool.Pool
 	name string // the database's URL without password, for messages
 	// writer serialises Ingest in this process so that waiting writers
@@ -102,6 +107,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("open postgres %s: %w", name, err)
 	}
 	s := &DB{pool: pool, name: name, writer: make(chan struct{}, 1), wideRead: 1000, pending: map[string]int64{}}
+	s.Queries = s.queries()
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err

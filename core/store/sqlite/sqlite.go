@@ -18,6 +18,7 @@ import (
 
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/schema"
+	"github.com/lothub/lothub/core/store/sqlq"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -27,6 +28,10 @@ var migrationFS embed.FS
 
 // DB is a lothub store in one SQLite file.
 type DB struct {
+	// Queries answers the users, audit trail and outbox methods of
+	// core.Store with the SQL this store shares with PostgreSQL
+	// (core/store/sqlq; queries.go adapts it).
+	*sqlq.Queries
 	path string
 	db   *sql.DB
 	// mu serialises writers in this process; BEGIN IMMEDIATE and the busy
@@ -116,6 +121,7 @@ func open(ctx context.Context, path string, durability ...string) (*DB, error) {
 	// prepare its statements on) fresh ones.
 	db.SetMaxIdleConns(maxIdle)
 	s := &DB{path: path, db: db, checkpoint: make(chan struct{}, 1), stopped: make(chan struct{})}
+	s.Queries = s.queries()
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
