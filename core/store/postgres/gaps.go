@@ -2,37 +2,21 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/core/store/sqlq"
 )
 
-// Gap facts, gap exceptions and hold status.
+// Gap facts and hold status. Gap exceptions and their history are shared
+// with the other store (core/store/sqlq/gaps.go).
 
-// querier is what reads need: the pool or a write transaction.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
+func optMicros(t time.Time) int64 { return sqlq.OptMicros(t) }
 
-func optMicros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return micros(t)
-}
-
-func optTime(us int64) time.Time {
-	if us == 0 {
-		return time.Time{}
-	}
-	return fromMicros(us)
-}
+func optTime(us int64) time.Time { return sqlq.OptTime(us) }
 
 func (s *DB) GapFacts(ctx context.Context, p core.GapFactsParams) (*core.GapFacts, error) {
 	f := &core.GapFacts{}
@@ -245,104 +229,6 @@ func (s *DB) mixedUnits(ctx context.Context, p core.GapFactsParams) ([]core.Item
 		}
 	}
 	return units, uses, nil
-}
-
-const exceptionCols = `id, key, kind, severity, item, lot, ord, site, detail, records, since, opened, updated, status, stage, sending`
-
-func readExceptions(ctx context.Context, q querier, f core.ExceptionFilter) ([]core.Exception, error) {
-	if f.Keys != nil && len(f.Keys) == 0 {
-		return nil, nil // asked for no keys
-	}
-	keys, statuses := f.Keys, []string{}
-	if keys == nil {
-		keys = []string{}
-	}
-	for _, s := range f.Statuses {
-		statuses = append(statuses, string(s))
-	}
-	rows, err := q.Query(ctx, `SELECT `+exceptionCols+` FROM gap_exceptions
-		WHERE ($1::bigint = 0 OR id = $1::bigint)
-		  AND (cardinality($2::text[]) = 0 OR key = ANY($2::text[]))
-		  AND (cardinality($3::text[]) = 0 OR status = ANY($3::text[]))
-		  AND (NOT $4::boolean OR status IN ('open', 'alerted', 'acknowledged'))
-		  AND ($5::bigint = 0 OR since >= $5::bigint)
-		ORDER BY id`, f.ID, keys, statuses, f.Open, optMicros(f.Since))
-	if err != nil {
-		return nil, fmt.Errorf("read gap exceptions: %w", err)
-	}
-	defer rows.Close()
-	var out []core.Exception
-	for rows.Next() {
-		var e core.Exception
-		var records, status string
-		var since, opened, updated, sending int64
-		var stage int32
-		if err := rows.Scan(&e.ID, &e.Key, &e.Kind, &e.Severity, &e.Item, &e.Lot, &e.Order, &e.Site, &e.Detail, &records,
-			&since, &opened, &updated, &status, &stage, &sending); err != nil {
-			return nil, fmt.Errorf("read gap exceptions: %w", err)
-		}
-		e.Since, e.Opened, e.Updated, e.Status, e.Stage = optTime(since), fromMicros(opened), fromMicros(updated), core.GapStatus(status), int(stage)
-		e.Sending = optTime(sending)
-		if err := json.Unmarshal([]byte(records), &e.Records); err != nil {
-			return nil, fmt.Errorf("read gap %s: records: %w", e.GapID(), err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read gap exceptions: %w", err)
-	}
-	return out, nil
-}
-
-func (s *DB) Exceptions(ctx context.Context, f core.ExceptionFilter) ([]core.Exception, error) {
-	return readExceptions(ctx, s.pool, f)
-}
-
-func (t *ingestTx) Exceptions(ctx context.Context, f core.ExceptionFilter) ([]core.Exception, error) {
-	return readExceptions(ctx, t.tx, f)
-}
-
-func (t *ingestTx) SaveException(ctx context.Context, e *core.Exception) error {
-	records := e.Records
-	if records == nil {
-		records = []string{}
-	}
-	rb, _ := json.Marshal(records) // strings always marshal
-	t.written["gap_exceptions"]++
-	args := []any{text(e.Key), e.Kind, e.Severity, text(e.Item), text(e.Lot), text(e.Order), text(e.Site), text(e.Detail), string(rb),
-		optMicros(e.Since), micros(e.Opened), micros(e.Updated), string(e.Status), int32(e.Stage), optMicros(e.Sending)}
-	if e.ID == 0 {
-		err := t.tx.QueryRow(ctx, `INSERT INTO gap_exceptions (key, kind, severity, item, lot, ord, site, detail, records, since, opened, updated, status, stage, sending)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`, args...).Scan(&e.ID)
-		if err != nil {
-			return fmt.Errorf("store gap %s: %w", e.Key, err)
-		}
-		return nil
-	}
-	if _, err := t.tx.Exec(ctx, `UPDATE gap_exceptions SET key = $1, kind = $2, severity = $3, item = $4, lot = $5, ord = $6, site = $7,
-		detail = $8, records = $9, since = $10, opened = $11, updated = $12, status = $13, stage = $14, sending = $15 WHERE id = $16`, append(args, e.ID)...); err != nil {
-		return fmt.Errorf("update gap %s: %w", e.GapID(), err)
-	}
-	return nil
-}
-
-func (t *ingestTx) LogException(ctx context.Context, ev core.ExceptionEvent) error {
-	t.written["gap_history"]++
-	if _, err := t.tx.Exec(ctx, `INSERT INTO gap_history (gap_id, at, action, by_user, note) VALUES ($1, $2, $3, $4, $5)`,
-		ev.GapID, micros(ev.At), ev.Action, text(ev.By), text(ev.Note)); err != nil {
-		return fmt.Errorf("record history of gap %s: %w", core.FormatGapID(ev.GapID), err)
-	}
-	return nil
-}
-
-func (s *DB) ExceptionHistory(ctx context.Context, id int64) ([]core.ExceptionEvent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT gap_id, at, action, by_user, note FROM gap_history WHERE gap_id = $1 ORDER BY seq`, id)
-	if err != nil {
-		return nil, fmt.Errorf("read history of gap %s: %w", core.FormatGapID(id), err)
-	}
-	return collect(rows, "read gap history", func(e *core.ExceptionEvent) []any {
-		return []any{&e.GapID, timeScanner{&e.At}, &e.Action, &e.By, &e.Note}
-	})
 }
 
 // latestIsHold holds for an in-effect hold or release event e of a lot

@@ -73,3 +73,25 @@ func (t *ingestTx) Audit(ctx context.Context, e core.AuditEntry) (core.AuditEntr
 	}
 	return e, err
 }
+
+func (t *ingestTx) Exceptions(ctx context.Context, f core.ExceptionFilter) ([]core.Exception, error) {
+	return sqlq.ReadExceptions(ctx, sqlq.PostgreSQL, conn{t.tx}, f)
+}
+
+func (t *ingestTx) SaveException(ctx context.Context, e *core.Exception) error {
+	t.written["gap_exceptions"]++
+	return sqlq.SaveException(ctx, sqlq.PostgreSQL, conn{t.tx}, e)
+}
+
+func (t *ingestTx) LogException(ctx context.Context, ev core.ExceptionEvent) error {
+	t.written["gap_history"]++
+	return sqlq.LogException(ctx, sqlq.PostgreSQL, conn{t.tx}, ev)
+}
+
+func (t *ingestTx) SetCursor(ctx context.Context, c core.CursorRow) error {
+	return sqlq.SetCursor(ctx, sqlq.PostgreSQL, conn{t.tx}, c)
+}
+
+func (t *ingestTx) CountRun(ctx context.Context, r core.Run) error {
+	return sqlq.CountRun(ctx, sqlq.PostgreSQL, conn{t.tx}, r)
+}

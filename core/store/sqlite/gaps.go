@@ -2,35 +2,21 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/core/store/sqlq"
 )
 
-// Gap facts, gap exceptions and hold status.
+// Gap facts and hold status. Gap exceptions and their history are shared
+// with the other store (core/store/sqlq/gaps.go).
 
-// querier is what reads need: the database or a write transaction.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
+func optMicros(t time.Time) int64 { return sqlq.OptMicros(t) }
 
-func optMicros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return micros(t)
-}
-
-func optTime(us int64) time.Time {
-	if us == 0 {
-		return time.Time{}
-	}
-	return fromMicros(us)
-}
+func optTime(us int64) time.Time { return sqlq.OptTime(us) }
 
 func (s *DB) GapFacts(ctx context.Context, p core.GapFactsParams) (*core.GapFacts, error) {
 	f := &core.GapFacts{}
@@ -247,100 +233,6 @@ func (s *DB) mixedUnits(ctx context.Context, p core.GapFactsParams) ([]core.Item
 		}
 	}
 	return units, uses, nil
-}
-
-const exceptionCols = `id, key, kind, severity, item, lot, ord, site, detail, records, since, opened, updated, status, stage, sending`
-
-func readExceptions(ctx context.Context, q querier, f core.ExceptionFilter) ([]core.Exception, error) {
-	keys, statuses := f.Keys, []string{}
-	if keys == nil {
-		keys = []string{}
-	}
-	for _, s := range f.Statuses {
-		statuses = append(statuses, string(s))
-	}
-	if f.Keys != nil && len(f.Keys) == 0 {
-		return nil, nil // asked for no keys
-	}
-	rows, err := q.QueryContext(ctx, `SELECT `+exceptionCols+` FROM gap_exceptions
-		WHERE (?1 = 0 OR id = ?1)
-		  AND (?2 = '[]' OR key IN (SELECT value FROM json_each(?2)))
-		  AND (?3 = '[]' OR status IN (SELECT value FROM json_each(?3)))
-		  AND (NOT ?4 OR status IN ('open', 'alerted', 'acknowledged'))
-		  AND (?5 = 0 OR since >= ?5)
-		ORDER BY id`, f.ID, jsonList(keys), jsonList(statuses), f.Open, optMicros(f.Since))
-	if err != nil {
-		return nil, fmt.Errorf("read gap exceptions: %w", err)
-	}
-	defer rows.Close()
-	var out []core.Exception
-	for rows.Next() {
-		var e core.Exception
-		var records, status string
-		var since, opened, updated, sending int64
-		if err := rows.Scan(&e.ID, &e.Key, &e.Kind, &e.Severity, &e.Item, &e.Lot, &e.Order, &e.Site, &e.Detail, &records,
-			&since, &opened, &updated, &status, &e.Stage, &sending); err != nil {
-			return nil, fmt.Errorf("read gap exceptions: %w", err)
-		}
-		e.Since, e.Opened, e.Updated, e.Status, e.Sending = optTime(since), fromMicros(opened), fromMicros(updated), core.GapStatus(status), optTime(sending)
-		if err := json.Unmarshal([]byte(records), &e.Records); err != nil {
-			return nil, fmt.Errorf("read gap %s: records: %w", e.GapID(), err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read gap exceptions: %w", err)
-	}
-	return out, nil
-}
-
-func (s *DB) Exceptions(ctx context.Context, f core.ExceptionFilter) ([]core.Exception, error) {
-	return readExceptions(ctx, s.db, f)
-}
-
-func (t *ingestTx) Exceptions(ctx context.Context, f core.ExceptionFilter) ([]core.Exception, error) {
-	return readExceptions(ctx, t.tx, f)
-}
-
-func (t *ingestTx) SaveException(ctx context.Context, e *core.Exception) error {
-	records := e.Records
-	if records == nil {
-		records = []string{}
-	}
-	args := []any{e.Key, e.Kind, e.Severity, e.Item, e.Lot, e.Order, e.Site, e.Detail, jsonList(records),
-		optMicros(e.Since), micros(e.Opened), micros(e.Updated), string(e.Status), e.Stage, optMicros(e.Sending)}
-	if e.ID == 0 {
-		res, err := t.tx.ExecContext(ctx, `INSERT INTO gap_exceptions (key, kind, severity, item, lot, ord, site, detail, records, since, opened, updated, status, stage, sending)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
-		if err != nil {
-			return fmt.Errorf("store gap %s: %w", e.Key, err)
-		}
-		e.ID, err = res.LastInsertId()
-		return err
-	}
-	if _, err := t.tx.ExecContext(ctx, `UPDATE gap_exceptions SET key = ?, kind = ?, severity = ?, item = ?, lot = ?, ord = ?, site = ?,
-		detail = ?, records = ?, since = ?, opened = ?, updated = ?, status = ?, stage = ?, sending = ? WHERE id = ?`, append(args, e.ID)...); err != nil {
-		return fmt.Errorf("update gap %s: %w", e.GapID(), err)
-	}
-	return nil
-}
-
-func (t *ingestTx) LogException(ctx context.Context, ev core.ExceptionEvent) error {
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO gap_history (gap_id, at, action, by_user, note) VALUES (?, ?, ?, ?, ?)`,
-		ev.GapID, micros(ev.At), ev.Action, ev.By, ev.Note); err != nil {
-		return fmt.Errorf("record history of gap %s: %w", core.FormatGapID(ev.GapID), err)
-	}
-	return nil
-}
-
-func (s *DB) ExceptionHistory(ctx context.Context, id int64) ([]core.ExceptionEvent, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT gap_id, at, action, by_user, note FROM gap_history WHERE gap_id = ? ORDER BY seq`, id)
-	if err != nil {
-		return nil, fmt.Errorf("read history of gap %s: %w", core.FormatGapID(id), err)
-	}
-	return collect(rows, "read gap history", func(e *core.ExceptionEvent) []any {
-		return []any{&e.GapID, timeScanner{&e.At}, &e.Action, &e.By, &e.Note}
-	})
 }
 
 // latestIsHold holds for an in-effect hold or release event e of a lot

@@ -80,3 +80,23 @@ func (s *DB) queries() *sqlq.Queries {
 func (t *ingestTx) Audit(ctx context.Context, e core.AuditEntry) (core.AuditEntry, error) {
 	return sqlq.AppendAudit(ctx, sqlq.SQLite, conn{t.tx}, e)
 }
+
+func (t *ingestTx) Exceptions(ctx context.Context, f core.ExceptionFilter) ([]core.Exception, error) {
+	return sqlq.ReadExceptions(ctx, sqlq.SQLite, conn{t.tx}, f)
+}
+
+func (t *ingestTx) SaveException(ctx context.Context, e *core.Exception) error {
+	return sqlq.SaveException(ctx, sqlq.SQLite, conn{t.tx}, e)
+}
+
+func (t *ingestTx) LogException(ctx context.Context, ev core.ExceptionEvent) error {
+	return sqlq.LogException(ctx, sqlq.SQLite, conn{t.tx}, ev)
+}
+
+func (t *ingestTx) SetCursor(ctx context.Context, c core.CursorRow) error {
+	return sqlq.SetCursor(ctx, sqlq.SQLite, conn{t.tx}, c)
+}
+
+func (t *ingestTx) CountRun(ctx context.Context, r core.Run) error {
+	return sqlq.CountRun(ctx, sqlq.SQLite, conn{t.tx}, r)
+}
