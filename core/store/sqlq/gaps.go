@@ -102,3 +102,22 @@ func (x *Queries) ExceptionHistory(ctx context.Context, id int64) ([]core.Except
 		return e, err
 	})
 }
+
+// UnsourcedLots lists the lots used but never received or produced, each
+// since its first active event or link.
+func (x *Queries) UnsourcedLots(ctx context.Context) ([]core.LotGapRow, error) {
+	rows, err := x.query(ctx, x.db, `SELECT l.id, l.item, l.lot,
+		  coalesce((SELECT min(ts) FROM events e WHERE e.lot_id = l.id AND e.status = 'active'),
+		           (SELECT min(ts) FROM links k WHERE k.lot_id = l.id), 0)
+		FROM lots l WHERE l.used > 0 AND l.sourced = 0 ORDER BY l.item, l.lot`)
+	if err != nil {
+		return nil, fmt.Errorf("find unknown lots: %w", err)
+	}
+	return collect(rows, "find unknown lots", func(row Row) (core.LotGapRow, error) {
+		var g core.LotGapRow
+		var since int64
+		err := row.Scan(&g.LotID, &g.Ref.Item, &g.Ref.Lot, &since)
+		g.Since = FromMicros(since)
+		return g, err
+	})
+}

@@ -368,3 +368,25 @@ func collect[T any](rows Rows, what string, scan func(Row) (T, error)) ([]T, err
 	}
 	return out, nil
 }
+
+// ListDest is where a list column scans into v: SQLite keeps lists as
+// JSON text, PostgreSQL as arrays.
+func ListDest(d Dialect, v *[]string) any {
+	if d.postgres {
+		return v
+	}
+	return jsonDest{v}
+}
+
+// jsonDest scans JSON text into v.
+type jsonDest struct{ v any }
+
+func (j jsonDest) Scan(src any) error {
+	switch s := src.(type) {
+	case string:
+		return json.Unmarshal([]byte(s), j.v)
+	case []byte:
+		return json.Unmarshal(s, j.v)
+	}
+	return fmt.Errorf("list column holds %T, want JSON text", src)
+}
