@@ -11,8 +11,9 @@ import (
 	"github.com/lothub/lothub/core/store/sqlq"
 )
 
-// Gap facts and hold status. Gap exceptions and their history are shared
-// with the other store (core/store/sqlq/gaps.go).
+// Gap facts and hold status. The gap facts here aggregate lists, which
+// each database does its own way; the other facts, gap exceptions and
+// their history are shared with the other store (core/store/sqlq/gaps.go).
 
 func optMicros(t time.Time) int64 { return sqlq.OptMicros(t) }
 
@@ -57,59 +58,6 @@ func (s *DB) GapFacts(ctx context.Context, p core.GapFactsParams) (*core.GapFact
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find one-sided orders: %w", err)
 	}
-	if f.Unsourced, err = s.UnsourcedLots(ctx); err != nil {
-		return nil, err
-	}
-	if p.Overdrawn {
-		rows, err := s.db.QueryContext(ctx, `SELECT q.lot_id, l.item, l.lot, q.uom, q.received + q.produced + max(q.adjusted, 0), q.consumed + q.shipped + max(-q.adjusted, 0)
-			FROM lot_qty q JOIN lots l ON l.id = q.lot_id
-			WHERE q.received + q.produced - q.consumed - q.shipped + q.adjusted < -1e-9 ORDER BY l.item, l.lot, q.uom`)
-		if err != nil {
-			return nil, fmt.Errorf("find overdrawn lots: %w", err)
-		}
-		if f.Overdrawn, err = collect(rows, "find overdrawn lots", func(o *core.OverdrawRow) []any {
-			return []any{&o.LotID, &o.Ref.Item, &o.Ref.Lot, &o.UOM, &o.In, &o.Out}
-		}); err != nil {
-			return nil, err
-		}
-	}
-	if p.TimeOrder {
-		rows, err := s.db.QueryContext(ctx, `WITH
-			src AS (SELECT lot_id, min(ts) AS t FROM (SELECT lot_id, ts FROM receipts UNION ALL SELECT lot_id, ts FROM links WHERE out = 1) GROUP BY lot_id),
-			use AS (SELECT lot_id, min(ts) AS t FROM (SELECT lot_id, ts FROM shipments UNION ALL SELECT lot_id, ts FROM links WHERE out = 0) GROUP BY lot_id)
-			SELECT l.item, l.lot, use.t, src.t FROM src JOIN use ON use.lot_id = src.lot_id JOIN lots l ON l.id = src.lot_id
-			WHERE use.t < src.t ORDER BY l.item, l.lot`)
-		if err != nil {
-			return nil, fmt.Errorf("find lots used before received: %w", err)
-		}
-		if f.EarlyUses, err = collect(rows, "find lots used before received", func(u *core.EarlyUseRow) []any {
-			return []any{&u.Ref.Item, &u.Ref.Lot, timeScanner{&u.FirstUse}, timeScanner{&u.FirstSource}}
-		}); err != nil {
-			return nil, err
-		}
-	}
-	if p.Yield {
-		// Net of returns (core.OrderMassBalance): an adjustment naming
-		// the order of a lot it consumed in that unit changes its input,
-		// of a lot it only produced its output.
-		rows, err := s.db.QueryContext(ctx, `WITH q AS (
-			  SELECT grp, uom,
-			    total(CASE WHEN consumes > 0 THEN consumed - adjusted END) AS qin,
-			    total(produced + CASE WHEN consumes = 0 AND produces > 0 THEN adjusted ELSE 0 END) AS qout
-			  FROM order_lots WHERE consumes > 0 OR produces > 0 GROUP BY grp, uom)
-			SELECT substr(q.grp, 3), q.uom, q.qin, q.qout,
-			  (SELECT min(k.ts) FROM links k JOIN order_lots o ON o.lot_id = k.lot_id AND o.grp = k.grp AND o.uom = q.uom AND (o.consumes > 0 OR o.produces > 0)
-			   WHERE k.grp = q.grp)
-			FROM q ORDER BY 1, 2`)
-		if err != nil {
-			return nil, fmt.Errorf("sum order quantities: %w", err)
-		}
-		if f.Yields, err = collect(rows, "sum order quantities", func(y *core.OrderQtyRow) []any {
-			return []any{&y.Order, &y.UOM, &y.In, &y.Out, timeScanner{&y.Since}}
-		}); err != nil {
-			return nil, err
-		}
-	}
 	if p.StepAllItems || len(p.StepItems) > 0 {
 		items := p.StepItems
 		if items == nil {
@@ -140,99 +88,11 @@ func (s *DB) GapFacts(ctx context.Context, p core.GapFactsParams) (*core.GapFact
 			return nil, fmt.Errorf("find steps of produced lots: %w", err)
 		}
 	}
-	if p.Quarantine {
-		if f.Quarantine, err = s.quarantineGroups(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if p.MixedUnits {
-		if f.Units, f.UnitUses, err = s.mixedUnits(ctx, p); err != nil {
-			return nil, err
-		}
+	// The rest is the same SQL in both stores.
+	if err := s.FillGapFacts(ctx, p, f); err != nil {
+		return nil, err
 	}
 	return f, nil
-}
-
-// quarantineGroups returns the open quarantine entries per source: how
-// many, since when, and the earliest (by quarantine time, then key: not
-// by arrival).
-func (s *DB) quarantineGroups(ctx context.Context) ([]core.QuarantineGroupRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT source, n, since, key, line, event_id, reason, raw, at FROM (
-		  SELECT q.*, count(*) OVER w AS n, min(at) OVER w AS since, row_number() OVER (PARTITION BY source ORDER BY at, key) AS rn
-		  FROM quarantine q INDEXED BY quarantine_open WHERE resolved = 0 WINDOW w AS (PARTITION BY source))
-		WHERE rn = 1 ORDER BY source`)
-	if err != nil {
-		return nil, fmt.Errorf("find quarantined input: %w", err)
-	}
-	return collect(rows, "find quarantined input", func(g *core.QuarantineGroupRow) []any {
-		g.First.Source = g.Source
-		return []any{&g.Source, &g.Entries, timeScanner{&g.Since}, &g.First.Key, &g.First.Line, &g.First.EventID, &g.First.Reason, &g.First.Raw, timeScanner{&g.First.At}}
-	})
-}
-
-// mixedUnits returns the units of the items whose lots carry a quantity
-// in more than one unit (lot_qty: the in-effect quantities), less the
-// items hub.yaml allows, and those items' in-effect events with a unit.
-func (s *DB) mixedUnits(ctx context.Context, p core.GapFactsParams) ([]core.ItemUnitRow, []core.UnitUseRow, error) {
-	rows, err := s.db.QueryContext(ctx, `WITH u AS (
-		  SELECT l.item, q.uom, count(*) AS n FROM lot_qty q JOIN lots l ON l.id = q.lot_id
-		  WHERE abs(q.received) + abs(q.produced) + abs(q.consumed) + abs(q.shipped) + abs(q.adjusted) > 1e-9
-		  GROUP BY l.item, q.uom)
-		SELECT item, uom, n FROM u WHERE item IN (SELECT item FROM u GROUP BY item HAVING count(*) > 1) ORDER BY item, uom`)
-	if err != nil {
-		return nil, nil, fmt.Errorf("find items in several units: %w", err)
-	}
-	all, err := collect(rows, "find items in several units", func(u *core.ItemUnitRow) []any { return []any{&u.Item, &u.UOM, &u.Lots} })
-	if err != nil {
-		return nil, nil, err
-	}
-	var units []core.ItemUnitRow
-	var uses []core.UnitUseRow
-	for _, item := range core.MixedUnitItems(all, p) {
-		for _, u := range all {
-			if u.Item == item {
-				units = append(units, u)
-			}
-		}
-		rows, err := s.db.QueryContext(ctx, `SELECT l.item, l.lot, coalesce(json_extract(e.body, '$.uom'), ''), e.id, e.ts
-			FROM lots l JOIN events e ON e.lot_id = l.id
-			WHERE l.item = ? AND e.status = 'active' AND e.type IN ('receive', 'consume', 'produce', 'ship', 'adjust')`, item)
-		if err != nil {
-			return nil, nil, fmt.Errorf("find the units of %s: %w", item, err)
-		}
-		got, err := collect(rows, "find the units of "+item, func(x *core.UnitUseRow) []any {
-			return []any{&x.Ref.Item, &x.Ref.Lot, &x.UOM, &x.EventID, timeScanner{&x.Time}}
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		uses = append(uses, got...)
-		// Transforms have no lot of their own: their inputs and outputs
-		// are in the body.
-		rows, err = s.db.QueryContext(ctx, `SELECT DISTINCT e.id, e.ts, e.body
-			FROM lots l JOIN links k ON k.lot_id = l.id JOIN events e ON e.id = k.event_id AND e.status = 'active'
-			WHERE l.item = ? AND k.grp LIKE 't:%' AND e.type = 'transform'`, item)
-		if err != nil {
-			return nil, nil, fmt.Errorf("find the units of %s in transforms: %w", item, err)
-		}
-		type tr struct {
-			id   string
-			t    time.Time
-			body []byte
-		}
-		trs, err := collect(rows, "find the units of "+item+" in transforms", func(x *tr) []any { return []any{&x.id, timeScanner{&x.t}, &x.body} })
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, x := range trs {
-			got, err := core.TransformUnitUses(x.id, x.t, x.body, item)
-			if err != nil {
-				return nil, nil, err
-			}
-			uses = append(uses, got...)
-		}
-	}
-	return units, uses, nil
 }
 
 // latestIsHold holds for an in-effect hold or release event e of a lot

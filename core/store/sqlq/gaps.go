@@ -121,3 +121,186 @@ func (x *Queries) UnsourcedLots(ctx context.Context) ([]core.LotGapRow, error) {
 		return g, err
 	})
 }
+
+// FillGapFacts reads the gap facts whose SQL the stores share into f:
+// the unsourced lots always, and overdrawn lots, lots used before their
+// source, order yields, quarantine groups and mixed units as p asks. The
+// store reads the rest (one-sided orders, the steps of produced lots),
+// which aggregate into lists differently in each database.
+func (x *Queries) FillGapFacts(ctx context.Context, p core.GapFactsParams, f *core.GapFacts) error {
+	d := x.d
+	var err error
+	if f.Unsourced, err = x.UnsourcedLots(ctx); err != nil {
+		return err
+	}
+	if p.Overdrawn {
+		rows, err := x.query(ctx, x.db, `SELECT q.lot_id, l.item, l.lot, q.uom,
+			  q.received + q.produced + `+d.Greatest("q.adjusted", "0")+`, q.consumed + q.shipped + `+d.Greatest("-q.adjusted", "0")+`
+			FROM lot_qty q JOIN lots l ON l.id = q.lot_id
+			WHERE q.received + q.produced - q.consumed - q.shipped + q.adjusted < -1e-9 ORDER BY l.item, l.lot, q.uom`)
+		if err != nil {
+			return fmt.Errorf("find overdrawn lots: %w", err)
+		}
+		if f.Overdrawn, err = collect(rows, "find overdrawn lots", func(row Row) (core.OverdrawRow, error) {
+			var o core.OverdrawRow
+			err := row.Scan(&o.LotID, &o.Ref.Item, &o.Ref.Lot, &o.UOM, &o.In, &o.Out)
+			return o, err
+		}); err != nil {
+			return err
+		}
+	}
+	if p.TimeOrder {
+		rows, err := x.query(ctx, x.db, `WITH
+			src AS (SELECT lot_id, min(ts) AS t FROM (SELECT lot_id, ts FROM receipts UNION ALL SELECT lot_id, ts FROM links WHERE out = `+d.Bool(true)+`) x GROUP BY lot_id),
+			use AS (SELECT lot_id, min(ts) AS t FROM (SELECT lot_id, ts FROM shipments UNION ALL SELECT lot_id, ts FROM links WHERE out = `+d.Bool(false)+`) x GROUP BY lot_id)
+			SELECT l.item, l.lot, use.t, src.t FROM src JOIN use ON use.lot_id = src.lot_id JOIN lots l ON l.id = src.lot_id
+			WHERE use.t < src.t ORDER BY l.item, l.lot`)
+		if err != nil {
+			return fmt.Errorf("find lots used before received: %w", err)
+		}
+		if f.EarlyUses, err = collect(rows, "find lots used before received", func(row Row) (core.EarlyUseRow, error) {
+			var u core.EarlyUseRow
+			var use, src int64
+			err := row.Scan(&u.Ref.Item, &u.Ref.Lot, &use, &src)
+			u.FirstUse, u.FirstSource = FromMicros(use), FromMicros(src)
+			return u, err
+		}); err != nil {
+			return err
+		}
+	}
+	if p.Yield {
+		// Net of returns (core.OrderMassBalance): an adjustment naming
+		// the order of a lot it consumed in that unit changes its input,
+		// of a lot it only produced its output.
+		rows, err := x.query(ctx, x.db, `WITH q AS (
+			  SELECT grp, uom,
+			    `+d.Total("CASE WHEN consumes > 0 THEN consumed - adjusted END")+` AS qin,
+			    `+d.Total("produced + CASE WHEN consumes = 0 AND produces > 0 THEN adjusted ELSE 0 END")+` AS qout
+			  FROM order_lots WHERE consumes > 0 OR produces > 0 GROUP BY grp, uom)
+			SELECT substr(q.grp, 3), q.uom, q.qin, q.qout,
+			  (SELECT min(k.ts) FROM links k JOIN order_lots o ON o.lot_id = k.lot_id AND o.grp = k.grp AND o.uom = q.uom AND (o.consumes > 0 OR o.produces > 0)
+			   WHERE k.grp = q.grp)
+			FROM q ORDER BY 1, 2`)
+		if err != nil {
+			return fmt.Errorf("sum order quantities: %w", err)
+		}
+		if f.Yields, err = collect(rows, "sum order quantities", func(row Row) (core.OrderQtyRow, error) {
+			var y core.OrderQtyRow
+			var since int64
+			err := row.Scan(&y.Order, &y.UOM, &y.In, &y.Out, &since)
+			y.Since = FromMicros(since)
+			return y, err
+		}); err != nil {
+			return err
+		}
+	}
+	if p.Quarantine {
+		if f.Quarantine, err = x.quarantineGroups(ctx); err != nil {
+			return err
+		}
+	}
+	if p.MixedUnits {
+		if f.Units, f.UnitUses, err = x.mixedUnits(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// quarantineGroups returns the open quarantine entries per source: how
+// many, since when, and the earliest (by quarantine time, then key: not
+// by arrival).
+func (x *Queries) quarantineGroups(ctx context.Context) ([]core.QuarantineGroupRow, error) {
+	rows, err := x.query(ctx, x.db, `SELECT source, n, since, key, line, event_id, reason, raw, at FROM (
+		  SELECT q.*, count(*) OVER w AS n, min(at) OVER w AS since, row_number() OVER (PARTITION BY source ORDER BY at, key) AS rn
+		  FROM quarantine q`+x.d.IndexedBy("quarantine_open")+` WHERE resolved = `+x.d.Bool(false)+` WINDOW w AS (PARTITION BY source)) x
+		WHERE rn = 1 ORDER BY source`)
+	if err != nil {
+		return nil, fmt.Errorf("find quarantined input: %w", err)
+	}
+	return collect(rows, "find quarantined input", func(row Row) (core.QuarantineGroupRow, error) {
+		var g core.QuarantineGroupRow
+		var since, at int64
+		var raw []byte // PostgreSQL keeps bytea: quarantined input may be any bytes
+		err := row.Scan(&g.Source, &g.Entries, &since, &g.First.Key, &g.First.Line, &g.First.EventID, &g.First.Reason, &raw, &at)
+		g.Since, g.First.At, g.First.Raw, g.First.Source = FromMicros(since), FromMicros(at), string(raw), g.Source
+		return g, err
+	})
+}
+
+// mixedUnits returns the units of the items whose lots carry a quantity
+// in more than one unit (lot_qty: the in-effect quantities), less the
+// items hub.yaml allows, and those items' in-effect events with a unit.
+func (x *Queries) mixedUnits(ctx context.Context, p core.GapFactsParams) ([]core.ItemUnitRow, []core.UnitUseRow, error) {
+	rows, err := x.query(ctx, x.db, `WITH u AS (
+		  SELECT l.item, q.uom, count(*) AS n FROM lot_qty q JOIN lots l ON l.id = q.lot_id
+		  WHERE abs(q.received) + abs(q.produced) + abs(q.consumed) + abs(q.shipped) + abs(q.adjusted) > 1e-9
+		  GROUP BY l.item, q.uom)
+		SELECT item, uom, n FROM u WHERE item IN (SELECT item FROM u GROUP BY item HAVING count(*) > 1) ORDER BY item, uom`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("find items in several units: %w", err)
+	}
+	all, err := collect(rows, "find items in several units", func(row Row) (core.ItemUnitRow, error) {
+		var u core.ItemUnitRow
+		err := row.Scan(&u.Item, &u.UOM, &u.Lots)
+		return u, err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	var units []core.ItemUnitRow
+	var uses []core.UnitUseRow
+	for _, item := range core.MixedUnitItems(all, p) {
+		for _, u := range all {
+			if u.Item == item {
+				units = append(units, u)
+			}
+		}
+		rows, err := x.query(ctx, x.db, `SELECT l.item, l.lot, coalesce(`+x.d.JSONText("e.body", "uom")+`, ''), e.id, e.ts
+			FROM lots l JOIN events e ON e.lot_id = l.id
+			WHERE l.item = $1 AND e.status = 'active' AND e.type IN ('receive', 'consume', 'produce', 'ship', 'adjust')`, item)
+		if err != nil {
+			return nil, nil, fmt.Errorf("find the units of %s: %w", item, err)
+		}
+		got, err := collect(rows, "find the units of "+item, func(row Row) (core.UnitUseRow, error) {
+			var u core.UnitUseRow
+			var ts int64
+			err := row.Scan(&u.Ref.Item, &u.Ref.Lot, &u.UOM, &u.EventID, &ts)
+			u.Time = FromMicros(ts)
+			return u, err
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		uses = append(uses, got...)
+		// Transforms have no lot of their own: their inputs and outputs
+		// are in the body.
+		rows, err = x.query(ctx, x.db, `SELECT DISTINCT e.id, e.ts, e.body
+			FROM lots l JOIN links k ON k.lot_id = l.id JOIN events e ON e.id = k.event_id AND e.status = 'active'
+			WHERE l.item = $1 AND k.grp LIKE 't:%' AND e.type = 'transform'`, item)
+		if err != nil {
+			return nil, nil, fmt.Errorf("find the units of %s in transforms: %w", item, err)
+		}
+		type transform struct {
+			id   string
+			ts   int64
+			body []byte
+		}
+		trs, err := collect(rows, "find the units of "+item+" in transforms", func(row Row) (transform, error) {
+			var t transform
+			err := row.Scan(&t.id, &t.ts, &t.body)
+			return t, err
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, t := range trs {
+			got, err := core.TransformUnitUses(t.id, FromMicros(t.ts), t.body, item)
+			if err != nil {
+				return nil, nil, err
+			}
+			uses = append(uses, got...)
+		}
+	}
+	return units, uses, nil
+}

@@ -390,3 +390,39 @@ func (j jsonDest) Scan(src any) error {
 	}
 	return fmt.Errorf("list column holds %T, want JSON text", src)
 }
+
+// Greatest is the larger of a and b (SQLite's two-argument max).
+func (d Dialect) Greatest(a, b string) string {
+	if d.postgres {
+		return "greatest(" + a + ", " + b + ")"
+	}
+	return "max(" + a + ", " + b + ")"
+}
+
+// Total is the sum of expr over a group, 0 when it has no non-NULL value
+// (SQLite's total).
+func (d Dialect) Total(expr string) string {
+	if d.postgres {
+		return "coalesce(sum(" + expr + "), 0)"
+	}
+	return "total(" + expr + ")"
+}
+
+// JSONText is the text of the top-level field key of the JSON in column
+// col, NULL when absent.
+func (d Dialect) JSONText(col, key string) string {
+	if d.postgres {
+		return col + "::jsonb->>'" + key + "'"
+	}
+	return "json_extract(" + col + ", '$." + key + "')"
+}
+
+// IndexedBy makes SQLite read a table through index: without statistics
+// its planner can pick a worse one. PostgreSQL has statistics (stats.go)
+// and no such hint.
+func (d Dialect) IndexedBy(index string) string {
+	if d.postgres {
+		return ""
+	}
+	return " INDEXED BY " + index
+}
