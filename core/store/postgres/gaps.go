@@ -86,24 +86,6 @@ const latestIsHold = `e.type = 'hold'
 		  AND NOT EXISTS (SELECT 1 FROM events n WHERE n.lot_id = e.lot_id AND n.type IN ('hold', 'release') AND n.status = 'active'
 		                  AND (n.ts > e.ts OR n.ts = e.ts AND n.id > e.id))`
 
-func (s *DB) HoldEvents(ctx context.Context) ([]core.EventRow, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM events
-		WHERE type IN ('hold', 'release') AND status = 'active' ORDER BY lot_id, ts, id`)
-	if err != nil {
-		return nil, fmt.Errorf("read holds and releases: %w", err)
-	}
-	defer rows.Close()
-	var out []core.EventRow
-	for rows.Next() {
-		r, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("read holds and releases: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
 func (s *DB) Productions(ctx context.Context, lotIDs []int64) ([]core.LinkRow, error) {
 	return readLots(ctx, s, len(lotIDs), "read productions", `SELECT event_id, lot_id, grp, ts FROM links
 		WHERE lot_id = ANY($1::bigint[]) AND out`, []any{lotIDs},
@@ -131,48 +113,6 @@ func (s *DB) HeldAmong(ctx context.Context, lotIDs []int64) ([]int64, error) {
 	return readLots(ctx, s, len(lotIDs), "read hold status", `SELECT DISTINCT e.lot_id FROM events e
 		WHERE e.lot_id = ANY($1::bigint[]) AND e.status = 'active' AND `+latestIsHold, []any{lotIDs},
 		func(id *int64) []any { return []any{id} })
-}
-
-func (s *DB) OrderEvents(ctx context.Context, order string) ([]core.EventRow, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM events
-		WHERE id IN (SELECT event_id FROM links WHERE grp = $1) AND status = 'active' AND type IN ('consume', 'produce')
-		ORDER BY ts, seq`, "o:"+order)
-	if err != nil {
-		return nil, fmt.Errorf("read events of order %s: %w", order, err)
-	}
-	defer rows.Close()
-	var out []core.EventRow
-	for rows.Next() {
-		r, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("read events of order %s: %w", order, err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
-func (s *DB) OrderAdjusts(ctx context.Context, order string) ([]core.EventRow, error) {
-	// Through the order's links (links_grp) to its lots' events
-	// (events_lot): as cheap as the order's lots' histories, whatever the
-	// size of the store.
-	rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM events
-		WHERE lot_id IN (SELECT lot_id FROM links WHERE grp = $1) AND type = 'adjust' AND status = 'active'
-		  AND body::jsonb->>'order' = $2
-		ORDER BY ts, id`, "o:"+order, order)
-	if err != nil {
-		return nil, fmt.Errorf("read adjustments of order %s: %w", order, err)
-	}
-	defer rows.Close()
-	var out []core.EventRow
-	for rows.Next() {
-		r, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("read adjustments of order %s: %w", order, err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }
 
 func (s *DB) ManualLinks(ctx context.Context, groups []string) ([]core.LinkRow, error) {
