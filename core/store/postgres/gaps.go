@@ -17,8 +17,6 @@ import (
 
 func optMicros(t time.Time) int64 { return sqlq.OptMicros(t) }
 
-func optTime(us int64) time.Time { return sqlq.OptTime(us) }
-
 func (s *DB) GapFacts(ctx context.Context, p core.GapFactsParams) (*core.GapFacts, error) {
 	f := &core.GapFacts{}
 	rows, err := s.pool.Query(ctx, `SELECT o.ord, o.ins, o.outs, min(k.ts),
