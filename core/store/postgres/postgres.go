@@ -27,6 +27,7 @@ import (
 
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/schema"
+	"github.com/lothub/lothub/core/store/sqlq"
 )
 
 //go:embed migrations/*.sql
@@ -45,6 +46,10 @@ const copyThreshold = 50
 
 // DB is a lothub store in a PostgreSQL database.
 type DB struct {
+	// Queries answers the users, audit trail and outbox methods of
+	// core.Store with the SQL this store shares with SQLite
+	// (core/store/sqlq; queries.go adapts it).
+	*sqlq.Queries
 	pool *pgxpool.Pool
 	name string // the database's URL without password, for messages
 	// writer serialises Ingest in this process so that waiting writers
@@ -102,6 +107,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("open postgres %s: %w", name, err)
 	}
 	s := &DB{pool: pool, name: name, writer: make(chan struct{}, 1), wideRead: 1000, pending: map[string]int64{}}
+	s.Queries = s.queries()
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -1158,19 +1164,6 @@ func (s *DB) LotEvents(ctx context.Context, lotID int64) ([]core.EventRow, error
 	return out, nil
 }
 
-func (s *DB) UnsourcedLots(ctx context.Context) ([]core.LotGapRow, error) {
-	rows, err := s.pool.Query(ctx, `SELECT l.id, l.item, l.lot,
-		  coalesce((SELECT min(ts) FROM events e WHERE e.lot_id = l.id AND e.status = 'active'),
-		           (SELECT min(ts) FROM links k WHERE k.lot_id = l.id), 0)
-		FROM lots l WHERE l.used > 0 AND l.sourced = 0 ORDER BY l.item, l.lot`)
-	if err != nil {
-		return nil, fmt.Errorf("find unknown lots: %w", err)
-	}
-	return collect(rows, "find unknown lots", func(g *core.LotGapRow) []any {
-		return []any{&g.LotID, &g.Ref.Item, &g.Ref.Lot, timeScanner{&g.Since}}
-	})
-}
-
 func (s *DB) OrdersWithoutInputs(ctx context.Context) ([]core.OrderGapRow, error) {
 	rows, err := s.pool.Query(ctx, `SELECT o.ord, min(k.ts),
 		  array_agg(l.item ORDER BY l.item, l.lot), array_agg(l.lot ORDER BY l.item, l.lot)
@@ -1194,77 +1187,6 @@ func (s *DB) OrdersWithoutInputs(ctx context.Context) ([]core.OrderGapRow, error
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find orders without inputs: %w", err)
-	}
-	return out, nil
-}
-
-func (s *DB) Quarantined(ctx context.Context, f core.QuarantineFilter) ([]core.QuarantineRow, error) {
-	var limit any // NULL: no limit
-	if f.Limit > 0 {
-		limit = int64(f.Limit)
-	}
-	rows, err := s.pool.Query(ctx, `SELECT seq, key, source, line, event_id, reason, raw, at, resolved, resolve_reason FROM quarantine
-		WHERE NOT resolved OR $1 ORDER BY seq LIMIT $2`, f.IncludeResolved, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read quarantine: %w", err)
-	}
-	defer rows.Close()
-	var out []core.QuarantineRow
-	for rows.Next() {
-		var q core.QuarantineRow
-		var raw []byte
-		if err := rows.Scan(&q.Seq, &q.Key, &q.Source, &q.Line, &q.EventID, &q.Reason, &raw, timeScanner{&q.At}, &q.Resolved, &q.ResolveReason); err != nil {
-			return nil, fmt.Errorf("read quarantine: %w", err)
-		}
-		q.Raw = string(raw)
-		out = append(out, q)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read quarantine: %w", err)
-	}
-	return out, nil
-}
-
-func (s *DB) RawRecords(ctx context.Context, f core.RawFilter) ([]core.RawRecord, error) {
-	var limit any // NULL: no limit
-	if f.Limit > 0 {
-		limit = int64(f.Limit)
-	}
-	var since int64
-	if !f.Since.IsZero() {
-		since = micros(f.Since)
-	}
-	kinds := f.Kinds
-	if kinds == nil {
-		kinds = []string{}
-	}
-	current := "current" // a condition of its own: the partial index on current rows serves it
-	if f.AllVersions {
-		current = "true"
-	}
-	rows, err := s.pool.Query(ctx, `SELECT seq, source, kind, record_id, hash, payload, position, received_at, mapping, events
-		FROM raw_records
-		WHERE `+current+` AND seq > $1 AND ($2 = '' OR source = $2) AND received_at >= $3
-			AND (cardinality($4::text[]) = 0 OR kind = ANY($4::text[]))
-			AND ($6 = '' OR record_id >= $6 AND record_id < $7)
-			AND ($8::bigint = 0 OR received_at < $8)
-		ORDER BY seq LIMIT $5`, f.AfterSeq, f.Source, since, kinds, limit, f.RecordPrefix, core.PrefixEnd(f.RecordPrefix), optMicros(f.Before))
-	if err != nil {
-		return nil, fmt.Errorf("read raw records: %w", err)
-	}
-	defer rows.Close()
-	var out []core.RawRecord
-	for rows.Next() {
-		var r core.RawRecord
-		var received int64
-		if err := rows.Scan(&r.Seq, &r.Source, &r.Kind, &r.RecordID, &r.Hash, &r.Payload, &r.Position, &received, &r.Mapping, &r.Events); err != nil {
-			return nil, fmt.Errorf("read raw records: %w", err)
-		}
-		r.ReceivedAt = time.UnixMicro(received).UTC()
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read raw records: %w", err)
 	}
 	return out, nil
 }

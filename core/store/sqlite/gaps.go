@@ -2,35 +2,20 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/core/store/sqlq"
 )
 
-// Gap facts, gap exceptions and hold status.
+// Gap facts and hold status. The gap facts here aggregate lists, which
+// each database does its own way; the other facts, gap exceptions and
+// their history are shared with the other store (core/store/sqlq/gaps.go).
 
-// querier is what reads need: the database or a write transaction.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func optMicros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return micros(t)
-}
-
-func optTime(us int64) time.Time {
-	if us == 0 {
-		return time.Time{}
-	}
-	return fromMicros(us)
-}
+func optMicros(t time.Time) int64 { return sqlq.OptMicros(t) }
 
 func (s *DB) GapFacts(ctx context.Context, p core.GapFactsParams) (*core.GapFacts, error) {
 	f := &core.GapFacts{}
@@ -71,59 +56,6 @@ func (s *DB) GapFacts(ctx context.Context, p core.GapFactsParams) (*core.GapFact
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find one-sided orders: %w", err)
 	}
-	if f.Unsourced, err = s.UnsourcedLots(ctx); err != nil {
-		return nil, err
-	}
-	if p.Overdrawn {
-		rows, err := s.db.QueryContext(ctx, `SELECT q.lot_id, l.item, l.lot, q.uom, q.received + q.produced + max(q.adjusted, 0), q.consumed + q.shipped + max(-q.adjusted, 0)
-			FROM lot_qty q JOIN lots l ON l.id = q.lot_id
-			WHERE q.received + q.produced - q.consumed - q.shipped + q.adjusted < -1e-9 ORDER BY l.item, l.lot, q.uom`)
-		if err != nil {
-			return nil, fmt.Errorf("find overdrawn lots: %w", err)
-		}
-		if f.Overdrawn, err = collect(rows, "find overdrawn lots", func(o *core.OverdrawRow) []any {
-			return []any{&o.LotID, &o.Ref.Item, &o.Ref.Lot, &o.UOM, &o.In, &o.Out}
-		}); err != nil {
-			return nil, err
-		}
-	}
-	if p.TimeOrder {
-		rows, err := s.db.QueryContext(ctx, `WITH
-			src AS (SELECT lot_id, min(ts) AS t FROM (SELECT lot_id, ts FROM receipts UNION ALL SELECT lot_id, ts FROM links WHERE out = 1) GROUP BY lot_id),
-			use AS (SELECT lot_id, min(ts) AS t FROM (SELECT lot_id, ts FROM shipments UNION ALL SELECT lot_id, ts FROM links WHERE out = 0) GROUP BY lot_id)
-			SELECT l.item, l.lot, use.t, src.t FROM src JOIN use ON use.lot_id = src.lot_id JOIN lots l ON l.id = src.lot_id
-			WHERE use.t < src.t ORDER BY l.item, l.lot`)
-		if err != nil {
-			return nil, fmt.Errorf("find lots used before received: %w", err)
-		}
-		if f.EarlyUses, err = collect(rows, "find lots used before received", func(u *core.EarlyUseRow) []any {
-			return []any{&u.Ref.Item, &u.Ref.Lot, timeScanner{&u.FirstUse}, timeScanner{&u.FirstSource}}
-		}); err != nil {
-			return nil, err
-		}
-	}
-	if p.Yield {
-		// Net of returns (core.OrderMassBalance): an adjustment naming
-		// the order of a lot it consumed in that unit changes its input,
-		// of a lot it only produced its output.
-		rows, err := s.db.QueryContext(ctx, `WITH q AS (
-			  SELECT grp, uom,
-			    total(CASE WHEN consumes > 0 THEN consumed - adjusted END) AS qin,
-			    total(produced + CASE WHEN consumes = 0 AND produces > 0 THEN adjusted ELSE 0 END) AS qout
-			  FROM order_lots WHERE consumes > 0 OR produces > 0 GROUP BY grp, uom)
-			SELECT substr(q.grp, 3), q.uom, q.qin, q.qout,
-			  (SELECT min(k.ts) FROM links k JOIN order_lots o ON o.lot_id = k.lot_id AND o.grp = k.grp AND o.uom = q.uom AND (o.consumes > 0 OR o.produces > 0)
-			   WHERE k.grp = q.grp)
-			FROM q ORDER BY 1, 2`)
-		if err != nil {
-			return nil, fmt.Errorf("sum order quantities: %w", err)
-		}
-		if f.Yields, err = collect(rows, "sum order quantities", func(y *core.OrderQtyRow) []any {
-			return []any{&y.Order, &y.UOM, &y.In, &y.Out, timeScanner{&y.Since}}
-		}); err != nil {
-			return nil, err
-		}
-	}
 	if p.StepAllItems || len(p.StepItems) > 0 {
 		items := p.StepItems
 		if items == nil {
@@ -154,193 +86,11 @@ func (s *DB) GapFacts(ctx context.Context, p core.GapFactsParams) (*core.GapFact
 			return nil, fmt.Errorf("find steps of produced lots: %w", err)
 		}
 	}
-	if p.Quarantine {
-		if f.Quarantine, err = s.quarantineGroups(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if p.MixedUnits {
-		if f.Units, f.UnitUses, err = s.mixedUnits(ctx, p); err != nil {
-			return nil, err
-		}
+	// The rest is the same SQL in both stores.
+	if err := s.FillGapFacts(ctx, p, f); err != nil {
+		return nil, err
 	}
 	return f, nil
-}
-
-// quarantineGroups returns the open quarantine entries per source: how
-// many, since when, and the earliest (by quarantine time, then key: not
-// by arrival).
-func (s *DB) quarantineGroups(ctx context.Context) ([]core.QuarantineGroupRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT source, n, since, key, line, event_id, reason, raw, at FROM (
-		  SELECT q.*, count(*) OVER w AS n, min(at) OVER w AS since, row_number() OVER (PARTITION BY source ORDER BY at, key) AS rn
-		  FROM quarantine q INDEXED BY quarantine_open WHERE resolved = 0 WINDOW w AS (PARTITION BY source))
-		WHERE rn = 1 ORDER BY source`)
-	if err != nil {
-		return nil, fmt.Errorf("find quarantined input: %w", err)
-	}
-	return collect(rows, "find quarantined input", func(g *core.QuarantineGroupRow) []any {
-		g.First.Source = g.Source
-		return []any{&g.Source, &g.Entries, timeScanner{&g.Since}, &g.First.Key, &g.First.Line, &g.First.EventID, &g.First.Reason, &g.First.Raw, timeScanner{&g.First.At}}
-	})
-}
-
-// mixedUnits returns the units of the items whose lots carry a quantity
-// in more than one unit (lot_qty: the in-effect quantities), less the
-// items hub.yaml allows, and those items' in-effect events with a unit.
-func (s *DB) mixedUnits(ctx context.Context, p core.GapFactsParams) ([]core.ItemUnitRow, []core.UnitUseRow, error) {
-	rows, err := s.db.QueryContext(ctx, `WITH u AS (
-		  SELECT l.item, q.uom, count(*) AS n FROM lot_qty q JOIN lots l ON l.id = q.lot_id
-		  WHERE abs(q.received) + abs(q.produced) + abs(q.consumed) + abs(q.shipped) + abs(q.adjusted) > 1e-9
-		  GROUP BY l.item, q.uom)
-		SELECT item, uom, n FROM u WHERE item IN (SELECT item FROM u GROUP BY item HAVING count(*) > 1) ORDER BY item, uom`)
-	if err != nil {
-		return nil, nil, fmt.Errorf("find items in several units: %w", err)
-	}
-	all, err := collect(rows, "find items in several units", func(u *core.ItemUnitRow) []any { return []any{&u.Item, &u.UOM, &u.Lots} })
-	if err != nil {
-		return nil, nil, err
-	}
-	var units []core.ItemUnitRow
-	var uses []core.UnitUseRow
-	for _, item := range core.MixedUnitItems(all, p) {
-		for _, u := range all {
-			if u.Item == item {
-				units = append(units, u)
-			}
-		}
-		rows, err := s.db.QueryContext(ctx, `SELECT l.item, l.lot, coalesce(json_extract(e.body, '$.uom'), ''), e.id, e.ts
-			FROM lots l JOIN events e ON e.lot_id = l.id
-			WHERE l.item = ? AND e.status = 'active' AND e.type IN ('receive', 'consume', 'produce', 'ship', 'adjust')`, item)
-		if err != nil {
-			return nil, nil, fmt.Errorf("find the units of %s: %w", item, err)
-		}
-		got, err := collect(rows, "find the units of "+item, func(x *core.UnitUseRow) []any {
-			return []any{&x.Ref.Item, &x.Ref.Lot, &x.UOM, &x.EventID, timeScanner{&x.Time}}
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		uses = append(uses, got...)
-		// Transforms have no lot of their own: their inputs and outputs
-		// are in the body.
-		rows, err = s.db.QueryContext(ctx, `SELECT DISTINCT e.id, e.ts, e.body
-			FROM lots l JOIN links k ON k.lot_id = l.id JOIN events e ON e.id = k.event_id AND e.status = 'active'
-			WHERE l.item = ? AND k.grp LIKE 't:%' AND e.type = 'transform'`, item)
-		if err != nil {
-			return nil, nil, fmt.Errorf("find the units of %s in transforms: %w", item, err)
-		}
-		type tr struct {
-			id   string
-			t    time.Time
-			body []byte
-		}
-		trs, err := collect(rows, "find the units of "+item+" in transforms", func(x *tr) []any { return []any{&x.id, timeScanner{&x.t}, &x.body} })
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, x := range trs {
-			got, err := core.TransformUnitUses(x.id, x.t, x.body, item)
-			if err != nil {
-				return nil, nil, err
-			}
-			uses = append(uses, got...)
-		}
-	}
-	return units, uses, nil
-}
-
-const exceptionCols = `id, key, kind, severity, item, lot, ord, site, detail, records, since, opened, updated, status, stage, sending`
-
-func readExceptions(ctx context.Context, q querier, f core.ExceptionFilter) ([]core.Exception, error) {
-	keys, statuses := f.Keys, []string{}
-	if keys == nil {
-		keys = []string{}
-	}
-	for _, s := range f.Statuses {
-		statuses = append(statuses, string(s))
-	}
-	if f.Keys != nil && len(f.Keys) == 0 {
-		return nil, nil // asked for no keys
-	}
-	rows, err := q.QueryContext(ctx, `SELECT `+exceptionCols+` FROM gap_exceptions
-		WHERE (?1 = 0 OR id = ?1)
-		  AND (?2 = '[]' OR key IN (SELECT value FROM json_each(?2)))
-		  AND (?3 = '[]' OR status IN (SELECT value FROM json_each(?3)))
-		  AND (NOT ?4 OR status IN ('open', 'alerted', 'acknowledged'))
-		  AND (?5 = 0 OR since >= ?5)
-		ORDER BY id`, f.ID, jsonList(keys), jsonList(statuses), f.Open, optMicros(f.Since))
-	if err != nil {
-		return nil, fmt.Errorf("read gap exceptions: %w", err)
-	}
-	defer rows.Close()
-	var out []core.Exception
-	for rows.Next() {
-		var e core.Exception
-		var records, status string
-		var since, opened, updated, sending int64
-		if err := rows.Scan(&e.ID, &e.Key, &e.Kind, &e.Severity, &e.Item, &e.Lot, &e.Order, &e.Site, &e.Detail, &records,
-			&since, &opened, &updated, &status, &e.Stage, &sending); err != nil {
-			return nil, fmt.Errorf("read gap exceptions: %w", err)
-		}
-		e.Since, e.Opened, e.Updated, e.Status, e.Sending = optTime(since), fromMicros(opened), fromMicros(updated), core.GapStatus(status), optTime(sending)
-		if err := json.Unmarshal([]byte(records), &e.Records); err != nil {
-			return nil, fmt.Errorf("read gap %s: records: %w", e.GapID(), err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read gap exceptions: %w", err)
-	}
-	return out, nil
-}
-
-func (s *DB) Exceptions(ctx context.Context, f core.ExceptionFilter) ([]core.Exception, error) {
-	return readExceptions(ctx, s.db, f)
-}
-
-func (t *ingestTx) Exceptions(ctx context.Context, f core.ExceptionFilter) ([]core.Exception, error) {
-	return readExceptions(ctx, t.tx, f)
-}
-
-func (t *ingestTx) SaveException(ctx context.Context, e *core.Exception) error {
-	records := e.Records
-	if records == nil {
-		records = []string{}
-	}
-	args := []any{e.Key, e.Kind, e.Severity, e.Item, e.Lot, e.Order, e.Site, e.Detail, jsonList(records),
-		optMicros(e.Since), micros(e.Opened), micros(e.Updated), string(e.Status), e.Stage, optMicros(e.Sending)}
-	if e.ID == 0 {
-		res, err := t.tx.ExecContext(ctx, `INSERT INTO gap_exceptions (key, kind, severity, item, lot, ord, site, detail, records, since, opened, updated, status, stage, sending)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
-		if err != nil {
-			return fmt.Errorf("store gap %s: %w", e.Key, err)
-		}
-		e.ID, err = res.LastInsertId()
-		return err
-	}
-	if _, err := t.tx.ExecContext(ctx, `UPDATE gap_exceptions SET key = ?, kind = ?, severity = ?, item = ?, lot = ?, ord = ?, site = ?,
-		detail = ?, records = ?, since = ?, opened = ?, updated = ?, status = ?, stage = ?, sending = ? WHERE id = ?`, append(args, e.ID)...); err != nil {
-		return fmt.Errorf("update gap %s: %w", e.GapID(), err)
-	}
-	return nil
-}
-
-func (t *ingestTx) LogException(ctx context.Context, ev core.ExceptionEvent) error {
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO gap_history (gap_id, at, action, by_user, note) VALUES (?, ?, ?, ?, ?)`,
-		ev.GapID, micros(ev.At), ev.Action, ev.By, ev.Note); err != nil {
-		return fmt.Errorf("record history of gap %s: %w", core.FormatGapID(ev.GapID), err)
-	}
-	return nil
-}
-
-func (s *DB) ExceptionHistory(ctx context.Context, id int64) ([]core.ExceptionEvent, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT gap_id, at, action, by_user, note FROM gap_history WHERE gap_id = ? ORDER BY seq`, id)
-	if err != nil {
-		return nil, fmt.Errorf("read history of gap %s: %w", core.FormatGapID(id), err)
-	}
-	return collect(rows, "read gap history", func(e *core.ExceptionEvent) []any {
-		return []any{&e.GapID, timeScanner{&e.At}, &e.Action, &e.By, &e.Note}
-	})
 }
 
 // latestIsHold holds for an in-effect hold or release event e of a lot
@@ -350,24 +100,6 @@ func (s *DB) ExceptionHistory(ctx context.Context, id int64) ([]core.ExceptionEv
 const latestIsHold = `e.type = 'hold'
 		  AND NOT EXISTS (SELECT 1 FROM events n INDEXED BY events_holds WHERE n.lot_id = e.lot_id AND n.type IN ('hold', 'release') AND n.status = 'active'
 		                  AND (n.ts > e.ts OR n.ts = e.ts AND n.id > e.id))`
-
-func (s *DB) HoldEvents(ctx context.Context) ([]core.EventRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+eventCols+` FROM events INDEXED BY events_holds
-		WHERE type IN ('hold', 'release') AND status = 'active' ORDER BY lot_id, ts, id`)
-	if err != nil {
-		return nil, fmt.Errorf("read holds and releases: %w", err)
-	}
-	defer rows.Close()
-	var out []core.EventRow
-	for rows.Next() {
-		r, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("read holds and releases: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
 
 func (s *DB) Productions(ctx context.Context, lotIDs []int64) ([]core.LinkRow, error) {
 	rows, err := s.query(ctx, `SELECT event_id, lot_id, grp, ts FROM links
@@ -406,48 +138,6 @@ func (s *DB) HeldAmong(ctx context.Context, lotIDs []int64) ([]int64, error) {
 		return nil, fmt.Errorf("read hold status: %w", err)
 	}
 	return collect(rows, "read hold status", func(id *int64) []any { return []any{id} })
-}
-
-func (s *DB) OrderEvents(ctx context.Context, order string) ([]core.EventRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+eventCols+` FROM events
-		WHERE id IN (SELECT event_id FROM links WHERE grp = ?) AND status = 'active' AND type IN ('consume', 'produce')
-		ORDER BY ts, seq`, "o:"+order)
-	if err != nil {
-		return nil, fmt.Errorf("read events of order %s: %w", order, err)
-	}
-	defer rows.Close()
-	var out []core.EventRow
-	for rows.Next() {
-		r, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("read events of order %s: %w", order, err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
-func (s *DB) OrderAdjusts(ctx context.Context, order string) ([]core.EventRow, error) {
-	// Through the order's links (links_grp) to its lots' events
-	// (events_lot): as cheap as the order's lots' histories, whatever the
-	// size of the store.
-	rows, err := s.db.QueryContext(ctx, `SELECT `+eventCols+` FROM events
-		WHERE lot_id IN (SELECT lot_id FROM links WHERE grp = ?) AND type = 'adjust' AND status = 'active'
-		  AND json_extract(body, '$.order') = ?
-		ORDER BY ts, id`, "o:"+order, order)
-	if err != nil {
-		return nil, fmt.Errorf("read adjustments of order %s: %w", order, err)
-	}
-	defer rows.Close()
-	var out []core.EventRow
-	for rows.Next() {
-		r, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("read adjustments of order %s: %w", order, err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }
 
 func (s *DB) ManualLinks(ctx context.Context, groups []string) ([]core.LinkRow, error) {

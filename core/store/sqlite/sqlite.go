@@ -18,6 +18,7 @@ import (
 
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/schema"
+	"github.com/lothub/lothub/core/store/sqlq"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -27,6 +28,10 @@ var migrationFS embed.FS
 
 // DB is a lothub store in one SQLite file.
 type DB struct {
+	// Queries answers the users, audit trail and outbox methods of
+	// core.Store with the SQL this store shares with PostgreSQL
+	// (core/store/sqlq; queries.go adapts it).
+	*sqlq.Queries
 	path string
 	db   *sql.DB
 	// mu serialises writers in this process; BEGIN IMMEDIATE and the busy
@@ -116,6 +121,7 @@ func open(ctx context.Context, path string, durability ...string) (*DB, error) {
 	// prepare its statements on) fresh ones.
 	db.SetMaxIdleConns(maxIdle)
 	s := &DB{path: path, db: db, checkpoint: make(chan struct{}, 1), stopped: make(chan struct{})}
+	s.Queries = s.queries()
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -785,19 +791,6 @@ func (s *DB) LotEvents(ctx context.Context, lotID int64) ([]core.EventRow, error
 	return out, rows.Err()
 }
 
-func (s *DB) UnsourcedLots(ctx context.Context) ([]core.LotGapRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT l.id, l.item, l.lot,
-		  coalesce((SELECT min(ts) FROM events e WHERE e.lot_id = l.id AND e.status = 'active'),
-		           (SELECT min(ts) FROM links k WHERE k.lot_id = l.id), 0)
-		FROM lots l WHERE l.used > 0 AND l.sourced = 0 ORDER BY l.item, l.lot`)
-	if err != nil {
-		return nil, fmt.Errorf("find unknown lots: %w", err)
-	}
-	return collect(rows, "find unknown lots", func(g *core.LotGapRow) []any {
-		return []any{&g.LotID, &g.Ref.Item, &g.Ref.Lot, timeScanner{&g.Since}}
-	})
-}
-
 func (s *DB) OrdersWithoutInputs(ctx context.Context) ([]core.OrderGapRow, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT o.ord, min(k.ts), json_group_array(json_array(l.item, l.lot))
 		FROM orders o JOIN links k ON k.grp = o.ord AND k.out = 1 JOIN lots l ON l.id = k.lot_id
@@ -825,71 +818,6 @@ func (s *DB) OrdersWithoutInputs(ctx context.Context) ([]core.OrderGapRow, error
 		out = append(out, g)
 	}
 	return out, rows.Err()
-}
-
-func (s *DB) Quarantined(ctx context.Context, f core.QuarantineFilter) ([]core.QuarantineRow, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = -1
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, key, source, line, event_id, reason, raw, at, resolved, resolve_reason FROM quarantine
-		WHERE resolved = 0 OR ? ORDER BY seq LIMIT ?`, f.IncludeResolved, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read quarantine: %w", err)
-	}
-	return collect(rows, "read quarantine", func(q *core.QuarantineRow) []any {
-		return []any{&q.Seq, &q.Key, &q.Source, &q.Line, &q.EventID, &q.Reason, &q.Raw, timeScanner{&q.At}, &q.Resolved, &q.ResolveReason}
-	})
-}
-
-func (s *DB) RawRecords(ctx context.Context, f core.RawFilter) ([]core.RawRecord, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = -1
-	}
-	var since int64
-	if !f.Since.IsZero() {
-		since = micros(f.Since)
-	}
-	kinds := f.Kinds
-	if kinds == nil {
-		kinds = []string{}
-	}
-	current := "current = 1" // a condition of its own: the partial index on current rows serves it
-	if f.AllVersions {
-		current = "1"
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, source, kind, record_id, hash, payload, position, received_at, mapping, events
-		FROM raw_records
-		WHERE `+current+` AND seq > ? AND (? = '' OR source = ?) AND received_at >= ?
-			AND (? = '[]' OR kind IN (SELECT value FROM json_each(?)))
-			AND (? = '' OR record_id >= ? AND record_id < ?)
-			AND (? = 0 OR received_at < ?)
-		ORDER BY seq LIMIT ?`,
-		f.AfterSeq, f.Source, f.Source, since, jsonList(kinds), jsonList(kinds),
-		f.RecordPrefix, f.RecordPrefix, core.PrefixEnd(f.RecordPrefix), optMicros(f.Before), optMicros(f.Before), limit)
-	if err != nil {
-		return nil, fmt.Errorf("read raw records: %w", err)
-	}
-	defer rows.Close()
-	var out []core.RawRecord
-	for rows.Next() {
-		var r core.RawRecord
-		var payload, events string
-		var received int64
-		if err := rows.Scan(&r.Seq, &r.Source, &r.Kind, &r.RecordID, &r.Hash, &payload, &r.Position, &received, &r.Mapping, &events); err != nil {
-			return nil, fmt.Errorf("read raw records: %w", err)
-		}
-		r.Payload, r.ReceivedAt = []byte(payload), fromMicros(received)
-		if err := json.Unmarshal([]byte(events), &r.Events); err != nil {
-			return nil, fmt.Errorf("read raw record %d: events: %w", r.Seq, err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read raw records: %w", err)
-	}
-	return out, nil
 }
 
 var _ core.Store = (*DB)(nil)
