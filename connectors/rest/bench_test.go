@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,7 +15,9 @@ import (
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/sqlite"
 	"github.com/lothub/lothub/intake"
+	"github.com/lothub/lothub/config"
 	"github.com/lothub/lothub/internal/bulkgc"
+	"github.com/lothub/lothub/internal/testbuild"
 	"github.com/lothub/lothub/mapping"
 	"github.com/lothub/lothub/runner"
 	"github.com/lothub/lothub/sdk"
@@ -31,7 +34,12 @@ import (
 // the fake over loopback HTTP, the records are mapped by the default
 // Oracle mapping and committed by intake into a fresh SQLite file
 // (archive, events, genealogy), one transaction a batch; the next batch is
-// read and mapped while one commits, as the runner does (read-ahead).
+// read and mapped while one commits, as the runner does (read-ahead); in
+// this process. runner: the path of hub sync: runner.Runner syncs the
+// connector configured in a hub.yaml, the rest connector served by the
+// hub executable ("hub plugin rest", built from this tree, or
+// LOTHUB_REST_BENCH_HUB) as a plugin process over gRPC, into a fresh
+// SQLite file.
 // Every record is a new lot. read: the connector alone, the same pages, no
 // mapping or store. events: the baseline, the same 100,000 records'
 // events, mapped beforehand, as canonical JSON Lines through
@@ -41,6 +49,8 @@ import (
 // LOTHUB_REST_BENCH_RECORDS changes the record count, LOTHUB_REST_BENCH_BATCH
 // the batch size (records per read and per transaction, the runner's
 // batch_size, 500).
+func TestMain(m *testing.M) { testbuild.Main(m) }
+
 func BenchmarkOracle100k(b *testing.B) {
 	bulkgc.Tune() // as hub sync does
 	n := benchEnv(b, "LOTHUB_REST_BENCH_RECORDS", 100_000)
@@ -63,6 +73,27 @@ func BenchmarkOracle100k(b *testing.B) {
 			stats := benchSync(b, ctx, c, cfg, &intake.Pipeline{Ingester: &core.Ingester{Store: st}, Mapping: m, Source: "fusion"}, batch)
 			if stats.Records != n || stats.New != n || stats.Quarantined != 0 {
 				b.Fatalf("records %d, new events %d, quarantined %d; want %d, %d, 0", stats.Records, stats.New, stats.Quarantined, n, n)
+			}
+			b.StopTimer()
+			st.Close()
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+
+	b.Run("runner", func(b *testing.B) {
+		hub := benchHub(b)
+		for b.Loop() {
+			b.StopTimer()
+			st := benchStore(b)
+			r := benchRunner(b, st, hub, f, batch)
+			b.StartTimer()
+			run, err := r.Sync(ctx, "fusion", "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if run.Records != n || run.Events != n || run.Quarant != 0 {
+				b.Fatalf("records %d, events %d, quarantined %d; want %d, %d, 0", run.Records, run.Events, run.Quarant, n, n)
 			}
 			b.StopTimer()
 			st.Close()
@@ -112,6 +143,59 @@ func BenchmarkOracle100k(b *testing.B) {
 		}
 		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	})
+}
+
+// benchHub is the hub executable whose "hub plugin rest" serves the
+// connector: LOTHUB_REST_BENCH_HUB when set (to compare two builds in one
+// run), else the hub built from this tree.
+func benchHub(b *testing.B) string {
+	b.Helper()
+	if p := os.Getenv("LOTHUB_REST_BENCH_HUB"); p != "" {
+		return p
+	}
+	return testbuild.Hub(b)
+}
+
+// benchRunner is a runner as hub sync sets it up: the connector "fusion"
+// configured in a hub.yaml (the password a ${file:…} reference), the
+// built-in rest plugin served by the hub executable hub as a process of
+// its own.
+func benchRunner(b *testing.B, st core.Store, hub string, f *fakeOracle, batch int) *runner.Runner {
+	b.Helper()
+	dir := b.TempDir()
+	pass := filepath.Join(dir, "oracle.pass")
+	if err := os.WriteFile(pass, []byte(oraclePass), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	m, err := filepath.Abs("profiles/oracle-fusion-scm.mapping.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	file := filepath.Join(dir, "hub.yaml")
+	yaml := fmt.Sprintf(`
+connectors:
+  - name: fusion
+    plugin: rest
+    mapping: %s
+    batch_size: %d
+    config:
+      profile: oracle-fusion-scm
+      base_url: %s
+      username: %s
+      password: ${file:%s}
+`, m, batch, f.URL, oracleUser, pass)
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	h, err := config.Load(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := h.Resolve(); err != nil {
+		b.Fatal(err)
+	}
+	return &runner.Runner{Store: st, Config: h, Plugins: &runner.Plugins{Builtins: []string{"rest"}, Self: hub},
+		Logger: slog.New(slog.DiscardHandler)}
 }
 
 // benchSync reads the connector to its end in batches, mapping the next
