@@ -11,11 +11,11 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/lothub/lothub/config"
 	"github.com/lothub/lothub/connectors/rest"
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/sqlite"
 	"github.com/lothub/lothub/intake"
-	"github.com/lothub/lothub/config"
 	"github.com/lothub/lothub/internal/bulkgc"
 	"github.com/lothub/lothub/internal/testbuild"
 	"github.com/lothub/lothub/mapping"
