@@ -25,7 +25,7 @@ func TestDecodeFieldsIsEncodingJSON(t *testing.T) {
 		`{"a":01}`, `{"a":1.}`, `{"a":-}`, `{"a":1e}`, `{"a":+1}`, `{"a":.5}`, `{"a":0x1}`, `{"a":Infinity}`, `{"a":1e400}`, `{"a":1_0}`, // not JSON numbers, or out of range
 		`{"a":tru}`, `{"a":nul}`, `{"a":falsey}`, `{"a":[1,]}`, `{"a":[,1]}`, `{"a":[1 2]}`, `{"a":{"b":1,}}`, // broken values
 		`{"lots":[{"LotNumber":"L-1","TransactionQuantity":25}],"e":[],"o":{},"n":[null,true,false,"x",[[]]]}`, // lists and objects
-		`{"k\"ey":"v","caf\u00e9":"\/x\n","a\\":"b"}`, // escaped keys and values
+		`{"k\"ey":"v","caf\u00e9":"\/x\n","a\\":"b"}`,                                                          // escaped keys and values
 		`{"s":"\ud800"}`, `{"s":"\ud83d\ude00"}`, "{\"s\":\"\\u00e9\xff\"}", // lone and paired surrogates, an escape beside an invalid byte
 		`{"a":"\"}`, `{"a":"\`, `{"a":"\x"}`, // broken escapes
 		strings.Repeat(`{"a":`, 150) + `1` + strings.Repeat(`}`, 150), // deeper than the fast path follows
