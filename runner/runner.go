@@ -528,9 +528,14 @@ func (r *Runner) commitPosition(ctx context.Context, name string, runID int64, p
 func Inputs(recs []sdk.Record) ([]intake.Input, error) {
 	inputs := make([]intake.Input, 0, len(recs))
 	for _, rec := range recs {
-		fields, err := mapping.DecodeFields(rec.Payload)
-		if err != nil {
-			return nil, fmt.Errorf("record %s: payload is not a JSON object: %v", rec.ID, err)
+		// Decoded already by the plugin client as it checked the
+		// payload, when it came from a plugin process.
+		fields := rec.Fields()
+		if fields == nil {
+			var err error
+			if fields, err = mapping.DecodeFields(rec.Payload); err != nil {
+				return nil, fmt.Errorf("record %s: payload is not a JSON object: %v", rec.ID, err)
+			}
 		}
 		inputs = append(inputs, intake.Input{
 			Record:  mapping.Record{Kind: rec.Kind, ID: rec.ID, Fields: fields},
