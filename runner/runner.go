@@ -365,8 +365,9 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 	r.ing.Now = r.Now
 	r.ing.Placeholders = r.Config.LotPlaceholders()
 	r.ing.Actions = r.Actions
-	// The connector reads and the mapping runs one batch ahead of the
-	// commits, on another core: a sync costs about its commits alone.
+	// The connector reads and the mapping runs ahead of the commits (up
+	// to two batches, see readAhead), on the other core: a sync costs
+	// about its commits alone.
 	// Batches still commit one at a time, in order, each with the position
 	// after it; a batch read ahead and not committed is read again by the
 	// next run.
