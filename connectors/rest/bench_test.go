@@ -24,6 +24,9 @@ import (
 	"github.com/lothub/lothub/sdk"
 )
 
+// TestMain removes the hub executable built for the runner benchmark.
+func TestMain(m *testing.M) { testbuild.Main(m) }
+
 // BenchmarkOracle100k measures a first sync of 100,000 completed
 // transactions (issue 20 §6: ≥ 20,000 records/s) from the Oracle fake
 // (basic auth, limit/offset pages of 500, the profile's q/orderBy/expand),
@@ -40,8 +43,7 @@ import (
 // connector configured in a hub.yaml, the rest connector served by the
 // hub executable ("hub plugin rest", built from this tree, or
 // LOTHUB_REST_BENCH_HUB) as a plugin process over gRPC, into a fresh
-// SQLite file.
-// Every record is a new lot. read: the connector alone, the same pages, no
+// SQLite file. Every record is a new lot. read: the connector alone, the same pages, no
 // mapping or store. events: the baseline, the same 100,000 records'
 // events, mapped beforehand, as canonical JSON Lines through
 // core.Ingester's IngestJSONL into a fresh SQLite file (hub ingest's
@@ -49,9 +51,9 @@ import (
 //
 // LOTHUB_REST_BENCH_RECORDS changes the record count, LOTHUB_REST_BENCH_BATCH
 // the batch size (records per read and per transaction, the runner's
-// batch_size, 500).
-func TestMain(m *testing.M) { testbuild.Main(m) }
-
+// batch_size, 500). Each reports records/s of wall time and cpu-s/100k,
+// the CPU time of this process and of the plugin processes it waited for,
+// during the sync, for 100,000 records.
 func BenchmarkOracle100k(b *testing.B) {
 	bulkgc.Tune() // as hub sync does
 	n := benchEnv(b, "LOTHUB_REST_BENCH_RECORDS", 100_000)
