@@ -43,8 +43,12 @@ type Pipeline struct {
 // MappingID names a mapping and its version in the archive.
 func MappingID(m *mapping.Mapping) string { return m.Name() + "@" + m.Version() }
 
-// mapOne runs the mapping over one record.
-func (p *Pipeline) mapOne(in Input) (core.MappedRecord, error) {
+// MapInput runs the mapping over one input as Map does for each input of
+// a batch: the record to archive and its events, its declared skip, or
+// why it is quarantined (MappedRecord.Err). It writes nothing: hub
+// connector test shows what a sync would make of a page with it. The
+// error is for an input whose fields cannot be encoded as its payload.
+func (p *Pipeline) MapInput(in Input) (core.MappedRecord, error) {
 	payload := in.Payload
 	if payload == nil {
 		b, err := json.Marshal(in.Record.Fields)
@@ -102,7 +106,7 @@ type Batch struct {
 func (p *Pipeline) Map(inputs []Input) (*Batch, error) {
 	recs := make([]core.MappedRecord, 0, len(inputs))
 	for _, in := range inputs {
-		mr, err := p.mapOne(in)
+		mr, err := p.MapInput(in)
 		if err != nil {
 			return nil, err
 		}

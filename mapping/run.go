@@ -92,7 +92,12 @@ func (m *Mapping) Map(r Record) (events []*core.Event, err error) {
 }
 
 // MapRecord turns one record into its Outcome. It never panics.
-func (m *Mapping) MapRecord(r Record) (o Outcome) {
+func (m *Mapping) MapRecord(r Record) Outcome { return m.mapRecord(r, nil) }
+
+// mapRecord is MapRecord; when trace is not nil, it appends to it each
+// rule it tries and why it did or did not apply (Explain), in the same
+// pass.
+func (m *Mapping) mapRecord(r Record, trace *[]RuleTrial) (o Outcome) {
 	if !m.kindSet[r.Kind] {
 		o.Err = &RecordError{Pos: m.kindsPos, Kind: r.Kind, RecordID: r.ID,
 			Reason: fmt.Sprintf("mapping %s does not map kind %q (it maps %s; use the mapping written for %q, or add the kind to kinds:)", m.name, r.Kind, strings.Join(m.kinds, ", "), r.Kind)}
@@ -109,16 +114,25 @@ func (m *Mapping) MapRecord(r Record) (o Outcome) {
 			}
 			o = Outcome{Err: &RecordError{Pos: pos, Kind: r.Kind, RecordID: r.ID,
 				Reason: fmt.Sprintf("%sinternal error while mapping: %v (please report it with the record)", name, p)}}
+			if trace != nil {
+				*trace = append(*trace, RuleTrial{Result: fmt.Sprintf("internal error: %v", p)})
+			}
 		}
 		st.end()
 		m.pool.Put(st)
 	}()
 	for _, ru := range m.rules {
 		if ru.kinds != nil && !ru.kinds[r.Kind] {
+			if trace != nil {
+				*trace = append(*trace, RuleTrial{Rule: ru.name, Pos: ru.pos, Where: ru.pos.String(), Result: fmt.Sprintf("not for kind %s", r.Kind)})
+			}
 			continue
 		}
 		current = ru
 		ok, err := st.matches(ru)
+		if trace != nil {
+			*trace = append(*trace, trial(ru, ok, err, st))
+		}
 		if err != nil {
 			return Outcome{Err: st.recordError(ru, err)}
 		}
@@ -166,6 +180,25 @@ func (m *Mapping) MapRecord(r Record) (o Outcome) {
 	}
 	o.Err = &RecordError{Pos: m.rulesPos, Kind: r.Kind, RecordID: r.ID, Reason: reason}
 	return o
+}
+
+// trial says why rule ru did or did not apply, from what its when (or
+// skip_when) gave.
+func trial(ru *rule, ok bool, err error, st *state) RuleTrial {
+	t := RuleTrial{Rule: ru.name, Pos: ru.pos, Where: ru.pos.String()}
+	switch {
+	case err != nil:
+		t.Result = "failed: " + st.recordError(ru, err).Reason
+	case !ok:
+		t.Result = ru.when.what + " is false"
+	case ru.skip && ru.reason != "":
+		t.Result = "matched: skipped, " + ru.reason
+	case ru.skip:
+		t.Result = "matched: skip: true without a reason"
+	default:
+		t.Result = "matched"
+	}
+	return t
 }
 
 // Reasons of skips that no rule declared.
@@ -735,49 +768,14 @@ type RuleTrial struct {
 }
 
 // Explain tries the mapping's rules on a record as MapRecord does, and
-// says for each rule why it did or did not apply. It never panics.
+// says for each rule why it did or did not apply: one pass, so the
+// Outcome is the one the rules tried gave. It never panics.
 func (m *Mapping) Explain(r Record) (x Explanation) {
-	x = Explanation{RecordID: r.ID, Kind: r.Kind, Outcome: m.MapRecord(r)}
+	x = Explanation{RecordID: r.ID, Kind: r.Kind}
 	if f, v := m.carriedLot(r); f != "" {
 		x.LotField, x.Lot = f, v
 	}
-	if !m.kindSet[r.Kind] {
-		return x
-	}
-	st := m.pool.Get().(*state)
-	st.begin(r)
-	defer func() {
-		if p := recover(); p != nil {
-			x.Rules = append(x.Rules, RuleTrial{Result: fmt.Sprintf("internal error: %v", p)})
-		}
-		st.end()
-		m.pool.Put(st)
-	}()
-	for _, ru := range m.rules {
-		t := RuleTrial{Rule: ru.name, Pos: ru.pos, Where: ru.pos.String()}
-		if ru.kinds != nil && !ru.kinds[r.Kind] {
-			t.Result = fmt.Sprintf("not for kind %s", r.Kind)
-			x.Rules = append(x.Rules, t)
-			continue
-		}
-		ok, err := st.matches(ru)
-		switch {
-		case err != nil:
-			t.Result = "failed: " + st.recordError(ru, err).Reason
-		case !ok:
-			t.Result = ru.when.what + " is false"
-		case ru.skip && ru.reason != "":
-			t.Result = "matched: skipped, " + ru.reason
-		case ru.skip:
-			t.Result = "matched: skip: true without a reason"
-		default:
-			t.Result = "matched"
-		}
-		x.Rules = append(x.Rules, t)
-		if err != nil || ok {
-			break
-		}
-	}
+	x.Outcome = m.mapRecord(r, &x.Rules)
 	return x
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -110,6 +111,15 @@ func TestMapRecordOutcomes(t *testing.T) {
 			evs, err := m.Map(tt.rec)
 			if len(evs) != len(o.Events) || (err == nil) != (o.Err == nil) {
 				t.Errorf("Map = %d events, %v; MapRecord = %d events, %v", len(evs), err, len(o.Events), o.Err)
+			}
+			// Explain, in its one pass over the rules, comes to the same
+			// outcome, and its last rule tried is the one that decided.
+			x := m.Explain(tt.rec)
+			if !reflect.DeepEqual(x.Outcome, o) {
+				t.Errorf("Explain outcome = %+v, MapRecord = %+v", x.Outcome, o)
+			}
+			if o.Rule != "" && (len(x.Rules) == 0 || x.Rules[len(x.Rules)-1].Rule != o.Rule) {
+				t.Errorf("Explain tried %+v; want the last to be rule %q", x.Rules, o.Rule)
 			}
 		})
 	}

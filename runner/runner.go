@@ -365,13 +365,14 @@ func (r *Runner) sync(ctx context.Context, cc *config.Connector, run *core.Run, 
 	r.ing.Now = r.Now
 	r.ing.Placeholders = r.Config.LotPlaceholders()
 	r.ing.Actions = r.Actions
-	// The connector reads and the mapping runs one batch ahead of the
-	// commits, on another core: a sync costs about its commits alone.
+	// The connector reads and the mapping runs ahead of the commits (up
+	// to two batches, see readAhead), on the other core: a sync costs
+	// about its commits alone.
 	// Batches still commit one at a time, in order, each with the position
 	// after it; a batch read ahead and not committed is read again by the
 	// next run.
 	rctx, stop := context.WithCancel(ctx)
-	batches := make(chan readBatch, 1)
+	batches := make(chan readBatch) // see readAhead: two batches ahead at most
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -458,24 +459,49 @@ type readBatch struct {
 
 // readAhead reads batches from pos and maps them, handing each to out,
 // until the connector has no more, an error (handed on too), or ctx ends.
+// Reading and mapping overlap too: while one batch commits, the mapping
+// runs over the next and the plugin process reads the one after (its
+// requests, its decoding). The channels are unbuffered, so the reads are
+// never more than two batches ahead of the commits, as before the two
+// stages were split.
 func (r *Runner) readAhead(ctx context.Context, cc *config.Connector, sup *supervisor, p *intake.Pipeline, pos sdk.Position, out chan<- readBatch) {
 	defer close(out)
-	for {
-		res, err := sup.read(ctx, pos)
-		b := readBatch{res: res, err: err}
-		if err == nil && len(res.Records) > 0 {
-			b.mapped, b.err = mapRecords(cc.Name, p, res.Records)
+	rctx, stop := context.WithCancel(ctx)
+	read := make(chan readBatch)
+	go func() {
+		defer close(read)
+		for {
+			res, err := sup.read(rctx, pos)
+			select {
+			case read <- readBatch{res: res, err: err}:
+			case <-rctx.Done():
+				return
+			}
+			if err != nil || !res.More {
+				return
+			}
+			if len(res.Records) > 0 || len(res.Next) > 0 {
+				pos = res.Next
+			}
+		}
+	}()
+	// Stop the reader and wait for it: it may be restarting the plugin.
+	defer func() {
+		stop()
+		for range read {
+		}
+	}()
+	for b := range read {
+		if b.err == nil && len(b.res.Records) > 0 {
+			b.mapped, b.err = mapRecords(cc.Name, p, b.res.Records)
 		}
 		select {
 		case out <- b:
 		case <-ctx.Done():
 			return
 		}
-		if b.err != nil || !res.More {
+		if b.err != nil {
 			return
-		}
-		if len(res.Records) > 0 || len(res.Next) > 0 {
-			pos = res.Next
 		}
 	}
 }
@@ -503,9 +529,14 @@ func (r *Runner) commitPosition(ctx context.Context, name string, runID int64, p
 func Inputs(recs []sdk.Record) ([]intake.Input, error) {
 	inputs := make([]intake.Input, 0, len(recs))
 	for _, rec := range recs {
-		fields, err := mapping.DecodeFields(rec.Payload)
-		if err != nil {
-			return nil, fmt.Errorf("record %s: payload is not a JSON object: %v", rec.ID, err)
+		// Decoded already by the plugin client as it checked the
+		// payload, when it came from a plugin process.
+		fields := rec.Fields()
+		if fields == nil {
+			var err error
+			if fields, err = mapping.DecodeFields(rec.Payload); err != nil {
+				return nil, fmt.Errorf("record %s: payload is not a JSON object: %v", rec.ID, err)
+			}
 		}
 		inputs = append(inputs, intake.Input{
 			Record:  mapping.Record{Kind: rec.Kind, ID: rec.ID, Fields: fields},

@@ -130,7 +130,18 @@ type Record struct {
 	// skip rule). Sources that keep nothing of a deleted document but its
 	// id need this: the mapping alone cannot name the events to reverse.
 	Deletes []string
+
+	// fields is Payload decoded, when the hub's client decoded it while
+	// checking it (Fields); a connector cannot set it.
+	fields map[string]any
 }
+
+// Fields returns the record's payload decoded as encoding/json decodes a
+// JSON object into a map[string]any, when the hub's plugin client has
+// decoded it already while checking that the payload is JSON (so the hub
+// reads each payload once); nil otherwise: decode Payload then. The map is
+// shared: do not change it.
+func (r Record) Fields() map[string]any { return r.fields }
 
 // ReadResult is one batch returned by [Connector.Read].
 type ReadResult struct {

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/lothub/lothub/internal/jsonobject"
 	pb "github.com/lothub/lothub/sdk/proto/lothub/connector/v1"
 )
 
@@ -135,19 +136,27 @@ func (c *grpcClient) Ack(ctx context.Context, cfg Config, pos Position) error {
 }
 
 // checkRecords enforces what the hub relies on: an id, a declared kind and
-// a JSON payload on every record.
+// a JSON payload on every record. A payload that is a JSON object is
+// decoded on the way, in the same pass (Record.Fields): the hub maps its
+// fields next.
 func (c *grpcClient) checkRecords(rs []Record) error {
-	for i, r := range rs {
+	for i := range rs {
+		r := &rs[i]
 		var problem string
 		switch {
 		case r.ID == "":
 			problem = "has no id"
 		case !c.spec.HasKind(r.Kind):
 			problem = fmt.Sprintf("has kind %q, which the spec does not declare", r.Kind)
-		case !json.Valid(r.Payload):
-			problem = "has a payload that is not valid JSON"
 		default:
-			continue
+			if fields, ok := jsonobject.Decode(r.Payload, false); ok {
+				r.fields = fields
+				continue
+			}
+			if json.Valid(r.Payload) {
+				continue // JSON, not an object, or an object the hub decodes itself
+			}
+			problem = "has a payload that is not valid JSON"
 		}
 		return fmt.Errorf("connector %s broke the protocol: record %d (id %q) %s", c.spec.Name, i, r.ID, problem)
 	}

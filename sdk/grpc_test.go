@@ -2,8 +2,10 @@ package sdk_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -187,5 +189,44 @@ func TestWebhookOverGRPC(t *testing.T) {
 	plain := connect(t, &memsource.Source{})
 	if _, err := plain.Webhook(context.Background(), memConfig(t, plain), req); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("Webhook on a pull-only connector = %v, want errors.ErrUnsupported", err)
+	}
+}
+
+// The client hands over each record's payload decoded, as it checked it:
+// the hub reads a payload once. A payload that is JSON but no object is
+// accepted as before, undecoded; an in-process record has no fields.
+func TestReadRecordsComeDecoded(t *testing.T) {
+	c := connect(t, &memsource.Source{Records: 3})
+	res, err := c.Read(context.Background(), memConfig(t, c), nil, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Records {
+		var want map[string]any
+		if err := json.Unmarshal(r.Payload, &want); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Fields(); got == nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("record %s: Fields() = %#v, want %#v (its payload %s decoded)", r.ID, got, want, r.Payload)
+		}
+	}
+	body := []byte("[4,5]")
+	push := connect(t, &memsource.Pusher{})
+	wres, err := push.Webhook(context.Background(), memConfig(t, push), sdk.WebhookRequest{Method: "POST",
+		Headers: map[string][]string{"X-Signature": {sdk.SignHMACSHA256([]byte(memToken), body)}}, Body: body})
+	if err != nil {
+		t.Fatalf("Webhook: %v", err)
+	}
+	for _, r := range wres.Records {
+		if r.Fields() != nil {
+			t.Errorf("record %s with payload %s: Fields() = %#v, want nil (not an object)", r.ID, r.Payload, r.Fields())
+		}
+	}
+	own, err := (&memsource.Source{Records: 1}).Read(context.Background(), memConfig(t, c), nil, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(own.Records) != 1 || own.Records[0].Fields() != nil {
+		t.Errorf("in-process records %+v: want one, without fields", own.Records)
 	}
 }

@@ -11,7 +11,9 @@ import (
 
 	"github.com/lothub/lothub/config"
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/intake"
 	"github.com/lothub/lothub/mapping"
+	"github.com/lothub/lothub/runner"
 	"github.com/lothub/lothub/sdk"
 )
 
@@ -148,6 +150,7 @@ func (a *app) tryConnector(ctx context.Context, h *config.Hub, cc *config.Connec
 	if err != nil {
 		return nil, fmt.Errorf("connector %s: %s", cc.Name, config.Scrub(err.Error(), cc.Secrets()))
 	}
+	p := &intake.Pipeline{Mapping: m, Source: cc.Name}
 	out := &connectorTry{Connector: cc.Name, Plugin: pl.Name, Mapping: cc.Mapping, From: "start",
 		Next: string(res.Next), More: res.More, Records: []triedRecord{}}
 	if len(pos) > 0 {
@@ -161,26 +164,17 @@ func (a *app) tryConnector(ctx context.Context, h *config.Hub, cc *config.Connec
 		if !json.Valid(rec.Payload) {
 			tr.Payload, _ = json.Marshal(string(rec.Payload))
 		}
-		fields, err := mapping.DecodeFields(rec.Payload)
-		switch {
-		case err != nil:
-			tr.Error = fmt.Sprintf("record %s: payload is not a JSON object: %v", rec.ID, err)
-		case !m.Applies(rec.Kind):
-			tr.Error = fmt.Sprintf("record %s: mapping %s does not apply to kind %q (it maps %v)", rec.ID, m.File(), rec.Kind, m.Kinds())
-			if msg, ok := fields["error"].(string); ok && msg != "" {
-				tr.Error = fmt.Sprintf("record %s (kind %s): the connector could not read it: %s", rec.ID, rec.Kind, msg)
+		// The record goes through the pipeline's mapping of one input,
+		// as a sync's would (runner.Inputs, intake.Pipeline.Map).
+		if inputs, err := runner.Inputs([]sdk.Record{rec}); err != nil {
+			tr.Error = err.Error()
+		} else if mr, err := p.MapInput(inputs[0]); err != nil {
+			tr.Error = err.Error()
+		} else {
+			if mr.Err != nil {
+				tr.Error = mr.Err.Error()
 			}
-		default:
-			o := m.MapRecord(mapping.Record{Kind: rec.Kind, ID: rec.ID, Fields: fields})
-			if o.Err != nil {
-				tr.Error = o.Err.Error()
-			}
-			for _, e := range o.Events {
-				if err := e.Validate(); err != nil && tr.Error == "" {
-					tr.Error = fmt.Sprintf("record %s: event %s: %v", rec.ID, e.ID, err)
-				}
-			}
-			tr.Events, tr.Skip = o.Events, o.Skip
+			tr.Events, tr.Skip = mr.Events, mr.Skip
 		}
 		switch {
 		case tr.Error != "":

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/oauth2/jwt"
 
+	"github.com/lothub/lothub/internal/jsonobject"
 	"github.com/lothub/lothub/sdk"
 )
 
@@ -324,11 +325,15 @@ func (s *session) get(ctx context.Context, u string) (*answer, error) {
 		if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
 			return nil, fmt.Errorf("GET %s answered %s with %q, not JSON: is base_url the API's address (a login page or a proxy answered)?%s", u, resp.Status, ctype, snippet(data))
 		}
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		var body map[string]any
-		if err := dec.Decode(&body); err != nil {
-			return nil, fmt.Errorf("GET %s answered %s with JSON that is not an object (%v)%s", u, resp.Status, err, snippet(data))
+		// A page of records decodes in one pass (jsonobject); what it
+		// leaves, encoding/json decodes, with its errors.
+		body, ok := jsonobject.Decode(data, true)
+		if !ok {
+			dec := json.NewDecoder(bytes.NewReader(data))
+			dec.UseNumber()
+			if err := dec.Decode(&body); err != nil {
+				return nil, fmt.Errorf("GET %s answered %s with JSON that is not an object (%v)%s", u, resp.Status, err, snippet(data))
+			}
 		}
 		if e := s.o.p.Errors; e != nil {
 			if v, ok := lookup(body, e.Field); ok && text(v) != e.OK {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lothub/lothub/internal/jsonobject"
 	"github.com/lothub/lothub/sdk"
 )
 
@@ -309,7 +310,9 @@ func (r *reader) record(ep Endpoint, ps *pass, url string, i int, item any) (sdk
 		ps.Seen[key] = cur
 		r.advance(ep, ps, cur)
 	}
-	payload, err := json.Marshal(obj)
+	// Byte for byte what json.Marshal writes (the payload's hash, in the
+	// hub's archive, must not change with the connector's version).
+	payload, err := jsonobject.Marshal(obj)
 	if err != nil {
 		return sdk.Record{}, false, fmt.Errorf("%s record %d: %w", url, i, err)
 	}
@@ -479,17 +482,19 @@ func (r *reader) prune(ep Endpoint, seen map[string]string, hw string) map[strin
 	if ep.Incremental == nil || hw == "" {
 		return seen
 	}
+	// In place: a pass's Seen is its own (copied from the endpoint's
+	// state when the pass starts), and this runs at every new high-water
+	// mark.
 	low := r.lowWater(ep, hw)
-	out := map[string]string{}
 	for k, v := range seen {
-		if v == "bad" || !less(ep, v, low) {
-			out[k] = v
+		if v != "bad" && less(ep, v, low) {
+			delete(seen, k)
 		}
 	}
-	if len(out) == 0 {
+	if len(seen) == 0 {
 		return nil
 	}
-	return out
+	return seen
 }
 
 // windowStart is the filter's value for a pass after high-water mark w,
