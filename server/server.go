@@ -49,8 +49,11 @@ type Server struct {
 	log     *slog.Logger
 	metrics *Metrics
 	ing     core.Ingester
-	mux     *http.ServeMux
-	users   *access.Users
+	// group commits the events of concurrent POST /v1/events and
+	// /v1/scans requests together (core.GroupCommit).
+	group *core.GroupCommit
+	mux   *http.ServeMux
+	users *access.Users
 
 	routeMu sync.Mutex
 	routes  []Route // every route, with who may call it (routes.go)
@@ -172,6 +175,7 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 	s := &Server{store: store, cfg: cfg, plugins: plugins, log: log, metrics: metrics,
 		ing: core.Ingester{Store: store, Placeholders: cfg.LotPlaceholders(), Actions: outbox.NewPlanner(cfg)}, webhooks: map[string]*webhookTarget{},
 		asOf: make(chan struct{}, 1)}
+	s.group = &core.GroupCommit{Ingester: &s.ing}
 	s.mux = http.NewServeMux()
 	s.users = &access.Users{Store: store, Session: access.SessionPolicy{
 		Idle: time.Duration(cfg.Serve.Session.Idle), Lifetime: time.Duration(cfg.Serve.Session.Lifetime)}}
@@ -333,7 +337,9 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 
 // postEvents ingests canonical events: one JSON object, a JSON array, or
 // JSON Lines, at most core.MaxEventsPerRequest of them, all in one
-// transaction. The answer counts what became of them and lists the first
+// transaction, which the events of other requests arriving meanwhile may
+// share (group commit: one commit for many requests); the answer comes
+// after it committed. The answer counts what became of them and lists the first
 // core.MaxErrorsListed that were quarantined: its size and the memory the
 // request takes are bounded by the body limit, however many events the
 // body holds.
@@ -354,7 +360,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	st, errs, err := s.ing.IngestInputs(r.Context(), inputs, core.MaxErrorsListed)
+	st, errs, err := s.group.IngestInputs(r.Context(), inputs, core.MaxErrorsListed)
 	if err != nil {
 		s.fail(w, err)
 		return

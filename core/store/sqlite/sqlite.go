@@ -45,8 +45,12 @@ type DB struct {
 
 // maxIdle is how many connections stay open between queries: a trace
 // reads lots, receipts, shipments and quantities in parallel, beside a
-// writer and the checkpointer.
-const maxIdle = 8
+// writer and the checkpointer; and hub serve answers many clients at once,
+// each request reading its token and user. With 8, 32 clients posting
+// events made the server open (set up, and parse the schema on) a fresh
+// connection for most requests: a third of its CPU. Reads go through the
+// memory map, so an idle connection holds little memory of its own.
+const maxIdle = 48
 
 // walLimit is the WAL size, in pages, at which a writer checkpoints by
 // itself: a safety net for when the checkpointer cannot keep up (80 MB of
@@ -67,6 +71,33 @@ func (s *DB) checkpointer() {
 
 // query runs a read query through a cached prepared statement.
 func (s *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// queryRow runs a read query of one row through a cached prepared
+// statement: for the reads every request makes (its token and user),
+// which SQLite would otherwise parse again each time.
+func (s *DB) queryRow(ctx context.Context, query string, args ...any) rowScanner {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// rowScanner is a *sql.Row, or the error preparing its statement.
+type rowScanner interface{ Scan(...any) error }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// stmt returns the cached prepared statement of query.
+func (s *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	st, ok := s.stmts.Load(query)
 	if !ok {
 		prepared, err := s.db.PrepareContext(ctx, query)
@@ -77,7 +108,7 @@ func (s *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 			prepared.Close()
 		}
 	}
-	return st.(*sql.Stmt).QueryContext(ctx, args...)
+	return st.(*sql.Stmt), nil
 }
 
 // mmapSize is how much of the database file SQLite reads through a memory
