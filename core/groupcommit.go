@@ -83,6 +83,14 @@ func (g *GroupCommit) IngestInputs(ctx context.Context, inputs []Input, maxError
 	return c.st, c.errs, c.err
 }
 
+// Waiting returns how many callers wait to be taken into a transaction
+// (not counting those whose transaction is being committed).
+func (g *GroupCommit) Waiting() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.pending)
+}
+
 // run commits the pending calls, a group at a time, until none is left.
 // ctx carries no caller's cancellation.
 func (g *GroupCommit) run(ctx context.Context) {
