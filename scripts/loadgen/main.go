@@ -14,7 +14,8 @@
 // -duration (at most 30 minutes), and it talks only to loopback: a URL
 // whose host is not a loopback address (or a name that resolves only to
 // loopback addresses) is refused, and every connection is checked again
-// when it is dialled. Without -input it makes receipts of lots of its own
+// when it is dialled. A client whose request gets no answer (the server is
+// gone, or the request timed out) stops. Without -input it makes receipts of lots of its own
 // (ids start with -prefix), so a run never collides with a plant's events.
 package main
 
@@ -367,11 +368,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				lat = append(lat, d)
 				switch {
 				case err != nil:
+					// The server is gone or does not answer in time: this
+					// client stops (its events may or may not be stored).
 					rep.Errors++
 					rep.ByStatus["transport"]++
 					if rep.FirstError == "" {
 						rep.FirstError = err.Error()
 					}
+					mu.Unlock()
+					return
 				case resp.StatusCode/100 != 2:
 					rep.Errors++
 					rep.ByStatus[status]++
