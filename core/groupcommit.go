@@ -36,6 +36,9 @@ type GroupCommit struct {
 	// caller's batch is never split: one over it commits alone);
 	// DefaultGroupEvents when 0.
 	MaxEvents int
+	// Committed, when set, is called after each transaction of the group
+	// committed, with how many requests and inputs it held (metrics).
+	Committed func(requests, inputs int)
 
 	mu      sync.Mutex
 	pending []*groupCall
@@ -120,13 +123,29 @@ func (g *GroupCommit) run(ctx context.Context) {
 // commit commits a group in one transaction; if that fails, each call
 // alone.
 func (g *GroupCommit) commit(ctx context.Context, group []*groupCall) {
+	committed := func(calls []*groupCall) {
+		if g.Committed == nil {
+			return
+		}
+		n := 0
+		for _, c := range calls {
+			n += c.b.read
+		}
+		g.Committed(len(calls), n)
+	}
 	err := g.Ingester.applyCalls(ctx, group)
 	if err != nil && len(group) > 1 {
 		for _, c := range group {
 			c.err = g.Ingester.applyCalls(ctx, []*groupCall{c})
+			if c.err == nil {
+				committed([]*groupCall{c})
+			}
 			close(c.done)
 		}
 		return
+	}
+	if err == nil {
+		committed(group)
 	}
 	for _, c := range group {
 		c.err = err

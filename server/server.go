@@ -190,7 +190,7 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 	s := &Server{store: store, cfg: cfg, plugins: plugins, log: log, metrics: metrics,
 		ing: core.Ingester{Store: store, Placeholders: cfg.LotPlaceholders(), Actions: outbox.NewPlanner(cfg)}, webhooks: map[string]*webhookTarget{},
 		asOf: make(chan struct{}, 1)}
-	s.group = &core.GroupCommit{Ingester: &s.ing}
+	s.group = &core.GroupCommit{Ingester: &s.ing, Committed: func(requests, _ int) { metrics.IntakeGroup.Observe(float64(requests)) }}
 	s.mux = http.NewServeMux()
 	s.users = &access.Users{Store: store, Session: access.SessionPolicy{
 		Idle: time.Duration(cfg.Serve.Session.Idle), Lifetime: time.Duration(cfg.Serve.Session.Lifetime)}}
@@ -1050,6 +1050,9 @@ type Metrics struct {
 	SyncDuration *prometheus.HistogramVec // connector
 	HTTPDuration *prometheus.HistogramVec // route, status
 	Scans        *prometheus.CounterVec   // point, result
+	// IntakeGroup: requests of POST /v1/events and /v1/scans committed
+	// in one transaction (group commit).
+	IntakeGroup prometheus.Histogram
 }
 
 // NewMetrics registers the hub's metrics in a new registry.
@@ -1073,8 +1076,10 @@ func NewMetrics() *Metrics {
 			Help: "HTTP request latency by route and status.", Buckets: prometheus.DefBuckets}, []string{"route", "status"}),
 		Scans: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lothub_scans_total",
 			Help: "Scans posted to /v1/scans by scan point and result (accepted, refused, quarantined)."}, []string{"point", "result"}),
+		IntakeGroup: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lothub_intake_group_requests",
+			Help: "Requests of POST /v1/events and /v1/scans committed together in one transaction (group commit).", Buckets: prometheus.ExponentialBuckets(1, 2, 10)}),
 	}
-	reg.MustRegister(m.Runs, m.Records, m.Events, m.Quarantined, m.Webhooks, m.SyncDuration, m.HTTPDuration, m.Scans,
+	reg.MustRegister(m.Runs, m.Records, m.Events, m.Quarantined, m.Webhooks, m.SyncDuration, m.HTTPDuration, m.Scans, m.IntakeGroup,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
