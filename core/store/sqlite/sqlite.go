@@ -71,33 +71,6 @@ func (s *DB) checkpointer() {
 
 // query runs a read query through a cached prepared statement.
 func (s *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st, err := s.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	return st.QueryContext(ctx, args...)
-}
-
-// queryRow runs a read query of one row through a cached prepared
-// statement: for the reads every request makes (its token and user),
-// which SQLite would otherwise parse again each time.
-func (s *DB) queryRow(ctx context.Context, query string, args ...any) rowScanner {
-	st, err := s.stmt(ctx, query)
-	if err != nil {
-		return errRow{err}
-	}
-	return st.QueryRowContext(ctx, args...)
-}
-
-// rowScanner is a *sql.Row, or the error preparing its statement.
-type rowScanner interface{ Scan(...any) error }
-
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }
-
-// stmt returns the cached prepared statement of query.
-func (s *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	st, ok := s.stmts.Load(query)
 	if !ok {
 		prepared, err := s.db.PrepareContext(ctx, query)
@@ -108,7 +81,7 @@ func (s *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 			prepared.Close()
 		}
 	}
-	return st.(*sql.Stmt), nil
+	return st.(*sql.Stmt).QueryContext(ctx, args...)
 }
 
 // mmapSize is how much of the database file SQLite reads through a memory

@@ -44,7 +44,7 @@ func noUser(name string) error {
 }
 
 func (s *DB) User(ctx context.Context, name string) (core.User, error) {
-	u, err := scanUser(s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, noUser(name)
 	}
@@ -174,7 +174,7 @@ func noToken(id string) error {
 }
 
 func (s *DB) Token(ctx context.Context, id string) (core.APIToken, error) {
-	t, err := scanToken(s.queryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?`, id))
+	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, noToken(id)
 	}
