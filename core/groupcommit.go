@@ -63,10 +63,10 @@ type groupCall struct {
 
 // IngestInputs is Ingester.IngestInputs through the group: it returns
 // once the inputs are committed (or failed), with their own stats and
-// quarantined inputs. The commit runs under a context of its own, with
-// ctx's values (the actor): a caller that gives up does not abort the
-// transaction other callers' inputs share; its inputs may still be
-// stored, as with a client that disconnects after sending.
+// quarantined inputs; its audit entry names ctx's actor. The commit runs
+// under a context no caller can cancel: a caller that gives up does not
+// abort the transaction other callers' inputs share; its inputs may still
+// be stored, as with a client that disconnects after sending.
 func (g *GroupCommit) IngestInputs(ctx context.Context, inputs []Input, maxErrors int) (IngestStats, []InputError, error) {
 	if len(inputs) == 0 {
 		return IngestStats{}, nil, nil
