@@ -330,16 +330,11 @@ func (in *Ingester) IngestInputs(ctx context.Context, inputs []Input, maxErrors 
 	if len(inputs) == 0 {
 		return IngestStats{}, nil, nil
 	}
-	b := in.prepare(inputs)
-	st, err := in.apply(ctx, b)
-	if err != nil {
-		return st, nil, err
+	c := &groupCall{b: in.prepare(inputs), actor: ActorFrom(ctx), maxErrors: maxErrors}
+	if err := in.applyCalls(ctx, []*groupCall{c}); err != nil {
+		return IngestStats{}, nil, err
 	}
-	var errs []InputError
-	for i, q := range b.quarantine[:min(len(b.quarantine), maxErrors)] {
-		errs = append(errs, InputError{Index: b.quarantinedAt[i], Line: q.Line, ID: q.EventID, Reason: q.Reason})
-	}
-	return st, errs, nil
+	return c.st, c.errs, nil
 }
 
 func (in *Ingester) prepare(inputs []Input) preparedBatch {
@@ -376,24 +371,11 @@ func (in *Ingester) prepare(inputs []Input) preparedBatch {
 }
 
 func (in *Ingester) apply(ctx context.Context, b preparedBatch) (IngestStats, error) {
-	now := in.now()
-	st := IngestStats{Read: b.read, Quarantined: len(b.quarantine)}
-	err := in.Store.Ingest(ctx, func(tx IngestTx) error {
-		c, s, err := Plan(ctx, tx, b.events, now, &in.lots)
-		if err != nil {
-			return err
-		}
-		st.New, st.Superseded, st.Unchanged, st.Outcomes = s.New, s.Superseded, s.Unchanged, s.Outcomes
-		c.Quarantine = b.quarantine
-		c.Outbox = in.trigger(b.events, s.Outcomes, now)
-		return WriteAudited(ctx, tx, c, AuditEntry{Action: AuditIngest, Object: "source:" + b.last.Source},
-			map[string]any{"source": b.last.Source, "read": st.Read, "new": st.New, "unchanged": st.Unchanged, "lines": lineRange(b)})
-	})
-	if err != nil {
-		in.lots.Reset() // lots created by the failed transaction are gone
-		return IngestStats{}, fmt.Errorf("ingest batch ending at %s line %d: %w", b.last.Source, b.last.Line, err)
+	c := &groupCall{b: b, actor: ActorFrom(ctx)}
+	if err := in.applyCalls(ctx, []*groupCall{c}); err != nil {
+		return IngestStats{}, err
 	}
-	return st, nil
+	return c.st, nil
 }
 
 // trigger asks Actions which actions the events stored for the first time

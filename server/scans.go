@@ -291,7 +291,7 @@ func (s *Server) postScans(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every quarantined scan is counted against its point; the answer
 	// lists the first MaxErrorsListed.
-	st, errs, err := s.ing.IngestInputs(r.Context(), inputs, len(inputs))
+	st, errs, err := s.group.IngestInputs(r.Context(), inputs, len(inputs))
 	if err != nil {
 		s.fail(w, err)
 		return

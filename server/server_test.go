@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -222,6 +223,11 @@ func TestQueriesAnswerLikeTheCLI(t *testing.T) {
 	code, body := e.do(t, "GET", "/metrics", "", nil, nil)
 	if code != http.StatusOK || !strings.Contains(string(body), "lothub_events_written_total") || !strings.Contains(string(body), "lothub_http_request_duration_seconds") {
 		t.Errorf("metrics: %d, missing lothub metrics", code)
+	}
+	// The events posted above were committed by the group commit, which
+	// counts the requests of each transaction.
+	if m := regexp.MustCompile(`(?m)^lothub_intake_group_requests_count (\d+)$`).FindStringSubmatch(string(body)); m == nil || m[1] == "0" {
+		t.Errorf("metrics: lothub_intake_group_requests_count = %v, want the transactions of the posted events counted", m)
 	}
 }
 

@@ -1,0 +1,261 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// GroupCommit gathers the batches of concurrent callers (the requests of
+// POST /v1/events and /v1/scans) into shared store transactions: one
+// commit, and one wait for the disk, for many requests. Each caller is
+// answered only after the transaction holding its inputs committed, with
+// its own stats and quarantined inputs, exactly as if it had committed
+// alone:
+//
+//   - the inputs are decoded and validated in the caller's goroutine, in
+//     parallel; only planning and writing are serial;
+//   - the batches of one caller identity (actor and source) in a group are
+//     planned together, in arrival order, as one batch of hub ingest is;
+//     each identity gets its own audit entry, with its actor, so the trail
+//     names who sent what;
+//   - when the shared transaction fails, each batch of it is committed
+//     again alone, so a batch that cannot be stored fails only its own
+//     caller, and the others are stored once (nothing lost, nothing
+//     doubled).
+//
+// All the batches of a group were waiting at once, so the group's order is
+// one order in which they could have arrived one by one: the store after a
+// group equals the store after the same requests sent one at a time in
+// that order, and each answer is the one it would then have had.
+//
+// The zero value is not usable: set Ingester. Safe for concurrent use.
+type GroupCommit struct {
+	Ingester *Ingester
+	// MaxEvents bounds the inputs gathered into one transaction (a
+	// caller's batch is never split: one over it commits alone);
+	// DefaultGroupEvents when 0.
+	MaxEvents int
+	// Committed, when set, is called after each transaction of the group
+	// committed, with how many requests and inputs it held (metrics).
+	Committed func(requests, inputs int)
+
+	mu      sync.Mutex
+	pending []*groupCall
+	running bool // a goroutine is committing the pending calls
+}
+
+// DefaultGroupEvents is the most inputs one group transaction gathers by
+// default: a transaction as large as hub ingest's batches.
+const DefaultGroupEvents = 5000
+
+// groupCall is one caller's batch waiting to be committed.
+type groupCall struct {
+	b         preparedBatch
+	actor     Actor
+	maxErrors int
+	done      chan struct{}
+	// Set before done is closed.
+	st   IngestStats
+	errs []InputError
+	err  error
+}
+
+// IngestInputs is Ingester.IngestInputs through the group: it returns
+// once the inputs are committed (or failed), with their own stats and
+// quarantined inputs; its audit entry names ctx's actor. The commit runs
+// under a context no caller can cancel: a caller that gives up does not
+// abort the transaction other callers' inputs share; its inputs may still
+// be stored, as with a client that disconnects after sending.
+func (g *GroupCommit) IngestInputs(ctx context.Context, inputs []Input, maxErrors int) (IngestStats, []InputError, error) {
+	if len(inputs) == 0 {
+		return IngestStats{}, nil, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return IngestStats{}, nil, fmt.Errorf("ingest %d inputs: %w", len(inputs), err)
+	}
+	c := &groupCall{b: g.Ingester.prepare(inputs), actor: ActorFrom(ctx), maxErrors: maxErrors, done: make(chan struct{})}
+	g.mu.Lock()
+	g.pending = append(g.pending, c)
+	if !g.running {
+		g.running = true
+		go g.run(context.WithoutCancel(ctx))
+	}
+	g.mu.Unlock()
+	<-c.done
+	return c.st, c.errs, c.err
+}
+
+// Waiting returns how many callers wait to be taken into a transaction
+// (not counting those whose transaction is being committed).
+func (g *GroupCommit) Waiting() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.pending)
+}
+
+// run commits the pending calls, a group at a time, until none is left.
+// ctx carries no caller's cancellation.
+func (g *GroupCommit) run(ctx context.Context) {
+	limit := g.MaxEvents
+	if limit <= 0 {
+		limit = DefaultGroupEvents
+	}
+	for {
+		g.mu.Lock()
+		n, size := 0, 0
+		for n < len(g.pending) && (n == 0 || size+g.pending[n].b.read <= limit) {
+			size += g.pending[n].b.read
+			n++
+		}
+		if n == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		group := g.pending[:n:n]
+		g.pending = append([]*groupCall(nil), g.pending[n:]...)
+		g.mu.Unlock()
+		g.commit(ctx, group)
+	}
+}
+
+// commit commits a group in one transaction; if that fails, each call
+// alone.
+func (g *GroupCommit) commit(ctx context.Context, group []*groupCall) {
+	committed := func(calls []*groupCall) {
+		if g.Committed == nil {
+			return
+		}
+		n := 0
+		for _, c := range calls {
+			n += c.b.read
+		}
+		g.Committed(len(calls), n)
+	}
+	err := g.Ingester.applyCalls(ctx, group)
+	if err != nil && len(group) > 1 {
+		for _, c := range group {
+			c.err = g.Ingester.applyCalls(ctx, []*groupCall{c})
+			if c.err == nil {
+				committed([]*groupCall{c})
+			}
+			close(c.done)
+		}
+		return
+	}
+	if err == nil {
+		committed(group)
+	}
+	for _, c := range group {
+		c.err = err
+		close(c.done)
+	}
+}
+
+// applyCalls commits the calls' batches in one transaction: the batches
+// of one actor and source are planned together, in order, and get one
+// audit entry. On success each call's st and errs are set.
+func (in *Ingester) applyCalls(ctx context.Context, calls []*groupCall) error {
+	type part struct {
+		actor  Actor
+		source string
+		calls  []*groupCall
+	}
+	var parts []*part
+	for _, c := range calls {
+		src := c.b.last.Source
+		i := 0
+		for i < len(parts) && (parts[i].actor != c.actor || parts[i].source != src) {
+			i++
+		}
+		if i == len(parts) {
+			parts = append(parts, &part{actor: c.actor, source: src})
+		}
+		parts[i].calls = append(parts[i].calls, c)
+	}
+	now := in.now()
+	outcomes := make([][]string, len(calls))
+	err := in.Store.Ingest(ctx, func(tx IngestTx) error {
+		k := 0
+		for _, p := range parts {
+			var events []PreparedEvent
+			var quarantine []QuarantineRow
+			read := 0
+			for _, c := range p.calls {
+				events = append(events, c.b.events...)
+				quarantine = append(quarantine, c.b.quarantine...)
+				read += c.b.read
+			}
+			ch, s, err := Plan(ctx, tx, events, now, &in.lots)
+			if err != nil {
+				return err
+			}
+			ch.Quarantine = quarantine
+			ch.Outbox = in.trigger(events, s.Outcomes, now)
+			details := map[string]any{"source": p.source, "read": read, "new": s.New, "unchanged": s.Unchanged}
+			if len(p.calls) == 1 {
+				details["lines"] = lineRange(p.calls[0].b)
+			} else {
+				// Several requests of one caller, committed together: the
+				// entry counts them (their lines overlap).
+				details["requests"] = len(p.calls)
+			}
+			if err := WriteAudited(ctx, tx, ch, AuditEntry{Action: AuditIngest, Object: "source:" + p.source, Actor: p.actor}, details); err != nil {
+				return err
+			}
+			// Each call's outcomes are its events' slice of the part's.
+			off := 0
+			for _, c := range p.calls {
+				n := len(c.b.events)
+				outcomes[k] = s.Outcomes[off : off+n : off+n]
+				off += n
+				k++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		in.lots.Reset() // lots created by the failed transaction are gone
+		last := calls[len(calls)-1].b.last
+		if len(calls) > 1 {
+			return fmt.Errorf("ingest %d batches together, the last ending at %s line %d: %w", len(calls), last.Source, last.Line, err)
+		}
+		return fmt.Errorf("ingest batch ending at %s line %d: %w", last.Source, last.Line, err)
+	}
+	// outcomes is in part order; give each call its own.
+	k := 0
+	for _, p := range parts {
+		for _, c := range p.calls {
+			c.st = c.b.stats(outcomes[k])
+			c.errs = c.b.inputErrors(c.maxErrors)
+			k++
+		}
+	}
+	return nil
+}
+
+// stats are a batch's counts given the outcomes of its events.
+func (b *preparedBatch) stats(outcomes []string) IngestStats {
+	st := IngestStats{Read: b.read, Quarantined: len(b.quarantine), Outcomes: outcomes}
+	for _, o := range outcomes {
+		switch o {
+		case OutcomeNew:
+			st.New++
+		case OutcomeSuperseded:
+			st.Superseded++
+		case OutcomeUnchanged:
+			st.Unchanged++
+		}
+	}
+	return st
+}
+
+// inputErrors lists the first max quarantined inputs of a batch.
+func (b *preparedBatch) inputErrors(max int) []InputError {
+	var errs []InputError
+	for i, q := range b.quarantine[:min(len(b.quarantine), max)] {
+		errs = append(errs, InputError{Index: b.quarantinedAt[i], Line: q.Line, ID: q.EventID, Reason: q.Reason})
+	}
+	return errs
+}
