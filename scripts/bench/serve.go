@@ -118,7 +118,7 @@ func (b *bench) measureServe(ctx context.Context, store string) error {
 	for {
 		logText, _ := os.ReadFile(logPath)
 		if i := bytes.Index(logText, []byte("genealogy loaded into memory")); i >= 0 {
-			line := logText[i:]
+			line := logText[bytes.LastIndexByte(logText[:i], '\n')+1:]
 			if j := bytes.IndexByte(line, '\n'); j >= 0 {
 				line = line[:j]
 			}

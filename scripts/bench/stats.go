@@ -43,10 +43,12 @@ func (s series) span() string {
 	return fmt.Sprintf("%s–%s (median %s)", dur(s.min()), dur(s.max()), dur(s.median()))
 }
 
-// dur formats a duration for people at a precision that fits it: 0.42 ms,
+// dur formats a duration for people at a precision that fits it: 0.8 µs, 0.420 ms,
 // 23 ms, 1.23 s, 81.0 s.
 func dur(d time.Duration) string {
 	switch {
+	case d < 100*time.Microsecond:
+		return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
 	case d < time.Millisecond:
 		return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
 	case d < 10*time.Millisecond:

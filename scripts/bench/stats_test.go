@@ -60,6 +60,8 @@ func TestFormat(t *testing.T) {
 		{thousands(1000), "1,000"},
 		{thousands(1234567), "1,234,567"},
 		{thousands(-50000), "-50,000"},
+		{dur(850 * time.Nanosecond), "0.8 µs"},
+		{dur(42 * time.Microsecond), "42.0 µs"},
 		{dur(420 * time.Microsecond), "0.420 ms"},
 		{dur(2345 * time.Microsecond), "2.35 ms"},
 		{dur(23 * time.Millisecond), "23 ms"},
