@@ -273,11 +273,18 @@ func cteSQL(store string, forward bool) string {
 	if !forward {
 		from, to, in = one, zero, "b"
 	}
+	// SQLite's planner (3.54) would scan every shipment and look each up
+	// in the lots reached; CROSS JOIN makes it read the lots reached first
+	// and seek their shipments, as anyone writing the query by hand means.
+	join := "JOIN"
+	if store == storeSQLite {
+		join = "CROSS JOIN"
+	}
 	tail := `SELECT s.event_id, s.lot_id, s.customer_id, s.customer_name, s.sales_order, s.delivery, s.qty, s.uom, s.ts
-FROM reach r JOIN shipments s ON s.lot_id = r.lot_id`
+FROM reach r ` + join + ` shipments s ON s.lot_id = r.lot_id`
 	if !forward {
 		tail = `SELECT s.event_id, s.lot_id, s.supplier_id, s.supplier_name, s.supplier_lot, s.po, s.qty, s.uom, s.ts
-FROM reach r JOIN receipts s ON s.lot_id = r.lot_id`
+FROM reach r ` + join + ` receipts s ON s.lot_id = r.lot_id`
 	}
 	return `WITH RECURSIVE reach(lot_id) AS (
   SELECT id FROM lots WHERE item = ` + p1 + ` AND lot = ` + p2 + `

@@ -45,6 +45,9 @@ type config struct {
 }
 
 func main() {
+	if out := os.Getenv(measureEnv); out != "" {
+		os.Exit(measureChild(out, os.Args[1:]))
+	}
 	var c config
 	flag.IntVar(&c.events, "events", 1_000_000, "events in the generated plant (hub gen --events); 5000000 for the full table")
 	flag.IntVar(&c.seed, "seed", 1, "hub gen --seed")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -30,22 +31,39 @@ func (u usage) cpu() time.Duration { return u.user + u.sys }
 // runProc runs a command to its end within limit, its standard output to
 // stdout (nil: discarded), and returns what it cost. A failure names the
 // command and carries the end of its standard error.
+//
+// The command runs under a small child of this program (measureChild)
+// rather than directly: Go starts processes with vfork semantics
+// (CLONE_VM), and Linux then counts the parent's peak resident size —
+// this program's, which holds the plant's rows — in the child's
+// ru_maxrss. A small measuring process in between keeps the figure the
+// command's own (plus at most the few MB of that process).
 func runProc(ctx context.Context, limit time.Duration, stdout io.Writer, dir string, name string, args ...string) (usage, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
+	self, err := os.Executable()
+	if err != nil {
+		return usage{}, fmt.Errorf("find this program to measure %s: %w", name, err)
+	}
+	res, err := os.CreateTemp("", "lothub-bench-usage-")
+	if err != nil {
+		return usage{}, fmt.Errorf("measure %s: %w", name, err)
+	}
+	res.Close()
+	defer os.Remove(res.Name())
+	cmd := exec.CommandContext(ctx, self, append([]string{name}, args...)...)
+	cmd.Env = append(withoutEnv(os.Environ(), measureEnv), measureEnv+"="+res.Name())
 	cmd.Dir = dir
 	cmd.Stdout = stdout
 	var stderr tail
 	cmd.Stderr = &stderr
 	cmd.WaitDelay = 10 * time.Second
-	start := time.Now()
-	err := cmd.Run()
-	u := usage{wall: time.Since(start)}
-	if st := cmd.ProcessState; st != nil {
-		u.user, u.sys = st.UserTime(), st.SystemTime()
-		if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
-			u.maxRSSKB = ru.Maxrss // kilobytes on Linux
+	err = cmd.Run()
+	var u usage
+	if data, rerr := os.ReadFile(res.Name()); rerr == nil && len(data) > 0 {
+		var m measured
+		if jerr := json.Unmarshal(data, &m); jerr == nil {
+			u = usage{wall: time.Duration(m.WallNS), user: time.Duration(m.UserNS), sys: time.Duration(m.SysNS), maxRSSKB: m.MaxRSSKB}
 		}
 	}
 	if err != nil {
@@ -54,7 +72,57 @@ func runProc(ctx context.Context, limit time.Duration, stdout io.Writer, dir str
 		}
 		return u, fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.String())
 	}
+	if u.wall == 0 {
+		return u, fmt.Errorf("%s %s: its measurement was not written", filepath.Base(name), strings.Join(args, " "))
+	}
 	return u, nil
+}
+
+// measureEnv, set to a file name, makes this program measureChild.
+const measureEnv = "LOTHUB_BENCH_MEASURE"
+
+// measured is what measureChild writes.
+type measured struct {
+	WallNS, UserNS, SysNS, MaxRSSKB int64
+}
+
+// measureChild runs argv with this process's standard streams, writes its
+// wall time (process start included) and wait4 rusage to the file out,
+// and returns its exit status. It dies with its parent, and the command
+// with it.
+func measureChild(out string, argv []string) int {
+	if len(argv) == 0 {
+		fmt.Fprintln(os.Stderr, "bench: measure: no command")
+		return 2
+	}
+	runtime.LockOSThread() // Pdeathsig follows the thread that started the command
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Env = withoutEnv(os.Environ(), measureEnv)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	start := time.Now()
+	err := cmd.Run()
+	m := measured{WallNS: int64(time.Since(start))}
+	if st := cmd.ProcessState; st != nil {
+		m.UserNS, m.SysNS = int64(st.UserTime()), int64(st.SystemTime())
+		if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
+			m.MaxRSSKB = ru.Maxrss // kilobytes on Linux
+		}
+	}
+	if data, jerr := json.Marshal(m); jerr == nil {
+		if werr := os.WriteFile(out, data, 0o600); werr != nil {
+			fmt.Fprintln(os.Stderr, "bench: measure:", werr)
+			return 2
+		}
+	}
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return max(1, ee.ExitCode())
+		}
+		fmt.Fprintln(os.Stderr, "bench: measure:", err)
+		return 127
+	}
+	return 0
 }
 
 // tail keeps the last 4 KB written to it: a failed command's last words.

@@ -151,8 +151,8 @@ func TestCTESQL(t *testing.T) {
 		forward bool
 		has     []string
 	}{
-		{storeSQLite, true, []string{"?1", "a.out = 0", "b.out = 1", "x.lot_id = a.lot_id", "JOIN shipments"}},
-		{storeSQLite, false, []string{"?2", "a.out = 1", "b.out = 0", "x.lot_id = b.lot_id", "JOIN receipts"}},
+		{storeSQLite, true, []string{"?1", "a.out = 0", "b.out = 1", "x.lot_id = a.lot_id", "reach r CROSS JOIN shipments"}},
+		{storeSQLite, false, []string{"?2", "a.out = 1", "b.out = 0", "x.lot_id = b.lot_id", "reach r CROSS JOIN receipts"}},
 		{storePostgres, true, []string{"$1", "a.out = false", "b.out = true", "JOIN shipments"}},
 		{storePostgres, false, []string{"$2", "a.out = true", "b.out = false", "JOIN receipts"}},
 	} {
