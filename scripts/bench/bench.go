@@ -118,13 +118,14 @@ func (b *bench) notef(format string, args ...any) {
 }
 
 // hubRun runs hub with the given arguments on a store.
+// (stdout nil: discarded; a nil *os.File must not become a non-nil
+// io.Writer).
 func (b *bench) hubRun(ctx context.Context, store string, stdout *os.File, args ...string) (usage, error) {
-	var w = stdout
 	full := append([]string{"--db", b.dsn(store)}, args...)
-	if w == nil {
+	if stdout == nil {
 		return runProc(ctx, b.cfg.step, nil, b.work, b.hub, full...)
 	}
-	return runProc(ctx, b.cfg.step, w, b.work, b.hub, full...)
+	return runProc(ctx, b.cfg.step, stdout, b.work, b.hub, full...)
 }
 
 func (b *bench) measure(ctx context.Context) error {
@@ -200,6 +201,8 @@ func (b *bench) measureIngest(ctx context.Context, store string, rows *plantRows
 		if err := b.createDB(ctx, b.pgName("ingest")); err != nil {
 			return err
 		}
+	} else {
+		removeSQLite(b.dsn(store)) // a new file, also in a reused -work directory
 	}
 	slog.Info("ingest", "store", store, "events", b.events, "load", loadAvg())
 	u, err := b.hubRun(ctx, store, nil, "ingest", "--evaluate=false", "--events", b.plant)

@@ -54,7 +54,7 @@ func main() {
 	flag.IntVar(&c.runs, "runs", 5, "timed runs of each CLI command and baseline query (after one untimed warm-up)")
 	flag.IntVar(&c.requests, "requests", 200, "timed HTTP requests of the typical trace to hub serve")
 	flag.StringVar(&c.out, "out", "", "also write the report (markdown) to this file")
-	flag.StringVar(&c.work, "work", "", "directory for the build, the plant and the SQLite files (default: a new temporary directory, removed at the end)")
+	flag.StringVar(&c.work, "work", "", "directory for the build, the plant and the SQLite files; a directory given here is left in place (default: a new temporary directory, removed at the end)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work directory and the PostgreSQL databases (to look at them after)")
 	flag.StringVar(&c.pgURL, "pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server to create the bench databases on (loopback only), as a URL of its maintenance database")
 	flag.StringVar(&c.stores, "stores", "sqlite,postgres", "stores to measure: sqlite, postgres or both")

@@ -67,8 +67,11 @@ func runProc(ctx context.Context, limit time.Duration, stdout io.Writer, dir str
 		}
 	}
 	if err != nil {
-		if ctx.Err() == context.DeadlineExceeded {
+		switch ctx.Err() {
+		case context.DeadlineExceeded:
 			err = fmt.Errorf("%w: over its time limit of %s (raise -step-timeout)", err, limit)
+		case context.Canceled:
+			err = fmt.Errorf("%w: interrupted", err)
 		}
 		return u, fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.String())
 	}

@@ -29,7 +29,8 @@ type genealogy struct {
 // to their order left out, as the store's walk does), its lots, shipments
 // and receipts.
 func (b *bench) loadGenealogy(ctx context.Context, store string) (*genealogy, error) {
-	each := func(query string, dest []any, fn func()) error { return nil }
+	// each runs a query and calls fn after scanning each row into dest.
+	var each func(query string, dest []any, fn func()) error
 	out := "out = 1"
 	outCol := "out"
 	if store == storeSQLite {

@@ -63,6 +63,9 @@ func (b *bench) command() string {
 	if c.stores != "sqlite,postgres" {
 		s += " -stores " + c.stores
 	}
+	if c.plant != "" {
+		s += " -plant " + c.plant
+	}
 	return s
 }
 
@@ -73,8 +76,12 @@ func (b *bench) report() string {
 	p("- **Machine:** %s\n", b.mach)
 	p("- **Date:** %s; **commit** %s\n", b.date, b.commit)
 	p("- **Load average** (1, 5, 15 min): %s before, %s after the ingests, %s at the end\n", b.loadBefore, b.loadMid, b.loadAfter)
-	p("- **Plant:** `hub gen --events %d --seed %d`: %s lines, %s links in effect, %s raw lots that reach another lot\n",
-		b.cfg.events, b.cfg.seed, thousands(b.events), thousands(int64(b.graphLinks)), thousands(int64(b.raws)))
+	plant := fmt.Sprintf("`hub gen --events %d --seed %d`", b.cfg.events, b.cfg.seed)
+	if b.cfg.plant != "" {
+		plant = fmt.Sprintf("the file %s (-plant; said to be %s)", b.cfg.plant, plant)
+	}
+	p("- **Plant:** %s: %s lines, %s links in effect, %s raw lots that reach another lot\n",
+		plant, thousands(b.events), thousands(int64(b.graphLinks)), thousands(int64(b.raws)))
 	p("- **Lots traced:** widest by reach **%s** (a forward trace reaches %s lots); typical **%s** (the raw lot of median reach: %s lots); backward **%s** (the shipped lot of median backward reach: %s lots)\n",
 		b.widest, thousands(int64(b.widest.reach)), b.typical, thousands(int64(b.typical.reach)), b.finished, thousands(int64(b.finished.reach)))
 	p("- **Runs:** each CLI command once untimed, then %d timed runs (process start included; min–max and median; CPU is the hub's user + system time, peak RSS the largest of the runs, both from wait4); baselines in process, after one untimed run; hub serve: %d requests of the typical trace, %d of the widest recall, one at a time on a keep-alive connection\n\n",
