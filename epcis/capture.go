@@ -274,6 +274,7 @@ func Map(r io.Reader, doc *Document, opt Options, batch int, fn func([]core.Mapp
 	m := &mapper{opt: opt, instLot: map[string]string{}}
 	if doc.info.Format == "json" {
 		m.prefixes = ContextPrefixes(doc.info.Context)
+		m.ignore = IgnoreFields(doc.info.Wrapper)
 	} // XML: each event carries the namespaces of its extensions (nil reads them)
 	now := time.Now
 	if opt.Now != nil {
@@ -438,6 +439,7 @@ type mapper struct {
 	instLot map[string]string
 	// prefixes are the @context's namespace prefixes (event hash IDs).
 	prefixes map[string]string
+	ignore   []string // fields the document's ignoreFields leaves out of hash IDs
 }
 
 // record maps one EPCIS event to an archived record and its events.
@@ -458,7 +460,7 @@ func (m *mapper) record(raw json.RawMessage, ptr string, line int, where string,
 	err := json.Unmarshal(raw, &ev)
 	id := ev.EventID
 	if id == "" && err == nil {
-		id, err = HashID(raw, m.prefixes)
+		id, err = HashID(raw, m.prefixes, m.ignore...)
 	}
 	rec := core.MappedRecord{Raw: core.RawRecord{Source: Source, Kind: ev.Type, RecordID: id, Payload: payload, ReceivedAt: at, Mapping: "epcis@1"}}
 	if rec.Raw.RecordID == "" {
