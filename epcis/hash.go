@@ -396,10 +396,17 @@ func (h prehasher) canon(k string, v any) string {
 	return s
 }
 
+// dlEscape percent-escapes the characters a Digital Link path segment
+// escapes (built once: a Replacer is costly to build).
+var dlEscape = strings.NewReplacer("!", "%21", "(", "%28", ")", "%29", "*", "%2A", "+", "%2B", ",", "%2C", ":", "%3A")
+
 // digitalLink is the canonical GS1 Digital Link URI of an identifier, ""
 // when it has none here.
 func digitalLink(s string) string {
-	pct := strings.NewReplacer("!", "%21", "(", "%28", ")", "%29", "*", "%2A", "+", "%2B", ",", "%2C", ":", "%3A")
+	if !strings.HasPrefix(s, "urn:epc:") && !strings.HasPrefix(s, "http") {
+		return ""
+	}
+	pct := dlEscape
 	switch {
 	case strings.HasPrefix(s, "urn:epc:id:sgtin:"):
 		parts := strings.SplitN(strings.TrimPrefix(s, "urn:epc:id:sgtin:"), ".", 3)
