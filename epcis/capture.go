@@ -173,7 +173,7 @@ func Check(r io.Reader, where string) (*Document, error) {
 	errEnough := errors.New("enough problems")
 	const chunkSize = 64
 	cur := chunk{}
-	info, err := readDocument(r, where, func(ev rawEvent) error {
+	info, err := readDocumentAs(r, where, true, func(ev rawEvent) error {
 		cur.evs = append(cur.evs, ev)
 		if len(cur.evs) < chunkSize {
 			return nil
@@ -240,10 +240,14 @@ func Check(r io.Reader, where string) (*Document, error) {
 // (the schema wants its @context), against its type's definition for an
 // event of a document.
 func checkEvent(ev rawEvent) ([]schema.Problem, error) {
-	tree, err := jsonschema.UnmarshalJSON(bytes.NewReader(ev.JSON))
-	if err != nil {
-		return []schema.Problem{{Pointer: ev.Ptr, Line: ev.Line, Column: ev.Col, Reason: "not JSON: " + err.Error()}}, nil
+	tree := ev.Tree
+	if ev.JSON != nil { // not read as a tree (XML, a lone event)
+		var err error
+		if tree, err = jsonschema.UnmarshalJSON(bytes.NewReader(ev.JSON)); err != nil {
+			return []schema.Problem{{Pointer: ev.Ptr, Line: ev.Line, Column: ev.Col, Reason: "not JSON: " + err.Error()}}, nil
+		}
 	}
+	var err error
 	urnsToBare(tree, "")
 	var ps []schema.Problem
 	if ev.Ptr == "" {
