@@ -448,11 +448,18 @@ type mapper struct {
 
 // record maps one EPCIS event to an archived record and its events.
 func (m *mapper) record(raw json.RawMessage, ptr string, line int, where string, at time.Time) core.MappedRecord {
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, raw); err != nil {
-		compact.Write(raw)
+	// The archived payload is the event compacted. Text without any white
+	// space is compact already (JSON's insignificant white space is
+	// spaces, tabs and line breaks), as a generated feed's events often
+	// are: no second pass over it.
+	payload := []byte(raw)
+	if bytes.ContainsAny(raw, " \t\r\n") {
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, raw); err != nil {
+			compact.Write(raw)
+		}
+		payload = compact.Bytes()
 	}
-	payload := compact.Bytes()
 	loc := where
 	if line > 0 {
 		loc = fmt.Sprintf("%s:%d", where, line)
