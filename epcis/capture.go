@@ -173,7 +173,7 @@ func Check(r io.Reader, where string) (*Document, error) {
 	errEnough := errors.New("enough problems")
 	const chunkSize = 64
 	cur := chunk{}
-	info, err := readDocument(r, where, func(ev rawEvent) error {
+	info, err := readDocumentAs(r, where, true, func(ev rawEvent) error {
 		cur.evs = append(cur.evs, ev)
 		if len(cur.evs) < chunkSize {
 			return nil
@@ -240,10 +240,14 @@ func Check(r io.Reader, where string) (*Document, error) {
 // (the schema wants its @context), against its type's definition for an
 // event of a document.
 func checkEvent(ev rawEvent) ([]schema.Problem, error) {
-	tree, err := jsonschema.UnmarshalJSON(bytes.NewReader(ev.JSON))
-	if err != nil {
-		return []schema.Problem{{Pointer: ev.Ptr, Line: ev.Line, Column: ev.Col, Reason: "not JSON: " + err.Error()}}, nil
+	tree := ev.Tree
+	if ev.JSON != nil { // not read as a tree (XML, a lone event)
+		var err error
+		if tree, err = jsonschema.UnmarshalJSON(bytes.NewReader(ev.JSON)); err != nil {
+			return []schema.Problem{{Pointer: ev.Ptr, Line: ev.Line, Column: ev.Col, Reason: "not JSON: " + err.Error()}}, nil
+		}
 	}
+	var err error
 	urnsToBare(tree, "")
 	var ps []schema.Problem
 	if ev.Ptr == "" {
@@ -274,6 +278,7 @@ func Map(r io.Reader, doc *Document, opt Options, batch int, fn func([]core.Mapp
 	m := &mapper{opt: opt, instLot: map[string]string{}}
 	if doc.info.Format == "json" {
 		m.prefixes = ContextPrefixes(doc.info.Context)
+		m.ignore = IgnoreFields(doc.info.Wrapper)
 	} // XML: each event carries the namespaces of its extensions (nil reads them)
 	now := time.Now
 	if opt.Now != nil {
@@ -438,15 +443,23 @@ type mapper struct {
 	instLot map[string]string
 	// prefixes are the @context's namespace prefixes (event hash IDs).
 	prefixes map[string]string
+	ignore   []string // fields the document's ignoreFields leaves out of hash IDs
 }
 
 // record maps one EPCIS event to an archived record and its events.
 func (m *mapper) record(raw json.RawMessage, ptr string, line int, where string, at time.Time) core.MappedRecord {
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, raw); err != nil {
-		compact.Write(raw)
+	// The archived payload is the event compacted. Text without any white
+	// space is compact already (JSON's insignificant white space is
+	// spaces, tabs and line breaks), as a generated feed's events often
+	// are: no second pass over it.
+	payload := []byte(raw)
+	if bytes.ContainsAny(raw, " \t\r\n") {
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, raw); err != nil {
+			compact.Write(raw)
+		}
+		payload = compact.Bytes()
 	}
-	payload := compact.Bytes()
 	loc := where
 	if line > 0 {
 		loc = fmt.Sprintf("%s:%d", where, line)
@@ -458,7 +471,7 @@ func (m *mapper) record(raw json.RawMessage, ptr string, line int, where string,
 	err := json.Unmarshal(raw, &ev)
 	id := ev.EventID
 	if id == "" && err == nil {
-		id, err = HashID(raw, m.prefixes)
+		id, err = HashID(raw, m.prefixes, m.ignore...)
 	}
 	rec := core.MappedRecord{Raw: core.RawRecord{Source: Source, Kind: ev.Type, RecordID: id, Payload: payload, ReceivedAt: at, Mapping: "epcis@1"}}
 	if rec.Raw.RecordID == "" {

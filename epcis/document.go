@@ -23,8 +23,12 @@ import (
 // rawEvent is one event of a document as the reader gives it.
 type rawEvent struct {
 	JSON json.RawMessage // the event in the JSON binding (an XML event converted)
-	Ptr  string          // JSON pointer of the event in the document ("" for a lone event)
-	Line int             // where the event starts in the input (1-based), 0 when unknown
+	// Tree, when the read was asked for it (readDocumentAs), is the event
+	// decoded (UseNumber) straight from the document, and JSON is nil:
+	// the schema check validates it without decoding the event twice.
+	Tree any
+	Ptr  string // JSON pointer of the event in the document ("" for a lone event)
+	Line int    // where the event starts in the input (1-based), 0 when unknown
 	Col  int
 	// locs, for an XML event read to be checked, is where each converted
 	// value came from: JSON pointer (relative to the event) → line, column.
@@ -51,6 +55,12 @@ var errNotEPCIS = errors.New(`not an EPCIS document: want a JSON object with "ty
 // Syntax errors are an *InvalidError with the line and column; fn's
 // errors are returned as they are.
 func readDocument(r io.Reader, where string, fn func(rawEvent) error) (*docInfo, error) {
+	return readDocumentAs(r, where, false, fn)
+}
+
+// readDocumentAs is readDocument; with trees, the events of a JSON
+// document come decoded (rawEvent.Tree) rather than as their text.
+func readDocumentAs(r io.Reader, where string, trees bool, fn func(rawEvent) error) (*docInfo, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	// Skip a byte-order mark and white space to see the first character.
 	for {
@@ -73,7 +83,7 @@ func readDocument(r io.Reader, where string, fn func(rawEvent) error) (*docInfo,
 		case '<':
 			return readXML(br, where, fn)
 		case '{':
-			return readJSON(br, where, fn)
+			return readJSON(br, where, trees, fn)
 		}
 		return nil, core.Errorf(core.EINVALID, "%s: %v", where, errNotEPCIS)
 	}
@@ -120,6 +130,24 @@ func (c *lineCounter) at(off int64) (int, int) {
 	return c.line, c.col
 }
 
+// valueStart is the offset of the first byte at or after off that is not
+// white space or a comma: where the value a decoder reads next starts.
+// off must not be before the last offset asked of at.
+func (c *lineCounter) valueStart(off int64) int64 {
+	k := int(off - c.base)
+	if k < 0 {
+		return off
+	}
+	for ; k < len(c.buf); k++ {
+		switch c.buf[k] {
+		case ' ', '\t', '\r', '\n', ',':
+			continue
+		}
+		break
+	}
+	return c.base + int64(k)
+}
+
 // jsonSyntax turns a JSON decoding error into a refusal with its place.
 func jsonSyntax(where string, lc *lineCounter, dec *json.Decoder, err error) error {
 	off := dec.InputOffset()
@@ -139,7 +167,7 @@ func jsonSyntax(where string, lc *lineCounter, dec *json.Decoder, err error) err
 // epcisBody.eventList (or epcisBody.queryResults.resultsBody.eventList) is
 // decoded alone and given to fn; everything else is kept as the wrapper.
 // An object with no epcisBody is one event.
-func readJSON(r io.Reader, where string, fn func(rawEvent) error) (*docInfo, error) {
+func readJSON(r io.Reader, where string, trees bool, fn func(rawEvent) error) (*docInfo, error) {
 	lc := newLineCounter(r)
 	dec := json.NewDecoder(lc)
 	dec.UseNumber()
@@ -187,14 +215,26 @@ func readJSON(r io.Reader, where string, fn func(rawEvent) error) (*docInfo, err
 			return fmt.Errorf("eventList is not an array")
 		}
 		for dec.More() {
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return err
+			ev := rawEvent{Ptr: fmt.Sprintf("%s%d", base, info.Events)}
+			var start int64
+			if trees {
+				// The event starts after the separator that follows
+				// where the decoder stands.
+				before := dec.InputOffset()
+				if err := dec.Decode(&ev.Tree); err != nil {
+					return err
+				}
+				start = lc.valueStart(before)
+			} else {
+				if err := dec.Decode(&ev.JSON); err != nil {
+					return err
+				}
+				// The event's text is exactly its bytes in the input:
+				// it starts len(raw) before where the decoder stands.
+				start = dec.InputOffset() - int64(len(ev.JSON))
 			}
-			// The event's text is exactly its bytes in the input: it
-			// starts len(raw) before where the decoder stands.
-			line, col := lc.at(dec.InputOffset() - int64(len(raw)))
-			if fnErr = fn(rawEvent{JSON: raw, Ptr: fmt.Sprintf("%s%d", base, info.Events), Line: line, Col: col}); fnErr != nil {
+			ev.Line, ev.Col = lc.at(start)
+			if fnErr = fn(ev); fnErr != nil {
 				return fnErr
 			}
 			info.Events++

@@ -46,5 +46,10 @@ func FuzzEpcisReadDocument(f *testing.F) {
 		if err != nil && !errors.As(err, &inv) && core.ErrorCode(err) != core.EINVALID {
 			t.Fatalf("refusal %v is neither an InvalidError nor EINVALID", err)
 		}
+		// The check reads JSON events as decoded values (readDocumentAs
+		// with trees): no panic, and a refusal is one.
+		if _, err := Check(bytes.NewReader(data), "fuzz"); err != nil && !errors.As(err, &inv) && core.ErrorCode(err) != core.EINVALID {
+			t.Fatalf("check: refusal %v is neither an InvalidError nor EINVALID", err)
+		}
 	})
 }

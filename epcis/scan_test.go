@@ -118,3 +118,32 @@ func TestEpcisScanSGTIN96(t *testing.T) {
 		t.Errorf("AI 30 element string: %+v %v", sc, err)
 	}
 }
+
+// SerialLot: which archived events give a serialised item's lot.
+func TestSerialLot(t *testing.T) {
+	const gtin, serial = "80614141123458", "6789"
+	tests := []struct {
+		name  string
+		event string
+		lot   string // "" for none
+	}{
+		{"CommissioningURN", `{"type":"ObjectEvent","action":"ADD","bizStep":"commissioning","epcList":["urn:epc:id:sgtin:0614141.812345.6789"],"ilmd":{"cbvmda:lotNumber":"L1"}}`, "L1"},
+		{"CommissioningDigitalLinkWebURI", `{"type":"ObjectEvent","action":"ADD","bizStep":"https://ref.gs1.org/cbv/BizStep-commissioning","epcList":["https://id.gs1.org/01/80614141123458/21/6789"],"ilmd":{"https://ref.gs1.org/cbv/mda#lotNumber":"L2"}}`, "L2"},
+		{"PackingDigitalLinkWithLot", `{"type":"AggregationEvent","action":"ADD","bizStep":"packing","parentID":"urn:epc:id:sscc:0614141.1234567890","childEPCs":["https://id.gs1.org/01/80614141123458/10/L3/21/6789"]}`, "L3"},
+		{"OtherSerial", `{"type":"ObjectEvent","action":"ADD","bizStep":"commissioning","epcList":["urn:epc:id:sgtin:0614141.812345.67890"],"ilmd":{"cbvmda:lotNumber":"L1"}}`, ""},
+		{"OtherGTIN", `{"type":"ObjectEvent","action":"ADD","bizStep":"commissioning","epcList":["urn:epc:id:sgtin:0614141.712345.6789"],"ilmd":{"cbvmda:lotNumber":"L1"}}`, ""},
+		{"NotCommissioning", `{"type":"ObjectEvent","action":"ADD","bizStep":"receiving","epcList":["urn:epc:id:sgtin:0614141.812345.6789"],"ilmd":{"cbvmda:lotNumber":"L1"}}`, ""},
+		{"Observe", `{"type":"ObjectEvent","action":"OBSERVE","bizStep":"shipping","epcList":["https://id.gs1.org/01/80614141123458/10/L3/21/6789"]}`, ""},
+		{"NoLot", `{"type":"ObjectEvent","action":"ADD","bizStep":"commissioning","epcList":["urn:epc:id:sgtin:0614141.812345.6789"]}`, ""},
+		{"Declared", `{"type":"ObjectEvent","action":"ADD","bizStep":"commissioning","epcList":["urn:epc:id:sgtin:0614141.812345.6789"],"ilmd":{"cbvmda:lotNumber":"L1"},"errorDeclaration":{"declarationTime":"2026-03-01T00:00:00Z"}}`, ""},
+		{"NotJSON", `{"type":`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lot, _, ok := epcis.SerialLot([]byte(tt.event), gtin, serial)
+			if ok != (tt.lot != "") || lot != tt.lot {
+				t.Errorf("SerialLot = %q, %v; want %q", lot, ok, tt.lot)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package epcis
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -89,4 +90,52 @@ func ParseSGTIN96(s string) (*Scan, error) {
 	ser := strconv.FormatUint(serial, 10)
 	f := int(filter)
 	return &Scan{GTIN: gtin, Serial: ser, EPC: "urn:epc:id:sgtin:" + cps + "." + irs + "." + ser, Filter: &f}, nil
+}
+
+// SerialLot reads what one archived EPCIS event (its JSON as captured)
+// says of the lot of a serialised item, the GTIN-14 gtin with serial
+// serial: an RFID tag's SGTIN carries no lot, the events that made the
+// item do. ok is true, with the lot, when the event is
+//
+//   - a commissioning (ObjectEvent, action ADD, bizStep commissioning) whose
+//     epcList names the item (SGTIN URN or Digital Link) and whose ilmd has
+//     a lot number (cbvmda:lotNumber), or
+//   - an ObjectEvent or AggregationEvent (packing) with action ADD that
+//     names the item as a Digital Link with its lot
+//     (https://id.gs1.org/01/{gtin}/10/{lot}/21/{serial}) in epcList,
+//     childEPCs or parentID.
+//
+// An event that carries an errorDeclaration says nothing: it declares the
+// event erroneous. evID is the event's eventID ("" when it has none).
+func SerialLot(payload []byte, gtin, serial string) (lot, evID string, ok bool) {
+	var ev epcisEvent
+	if json.Unmarshal(payload, &ev) != nil || ev.ErrorDeclaration != nil || ev.Action != "ADD" {
+		return "", "", false
+	}
+	if ev.Type != "ObjectEvent" && ev.Type != "AggregationEvent" {
+		return "", "", false
+	}
+	names := func(s string) (Ident, bool) {
+		id := ParseID(s)
+		return id, id.Kind == "instance" && id.GTIN == gtin && id.Serial == serial
+	}
+	epcs := append(append([]string{}, ev.EPCList...), ev.ChildEPCs...)
+	if ev.ParentID != "" {
+		epcs = append(epcs, ev.ParentID)
+	}
+	for _, e := range epcs {
+		if id, ok := names(e); ok && id.Lot != "" {
+			return id.Lot, ev.EventID, true
+		}
+	}
+	if ev.Type == "ObjectEvent" && Bare(ev.BizStep) == "commissioning" {
+		if l := strings.TrimSpace(ev.ilmdLot()); l != "" {
+			for _, e := range ev.EPCList {
+				if _, ok := names(e); ok {
+					return l, ev.EventID, true
+				}
+			}
+		}
+	}
+	return "", "", false
 }

@@ -22,7 +22,7 @@ import (
 )
 
 type epcisEnv struct {
-	store *sqlite.DB
+	store core.Store
 	url   string
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -58,10 +59,11 @@ type scanRefusal struct {
 const unknownPointLabel = "(unknown)"
 
 // scanEvent turns one scan into its canonical event, or says why not.
-// now is the time of a scan that gives none.
-func (s *Server) scanEvent(req scanRequest, now time.Time) (*core.Event, *scanRefusal) {
-	refuse := func(ai, format string, args ...any) (*core.Event, *scanRefusal) {
-		return nil, &scanRefusal{Point: req.Point, AI: ai, Reason: fmt.Sprintf(format, args...)}
+// now is the time of a scan that gives none. The error is the store's,
+// when the lot of an RFID tag could not be looked up.
+func (s *Server) scanEvent(ctx context.Context, req scanRequest, now time.Time) (*core.Event, *scanRefusal, error) {
+	refuse := func(ai, format string, args ...any) (*core.Event, *scanRefusal, error) {
+		return nil, &scanRefusal{Point: req.Point, AI: ai, Reason: fmt.Sprintf(format, args...)}, nil
 	}
 	if strings.TrimSpace(req.Point) == "" {
 		return refuse("", "no scan point: send \"point\", the name of the scan point the reader is at")
@@ -85,10 +87,28 @@ func (s *Server) scanEvent(req scanRequest, now time.Time) (*core.Event, *scanRe
 		}
 		return refuse("01", "the scan has no GTIN: lothub needs the item (01) and the lot (10)")
 	}
-	if strings.TrimSpace(sc.Lot) == "" && sc.EPC != "" {
-		return refuse("", "the RFID tag's EPC %s names the item (GTIN %s) and serial %s but no lot: an SGTIN-96 carries none; scan the GS1 barcode with the lot (10), or capture the items' commissioning as EPCIS", sc.EPC, sc.GTIN, sc.Serial)
+	lot := sc.Lot
+	if strings.TrimSpace(lot) == "" && sc.EPC != "" {
+		// An SGTIN-96 carries no lot: the captured EPCIS events that made
+		// the item say which.
+		lots, err := s.serialLots(ctx, sc.GTIN, sc.Serial)
+		if err != nil {
+			return nil, nil, fmt.Errorf("look up the lot of RFID tag %s: %w", sc.EPC, err)
+		}
+		switch len(lots) {
+		case 0:
+			return refuse("", "the RFID tag's EPC %s names the item (GTIN %s) and serial %s but no lot: an SGTIN-96 carries none, and no captured EPCIS event gives this item's lot (a commissioning with an ilmd lot number, or a packing that names it with its lot); capture that commissioning as EPCIS (POST /epcis/capture), or scan the GS1 barcode with the lot (10)", sc.EPC, sc.GTIN, sc.Serial)
+		case 1:
+			lot = lots[0].lot
+		default:
+			var ls []string
+			for _, l := range lots {
+				ls = append(ls, fmt.Sprintf("%s (EPCIS event %s)", l.lot, l.event))
+			}
+			return refuse("", "the RFID tag's EPC %s was given %d lots by captured EPCIS events: %s; declare the wrong event erroneous (an EPCIS errorDeclaration), or scan the GS1 barcode with the lot (10)", sc.EPC, len(lots), strings.Join(ls, ", "))
+		}
 	}
-	if strings.TrimSpace(sc.Lot) == "" {
+	if strings.TrimSpace(lot) == "" {
 		return refuse("10", "the scan has no lot number: lothub needs the item (01) and the lot (10)")
 	}
 
@@ -145,7 +165,7 @@ func (s *Server) scanEvent(req scanRequest, now time.Time) (*core.Event, *scanRe
 	}
 	ev := &core.Event{
 		Type: core.EventType(sp.Makes), Time: at.UTC().Format(time.RFC3339Nano),
-		Lot: &core.LotRef{Item: item, Lot: sc.Lot}, Qty: &qty, UOM: uom,
+		Lot: &core.LotRef{Item: item, Lot: lot}, Qty: &qty, UOM: uom,
 		Site: sp.Site, Location: sp.Location, Operator: req.Operator,
 	}
 	switch sp.Document {
@@ -171,8 +191,49 @@ func (s *Server) scanEvent(req scanRequest, now time.Time) (*core.Event, *scanRe
 			return refuse("", "a ship scan needs a customer: send \"customer\" (this scan point names none)")
 		}
 	}
+	// The id is the scan's as read (an RFID tag's without the lot looked
+	// up): a retried scan is the same event even if the lot it resolves
+	// to was corrected in between.
 	ev.ID = scanEventID(sp, sc, doc, req.Time != "", at)
-	return ev, nil
+	return ev, nil, nil
+}
+
+// serialLot is a lot captured EPCIS events give a serialised item, and the
+// first event (its record id in the raw archive) that gives it.
+type serialLot struct {
+	lot, event string
+}
+
+// serialLots reads the lots that captured EPCIS events give the item gtin
+// with serial serial (epcis.SerialLot), each once, in archive order. It
+// reads the ObjectEvents and AggregationEvents of the raw archive a page
+// at a time, parsing only those whose text holds the serial: the cost of
+// an RFID scan without a lot grows with the EPCIS events captured
+// (docs/epcis.md, Scanner input).
+func (s *Server) serialLots(ctx context.Context, gtin, serial string) ([]serialLot, error) {
+	var out []serialLot
+	seen := map[string]bool{}
+	needle := []byte(serial)
+	var after int64
+	for {
+		recs, err := s.store.RawRecords(ctx, core.RawFilter{Source: epcis.Source, Kinds: []string{"ObjectEvent", "AggregationEvent"}, AfterSeq: after, Limit: 1000})
+		if err != nil {
+			return nil, fmt.Errorf("read the EPCIS archive: %w", err)
+		}
+		for _, r := range recs {
+			after = r.Seq
+			if !bytes.Contains(r.Payload, needle) {
+				continue
+			}
+			if lot, _, ok := epcis.SerialLot(r.Payload, gtin, serial); ok && !seen[lot] {
+				seen[lot] = true
+				out = append(out, serialLot{lot: lot, event: r.RecordID})
+			}
+		}
+		if len(recs) < 1000 {
+			return out, nil
+		}
+	}
 }
 
 // scanEventID is the event's id: the point, what the scan says (parsed,
@@ -259,7 +320,11 @@ func (s *Server) postScans(w http.ResponseWriter, r *http.Request) {
 	events := make([]*core.Event, len(reqs))
 	var refused []scanRefusal
 	for i, req := range reqs {
-		ev, ref := s.scanEvent(req, now)
+		ev, ref, err := s.scanEvent(r.Context(), req, now)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
 		if ref != nil {
 			ref.Index = i
 			refused = append(refused, *ref)

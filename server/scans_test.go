@@ -12,7 +12,10 @@ import (
 	"testing"
 
 	"github.com/lothub/lothub/config"
+	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/core/store/postgres"
 	"github.com/lothub/lothub/core/store/sqlite"
+	"github.com/lothub/lothub/internal/testpg"
 	"github.com/lothub/lothub/runner"
 	"github.com/lothub/lothub/server"
 )
@@ -24,6 +27,17 @@ const scanToken = "scanner-secret"
 // bread (GTIN …4369) is produced at packing and shipped.
 func newScanEnv(t *testing.T) *epcisEnv {
 	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return newScanEnvOn(t, s)
+}
+
+// newScanEnvOn is newScanEnv over the store s.
+func newScanEnvOn(t *testing.T, s core.Store) *epcisEnv {
+	t.Helper()
 	dir := t.TempDir()
 	t.Setenv("LOTHUB_TEST_SCAN_TOKEN", scanToken)
 	h, err := config.Parse(filepath.Join(dir, "hub.yaml"), []byte(`intake:
@@ -34,6 +48,7 @@ epcis:
   gtin_items:
     "09506000134352": FLOUR
     "09506000134369": BREAD
+    "80614141123458": TAGGED
 scan_points:
   - name: DOCK-1
     makes: receive
@@ -53,11 +68,6 @@ scan_points:
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := sqlite.Open(context.Background(), filepath.Join(dir, "hub.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
 	srv := server.New(s, h, &runner.Plugins{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	t.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv.Handler())
@@ -212,7 +222,7 @@ func TestScanRefused(t *testing.T) {
 		// An RFID reader's SGTIN-96 (the TDS worked example) names an item
 		// and a serial, never a lot.
 		{"RFIDWithoutLot", `{"scan": "3074257BF7194E4000001A85", "point": "DOCK-1", "document": "PO-1", "qty": 1, "uom": "EA"}`,
-			"", "the RFID tag's EPC urn:epc:id:sgtin:0614141.812345.6789 names the item (GTIN 80614141123458) and serial 6789 but no lot"},
+			"", "the RFID tag's EPC urn:epc:id:sgtin:0614141.812345.6789 names the item (GTIN 80614141123458) and serial 6789 but no lot: an SGTIN-96 carries none, and no captured EPCIS event gives this item's lot"},
 		{"RFIDNotSGTIN96", `{"scan": "307C257BF7194E4000001A85", "point": "DOCK-1", "document": "PO-1"}`,
 			"", "partition 7 does not exist"},
 	}
@@ -317,5 +327,102 @@ func TestScanCounts(t *testing.T) {
 	}
 	if strings.Contains(string(b), "ELSEWHERE") {
 		t.Error("an unknown point became a label")
+	}
+}
+
+// TestScanRFIDLot: an RFID tag's SGTIN-96 carries no lot; the lot comes
+// from the captured EPCIS events that made the item — its commissioning
+// with an ilmd lot number, or a packing that names it with its lot — on
+// both stores. Two lots for one item, or none, is a refusal that says what
+// to do; declaring the wrong commissioning erroneous resolves it.
+func TestScanRFIDLot(t *testing.T) {
+	t.Run("SQLite", func(t *testing.T) { testScanRFIDLot(t, newScanEnv(t)) })
+	t.Run("PostgreSQL", func(t *testing.T) {
+		db, err := postgres.Open(context.Background(), testpg.NewDatabase(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		testScanRFIDLot(t, newScanEnvOn(t, db))
+	})
+}
+
+func testScanRFIDLot(t *testing.T, e *epcisEnv) {
+	// The TDS worked example: GTIN 80614141123458, serials 6789 and 6790.
+	const tag6789, tag6790, tag6791 = "3074257BF7194E4000001A85", "3074257BF7194E4000001A86", "3074257BF7194E4000001A87"
+	capture := func(ev string) {
+		t.Helper()
+		doc := `{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],` + ev[1:]
+		if code, _, b := e.do(t, "POST", "/epcis/events", scanToken, []byte(doc)); code != http.StatusCreated {
+			t.Fatalf("capture: %d %s", code, b)
+		}
+	}
+	scan := func(tag, tm string) (int, scanAnswer, string) {
+		t.Helper()
+		return postScan(t, e, mustJSON(map[string]any{"scan": tag, "point": "DOCK-1", "document": "PO-7", "qty": 1, "uom": "EA", "time": tm}))
+	}
+	// Commissioning of 6789 with its lot in the ilmd (SGTIN URN).
+	capture(`{"type":"ObjectEvent","eventID":"urn:uuid:00000000-0000-4000-8000-0000000000c1","eventTime":"2026-03-01T06:00:00Z","eventTimeZoneOffset":"+00:00",
+ "action":"ADD","bizStep":"commissioning","epcList":["urn:epc:id:sgtin:0614141.812345.6789"],
+ "ilmd":{"cbvmda:lotNumber":"RF-1"}}`)
+	// The commissioning itself is the lot's creation (a receive of 1 EA,
+	// docs/epcis.md); the scan at the dock receives the item once more.
+	before := lotBalance(t, e, "TAGGED", "RF-1")
+	code, a, body := scan(tag6789, "2026-03-02T08:00:00Z")
+	if code != http.StatusCreated || a.Event == nil || a.Event.Lot.Item != "TAGGED" || a.Event.Lot.Lot != "RF-1" || a.Event.Type != "receive" {
+		t.Fatalf("tag 6789: %d %s, want a receive of TAGGED/RF-1", code, body)
+	}
+	if b := lotBalance(t, e, "TAGGED", "RF-1"); b.Received != before.Received+1 || b.UOM != "EA" {
+		t.Errorf("TAGGED/RF-1: %+v after the scan, %+v before, want one more EA received", b, before)
+	}
+	// The same scan again is the same event.
+	if code, a, body := scan(tag6789, "2026-03-02T08:00:00Z"); code != http.StatusOK || a.Result != "duplicate" {
+		t.Errorf("tag 6789 again: %d %s, want a duplicate", code, body)
+	}
+
+	// 6790: no event gives its lot yet.
+	code, a, body = scan(tag6790, "2026-03-02T08:01:00Z")
+	if code != http.StatusBadRequest || len(a.Refused) != 1 || !strings.Contains(a.Refused[0].Reason, "no captured EPCIS event gives this item's lot") ||
+		!strings.Contains(a.Refused[0].Reason, "capture that commissioning as EPCIS") {
+		t.Fatalf("tag 6790 before its packing: %d %s, want a refusal saying what to do", code, body)
+	}
+	// A packing names 6790 with its lot (a Digital Link with /10/).
+	capture(`{"type":"AggregationEvent","eventID":"urn:uuid:00000000-0000-4000-8000-0000000000c2","eventTime":"2026-03-01T07:00:00Z","eventTimeZoneOffset":"+00:00",
+ "action":"ADD","bizStep":"packing","parentID":"urn:epc:id:sscc:0614141.1234567890",
+ "childEPCs":["https://id.gs1.org/01/80614141123458/10/RF-2/21/6790"]}`)
+	code, a, body = scan(tag6790, "2026-03-02T08:01:00Z")
+	if code != http.StatusCreated || a.Event == nil || a.Event.Lot.Lot != "RF-2" {
+		t.Fatalf("tag 6790 after its packing: %d %s, want lot RF-2", code, body)
+	}
+
+	// 6791 commissioned twice with two lots: refused, naming both.
+	first := `{"type":"ObjectEvent","eventID":"urn:uuid:00000000-0000-4000-8000-0000000000c3","eventTime":"2026-03-01T06:00:00Z","eventTimeZoneOffset":"+00:00",
+ "action":"ADD","bizStep":"commissioning","epcList":["https://id.gs1.org/01/80614141123458/21/6791"],
+ "ilmd":{"cbvmda:lotNumber":"RF-3"}}`
+	capture(first)
+	capture(`{"type":"ObjectEvent","eventID":"urn:uuid:00000000-0000-4000-8000-0000000000c4","eventTime":"2026-03-01T06:30:00Z","eventTimeZoneOffset":"+00:00",
+ "action":"ADD","bizStep":"commissioning","epcList":["urn:epc:id:sgtin:0614141.812345.6791"],
+ "ilmd":{"cbvmda:lotNumber":"RF-4"}}`)
+	code, a, body = scan(tag6791, "2026-03-02T08:02:00Z")
+	if code != http.StatusBadRequest || len(a.Refused) != 1 || !strings.Contains(a.Refused[0].Reason, "RF-3 (EPCIS event urn:uuid:00000000-0000-4000-8000-0000000000c3)") ||
+		!strings.Contains(a.Refused[0].Reason, "RF-4") || !strings.Contains(a.Refused[0].Reason, "errorDeclaration") {
+		t.Fatalf("tag 6791 with two lots: %d %s, want a refusal naming RF-3 and RF-4", code, body)
+	}
+	// The first commissioning declared erroneous: RF-4 it is.
+	capture(strings.Replace(first, `"ilmd"`, `"errorDeclaration":{"declarationTime":"2026-03-01T09:00:00Z","reason":"incorrect_data"},"ilmd"`, 1))
+	code, a, body = scan(tag6791, "2026-03-02T08:02:00Z")
+	if code != http.StatusCreated || a.Event == nil || a.Event.Lot.Lot != "RF-4" {
+		t.Fatalf("tag 6791 after the error declaration: %d %s, want lot RF-4", code, body)
+	}
+	// Nothing was stored for the refused scans: RF-2 was received by its
+	// scan alone (a packing creates nothing), RF-4 by its commissioning
+	// and its scan, RF-3 by nothing (its commissioning was reversed).
+	for lot, want := range map[string]float64{"RF-2": 1, "RF-4": 2} {
+		if b := lotBalance(t, e, "TAGGED", lot); b.Received != want {
+			t.Errorf("TAGGED/%s: %+v, want %v received", lot, b, want)
+		}
+	}
+	if b := lotBalance(t, e, "TAGGED", "RF-3"); b.Received != 0 || b.OnHand != 0 {
+		t.Errorf("TAGGED/RF-3: %+v, want nothing received, nothing on hand", b)
 	}
 }
