@@ -332,12 +332,30 @@ func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID str
 				}
 			}
 		}
-		for _, id := range dropped {
-			revID, by := remapPrefix+runID+":"+id, "remap"
+		revIDs := make([]string, len(dropped))
+		for i, id := range dropped {
+			revIDs[i] = remapPrefix + runID + ":" + id
 			if as, ok := dropAs[id]; ok {
-				revID, by = as[0]+id, as[1]
+				revIDs[i] = as[0] + id
 			}
-			revs = append(revs, Prepare(&Event{ID: revID, Type: Reverse, Time: now.Format(time.RFC3339),
+		}
+		// A deletion read again (an overlapping window) keeps the time of
+		// the reversal it made the first time, so that the same deletion
+		// is the same event, not a new version of it.
+		earlier, err := reversalTimes(ctx, tx, revIDs)
+		if err != nil {
+			return err
+		}
+		for i, id := range dropped {
+			by := "remap"
+			if as, ok := dropAs[id]; ok {
+				by = as[1]
+			}
+			at := now.Format(time.RFC3339)
+			if t, ok := earlier[revIDs[i]+"\x00"+id]; ok {
+				at = t
+			}
+			revs = append(revs, Prepare(&Event{ID: revIDs[i], Type: Reverse, Time: at,
 				Reverses: id, Source: &Source{Connector: by, Record: dropSource[id]}}))
 			st.Reversed++
 		}
@@ -435,4 +453,28 @@ func (t *runTx) CountRun(ctx context.Context, r Run) error {
 func (t *runTx) SetCursor(ctx context.Context, c CursorRow) error {
 	t.cursor = c.Connector
 	return t.IngestTx.SetCursor(ctx, c)
+}
+
+// reversalTimes gives the time of the stored current version of each of
+// ids that is a reverse event, keyed by id, NUL and the event it reverses.
+func reversalTimes(ctx context.Context, tx IngestTx, ids []string) (map[string]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.CurrentEvents(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(rows))
+	for id, row := range rows {
+		if row.Type != Reverse {
+			continue
+		}
+		e, err := DecodeEvent(row.Body)
+		if err != nil {
+			return nil, fmt.Errorf("stored event %s version %d is unreadable: %w", id, row.Version, err)
+		}
+		out[id+"\x00"+e.Reverses] = e.Time
+	}
+	return out, nil
 }

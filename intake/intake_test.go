@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/sqlite"
@@ -43,7 +44,11 @@ func TestDeletesReverseTheDeletedDocumentsEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	p := &intake.Pipeline{Ingester: &core.Ingester{Store: s}, Mapping: m, Source: "erp"}
+	// Every batch a second and a half after the last: the deletion read
+	// again comes at another second than the first time.
+	clock := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	tick := func() time.Time { clock = clock.Add(1500 * time.Millisecond); return clock }
+	p := &intake.Pipeline{Ingester: &core.Ingester{Store: s, Now: tick}, Mapping: m, Source: "erp"}
 	line := func(id, lot string) intake.Input {
 		return intake.Input{Record: mapping.Record{Kind: "line", ID: id, Fields: map[string]any{"item": "FLOUR", "lot": lot}}}
 	}
