@@ -13,7 +13,7 @@ import (
 // writeOutbox inserts the actions a batch set off; a key stored already
 // is left as it is (the same event never makes the same action twice).
 func (t *ingestTx) writeOutbox(ctx context.Context, actions []core.OutboxAction) error {
-	return execMany(ctx, t.tx, "record outbox actions", `INSERT INTO outbox (key, action, kind, event_id, payload, state, next_at,
+	return execMany(ctx, t, "record outbox actions", `INSERT INTO outbox (key, action, kind, event_id, payload, state, next_at,
 		created_at, updated_at, last_error, failed_since) VALUES`, `ON CONFLICT (key) DO NOTHING`, actions,
 		func(a core.OutboxAction) []any {
 			return []any{a.Key, a.Action, a.Kind, a.EventID, string(a.Payload), string(a.State), micros(a.NextAt),

@@ -37,7 +37,8 @@ type DB struct {
 	// mu serialises writers in this process; BEGIN IMMEDIATE and the busy
 	// timeout serialise them across processes.
 	mu sync.Mutex
-	// stmts caches prepared read statements: parsing the SQL costs as much
+	// stmts caches prepared statements (reads, and the writes' full
+	// multi-row inserts, see ingestTx.prepare): parsing the SQL costs as much
 	// as running it for a small trace.
 	stmts sync.Map // query → *sql.Stmt
 	// checkpoint asks the checkpointer (a goroutine on its own
@@ -207,7 +208,7 @@ func (s *DB) Ingest(ctx context.Context, fn func(tx core.IngestTx) error) error 
 		return fmt.Errorf("begin write to %s: %w", s.path, err)
 	}
 	defer tx.Rollback()
-	if err := fn(&ingestTx{tx: tx}); err != nil {
+	if err := fn(&ingestTx{tx: tx, db: s}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -222,6 +223,29 @@ func (s *DB) Ingest(ctx context.Context, fn func(tx core.IngestTx) error) error 
 
 type ingestTx struct {
 	tx *sql.Tx
+	db *DB
+}
+
+// prepare returns query prepared in the transaction. With cache, the
+// statement is prepared once for the store and reused by every later
+// transaction on the same connection (a batch's multi-row inserts were
+// prepared again in each transaction: about a tenth of a connector
+// sync's commit time at 500 records a batch).
+func (t *ingestTx) prepare(ctx context.Context, query string, cache bool) (*sql.Stmt, error) {
+	if !cache {
+		return t.tx.PrepareContext(ctx, query)
+	}
+	st, ok := t.db.stmts.Load(query)
+	if !ok {
+		prepared, err := t.db.db.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		if st, ok = t.db.stmts.LoadOrStore(query, prepared); ok {
+			prepared.Close()
+		}
+	}
+	return t.tx.StmtContext(ctx, st.(*sql.Stmt)), nil
 }
 
 func jsonList[T any](v []T) string {
@@ -319,7 +343,7 @@ func (t *ingestTx) LotIDs(ctx context.Context, refs []core.LotRef) (map[core.Lot
 		}
 		return err
 	}
-	err := chunks(ctx, t.tx, "record lots", "INSERT INTO lots (item, lot) VALUES", "ON CONFLICT (item, lot) DO NOTHING RETURNING id, item, lot",
+	err := chunks(ctx, t, "record lots", "INSERT INTO lots (item, lot) VALUES", "ON CONFLICT (item, lot) DO NOTHING RETURNING id, item, lot",
 		pairs, func(p [2]string) []any { return []any{p[0], p[1]} },
 		func(st *sql.Stmt, vals []any) error {
 			rows, err := st.QueryContext(ctx, vals...)
@@ -349,11 +373,11 @@ func (t *ingestTx) LotIDs(ctx context.Context, refs []core.LotRef) (map[core.Lot
 }
 
 // exec runs one prepared statement for every row.
-func exec[T any](ctx context.Context, tx *sql.Tx, what, query string, rows []T, args func(T) []any) error {
+func exec[T any](ctx context.Context, tx *ingestTx, what, query string, rows []T, args func(T) []any) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	st, err := tx.PrepareContext(ctx, query)
+	st, err := tx.prepare(ctx, query, true)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -373,7 +397,7 @@ const insertChunk = 100
 // execMany inserts rows with multi-row INSERT statements of up to
 // insertChunk rows: prefix "INSERT INTO t (cols) VALUES", suffix e.g. an
 // ON CONFLICT clause.
-func execMany[T any](ctx context.Context, tx *sql.Tx, what, prefix, suffix string, rows []T, args func(T) []any) error {
+func execMany[T any](ctx context.Context, tx *ingestTx, what, prefix, suffix string, rows []T, args func(T) []any) error {
 	return chunks(ctx, tx, what, prefix, suffix, rows, args, func(st *sql.Stmt, vals []any) error {
 		_, err := st.ExecContext(ctx, vals...)
 		return err
@@ -382,7 +406,7 @@ func execMany[T any](ctx context.Context, tx *sql.Tx, what, prefix, suffix strin
 
 // chunks runs fn with a prepared multi-row statement and its arguments for
 // every chunk of up to insertChunk rows.
-func chunks[T any](ctx context.Context, tx *sql.Tx, what, prefix, suffix string, rows []T, args func(T) []any, fn func(*sql.Stmt, []any) error) error {
+func chunks[T any](ctx context.Context, tx *ingestTx, what, prefix, suffix string, rows []T, args func(T) []any, fn func(*sql.Stmt, []any) error) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -400,7 +424,9 @@ func chunks[T any](ctx context.Context, tx *sql.Tx, what, prefix, suffix string,
 		st := stmts[n]
 		if st == nil {
 			var err error
-			st, err = tx.PrepareContext(ctx, prefix+" "+strings.Repeat(one+", ", n-1)+one+" "+suffix)
+			// Full chunks' statements are kept; a batch's last, shorter
+			// chunk varies in length, so its statement is not.
+			st, err = tx.prepare(ctx, prefix+" "+strings.Repeat(one+", ", n-1)+one+" "+suffix, n == insertChunk)
 			if err != nil {
 				return fmt.Errorf("%s: %w", what, err)
 			}
@@ -444,9 +470,9 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		c.Written = core.WrittenEvents{First: before + 1, Last: before + int64(len(c.NewVersions))}
 	}
 	err := errors.Join(
-		exec(ctx, tx, "update event status", `UPDATE events SET status = ? WHERE seq = ?`, c.StatusUpdates,
+		exec(ctx, t, "update event status", `UPDATE events SET status = ? WHERE seq = ?`, c.StatusUpdates,
 			func(u core.StatusUpdate) []any { return []any{string(u.Status), u.Seq} }),
-		execMany(ctx, tx, "insert events", `INSERT INTO events (id, version, hash, type, ts, lot_id, reverses, status, seen_at, body) VALUES`, "", c.NewVersions,
+		execMany(ctx, t, "insert events", `INSERT INTO events (id, version, hash, type, ts, lot_id, reverses, status, seen_at, body) VALUES`, "", c.NewVersions,
 			func(r core.EventRow) []any {
 				return []any{r.ID, r.Version, r.Hash, string(r.Type), micros(r.Time), nullInt(r.LotID), nullString(r.Reverses), string(r.Status), micros(r.SeenAt), string(r.Body)}
 			}),
@@ -473,44 +499,44 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		}
 	}
 	err = errors.Join(
-		execMany(ctx, tx, "insert links", `INSERT INTO links (event_id, lot_id, grp, out, ts) VALUES`, "", c.Links,
+		execMany(ctx, t, "insert links", `INSERT INTO links (event_id, lot_id, grp, out, ts) VALUES`, "", c.Links,
 			func(l core.LinkRow) []any { return []any{l.EventID, l.LotID, l.Group, l.Out, micros(l.Time)} }),
-		execMany(ctx, tx, "insert receipts", `INSERT INTO receipts (event_id, lot_id, supplier_id, supplier_name, supplier_lot, po, qty, uom, ts) VALUES`, "", c.Receipts,
+		execMany(ctx, t, "insert receipts", `INSERT INTO receipts (event_id, lot_id, supplier_id, supplier_name, supplier_lot, po, qty, uom, ts) VALUES`, "", c.Receipts,
 			func(r core.ReceiptRow) []any {
 				return []any{r.EventID, r.LotID, r.Supplier.ID, r.Supplier.Name, r.SupplierLot, r.PO, r.Qty, r.UOM, micros(r.Time)}
 			}),
-		execMany(ctx, tx, "insert shipments", `INSERT INTO shipments (event_id, lot_id, customer_id, customer_name, sales_order, delivery, qty, uom, ts) VALUES`, "", c.Shipments,
+		execMany(ctx, t, "insert shipments", `INSERT INTO shipments (event_id, lot_id, customer_id, customer_name, sales_order, delivery, qty, uom, ts) VALUES`, "", c.Shipments,
 			func(r core.ShipmentRow) []any {
 				return []any{r.EventID, r.LotID, r.Customer.ID, r.Customer.Name, r.SalesOrder, r.Delivery, r.Qty, r.UOM, micros(r.Time)}
 			}),
-		execMany(ctx, tx, "update lot quantities", `INSERT INTO lot_qty (lot_id, uom, received, produced, consumed, shipped, adjusted) VALUES`,
+		execMany(ctx, t, "update lot quantities", `INSERT INTO lot_qty (lot_id, uom, received, produced, consumed, shipped, adjusted) VALUES`,
 			`ON CONFLICT (lot_id, uom) DO UPDATE SET received = received + excluded.received, produced = produced + excluded.produced,
 			consumed = consumed + excluded.consumed, shipped = shipped + excluded.shipped, adjusted = adjusted + excluded.adjusted`, c.LotDeltas,
 			func(d core.LotDelta) []any {
 				return []any{d.LotID, d.UOM, d.Received, d.Produced, d.Consumed, d.Shipped, d.Adjusted}
 			}),
-		execMany(ctx, tx, "update lot use", `WITH v (id, sourced, used) AS (VALUES`,
+		execMany(ctx, t, "update lot use", `WITH v (id, sourced, used) AS (VALUES`,
 			`) UPDATE lots SET sourced = lots.sourced + v.sourced, used = lots.used + v.used FROM v WHERE lots.id = v.id`, c.LotUses,
 			func(u core.LotUse) []any { return []any{u.LotID, u.Sourced, u.Used} }),
-		execMany(ctx, tx, "update orders", `INSERT INTO orders (ord, ins, outs) VALUES`,
+		execMany(ctx, t, "update orders", `INSERT INTO orders (ord, ins, outs) VALUES`,
 			`ON CONFLICT (ord) DO UPDATE SET ins = ins + excluded.ins, outs = outs + excluded.outs`, c.OrderDeltas,
 			func(d core.OrderDelta) []any { return []any{d.Order, d.Ins, d.Outs} }),
-		execMany(ctx, tx, "update order lot quantities", `INSERT INTO order_lots (lot_id, grp, uom, consumed, consumes, produced, produces, adjusted, adjusts) VALUES`,
+		execMany(ctx, t, "update order lot quantities", `INSERT INTO order_lots (lot_id, grp, uom, consumed, consumes, produced, produces, adjusted, adjusts) VALUES`,
 			`ON CONFLICT (lot_id, grp, uom) DO UPDATE SET consumed = consumed + excluded.consumed, consumes = consumes + excluded.consumes,
 			produced = produced + excluded.produced, produces = produces + excluded.produces,
 			adjusted = adjusted + excluded.adjusted, adjusts = adjusts + excluded.adjusts`, c.OrderLots,
 			func(d core.OrderLotSums) []any {
 				return []any{d.LotID, d.Group, d.UOM, d.Consumed, d.Consumes, d.Produced, d.Produces, d.Adjusted, d.Adjusts}
 			}),
-		exec(ctx, tx, "restore returned inputs", `DELETE FROM returned_inputs WHERE lot_id = ? AND grp = ?`, c.Restored,
+		exec(ctx, t, "restore returned inputs", `DELETE FROM returned_inputs WHERE lot_id = ? AND grp = ?`, c.Restored,
 			func(k core.LotGroup) []any { return []any{k.LotID, k.Group} }),
-		execMany(ctx, tx, "record returned inputs", `INSERT INTO returned_inputs (lot_id, grp) VALUES`, "ON CONFLICT DO NOTHING", c.Returned,
+		execMany(ctx, t, "record returned inputs", `INSERT INTO returned_inputs (lot_id, grp) VALUES`, "ON CONFLICT DO NOTHING", c.Returned,
 			func(k core.LotGroup) []any { return []any{k.LotID, k.Group} }),
 		// The same bad input is quarantined once. A source record that
 		// mapped once and fails again (hub remap with a broken mapping) is
 		// opened again, with the new reason. One still open keeps the time
 		// it was quarantined (a re-read does not move the gap's since).
-		exec(ctx, tx, "quarantine", `INSERT INTO quarantine (key, source, line, event_id, reason, raw, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		exec(ctx, t, "quarantine", `INSERT INTO quarantine (key, source, line, event_id, reason, raw, at) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (key) DO UPDATE SET resolved = 0, resolve_reason = '', reason = excluded.reason,
 			  at = CASE WHEN quarantine.resolved = 0 THEN quarantine.at ELSE excluded.at END
 			WHERE quarantine.key LIKE 'raw:%'`, c.Quarantine,
@@ -548,17 +574,25 @@ func (t *ingestTx) archive(ctx context.Context, raws []core.RawRecord) error {
 	}
 	// Older contents of these records stop being current: one statement
 	// for the batch, through the partial index on current rows.
-	keys := make([][3]string, len(raws))
-	for i, r := range raws {
-		keys[i] = [3]string{r.Source, r.RecordID, r.Hash}
+	// A batch's records come from one source (a connector sync, a
+	// remap of one source); the source is bound once per source.
+	keys := map[string][][2]string{}
+	var sources []string
+	for _, r := range raws {
+		if _, ok := keys[r.Source]; !ok {
+			sources = append(sources, r.Source)
+		}
+		keys[r.Source] = append(keys[r.Source], [2]string{r.RecordID, r.Hash})
 	}
-	if _, err := t.tx.ExecContext(ctx, `UPDATE raw_records SET current = 0 WHERE rowid IN (
-			SELECT r.rowid FROM json_each(?) j
-			JOIN raw_records r ON r.source = j.value ->> 0 AND r.record_id = j.value ->> 1 AND r.current = 1
-			WHERE r.hash <> j.value ->> 2)`, jsonList(keys)); err != nil {
-		return fmt.Errorf("archive records: %w", err)
+	for _, src := range sources {
+		if _, err := t.tx.ExecContext(ctx, `UPDATE raw_records SET current = 0 WHERE rowid IN (
+			SELECT r.rowid FROM json_each(?2) j
+			JOIN raw_records r ON r.source = ?1 AND r.record_id = j.value ->> 0 AND r.current = 1
+			WHERE r.hash <> j.value ->> 1)`, src, jsonList(keys[src])); err != nil {
+			return fmt.Errorf("archive records: %w", err)
+		}
 	}
-	return execMany(ctx, t.tx, "archive records", `INSERT INTO raw_records (source, kind, record_id, hash, payload, position, received_at, mapping, events) VALUES`,
+	return execMany(ctx, t, "archive records", `INSERT INTO raw_records (source, kind, record_id, hash, payload, position, received_at, mapping, events) VALUES`,
 		`ON CONFLICT (source, record_id, hash) DO UPDATE SET current = 1, kind = excluded.kind,
 			position = coalesce(excluded.position, position), mapping = excluded.mapping, events = excluded.events`, raws,
 		func(r core.RawRecord) []any {
