@@ -48,6 +48,14 @@ type Store interface {
 	// an input whose returns net its consumption on the order to nothing
 	// (Changes.Returned) is no input of it.
 	Hops(ctx context.Context, p HopsParams) ([]Hop, error)
+	// ReachHops returns what walking Hops level by level from p.LotIDs
+	// would find, in one read: every edge (as Hops returns them, in no
+	// particular order, possibly more than once) leaving each lot
+	// reachable from p.LotIDs in p.Direction, the lots themselves
+	// included. A trace walks it in memory (a recursive query in the
+	// store, no round trip per level). With p.Limit, more than p.Limit
+	// edges returned means there are more (see HopsParams).
+	ReachHops(ctx context.Context, p HopsParams) ([]Hop, error)
 	// GenealogyVersion returns a number that changes whenever links are
 	// added or removed.
 	GenealogyVersion(ctx context.Context) (int64, error)
@@ -432,10 +440,13 @@ type GenealogyLink struct {
 	Out   bool
 }
 
-// HopsParams selects Hops.
+// HopsParams selects Hops and ReachHops.
 type HopsParams struct {
 	Direction Direction
 	LotIDs    []int64
+	// Limit, for ReachHops: when more than Limit edges are reachable,
+	// return Limit+1 of them (any) and stop reading; 0 reads all.
+	Limit int
 }
 
 // LotQtyRow is a lot's on-hand quantity in one unit.
