@@ -127,7 +127,12 @@ func (q *Queries) summary(ctx context.Context, dir Direction, rootIDs []int64, r
 		wg        sync.WaitGroup
 		errs      = make([]error, 5)
 	)
+	serial := q.Serial && len(ids) < prefetchAt
 	run := func(i int, fn func() error) {
+		if serial {
+			errs[i] = fn()
+			return
+		}
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[i] = fn() }()
 	}

@@ -108,6 +108,15 @@ type Queries struct {
 	// while it goes on (0: prefetchAt). The conformance suite sets 1, to
 	// check that reading a trace in parts gives the answer one read gives.
 	PrefetchAt int
+	// Serial reads what a trace of fewer than prefetchAt lots lists
+	// (names, receipts, shipments, on hand, holds) one read after the
+	// other on one connection, instead of all at once on several: for a
+	// process that answers one trace and exits (the CLI), whose every
+	// extra connection is a new one (a PostgreSQL backend to start, a
+	// SQLite file to open and its schema to parse), that costs less than
+	// the parallelism gains. `hub serve` keeps its connections and reads
+	// in parallel.
+	Serial bool
 	// ReachLimit is how many edges a walk reads in one recursive query
 	// (Store.ReachHops) before it goes on level by level (0: reachLimit).
 	// The conformance suite sets 1, to check that both walks agree.
@@ -401,7 +410,12 @@ func (q *Queries) fetch(ctx context.Context, ids []int64, groups []string, onHan
 	var f fetched
 	var wg sync.WaitGroup
 	errs := make([]error, 6)
+	serial := q.Serial && len(ids) < prefetchAt
 	run := func(i int, fn func() error) {
+		if serial {
+			errs[i] = fn()
+			return
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
