@@ -48,6 +48,14 @@ type Store interface {
 	// an input whose returns net its consumption on the order to nothing
 	// (Changes.Returned) is no input of it.
 	Hops(ctx context.Context, p HopsParams) ([]Hop, error)
+	// ReachHops returns what walking Hops level by level from p.LotIDs
+	// would find, in one read: every edge (as Hops returns them, in no
+	// particular order, possibly more than once) leaving each lot
+	// reachable from p.LotIDs in p.Direction, the lots themselves
+	// included. A trace walks it in memory (a recursive query in the
+	// store, no round trip per level). With p.Limit, more than p.Limit
+	// edges returned means there are more (see HopsParams).
+	ReachHops(ctx context.Context, p HopsParams) ([]Hop, error)
 	// GenealogyVersion returns a number that changes whenever links are
 	// added or removed.
 	GenealogyVersion(ctx context.Context) (int64, error)
@@ -70,6 +78,17 @@ type Store interface {
 	// Shipments returns the in-effect shipments matching the filter, in no
 	// particular order.
 	Shipments(ctx context.Context, f ShipmentFilter) ([]ShipmentRow, error)
+	// ShipmentTotals totals the in-effect shipments of the lots per
+	// customer (id and name as shipped) and unit, each total with its
+	// first shipment (by event time, then event id in bytes): whom a
+	// recall reaches, without a row per shipment.
+	ShipmentTotals(ctx context.Context, lotIDs []int64) ([]ShipmentTotal, error)
+	// LotCounts counts the lots per depth and item: p.LotIDs[i] is at
+	// depth p.Depths[i]. Ordered by depth, then item.
+	LotCounts(ctx context.Context, p LotCountParams) ([]LevelItemCount, error)
+	// OnHandTotals sums OnHand over the lots per item and unit (rounded
+	// as OnHand's callers round), ordered by item and unit.
+	OnHandTotals(ctx context.Context, lotIDs []int64) ([]ItemQty, error)
 	// Originated returns the lots of an item received or produced (by an
 	// order or a transform) within [From, To).
 	Originated(ctx context.Context, f OriginFilter) ([]int64, error)
@@ -305,6 +324,31 @@ type ReceiptRow struct {
 	Time        time.Time
 }
 
+// ShipmentTotal is what ShipmentTotals reads: the in-effect shipments of
+// some lots to one customer (as named on them) in one unit.
+type ShipmentTotal struct {
+	CustomerID, CustomerName, UOM string
+	Qty                           float64
+	Shipments                     int
+	// The first of them: by event time, then event id (in bytes).
+	FirstTime  time.Time
+	FirstEvent string
+}
+
+// LotCountParams selects LotCounts: lot ids and, at the same index, the
+// depth each is counted at.
+type LotCountParams struct {
+	LotIDs []int64
+	Depths []int
+}
+
+// LevelItemCount is how many lots of one item at one depth.
+type LevelItemCount struct {
+	Depth int
+	Item  string
+	Lots  int
+}
+
 // ShipmentRow is an in-effect ship event.
 type ShipmentRow struct {
 	EventID    string
@@ -437,10 +481,13 @@ type GenealogyLink struct {
 	Out   bool
 }
 
-// HopsParams selects Hops.
+// HopsParams selects Hops and ReachHops.
 type HopsParams struct {
 	Direction Direction
 	LotIDs    []int64
+	// Limit, for ReachHops: when more than Limit edges are reachable,
+	// return Limit+1 of them (any) and stop reading; 0 reads all.
+	Limit int
 }
 
 // LotQtyRow is a lot's on-hand quantity in one unit.

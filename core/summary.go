@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // LevelCount is how many lots of each item a trace reached at one depth.
@@ -108,9 +109,12 @@ func (q *Queries) RecallSummary(ctx context.Context, sel Selector) (*TraceSummar
 	return q.summary(ctx, Forward, rootIDs, true)
 }
 
-// summary walks from the roots, then reads each attribute of the whole
-// set of lots reached in one store call (items, shipments, receipts, and
-// for recalls on hand and holds), concurrently, and counts them.
+// summary walks from the roots, then has the store count and total what
+// the answer lists about the lots reached, in one read each, concurrently:
+// lots per depth and item, shipments per customer and unit, receipts, and
+// for recalls on hand per item and unit and the lots on hold. No row per
+// lot or per shipment reaches the hub (the widest recall of the 1M plant
+// read 148,578 shipment rows to total 200 customers).
 func (q *Queries) summary(ctx context.Context, dir Direction, rootIDs []int64, recall bool) (*TraceSummary, error) {
 	g, err := q.walk(ctx, dir, rootIDs, nil)
 	if err != nil {
@@ -118,60 +122,70 @@ func (q *Queries) summary(ctx context.Context, dir Direction, rootIDs []int64, r
 	}
 	ids := g.order // roots first
 	reached := ids[len(g.roots):]
+	depths := make([]int, len(reached))
+	for i, id := range reached {
+		depths[i] = g.depth[id]
+	}
 	var (
-		lots      []LotRow
-		shipments []ShipmentRow
+		roots     []LotRow
+		counts    []LevelItemCount
+		totals    []ShipmentTotal
 		receipts  []ReceiptRow
-		onHand    []LotQtyRow
+		onHand    []ItemQty
+		rootStock []LotQtyRow
 		held      []int64
 		wg        sync.WaitGroup
-		errs      = make([]error, 5)
+		errs      = make([]error, 7)
 	)
+	serial := q.Serial && len(ids) < prefetchAt
 	run := func(i int, fn func() error) {
+		if serial {
+			errs[i] = fn()
+			return
+		}
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[i] = fn() }()
 	}
-	run(0, func() (err error) { lots, err = q.Store.Lots(ctx, ids); return })
-	run(1, func() (err error) { shipments, err = q.Store.Shipments(ctx, ShipmentFilter{LotIDs: ids}); return })
-	run(2, func() (err error) { receipts, err = q.Store.Receipts(ctx, ReceiptFilter{LotIDs: ids}); return })
+	run(0, func() (err error) { roots, err = q.Store.Lots(ctx, g.roots); return })
+	if len(reached) > 0 {
+		run(1, func() (err error) {
+			counts, err = q.Store.LotCounts(ctx, LotCountParams{LotIDs: reached, Depths: depths})
+			return
+		})
+	}
+	run(2, func() (err error) { totals, err = q.Store.ShipmentTotals(ctx, ids); return })
+	run(3, func() (err error) { receipts, err = q.Store.Receipts(ctx, ReceiptFilter{LotIDs: ids}); return })
 	if recall {
-		run(3, func() (err error) { onHand, err = q.Store.OnHand(ctx, ids); return })
-		run(4, func() (err error) { held, err = q.Store.HeldAmong(ctx, ids); return })
+		if len(reached) > 0 {
+			run(4, func() (err error) { onHand, err = q.Store.OnHandTotals(ctx, reached); return })
+		}
+		run(5, func() (err error) { rootStock, err = q.Store.OnHand(ctx, g.roots); return })
+		run(6, func() (err error) { held, err = q.Store.HeldAmong(ctx, ids); return })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	item := make(map[int64]string, len(lots))
-	refs := make(map[int64]LotRef, len(g.roots))
+	refs := make(map[int64]LotRef, len(roots))
+	for _, r := range roots {
+		refs[r.ID] = r.Ref
+	}
+	s := &TraceSummary{Direction: dir, Lots: len(reached), Links: len(g.hops),
+		Suppliers: len(receipts), Customers: []Customer{}}
+	lc := LevelCounter{}
+	for _, c := range counts {
+		lc[LevelKey{c.Depth, c.Item}] += c.Lots
+	}
+	s.Levels = lc.Levels()
+	for _, t := range totals {
+		s.Shipments += t.Shipments
+	}
+	if dir == Forward {
+		s.Customers = customerTotals(totals)
+	}
 	isRoot := make(map[int64]bool, len(g.roots))
 	for _, id := range g.roots {
 		isRoot[id] = true
-	}
-	for _, r := range lots {
-		item[r.ID] = r.Ref.Item
-		if isRoot[r.ID] {
-			refs[r.ID] = r.Ref
-		}
-	}
-	s := &TraceSummary{Direction: dir, Lots: len(reached), Links: len(g.hops),
-		Suppliers: len(receipts), Shipments: len(shipments), Customers: []Customer{}}
-	lc := LevelCounter{}
-	for _, id := range reached {
-		lc.Add(g.depth[id], item[id])
-	}
-	s.Levels = lc.Levels()
-	if dir == Forward {
-		// Customer totals as a recall computes them: from every shipment
-		// of the roots and the lots reached, in the order a trace lists them.
-		slices.SortFunc(shipments, func(a, b ShipmentRow) int {
-			return cmpEvent(&a.Time, &b.Time, a.EventID, b.EventID, a.LotID, b.LotID)
-		})
-		ss := make([]Shipment, len(shipments))
-		for i, r := range shipments {
-			ss[i] = Shipment{Qty: r.Qty, UOM: r.UOM, Customer: r.Customer}
-		}
-		s.Customers = customers(ss)
 	}
 	heldSet := make(map[int64]bool, len(held))
 	for _, id := range held {
@@ -179,27 +193,17 @@ func (q *Queries) summary(ctx context.Context, dir Direction, rootIDs []int64, r
 	}
 	stock := map[int64][]Qty{}
 	if recall {
-		type iu struct{ item, uom string }
-		tot := map[iu]float64{}
-		for _, r := range onHand {
-			if isRoot[r.LotID] {
-				stock[r.LotID] = append(stock[r.LotID], Qty{Qty: round(r.Qty), UOM: r.UOM})
-				continue
-			}
-			tot[iu{item[r.LotID], r.UOM}] += round(r.Qty)
+		for _, r := range rootStock {
+			stock[r.LotID] = append(stock[r.LotID], Qty{Qty: round(r.Qty), UOM: r.UOM})
 		}
-		keys := make([]iu, 0, len(tot))
-		for k := range tot {
-			keys = append(keys, k)
+		oh := make([]ItemQty, 0, len(onHand))
+		for _, t := range onHand {
+			oh = append(oh, ItemQty{Item: t.Item, UOM: t.UOM, Qty: round(t.Qty)})
 		}
-		slices.SortFunc(keys, func(a, b iu) int { return cmp.Or(strings.Compare(a.item, b.item), strings.Compare(a.uom, b.uom)) })
-		oh := make([]ItemQty, 0, len(keys))
-		for _, k := range keys {
-			oh = append(oh, ItemQty{Item: k.item, UOM: k.uom, Qty: round(tot[k])})
-		}
+		slices.SortFunc(oh, func(a, b ItemQty) int { return cmp.Or(strings.Compare(a.Item, b.Item), strings.Compare(a.UOM, b.UOM)) })
 		n := 0
-		for _, id := range reached {
-			if heldSet[id] {
+		for _, id := range held {
+			if !isRoot[id] {
 				n++
 			}
 		}
@@ -222,4 +226,84 @@ func (q *Queries) summary(ctx context.Context, dir Direction, rootIDs []int64, r
 		s.Root, s.Roots = &s.Roots[0], nil
 	}
 	return s, nil
+}
+
+// customerTotals is customers(shipments) from the store's totals: each
+// customer's name is the first non-empty name its shipments carry, its
+// units in the order of their first shipment, a unit's quantity the sum
+// (rounded, as customers rounds a running sum) of its shipments.
+func customerTotals(totals []ShipmentTotal) []Customer {
+	type first struct {
+		t  time.Time
+		id string
+	}
+	before := func(a, b first) bool {
+		if c := a.t.Compare(b.t); c != 0 {
+			return c < 0
+		}
+		return a.id < b.id
+	}
+	type unit struct {
+		q     Qty
+		n     int
+		first first
+	}
+	type cust struct {
+		name      string
+		nameFirst first
+		named     bool
+		units     map[string]*unit
+	}
+	byID := map[string]*cust{}
+	for _, t := range totals {
+		c := byID[t.CustomerID]
+		if c == nil {
+			c = &cust{units: map[string]*unit{}}
+			byID[t.CustomerID] = c
+		}
+		f := first{t.FirstTime, t.FirstEvent}
+		if t.CustomerName != "" && (!c.named || before(f, c.nameFirst)) {
+			c.name, c.nameFirst, c.named = t.CustomerName, f, true
+		}
+		u := c.units[t.UOM]
+		if u == nil {
+			u = &unit{q: Qty{UOM: t.UOM}, first: f}
+			c.units[t.UOM] = u
+		} else if before(f, u.first) {
+			u.first = f
+		}
+		u.q.Qty += t.Qty
+		u.n += t.Shipments
+	}
+	ids := make([]string, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make([]Customer, 0, len(ids))
+	for _, id := range ids {
+		c := byID[id]
+		us := make([]*unit, 0, len(c.units))
+		for _, u := range c.units {
+			us = append(us, u)
+		}
+		slices.SortFunc(us, func(a, b *unit) int {
+			if before(a.first, b.first) {
+				return -1
+			}
+			if before(b.first, a.first) {
+				return 1
+			}
+			return 0
+		})
+		shipped := make([]Qty, 0, len(us))
+		for _, u := range us {
+			if u.n > 1 {
+				u.q.Qty = round(u.q.Qty) // one shipment's quantity is listed as shipped
+			}
+			shipped = append(shipped, u.q)
+		}
+		out = append(out, Customer{ID: id, Name: c.name, Shipped: shipped})
+	}
+	return out
 }

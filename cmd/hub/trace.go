@@ -96,7 +96,7 @@ func (a *app) traceCommand() *cobra.Command {
 					return err
 				}
 				return a.withStoreAsOf(cmd.Context(), &asOf, func(st core.Store) error {
-					q := core.Queries{Store: st}
+					q := core.Queries{Store: st, Serial: true}
 					if summary {
 						sum, err := q.TraceSummary(cmd.Context(), dir, s)
 						if err != nil {
@@ -143,7 +143,7 @@ func (a *app) recallCommand() *cobra.Command {
 				return err
 			}
 			return a.withStoreAsOf(cmd.Context(), &asOf, func(st core.Store) error {
-				q := core.Queries{Store: st}
+				q := core.Queries{Store: st, Serial: true}
 				if summary {
 					sum, err := q.RecallSummary(cmd.Context(), s)
 					if err != nil {

@@ -203,6 +203,13 @@ func (s *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Most opens find the schema current: one round trip instead of a
+	// transaction, a lock and a CREATE TABLE (five). A missing table or
+	// an older version takes the path below.
+	var current int
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err == nil && current == len(ms) {
+		return nil
+	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("open postgres %s: %w (is the server running, and the URL right?)", s.name, err)
@@ -215,7 +222,6 @@ func (s *DB) migrate(ctx context.Context) error {
 	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations in %s: %w (may the user create tables in it?)", s.name, err)
 	}
-	var current int
 	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 		return fmt.Errorf("read schema version of %s: %w", s.name, err)
 	}
@@ -986,6 +992,45 @@ func (s *DB) Hops(ctx context.Context, p core.HopsParams) ([]core.Hop, error) {
 		WHERE a.lot_id = ANY($1::bigint[]) AND a.out = $2
 		  AND NOT EXISTS (SELECT 1 FROM returned_inputs r WHERE r.lot_id = `+in+`.lot_id AND r.grp = `+in+`.grp)`, []any{p.LotIDs, from, to},
 		func(h *core.Hop) []any { return []any{&h.From, &h.To, &h.Group} })
+}
+
+func (s *DB) ReachHops(ctx context.Context, p core.HopsParams) ([]core.Hop, error) {
+	from, to := false, true // forward: from inputs to outputs
+	in := "a"               // the input side, where returned_inputs applies
+	if p.Direction == core.Backward {
+		from, to, in = true, false, "b"
+	}
+	// The recursive part finds the lots (UNION: each once, so cycles
+	// end); the last SELECT lists the edges leaving them, as Hops does.
+	step := `r JOIN links a ON a.lot_id = r.id AND a.out = $2
+		JOIN links b ON b.grp = a.grp AND b.out = $3
+		WHERE NOT EXISTS (SELECT 1 FROM returned_inputs x WHERE x.lot_id = ` + in + `.lot_id AND x.grp = ` + in + `.grp)`
+	var limit *int // NULL: no limit
+	if p.Limit > 0 {
+		n := p.Limit + 1
+		limit = &n
+	}
+	rows, err := s.pool.Query(ctx, `WITH RECURSIVE r(id) AS (
+		SELECT unnest($1::bigint[])
+		UNION
+		SELECT b.lot_id FROM `+step+`)
+		SELECT a.lot_id, b.lot_id, a.grp FROM `+step+` LIMIT $4`, p.LotIDs, from, to, limit)
+	if err != nil {
+		return nil, fmt.Errorf("walk the genealogy: %w", err)
+	}
+	defer rows.Close()
+	var out []core.Hop
+	for rows.Next() {
+		var h core.Hop
+		if err := rows.Scan(&h.From, &h.To, &h.Group); err != nil {
+			return nil, fmt.Errorf("walk the genealogy: %w", err)
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("walk the genealogy: %w", err)
+	}
+	return out, nil
 }
 
 // readLots runs a read of the rows of many lots. From wideRead lots on it

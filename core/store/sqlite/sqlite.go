@@ -170,6 +170,14 @@ func (s *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Most opens find the schema current: one read, without the write
+	// lock (BEGIN IMMEDIATE would wait behind a running ingest) or the
+	// CREATE TABLE a migration needs. A missing table or an older version
+	// takes the path below.
+	var current int
+	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err == nil && current == len(ms) {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -180,7 +188,6 @@ func (s *DB) migrate(ctx context.Context) error {
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("open %s: %w (is it a SQLite file?)", s.path, err)
 	}
-	var current int
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 		return fmt.Errorf("read schema version of %s: %w", s.path, err)
 	}
@@ -665,6 +672,35 @@ func (s *DB) Hops(ctx context.Context, p core.HopsParams) ([]core.Hop, error) {
 		return nil, fmt.Errorf("read genealogy: %w", err)
 	}
 	return collect(rows, "read genealogy", func(h *core.Hop) []any { return []any{&h.From, &h.To, &h.Group} })
+}
+
+func (s *DB) ReachHops(ctx context.Context, p core.HopsParams) ([]core.Hop, error) {
+	from, to := 0, 1 // forward: from inputs to outputs
+	in := "a"        // the input side, where returned_inputs applies
+	if p.Direction == core.Backward {
+		from, to, in = 1, 0, "b"
+	}
+	// The recursive part finds the lots (UNION: each once, so cycles
+	// end); the last SELECT lists the edges leaving them, as Hops does.
+	// The sides are literals and b's index is named: with them as
+	// parameters SQLite built an automatic index over every link of the
+	// plant for the last SELECT (a minute at 1M events).
+	step := `r JOIN links a ON a.lot_id = r.id AND a.out = ` + strconv.Itoa(from) + `
+		JOIN links b INDEXED BY links_grp ON b.grp = a.grp AND b.out = ` + strconv.Itoa(to) +
+		` WHERE NOT EXISTS (SELECT 1 FROM returned_inputs x WHERE x.lot_id = ` + in + `.lot_id AND x.grp = ` + in + `.grp)`
+	limit := -1 // no limit
+	if p.Limit > 0 {
+		limit = p.Limit + 1
+	}
+	rows, err := s.query(ctx, `WITH RECURSIVE r(id) AS (
+		SELECT value FROM json_each(?1)
+		UNION
+		SELECT b.lot_id FROM `+step+`)
+		SELECT a.lot_id, b.lot_id, a.grp FROM `+step+` LIMIT ?2`, jsonList(p.LotIDs), limit)
+	if err != nil {
+		return nil, fmt.Errorf("walk the genealogy: %w", err)
+	}
+	return collect(rows, "walk the genealogy", func(h *core.Hop) []any { return []any{&h.From, &h.To, &h.Group} })
 }
 
 func (s *DB) GenealogyVersion(ctx context.Context) (int64, error) {

@@ -66,16 +66,18 @@ func (h *harness) recall(item, lot string) *core.TraceResult {
 	})
 }
 
-// inParts runs a trace as usual (a trace this small reads its lots once,
-// after the walk), and again reading each level's lots while the walk
-// goes on, as a wide recall does; both must give the same answer.
+// inParts runs a trace as usual (a trace this small is walked in one
+// recursive query and reads its lots once, after the walk), and again
+// walked level by level, reading each level's lots while the walk goes on,
+// as a wide recall does; both must give the same answer.
 func (h *harness) inParts(what string, run func(*core.Queries) (*core.TraceResult, error)) *core.TraceResult {
 	h.t.Helper()
 	r, err := run(h.q())
 	if err != nil {
 		h.t.Fatalf("%s: %v", what, err)
 	}
-	parts, err := run(&core.Queries{Store: h.s, PrefetchAt: 1})
+	// Walked level by level past the first edge (a wide walk's way).
+	parts, err := run(&core.Queries{Store: h.s, PrefetchAt: 1, ReachLimit: 1})
 	if err != nil {
 		h.t.Fatalf("%s, read in parts: %v", what, err)
 	}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -154,4 +155,37 @@ func init() {
 			}
 		}},
 	}...)
+}
+
+func init() {
+	cases = append(cases, testCase{"SummaryCustomersFromStoreTotals", func(h *harness) {
+		// The store totals shipments per customer, name and unit
+		// (Store.ShipmentTotals); the summary must still name each
+		// customer and order its units as the full recall does: the
+		// first non-empty name by event time then id, units in the order
+		// of their first shipment, whatever the totals' grouping.
+		shipAt := func(id, at, lot string, qty float64, uom, cust, name string) string {
+			return fmt.Sprintf(`{"id":%q,"type":"ship","time":%q,"lot":{"item":"JAR","lot":%q},"qty":%g,"uom":%q,"customer":{"id":%q,"name":%q},"sales_order":"SO-%s"}`,
+				id, at, lot, qty, uom, cust, name, id)
+		}
+		h.ingest(
+			recv("r1", "WATER", "W-1", 1000, "V-W", "WS-1"),
+			consume("c1", "WO-1", "WATER", "W-1", 100),
+			produce("p1", "WO-1", "JAR", "J-1", 100), produce("p2", "WO-1", "JAR", "J-2", 100),
+			// C-1: unnamed first, then two names at the same instant (the
+			// smaller event id wins), EA before KG by first shipment.
+			shipAt("s9", "2026-03-03T08:00:00Z", "J-1", 1, "EA", "C-1", ""),
+			shipAt("s5", "2026-03-03T09:00:00Z", "J-2", 2.5, "KG", "C-1", "Zed Foods"),
+			shipAt("s4", "2026-03-03T09:00:00Z", "J-1", 0.1, "KG", "C-1", "Alpha Foods"),
+			shipAt("s3", "2026-03-03T10:00:00Z", "J-2", 0.2, "KG", "C-1", "Zed Foods"),
+			shipAt("s2", "2026-03-03T11:00:00Z", "J-2", 4, "EA", "C-1", "Zed Foods"),
+			// C-2: never named; one shipment's quantity as shipped.
+			shipAt("s1", "2026-03-02T11:00:00Z", "J-1", 1.23456789, "KG", "C-2", ""),
+		)
+		s := h.checkSummaries("WATER", "W-1")
+		h.sameJSON("customers", s.Customers, []core.Customer{
+			{ID: "C-1", Name: "Alpha Foods", Shipped: []core.Qty{{Qty: 5, UOM: "EA"}, {Qty: 2.8, UOM: "KG"}}},
+			{ID: "C-2", Name: "", Shipped: []core.Qty{{Qty: 1.23456789, UOM: "KG"}}},
+		})
+	}})
 }

@@ -1,0 +1,105 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/lothub/lothub/core"
+)
+
+// Reads in totals for the trace summary (core/summary.go): the database
+// adds up, the hub reads a row per customer, item or level instead of a
+// row per shipment or lot.
+
+// tsShift makes event times (Unix microseconds, negative before 1970)
+// positive, so that their 20-digit decimal forms sort as the times do.
+const tsShift = 1 << 62
+
+func (s *DB) ShipmentTotals(ctx context.Context, lotIDs []int64) ([]core.ShipmentTotal, error) {
+	// The first shipment of each total is the least of "time, event id"
+	// written so that byte order is time order, then event id order.
+	rows, err := s.query(ctx, `SELECT customer_id, customer_name, uom, sum(qty), count(*),
+			min(printf('%020d', ts + `+strconv.FormatInt(tsShift, 10)+`) || event_id)
+		FROM shipments WHERE lot_id IN (SELECT value FROM json_each(?))
+		GROUP BY customer_id, customer_name, uom`, jsonList(lotIDs))
+	if err != nil {
+		return nil, fmt.Errorf("total shipments: %w", err)
+	}
+	type total struct {
+		core.ShipmentTotal
+		first string
+	}
+	ts, err := collect(rows, "total shipments", func(t *total) []any {
+		return []any{&t.CustomerID, &t.CustomerName, &t.UOM, &t.Qty, &t.Shipments, &t.first}
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]core.ShipmentTotal, len(ts))
+	for i, t := range ts {
+		if out[i], err = firstShipment(t.ShipmentTotal, t.first); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// firstShipment sets t's first shipment from its "time, event id" key.
+func firstShipment(t core.ShipmentTotal, key string) (core.ShipmentTotal, error) {
+	if len(key) < 20 {
+		return t, fmt.Errorf("total shipments: first-shipment key %q is too short", key)
+	}
+	us, err := strconv.ParseInt(key[:20], 10, 64)
+	if err != nil {
+		return t, fmt.Errorf("total shipments: first-shipment key %q: %w", key, err)
+	}
+	t.FirstTime, t.FirstEvent = fromMicros(us-tsShift), key[20:]
+	return t, nil
+}
+
+func (s *DB) LotCounts(ctx context.Context, p core.LotCountParams) ([]core.LevelItemCount, error) {
+	if len(p.LotIDs) != len(p.Depths) {
+		return nil, fmt.Errorf("count lots: %d lot ids and %d depths", len(p.LotIDs), len(p.Depths))
+	}
+	// One read per depth (a walk has a few): SQLite joins two json_each
+	// lists by position only by scanning one for each row of the other.
+	byDepth := map[int][]int64{}
+	var depths []int
+	for i, id := range p.LotIDs {
+		d := p.Depths[i]
+		if _, ok := byDepth[d]; !ok {
+			depths = append(depths, d)
+		}
+		byDepth[d] = append(byDepth[d], id)
+	}
+	slices.Sort(depths)
+	var out []core.LevelItemCount
+	for _, d := range depths {
+		rows, err := s.query(ctx, `SELECT item, count(*) FROM lots WHERE id IN (SELECT value FROM json_each(?)) GROUP BY item ORDER BY item`, jsonList(byDepth[d]))
+		if err != nil {
+			return nil, fmt.Errorf("count lots at depth %d: %w", d, err)
+		}
+		cs, err := collect(rows, "count lots", func(c *core.LevelItemCount) []any { return []any{&c.Item, &c.Lots} })
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			c.Depth = d
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func (s *DB) OnHandTotals(ctx context.Context, lotIDs []int64) ([]core.ItemQty, error) {
+	rows, err := s.query(ctx, `SELECT l.item, q.uom, sum(q.received + q.produced - q.consumed - q.shipped + q.adjusted)
+		FROM lot_qty q JOIN lots l ON l.id = q.lot_id
+		WHERE q.lot_id IN (SELECT value FROM json_each(?))
+		GROUP BY l.item, q.uom ORDER BY l.item, q.uom`, jsonList(lotIDs))
+	if err != nil {
+		return nil, fmt.Errorf("total on hand: %w", err)
+	}
+	return collect(rows, "total on hand", func(q *core.ItemQty) []any { return []any{&q.Item, &q.UOM, &q.Qty} })
+}
