@@ -575,29 +575,28 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 // archive stores raw records: a new content of a record becomes its
 // current version; a known content is made current again and takes the
 // new mapping and events.
+// supersedeRaw marks stored contents of a batch's records that are not
+// the batch's as no longer current. Its argument is a JSON list of
+// [source, record id, hash].
+const supersedeRaw = `UPDATE raw_records SET current = 0 WHERE rowid IN (
+	SELECT r.rowid FROM json_each(?) j
+	CROSS JOIN raw_records r ON r.source = j.value ->> 0 AND r.record_id = j.value ->> 1 AND r.current = 1
+	WHERE r.hash <> j.value ->> 2)`
+
 func (t *ingestTx) archive(ctx context.Context, raws []core.RawRecord) error {
 	if len(raws) == 0 {
 		return nil
 	}
 	// Older contents of these records stop being current: one statement
-	// for the batch, through the partial index on current rows.
-	// A batch's records come from one source (a connector sync, a
-	// remap of one source); the source is bound once per source.
-	keys := map[string][][2]string{}
-	var sources []string
-	for _, r := range raws {
-		if _, ok := keys[r.Source]; !ok {
-			sources = append(sources, r.Source)
-		}
-		keys[r.Source] = append(keys[r.Source], [2]string{r.RecordID, r.Hash})
+	// for the batch, through the partial index on current rows. The keys
+	// list drives the join (CROSS JOIN keeps SQLite from scanning the
+	// source's rows instead: quadratic in the archive's size).
+	keys := make([][3]string, len(raws))
+	for i, r := range raws {
+		keys[i] = [3]string{r.Source, r.RecordID, r.Hash}
 	}
-	for _, src := range sources {
-		if _, err := t.tx.ExecContext(ctx, `UPDATE raw_records SET current = 0 WHERE rowid IN (
-			SELECT r.rowid FROM json_each(?2) j
-			JOIN raw_records r ON r.source = ?1 AND r.record_id = j.value ->> 0 AND r.current = 1
-			WHERE r.hash <> j.value ->> 1)`, src, jsonList(keys[src])); err != nil {
-			return fmt.Errorf("archive records: %w", err)
-		}
+	if _, err := t.tx.ExecContext(ctx, supersedeRaw, jsonList(keys)); err != nil {
+		return fmt.Errorf("archive records: %w", err)
 	}
 	return execMany(ctx, t, "archive records", `INSERT INTO raw_records (source, kind, record_id, hash, payload, position, received_at, mapping, events) VALUES`,
 		`ON CONFLICT (source, record_id, hash) DO UPDATE SET current = 1, kind = excluded.kind,
