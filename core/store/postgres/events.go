@@ -151,35 +151,3 @@ func (s *DB) EventVersions(ctx context.Context, p core.EventVersionsParams) ([]c
 	}
 	return out, nil
 }
-
-func (s *DB) OrdersEvents(ctx context.Context, orders []string, fn func(core.EventRow) error) error {
-	groups := make([]string, 0, len(orders))
-	for _, o := range orders {
-		groups = append(groups, "o:"+o)
-	}
-	slices.Sort(groups)
-	groups = slices.Compact(groups)
-	if len(groups) == 0 {
-		return nil
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM events
-		WHERE id IN (SELECT event_id FROM links WHERE grp = ANY($1::text[]))
-		  AND status = 'active' AND type IN ('consume', 'produce')`, groups)
-	if err != nil {
-		return fmt.Errorf("read events of %d orders: %w", len(groups), err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		r, err := scanEvent(rows)
-		if err != nil {
-			return fmt.Errorf("read events of %d orders: %w", len(groups), err)
-		}
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read events of %d orders: %w", len(groups), err)
-	}
-	return nil
-}

@@ -157,37 +157,3 @@ func (s *DB) EventVersions(ctx context.Context, p core.EventVersionsParams) ([]c
 	}
 	return out, nil
 }
-
-func (s *DB) OrdersEvents(ctx context.Context, orders []string, fn func(core.EventRow) error) error {
-	groups := make([]string, 0, len(orders))
-	for _, o := range orders {
-		groups = append(groups, "o:"+o)
-	}
-	slices.Sort(groups)
-	groups = slices.Compact(groups) // json_each joins once per element
-	if len(groups) == 0 {
-		return nil
-	}
-	// The orders' links (links_grp) give their events; an event linked
-	// twice to one order (a line of two lots) is read once.
-	rows, err := s.query(ctx, `SELECT `+eventCols+` FROM events
-		WHERE id IN (SELECT k.event_id FROM json_each(?) j JOIN links k ON k.grp = j.value)
-		  AND status = 'active' AND type IN ('consume', 'produce')`, jsonList(groups))
-	if err != nil {
-		return fmt.Errorf("read events of %d orders: %w", len(groups), err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		r, err := scanEvent(rows)
-		if err != nil {
-			return fmt.Errorf("read events of %d orders: %w", len(groups), err)
-		}
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read events of %d orders: %w", len(groups), err)
-	}
-	return nil
-}

@@ -3,6 +3,7 @@ package sqlq
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/lothub/lothub/core"
 )
@@ -60,6 +61,41 @@ func (x *Queries) OrderEvents(ctx context.Context, order string) ([]core.EventRo
 	return x.events(ctx, "read events of order "+order, `SELECT `+eventCols+` FROM events
 		WHERE id IN (SELECT event_id FROM links WHERE grp = $1) AND status = 'active' AND type IN ('consume', 'produce')
 		ORDER BY ts, seq`, "o:"+order)
+}
+
+func (x *Queries) OrdersEvents(ctx context.Context, orders []string, fn func(core.EventRow) error) error {
+	groups := make([]string, 0, len(orders))
+	for _, o := range orders {
+		groups = append(groups, "o:"+o)
+	}
+	slices.Sort(groups)
+	groups = slices.Compact(groups)
+	if len(groups) == 0 {
+		return nil
+	}
+	// The orders' links (links_grp) give their events; an event linked
+	// twice to one order (a line of two lots) is read once.
+	what := fmt.Sprintf("read events of %d orders", len(groups))
+	rows, err := x.query(ctx, x.db, `SELECT `+eventCols+` FROM events
+		WHERE id IN (SELECT event_id FROM links WHERE `+x.d.In("grp", "$1", "text")+`)
+		  AND status = 'active' AND type IN ('consume', 'produce')`, List(x.d, groups))
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanEvent(rows)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 func (x *Queries) OrderAdjusts(ctx context.Context, order string) ([]core.EventRow, error) {
