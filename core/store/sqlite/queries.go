@@ -53,12 +53,12 @@ func (s *DB) queries() *sqlq.Queries {
 		Write: func(ctx context.Context, fn func(sqlq.Querier) error) error {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			return fn(conn{s.db})
+			return fn(conn{s.writer})
 		},
 		Tx: func(ctx context.Context, fn func(sqlq.Querier) error) error {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			tx, err := s.db.BeginTx(ctx, nil)
+			tx, err := s.writer.BeginTx(ctx, nil)
 			if err != nil {
 				return err
 			}
