@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/sqlq"
@@ -53,12 +54,20 @@ func (s *DB) queries() *sqlq.Queries {
 		Write: func(ctx context.Context, fn func(sqlq.Querier) error) error {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			return fn(conn{s.writer})
+			err := fn(conn{s.writer})
+			if errors.Is(err, sql.ErrConnDone) {
+				// fn may have written before the connection failed, so
+				// it is not run again; the next write gets a new one.
+				if rerr := s.reconnect(ctx, err); rerr != nil {
+					return rerr
+				}
+			}
+			return err
 		},
 		Tx: func(ctx context.Context, fn func(sqlq.Querier) error) error {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			tx, err := s.writer.BeginTx(ctx, nil)
+			tx, err := s.begin(ctx)
 			if err != nil {
 				return err
 			}

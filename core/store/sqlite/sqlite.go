@@ -231,7 +231,7 @@ func (s *DB) migrate(ctx context.Context) error {
 func (s *DB) Ingest(ctx context.Context, fn func(tx core.IngestTx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tx, err := s.writer.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin write to %s: %w", s.path, err)
 	}
@@ -246,6 +246,31 @@ func (s *DB) Ingest(ctx context.Context, fn func(tx core.IngestTx) error) error 
 	case s.checkpoint <- struct{}{}:
 	default: // one is pending already
 	}
+	return nil
+}
+
+// begin starts a write transaction on the writer connection; s.mu must be
+// held.
+func (s *DB) begin(ctx context.Context) (*sql.Tx, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if errors.Is(err, sql.ErrConnDone) {
+		if err = s.reconnect(ctx, err); err == nil {
+			tx, err = s.writer.BeginTx(ctx, nil)
+		}
+	}
+	return tx, err
+}
+
+// reconnect replaces the writer connection after database/sql closed it
+// (it does after a driver error it takes for a bad connection), so one
+// failure never leaves the process unable to write; s.mu must be held.
+func (s *DB) reconnect(ctx context.Context, cause error) error {
+	w, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%w; reconnecting to %s: %w", cause, s.path, err)
+	}
+	s.writer.Close()
+	s.writer = w
 	return nil
 }
 
