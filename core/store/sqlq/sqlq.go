@@ -192,6 +192,25 @@ func (d Dialect) InsertIgnore(table string) (head, tail string) {
 	return "INSERT OR IGNORE INTO " + table, ""
 }
 
+// HasPrefix is the condition "expr starts with the text bound at ph". On
+// SQLite it compares a substring rather than using LIKE, whose wildcards
+// lot numbers may contain.
+func (d Dialect) HasPrefix(expr, ph string) string {
+	if d.postgres {
+		return "starts_with(" + expr + ", " + ph + ")"
+	}
+	return "substr(" + expr + ", 1, length(" + ph + ")) = " + ph
+}
+
+// Bytewise follows a text ORDER BY term to sort in byte order, SQLite's
+// own; PostgreSQL's default follows the database's locale.
+func (d Dialect) Bytewise() string {
+	if d.postgres {
+		return ` COLLATE "C"`
+	}
+	return ""
+}
+
 // Limit is the argument of a LIMIT placeholder: n when positive, else no
 // limit (SQLite's -1, PostgreSQL's NULL).
 func (d Dialect) Limit(n int) any {
