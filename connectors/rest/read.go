@@ -74,6 +74,28 @@ type reader struct {
 	s   *session
 	pos *position
 	in  sdk.Position
+	// buf holds the payloads of the records read, one after another:
+	// one allocation for many records instead of one (and its growing)
+	// each.
+	buf []byte
+}
+
+// payloadChunk is the size of a new buffer for payloads.
+const payloadChunk = 256 << 10
+
+// payload encodes obj after the payloads before it in r.buf.
+func (r *reader) payload(obj map[string]any) ([]byte, error) {
+	if cap(r.buf)-len(r.buf) < 4<<10 {
+		r.buf = make([]byte, 0, payloadChunk)
+	}
+	start := len(r.buf)
+	b, err := jsonobject.AppendMarshal(r.buf, obj)
+	if err != nil {
+		return nil, err
+	}
+	r.buf = b
+	// Capped: appending to one payload must not run into the next.
+	return b[start:len(b):len(b)], nil
 }
 
 // read returns up to n records, visiting endpoints in order until it has
@@ -312,7 +334,7 @@ func (r *reader) record(ep Endpoint, ps *pass, url string, i int, item any) (sdk
 	}
 	// Byte for byte what json.Marshal writes (the payload's hash, in the
 	// hub's archive, must not change with the connector's version).
-	payload, err := jsonobject.Marshal(obj)
+	payload, err := r.payload(obj)
 	if err != nil {
 		return sdk.Record{}, false, fmt.Errorf("%s record %d: %w", url, i, err)
 	}
