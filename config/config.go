@@ -141,8 +141,8 @@ func (h *Hub) LotPlaceholders() *core.LotPlaceholders {
 // DefaultBatchSize is a connector's batch_size when it sets none: the
 // records of one read and one transaction. A sync costs per transaction
 // (statements, the WAL commit) and per call to the plugin: 100,000 REST
-// records took 12–13 s of CPU in batches of 500 against 10–11.5 in
-// batches of 1,000 or 2,000, and no less in batches of 5,000
+// records took 12.1–13.1 s of CPU in batches of 500, 9.8–11.5 in batches
+// of 1,000, 11.3 in batches of 2,000 and 12.9–13.0 in batches of 5,000
 // (docs/benchmarks.md, REST connector). 1,000 keeps a batch of 64 KB
 // records within the plugin protocol's 64 MB message (sdk.MaxMessageSize).
 const DefaultBatchSize = 1000
