@@ -58,8 +58,8 @@ intake:
 	if got, want := c.Schedule, "CRON_TZ=Europe/Berlin 0 2 * * *"; got != want {
 		t.Errorf("schedule = %q, want %q", got, want)
 	}
-	if c.BatchSize != 500 {
-		t.Errorf("default batch size = %d, want 500", c.BatchSize)
+	if c.BatchSize != config.DefaultBatchSize {
+		t.Errorf("default batch size = %d, want %d", c.BatchSize, config.DefaultBatchSize)
 	}
 	if h.Intake.Listen != "127.0.0.1:8080" {
 		t.Errorf("default listen = %q", h.Intake.Listen)

@@ -255,8 +255,18 @@ func TestTimeZones(t *testing.T) {
 // the same expressions forced through expr's VM (by wrapping them in a
 // list and indexing it), and wants the same values.
 func TestVMAndLoweredAgree(t *testing.T) {
-	fields := map[string]any{"A": "0042", "B": "x", "N": 3.0, "T": true}
+	fields := map[string]any{"A": "0042", "B": "x", "N": 3.0, "T": true,
+		"O": map[string]any{"k": "v", "o": map[string]any{"d": "deep"}}, "L": []any{"a", "b"}, "E": []any{}, "S": "café"}
 	for _, e := range []string{
+		"O.k",
+		"O.missing",
+		"O.o.d",
+		"upper(O.k) + O.o.d",
+		"len(L)",
+		"len(E) == 0",
+		"len(O)",
+		"len(S)",
+		"len(Missing ?? L)",
 		"unpad(A)",
 		"A == '0042'",
 		"A != B",
@@ -276,6 +286,14 @@ func TestVMAndLoweredAgree(t *testing.T) {
 		vm, err2 := eval(t, "["+e+"][0]", fields)
 		if err1 != nil || err2 != nil || !reflect.DeepEqual(lowered, vm) {
 			t.Errorf("%s: lowered %#v, %v; VM %#v, %v", e, lowered, err1, vm, err2)
+		}
+	}
+	// What the lowered form leaves to the VM fails there, as it did.
+	for _, e := range []string{"A.k", "Missing.k", "O.k.x", "len(N)", "len(Missing)"} {
+		lowered, err1 := eval(t, e, fields)
+		vm, err2 := eval(t, "["+e+"][0]", fields)
+		if err1 == nil || err2 == nil {
+			t.Errorf("%s: lowered %#v, %v; VM %#v, %v; want both to fail", e, lowered, err1, vm, err2)
 		}
 	}
 }

@@ -1,8 +1,10 @@
 package mapping
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr/ast"
 	exprrt "github.com/expr-lang/expr/vm/runtime"
@@ -30,7 +32,16 @@ const (
 	exprCond                                       // args[0] ? args[1] : args[2]
 	exprNilElse                                    // args[0] ?? args[1]
 	exprAdd                                        // args[0] + args[1]
+	exprMember                                     // args[0].name: a field of each, outer, a var
+	exprLen                                        // len(args[0])
 )
+
+// errUseVM is what a lowered node answers for a value it leaves to the
+// VM (a member of something that is not an object, len of something that
+// is not a list, an object or text): eval then runs the whole expression
+// in the VM, so that its value or its error, with the place it names,
+// are the VM's own.
+var errUseVM = errors.New("mapping: evaluate in the VM")
 
 // lower returns the lowered form of n, or nil when n (or a part of it) is
 // not something lower knows: then the expression runs in the VM.
@@ -77,6 +88,19 @@ func (c *compiler) lower(n ast.Node, top *expression, sc scope) *expression {
 				e.name = prop.Value
 				return e
 			}
+		}
+		// each.LotNumber, outer.Batch, a var's field: read from the
+		// object; anything else the VM reads (and fails on).
+		if prop, ok := n.Property.(*ast.StringNode); ok && !n.Optional && !n.Method {
+			e := sub(exprMember, c.lower(n.Node, top, sc))
+			if e != nil {
+				e.name = prop.Value
+			}
+			return e
+		}
+	case *ast.BuiltinNode:
+		if n.Name == "len" && len(n.Arguments) == 1 {
+			return sub(exprLen, c.lower(n.Arguments[0], top, sc))
 		}
 	case *ast.IdentifierNode:
 		_, isVar := c.varIndex[n.Value]
@@ -268,6 +292,31 @@ func (st *state) evalNode(e *expression) (any, error) {
 			return a, err
 		}
 		return st.evalNode(e.args[1])
+	case exprMember:
+		v, err := st.evalNode(e.args[0])
+		if err != nil {
+			return nil, err
+		}
+		// As the VM's fetch: a missing field is nil.
+		if m, ok := v.(map[string]any); ok {
+			return m[e.name], nil
+		}
+		return nil, errUseVM
+	case exprLen:
+		v, err := st.evalNode(e.args[0])
+		if err != nil {
+			return nil, err
+		}
+		// As expr's len: elements, fields, characters.
+		switch x := v.(type) {
+		case []any:
+			return len(x), nil
+		case map[string]any:
+			return len(x), nil
+		case string:
+			return utf8.RuneCountInString(x), nil
+		}
+		return nil, errUseVM
 	case exprAdd:
 		a, err := st.evalNode(e.args[0])
 		if err != nil {

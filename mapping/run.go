@@ -338,7 +338,10 @@ func (st *state) eval(e *expression) (any, error) {
 		}
 	}
 	if e.kind != exprProgram {
-		return st.evalNode(e)
+		v, err := st.evalNode(e)
+		if err != errUseVM {
+			return v, err
+		}
 	}
 	return st.run(e)
 }

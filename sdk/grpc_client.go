@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -31,6 +32,11 @@ type grpcClient struct {
 	rpc     pb.ConnectorServiceClient
 	spec    Spec
 	webhook bool
+	// noAck: the plugin answered an Ack with UNIMPLEMENTED, so its
+	// connector acts on nothing after a commit; a process does not change
+	// its mind, and the hub acknowledges after every batch it commits, on
+	// the committing goroutine: the calls after the first are not made.
+	noAck atomic.Bool
 }
 
 // newGRPCClient asks the plugin for its spec (it never changes during the
@@ -123,10 +129,19 @@ func (c *grpcClient) Webhook(ctx context.Context, cfg Config, req WebhookRequest
 // Ack calls the plugin's Ack. A plugin whose connector has no Ack (or that
 // was built before the call existed) answers UNIMPLEMENTED: nothing to do.
 func (c *grpcClient) Ack(ctx context.Context, cfg Config, pos Position) error {
+	if c.noAck.Load() {
+		return nil
+	}
 	ctx, cancel := callContext(ctx)
 	defer cancel()
 	if _, err := c.rpc.Ack(ctx, &pb.AckRequest{Config: cfg.Values(), Position: pos}); err != nil {
 		if status.Code(err) == codes.Unimplemented {
+			// Remember it only when the plugin has no Ack at all: the
+			// server's own answer (or gRPC's, for a plugin built before
+			// the call existed), not a connector's error for one call.
+			if _, fromConnector := fromStatus("ack", err); !fromConnector {
+				c.noAck.Store(true)
+			}
 			return nil
 		}
 		err, _ := fromStatus("ack", err)

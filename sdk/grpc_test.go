@@ -230,3 +230,50 @@ func TestReadRecordsComeDecoded(t *testing.T) {
 		t.Errorf("in-process records %+v: want one, without fields", own.Records)
 	}
 }
+
+// ackOnce is a connector whose Ack refuses its first call with
+// errors.ErrUnsupported and records the positions of the others.
+type ackOnce struct {
+	memsource.Source
+	calls int
+	acked []string
+}
+
+func (a *ackOnce) Ack(ctx context.Context, cfg sdk.Config, pos sdk.Position) error {
+	if a.calls++; a.calls == 1 {
+		return fmt.Errorf("not now: %w", errors.ErrUnsupported)
+	}
+	a.acked = append(a.acked, string(pos))
+	return nil
+}
+
+// A connector without Ack answers every acknowledgement with nothing to
+// do; one whose Ack refused one call with ErrUnsupported still gets the
+// calls after it (the hub remembers only that a plugin has no Ack).
+func TestAckWithoutAndWithAcknowledger(t *testing.T) {
+	ctx := context.Background()
+	plain := connect(t, &memsource.Source{Records: 1})
+	ack, ok := plain.(sdk.Acknowledger)
+	if !ok {
+		t.Fatalf("the plugin client %T has no Ack", plain)
+	}
+	for i := range 3 {
+		if err := ack.Ack(ctx, memConfig(t, plain), sdk.Position(fmt.Sprint(i))); err != nil {
+			t.Errorf("Ack %d of a connector without Ack: %v, want nil", i, err)
+		}
+	}
+	a := &ackOnce{}
+	c := connect(t, a)
+	cack := c.(sdk.Acknowledger)
+	if err := cack.Ack(ctx, memConfig(t, c), sdk.Position("p1")); err != nil {
+		t.Errorf("first Ack: %v, want nil (unsupported: nothing to do)", err)
+	}
+	for _, p := range []string{"p2", "p3"} {
+		if err := cack.Ack(ctx, memConfig(t, c), sdk.Position(p)); err != nil {
+			t.Errorf("Ack %s: %v", p, err)
+		}
+	}
+	if want := []string{"p2", "p3"}; !reflect.DeepEqual(a.acked, want) {
+		t.Errorf("the connector acknowledged %v, want %v", a.acked, want)
+	}
+}

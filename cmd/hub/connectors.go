@@ -326,6 +326,10 @@ func (a *app) pluginCommand() *cobra.Command {
 			if !ok {
 				return core.Errorf(core.ENOTFOUND, "no built-in connector %q", args[0])
 			}
+			// A plugin serves syncs: pages in, records out, in bulk, with
+			// a small live heap that Go's default collects every few
+			// megabytes (a tenth of the REST connector's CPU).
+			bulkgc.Tune()
 			// sdk.Serve refuses to run without the hub's handshake
 			// variable, so running this by hand only prints an error.
 			sdk.Serve(f())

@@ -34,7 +34,7 @@ func TestMain(m *testing.M) { testbuild.Main(m) }
 //
 //	go test ./connectors/rest/ -run '^$' -bench Oracle100k -benchtime 1x -count 2
 //
-// sync: the rest connector reads a batch of 500 records (one page) from
+// sync: the rest connector reads a batch (the runner's default size; pages of 500) from
 // the fake over loopback HTTP, the records are mapped by the default
 // Oracle mapping and committed by intake into a fresh SQLite file
 // (archive, events, genealogy), one transaction a batch; the next batch is
@@ -51,13 +51,13 @@ func TestMain(m *testing.M) { testbuild.Main(m) }
 //
 // LOTHUB_REST_BENCH_RECORDS changes the record count, LOTHUB_REST_BENCH_BATCH
 // the batch size (records per read and per transaction, the runner's
-// batch_size, 500). Each reports records/s of wall time and cpu-s/100k,
-// the CPU time of this process and of the plugin processes it waited for,
-// during the sync, for 100,000 records.
+// batch_size; config.DefaultBatchSize). Each reports records/s of wall
+// time and cpu-s/100k, the CPU time of this process and of the plugin
+// processes it waited for, during the sync, for 100,000 records.
 func BenchmarkOracle100k(b *testing.B) {
 	bulkgc.Tune() // as hub sync does
 	n := benchEnv(b, "LOTHUB_REST_BENCH_RECORDS", 100_000)
-	batch := benchEnv(b, "LOTHUB_REST_BENCH_BATCH", 500)
+	batch := benchEnv(b, "LOTHUB_REST_BENCH_BATCH", config.DefaultBatchSize)
 	data := benchOracleData(n)
 	f := newFakeOracle(b, data)
 	m, err := mapping.Load("profiles/oracle-fusion-scm.mapping.yaml")

@@ -74,6 +74,28 @@ type reader struct {
 	s   *session
 	pos *position
 	in  sdk.Position
+	// buf holds the payloads of the records read, one after another:
+	// one allocation for many records instead of one (and its growing)
+	// each.
+	buf []byte
+}
+
+// payloadChunk is the size of a new buffer for payloads.
+const payloadChunk = 256 << 10
+
+// payload encodes obj after the payloads before it in r.buf.
+func (r *reader) payload(obj map[string]any) ([]byte, error) {
+	if cap(r.buf)-len(r.buf) < 4<<10 {
+		r.buf = make([]byte, 0, payloadChunk)
+	}
+	start := len(r.buf)
+	b, err := jsonobject.AppendMarshal(r.buf, obj)
+	if err != nil {
+		return nil, err
+	}
+	r.buf = b
+	// Capped: appending to one payload must not run into the next.
+	return b[start:len(b):len(b)], nil
 }
 
 // read returns up to n records, visiting endpoints in order until it has
@@ -312,7 +334,7 @@ func (r *reader) record(ep Endpoint, ps *pass, url string, i int, item any) (sdk
 	}
 	// Byte for byte what json.Marshal writes (the payload's hash, in the
 	// hub's archive, must not change with the connector's version).
-	payload, err := jsonobject.Marshal(obj)
+	payload, err := r.payload(obj)
 	if err != nil {
 		return sdk.Record{}, false, fmt.Errorf("%s record %d: %w", url, i, err)
 	}
@@ -453,9 +475,124 @@ func less(ep Endpoint, a, b string) bool {
 		y, _ := strconv.ParseInt(b, 10, 64)
 		return x < y
 	}
+	if c, ok := compareUTC(a, b); ok {
+		return c < 0
+	}
 	x, _ := time.Parse(time.RFC3339Nano, a)
 	y, _ := time.Parse(time.RFC3339Nano, b)
 	return x.Before(y)
+}
+
+// compareUTC compares two times written as cursor normalises them, in
+// UTC by time.RFC3339Nano (2026-01-05T10:00:00.5Z: a four-digit year,
+// trailing zeros of the fraction dropped), without parsing them: advance
+// and prune compare the overlap's cursor values at every new high-water
+// mark. ok is false when either is not in that form (then the caller
+// parses).
+func compareUTC(a, b string) (int, bool) {
+	if !isUTC(a) || !isUTC(b) {
+		return 0, false
+	}
+	// Up to the seconds the digits are at fixed places and compare as
+	// text; then the fractions, as decimals: ".5" is ".500000000".
+	if c := strings.Compare(a[:19], b[:19]); c != 0 {
+		return c, true
+	}
+	fa, fb := a[19:len(a)-1], b[19:len(b)-1]
+	if fa != "" {
+		fa = fa[1:]
+	}
+	if fb != "" {
+		fb = fb[1:]
+	}
+	for i := range max(len(fa), len(fb)) {
+		da, db := byte('0'), byte('0')
+		if i < len(fa) {
+			da = fa[i]
+		}
+		if i < len(fb) {
+			db = fb[i]
+		}
+		if da != db {
+			if da < db {
+				return -1, true
+			}
+			return 1, true
+		}
+	}
+	return 0, true
+}
+
+// atoi reads a few ASCII digits.
+func atoi(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
+}
+
+// daysIn is the number of days of month in year (Gregorian).
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// isUTC reports whether s has the form compareUTC compares:
+// YYYY-MM-DDTHH:MM:SS, then "." and one to nine digits or nothing, then Z.
+func isUTC(s string) bool {
+	if len(s) < 20 || len(s) > 30 || s[len(s)-1] != 'Z' {
+		return false
+	}
+	for i := range 19 {
+		c := s[i]
+		switch i {
+		case 4, 7:
+			if c != '-' {
+				return false
+			}
+		case 10:
+			if c != 'T' {
+				return false
+			}
+		case 13, 16:
+			if c != ':' {
+				return false
+			}
+		default:
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+	}
+	// In range, as time.Parse checks: anything else (a position edited
+	// by hand) is parsed, and compares as time.Parse's zero time.
+	year, month, day := atoi(s[0:4]), atoi(s[5:7]), atoi(s[8:10])
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		atoi(s[11:13]) > 23 || atoi(s[14:16]) > 59 || atoi(s[17:19]) > 59 {
+		return false
+	}
+	frac := s[19 : len(s)-1]
+	if frac == "" {
+		return true
+	}
+	if len(frac) < 2 || frac[0] != '.' {
+		return false
+	}
+	for i := 1; i < len(frac); i++ {
+		if frac[i] < '0' || frac[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // advance raises the pass's high-water mark and forgets the keys that no

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/lothub/lothub/internal/jsonquote"
 )
@@ -14,10 +15,22 @@ import (
 // float64, booleans and nil. Anything else is handed to json.Marshal
 // whole.
 func Marshal(v any) ([]byte, error) {
-	if b, ok := appendValue(make([]byte, 0, 512), v); ok {
-		return b, nil
+	return AppendMarshal(make([]byte, 0, 512), v)
+}
+
+// AppendMarshal appends what Marshal returns for v to b: a connector
+// encodes the records of a page one after another into one buffer. On an
+// error b is returned as it was.
+func AppendMarshal(b []byte, v any) ([]byte, error) {
+	n := len(b)
+	if out, ok := appendValue(b, v); ok {
+		return out, nil
 	}
-	return json.Marshal(v)
+	enc, err := json.Marshal(v)
+	if err != nil {
+		return b[:n], err
+	}
+	return append(b[:n], enc...), nil
 }
 
 // appendValue appends v as JSON; ok is false for a value it leaves to
@@ -38,7 +51,7 @@ func appendValue(b []byte, v any) ([]byte, bool) {
 		if s == "" {
 			s = "0" // as json.Marshal writes an empty Number
 		}
-		if _, n, ok := (&decoder{b: []byte(s), all: s, useNumber: true}).number(0); !ok || n != len(s) {
+		if !validNumber(s) {
 			return nil, false // not a number: json.Marshal's error
 		}
 		return append(b, s...), true
@@ -95,6 +108,21 @@ func appendValue(b []byte, v any) ([]byte, bool) {
 // appendString quotes s as json.Marshal does: jsonquote's escapes, and
 // <, > and & as \u003c, \u003e and \u0026.
 func appendString(b []byte, s string) []byte {
+	// Most strings of a record (codes, numbers, dates, names) are
+	// printable ASCII with nothing to escape: written as they are, after
+	// one look at each byte.
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	if !strings.ContainsAny(s, "<>&") {
 		return jsonquote.Append(b, s)
 	}
@@ -117,4 +145,47 @@ func appendString(b []byte, s string) []byte {
 		}
 	}
 	return b
+}
+
+// validNumber reports whether s is a JSON number (json.Number's own check
+// before json.Marshal writes it).
+func validNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		i = digitsIn(s, i)
+	default:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		j := digitsIn(s, i+1)
+		if j == i+1 {
+			return false
+		}
+		i = j
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		j := digitsIn(s, i)
+		if j == i {
+			return false
+		}
+		i = j
+	}
+	return i == len(s)
+}
+
+func digitsIn(s string, i int) int {
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
 }

@@ -96,6 +96,10 @@ func TestMarshalOtherValues(t *testing.T) {
 		map[string]any{"f": 1e21, "g": 0.000001, "h": -3.25, "n": json.Number(""), "i": 7, "t": []string{"x"}},
 		map[string]any{"nan": math.NaN()},
 		map[string]any{"bad": json.Number("12abc")},
+		map[string]any{"n1": json.Number("-0.5e+10"), "n2": json.Number("0"), "n3": json.Number("12E3")},
+		map[string]any{"bad": json.Number("1.")}, map[string]any{"bad": json.Number("-")}, map[string]any{"bad": json.Number("01")},
+		map[string]any{"bad": json.Number("1e")}, map[string]any{"bad": json.Number(" 1")}, map[string]any{"bad": json.Number(".5")},
+		map[string]any{"s": "plain ASCII, 25 KG", "h": "<a href='x'>&amp;</a>", "q": `say "hi" \ ok`, "c": "tab\there\n", "u": "café \u2028 \xff"},
 		[]any{nil, map[string]any(nil), []any(nil)},
 	} {
 		want, wantErr := json.Marshal(v)
