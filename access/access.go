@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lothub/lothub/core"
@@ -86,12 +87,12 @@ func (u *Users) policy() SessionPolicy {
 	return p
 }
 
-var userName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+var userName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`) })
 
 // Add adds a user. An empty password leaves the user without one: it
 // signs in with a token only.
 func (u *Users) Add(ctx context.Context, name, fullName string, role core.Role, password string) (core.User, error) {
-	if !userName.MatchString(name) {
+	if !userName().MatchString(name) {
 		return core.User{}, invalidf("user name %q: use 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit", name)
 	}
 	if _, err := core.ParseRole(string(role)); err != nil {

@@ -212,7 +212,7 @@ func (p *parser) checkActions(h *Hub, node func(string) *yaml.Node) {
 		switch {
 		case a.Name == "":
 			p.errorf(node(at), "action without a name (add name: a short lowercase name such as sap-goods-receipt)")
-		case !namePattern.MatchString(a.Name):
+		case !namePattern().MatchString(a.Name):
 			p.errorf(node(at+".name"), "action name %q: use lowercase letters, digits, - and _", a.Name)
 		case names[a.Name]:
 			p.errorf(node(at+".name"), "action name %q is used twice (names must be unique)", a.Name)
@@ -283,7 +283,7 @@ func (p *parser) checkActions(h *Hub, node func(string) *yaml.Node) {
 			}
 		}
 		for _, k := range slices.Sorted(maps.Keys(a.Credentials)) {
-			if secretNames.MatchString(k) && !publicNames.MatchString(k) && !a.Credentials[k].IsRef() && a.Credentials[k].Value() != "" {
+			if secretNames().MatchString(k) && !publicNames().MatchString(k) && !a.Credentials[k].IsRef() && a.Credentials[k].Value() != "" {
 				p.errorf(node(at+".credentials."+k), "%s looks like a secret written in the file: use a reference, ${env:NAME} or ${file:/path}", k)
 			}
 		}

@@ -24,6 +24,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -393,13 +394,13 @@ func (s Secret) GoString() string { return s.String() }
 // Format makes every fmt verb show String.
 func (s Secret) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
 
-var refPattern = regexp.MustCompile(`^\$\{(env|file):([^}]+)\}$`)
+var refPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\$\{(env|file):([^}]+)\}$`) })
 
 // parseSecret reads a value written at n: a ${env:NAME} or
 // ${file:/path} reference, left pending, or a literal.
 func (p *parser) parseSecret(n *yaml.Node) (Secret, error) {
 	raw := n.Value
-	m := refPattern.FindStringSubmatch(strings.TrimSpace(raw))
+	m := refPattern().FindStringSubmatch(strings.TrimSpace(raw))
 	if m == nil {
 		if strings.Contains(raw, "${") {
 			return Secret{}, errors.New("malformed reference: write ${env:NAME} or ${file:/path/to/file}")
@@ -412,7 +413,7 @@ func (p *parser) parseSecret(n *yaml.Node) (Secret, error) {
 // readRef reads a well-formed ${env:NAME} or ${file:/path} reference;
 // a relative path is relative to baseDir.
 func readRef(ref, baseDir string) (string, error) {
-	m := refPattern.FindStringSubmatch(ref)
+	m := refPattern().FindStringSubmatch(ref)
 	switch m[1] {
 	case "env":
 		v, ok := os.LookupEnv(m[2])
@@ -437,11 +438,13 @@ func readRef(ref, baseDir string) (string, error) {
 // secretNames are parameter names whose values must be references.
 // "token" counts only as the whole name or its last part (api_token), not
 // token_url.
-var secretNames = regexp.MustCompile(`(?i)(password|passwd|secret|api_?key|private_?key|certificate|(^|_)token$)`)
+var secretNames = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(password|passwd|secret|api_?key|private_?key|certificate|(^|_)token$)`)
+})
 
 // publicNames are parameter names that match secretNames but name, not
 // hold, a credential (certificate_id, secret_name).
-var publicNames = regexp.MustCompile(`(?i)(_id|_name|_url|_file)$`)
+var publicNames = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)(_id|_name|_url|_file)$`) })
 
 // Error is a problem in the configuration file at a position.
 type Error struct {
@@ -736,7 +739,7 @@ func distance(a, b string) int {
 	return prev[len(b)]
 }
 
-var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+var namePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`) })
 
 // CronParser is the parser of schedules: standard five fields, or
 // descriptors (@daily, @every 15m), with an optional CRON_TZ= prefix.
@@ -772,7 +775,7 @@ func (p *parser) check(h *Hub) {
 		switch {
 		case c.Name == "":
 			p.errorf(node(at), "connector without a name (add name: a short lowercase name such as sap-prod)")
-		case !namePattern.MatchString(c.Name):
+		case !namePattern().MatchString(c.Name):
 			p.errorf(node(at+".name"), "connector name %q: use lowercase letters, digits, - and _", c.Name)
 		case names[c.Name]:
 			p.errorf(node(at+".name"), "connector name %q is used twice (names must be unique)", c.Name)
@@ -806,7 +809,7 @@ func (p *parser) check(h *Hub) {
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			if secretNames.MatchString(k) && !publicNames.MatchString(k) && !c.Config[k].IsRef() && c.Config[k].Value() != "" {
+			if secretNames().MatchString(k) && !publicNames().MatchString(k) && !c.Config[k].IsRef() && c.Config[k].Value() != "" {
 				p.errorf(node(at+".config."+k), "%s looks like a secret written in the file: use a reference, ${env:NAME} or ${file:/path}", k)
 			}
 		}

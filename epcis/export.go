@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lothub/lothub/core"
@@ -482,7 +483,7 @@ func EventUUID(key string) string {
 // (6f1d3c2a-8e4b-5a7c-9d10-4c7b2e9f0a51, fixed forever).
 var uuidNamespace = [16]byte{0x6f, 0x1d, 0x3c, 0x2a, 0x8e, 0x4b, 0x5a, 0x7c, 0x9d, 0x10, 0x4c, 0x7b, 0x2e, 0x9f, 0x0a, 0x51}
 
-var uneceCode = regexp.MustCompile(`^[A-Z0-9]{2,3}$`)
+var uneceCode = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z0-9]{2,3}$`) })
 
 // UNECE is the UN/CEFACT Recommendation 20 code of a unit, as EPCIS's uom
 // requires: a code (KGM, EA) is kept, common names are translated (kg →
@@ -496,7 +497,7 @@ func UNECE(uom string) (string, error) {
 	if c, ok := names[strings.ToLower(uom)]; ok {
 		return c, nil
 	}
-	if uneceCode.MatchString(uom) {
+	if uneceCode().MatchString(uom) {
 		return uom, nil
 	}
 	if uom == "" {

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lothub/lothub/core"
@@ -322,7 +323,7 @@ var paramPrefixes = []struct {
 	}},
 }
 
-var typeWord = regexp.MustCompile(`^[a-z][a-zA-Z0-9_]+$`)
+var typeWord = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-zA-Z0-9_]+$`) })
 
 func placeID(p *place) []string {
 	if p == nil {
@@ -360,8 +361,8 @@ func ParseQuery(v url.Values) (*Query, error) {
 		if !ok {
 			for _, p := range paramPrefixes {
 				if typ, found := strings.CutPrefix(k, p.prefix); found {
-					if !typeWord.MatchString(typ) {
-						return nil, qpe(k, "query parameter %q: the type after %s is a word such as po, owning_party or location (%s)", k, p.prefix, typeWord)
+					if !typeWord().MatchString(typ) {
+						return nil, qpe(k, "query parameter %q: the type after %s is a word such as po, owning_party or location (%s)", k, p.prefix, typeWord())
 					}
 					kind, ok = p.kind(typ), true
 					break

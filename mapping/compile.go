@@ -218,7 +218,7 @@ func newCompiler(file string, src []byte) *compiler {
 	return c
 }
 
-var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var identifier = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
 // exprKeywords cannot be var names.
 var exprKeywords = []string{"in", "not", "and", "or", "matches", "contains", "startsWith", "endsWith",
@@ -327,7 +327,7 @@ func (c *compiler) lotFields(m *Mapping, n *yaml.Node) {
 func (c *compiler) tables(n *yaml.Node) {
 	for _, t := range c.ordered(n, "tables") {
 		name := t.key.Value
-		if !identifier.MatchString(name) {
+		if !identifier().MatchString(name) {
 			c.errorf(t.key, "table name %q must be a plain name (letters, digits, _)", name)
 			continue
 		}
@@ -380,7 +380,7 @@ func (c *compiler) compileVars(n *yaml.Node) {
 	for i, p := range pairs {
 		name := p.key.Value
 		switch {
-		case !identifier.MatchString(name):
+		case !identifier().MatchString(name):
 			c.errorf(p.key, "var name %q must be a plain name (letters, digits, _, not starting with a digit)", name)
 		case slices.Contains(reservedNames, name):
 			c.errorf(p.key, "var name %q is taken: %s is bound in every expression (choose another name)", name, name)

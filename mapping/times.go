@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -41,7 +42,7 @@ func parseODataDate(s string) (ms int64, offset bool, ok bool) {
 }
 
 // Edm.Time is an ISO 8601 duration used as a time of day: PT08H15M00S.
-var isoTimeOfDay = regexp.MustCompile(`^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$`)
+var isoTimeOfDay = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$`) })
 
 // autoLayouts are the zone-less formats datetime() recognises without a
 // layout, read in the mapping's time zone. Slash dates are left out on
@@ -133,8 +134,8 @@ func parseClock(v any) (d time.Duration, empty bool, err error) {
 	var h, m int
 	var sec float64
 	switch {
-	case isoTimeOfDay.MatchString(s) && s != "PT":
-		p := isoTimeOfDay.FindStringSubmatch(s)
+	case isoTimeOfDay().MatchString(s) && s != "PT":
+		p := isoTimeOfDay().FindStringSubmatch(s)
 		h, _ = strconv.Atoi(p[1])
 		m, _ = strconv.Atoi(p[2])
 		if p[3] != "" {

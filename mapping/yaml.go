@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -85,7 +86,7 @@ func (s *source) parse(src []byte) *yaml.Node {
 	return doc.Content[0]
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
+var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: (?:line (\d+): )?`) })
 
 // syntaxError records a YAML syntax error. The YAML library reports only a
 // line, and for parser errors the line where the enclosing block began
@@ -94,7 +95,7 @@ var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
 // the column is where that message's culprit sits on the line.
 func (s *source) syntaxError(err error) {
 	full := err.Error()
-	msg := yamlLine.ReplaceAllString(full, "")
+	msg := yamlLine().ReplaceAllString(full, "")
 	if strings.HasPrefix(msg, "unknown anchor") {
 		name := strings.TrimSuffix(strings.TrimPrefix(msg, "unknown anchor '"), "' referenced")
 		for i, l := range s.lines {
@@ -105,7 +106,7 @@ func (s *source) syntaxError(err error) {
 		}
 	}
 	reported := 1
-	if m := yamlLine.FindStringSubmatch(full); m != nil && m[1] != "" {
+	if m := yamlLine().FindStringSubmatch(full); m != nil && m[1] != "" {
 		fmt.Sscan(m[1], &reported)
 	}
 	reported = min(max(reported, 1), len(s.lines))
@@ -115,7 +116,7 @@ func (s *source) syntaxError(err error) {
 	fails := func(k int) bool {
 		var n yaml.Node
 		err := yaml.Unmarshal([]byte(strings.Join(s.lines[:k], "\n")), &n)
-		return err != nil && yamlLine.ReplaceAllString(err.Error(), "") == msg
+		return err != nil && yamlLine().ReplaceAllString(err.Error(), "") == msg
 	}
 	line := reported
 	if lo, hi := reported, len(s.lines); fails(hi) {

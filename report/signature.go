@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lothub/lothub/core"
@@ -110,8 +111,8 @@ type fileMeta struct {
 }
 
 var (
-	pdfHashRE = regexp.MustCompile(`lothub-report-sha256=([0-9a-f]{64})`)
-	pdfMetaRE = regexp.MustCompile(`lothub-report-meta=([A-Za-z0-9+/=]+)`)
+	pdfHashRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`lothub-report-sha256=([0-9a-f]{64})`) })
+	pdfMetaRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`lothub-report-meta=([A-Za-z0-9+/=]+)`) })
 )
 
 // FileCheck is what a report file says about itself and what its content
@@ -137,14 +138,14 @@ func (c FileCheck) Intact() bool { return c.Computed == "" || c.Computed == c.Cl
 func ReadReportFile(b []byte) (FileCheck, error) {
 	if bytes.HasPrefix(b, []byte("%PDF-")) {
 		c := FileCheck{Format: "pdf"}
-		if m := pdfMetaRE.FindSubmatch(b); m != nil {
+		if m := pdfMetaRE().FindSubmatch(b); m != nil {
 			raw, err := base64.StdEncoding.DecodeString(string(m[1]))
 			var fm fileMeta
 			if err == nil && json.Unmarshal(raw, &fm) == nil {
 				c.Kind, c.Meta = fm.Kind, fm.Meta
 			}
 		}
-		m := pdfHashRE.FindSubmatch(b)
+		m := pdfHashRE().FindSubmatch(b)
 		if m == nil {
 			return c, coreInvalid("the PDF carries no lothub report hash in its document information: it was not made by hub report (or by a version before signatures); sign or verify its JSON form, or give the hash printed in its footer")
 		}

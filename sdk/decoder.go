@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -115,7 +116,7 @@ func (d *Decoder) String(name string) string {
 }
 
 // refRE matches a hub.yaml secret reference, ${env:NAME} or ${file:/path}.
-var refRE = regexp.MustCompile(`^\$\{(env|file):[^}]+\}$`)
+var refRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\$\{(env|file):[^}]+\}$`) })
 
 // Secret returns the value of a secret string parameter (password, token,
 // key). The hub resolves the references ${env:NAME} and ${file:/path} when
@@ -130,7 +131,7 @@ func (d *Decoder) Secret(name string) string {
 	case p.Name != "" && !p.Secret:
 		d.Invalid(name, "connector bug: read as a secret but not declared Secret: true")
 		return ""
-	case refRE.MatchString(v):
+	case refRE().MatchString(v):
 		d.Invalid(name, "is an unresolved ${env:…} or ${file:…} reference: the hub resolves references when it loads hub.yaml; a host that calls the connector itself must pass the secret's value")
 		return ""
 	}

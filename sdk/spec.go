@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Spec describes a connector to the hub and to the admins who configure it.
@@ -61,9 +62,9 @@ type Param struct {
 }
 
 var (
-	specNameRE  = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
-	paramNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-	kindRE      = regexp.MustCompile(`^[a-z][a-z0-9._-]*$`)
+	specNameRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9-]*$`) })
+	paramNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9_]*$`) })
+	kindRE      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9._-]*$`) })
 )
 
 // Validate reports every way s is malformed, joined into one error. A
@@ -72,7 +73,7 @@ func (s Spec) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
-	if !specNameRE.MatchString(s.Name) {
+	if !specNameRE().MatchString(s.Name) {
 		bad("spec name %q: want lowercase letters, digits and hyphens, starting with a letter", s.Name)
 	}
 	if strings.TrimSpace(s.Version) == "" || strings.ContainsAny(s.Version, " \t\n") {
@@ -80,7 +81,7 @@ func (s Spec) Validate() error {
 	}
 	seen := make(map[string]bool, len(s.Params))
 	for i, p := range s.Params {
-		if !paramNameRE.MatchString(p.Name) {
+		if !paramNameRE().MatchString(p.Name) {
 			bad("param %d name %q: want lowercase letters, digits and underscores, starting with a letter", i, p.Name)
 			continue
 		}
@@ -97,7 +98,7 @@ func (s Spec) Validate() error {
 	}
 	kinds := make(map[string]bool, len(s.Kinds))
 	for _, k := range s.Kinds {
-		if !kindRE.MatchString(k) {
+		if !kindRE().MatchString(k) {
 			bad("record kind %q: want lowercase letters, digits, '.', '_' and '-', starting with a letter", k)
 		}
 		if kinds[k] {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lothub/lothub/access"
@@ -297,12 +298,14 @@ func wantsHTML(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
-var refusalTemplate = template.Must(template.New("refusal").Parse(`<!doctype html>
+var refusalTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("refusal").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Title}} · lothub</title></head>
 <body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 10vh auto">
 <h1>{{.Title}}</h1><p>{{.Msg}}</p><p><a href="/login">Sign in</a> · <a href="/">Home</a></p>
 </body></html>
 `))
+})
 
 // refusalPage answers a browser whose request was refused before it ran.
 func refusalPage(w http.ResponseWriter, status int, msg string) {
@@ -312,7 +315,7 @@ func refusalPage(w http.ResponseWriter, status int, msg string) {
 // titledPage answers a browser with a short page: a title and a message.
 func titledPage(w http.ResponseWriter, status int, title, msg string) {
 	var b bytes.Buffer
-	refusalTemplate.Execute(&b, struct{ Title, Msg string }{title, msg})
+	refusalTemplate().Execute(&b, struct{ Title, Msg string }{title, msg})
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

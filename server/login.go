@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lothub/lothub/access"
@@ -28,7 +29,11 @@ import (
 //go:embed pages/login.html
 var pageFS embed.FS
 
-var loginTemplate = template.Must(template.ParseFS(pageFS, "pages/login.html"))
+// loginTemplate is parsed on first use: every hub command links this
+// package, and only hub serve shows the page.
+var loginTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.ParseFS(pageFS, "pages/login.html"))
+})
 
 type loginView struct {
 	Error, Name, Next, CSRF, SignedInAs string
@@ -56,7 +61,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 			HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookies(r)})
 	}
 	var b bytes.Buffer
-	if err := loginTemplate.Execute(&b, v); err != nil {
+	if err := loginTemplate().Execute(&b, v); err != nil {
 		s.fail(w, err)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lothub/lothub/sdk"
@@ -103,11 +104,15 @@ type options struct {
 }
 
 var (
-	guidRE    = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	tenantRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]*$`)
-	companyRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,8}$`)
-	envRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
-	apiRE     = regexp.MustCompile(`^(v2\.0|[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/v[0-9]+\.[0-9]+)$`)
+	guidRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	})
+	tenantRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]*$`) })
+	companyRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_]{1,8}$`) })
+	envRE     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`) })
+	apiRE     = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(v2\.0|[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/v[0-9]+\.[0-9]+)$`)
+	})
 )
 
 // optionsFrom reads cfg with an sdk.Decoder (which checks required
@@ -144,9 +149,9 @@ func optionsFrom(cfg sdk.Config) (options, error) {
 		return o, err
 	}
 	switch {
-	case !tenantRE.MatchString(o.tenant):
+	case !tenantRE().MatchString(o.tenant):
 		return o, sdk.InvalidConfig("tenant_id", "%q is neither a tenant id (GUID) nor a domain", o.tenant)
-	case !guidRE.MatchString(o.clientID):
+	case !guidRE().MatchString(o.clientID):
 		return o, sdk.InvalidConfig("client_id", "%q is not an application id: copy the GUID from the app registration's Overview", o.clientID)
 	}
 	switch {
@@ -191,7 +196,7 @@ func (o *options) foOptions(base *url.URL, companies []string) error {
 		o.scope = o.base.Scheme + "://" + o.base.Host + "/.default"
 	}
 	for _, c := range companies {
-		if !companyRE.MatchString(c) {
+		if !companyRE().MatchString(c) {
 			return sdk.InvalidConfig("fo_companies", "%q is not a legal entity id (dataAreaId, such as usmf)", c)
 		}
 		o.foCompanies = append(o.foCompanies, c)
@@ -215,13 +220,13 @@ func (o *options) bcOptions(base *url.URL) error {
 		o.scope = bcScope
 	}
 	switch {
-	case !envRE.MatchString(o.bcEnv):
+	case !envRE().MatchString(o.bcEnv):
 		return sdk.InvalidConfig("bc_environment", "%q is not an environment name (see the Business Central admin center)", o.bcEnv)
 	case o.bcCompany == "":
 		return sdk.InvalidConfig("bc_company_id", "required for Business Central: the company id (GUID); GET %s/v2.0/%s/%s/api/v2.0/companies lists them", bcAPIHost, o.tenant, o.bcEnv)
-	case !guidRE.MatchString(o.bcCompany):
+	case !guidRE().MatchString(o.bcCompany):
 		return sdk.InvalidConfig("bc_company_id", "%q is not a company id: the API wants the GUID (the id field of …/api/v2.0/companies), not the company name", o.bcCompany)
-	case !apiRE.MatchString(o.bcAPI):
+	case !apiRE().MatchString(o.bcAPI):
 		return sdk.InvalidConfig("bc_api", "%q is not an API route: write publisher/group/version (lothub/traceability/v1.0) or v2.0", o.bcAPI)
 	}
 	if bcAnalytics(o.bcAPI) && (o.hookURL != nil || o.hookSecret != "") {

@@ -146,7 +146,7 @@ func (c *Connector) notified(ctx context.Context, o *options, n notification) ([
 			return nil, nil
 		case strings.HasPrefix(tail, "(") && strings.HasSuffix(tail, ")"):
 			id := tail[1 : len(tail)-1]
-			if !guidRE.MatchString(id) {
+			if !guidRE().MatchString(id) {
 				slog.InfoContext(ctx, "business central notification with an unexpected key; ignored", "resource", n.Resource)
 				return nil, nil
 			}

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/lothub/lothub/sdk"
 )
@@ -156,10 +157,12 @@ var (
 	// SuiteQL's answer when the role cannot see a table: "Invalid search
 	// query. Detailed unprocessed description follows. Search error
 	// occurred: Record 'inventoryassignment' was not found."
-	recordNotFoundRE = regexp.MustCompile(`Record '([A-Za-z0-9_]+)' was not found`)
+	recordNotFoundRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`Record '([A-Za-z0-9_]+)' was not found`) })
 	// … and when it cannot see a field (or the field does not exist):
 	// "Field 'custbody_x' for record 'transaction' was not found."
-	fieldNotFoundRE = regexp.MustCompile(`Field '([A-Za-z0-9_]+)' for record '([A-Za-z0-9_]+)' was not found`)
+	fieldNotFoundRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`Field '([A-Za-z0-9_]+)' for record '([A-Za-z0-9_]+)' was not found`)
+	})
 )
 
 // tablePermissions names the role permission (Setup > Users/Roles >
@@ -214,7 +217,7 @@ func (a *api) responseError(resp *http.Response, data []byte, q string) error {
 	// The query was refused: quote it, so that whoever reads the run's
 	// error sees what NetSuite was asked besides what it answered.
 	query := "; the query was: " + q
-	if m := fieldNotFoundRE.FindStringSubmatch(detail); m != nil || code == "NONEXISTENT_FIELD" {
+	if m := fieldNotFoundRE().FindStringSubmatch(detail); m != nil || code == "NONEXISTENT_FIELD" {
 		field, record := "a field", "a record"
 		if m != nil {
 			field, record = "field "+m[1], "record "+m[2]
@@ -227,7 +230,7 @@ func (a *api) responseError(resp *http.Response, data []byte, q string) error {
 		}
 		return fmt.Errorf("%s: the role cannot see %s of %s: check the spelling in extra_columns, and for a custom field its Access subtab (the role, or no role restriction) and that it is applied to the record; standard fields need the record's View permission%s", what, field, record, query)
 	}
-	if m := recordNotFoundRE.FindStringSubmatch(detail); m != nil {
+	if m := recordNotFoundRE().FindStringSubmatch(detail); m != nil {
 		perm, ok := tablePermissions[strings.ToLower(m[1])]
 		if !ok {
 			perm = "View on the record " + m[1]

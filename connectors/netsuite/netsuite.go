@@ -182,7 +182,7 @@ type tbaCreds struct {
 
 // NetSuite account IDs are digits, or letters and digits for test drive
 // accounts, with a suffix for sandboxes and release previews (_SB1, _RP).
-var accountRE = regexp.MustCompile(`^[A-Za-z0-9]+(_[A-Za-z0-9]+)?$`)
+var accountRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9]+(_[A-Za-z0-9]+)?$`) })
 
 // accountHost is the account's REST host: the account ID in lower case
 // with '_' replaced by '-' (1234567_SB1 → 1234567-sb1), as NetSuite's
@@ -212,7 +212,7 @@ func optionsFrom(cfg sdk.Config) (*options, error) {
 	if err := d.Err(); err != nil {
 		return nil, err
 	}
-	if !accountRE.MatchString(o.account) {
+	if !accountRE().MatchString(o.account) {
 		return nil, sdk.InvalidConfig("account_id", "%q is not a NetSuite account ID (digits, with a suffix such as _SB1 for a sandbox)", o.account)
 	}
 	if base != nil {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lothub/lothub/sdk"
@@ -94,7 +95,7 @@ type key struct {
 }
 
 var (
-	idRE = regexp.MustCompile(`^-?[0-9]{1,19}$`)
+	idRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?[0-9]{1,19}$`) })
 )
 
 func shapeOf(o *options) string {
@@ -204,7 +205,7 @@ func (s *streamPos) validate(loc *time.Location) error {
 				}
 				continue
 			}
-			if !idRE.MatchString(id) {
+			if !idRE().MatchString(id) {
 				return fmt.Errorf("key id %q is not an internal id", id)
 			}
 		}

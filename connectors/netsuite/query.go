@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lothub/lothub/sdk"
@@ -221,7 +222,9 @@ func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") 
 // extraColumnRE is what extra_columns accepts: a field of one of the
 // query's tables, or its display value (BUILTIN.DF), with a name. Nothing
 // else reaches the query text.
-var extraColumnRE = regexp.MustCompile(`(?i)^(?:(t|tl|ia|inv|i|e)\.([a-z][a-z0-9_]*)|builtin\.df\(\s*(t|tl|ia|inv|i|e)\.([a-z][a-z0-9_]*)\s*\))\s+as\s+([a-z][a-z0-9_]*)$`)
+var extraColumnRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)^(?:(t|tl|ia|inv|i|e)\.([a-z][a-z0-9_]*)|builtin\.df\(\s*(t|tl|ia|inv|i|e)\.([a-z][a-z0-9_]*)\s*\))\s+as\s+([a-z][a-z0-9_]*)$`)
+})
 
 func parseExtraColumns(s string) ([]column, error) {
 	var out []column
@@ -234,7 +237,7 @@ func parseExtraColumns(s string) ([]column, error) {
 		if item == "" {
 			continue
 		}
-		m := extraColumnRE.FindStringSubmatch(item)
+		m := extraColumnRE().FindStringSubmatch(item)
 		if m == nil {
 			return nil, sdk.InvalidConfig("extra_columns", "%q is not 'alias.field AS name' (aliases: t transaction, tl transactionline, ia inventoryassignment, inv inventorynumber, i item, e entity), e.g. 't.custbody_vendor_lot AS supplier_lot' or 'BUILTIN.DF(t.custbody_site) AS site'", item)
 		}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -592,7 +593,7 @@ func (l *loader) incremental(n *yaml.Node, vars map[string]bool, ionapi bool) *I
 	return in
 }
 
-var templateRE = regexp.MustCompile(`\{\{\s*([^{}]*?)\s*\}\}`)
+var templateRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{\{\s*([^{}]*?)\s*\}\}`) })
 
 // ionapiPublic are the fields of an .ionapi file a template may name: the
 // tenant and the gateway URL. The client secret and the service account's
@@ -602,12 +603,12 @@ var ionapiPublic = []string{"ti", "iu", "pu", "cn"}
 // template checks every {{name}} in s: var.NAME declared in variables,
 // ionapi.FIELD for a public .ionapi field, cursor in a filter only.
 func (l *loader) template(n *yaml.Node, s string, vars map[string]bool, ionapi, filter bool) {
-	if strings.Count(s, "{{") != strings.Count(s, "}}") || strings.Count(s, "{{") != len(templateRE.FindAllString(s, -1)) {
+	if strings.Count(s, "{{") != strings.Count(s, "}}") || strings.Count(s, "{{") != len(templateRE().FindAllString(s, -1)) {
 		l.errorf(n, "unbalanced {{ }} in %q", s)
 		return
 	}
 	sawCursor := false
-	for _, m := range templateRE.FindAllStringSubmatch(s, -1) {
+	for _, m := range templateRE().FindAllStringSubmatch(s, -1) {
 		name := m[1]
 		switch {
 		case name == "cursor" && filter:
@@ -649,7 +650,7 @@ func (l *loader) syntax(err error) {
 
 // render fills a template; every name was checked at load.
 func render(s string, vals map[string]string) string {
-	return templateRE.ReplaceAllStringFunc(s, func(m string) string {
-		return vals[templateRE.FindStringSubmatch(m)[1]]
+	return templateRE().ReplaceAllStringFunc(s, func(m string) string {
+		return vals[templateRE().FindStringSubmatch(m)[1]]
 	})
 }

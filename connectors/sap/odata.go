@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -84,13 +85,13 @@ func odataDate(s string) (time.Time, error) {
 }
 
 // Edm.Time in OData v2 JSON is an ISO 8601 duration: PT10H15M30S.
-var edmTime = regexp.MustCompile(`^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:\.\d+)?S)?$`)
+var edmTime = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:\.\d+)?S)?$`) })
 
 // clock reads a time of day: OData v2 Edm.Time (PT10H15M30S) or
 // HH:MM[:SS] (OData v4 Edm.TimeOfDay, Business One's UpdateTime).
 func clock(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
-	if m := edmTime.FindStringSubmatch(s); m != nil && s != "PT" {
+	if m := edmTime().FindStringSubmatch(s); m != nil && s != "PT" {
 		h, _ := strconv.Atoi(m[1])
 		mi, _ := strconv.Atoi(m[2])
 		sec, _ := strconv.Atoi(m[3])

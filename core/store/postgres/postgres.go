@@ -125,24 +125,26 @@ func redacted(c *pgx.ConnConfig) string {
 }
 
 var (
-	urlPassword   = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#]*)@`)
-	queryPassword = regexp.MustCompile(`[?&](?:ssl)?password=([^&#]*)`)
-	kvPassword    = regexp.MustCompile(`(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'?|[^\s']+)`)
+	urlPassword   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#]*)@`) })
+	queryPassword = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[?&](?:ssl)?password=([^&#]*)`) })
+	kvPassword    = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'?|[^\s']+)`)
+	})
 )
 
 // scrub removes from msg every password that connString holds, as written
 // and percent-decoded.
 func scrub(msg, connString string) string {
 	var pws []string
-	if m := urlPassword.FindStringSubmatch(connString); m != nil {
+	if m := urlPassword().FindStringSubmatch(connString); m != nil {
 		if _, pw, ok := strings.Cut(m[1], ":"); ok {
 			pws = append(pws, pw)
 		}
 	}
-	for _, m := range queryPassword.FindAllStringSubmatch(connString, -1) {
+	for _, m := range queryPassword().FindAllStringSubmatch(connString, -1) {
 		pws = append(pws, m[1])
 	}
-	for _, m := range kvPassword.FindAllStringSubmatch(connString, -1) {
+	for _, m := range kvPassword().FindAllStringSubmatch(connString, -1) {
 		pws = append(pws, m[1], strings.Trim(m[1], "'"))
 	}
 	for _, pw := range pws {
