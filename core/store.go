@@ -155,6 +155,11 @@ type Store interface {
 	HeldLots(ctx context.Context) ([]HeldLotRow, error)
 	// HeldAmong returns those of the given lots that HeldLots would list.
 	HeldAmong(ctx context.Context, lotIDs []int64) ([]int64, error)
+	// LotStates returns, for each of the lots that exists, what Lots,
+	// OnHand and HeldAmong say of it, in one read: what a recall lists
+	// about every lot it reaches. In no particular order; each state's
+	// OnHand is ordered by unit.
+	LotStates(ctx context.Context, lotIDs []int64) ([]LotState, error)
 	// HoldEvents returns every in-effect hold and release event, ordered
 	// by lot, event time and id.
 	HoldEvents(ctx context.Context) ([]EventRow, error)
@@ -490,6 +495,14 @@ type HopsParams struct {
 	Limit int
 }
 
+// LotState is a lot with its on-hand quantities (unrounded, by unit;
+// none when the lot has no quantities) and whether it is on hold.
+type LotState struct {
+	LotRow
+	OnHand []Qty
+	Held   bool
+}
+
 // LotQtyRow is a lot's on-hand quantity in one unit.
 type LotQtyRow struct {
 	LotID int64
@@ -592,3 +605,48 @@ type Activity struct {
 	Produced int `json:"produced"`
 	Shipped  int `json:"shipped"`
 }
+
+// LotStateRow is one row of a store's LotStates read: a lot, and one of
+// its units when HasQty.
+type LotStateRow struct {
+	LotRow
+	UOM    string
+	Qty    float64
+	HasQty bool
+	Held   bool
+}
+
+// LotStates builds LotStates answers from rows in which each lot's rows
+// are consecutive (ordered by lot, then unit); the stores share it.
+type LotStates struct {
+	out []LotState
+	qs  []Qty // one array for every lot's units
+}
+
+// NewLotStates expects about n lots.
+func NewLotStates(n int) *LotStates {
+	return &LotStates{out: make([]LotState, 0, n), qs: make([]Qty, 0, n)}
+}
+
+// Add adds one row.
+func (b *LotStates) Add(r LotStateRow) {
+	n := len(b.out)
+	if n == 0 || b.out[n-1].ID != r.ID {
+		b.out = append(b.out, LotState{LotRow: r.LotRow, Held: r.Held})
+		n++
+	}
+	if !r.HasQty {
+		return
+	}
+	st := &b.out[n-1]
+	q := Qty{Qty: r.Qty, UOM: r.UOM}
+	if len(st.OnHand) > 0 { // a lot in several units, rare: its own array
+		st.OnHand = append(st.OnHand, q)
+		return
+	}
+	b.qs = append(b.qs, q)
+	st.OnHand = b.qs[len(b.qs)-1 : len(b.qs) : len(b.qs)] // full: an append copies
+}
+
+// States returns the lots' states.
+func (b *LotStates) States() []LotState { return b.out }

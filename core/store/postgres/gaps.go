@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/sqlq"
 )
@@ -123,4 +125,34 @@ func (s *DB) ManualLinks(ctx context.Context, groups []string) ([]core.LinkRow, 
 	}
 	all, err := collect(rows, "read confirmed links", func(l *core.LinkRow) []any { return []any{&l.EventID, &l.LotID, &l.Group, &l.Out} })
 	return core.LinksOfGroups(all, groups), err
+}
+
+func (s *DB) LotStates(ctx context.Context, lotIDs []int64) ([]core.LotState, error) {
+	// Ordered by lot, then unit: a lot's rows are consecutive.
+	b := core.NewLotStates(len(lotIDs))
+	err := streamLots(ctx, s, len(lotIDs), `SELECT l.id, l.item, l.lot, coalesce(q.uom, ''),
+			q.received + q.produced - q.consumed - q.shipped + q.adjusted,
+			EXISTS (SELECT 1 FROM events e
+				WHERE e.lot_id = l.id AND e.type IN ('hold', 'release') AND e.status = 'active' AND `+latestIsHold+`)
+		FROM lots l LEFT JOIN lot_qty q ON q.lot_id = l.id
+		WHERE l.id = ANY($1::bigint[])
+		ORDER BY l.id, q.uom`, []any{lotIDs}, func(rows pgx.Rows) error {
+		var st core.LotStateRow
+		var qty *float64
+		for rows.Next() {
+			if err := rows.Scan(&st.ID, &st.Ref.Item, &st.Ref.Lot, &st.UOM, &qty, &st.Held); err != nil {
+				return err
+			}
+			st.HasQty = qty != nil
+			if qty != nil {
+				st.Qty = *qty
+			}
+			b.Add(st)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read lot states: %w", err)
+	}
+	return b.States(), nil
 }

@@ -1040,15 +1040,20 @@ func (s *DB) ReachHops(ctx context.Context, p core.HopsParams) ([]core.Hop, erro
 // misled by the few lots consumed by thousands of orders, it planned a
 // walk level of 24,000 lots as hash joins over all 2.5M links of the 5M
 // plant, and on-hand reads as sequential scans (three times slower).
+//
+// Every row is scanned into one T through one list of destinations
+// (dest is called once; its destinations are scalars in the T), then
+// copied out: building both per row cost an allocation or two a row.
 func readLots[T any](ctx context.Context, s *DB, lots int, what, query string, args []any, dest func(*T) []any) ([]T, error) {
 	var out []T
 	err := streamLots(ctx, s, lots, query, args, func(rows pgx.Rows) error {
+		v := new(T)
+		d := dest(v)
 		for rows.Next() {
-			var v T
-			if err := rows.Scan(dest(&v)...); err != nil {
+			if err := rows.Scan(d...); err != nil {
 				return err
 			}
-			out = append(out, v)
+			out = append(out, *v)
 		}
 		return rows.Err()
 	})

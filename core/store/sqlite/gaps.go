@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -151,4 +152,36 @@ func (s *DB) ManualLinks(ctx context.Context, groups []string) ([]core.LinkRow, 
 	}
 	all, err := collect(rows, "read confirmed links", func(l *core.LinkRow) []any { return []any{&l.EventID, &l.LotID, &l.Group, &l.Out} })
 	return core.LinksOfGroups(all, groups), err
+}
+
+func (s *DB) LotStates(ctx context.Context, lotIDs []int64) ([]core.LotState, error) {
+	// Ordered by lot, then unit, as the IN list is read (no sort: the
+	// list's ephemeral index is in id order): a lot's rows are
+	// consecutive. The hold status is looked up once per row, through
+	// events_holds, as HeldAmong does.
+	rows, err := s.query(ctx, `SELECT l.id, l.item, l.lot, coalesce(q.uom, ''),
+			q.received + q.produced - q.consumed - q.shipped + q.adjusted,
+			EXISTS (SELECT 1 FROM events e INDEXED BY events_holds
+				WHERE e.lot_id = l.id AND e.type IN ('hold', 'release') AND e.status = 'active' AND `+latestIsHold+`)
+		FROM lots l LEFT JOIN lot_qty q ON q.lot_id = l.id
+		WHERE l.id IN (SELECT value FROM json_each(?))
+		ORDER BY l.id, q.uom`, jsonList(lotIDs))
+	if err != nil {
+		return nil, fmt.Errorf("read lot states: %w", err)
+	}
+	defer rows.Close()
+	var st core.LotStateRow
+	var qty sql.NullFloat64
+	b := core.NewLotStates(len(lotIDs))
+	for rows.Next() {
+		if err := rows.Scan(&st.ID, &st.Ref.Item, &st.Ref.Lot, &st.UOM, &qty, &st.Held); err != nil {
+			return nil, fmt.Errorf("read lot states: %w", err)
+		}
+		st.Qty, st.HasQty = qty.Float64, qty.Valid
+		b.Add(st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read lot states: %w", err)
+	}
+	return b.States(), nil
 }
