@@ -102,14 +102,15 @@ func (a *app) captureFile(ctx context.Context, ing *core.Ingester, name string, 
 // commitPipelined commits the batches produce emits, each in its own
 // transaction, in the order emitted, while the next batch is prepared
 // (validated and encoded: core.Ingester.PrepareRecords) and the one after
-// it mapped: three stages on their own goroutines, at most one batch
-// waiting between two of them, so the writer is not kept waiting by the
-// work before it and memory stays bounded by a few batches.
+// it mapped: three stages on their own goroutines handing batches over
+// unbuffered, so the writer is not kept waiting by the work before it and
+// at most three batches are held (one committing, one prepared, one
+// mapped), as many as when mapping and preparing were one stage.
 func commitPipelined(ctx context.Context, ing *core.Ingester, produce func(emit func([]core.MappedRecord) error) error) (core.RecordStats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	mapped := make(chan []core.MappedRecord, 1)
-	batches := make(chan *core.RecordBatch, 1)
+	mapped := make(chan []core.MappedRecord)
+	batches := make(chan *core.RecordBatch)
 	produced := make(chan error, 1)
 	go func() {
 		defer close(mapped)
