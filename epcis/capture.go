@@ -295,18 +295,90 @@ func Map(r io.Reader, doc *Document, opt Options, batch int, fn func([]core.Mapp
 		recs = nil
 		return err
 	}
-	_, err := readDocument(r, doc.where, func(ev rawEvent) error {
-		rec := m.record(ev.JSON, ev.Ptr, ev.Line, doc.where, at)
-		if rec.Skip != nil {
-			res.Unusable[rec.Skip.Reason]++
+	// Decoding an event, its hash ID and its compact text are most of the
+	// mapping's work and need nothing of the events before it: workers
+	// parse chunks of events while the document is read, and the chunks
+	// are mapped and batched here in document order, so the records, their
+	// order and their batches are what a single reader would give. At most
+	// 2 × workers chunks are in flight: memory is bounded by chunks, not
+	// by the document.
+	workers := max(runtime.GOMAXPROCS(0), 1)
+	type chunk struct {
+		raws []rawEvent
+		out  chan []parsedEvent
+	}
+	jobs := make(chan chunk, workers)
+	order := make(chan chunk, 2*workers)
+	stop := make(chan struct{}) // closed when fn fails: the reader stops
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range jobs {
+				ps := make([]parsedEvent, len(c.raws))
+				for i, ev := range c.raws {
+					ps[i] = m.parse(ev.JSON, ev.Ptr, ev.Line, doc.where)
+				}
+				c.out <- ps
+			}
+		}()
+	}
+	mapped := make(chan error, 1)
+	go func() {
+		var err error
+		for c := range order {
+			ps := <-c.out
+			if err != nil {
+				continue // drain: the reader stops at the next chunk
+			}
+			for i := range ps {
+				rec := m.mapParsed(&ps[i], at)
+				if rec.Skip != nil {
+					res.Unusable[rec.Skip.Reason]++
+				}
+				res.Events++
+				recs = append(recs, rec)
+				if batch > 0 && len(recs) >= batch {
+					if err = flush(); err != nil {
+						close(stop)
+						break
+					}
+				}
+			}
 		}
-		res.Events++
-		recs = append(recs, rec)
-		if batch > 0 && len(recs) >= batch {
-			return flush()
+		mapped <- err
+	}()
+	errStopped := errors.New("mapping stopped")
+	const chunkSize = 64
+	var cur []rawEvent
+	send := func() error {
+		c := chunk{raws: cur, out: make(chan []parsedEvent, 1)}
+		cur = make([]rawEvent, 0, chunkSize)
+		select {
+		case order <- c:
+		case <-stop:
+			return errStopped
 		}
+		jobs <- c
 		return nil
+	}
+	_, err := readDocument(r, doc.where, func(ev rawEvent) error {
+		cur = append(cur, ev)
+		if len(cur) < chunkSize {
+			return nil
+		}
+		return send()
 	})
+	if err == nil && len(cur) > 0 {
+		err = send()
+	}
+	close(jobs)
+	close(order)
+	wg.Wait()
+	if mapErr := <-mapped; mapErr != nil {
+		return nil, mapErr
+	}
 	if err == nil {
 		err = flush()
 	}
@@ -446,53 +518,80 @@ type mapper struct {
 	ignore   []string // fields the document's ignoreFields leaves out of hash IDs
 }
 
-// record maps one EPCIS event to an archived record and its events.
-func (m *mapper) record(raw json.RawMessage, ptr string, line int, where string, at time.Time) core.MappedRecord {
+// parsedEvent is one EPCIS event read for the mapping: decoded, identified
+// and compacted. It needs nothing of the events before it, so workers parse
+// a document's events in parallel (Map); what follows (mapper.mapParsed)
+// needs the mapper's state and runs in document order.
+type parsedEvent struct {
+	ev      epcisEvent
+	id      string
+	payload []byte // the event compacted, as archived
+	loc     string // where the event is, for errors
+	size    int    // length of the event's text
+	err     error  // the event cannot be read or identified
+}
+
+// parse decodes one event, computes its identity (eventID or hash ID) and
+// its archived payload. It reads only the mapper's fixed settings
+// (prefixes, ignore), so it may run on several goroutines at once.
+func (m *mapper) parse(raw json.RawMessage, ptr string, line int, where string) parsedEvent {
 	// The archived payload is the event compacted. Text without any white
 	// space is compact already (JSON's insignificant white space is
 	// spaces, tabs and line breaks), as a generated feed's events often
 	// are: no second pass over it.
-	payload := []byte(raw)
+	p := parsedEvent{payload: []byte(raw), size: len(raw)}
 	if bytes.ContainsAny(raw, " \t\r\n") {
 		var compact bytes.Buffer
 		if err := json.Compact(&compact, raw); err != nil {
 			compact.Write(raw)
 		}
-		payload = compact.Bytes()
+		p.payload = compact.Bytes()
 	}
-	loc := where
+	p.loc = where
 	if line > 0 {
-		loc = fmt.Sprintf("%s:%d", where, line)
+		p.loc = fmt.Sprintf("%s:%d", where, line)
 	}
 	if ptr != "" {
-		loc += " " + ptr
+		p.loc += " " + ptr
 	}
-	var ev epcisEvent
-	err := json.Unmarshal(raw, &ev)
-	id := ev.EventID
-	if id == "" && err == nil {
-		id, err = HashID(raw, m.prefixes, m.ignore...)
+	p.err = json.Unmarshal(raw, &p.ev)
+	p.id = p.ev.EventID
+	if p.id == "" && p.err == nil {
+		p.id, p.err = HashID(raw, m.prefixes, m.ignore...)
 	}
-	rec := core.MappedRecord{Raw: core.RawRecord{Source: Source, Kind: ev.Type, RecordID: id, Payload: payload, ReceivedAt: at, Mapping: "epcis@1"}}
+	return p
+}
+
+// record maps one EPCIS event to an archived record and its events.
+func (m *mapper) record(raw json.RawMessage, ptr string, line int, where string, at time.Time) core.MappedRecord {
+	p := m.parse(raw, ptr, line, where)
+	return m.mapParsed(&p, at)
+}
+
+// mapParsed maps a parsed event to its record: in document order, since a
+// commissioning gives the serialised items after it their lot (instLot).
+func (m *mapper) mapParsed(p *parsedEvent, at time.Time) core.MappedRecord {
+	ev, id, loc, err := &p.ev, p.id, p.loc, p.err
+	rec := core.MappedRecord{Raw: core.RawRecord{Source: Source, Kind: ev.Type, RecordID: id, Payload: p.payload, ReceivedAt: at, Mapping: "epcis@1"}}
 	if rec.Raw.RecordID == "" {
-		rec.Raw.RecordID = "unidentified:" + core.RawHash(payload)
+		rec.Raw.RecordID = "unidentified:" + core.RawHash(p.payload)
 	}
 	if err != nil {
 		rec.Err = fmt.Errorf("%s: EPCIS event cannot be read: %v", loc, err)
 		return rec
 	}
-	if len(raw) > core.MaxEventSize {
+	if p.size > core.MaxEventSize {
 		rec.Err = fmt.Errorf("%s: %s", loc, core.EventTooLong())
 		return rec
 	}
 	if ev.ErrorDeclaration != nil {
-		rec.Events, err = m.declaration(&ev, id)
+		rec.Events, err = m.declaration(ev, id)
 		if len(rec.Events) == 0 && err == nil {
 			rec.Skip = &core.Skip{Rule: SkipRule, Reason: "error declaration of an event that made nothing lothub traces"}
 		}
 	} else {
 		var why string
-		rec.Events, why, err = m.events(&ev, id)
+		rec.Events, why, err = m.events(ev, id)
 		if len(rec.Events) == 0 && err == nil {
 			rec.Skip = &core.Skip{Rule: SkipRule, Reason: why}
 		}

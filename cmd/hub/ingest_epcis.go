@@ -100,22 +100,40 @@ func (a *app) captureFile(ctx context.Context, ing *core.Ingester, name string, 
 }
 
 // commitPipelined commits the batches produce emits, each in its own
-// transaction, while produce maps and prepares the next one.
+// transaction, in the order emitted, while the next batch is prepared
+// (validated and encoded: core.Ingester.PrepareRecords) and the one after
+// it mapped: three stages on their own goroutines handing batches over
+// unbuffered, so the writer is not kept waiting by the work before it and
+// at most three batches are held (one committing, one prepared, one
+// mapped), as many as when mapping and preparing were one stage.
 func commitPipelined(ctx context.Context, ing *core.Ingester, produce func(emit func([]core.MappedRecord) error) error) (core.RecordStats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan *core.RecordBatch, 1)
+	mapped := make(chan []core.MappedRecord)
+	batches := make(chan *core.RecordBatch)
 	produced := make(chan error, 1)
 	go func() {
-		defer close(batches)
+		defer close(mapped)
 		produced <- produce(func(recs []core.MappedRecord) error {
 			select {
-			case batches <- ing.PrepareRecords(recs):
+			case mapped <- recs:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		})
+	}()
+	go func() {
+		defer close(batches)
+		for recs := range mapped {
+			select {
+			case batches <- ing.PrepareRecords(recs):
+			case <-ctx.Done():
+				for range mapped { // drain: the producer stops on ctx
+				}
+				return
+			}
+		}
 	}()
 	var total core.RecordStats
 	var commitErr error
