@@ -156,8 +156,19 @@ func (s Selector) String() string {
 
 // roots resolves a selector to lot ids, or ENOTFOUND.
 func (q *Queries) roots(ctx context.Context, sel Selector) ([]int64, error) {
+	return q.rootsIn(ctx, nil, sel)
+}
+
+// rootsIn is roots, looking a lot up in the lot data when it is current.
+func (q *Queries) rootsIn(ctx context.Context, mem *LotData, sel Selector) ([]int64, error) {
 	var ids []int64
 	switch {
+	case sel.Lot != nil && mem != nil:
+		id, ok := mem.findLot(*sel.Lot)
+		if !ok {
+			return nil, lotNotFound(*sel.Lot)
+		}
+		return []int64{id}, nil
 	case sel.Lot != nil:
 		id, err := q.findLot(ctx, *sel.Lot)
 		if err != nil {
@@ -202,9 +213,29 @@ func (q *Queries) roots(ctx context.Context, sel Selector) ([]int64, error) {
 func (q *Queries) findLot(ctx context.Context, ref LotRef) (int64, error) {
 	id, err := q.Store.FindLot(ctx, ref)
 	if ErrorCode(err) == ENOTFOUND {
-		return 0, Errorf(ENOTFOUND, "lot %s not found: item and lot are matched exactly as stored (case, spaces, zero padding); check both, or ingest the lot's events first", ref)
+		return 0, lotNotFound(ref)
 	}
 	return id, err
+}
+
+func lotNotFound(ref LotRef) error {
+	return Errorf(ENOTFOUND, "lot %s not found: item and lot are matched exactly as stored (case, spaces, zero padding); check both, or ingest the lot's events first", ref)
+}
+
+// cached is what a trace found current in the cache (Queries.Graph):
+// nil parts answer from the store.
+type cached struct {
+	graph *Graph
+	data  *LotData
+}
+
+// cached reads the store's versions once, for the whole trace.
+func (q *Queries) cached(ctx context.Context) (cached, error) {
+	if q.Graph == nil {
+		return cached{}, nil
+	}
+	g, d, err := q.Graph.current(ctx)
+	return cached{graph: g, data: d}, err
 }
 
 func uniqueIDs(ids []int64) []int64 {
@@ -224,11 +255,15 @@ func (q *Queries) Trace(ctx context.Context, dir Direction, sel Selector) (*Trac
 	if dir != Forward && dir != Backward {
 		return nil, Errorf(EINVALID, "direction must be forward or backward, not %q", dir)
 	}
-	rootIDs, err := q.roots(ctx, sel)
+	mem, err := q.cached(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return q.trace(ctx, dir, rootIDs, false)
+	rootIDs, err := q.rootsIn(ctx, mem.data, sel)
+	if err != nil {
+		return nil, err
+	}
+	return q.trace(ctx, mem, dir, rootIDs, false)
 }
 
 // Reach lists the lots a trace from ref in direction dir reaches, each
@@ -269,11 +304,22 @@ func (q *Queries) Reach(ctx context.Context, dir Direction, ref LotRef) ([]Trace
 // lots reached. When the walk reaches many lots, their reads start while
 // it goes on: a recall of 70,000 lots reads on one core while it walks
 // on the other.
-func (q *Queries) trace(ctx context.Context, dir Direction, rootIDs []int64, recall bool) (*TraceResult, error) {
+func (q *Queries) trace(ctx context.Context, mem cached, dir Direction, rootIDs []int64, recall bool) (*TraceResult, error) {
+	if mem.data != nil {
+		// Everything it reports is in memory: walk, then read there.
+		g, err := q.walkIn(ctx, mem.graph, dir, rootIDs, nil)
+		if err != nil {
+			return nil, err
+		}
+		q.Graph.reads.Add(1)
+		f := mem.data.fetch(g.order, g.groups(), recall)
+		sortFetched(f)
+		return assemble(dir, g, f, recall), nil
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // a failed walk stops the reads started beside it
 	fr := &fetcher{q: q, ctx: ctx, onHand: recall, at: cmp.Or(q.PrefetchAt, prefetchAt)}
-	g, err := q.walk(ctx, dir, rootIDs, fr.add)
+	g, err := q.walkIn(ctx, mem.graph, dir, rootIDs, fr.add)
 	if err != nil {
 		fr.wait()
 		return nil, err
@@ -297,6 +343,16 @@ type graph struct {
 // when set, is told of the roots and of each level's new lots as soon as
 // they are known.
 func (q *Queries) walk(ctx context.Context, dir Direction, roots []int64, found func([]int64)) (*graph, error) {
+	mem, err := q.cached(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return q.walkIn(ctx, mem.graph, dir, roots, found)
+}
+
+// walkIn is walk over the genealogy in memory when mem is set (current),
+// and over the store's otherwise.
+func (q *Queries) walkIn(ctx context.Context, mem *Graph, dir Direction, roots []int64, found func([]int64)) (*graph, error) {
 	g := &graph{roots: roots, depth: make(map[int64]int, 64)}
 	for _, id := range roots {
 		g.depth[id] = 0
@@ -306,15 +362,9 @@ func (q *Queries) walk(ctx context.Context, dir Direction, roots []int64, found 
 		found(roots)
 	}
 	var hopsOf func(lots []int64) ([]Hop, error)
-	if q.Graph != nil {
-		mem, err := q.Graph.current(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if mem != nil {
-			q.Graph.walks.Add(1)
-			hopsOf = func(lots []int64) ([]Hop, error) { return mem.hops(dir, lots), nil }
-		}
+	if mem != nil {
+		q.Graph.walks.Add(1)
+		hopsOf = func(lots []int64) ([]Hop, error) { return mem.hops(dir, lots), nil }
 	}
 	if hopsOf == nil {
 		// Without the genealogy in memory, the store walks it in one
@@ -511,16 +561,21 @@ func (fr *fetcher) finish(groups []string) (*fetched, error) {
 			f.manual = append(f.manual, p.f.manual...)
 		}
 	}
-	// In time order, then by event id in bytes: the stores return them in
-	// no order (sorting here is cheaper than in SQLite, and independent of
-	// a PostgreSQL database's collation).
+	sortFetched(f)
+	return f, nil
+}
+
+// sortFetched orders receipts and shipments in time order, then by event
+// id in bytes: the stores return them in no order (sorting here is
+// cheaper than in SQLite, and independent of a PostgreSQL database's
+// collation).
+func sortFetched(f *fetched) {
 	slices.SortFunc(f.receipts, func(a, b ReceiptRow) int {
 		return cmpEvent(&a.Time, &b.Time, a.EventID, b.EventID, a.LotID, b.LotID)
 	})
 	slices.SortFunc(f.shipments, func(a, b ShipmentRow) int {
 		return cmpEvent(&a.Time, &b.Time, a.EventID, b.EventID, a.LotID, b.LotID)
 	})
-	return f, nil
 }
 
 // cmpEvent orders rows by time, event id (in bytes) and lot.
@@ -650,13 +705,17 @@ func round(v float64) float64 {
 // Recall is a forward trace plus the customers reached, what each received,
 // and what is still on hand of the root and of every lot reached.
 func (q *Queries) Recall(ctx context.Context, sel Selector) (*TraceResult, error) {
-	rootIDs, err := q.roots(ctx, sel)
+	mem, err := q.cached(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rootIDs, err := q.rootsIn(ctx, mem.data, sel)
 	if err != nil {
 		return nil, err
 	}
 	// With on hand and hold status: a recall must say which of the stock
 	// is already held.
-	return q.trace(ctx, Forward, rootIDs, true)
+	return q.trace(ctx, mem, Forward, rootIDs, true)
 }
 
 func customers(shipments []Shipment) []Customer {
