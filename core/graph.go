@@ -140,7 +140,7 @@ func (c *GraphCache) loadData(ctx context.Context) error {
 	if first {
 		level = slog.LevelInfo
 	}
-	c.logger().Log(ctx, level, "lot data loaded into memory", "version", ld.version, "lots", len(ld.ids),
+	c.logger().Log(ctx, level, "lot data loaded into memory", "version", ld.version, "lots", ld.count,
 		"receipts", len(ld.receipts.val), "shipments", len(ld.shipments.val), "mb", ld.bytes>>20, "took", d.Round(time.Millisecond))
 	return nil
 }

@@ -3,6 +3,11 @@ package core
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
+	"math"
+	"slices"
+	"strings"
+	"time"
 	"unsafe"
 )
 
@@ -14,18 +19,53 @@ import (
 // one it was read at; every write that changes what a trace reports
 // raises that version in its own transaction, whichever process (or
 // replica) wrote it.
+//
+// The bulk of it (names, shipments, on hand) holds no pointers: its
+// strings are ranges of one string, its customers and units indexes into
+// small tables, so that the garbage collector, which runs every few
+// requests, has next to nothing of it to scan.
 type LotData struct {
 	version int64
-	refs    []LotRef         // by lot id
-	ids     map[LotRef]int64 // FindLot
+	text    string           // every name, event id, sales order and delivery
+	lots    []lotRec         // by lot id
+	flags   []uint8          // by lot id: lotExists, lotHeld
+	names   map[uint64]int32 // hash of item and lot → the lot's id
+	clashes map[uint64][]int32
+	seed    maphash.Seed
+	parties []Party  // customers, by index
+	uoms    []string // units, by index
 	// Rows of each lot: receipts.of(id) etc., in the order the store
 	// read them (on hand: by unit, as OnHand orders it).
 	receipts  rowsByLot[ReceiptRow]
-	shipments rowsByLot[ShipmentRow]
-	onHand    rowsByLot[LotQtyRow]
-	held      []bool // by lot id
+	shipments rowsByLot[shipRec]
+	byRank    []int32 // shipments.val indexes in the order a trace lists them
+	onHand    rowsByLot[qtyRec]
 	manual    []LinkRow
-	bytes     int64 // an estimate of the memory it holds
+	bytes     int64 // the memory it holds
+	count     int   // lots
+}
+
+const (
+	lotExists uint8 = 1 << iota
+	lotHeld
+)
+
+// span is a range of LotData.text.
+type span struct{ off, n uint32 }
+
+type lotRec struct{ item, lot span }
+
+type shipRec struct {
+	event, salesOrder, delivery span
+	lot, party, uom             int32
+	rank                        int32 // position in the order a trace lists shipments
+	qty                         float64
+	time                        int64 // Unix nanoseconds
+}
+
+type qtyRec struct {
+	uom int32
+	qty float64
 }
 
 // rowsByLot holds rows grouped by lot id: those of lot i are
@@ -44,17 +84,16 @@ func (r *rowsByLot[T]) of(id int64) []T {
 
 // groupByLot builds a rowsByLot over lot ids [0, n) from rows, keeping
 // the rows' order within each lot.
-func groupByLot[T any](n int, rows []T, lotOf func(*T) int64) rowsByLot[T] {
+func groupByLot[T any](n int, rows []T, lots []int32) rowsByLot[T] {
 	r := rowsByLot[T]{off: make([]int32, n+1), val: make([]T, len(rows))}
-	for i := range rows {
-		r.off[lotOf(&rows[i])+1]++
+	for _, id := range lots {
+		r.off[id+1]++
 	}
 	for i := range n {
 		r.off[i+1] += r.off[i]
 	}
 	next := append([]int32(nil), r.off[:n]...)
-	for i := range rows {
-		id := lotOf(&rows[i])
+	for i, id := range lots {
 		r.val[next[id]] = rows[i]
 		next[id]++
 	}
@@ -64,37 +103,67 @@ func groupByLot[T any](n int, rows []T, lotOf func(*T) int64) rowsByLot[T] {
 // Version is the data version the lot data is of.
 func (d *LotData) Version() int64 { return d.version }
 
-// Bytes estimates the memory the lot data holds (structures and strings,
-// shared strings once).
+// Bytes is the memory the lot data holds (its arrays, strings and maps,
+// the maps estimated).
 func (d *LotData) Bytes() int64 { return d.bytes }
+
+func (d *LotData) str(s span) string { return d.text[s.off : s.off+s.n] }
+
+func (d *LotData) hash(ref LotRef) uint64 {
+	var h maphash.Hash
+	h.SetSeed(d.seed)
+	h.WriteString(ref.Item)
+	h.WriteByte(0)
+	h.WriteString(ref.Lot)
+	return h.Sum64()
+}
 
 // LoadLotData reads what traces report about every lot into memory.
 func LoadLotData(ctx context.Context, s Store) (*LotData, error) {
 	var (
-		lots      []LotRow
+		text      strings.Builder
+		lotIDs    []int32
+		lots      []lotRec
 		receipts  []ReceiptRow
-		shipments []ShipmentRow
-		onHand    []LotQtyRow
+		rcptLots  []int32
+		shipments []shipRec
+		shipLots  []int32
+		onHand    []qtyRec
+		qtyLots   []int32
 		held      []int64
 		manual    []LinkRow
 		maxLot    int64
-		strBytes  int64
+		tooLong   bool
 	)
-	// Customers, suppliers and units repeat on thousands of rows: one
-	// string each.
-	shared := map[string]string{}
-	intern := func(p *string) {
-		if v, ok := shared[*p]; ok {
-			*p = v
-			return
+	d := &LotData{seed: maphash.MakeSeed()}
+	add := func(s string) span {
+		off := text.Len()
+		if off+len(s) > math.MaxUint32 {
+			tooLong = true
+			return span{}
 		}
-		shared[*p] = *p
-		strBytes += int64(len(*p))
+		text.WriteString(s)
+		return span{uint32(off), uint32(len(s))}
 	}
-	own := func(ss ...string) {
-		for _, s := range ss {
-			strBytes += int64(len(s))
+	parties := map[Party]int32{}
+	party := func(p Party) int32 {
+		i, ok := parties[p]
+		if !ok {
+			i = int32(len(d.parties))
+			parties[p] = i
+			d.parties = append(d.parties, p)
 		}
+		return i
+	}
+	uoms := map[string]int32{}
+	uom := func(u string) int32 {
+		i, ok := uoms[u]
+		if !ok {
+			i = int32(len(d.uoms))
+			uoms[u] = i
+			d.uoms = append(d.uoms, u)
+		}
+		return i
 	}
 	checkID := func(id int64) error {
 		if id <= 0 || id > maxGraphLots {
@@ -103,31 +172,30 @@ func LoadLotData(ctx context.Context, s Store) (*LotData, error) {
 		maxLot = max(maxLot, id)
 		return nil
 	}
+	var shipTimes []time.Time
+	var shipEvents []string
 	version, err := s.ReadTraceData(ctx, TraceDataSink{
 		Lot: func(l LotRow) error {
-			own(l.Ref.Item, l.Ref.Lot)
-			lots = append(lots, l)
+			lotIDs = append(lotIDs, int32(l.ID))
+			lots = append(lots, lotRec{add(l.Ref.Item), add(l.Ref.Lot)})
 			return checkID(l.ID)
 		},
 		Receipt: func(r *ReceiptRow) error {
-			intern(&r.Supplier.ID)
-			intern(&r.Supplier.Name)
-			intern(&r.UOM)
-			own(r.EventID, r.SupplierLot, r.PO)
 			receipts = append(receipts, *r)
+			rcptLots = append(rcptLots, int32(r.LotID))
 			return checkID(r.LotID)
 		},
 		Shipment: func(r *ShipmentRow) error {
-			intern(&r.Customer.ID)
-			intern(&r.Customer.Name)
-			intern(&r.UOM)
-			own(r.EventID, r.SalesOrder, r.Delivery)
-			shipments = append(shipments, *r)
+			shipments = append(shipments, shipRec{event: add(r.EventID), salesOrder: add(r.SalesOrder), delivery: add(r.Delivery),
+				lot: int32(r.LotID), party: party(r.Customer), uom: uom(r.UOM), qty: r.Qty, time: r.Time.UnixNano()})
+			shipLots = append(shipLots, int32(r.LotID))
+			shipTimes = append(shipTimes, r.Time)
+			shipEvents = append(shipEvents, r.EventID)
 			return checkID(r.LotID)
 		},
 		OnHand: func(q LotQtyRow) error {
-			intern(&q.UOM)
-			onHand = append(onHand, q)
+			onHand = append(onHand, qtyRec{uom(q.UOM), q.Qty})
+			qtyLots = append(qtyLots, int32(q.LotID))
 			return checkID(q.LotID)
 		},
 		Held: func(id int64) error {
@@ -142,56 +210,118 @@ func LoadLotData(ctx context.Context, s Store) (*LotData, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load the lot data into memory: %w", err)
 	}
+	if tooLong {
+		return nil, fmt.Errorf("load the lot data into memory: its names and ids take more than 4 GB")
+	}
 	if limit := 8*int64(len(lots)) + 1<<20; maxLot > limit {
 		return nil, fmt.Errorf("load the lot data into memory: lot ids up to %d for %d lots are too sparse to index directly", maxLot, len(lots))
 	}
+	// The order a trace lists shipments in (time, event id in bytes,
+	// lot: cmpEvent), once for all, so that a trace sorts numbers.
+	order := make([]int32, len(shipments))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		return cmpEvent(&shipTimes[a], &shipTimes[b], shipEvents[a], shipEvents[b], int64(shipLots[a]), int64(shipLots[b]))
+	})
+	for rank, i := range order {
+		shipments[i].rank = int32(rank)
+	}
+	shipTimes, shipEvents = nil, nil
+
 	n := int(maxLot) + 1
-	d := &LotData{version: version, refs: make([]LotRef, n), ids: make(map[LotRef]int64, len(lots)),
-		held: make([]bool, n), manual: manual}
-	for _, l := range lots {
-		d.refs[l.ID] = l.Ref
-		d.ids[l.Ref] = l.ID
+	d.version, d.text, d.manual, d.count = version, text.String(), manual, len(lots)
+	d.lots, d.flags = make([]lotRec, n), make([]uint8, n)
+	d.names = make(map[uint64]int32, len(lots))
+	d.clashes = map[uint64][]int32{}
+	for i, id := range lotIDs {
+		d.lots[id] = lots[i]
+		d.flags[id] |= lotExists
+		h := d.hash(LotRef{Item: d.str(lots[i].item), Lot: d.str(lots[i].lot)})
+		if _, ok := d.names[h]; ok {
+			d.clashes[h] = append(d.clashes[h], id)
+		} else {
+			d.names[h] = id
+		}
 	}
 	for _, id := range held {
-		d.held[id] = true
+		d.flags[id] |= lotHeld
 	}
-	d.receipts = groupByLot(n, receipts, func(r *ReceiptRow) int64 { return r.LotID })
-	d.shipments = groupByLot(n, shipments, func(r *ShipmentRow) int64 { return r.LotID })
-	d.onHand = groupByLot(n, onHand, func(r *LotQtyRow) int64 { return r.LotID })
-	// Arrays at their size; the map at about twice its entries' size.
-	d.bytes = strBytes +
-		int64(n)*int64(unsafe.Sizeof(LotRef{})+1+3*4) +
-		int64(len(lots))*2*int64(unsafe.Sizeof(LotRef{})+8) +
-		int64(len(receipts))*int64(unsafe.Sizeof(ReceiptRow{})) +
-		int64(len(shipments))*int64(unsafe.Sizeof(ShipmentRow{})) +
-		int64(len(onHand))*int64(unsafe.Sizeof(LotQtyRow{})) +
-		int64(len(manual))*int64(unsafe.Sizeof(LinkRow{}))
+	d.receipts = groupByLot(n, receipts, rcptLots)
+	d.shipments = groupByLot(n, shipments, shipLots)
+	d.byRank = make([]int32, len(shipments))
+	for i, r := range d.shipments.val {
+		d.byRank[r.rank] = int32(i)
+	}
+	d.onHand = groupByLot(n, onHand, qtyLots)
+	d.bytes = int64(len(d.text)) +
+		int64(n)*int64(unsafe.Sizeof(lotRec{})+1+3*4) +
+		int64(len(d.names))*2*(8+4) + // the map at about twice its entries
+		int64(len(receipts))*int64(unsafe.Sizeof(ReceiptRow{})+64) +
+		int64(len(shipments))*int64(unsafe.Sizeof(shipRec{})+4) +
+		int64(len(onHand))*int64(unsafe.Sizeof(qtyRec{})) +
+		int64(len(manual))*int64(unsafe.Sizeof(LinkRow{})+48)
 	return d, nil
 }
 
 // findLot looks a lot up as Store.FindLot does.
 func (d *LotData) findLot(ref LotRef) (int64, bool) {
-	id, ok := d.ids[ref]
-	return id, ok
+	h := d.hash(ref)
+	id, ok := d.names[h]
+	if !ok {
+		return 0, false
+	}
+	for _, id := range append([]int32{id}, d.clashes[h]...) {
+		if l := d.lots[id]; d.str(l.item) == ref.Item && d.str(l.lot) == ref.Lot {
+			return int64(id), true
+		}
+	}
+	return 0, false
 }
 
-// fetch answers from memory what Queries.fetch reads from the store.
+func (d *LotData) exists(id int64) bool {
+	return id > 0 && id < int64(len(d.flags)) && d.flags[id]&lotExists != 0
+}
+
+// fetch answers from memory what Queries.fetch reads from the store,
+// with the shipments in the order a trace lists them.
 func (d *LotData) fetch(ids []int64, groups []string, onHand bool) *fetched {
 	f := &fetched{lots: make([]LotRow, 0, len(ids))}
+	var ranks []int32
 	for _, id := range ids {
-		if id <= 0 || id >= int64(len(d.refs)) || d.refs[id] == (LotRef{}) {
+		if !d.exists(id) {
 			continue
 		}
-		f.lots = append(f.lots, LotRow{ID: id, Ref: d.refs[id]})
+		l := d.lots[id]
+		f.lots = append(f.lots, LotRow{ID: id, Ref: LotRef{Item: d.str(l.item), Lot: d.str(l.lot)}})
 		f.receipts = append(f.receipts, d.receipts.of(id)...)
-		f.shipments = append(f.shipments, d.shipments.of(id)...)
+		for _, s := range d.shipments.of(id) {
+			ranks = append(ranks, s.rank)
+		}
 		if onHand {
-			f.onHand = append(f.onHand, d.onHand.of(id)...)
-			if d.held[id] {
+			for _, q := range d.onHand.of(id) {
+				f.onHand = append(f.onHand, LotQtyRow{LotID: id, UOM: d.uoms[q.uom], Qty: q.qty})
+			}
+			if d.flags[id]&lotHeld != 0 {
 				f.held = append(f.held, id)
 			}
 		}
 	}
+	slices.Sort(ranks)
+	if len(ranks) > 0 {
+		f.shipments = make([]ShipmentRow, len(ranks))
+	}
+	for i, rank := range ranks {
+		j := d.byRank[rank]
+		s := &d.shipments.val[j]
+		f.shipments[i] = ShipmentRow{EventID: d.str(s.event), LotID: int64(s.lot), Customer: d.parties[s.party],
+			SalesOrder: d.str(s.salesOrder), Delivery: d.str(s.delivery), Qty: s.qty, UOM: d.uoms[s.uom],
+			Time: time.Unix(0, s.time).UTC()}
+	}
+	slices.SortFunc(f.receipts, func(a, b ReceiptRow) int {
+		return cmpEvent(&a.Time, &b.Time, a.EventID, b.EventID, a.LotID, b.LotID)
+	})
 	if len(groups) > 0 && len(d.manual) > 0 {
 		f.manual = LinksOfGroups(append([]LinkRow(nil), d.manual...), groups)
 	}

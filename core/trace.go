@@ -312,8 +312,7 @@ func (q *Queries) trace(ctx context.Context, mem cached, dir Direction, rootIDs 
 			return nil, err
 		}
 		q.Graph.reads.Add(1)
-		f := mem.data.fetch(g.order, g.groups(), recall)
-		sortFetched(f)
+		f := mem.data.fetch(g.order, g.groups(), recall) // in order
 		return assemble(dir, g, f, recall), nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
