@@ -39,6 +39,7 @@ type LotData struct {
 	receipts  rowsByLot[ReceiptRow]
 	shipments rowsByLot[shipRec]
 	byRank    []int32 // shipments.val indexes in the order a trace lists them
+	rank      []int32 // by lot id: its place in the order of names (cmpRef); -1 for no lot
 	onHand    rowsByLot[qtyRec]
 	manual    []LinkRow
 	bytes     int64 // the memory it holds
@@ -248,6 +249,17 @@ func LoadLotData(ctx context.Context, s Store) (*LotData, error) {
 	for _, id := range held {
 		d.flags[id] |= lotHeld
 	}
+	byName := slices.Clone(lotIDs)
+	slices.SortFunc(byName, func(a, b int32) int {
+		return cmpRef(LotRef{d.str(d.lots[a].item), d.str(d.lots[a].lot)}, LotRef{d.str(d.lots[b].item), d.str(d.lots[b].lot)})
+	})
+	d.rank = make([]int32, n)
+	for i := range d.rank {
+		d.rank[i] = -1
+	}
+	for r, id := range byName {
+		d.rank[id] = int32(r)
+	}
 	d.receipts = groupByLot(n, receipts, rcptLots)
 	d.shipments = groupByLot(n, shipments, shipLots)
 	d.byRank = make([]int32, len(shipments))
@@ -256,7 +268,7 @@ func LoadLotData(ctx context.Context, s Store) (*LotData, error) {
 	}
 	d.onHand = groupByLot(n, onHand, qtyLots)
 	d.bytes = int64(len(d.text)) +
-		int64(n)*int64(unsafe.Sizeof(lotRec{})+1+3*4) +
+		int64(n)*int64(unsafe.Sizeof(lotRec{})+1+4*4) +
 		int64(len(d.names))*2*(8+4) + // the map at about twice its entries
 		int64(len(receipts))*int64(unsafe.Sizeof(ReceiptRow{})+64) +
 		int64(len(shipments))*int64(unsafe.Sizeof(shipRec{})+4) +
@@ -287,7 +299,7 @@ func (d *LotData) exists(id int64) bool {
 // fetch answers from memory what Queries.fetch reads from the store,
 // with the shipments in the order a trace lists them.
 func (d *LotData) fetch(ids []int64, groups []string, onHand bool) *fetched {
-	f := &fetched{lots: make([]LotRow, 0, len(ids))}
+	f := &fetched{lots: make([]LotRow, 0, len(ids)), rank: d.rank}
 	var ranks []int32
 	for _, id := range ids {
 		if !d.exists(id) {

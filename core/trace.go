@@ -452,6 +452,9 @@ type fetched struct {
 	onHand    []LotQtyRow
 	held      []int64   // recalls: the lots on hold
 	manual    []LinkRow // the hand-confirmed ends of the links walked
+	// rank, when set (LotData), orders lots by id as cmpRef orders
+	// their names: sorting compares numbers, to the same order.
+	rank []int32
 }
 
 // fetch reads names, receipts, shipments and (for recalls) on-hand
@@ -632,12 +635,38 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 			res.Lots = append(res.Lots, TracedLot{Item: r.Item, Lot: r.Lot, Depth: d, OnHand: stock(id), OnHold: held[id]})
 		}
 	}
-	slices.SortFunc(res.Lots, func(a, b TracedLot) int {
-		if a.Depth != b.Depth {
-			return cmp.Compare(a.Depth, b.Depth)
+	if f.rank != nil {
+		// The comparisons give what the names' give: the same order.
+		type ranked struct {
+			l    TracedLot
+			rank int32
 		}
-		return cmpRef(LotRef{a.Item, a.Lot}, LotRef{b.Item, b.Lot})
-	})
+		rs := make([]ranked, 0, len(res.Lots))
+		for _, id := range g.order {
+			if g.depth[id] > 0 {
+				rs = append(rs, ranked{rank: rankOf(f.rank, id)})
+			}
+		}
+		for i := range rs {
+			rs[i].l = res.Lots[i]
+		}
+		slices.SortFunc(rs, func(a, b ranked) int {
+			if a.l.Depth != b.l.Depth {
+				return cmp.Compare(a.l.Depth, b.l.Depth)
+			}
+			return cmp.Compare(a.rank, b.rank)
+		})
+		for i := range rs {
+			res.Lots[i] = rs[i].l
+		}
+	} else {
+		slices.SortFunc(res.Lots, func(a, b TracedLot) int {
+			if a.Depth != b.Depth {
+				return cmp.Compare(a.Depth, b.Depth)
+			}
+			return cmpRef(LotRef{a.Item, a.Lot}, LotRef{b.Item, b.Lot})
+		})
+	}
 	for _, h := range g.hops {
 		l := Link{Parent: refs[h.From], Child: refs[h.To]}
 		if dir == Backward {
@@ -651,15 +680,42 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 		res.Links = append(res.Links, l)
 	}
 	markConfirmed(res.Links, g.hops, f.manual, dir)
-	slices.SortFunc(res.Links, func(a, b Link) int {
-		if c := cmpRef(a.Parent, b.Parent); c != 0 {
-			return c
+	if f.rank != nil {
+		type ranked struct {
+			l             Link
+			parent, child int32
 		}
-		if c := cmpRef(a.Child, b.Child); c != 0 {
-			return c
+		rs := make([]ranked, len(res.Links))
+		for i, h := range g.hops {
+			parent, child := h.From, h.To
+			if dir == Backward {
+				parent, child = child, parent
+			}
+			rs[i] = ranked{res.Links[i], rankOf(f.rank, parent), rankOf(f.rank, child)}
 		}
-		return cmp.Compare(a.Order+a.Transform, b.Order+b.Transform)
-	})
+		slices.SortFunc(rs, func(a, b ranked) int {
+			if c := cmp.Compare(a.parent, b.parent); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(a.child, b.child); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.l.Order+a.l.Transform, b.l.Order+b.l.Transform)
+		})
+		for i := range rs {
+			res.Links[i] = rs[i].l
+		}
+	} else {
+		slices.SortFunc(res.Links, func(a, b Link) int {
+			if c := cmpRef(a.Parent, b.Parent); c != 0 {
+				return c
+			}
+			if c := cmpRef(a.Child, b.Child); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Order+a.Transform, b.Order+b.Transform)
+		})
+	}
 	for _, r := range f.receipts {
 		ref := refs[r.LotID]
 		res.Suppliers = append(res.Suppliers, SupplierLot{
@@ -682,6 +738,15 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 		res.Root, res.Roots = &res.Roots[0], nil
 	}
 	return res
+}
+
+// rankOf is a lot's rank (-1 for an id it does not know: an empty name
+// comes first).
+func rankOf(rank []int32, id int64) int32 {
+	if id < 0 || id >= int64(len(rank)) {
+		return -1
+	}
+	return rank[id]
 }
 
 // cmpRef orders lots by item, then lot number.
