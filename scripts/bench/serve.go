@@ -175,6 +175,7 @@ func (b *bench) measureServe(ctx context.Context, store string) error {
 		}
 		r.typical = append(r.typical, time.Since(t0))
 	}
+	r.cpu = procCPU(cmd.Process.Pid) - cpu0
 	body, err := get(widest) // warm-up, and the answer to check
 	if err != nil {
 		return fmt.Errorf("hub serve on %s: %w", store, err)
@@ -189,7 +190,6 @@ func (b *bench) measureServe(ctx context.Context, store string) error {
 		return fmt.Errorf("hub serve on %s, widest recall: %w", store, err)
 	}
 	r.lots, r.shipment = a.Lots, a.Shipments
-	r.cpu = procCPU(cmd.Process.Pid) - cpu0
 	for range b.cfg.runs {
 		t0 := time.Now()
 		if _, err := get(widest); err != nil {
