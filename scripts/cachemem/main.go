@@ -30,12 +30,14 @@ func main() {
 	}
 }
 
-func live() uint64 {
+// live is the heap live after a full collection, and the bytes allocated
+// so far.
+func live() (uint64, uint64) {
 	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
+	return m.HeapAlloc, m.TotalAlloc
 }
 
 func run(ctx context.Context, dsn string) error {
@@ -53,28 +55,29 @@ func run(ctx context.Context, dsn string) error {
 		return err
 	}
 	defer s.Close()
-	base := live()
+	base, alloc0 := live()
 	t0 := time.Now()
 	g, err := core.LoadGraph(ctx, s)
 	if err != nil {
 		return err
 	}
 	tg := time.Since(t0)
-	withGraph := live()
+	withGraph, alloc1 := live()
 	t0 = time.Now()
 	d, err := core.LoadLotData(ctx, s)
 	if err != nil {
 		return err
 	}
 	td := time.Since(t0)
-	withData := live()
+	withData, alloc2 := live()
 	m, err := s.EvaluationMark(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("genealogy: %.1f MB live heap, loaded in %s\n", float64(withGraph-base)/1e6, tg.Round(time.Millisecond))
-	fmt.Printf("lot data:  %.1f MB live heap (its own estimate %.1f MB), loaded in %s; data version %d\n",
-		float64(withData-withGraph)/1e6, float64(d.Bytes())/1e6, td.Round(time.Millisecond), m.Version)
+	fmt.Printf("genealogy: %.1f MB live heap, %.1f MB allocated by the load, loaded in %s\n",
+		float64(withGraph-base)/1e6, float64(alloc1-alloc0)/1e6, tg.Round(time.Millisecond))
+	fmt.Printf("lot data:  %.1f MB live heap (its own estimate %.1f MB), %.1f MB allocated by the load, loaded in %s; data version %d\n",
+		float64(withData-withGraph)/1e6, float64(d.Bytes())/1e6, float64(alloc2-alloc1)/1e6, td.Round(time.Millisecond), m.Version)
 	runtime.KeepAlive(g)
 	runtime.KeepAlive(d)
 	return nil
