@@ -121,8 +121,9 @@ type Queries struct {
 	// (Store.ReachHops) before it goes on level by level (0: reachLimit).
 	// The conformance suite sets 1, to check that both walks agree.
 	ReachLimit int
-	// Graph, when set, answers walks from memory while it is current
-	// (`hub serve` keeps one).
+	// Graph, when set, answers walks, and what traces and recalls read
+	// about the lots reached, from memory while it is current (`hub
+	// serve` keeps one).
 	Graph *GraphCache
 }
 
