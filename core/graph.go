@@ -12,40 +12,67 @@ import (
 
 // GraphCache keeps the genealogy in memory for a long-running process
 // (`hub serve`), so that a walk follows arrays instead of querying the
-// store once per depth level. It is only used while it is current: every
-// walk first reads the store's GenealogyVersion (one small query) and
-// walks the store itself when links were added or removed since the graph
-// was loaded, while a fresh copy loads in the background. Whatever the
-// cache holds, a trace gives the answer the store gives.
+// store once per depth level, and beside it what a trace reports about
+// every lot (LotData: names, receipts, shipments, on hand, holds), so
+// that a trace reads no row of the store. Each is only used while it is
+// current: every trace first reads the store's versions (Store.ReadVersions,
+// one small query) and walks the store itself when links were added or
+// removed since the graph was loaded, and reads the lots' rows from the
+// store when anything a trace reports changed since the lot data was
+// loaded, while a fresh copy loads in the background. Whatever the cache
+// holds, a trace gives the answer the store gives.
 //
 // A CLI process does not use one: loading the graph of a 5M-event plant
 // (2.5M links) takes seconds, far more than the walks it would save.
 type GraphCache struct {
 	Store Store
 	// MinInterval is the least time between the starts of two background
-	// loads (0: four times the last load's duration, so that a store
-	// whose genealogy keeps changing costs at most a fifth of a core).
+	// loads of the graph, and of the lot data (0: four times the last
+	// load's duration, so that a store that keeps changing costs at most
+	// a fifth of a core for each).
 	MinInterval time.Duration
+	// NoLotData keeps the genealogy only: traces read the lots' rows
+	// from the store.
+	NoLotData bool
 	// Log gets a line per load (nil: slog.Default()).
 	Log *slog.Logger
 
-	graph    atomic.Pointer[Graph]
-	walks    atomic.Int64 // walks answered from memory
+	graph  atomic.Pointer[Graph]
+	data   atomic.Pointer[LotData]
+	walks  atomic.Int64 // walks answered from memory
+	reads  atomic.Int64 // traces whose lots' rows came from memory
+	graphL loader
+	dataL  loader
+	ctx    context.Context // of background loads; cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// loader paces the background loads of one part of the cache.
+type loader struct {
 	mu       sync.Mutex
 	loading  bool
 	lastLoad time.Time
 	lastDur  time.Duration
-	ctx      context.Context // of background loads; cancelled by Close
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+}
+
+// done records a load that started at start and took d (a load called
+// directly, as by Load, counts as one started in the background).
+func (l *loader) done(start time.Time, d time.Duration) {
+	l.mu.Lock()
+	l.lastDur = d
+	if start.After(l.lastLoad) {
+		l.lastLoad = start
+	}
+	l.mu.Unlock()
 }
 
 // failedLoadBackoff is the least time between a failed background load
 // and the next (with MinInterval 0).
 const failedLoadBackoff = time.Minute
 
-// NewGraphCache returns an empty cache of the store's genealogy; the first
-// walk that finds it empty starts loading it.
+// NewGraphCache returns an empty cache of the store's genealogy and lot
+// data; the first trace that finds it empty starts loading it.
 func NewGraphCache(s Store) *GraphCache {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &GraphCache{Store: s, ctx: ctx, cancel: cancel}
@@ -67,8 +94,22 @@ func (c *GraphCache) logger() *slog.Logger {
 // Walks is how many walks the cache answered.
 func (c *GraphCache) Walks() int64 { return c.walks.Load() }
 
-// Load reads the whole genealogy now and keeps it.
+// Reads is how many traces read their lots' rows from the cache.
+func (c *GraphCache) Reads() int64 { return c.reads.Load() }
+
+// Load reads the whole genealogy and (unless NoLotData) the lot data now
+// and keeps them.
 func (c *GraphCache) Load(ctx context.Context) error {
+	if err := c.loadGraph(ctx); err != nil {
+		return err
+	}
+	if c.NoLotData {
+		return nil
+	}
+	return c.loadData(ctx)
+}
+
+func (c *GraphCache) loadGraph(ctx context.Context) error {
 	start := time.Now()
 	g, err := LoadGraph(ctx, c.Store)
 	if err != nil {
@@ -76,9 +117,7 @@ func (c *GraphCache) Load(ctx context.Context) error {
 	}
 	first := c.graph.Swap(g) == nil
 	d := time.Since(start)
-	c.mu.Lock()
-	c.lastDur = d
-	c.mu.Unlock()
+	c.graphL.done(start, d)
 	level := slog.LevelDebug // reloads after changes: as often as every few seconds
 	if first {
 		level = slog.LevelInfo
@@ -88,54 +127,86 @@ func (c *GraphCache) Load(ctx context.Context) error {
 	return nil
 }
 
-// Warm starts loading the genealogy in the background if the cache is
-// not current, so that the first trace need not wait for a walk to find
-// it empty.
+func (c *GraphCache) loadData(ctx context.Context) error {
+	start := time.Now()
+	ld, err := LoadLotData(ctx, c.Store)
+	if err != nil {
+		return err
+	}
+	first := c.data.Swap(ld) == nil
+	d := time.Since(start)
+	c.dataL.done(start, d)
+	level := slog.LevelDebug
+	if first {
+		level = slog.LevelInfo
+	}
+	c.logger().Log(ctx, level, "lot data loaded into memory", "version", ld.version, "lots", ld.count,
+		"receipts", len(ld.receipts.val), "shipments", len(ld.shipments.val), "mb", ld.bytes>>20, "took", d.Round(time.Millisecond))
+	return nil
+}
+
+// Warm starts loading the genealogy and the lot data in the background
+// if the cache is not current, so that the first trace need not wait for
+// a walk to find it empty.
 func (c *GraphCache) Warm(ctx context.Context) {
-	if _, err := c.current(ctx); err != nil {
-		c.logger().Warn("genealogy cache: read the genealogy version", "err", err)
+	if _, _, err := c.current(ctx); err != nil {
+		c.logger().Warn("genealogy cache: read the store's versions", "err", err)
 	}
 }
 
-// current returns the graph if it is of the store's present version;
-// otherwise it starts a background load (unless one runs or ran too
-// recently) and returns nil.
-func (c *GraphCache) current(ctx context.Context) (*Graph, error) {
-	v, err := c.Store.GenealogyVersion(ctx)
+// current returns the graph and the lot data that are of the store's
+// present versions (nil for either that is not), read in one query, and
+// starts a background load of a part that is not current (unless one
+// runs or ran too recently).
+func (c *GraphCache) current(ctx context.Context) (*Graph, *LotData, error) {
+	v, err := c.Store.ReadVersions(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if g := c.graph.Load(); g != nil && g.version == v {
-		return g, nil
+	g := c.graph.Load()
+	if g == nil || g.version != v.Genealogy {
+		g = nil
+		c.startLoad(&c.graphL, "genealogy", c.loadGraph)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	if c.NoLotData {
+		return g, nil, nil
+	}
+	d := c.data.Load()
+	if d == nil || d.version != v.Data {
+		d = nil
+		c.startLoad(&c.dataL, "lot data", c.loadData)
+	}
+	return g, d, nil
+}
+
+func (c *GraphCache) startLoad(l *loader, what string, load func(context.Context) error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	interval := c.MinInterval
 	if interval == 0 {
-		interval = 4 * c.lastDur
+		interval = 4 * l.lastDur
 	}
-	if c.loading || c.ctx.Err() != nil || time.Since(c.lastLoad) < interval {
-		return nil, nil
+	if l.loading || c.ctx.Err() != nil || time.Since(l.lastLoad) < interval {
+		return
 	}
-	c.loading, c.lastLoad = true, time.Now()
+	l.loading, l.lastLoad = true, time.Now()
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		err := c.Load(c.ctx)
-		c.mu.Lock()
-		c.loading = false
+		err := load(c.ctx)
+		l.mu.Lock()
+		l.loading = false
 		if err != nil {
 			// Retry no sooner than a minute: a load that fails (the
 			// database is down, a lot id out of range) must not be retried
 			// by every trace.
-			c.lastDur = max(c.lastDur, failedLoadBackoff/4)
+			l.lastDur = max(l.lastDur, failedLoadBackoff/4)
 		}
-		c.mu.Unlock()
+		l.mu.Unlock()
 		if err != nil && c.ctx.Err() == nil {
-			c.logger().Warn("genealogy cache: load failed; walks read the store", "err", err, "retry_after", failedLoadBackoff)
+			c.logger().Warn("genealogy cache: load failed; traces read the store", "part", what, "err", err, "retry_after", failedLoadBackoff)
 		}
 	}()
-	return nil, nil
 }
 
 // Graph is the genealogy as of one GenealogyVersion: for every lot the

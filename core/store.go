@@ -64,6 +64,18 @@ type Store interface {
 	// last evaluated at (IngestTx.MarkEvaluated). Evaluation is due while
 	// the first is ahead of the second, whichever process wrote the events.
 	EvaluationMark(ctx context.Context) (EvaluationMark, error)
+	// ReadVersions returns the GenealogyVersion and the data version
+	// (EvaluationMark's Version) in one read: `hub serve` reads them
+	// before every trace to tell whether what it keeps in memory is
+	// current.
+	ReadVersions(ctx context.Context) (Versions, error)
+	// ReadTraceData calls the sink's functions for what a trace reports
+	// about every lot (LotData): every lot's name, every in-effect
+	// receipt and shipment (in no particular order), on hand per lot and
+	// unit (ordered by lot and unit, as OnHand), the lots HeldLots would
+	// list, and the hand-confirmed links (as ManualLinks reads them). All
+	// of one snapshot, whose data version it returns.
+	ReadTraceData(ctx context.Context, sink TraceDataSink) (int64, error)
 	// ReadGenealogy calls fn for every in-effect link (returned inputs
 	// left out, as in Hops), once per (group,
 	// side, lot), ordered by group, side (inputs first) and lot, and
@@ -270,6 +282,28 @@ type IngestTx interface {
 	Audit(ctx context.Context, e AuditEntry) (AuditEntry, error)
 }
 
+// Versions are the store's change counters (Store.ReadVersions).
+type Versions struct {
+	// Genealogy changes whenever links are added or removed.
+	Genealogy int64
+	// Data is raised by every transaction that changes what a query
+	// reports: it writes events (new versions or status changes), and
+	// only those change links, receipts, shipments, quantities and holds
+	// (Changes.ChangesData).
+	Data int64
+}
+
+// TraceDataSink receives what Store.ReadTraceData reads; each function is
+// called once per row, and an error stops the read.
+type TraceDataSink struct {
+	Lot      func(LotRow) error
+	Receipt  func(*ReceiptRow) error
+	Shipment func(*ShipmentRow) error
+	OnHand   func(LotQtyRow) error
+	Held     func(lotID int64) error
+	Manual   func(LinkRow) error
+}
+
 // EvaluationMark says whether the gap rules have seen every event stored.
 type EvaluationMark struct {
 	// Version is raised by every transaction that writes events (new
@@ -464,6 +498,16 @@ type Changes struct {
 	// Written is set by Write: the store seqs of NewVersions lie in
 	// [First, Last] (the batch's audit entry names them).
 	Written WrittenEvents
+}
+
+// ChangesData reports whether the changes alter anything a query
+// reports (events, links, receipts, shipments, quantities, holds): the
+// store then raises its data version (Versions.Data) in the same
+// transaction.
+func (c *Changes) ChangesData() bool {
+	return len(c.NewVersions)+len(c.StatusUpdates)+len(c.RemoveEffects)+len(c.Links)+len(c.Receipts)+
+		len(c.Shipments)+len(c.LotDeltas)+len(c.LotUses)+len(c.OrderDeltas)+len(c.OrderLots)+
+		len(c.Returned)+len(c.Restored) > 0 || c.GenealogyChanged
 }
 
 // LotRow is a lot with its id.

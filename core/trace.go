@@ -121,8 +121,9 @@ type Queries struct {
 	// (Store.ReachHops) before it goes on level by level (0: reachLimit).
 	// The conformance suite sets 1, to check that both walks agree.
 	ReachLimit int
-	// Graph, when set, answers walks from memory while it is current
-	// (`hub serve` keeps one).
+	// Graph, when set, answers walks, and what traces and recalls read
+	// about the lots reached, from memory while it is current (`hub
+	// serve` keeps one).
 	Graph *GraphCache
 }
 
@@ -156,8 +157,19 @@ func (s Selector) String() string {
 
 // roots resolves a selector to lot ids, or ENOTFOUND.
 func (q *Queries) roots(ctx context.Context, sel Selector) ([]int64, error) {
+	return q.rootsIn(ctx, nil, sel)
+}
+
+// rootsIn is roots, looking a lot up in the lot data when it is current.
+func (q *Queries) rootsIn(ctx context.Context, mem *LotData, sel Selector) ([]int64, error) {
 	var ids []int64
 	switch {
+	case sel.Lot != nil && mem != nil:
+		id, ok := mem.findLot(*sel.Lot)
+		if !ok {
+			return nil, lotNotFound(*sel.Lot)
+		}
+		return []int64{id}, nil
 	case sel.Lot != nil:
 		id, err := q.findLot(ctx, *sel.Lot)
 		if err != nil {
@@ -202,9 +214,29 @@ func (q *Queries) roots(ctx context.Context, sel Selector) ([]int64, error) {
 func (q *Queries) findLot(ctx context.Context, ref LotRef) (int64, error) {
 	id, err := q.Store.FindLot(ctx, ref)
 	if ErrorCode(err) == ENOTFOUND {
-		return 0, Errorf(ENOTFOUND, "lot %s not found: item and lot are matched exactly as stored (case, spaces, zero padding); check both, or ingest the lot's events first", ref)
+		return 0, lotNotFound(ref)
 	}
 	return id, err
+}
+
+func lotNotFound(ref LotRef) error {
+	return Errorf(ENOTFOUND, "lot %s not found: item and lot are matched exactly as stored (case, spaces, zero padding); check both, or ingest the lot's events first", ref)
+}
+
+// cached is what a trace found current in the cache (Queries.Graph):
+// nil parts answer from the store.
+type cached struct {
+	graph *Graph
+	data  *LotData
+}
+
+// cached reads the store's versions once, for the whole trace.
+func (q *Queries) cached(ctx context.Context) (cached, error) {
+	if q.Graph == nil {
+		return cached{}, nil
+	}
+	g, d, err := q.Graph.current(ctx)
+	return cached{graph: g, data: d}, err
 }
 
 func uniqueIDs(ids []int64) []int64 {
@@ -224,11 +256,15 @@ func (q *Queries) Trace(ctx context.Context, dir Direction, sel Selector) (*Trac
 	if dir != Forward && dir != Backward {
 		return nil, Errorf(EINVALID, "direction must be forward or backward, not %q", dir)
 	}
-	rootIDs, err := q.roots(ctx, sel)
+	mem, err := q.cached(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return q.trace(ctx, dir, rootIDs, false)
+	rootIDs, err := q.rootsIn(ctx, mem.data, sel)
+	if err != nil {
+		return nil, err
+	}
+	return q.trace(ctx, mem, dir, rootIDs, false)
 }
 
 // Reach lists the lots a trace from ref in direction dir reaches, each
@@ -269,11 +305,21 @@ func (q *Queries) Reach(ctx context.Context, dir Direction, ref LotRef) ([]Trace
 // lots reached. When the walk reaches many lots, their reads start while
 // it goes on: a recall of 70,000 lots reads on one core while it walks
 // on the other.
-func (q *Queries) trace(ctx context.Context, dir Direction, rootIDs []int64, recall bool) (*TraceResult, error) {
+func (q *Queries) trace(ctx context.Context, mem cached, dir Direction, rootIDs []int64, recall bool) (*TraceResult, error) {
+	if mem.data != nil {
+		// Everything it reports is in memory: walk, then read there.
+		g, err := q.walkIn(ctx, mem.graph, dir, rootIDs, nil)
+		if err != nil {
+			return nil, err
+		}
+		q.Graph.reads.Add(1)
+		f := mem.data.fetch(g.order, g.groups(), recall) // in order
+		return assemble(dir, g, f, recall), nil
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // a failed walk stops the reads started beside it
 	fr := &fetcher{q: q, ctx: ctx, onHand: recall, at: cmp.Or(q.PrefetchAt, prefetchAt)}
-	g, err := q.walk(ctx, dir, rootIDs, fr.add)
+	g, err := q.walkIn(ctx, mem.graph, dir, rootIDs, fr.add)
 	if err != nil {
 		fr.wait()
 		return nil, err
@@ -297,6 +343,16 @@ type graph struct {
 // when set, is told of the roots and of each level's new lots as soon as
 // they are known.
 func (q *Queries) walk(ctx context.Context, dir Direction, roots []int64, found func([]int64)) (*graph, error) {
+	mem, err := q.cached(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return q.walkIn(ctx, mem.graph, dir, roots, found)
+}
+
+// walkIn is walk over the genealogy in memory when mem is set (current),
+// and over the store's otherwise.
+func (q *Queries) walkIn(ctx context.Context, mem *Graph, dir Direction, roots []int64, found func([]int64)) (*graph, error) {
 	g := &graph{roots: roots, depth: make(map[int64]int, 64)}
 	for _, id := range roots {
 		g.depth[id] = 0
@@ -306,15 +362,9 @@ func (q *Queries) walk(ctx context.Context, dir Direction, roots []int64, found 
 		found(roots)
 	}
 	var hopsOf func(lots []int64) ([]Hop, error)
-	if q.Graph != nil {
-		mem, err := q.Graph.current(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if mem != nil {
-			q.Graph.walks.Add(1)
-			hopsOf = func(lots []int64) ([]Hop, error) { return mem.hops(dir, lots), nil }
-		}
+	if mem != nil {
+		q.Graph.walks.Add(1)
+		hopsOf = func(lots []int64) ([]Hop, error) { return mem.hops(dir, lots), nil }
 	}
 	if hopsOf == nil {
 		// Without the genealogy in memory, the store walks it in one
@@ -415,6 +465,9 @@ type fetched struct {
 	receipts  []ReceiptRow
 	shipments []ShipmentRow
 	manual    []LinkRow // the hand-confirmed ends of the links walked
+	// rank, when set (LotData), orders lots by id as cmpRef orders
+	// their names: sorting compares numbers, to the same order.
+	rank []int32
 }
 
 // fetch reads names, receipts, shipments and (for recalls) on-hand
@@ -538,16 +591,21 @@ func (fr *fetcher) finish(groups []string) (*fetched, error) {
 			f.manual = append(f.manual, p.f.manual...)
 		}
 	}
-	// In time order, then by event id in bytes: the stores return them in
-	// no order (sorting here is cheaper than in SQLite, and independent of
-	// a PostgreSQL database's collation).
+	sortFetched(f)
+	return f, nil
+}
+
+// sortFetched orders receipts and shipments in time order, then by event
+// id in bytes: the stores return them in no order (sorting here is
+// cheaper than in SQLite, and independent of a PostgreSQL database's
+// collation).
+func sortFetched(f *fetched) {
 	slices.SortFunc(f.receipts, func(a, b ReceiptRow) int {
 		return cmpEvent(&a.Time, &b.Time, a.EventID, b.EventID, a.LotID, b.LotID)
 	})
 	slices.SortFunc(f.shipments, func(a, b ShipmentRow) int {
 		return cmpEvent(&a.Time, &b.Time, a.EventID, b.EventID, a.LotID, b.LotID)
 	})
-	return f, nil
 }
 
 // cmpEvent orders rows by time, event id (in bytes) and lot.
@@ -618,12 +676,38 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 			res.Lots = append(res.Lots, TracedLot{Item: r.Item, Lot: r.Lot, Depth: d, OnHand: onHand, OnHold: held})
 		}
 	}
-	slices.SortFunc(res.Lots, func(a, b TracedLot) int {
-		if a.Depth != b.Depth {
-			return cmp.Compare(a.Depth, b.Depth)
+	if f.rank != nil {
+		// The comparisons give what the names' give: the same order.
+		type ranked struct {
+			l    TracedLot
+			rank int32
 		}
-		return cmpRef(LotRef{a.Item, a.Lot}, LotRef{b.Item, b.Lot})
-	})
+		rs := make([]ranked, 0, len(res.Lots))
+		for _, id := range g.order {
+			if g.depth[id] > 0 {
+				rs = append(rs, ranked{rank: rankOf(f.rank, id)})
+			}
+		}
+		for i := range rs {
+			rs[i].l = res.Lots[i]
+		}
+		slices.SortFunc(rs, func(a, b ranked) int {
+			if a.l.Depth != b.l.Depth {
+				return cmp.Compare(a.l.Depth, b.l.Depth)
+			}
+			return cmp.Compare(a.rank, b.rank)
+		})
+		for i := range rs {
+			res.Lots[i] = rs[i].l
+		}
+	} else {
+		slices.SortFunc(res.Lots, func(a, b TracedLot) int {
+			if a.Depth != b.Depth {
+				return cmp.Compare(a.Depth, b.Depth)
+			}
+			return cmpRef(LotRef{a.Item, a.Lot}, LotRef{b.Item, b.Lot})
+		})
+	}
 	for _, h := range g.hops {
 		l := Link{Parent: refs[h.From], Child: refs[h.To]}
 		if dir == Backward {
@@ -637,15 +721,42 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 		res.Links = append(res.Links, l)
 	}
 	markConfirmed(res.Links, g.hops, f.manual, dir)
-	slices.SortFunc(res.Links, func(a, b Link) int {
-		if c := cmpRef(a.Parent, b.Parent); c != 0 {
-			return c
+	if f.rank != nil {
+		type ranked struct {
+			l             Link
+			parent, child int32
 		}
-		if c := cmpRef(a.Child, b.Child); c != 0 {
-			return c
+		rs := make([]ranked, len(res.Links))
+		for i, h := range g.hops {
+			parent, child := h.From, h.To
+			if dir == Backward {
+				parent, child = child, parent
+			}
+			rs[i] = ranked{res.Links[i], rankOf(f.rank, parent), rankOf(f.rank, child)}
 		}
-		return cmp.Compare(a.Order+a.Transform, b.Order+b.Transform)
-	})
+		slices.SortFunc(rs, func(a, b ranked) int {
+			if c := cmp.Compare(a.parent, b.parent); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(a.child, b.child); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.l.Order+a.l.Transform, b.l.Order+b.l.Transform)
+		})
+		for i := range rs {
+			res.Links[i] = rs[i].l
+		}
+	} else {
+		slices.SortFunc(res.Links, func(a, b Link) int {
+			if c := cmpRef(a.Parent, b.Parent); c != 0 {
+				return c
+			}
+			if c := cmpRef(a.Child, b.Child); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Order+a.Transform, b.Order+b.Transform)
+		})
+	}
 	for _, r := range f.receipts {
 		ref := refs[r.LotID]
 		res.Suppliers = append(res.Suppliers, SupplierLot{
@@ -670,6 +781,15 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 	return res
 }
 
+// rankOf is a lot's rank (-1 for an id it does not know: an empty name
+// comes first).
+func rankOf(rank []int32, id int64) int32 {
+	if id < 0 || id >= int64(len(rank)) {
+		return -1
+	}
+	return rank[id]
+}
+
 // cmpRef orders lots by item, then lot number.
 func cmpRef(a, b LotRef) int {
 	if c := strings.Compare(a.Item, b.Item); c != 0 {
@@ -690,13 +810,17 @@ func round(v float64) float64 {
 // Recall is a forward trace plus the customers reached, what each received,
 // and what is still on hand of the root and of every lot reached.
 func (q *Queries) Recall(ctx context.Context, sel Selector) (*TraceResult, error) {
-	rootIDs, err := q.roots(ctx, sel)
+	mem, err := q.cached(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rootIDs, err := q.rootsIn(ctx, mem.data, sel)
 	if err != nil {
 		return nil, err
 	}
 	// With on hand and hold status: a recall must say which of the stock
 	// is already held.
-	return q.trace(ctx, Forward, rootIDs, true)
+	return q.trace(ctx, mem, Forward, rootIDs, true)
 }
 
 func customers(shipments []Shipment) []Customer {

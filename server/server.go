@@ -321,23 +321,40 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var b bytes.Buffer
+	b := responses.Get().(*bytes.Buffer)
+	defer putResponse(b)
 	var err error
 	if r, ok := v.(*core.TraceResult); ok {
-		err = r.WriteCompactJSON(&b) // the same bytes, a recall's 60 MB in a third of the time
+		err = r.WriteCompactJSON(b) // the same bytes, a recall's 60 MB in a third of the time
 	} else {
-		enc := json.NewEncoder(&b)
+		enc := json.NewEncoder(b)
 		enc.SetEscapeHTML(false)
 		err = enc.Encode(v)
 	}
 	if err != nil {
-		status, b = http.StatusInternalServerError, bytes.Buffer{}
-		fmt.Fprintf(&b, "{\"error\":{\"code\":%q,\"message\":%q}}\n", core.EINTERNAL, "encode the response: "+err.Error())
+		status = http.StatusInternalServerError
+		b.Reset()
+		fmt.Fprintf(b, "{\"error\":{\"code\":%q,\"message\":%q}}\n", core.EINTERNAL, "encode the response: "+err.Error())
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
 	w.WriteHeader(status)
 	w.Write(b.Bytes())
+}
+
+// responses keeps the buffers answers are built in: a typical trace's
+// 370 kB grown afresh in every request cost a tenth of its time.
+var responses = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledResponse is the largest buffer kept for the next answer (a
+// wide recall's tens of MB are not held).
+const maxPooledResponse = 4 << 20
+
+func putResponse(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledResponse {
+		b.Reset()
+		responses.Put(b)
+	}
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {

@@ -74,7 +74,7 @@ See docs/operations.md for the configuration file.`,
 	cmd.Flags().StringVar(&listen, "listen", "", "address to serve on (default: the configuration's intake.listen, 127.0.0.1:8080)")
 	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM, chain after the leaf); with --tls-key (default: the configuration's serve.tls.cert)")
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM); with --tls-cert")
-	cmd.Flags().BoolVar(&genealogyCache, "genealogy-cache", true, "keep the genealogy in memory for traces and recalls (about 20 bytes per link; walks read the store while it loads or after links change)")
+	cmd.Flags().BoolVar(&genealogyCache, "genealogy-cache", true, "keep the genealogy and what traces report about each lot in memory for traces and recalls (about 20 bytes per link and 40 MB per million events; traces read the store while it loads or after a change)")
 	return cmd
 }
 

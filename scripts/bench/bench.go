@@ -45,10 +45,12 @@ type queryResult struct {
 }
 
 type serveResult struct {
-	typical  series // the typical forward trace, one request each
-	widest   series // the widest recall
-	graph    string // the genealogy load line of the log
-	peakRSS  int64  // KB, VmHWM of the server
+	typical  series        // the typical forward trace, one request each
+	widest   series        // the widest recall
+	graph    string        // the genealogy load line of the log
+	peakRSS  int64         // KB, VmHWM of the server
+	cpu      time.Duration // the server's user + system time over the typical requests
+	loads    []string      // the cache's load lines of the log
 	lots     int
 	shipment int
 }
@@ -90,6 +92,12 @@ type pick struct {
 func (p pick) String() string { return p.item + "/" + p.lot }
 
 func (b *bench) dsn(store string) string {
+	switch {
+	case store == storeSQLite && b.cfg.sqliteDB != "":
+		return b.cfg.sqliteDB
+	case store == storePostgres && b.cfg.pgDB != "":
+		return dbURL(b.cfg.pgURL, b.cfg.pgDB)
+	}
 	if store == storeSQLite {
 		return filepath.Join(b.work, "bench.db")
 	}
@@ -141,10 +149,8 @@ func (b *bench) measure(ctx context.Context) error {
 	}
 	b.commit = commit
 
-	slog.Info("building hub", "dir", b.root)
-	b.hub = filepath.Join(b.work, "hub")
-	if _, err := runProc(ctx, 15*time.Minute, nil, b.root, "go", "build", "-o", b.hub, "./cmd/hub"); err != nil {
-		return fmt.Errorf("build hub: %w", err)
+	if err := b.buildHub(ctx); err != nil {
+		return err
 	}
 	b.plant = c.plant
 	if b.plant == "" {
@@ -193,6 +199,21 @@ func (b *bench) measure(ctx context.Context) error {
 	}
 	b.check()
 	b.loadAfter = loadAvg()
+	return nil
+}
+
+// buildHub builds hub from the repository, or takes the -hub binary.
+func (b *bench) buildHub(ctx context.Context) error {
+	if b.cfg.hubBin != "" {
+		var err error
+		b.hub, err = filepath.Abs(b.cfg.hubBin)
+		return err
+	}
+	slog.Info("building hub", "dir", b.root)
+	b.hub = filepath.Join(b.work, "hub")
+	if _, err := runProc(ctx, 15*time.Minute, nil, b.root, "go", "build", "-o", b.hub, "./cmd/hub"); err != nil {
+		return fmt.Errorf("build hub: %w", err)
+	}
 	return nil
 }
 

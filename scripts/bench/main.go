@@ -42,6 +42,11 @@ type config struct {
 	plant    string
 	timeout  time.Duration
 	step     time.Duration
+	// -serve-only: hub serve alone, on databases already loaded.
+	serveOnly bool
+	sqliteDB  string
+	pgDB      string
+	hubBin    string
 }
 
 func main() {
@@ -61,6 +66,10 @@ func main() {
 	flag.StringVar(&c.plant, "plant", "", "use this plant file (JSON Lines made by hub gen with -events and -seed) instead of generating one")
 	flag.DurationVar(&c.timeout, "timeout", 3*time.Hour, "time limit of the whole run")
 	flag.DurationVar(&c.step, "step-timeout", 45*time.Minute, "time limit of one step (an ingest, a bulk load, one command)")
+	flag.BoolVar(&c.serveOnly, "serve-only", false, "measure hub serve alone (the lots picked, the in-memory BFS, the typical trace and the widest recall over HTTP) on databases already loaded: -sqlite-db and/or -pg-db; it adds a user and a token to them, so give it copies")
+	flag.StringVar(&c.sqliteDB, "sqlite-db", "", "with -serve-only: the SQLite file to serve")
+	flag.StringVar(&c.pgDB, "pg-db", "", "with -serve-only: the PostgreSQL database (on the -pg server) to serve")
+	flag.StringVar(&c.hubBin, "hub", "", "use this hub binary instead of building one from the repository (to measure another build, e.g. main's)")
 	flag.Parse()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
 
@@ -83,6 +92,19 @@ func run(ctx context.Context, c config) error {
 	}
 	var b bench
 	b.cfg = c
+	if c.serveOnly {
+		var stores []string
+		if c.sqliteDB != "" {
+			stores = append(stores, "sqlite")
+		}
+		if c.pgDB != "" {
+			stores = append(stores, "postgres")
+		}
+		if len(stores) == 0 {
+			return fmt.Errorf("-serve-only needs -sqlite-db, -pg-db or both")
+		}
+		c.stores = strings.Join(stores, ",")
+	}
 	for _, s := range strings.Split(c.stores, ",") {
 		switch strings.TrimSpace(s) {
 		case "sqlite":
@@ -117,10 +139,14 @@ func run(ctx context.Context, c config) error {
 	b.work, _ = filepath.Abs(work)
 	defer b.cleanup()
 
-	if err := b.measure(ctx); err != nil {
+	measure, write := b.measure, b.report
+	if c.serveOnly {
+		measure, write = b.measureServeOnly, b.serveReport
+	}
+	if err := measure(ctx); err != nil {
 		return err
 	}
-	report := b.report()
+	report := write()
 	fmt.Print(report)
 	if c.out != "" {
 		if err := os.WriteFile(c.out, []byte(report), 0o644); err != nil {

@@ -703,7 +703,7 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 	if c.GenealogyChanged {
 		w.queue("raise the genealogy version", `UPDATE genealogy_version SET version = version + 1`)
 	}
-	if len(c.NewVersions)+len(c.StatusUpdates) > 0 {
+	if c.ChangesData() {
 		w.queue("raise the data version", `UPDATE evaluation_mark SET version = version + 1`)
 	}
 	for _, step := range []func() error{

@@ -346,6 +346,14 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportMetric(float64(orders*eventsPerOrder*b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
+// TestLotDataCacheSeesAnotherReplica: what one replica's trace reports
+// from memory follows every write another replica makes (shipments,
+// reversals, holds, on hand), byte for byte the store's answer.
+func TestLotDataCacheSeesAnotherReplica(t *testing.T) {
+	url := NewDatabase(t)
+	storetest.CacheFollowsWrites(t, open(t, url), open(t, url))
+}
+
 // TestGraphCacheSeesAnotherReplica: two hub replicas on one database, the
 // first answering from its in-memory genealogy. Links another replica
 // writes reach the first one's traces at once: every walk reads the

@@ -12,9 +12,10 @@ import (
 	"github.com/lothub/lothub/internal/testlog"
 )
 
-// A genealogy that cannot be loaded into memory (a lot id beyond the range
-// the arrays index, or ids too sparse to index directly) leaves traces
-// answered by the store, and the load is not retried by every trace.
+// A genealogy (and lot data) that cannot be loaded into memory (a lot id
+// beyond the range the arrays index, or ids too sparse to index directly)
+// leaves traces answered by the store, and the load is not retried by
+// every trace.
 func TestGraphCacheLoadFailure(t *testing.T) {
 	for _, c := range []struct {
 		id  int64
@@ -80,11 +81,15 @@ func graphLoadFailure(t *testing.T, id int64, why string) {
 		trace()
 	}
 	c.Close()
-	if c.Walks() != 0 {
-		t.Errorf("walks from memory: %d, want 0", c.Walks())
+	if c.Walks() != 0 || c.Reads() != 0 {
+		t.Errorf("walks from memory: %d, lot data read from memory: %d, want 0", c.Walks(), c.Reads())
 	}
-	if n := strings.Count(logs.String(), "load failed"); n != 1 {
-		t.Errorf("%d failed loads logged after five traces, want 1 (the next no sooner than a minute):\n%s", n, logs.String())
+	// The genealogy and the lot data (whose lot ids are the same) each
+	// failed once.
+	for _, part := range []string{"part=genealogy", `part="lot data"`} {
+		if n := strings.Count(logs.String(), "load failed; traces read the store\" "+part); n != 1 {
+			t.Errorf("%d failed loads of %s logged after five traces, want 1 (the next no sooner than a minute):\n%s", n, part, logs.String())
+		}
 	}
 	if !strings.Contains(logs.String(), why) {
 		t.Errorf("the log does not say why the load failed:\n%s", logs.String())

@@ -546,7 +546,7 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			return fmt.Errorf("raise the genealogy version: %w", err)
 		}
 	}
-	if len(c.NewVersions)+len(c.StatusUpdates) > 0 {
+	if c.ChangesData() {
 		if _, err := tx.ExecContext(ctx, `UPDATE evaluation_mark SET version = version + 1`); err != nil {
 			return fmt.Errorf("raise the data version: %w", err)
 		}

@@ -25,6 +25,22 @@ func TestConformance(t *testing.T) {
 	storetest.Exercise(t, func(t testing.TB) core.Store { return MustOpen(t) })
 }
 
+// TestLotDataCacheSeesAnotherHandle: what `hub serve` reports from
+// memory follows the writes another process (hub ingest, a sync) makes
+// to the same file.
+func TestLotDataCacheSeesAnotherHandle(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hub.db")
+	open := func() *sqlite.DB {
+		db, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	storetest.CacheFollowsWrites(t, open(), open())
+}
+
 func BenchmarkStore(b *testing.B) {
 	storetest.Benchmark(b, func(tb testing.TB) core.Store { return MustOpen(tb) })
 }

@@ -84,21 +84,30 @@ func (h *harness) inParts(what string, run func(*core.Queries) (*core.TraceResul
 	if !reflect.DeepEqual(r, parts) {
 		h.t.Fatalf("%s read in parts differs from one read:\n one   %+v\n parts %+v", what, r, parts)
 	}
-	// And walked over the genealogy loaded into memory, as `hub serve` does.
-	c := core.NewGraphCache(h.s)
-	defer c.Close()
-	if err := c.Load(h.ctx); err != nil {
-		h.t.Fatalf("load the genealogy: %v", err)
-	}
-	mem, err := run(&core.Queries{Store: h.s, Graph: c})
-	if err != nil {
-		h.t.Fatalf("%s, walked in memory: %v", what, err)
-	}
-	if c.Walks() == 0 {
-		h.t.Fatalf("%s: the loaded genealogy was not used", what)
-	}
-	if !reflect.DeepEqual(r, mem) {
-		h.t.Fatalf("%s walked in memory differs from the store's walk:\n store  %+v\n memory %+v", what, r, mem)
+	// And walked over the genealogy loaded into memory, reading the
+	// lots' rows from the store; then with the lot data in memory too,
+	// as `hub serve` does.
+	for _, noData := range []bool{true, false} {
+		c := core.NewGraphCache(h.s)
+		c.NoLotData = noData
+		if err := c.Load(h.ctx); err != nil {
+			c.Close()
+			h.t.Fatalf("load the genealogy: %v", err)
+		}
+		mem, err := run(&core.Queries{Store: h.s, Graph: c})
+		c.Close()
+		if err != nil {
+			h.t.Fatalf("%s, walked in memory (lot data in memory: %v): %v", what, !noData, err)
+		}
+		if c.Walks() == 0 {
+			h.t.Fatalf("%s: the loaded genealogy was not used", what)
+		}
+		if !noData && c.Reads() == 0 {
+			h.t.Fatalf("%s: the loaded lot data was not used", what)
+		}
+		if !reflect.DeepEqual(r, mem) {
+			h.t.Fatalf("%s walked in memory (lot data in memory: %v) differs from the store's walk:\n store  %+v\n memory %+v", what, !noData, r, mem)
+		}
 	}
 	return r
 }
