@@ -299,25 +299,33 @@ func (d *LotData) exists(id int64) bool {
 // fetch answers from memory what Queries.fetch reads from the store,
 // with the shipments in the order a trace lists them.
 func (d *LotData) fetch(ids []int64, groups []string, onHand bool) *fetched {
-	f := &fetched{lots: make([]LotRow, 0, len(ids)), rank: d.rank}
+	// As Queries.fetch reads them: names for traces; names, on hand (by
+	// unit) and hold status in one list for recalls (Store.LotStates).
+	f := &fetched{rank: d.rank}
+	if onHand {
+		f.states = make([]LotState, 0, len(ids))
+	} else {
+		f.lots = make([]LotRow, 0, len(ids))
+	}
 	var ranks []int32
 	for _, id := range ids {
 		if !d.exists(id) {
 			continue
 		}
 		l := d.lots[id]
-		f.lots = append(f.lots, LotRow{ID: id, Ref: LotRef{Item: d.str(l.item), Lot: d.str(l.lot)}})
+		row := LotRow{ID: id, Ref: LotRef{Item: d.str(l.item), Lot: d.str(l.lot)}}
+		if onHand {
+			st := LotState{LotRow: row, Held: d.flags[id]&lotHeld != 0}
+			for _, q := range d.onHand.of(id) {
+				st.OnHand = append(st.OnHand, Qty{UOM: d.uoms[q.uom], Qty: q.qty})
+			}
+			f.states = append(f.states, st)
+		} else {
+			f.lots = append(f.lots, row)
+		}
 		f.receipts = append(f.receipts, d.receipts.of(id)...)
 		for _, s := range d.shipments.of(id) {
 			ranks = append(ranks, s.rank)
-		}
-		if onHand {
-			for _, q := range d.onHand.of(id) {
-				f.onHand = append(f.onHand, LotQtyRow{LotID: id, UOM: d.uoms[q.uom], Qty: q.qty})
-			}
-			if d.flags[id]&lotHeld != 0 {
-				f.held = append(f.held, id)
-			}
 		}
 	}
 	slices.Sort(ranks)
