@@ -263,22 +263,46 @@ func AuditOf(c *Changes) *AuditEvents {
 // the context's when it has none; details about the batch (superseded and
 // reversed events, counts) are added to e.Details.
 func WriteAudited(ctx context.Context, tx IngestTx, c *Changes, e AuditEntry, details map[string]any) error {
-	if err := tx.Write(ctx, c); err != nil {
+	// The digest of the new rows is computed while the store writes them
+	// (Write only reads c.NewVersions): a PostgreSQL hub would otherwise
+	// wait for the server, then hash a batch's bodies while the server
+	// waits for it.
+	var digest string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if c != nil && len(c.NewVersions) > 0 {
+			digest = EventDigest(c.NewVersions)
+		}
+	}()
+	err := tx.Write(ctx, c)
+	<-done
+	if err != nil {
 		return err
 	}
-	return AuditChanges(ctx, tx, c, e, details)
+	return auditChanges(ctx, tx, c, e, details, digest)
 }
 
 // AuditChanges appends the entry of changes c has been written with: for
 // callers that write more in the transaction between the two (a
 // connector's position, a run's counts).
 func AuditChanges(ctx context.Context, tx IngestTx, c *Changes, e AuditEntry, details map[string]any) error {
+	return auditChanges(ctx, tx, c, e, details, "")
+}
+
+// auditChanges is AuditChanges with the digest of c.NewVersions, when the
+// caller computed it already ("": computed here).
+func auditChanges(ctx context.Context, tx IngestTx, c *Changes, e AuditEntry, details map[string]any, digest string) error {
 	if details == nil {
 		details = map[string]any{}
 	}
 	changeDetails(c, details)
 	e.Details = MustJSON(details)
-	e.Events = AuditOf(c)
+	if digest != "" {
+		e.Events = &AuditEvents{First: c.Written.First, Last: c.Written.Last, Count: len(c.NewVersions), Digest: digest}
+	} else {
+		e.Events = AuditOf(c)
+	}
 	if e.Actor == (Actor{}) {
 		e.Actor = ActorFrom(ctx)
 	}

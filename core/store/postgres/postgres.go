@@ -5,12 +5,12 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"embed"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -310,6 +310,24 @@ type ingestTx struct {
 	// transaction can create the same lot meanwhile.
 	pending   map[core.LotRef]int64 // allocated, not inserted yet
 	pendOrder []core.LotRef         // in allocation order
+	// OrderLots read since the last Write: the (lot, group) pairs asked
+	// for and the (lot, group, unit) rows found. A row of Write's
+	// OrderLots whose pair was asked and that was not found is new, and
+	// is inserted (with COPY when there are many) instead of upserted:
+	// writers are serialised and only Write fills order_lots, so nothing
+	// can have added it in between.
+	olAsked map[core.LotGroup]bool
+	olFound map[orderLotKey]bool
+	// The reversers of the ids CurrentEvents read, fetched in its round
+	// trip for the Reversers call that follows it (nil once used, and
+	// after a Write).
+	revAsked   map[string]bool
+	revFetched map[string][]string
+}
+
+type orderLotKey struct {
+	lot      int64
+	grp, uom string
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
@@ -338,23 +356,43 @@ func scanEvent(row pgx.Row) (core.EventRow, error) {
 }
 
 func (t *ingestTx) CurrentEvents(ctx context.Context, ids []string) (map[string]core.EventRow, error) {
-	rows, err := t.tx.Query(ctx, `SELECT `+eventCols+` FROM events
+	// Plan asks next for the reversers of the same ids: both reads go in
+	// one round trip, and Reversers answers from revFetched.
+	var b pgx.Batch
+	b.Queue(`SELECT `+eventCols+` FROM events
 		WHERE id = ANY($1::text[]) AND status <> 'superseded'`, ids)
+	b.Queue(reversersSQL, ids)
+	br := t.tx.SendBatch(ctx, &b)
+	defer br.Close()
+	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("look up events: %w", err)
 	}
-	defer rows.Close()
 	out := make(map[string]core.EventRow, len(ids))
 	for rows.Next() {
 		r, err := scanEvent(rows)
 		if err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("look up events: %w", err)
 		}
 		out[r.ID] = r
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("look up events: %w", err)
 	}
+	revs, err := scanReversers(br.Query())
+	if err != nil {
+		return nil, err
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("look up events: %w", err)
+	}
+	t.revAsked = make(map[string]bool, len(ids))
+	for _, id := range ids {
+		t.revAsked[id] = true
+	}
+	t.revFetched = revs
 	return out, nil
 }
 
@@ -371,14 +409,60 @@ func (t *ingestTx) OrderLots(ctx context.Context, keys []core.LotGroup) ([]core.
 	if err != nil {
 		return nil, fmt.Errorf("read lots' quantities on orders: %w", err)
 	}
-	return collect(rows, "read lots' quantities on orders", func(o *core.OrderLotSums) []any {
+	out, err := collect(rows, "read lots' quantities on orders", func(o *core.OrderLotSums) []any {
 		return []any{&o.LotID, &o.Group, &o.UOM, &o.Consumed, &o.Consumes, &o.Produced, &o.Produces, &o.Adjusted, &o.Adjusts}
 	})
+	if err != nil {
+		return nil, err
+	}
+	if t.olAsked == nil {
+		t.olAsked, t.olFound = make(map[core.LotGroup]bool, len(keys)), make(map[orderLotKey]bool, len(out))
+	}
+	for _, k := range keys {
+		t.olAsked[k] = true
+	}
+	for _, o := range out {
+		t.olFound[orderLotKey{o.LotID, o.Group, o.UOM}] = true
+	}
+	return out, nil
 }
 
+// newOrderLot reports whether order_lots has no row for o yet: its lot
+// is new in this transaction, or OrderLots looked for it and found none.
+func (t *ingestTx) newOrderLot(o *core.OrderLotSums, pend map[int64]bool) bool {
+	if pend[o.LotID] {
+		return true
+	}
+	return t.olAsked[core.LotGroup{LotID: o.LotID, Group: o.Group}] && !t.olFound[orderLotKey{o.LotID, o.Group, o.UOM}]
+}
+
+const reversersSQL = `SELECT reverses, id FROM events
+	WHERE reverses = ANY($1::text[]) AND status <> 'superseded' ORDER BY seq`
+
 func (t *ingestTx) Reversers(ctx context.Context, targets []string) (map[string][]string, error) {
-	rows, err := t.tx.Query(ctx, `SELECT reverses, id FROM events
-		WHERE reverses = ANY($1::text[]) AND status <> 'superseded' ORDER BY seq`, targets)
+	if fetched, asked := t.revFetched, t.revAsked; asked != nil {
+		t.revFetched, t.revAsked = nil, nil
+		all := true
+		for _, id := range targets {
+			if !asked[id] {
+				all = false
+				break
+			}
+		}
+		if all {
+			out := map[string][]string{}
+			for _, id := range targets {
+				if rs, ok := fetched[id]; ok {
+					out[id] = rs
+				}
+			}
+			return out, nil
+		}
+	}
+	return scanReversers(t.tx.Query(ctx, reversersSQL, targets))
+}
+
+func scanReversers(rows pgx.Rows, err error) (map[string][]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("look up reversals: %w", err)
 	}
@@ -516,13 +600,7 @@ func (w *writer) insert(what, table string, cols []string, n int, row func(i int
 		if err := w.flush(); err != nil {
 			return err
 		}
-		c := newCopyBuf(n * 64 * len(cols))
-		for i := range n {
-			c.row(len(cols))
-			row(i, c)
-		}
-		sql := "COPY " + table + " (" + strings.Join(cols, ", ") + ") FROM STDIN (FORMAT binary)"
-		if _, err := w.tx.Conn().PgConn().CopyFrom(w.ctx, bytes.NewReader(c.end()), sql); err != nil {
+		if err := w.copyRows(table, cols, n, row); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		return nil
@@ -547,6 +625,43 @@ func (w *writer) insert(what, table string, cols []string, n int, row func(i int
 	w.queue(what, b.String(), args.args...)
 	return nil
 }
+
+// copyChunk is how many bytes of COPY data are encoded before they are
+// handed to the connection.
+const copyChunk = 256 << 10
+
+// copyRows writes n rows into table with one binary COPY. The rows are
+// encoded by a goroutine while the connection sends what is ready, so the
+// server inserts the first rows while the hub encodes the next.
+func (w *writer) copyRows(table string, cols []string, n int, row func(i int, s sink)) error {
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c := newCopyBuf(copyChunk + 64<<10)
+		for i := range n {
+			c.row(len(cols))
+			row(i, c)
+			if len(c.b) >= copyChunk {
+				if _, err := pw.Write(c.b); err != nil {
+					return // the COPY failed; CopyFrom returns why
+				}
+				c.b = c.b[:0]
+			}
+		}
+		if _, err := pw.Write(c.end()); err != nil {
+			return
+		}
+		pw.Close()
+	}()
+	sql := "COPY " + table + " (" + strings.Join(cols, ", ") + ") FROM STDIN (FORMAT binary)"
+	_, err := w.tx.Conn().PgConn().CopyFrom(w.ctx, pr, sql)
+	pr.CloseWithError(errCopyDone) // unblocks the encoder if the COPY stopped early
+	<-done
+	return err
+}
+
+var errCopyDone = errors.New("copy ended")
 
 // sink receives the values of a row, in column order.
 type sink interface {
@@ -648,6 +763,7 @@ var (
 	eventColumns    = []string{"id", "version", "hash", "type", "ts", "lot_id", "reverses", "status", "seen_at", "body"}
 	linkColumns     = []string{"event_id", "lot_id", "grp", "out", "ts"}
 	receiptColumns  = []string{"event_id", "lot_id", "supplier_id", "supplier_name", "supplier_lot", "po", "qty", "uom", "ts"}
+	orderLotColumns = []string{"lot_id", "grp", "uom", "consumed", "consumes", "produced", "produces", "adjusted", "adjusts"}
 	shipmentColumns = []string{"event_id", "lot_id", "customer_id", "customer_name", "sales_order", "delivery", "qty", "uom", "ts"}
 )
 
@@ -660,6 +776,7 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 	} {
 		t.written[table] += n
 	}
+	t.revAsked, t.revFetched = nil, nil
 	w := &writer{ctx: ctx, tx: t.tx}
 	// Writers are serialised (ingestLock), so the batch's versions are
 	// the rows after the largest seq now: the batch's audit entry names
@@ -822,11 +939,35 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			ON CONFLICT (ord) DO UPDATE SET ins = orders.ins + excluded.ins, outs = orders.outs + excluded.outs`,
 			ords, ins, outs)
 	}
-	if n := len(c.OrderLots); n > 0 {
+	var newOL, oldOL []core.OrderLotSums
+	for i := range c.OrderLots {
+		if t.newOrderLot(&c.OrderLots[i], pend) {
+			newOL = append(newOL, c.OrderLots[i])
+		} else {
+			oldOL = append(oldOL, c.OrderLots[i])
+		}
+	}
+	t.olAsked, t.olFound = nil, nil // the rows below change what was read
+	err = w.insert("record order lot quantities", "order_lots", orderLotColumns, len(newOL), func(i int, s sink) {
+		d := &newOL[i]
+		s.int64(d.LotID)
+		s.text(d.Group)
+		s.text(d.UOM)
+		s.float64(d.Consumed)
+		s.int64(int64(d.Consumes))
+		s.float64(d.Produced)
+		s.int64(int64(d.Produces))
+		s.float64(d.Adjusted)
+		s.int64(int64(d.Adjusts))
+	})
+	if err != nil {
+		return err
+	}
+	if n := len(oldOL); n > 0 {
 		ids, grps, uoms := make([]int64, n), make([]string, n), make([]string, n)
 		con, pro, adj := make([]float64, n), make([]float64, n), make([]float64, n)
 		cons, pros, adjs := make([]int64, n), make([]int64, n), make([]int64, n)
-		for i, d := range c.OrderLots {
+		for i, d := range oldOL {
 			ids[i], grps[i], uoms[i] = d.LotID, d.Group, d.UOM
 			con[i], pro[i], adj[i] = d.Consumed, d.Produced, d.Adjusted
 			cons[i], pros[i], adjs[i] = int64(d.Consumes), int64(d.Produces), int64(d.Adjusts)
