@@ -146,26 +146,8 @@ func LoadLotData(ctx context.Context, s Store) (*LotData, error) {
 		text.WriteString(s)
 		return span{uint32(off), uint32(len(s))}
 	}
-	parties := map[Party]int32{}
-	party := func(p Party) int32 {
-		i, ok := parties[p]
-		if !ok {
-			i = int32(len(d.parties))
-			parties[p] = i
-			d.parties = append(d.parties, p)
-		}
-		return i
-	}
-	uoms := map[string]int32{}
-	uom := func(u string) int32 {
-		i, ok := uoms[u]
-		if !ok {
-			i = int32(len(d.uoms))
-			uoms[u] = i
-			d.uoms = append(d.uoms, u)
-		}
-		return i
-	}
+	party := interner(&d.parties)
+	uom := interner(&d.uoms)
 	checkID := func(id int64) error {
 		if id <= 0 || id > maxGraphLots {
 			return fmt.Errorf("lot id %d out of the range the in-memory lot data holds", id)
@@ -346,4 +328,19 @@ func (d *LotData) fetch(ids []int64, groups []string, onHand bool) *fetched {
 		f.manual = LinksOfGroups(append([]LinkRow(nil), d.manual...), groups)
 	}
 	return f
+}
+
+// interner returns a function that gives each distinct value its index in
+// *list, appending the values it has not seen.
+func interner[K comparable](list *[]K) func(K) int32 {
+	index := map[K]int32{}
+	return func(k K) int32 {
+		i, ok := index[k]
+		if !ok {
+			i = int32(len(*list))
+			index[k] = i
+			*list = append(*list, k)
+		}
+		return i
+	}
 }

@@ -115,56 +115,60 @@ func (b *bench) measureServe(ctx context.Context, store string) error {
 	if _, err := get(typical); err != nil {
 		return fmt.Errorf("hub serve on %s: %w", store, err)
 	}
-	for {
-		logText, _ := os.ReadFile(logPath)
-		if i := bytes.Index(logText, []byte("genealogy loaded into memory")); i >= 0 {
-			line := logText[bytes.LastIndexByte(logText[:i], '\n')+1:]
-			if j := bytes.IndexByte(line, '\n'); j >= 0 {
-				line = line[:j]
+	// waitLog asks for the typical trace (which starts the loads) every
+	// half second until done says yes to hub serve's log, then warms up.
+	waitLog := func(what string, done func(logText []byte) bool) error {
+		for {
+			logText, _ := os.ReadFile(logPath)
+			if done(logText) {
+				break
 			}
-			r.graph = string(line)
-			break
+			if time.Now().After(deadline) {
+				return fmt.Errorf("hub serve on %s did not load %s into memory within 5 minutes; its log: %s", store, what, logPath)
+			}
+			if _, err := get(typical); err != nil {
+				return fmt.Errorf("hub serve on %s: %w", store, err)
+			}
+			time.Sleep(500 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("hub serve on %s did not load the genealogy into memory within 5 minutes; its log: %s", store, logPath)
+		for range 10 { // warm-up
+			if _, err := get(typical); err != nil {
+				return fmt.Errorf("hub serve on %s: %w", store, err)
+			}
 		}
-		if _, err := get(typical); err != nil {
-			return fmt.Errorf("hub serve on %s: %w", store, err)
-		}
-		time.Sleep(500 * time.Millisecond)
+		return nil
 	}
-	for range 10 { // warm-up
-		if _, err := get(typical); err != nil {
-			return fmt.Errorf("hub serve on %s: %w", store, err)
+	if err := waitLog("the genealogy", func(logText []byte) bool {
+		i := bytes.Index(logText, []byte("genealogy loaded into memory"))
+		if i < 0 {
+			return false
 		}
+		line := logText[bytes.LastIndexByte(logText[:i], '\n')+1:]
+		if j := bytes.IndexByte(line, '\n'); j >= 0 {
+			line = line[:j]
+		}
+		r.graph = string(line)
+		return true
+	}); err != nil {
+		return err
 	}
 	// A build that keeps the lot data in memory too (its binary has the
 	// log line) is timed once that is loaded as well.
 	bin, _ := os.ReadFile(b.hub)
 	lotData := bytes.Contains(bin, []byte("lot data loaded into memory"))
 	bin = nil
-	for {
-		logText, _ := os.ReadFile(logPath)
-		if !lotData || bytes.Contains(logText, []byte("lot data loaded into memory")) {
-			for _, l := range strings.Split(string(logText), "\n") {
-				if strings.Contains(l, "loaded into memory") {
-					r.loads = append(r.loads, l)
-				}
+	if err := waitLog("the lot data", func(logText []byte) bool {
+		if lotData && !bytes.Contains(logText, []byte("lot data loaded into memory")) {
+			return false
+		}
+		for _, l := range strings.Split(string(logText), "\n") {
+			if strings.Contains(l, "loaded into memory") {
+				r.loads = append(r.loads, l)
 			}
-			break
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("hub serve on %s did not load the lot data into memory within 5 minutes; its log: %s", store, logPath)
-		}
-		if _, err := get(typical); err != nil {
-			return fmt.Errorf("hub serve on %s: %w", store, err)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	for range 10 { // warm-up
-		if _, err := get(typical); err != nil {
-			return fmt.Errorf("hub serve on %s: %w", store, err)
-		}
+		return true
+	}); err != nil {
+		return err
 	}
 	slog.Info("timing hub serve", "store", store, "requests", b.cfg.requests)
 	cpu0 := procCPU(cmd.Process.Pid)
