@@ -54,7 +54,11 @@ func (s *DB) queries() *sqlq.Queries {
 		Write: func(ctx context.Context, fn func(sqlq.Querier) error) error {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			err := fn(conn{s.writer})
+			w, err := s.writeConn(ctx)
+			if err != nil {
+				return err
+			}
+			err = fn(conn{w})
 			if errors.Is(err, sql.ErrConnDone) {
 				// fn may have written before the connection failed, so
 				// it is not run again; the next write gets a new one.

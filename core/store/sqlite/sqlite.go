@@ -46,10 +46,10 @@ type DB struct {
 	// connection writes; when batches took turns on the pool's
 	// connections, each BEGIN found its cache stale and SQLite dropped it
 	// (pager_reset: 12% of ingest CPU, most of it returning the pages'
-	// memory to the system, plus reading them again).
+	// memory to the system, plus reading them again). Taken from the pool
+	// at the first write (under mu), so that a process that only reads
+	// (a trace from the command line) opens no connection it does not use.
 	writer *sql.Conn
-	// checkpointConn is the checkpointer's own connection.
-	checkpointConn *sql.Conn
 	// checkpoint asks the checkpointer (a goroutine on its own
 	// connection) to copy the WAL into the database after a commit, so
 	// that writers do not do it themselves on the commit path.
@@ -77,8 +77,21 @@ const walLimit = 20000
 // a crash at any point leaves the database consistent.
 func (s *DB) checkpointer() {
 	defer close(s.stopped)
+	var c *sql.Conn // its own, taken at the first request
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
 	for range s.checkpoint {
-		if _, err := s.checkpointConn.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+		var err error
+		if c == nil {
+			c, err = s.db.Conn(context.Background())
+		}
+		if err == nil {
+			_, err = c.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`)
+		}
+		if err != nil {
 			slog.Debug("sqlite: background checkpoint", "db", s.path, "err", err)
 		}
 	}
@@ -140,16 +153,6 @@ func open(ctx context.Context, path string, durability ...string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	if s.writer, err = db.Conn(ctx); err == nil {
-		s.checkpointConn, err = db.Conn(ctx)
-	}
-	if err != nil {
-		if s.writer != nil {
-			s.writer.Close()
-		}
-		db.Close()
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
-	}
 	go s.checkpointer()
 	return s, nil
 }
@@ -167,8 +170,11 @@ func (s *DB) Close() error {
 		s.mu.Unlock()
 	})
 	<-s.stopped
-	s.writer.Close()
-	s.checkpointConn.Close()
+	s.mu.Lock()
+	if s.writer != nil {
+		s.writer.Close()
+	}
+	s.mu.Unlock()
 	s.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true
@@ -252,13 +258,30 @@ func (s *DB) Ingest(ctx context.Context, fn func(tx core.IngestTx) error) error 
 // begin starts a write transaction on the writer connection; s.mu must be
 // held.
 func (s *DB) begin(ctx context.Context) (*sql.Tx, error) {
-	tx, err := s.writer.BeginTx(ctx, nil)
+	w, err := s.writeConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := w.BeginTx(ctx, nil)
 	if errors.Is(err, sql.ErrConnDone) {
 		if err = s.reconnect(ctx, err); err == nil {
 			tx, err = s.writer.BeginTx(ctx, nil)
 		}
 	}
 	return tx, err
+}
+
+// writeConn returns the writer connection, taking it from the pool at the
+// first write; s.mu must be held.
+func (s *DB) writeConn(ctx context.Context) (*sql.Conn, error) {
+	if s.writer == nil {
+		w, err := s.db.Conn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("connect to %s for writing: %w", s.path, err)
+		}
+		s.writer = w
+	}
+	return s.writer, nil
 }
 
 // reconnect replaces the writer connection after database/sql closed it
