@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // GroupCommit gathers the batches of concurrent callers (the requests of
@@ -180,28 +181,16 @@ func (in *Ingester) applyCalls(ctx context.Context, calls []*groupCall) error {
 		k := 0
 		for _, p := range parts {
 			var events []PreparedEvent
-			var quarantine []QuarantineRow
 			read := 0
 			for _, c := range p.calls {
 				events = append(events, c.b.events...)
-				quarantine = append(quarantine, c.b.quarantine...)
 				read += c.b.read
 			}
 			ch, s, err := Plan(ctx, tx, events, now, &in.lots)
 			if err != nil {
 				return err
 			}
-			ch.Quarantine = quarantine
-			ch.Outbox = in.trigger(events, s.Outcomes, now)
-			details := map[string]any{"source": p.source, "read": read, "new": s.New, "unchanged": s.Unchanged}
-			if len(p.calls) == 1 {
-				details["lines"] = lineRange(p.calls[0].b)
-			} else {
-				// Several requests of one caller, committed together: the
-				// entry counts them (their lines overlap).
-				details["requests"] = len(p.calls)
-			}
-			if err := WriteAudited(ctx, tx, ch, AuditEntry{Action: AuditIngest, Object: "source:" + p.source, Actor: p.actor}, details); err != nil {
+			if err := in.writePart(ctx, tx, ch, s, p.actor, p.source, read, p.calls, now); err != nil {
 				return err
 			}
 			// Each call's outcomes are its events' slice of the part's.
@@ -233,6 +222,31 @@ func (in *Ingester) applyCalls(ctx context.Context, calls []*groupCall) error {
 		}
 	}
 	return nil
+}
+
+// writePart writes the planned changes of the batches of one caller
+// (actor and source) with their quarantined inputs, the outbox actions
+// their new events set off, and one audit entry.
+func (in *Ingester) writePart(ctx context.Context, tx IngestTx, ch *Changes, s IngestStats, actor Actor, source string, read int, calls []*groupCall, now time.Time) error {
+	var events []PreparedEvent
+	for _, c := range calls {
+		if len(calls) == 1 {
+			events = c.b.events
+		} else {
+			events = append(events, c.b.events...)
+		}
+		ch.Quarantine = append(ch.Quarantine, c.b.quarantine...)
+	}
+	ch.Outbox = in.trigger(events, s.Outcomes, now)
+	details := map[string]any{"source": source, "read": read, "new": s.New, "unchanged": s.Unchanged}
+	if len(calls) == 1 {
+		details["lines"] = lineRange(calls[0].b)
+	} else {
+		// Several requests of one caller, committed together: the
+		// entry counts them (their lines overlap).
+		details["requests"] = len(calls)
+	}
+	return WriteAudited(ctx, tx, ch, AuditEntry{Action: AuditIngest, Object: "source:" + source, Actor: actor}, details)
 }
 
 // stats are a batch's counts given the outcomes of its events.

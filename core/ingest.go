@@ -11,6 +11,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -64,8 +65,15 @@ type Ingester struct {
 	// for the first time set off; they are written in the events'
 	// transaction (hub.yaml actions:, package outbox).
 	Actions Actions
+	// Serial turns planning ahead off (pipeline.go): every batch is
+	// planned in the writer's transaction. The store is the same either
+	// way; the conformance suite compares the two.
+	Serial bool
 
 	lots LotCache
+	// batches committed by IngestJSONL, and how many with the plan made
+	// ahead (AheadStats).
+	batches, aheadUsed atomic.Int64
 }
 
 // LotCache remembers lot ids across the batches of an ingest so that known
@@ -104,7 +112,7 @@ func (c *LotCache) Reset() {
 }
 
 // ids returns the ids of refs, asking tx for the ones it does not know.
-func (c *LotCache) lookup(ctx context.Context, tx IngestTx, refs []LotRef) (map[LotRef]int64, error) {
+func (c *LotCache) lookup(ctx context.Context, tx PlanReader, refs []LotRef) (map[LotRef]int64, error) {
 	if c == nil {
 		return tx.LotIDs(ctx, refs)
 	}
@@ -131,7 +139,9 @@ func (c *LotCache) lookup(ctx context.Context, tx IngestTx, refs []LotRef) (map[
 	}
 	for r, id := range got {
 		out[r] = id
-		c.ids[keyOf(r)] = id
+		if id > 0 { // not a placeholder of a plan made ahead (pipeline.go)
+			c.ids[keyOf(r)] = id
+		}
 	}
 	return out, nil
 }
@@ -176,6 +186,19 @@ func (in *Ingester) IngestJSONL(ctx context.Context, r io.Reader, source string)
 		defer close(batches)
 		readErr <- in.readBatches(ctx, r, source, size, batches)
 	}()
+	if snap, ok := in.Store.(Snapshotter); ok && !in.Serial {
+		total, err := in.ingestAhead(ctx, snap, batches)
+		if err != nil {
+			cancel()
+			for range batches { // let the reader finish
+			}
+			return total, err
+		}
+		if err := <-readErr; err != nil {
+			return total, err
+		}
+		return total, ctx.Err()
+	}
 	var total IngestStats
 	for b := range batches {
 		st, err := in.apply(ctx, b)
@@ -295,6 +318,7 @@ func Prepare(e *Event) PreparedEvent {
 
 // preparedBatch is a batch of input, decoded and validated.
 type preparedBatch struct {
+	now        time.Time // when it was read
 	read       int
 	first      int   // the first input's line
 	last       Input // for error messages
@@ -339,7 +363,7 @@ func (in *Ingester) IngestInputs(ctx context.Context, inputs []Input, maxErrors 
 
 func (in *Ingester) prepare(inputs []Input) preparedBatch {
 	now := in.now()
-	b := preparedBatch{read: len(inputs), first: inputs[0].Line, last: inputs[len(inputs)-1]}
+	b := preparedBatch{now: now, read: len(inputs), first: inputs[0].Line, last: inputs[len(inputs)-1]}
 	b.events = make([]PreparedEvent, 0, len(inputs))
 	for i, inp := range inputs {
 		var ev *Event
@@ -451,7 +475,53 @@ func (s *eventState) currentHash() string {
 // Plan computes the changes that applying events (valid, in arrival order)
 // makes to the store seen through tx. It reads, and creates lots, but
 // writes nothing else. lots may be nil.
-func Plan(ctx context.Context, tx IngestTx, events []PreparedEvent, now time.Time, lots *LotCache) (*Changes, IngestStats, error) {
+func Plan(ctx context.Context, tx PlanReader, events []PreparedEvent, now time.Time, lots *LotCache) (*Changes, IngestStats, error) {
+	c, st, _, err := plan(ctx, tx, events, now, lots)
+	return c, st, err
+}
+
+// planDeps is what a plan read of the store, for telling whether a plan
+// made ahead on a snapshot still holds after the batch before it was
+// written (pipeline.go).
+type planDeps struct {
+	// ids are the event ids the plan read: the batch's, the targets of
+	// reverse events and their reversers. They include every id whose
+	// rows the plan's changes write, and the target of every reverse
+	// event they write.
+	ids map[string]bool
+	// orderRead are the lots' sums on orders the plan read (OrderLots);
+	// orderWrite those its changes add to.
+	orderRead, orderWrite map[refGroup]bool
+}
+
+// refGroup is a lot on an order group, by the lot's item and number: a
+// lot planned ahead may not have its id yet.
+type refGroup struct {
+	ref LotRef
+	grp string
+}
+
+// conflicts reports whether d read something that the changes of the
+// plan with deps w write.
+func (d *planDeps) conflicts(w *planDeps) bool {
+	small, large := d.ids, w.ids
+	if len(small) > len(large) {
+		small, large = large, small
+	}
+	for id := range small {
+		if large[id] {
+			return true
+		}
+	}
+	for k := range d.orderRead {
+		if w.orderWrite[k] {
+			return true
+		}
+	}
+	return false
+}
+
+func plan(ctx context.Context, tx PlanReader, events []PreparedEvent, now time.Time, lots *LotCache) (*Changes, IngestStats, *planDeps, error) {
 	var st IngestStats
 	states := make(map[string]*eventState, len(events))
 	get := func(id string) *eventState {
@@ -489,7 +559,7 @@ func Plan(ctx context.Context, tx IngestTx, events []PreparedEvent, now time.Tim
 		}
 		rows, err := tx.CurrentEvents(ctx, ids)
 		if err != nil {
-			return nil, st, err
+			return nil, st, nil, err
 		}
 		for id, row := range rows {
 			s := get(id)
@@ -497,7 +567,7 @@ func Plan(ctx context.Context, tx IngestTx, events []PreparedEvent, now time.Tim
 			s.init = &r
 			var ev Event
 			if err := json.Unmarshal(row.Body, &ev); err != nil {
-				return nil, st, fmt.Errorf("stored event %s version %d is unreadable: %w", id, row.Version, err)
+				return nil, st, nil, fmt.Errorf("stored event %s version %d is unreadable: %w", id, row.Version, err)
 			}
 			s.initEv = &ev
 			if ev.Type == Reverse {
@@ -506,7 +576,7 @@ func Plan(ctx context.Context, tx IngestTx, events []PreparedEvent, now time.Tim
 		}
 		revs, err := tx.Reversers(ctx, ids)
 		if err != nil {
-			return nil, st, err
+			return nil, st, nil, err
 		}
 		for _, rs := range revs {
 			need = append(need, rs...)
@@ -589,7 +659,7 @@ func Plan(ctx context.Context, tx IngestTx, events []PreparedEvent, now time.Tim
 	})
 	lotIDs, err := lots.lookup(ctx, tx, refs)
 	if err != nil {
-		return nil, st, err
+		return nil, st, nil, err
 	}
 
 	c := &Changes{}
@@ -648,10 +718,21 @@ func Plan(ctx context.Context, tx IngestTx, events []PreparedEvent, now time.Tim
 		c.Resolved = append(c.Resolved, id)
 	}
 	if err := eff.netReturns(ctx, tx); err != nil {
-		return nil, st, err
+		return nil, st, nil, err
 	}
 	eff.into(c)
-	return c, st, nil
+	deps := &planDeps{ids: loaded, orderRead: map[refGroup]bool{}, orderWrite: map[refGroup]bool{}}
+	refOf := make(map[int64]LotRef, len(lotIDs))
+	for r, id := range lotIDs {
+		refOf[id] = r
+	}
+	for _, k := range eff.asked {
+		deps.orderRead[refGroup{refOf[k.LotID], k.Group}] = true
+	}
+	for _, o := range c.OrderLots {
+		deps.orderWrite[refGroup{refOf[o.LotID], o.Group}] = true
+	}
+	return c, st, deps, nil
 }
 
 // effects accumulates the derived rows and deltas of events added (+1) or
@@ -667,6 +748,8 @@ type effects struct {
 	orderLots map[orderLotKey]*OrderLotSums
 	returned  []LotGroup
 	restored  []LotGroup
+	// asked are the keys netReturns read the stored sums of.
+	asked []LotGroup
 }
 
 type lotUOM struct {

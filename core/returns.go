@@ -82,7 +82,7 @@ func InputReturned(rows []OrderLotSums) bool {
 // became returned or were restored. The order's count of inputs (which the
 // output_without_input gap reads) counts a returned lot's consumptions as
 // none.
-func (f *effects) netReturns(ctx context.Context, tx IngestTx) error {
+func (f *effects) netReturns(ctx context.Context, tx PlanReader) error {
 	deltas := map[LotGroup][]*OrderLotSums{}
 	for _, d := range f.orderLots {
 		if d.Consumes != 0 || d.Consumed != 0 || d.Adjusts != 0 || d.Adjusted != 0 {
@@ -100,6 +100,7 @@ func (f *effects) netReturns(ctx context.Context, tx IngestTx) error {
 	sort.Slice(keys, func(i, j int) bool {
 		return keys[i].LotID < keys[j].LotID || keys[i].LotID == keys[j].LotID && keys[i].Group < keys[j].Group
 	})
+	f.asked = keys
 	rows, err := tx.OrderLots(ctx, keys)
 	if err != nil {
 		return err

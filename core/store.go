@@ -239,8 +239,8 @@ type Store interface {
 	Close() error
 }
 
-// IngestTx is the view of the store inside one write transaction.
-type IngestTx interface {
+// PlanReader is what Plan reads of the store.
+type PlanReader interface {
 	// CurrentEvents returns the current (not superseded) version of each
 	// of the ids that exists.
 	CurrentEvents(ctx context.Context, ids []string) (map[string]EventRow, error)
@@ -254,6 +254,37 @@ type IngestTx interface {
 	// when the lot has none on the order): what Plan needs to tell
 	// whether returns net a lot's consumption on an order to nothing.
 	OrderLots(ctx context.Context, keys []LotGroup) ([]OrderLotSums, error)
+}
+
+// SnapshotTx is a read-only transaction on one consistent snapshot of
+// the store, outside the writer: what ingest plans the next batch
+// against while the current one is written (pipeline.go).
+type SnapshotTx interface {
+	CurrentEvents(ctx context.Context, ids []string) (map[string]EventRow, error)
+	Reversers(ctx context.Context, targets []string) (map[string][]string, error)
+	OrderLots(ctx context.Context, keys []LotGroup) ([]OrderLotSums, error)
+	// ExistingLotIDs returns the ids of the lots that exist in the
+	// snapshot, creating nothing.
+	ExistingLotIDs(ctx context.Context, refs []LotRef) (map[LotRef]int64, error)
+	// DataVersion is the snapshot's data version (Versions.Data).
+	DataVersion(ctx context.Context) (int64, error)
+}
+
+// Snapshotter is a Store that can read a snapshot beside its writer
+// (both stores do). Ingest plans ahead only on such a store.
+type Snapshotter interface {
+	// ReadSnapshot runs fn in a read-only transaction that sees one
+	// committed state of the store, and does not wait for the writer.
+	ReadSnapshot(ctx context.Context, fn func(SnapshotTx) error) error
+}
+
+// IngestTx is the view of the store inside one write transaction.
+type IngestTx interface {
+	PlanReader
+	// DataVersion is the data version (Versions.Data) as this
+	// transaction sees it: Write raises it for every change to what
+	// Plan reads (Changes.ChangesData).
+	DataVersion(ctx context.Context) (int64, error)
 	// Write applies the changes computed for one batch.
 	Write(ctx context.Context, c *Changes) error
 	// SetCursor stores a connector's new position, committed with the

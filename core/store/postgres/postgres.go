@@ -400,18 +400,7 @@ func (t *ingestTx) OrderLots(ctx context.Context, keys []core.LotGroup) ([]core.
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	ids, grps := make([]int64, len(keys)), make([]string, len(keys))
-	for i, k := range keys {
-		ids[i], grps[i] = k.LotID, k.Group
-	}
-	rows, err := t.tx.Query(ctx, `SELECT o.lot_id, o.grp, o.uom, o.consumed, o.consumes, o.produced, o.produces, o.adjusted, o.adjusts
-		FROM unnest($1::bigint[], $2::text[]) AS u(lot_id, grp) JOIN order_lots o ON o.lot_id = u.lot_id AND o.grp = u.grp`, ids, grps)
-	if err != nil {
-		return nil, fmt.Errorf("read lots' quantities on orders: %w", err)
-	}
-	out, err := collect(rows, "read lots' quantities on orders", func(o *core.OrderLotSums) []any {
-		return []any{&o.LotID, &o.Group, &o.UOM, &o.Consumed, &o.Consumes, &o.Produced, &o.Produces, &o.Adjusted, &o.Adjusts}
-	})
+	out, err := orderLots(ctx, t.tx, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -425,6 +414,21 @@ func (t *ingestTx) OrderLots(ctx context.Context, keys []core.LotGroup) ([]core.
 		t.olFound[orderLotKey{o.LotID, o.Group, o.UOM}] = true
 	}
 	return out, nil
+}
+
+func orderLots(ctx context.Context, tx pgx.Tx, keys []core.LotGroup) ([]core.OrderLotSums, error) {
+	ids, grps := make([]int64, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		ids[i], grps[i] = k.LotID, k.Group
+	}
+	rows, err := tx.Query(ctx, `SELECT o.lot_id, o.grp, o.uom, o.consumed, o.consumes, o.produced, o.produces, o.adjusted, o.adjusts
+		FROM unnest($1::bigint[], $2::text[]) AS u(lot_id, grp) JOIN order_lots o ON o.lot_id = u.lot_id AND o.grp = u.grp`, ids, grps)
+	if err != nil {
+		return nil, fmt.Errorf("read lots' quantities on orders: %w", err)
+	}
+	return collect(rows, "read lots' quantities on orders", func(o *core.OrderLotSums) []any {
+		return []any{&o.LotID, &o.Group, &o.UOM, &o.Consumed, &o.Consumes, &o.Produced, &o.Produces, &o.Adjusted, &o.Adjusts}
+	})
 }
 
 // newOrderLot reports whether order_lots has no row for o yet: its lot

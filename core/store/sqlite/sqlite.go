@@ -347,8 +347,44 @@ func scanEvent(rows interface{ Scan(...any) error }) (core.EventRow, error) {
 	return r, nil
 }
 
+// queryer is a transaction: the writer's or a snapshot's.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 func (t *ingestTx) CurrentEvents(ctx context.Context, ids []string) (map[string]core.EventRow, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+eventCols+` FROM events
+	return currentEvents(ctx, t.tx, ids)
+}
+
+func (t *ingestTx) Reversers(ctx context.Context, targets []string) (map[string][]string, error) {
+	return reversers(ctx, t.tx, targets)
+}
+
+func (t *ingestTx) OrderLots(ctx context.Context, keys []core.LotGroup) ([]core.OrderLotSums, error) {
+	return orderLots(ctx, t.tx, keys)
+}
+
+func (t *ingestTx) DataVersion(ctx context.Context) (int64, error) {
+	return dataVersion(ctx, t.tx)
+}
+
+func dataVersion(ctx context.Context, q queryer) (int64, error) {
+	rows, err := q.QueryContext(ctx, `SELECT version FROM evaluation_mark`)
+	if err != nil {
+		return 0, fmt.Errorf("read the data version: %w", err)
+	}
+	v, err := collect(rows, "read the data version", func(v *int64) []any { return []any{v} })
+	if err != nil {
+		return 0, err
+	}
+	if len(v) != 1 {
+		return 0, fmt.Errorf("read the data version: %d rows, want 1", len(v))
+	}
+	return v[0], nil
+}
+
+func currentEvents(ctx context.Context, q queryer, ids []string) (map[string]core.EventRow, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+eventCols+` FROM events
 		WHERE id IN (SELECT value FROM json_each(?)) AND status <> 'superseded'`, jsonList(ids))
 	if err != nil {
 		return nil, fmt.Errorf("look up events: %w", err)
@@ -365,8 +401,8 @@ func (t *ingestTx) CurrentEvents(ctx context.Context, ids []string) (map[string]
 	return out, rows.Err()
 }
 
-func (t *ingestTx) Reversers(ctx context.Context, targets []string) (map[string][]string, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT reverses, id FROM events
+func reversers(ctx context.Context, q queryer, targets []string) (map[string][]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT reverses, id FROM events
 		WHERE reverses IN (SELECT value FROM json_each(?)) AND status <> 'superseded'`, jsonList(targets))
 	if err != nil {
 		return nil, fmt.Errorf("look up reversals: %w", err)
@@ -383,7 +419,7 @@ func (t *ingestTx) Reversers(ctx context.Context, targets []string) (map[string]
 	return out, rows.Err()
 }
 
-func (t *ingestTx) OrderLots(ctx context.Context, keys []core.LotGroup) ([]core.OrderLotSums, error) {
+func orderLots(ctx context.Context, q queryer, keys []core.LotGroup) ([]core.OrderLotSums, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
@@ -391,7 +427,7 @@ func (t *ingestTx) OrderLots(ctx context.Context, keys []core.LotGroup) ([]core.
 	for i, k := range keys {
 		pairs[i] = [2]any{k.LotID, k.Group}
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT o.lot_id, o.grp, o.uom, o.consumed, o.consumes, o.produced, o.produces, o.adjusted, o.adjusts
+	rows, err := q.QueryContext(ctx, `SELECT o.lot_id, o.grp, o.uom, o.consumed, o.consumes, o.produced, o.produces, o.adjusted, o.adjusts
 		FROM json_each(?) j JOIN order_lots o ON o.lot_id = j.value ->> 0 AND o.grp = j.value ->> 1`, jsonList(pairs))
 	if err != nil {
 		return nil, fmt.Errorf("read lots' quantities on orders: %w", err)
@@ -440,12 +476,22 @@ func (t *ingestTx) LotIDs(ctx context.Context, refs []core.LotRef) (map[core.Lot
 	if len(old) == 0 {
 		return out, nil
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT l.id, l.item, l.lot FROM json_each(?) j
-		JOIN lots l ON l.item = j.value->>0 AND l.lot = j.value->>1`, jsonList(old))
+	return out, existingLots(ctx, t.tx, old, out)
+}
+
+// existingLots adds the ids of the lots of pairs (item, lot) that exist
+// to out.
+func existingLots(ctx context.Context, q queryer, pairs [][2]string, out map[core.LotRef]int64) error {
+	rows, err := q.QueryContext(ctx, `SELECT l.id, l.item, l.lot FROM json_each(?) j
+		JOIN lots l ON l.item = j.value->>0 AND l.lot = j.value->>1`, jsonList(pairs))
 	if err != nil {
-		return nil, fmt.Errorf("look up lots: %w", err)
+		return fmt.Errorf("look up lots: %w", err)
 	}
-	return out, scan(rows, "look up lots")
+	lots, err := collect(rows, "look up lots", func(r *core.LotRow) []any { return []any{&r.ID, &r.Ref.Item, &r.Ref.Lot} })
+	for _, l := range lots {
+		out[l.Ref] = l.ID
+	}
+	return err
 }
 
 // exec runs one prepared statement for every row.

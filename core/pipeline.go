@@ -1,0 +1,298 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+)
+
+// Planning ahead (issue 21 §3). hub ingest plans a batch — reads the
+// stored versions of its events, their reversals, its lots and their sums
+// on orders, and computes the changes — while the batch before it is
+// being written, instead of after: the writer then only writes. The plan
+// is made on a read-only snapshot of the store (Snapshotter), beside the
+// writer, so it does not see the batch being written. It is used only
+// when that cannot matter, which the writer checks inside its own
+// transaction before it writes:
+//
+//   - no other writer changed the data since the snapshot: the store's
+//     data version (which every change to what a plan reads raises, in
+//     the same transaction) is what the snapshot saw, give or take the
+//     one batch of this ingest written meanwhile;
+//   - that batch, if the snapshot may not have seen it, read no event id
+//     the plan read, and changed no lot's sums on an order the plan read
+//     (planDeps.conflicts);
+//   - lots the snapshot does not have get placeholder ids in the plan
+//     (negative), which the writer replaces by the lots' ids, creating
+//     the new ones in the same order as a plan made in the transaction
+//     would.
+//
+// Otherwise the writer plans the batch again in its transaction, as
+// without planning ahead. Either way the changes written are the ones a
+// plan in the transaction would have made: the store does not depend on
+// which way a batch went, nor on how the input was cut into batches.
+
+// aheadPlan is a plan made on a snapshot, before the writer took its
+// batch.
+type aheadPlan struct {
+	changes *Changes
+	stats   IngestStats
+	deps    *planDeps
+	version int64 // the snapshot's data version
+	// placeholders are the lots the snapshot did not have, by their
+	// placeholder ids.
+	placeholders map[int64]LotRef
+}
+
+// written is what the writer remembers of the batch it wrote last: the
+// data version before and after it, and what its plan read.
+type written struct {
+	before, after int64
+	deps          *planDeps
+}
+
+// usable reports whether a plan made ahead still holds in a transaction
+// whose data version is now, after prev (nil for the first batch).
+func (p *aheadPlan) usable(now int64, prev *written) bool {
+	if p == nil {
+		return false
+	}
+	if prev == nil {
+		return now == p.version
+	}
+	if now != prev.after {
+		return false // another writer changed the data
+	}
+	switch p.version {
+	case prev.after: // the snapshot saw the batch before
+		return true
+	case prev.before: // it did not
+		return !p.deps.conflicts(prev.deps)
+	}
+	return false
+}
+
+// planAhead plans b on a snapshot of the store. A plan it cannot make (a
+// read failed) is nil: the writer then plans in its transaction.
+func (in *Ingester) planAhead(ctx context.Context, snap Snapshotter, b preparedBatch) *aheadPlan {
+	if len(b.events) == 0 {
+		return nil
+	}
+	var p *aheadPlan
+	err := snap.ReadSnapshot(ctx, func(tx SnapshotTx) error {
+		v, err := tx.DataVersion(ctx)
+		if err != nil {
+			return err
+		}
+		r := &snapshotReader{SnapshotTx: tx, placeholders: map[int64]LotRef{}}
+		c, st, deps, err := plan(ctx, r, b.events, b.now, &in.lots)
+		if err != nil {
+			return err
+		}
+		p = &aheadPlan{changes: c, stats: st, deps: deps, version: v, placeholders: r.placeholders}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			slog.Debug("plan ahead failed; the writer plans the batch", "first line", b.first, "err", err)
+		}
+		return nil
+	}
+	return p
+}
+
+// snapshotReader is the PlanReader of a plan made ahead: lots the
+// snapshot does not have get placeholder ids −1, −2, … in the order
+// asked (Plan asks in sorted order).
+type snapshotReader struct {
+	SnapshotTx
+	placeholders map[int64]LotRef
+}
+
+func (r *snapshotReader) LotIDs(ctx context.Context, refs []LotRef) (map[LotRef]int64, error) {
+	got, err := r.ExistingLotIDs(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
+	for _, ref := range refs {
+		if _, ok := got[ref]; !ok {
+			id := -int64(len(r.placeholders) + 1)
+			r.placeholders[id] = ref
+			got[ref] = id
+		}
+	}
+	return got, nil
+}
+
+// resolve gives the placeholder lots of p their ids in tx, creating the
+// new ones, and puts the ids in p's changes.
+func (p *aheadPlan) resolve(ctx context.Context, tx IngestTx, lots *LotCache) error {
+	if len(p.placeholders) == 0 {
+		return nil
+	}
+	refs := make([]LotRef, 0, len(p.placeholders))
+	for i := range len(p.placeholders) { // the order they were asked in
+		refs = append(refs, p.placeholders[-int64(i+1)])
+	}
+	ids, err := lots.lookup(ctx, tx, refs)
+	if err != nil {
+		return err
+	}
+	m := make(map[int64]int64, len(refs))
+	for ph, ref := range p.placeholders {
+		id, ok := ids[ref]
+		if !ok || id <= 0 {
+			return fmt.Errorf("lot %s/%s: no id for it", ref.Item, ref.Lot)
+		}
+		m[ph] = id
+	}
+	p.changes.relot(m)
+	return nil
+}
+
+// relot replaces lot ids by m's (placeholders by lots' ids), and sorts
+// what Plan sorts by lot id again.
+func (c *Changes) relot(m map[int64]int64) {
+	id := func(v *int64) {
+		if n, ok := m[*v]; ok {
+			*v = n
+		}
+	}
+	for i := range c.NewVersions {
+		id(&c.NewVersions[i].LotID)
+	}
+	for i := range c.Links {
+		id(&c.Links[i].LotID)
+	}
+	for i := range c.Receipts {
+		id(&c.Receipts[i].LotID)
+	}
+	for i := range c.Shipments {
+		id(&c.Shipments[i].LotID)
+	}
+	for i := range c.LotDeltas {
+		id(&c.LotDeltas[i].LotID)
+	}
+	for i := range c.LotUses {
+		id(&c.LotUses[i].LotID)
+	}
+	for i := range c.OrderLots {
+		id(&c.OrderLots[i].LotID)
+	}
+	for i := range c.Returned {
+		id(&c.Returned[i].LotID)
+	}
+	for i := range c.Restored {
+		id(&c.Restored[i].LotID)
+	}
+	sort.Slice(c.LotDeltas, func(i, j int) bool {
+		a, b := c.LotDeltas[i], c.LotDeltas[j]
+		return a.LotID < b.LotID || a.LotID == b.LotID && a.UOM < b.UOM
+	})
+	sort.Slice(c.LotUses, func(i, j int) bool { return c.LotUses[i].LotID < c.LotUses[j].LotID })
+	sort.Slice(c.OrderLots, func(i, j int) bool {
+		a, b := c.OrderLots[i], c.OrderLots[j]
+		return a.LotID < b.LotID || a.LotID == b.LotID && (a.Group < b.Group || a.Group == b.Group && a.UOM < b.UOM)
+	})
+	byLotGroup := func(k []LotGroup) {
+		sort.Slice(k, func(i, j int) bool {
+			return k[i].LotID < k[j].LotID || k[i].LotID == k[j].LotID && k[i].Group < k[j].Group
+		})
+	}
+	byLotGroup(c.Returned)
+	byLotGroup(c.Restored)
+}
+
+// plannedBatch is a batch with the plan made for it ahead, if any.
+type plannedBatch struct {
+	b   preparedBatch
+	pre *aheadPlan
+}
+
+// ingestAhead applies the batches, each planned on a snapshot while the
+// one before it is written.
+func (in *Ingester) ingestAhead(ctx context.Context, snap Snapshotter, batches <-chan preparedBatch) (IngestStats, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Unbuffered: the planner is one batch ahead of the writer at most,
+	// so when it takes its snapshot every batch but the one being
+	// written is committed.
+	planned := make(chan plannedBatch)
+	go func() {
+		defer close(planned)
+		for b := range batches {
+			pb := plannedBatch{b: b, pre: in.planAhead(ctx, snap, b)}
+			select {
+			case planned <- pb:
+			case <-ctx.Done():
+				for range batches { // let the reader finish
+				}
+				return
+			}
+		}
+	}()
+	var total IngestStats
+	var prev *written
+	for pb := range planned {
+		c := &groupCall{b: pb.b, actor: ActorFrom(ctx)}
+		w, err := in.applyAhead(ctx, c, pb.pre, prev)
+		if err != nil {
+			cancel()
+			for range planned { // let the planner finish
+			}
+			return total, err
+		}
+		prev = w
+		total.add(c.st)
+	}
+	return total, nil
+}
+
+// applyAhead commits one batch, with the plan made ahead for it when it
+// still holds (pre may be nil), and says what the next batch's plan must
+// be checked against.
+func (in *Ingester) applyAhead(ctx context.Context, c *groupCall, pre *aheadPlan, prev *written) (*written, error) {
+	w := &written{}
+	var outcomes []string
+	err := in.Store.Ingest(ctx, func(tx IngestTx) error {
+		v, err := tx.DataVersion(ctx)
+		if err != nil {
+			return err
+		}
+		w.before = v
+		var ch *Changes
+		var st IngestStats
+		if pre.usable(v, prev) {
+			if err := pre.resolve(ctx, tx, &in.lots); err != nil {
+				return err
+			}
+			ch, st, w.deps = pre.changes, pre.stats, pre.deps
+			in.aheadUsed.Add(1)
+		} else {
+			if ch, st, w.deps, err = plan(ctx, tx, c.b.events, c.b.now, &in.lots); err != nil {
+				return err
+			}
+		}
+		if err := in.writePart(ctx, tx, ch, st, c.actor, c.b.last.Source, c.b.read, []*groupCall{c}, c.b.now); err != nil {
+			return err
+		}
+		outcomes = st.Outcomes
+		w.after, err = tx.DataVersion(ctx)
+		return err
+	})
+	if err != nil {
+		in.lots.Reset() // lots created by the failed transaction are gone
+		return nil, fmt.Errorf("ingest batch ending at %s line %d: %w", c.b.last.Source, c.b.last.Line, err)
+	}
+	in.batches.Add(1)
+	c.st = c.b.stats(outcomes)
+	return w, nil
+}
+
+// AheadStats says how many batches an Ingester committed, and how many of
+// them with the plan made ahead of the writer (the others were planned
+// again in the writer's transaction).
+func (in *Ingester) AheadStats() (batches, ahead int64) {
+	return in.batches.Load(), in.aheadUsed.Load()
+}
