@@ -190,7 +190,19 @@ func (in *Ingester) applyCalls(ctx context.Context, calls []*groupCall) error {
 			if err != nil {
 				return err
 			}
-			if err := in.writePart(ctx, tx, ch, s, p.actor, p.source, read, p.calls, now); err != nil {
+			var quarantine []QuarantineRow
+			for _, c := range p.calls {
+				quarantine = append(quarantine, c.b.quarantine...)
+			}
+			details := map[string]any{}
+			if len(p.calls) == 1 {
+				details["lines"] = lineRange(p.calls[0].b)
+			} else {
+				// Several requests of one caller, committed together: the
+				// entry counts them (their lines overlap).
+				details["requests"] = len(p.calls)
+			}
+			if err := in.writePart(ctx, tx, ch, s, p.actor, p.source, read, events, quarantine, details, now); err != nil {
 				return err
 			}
 			// Each call's outcomes are its events' slice of the part's.
@@ -224,28 +236,14 @@ func (in *Ingester) applyCalls(ctx context.Context, calls []*groupCall) error {
 	return nil
 }
 
-// writePart writes the planned changes of the batches of one caller
-// (actor and source) with their quarantined inputs, the outbox actions
-// their new events set off, and one audit entry.
-func (in *Ingester) writePart(ctx context.Context, tx IngestTx, ch *Changes, s IngestStats, actor Actor, source string, read int, calls []*groupCall, now time.Time) error {
-	var events []PreparedEvent
-	for _, c := range calls {
-		if len(calls) == 1 {
-			events = c.b.events
-		} else {
-			events = append(events, c.b.events...)
-		}
-		ch.Quarantine = append(ch.Quarantine, c.b.quarantine...)
-	}
+// writePart writes the planned changes of events of one caller (actor
+// and source) with quarantined inputs, the outbox actions the new events
+// set off, and one audit entry: details and the counts.
+func (in *Ingester) writePart(ctx context.Context, tx IngestTx, ch *Changes, s IngestStats, actor Actor, source string, read int,
+	events []PreparedEvent, quarantine []QuarantineRow, details map[string]any, now time.Time) error {
+	ch.Quarantine = append(ch.Quarantine, quarantine...)
 	ch.Outbox = in.trigger(events, s.Outcomes, now)
-	details := map[string]any{"source": source, "read": read, "new": s.New, "unchanged": s.Unchanged}
-	if len(calls) == 1 {
-		details["lines"] = lineRange(calls[0].b)
-	} else {
-		// Several requests of one caller, committed together: the
-		// entry counts them (their lines overlap).
-		details["requests"] = len(calls)
-	}
+	details["source"], details["read"], details["new"], details["unchanged"] = source, read, s.New, s.Unchanged
 	return WriteAudited(ctx, tx, ch, AuditEntry{Action: AuditIngest, Object: "source:" + source, Actor: actor}, details)
 }
 

@@ -71,9 +71,9 @@ type Ingester struct {
 	Serial bool
 
 	lots LotCache
-	// batches committed by IngestJSONL, and how many with the plan made
-	// ahead (AheadStats).
-	batches, aheadUsed atomic.Int64
+	// batches committed by IngestJSONL planning ahead, how many with
+	// the plan made ahead, and how many split (AheadStats).
+	batches, aheadUsed, split atomic.Int64
 }
 
 // LotCache remembers lot ids across the batches of an ingest so that known

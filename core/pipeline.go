@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
+	"time"
 )
 
 // Planning ahead (issue 21 §3). hub ingest plans a batch — reads the
@@ -75,8 +77,8 @@ func (p *aheadPlan) usable(now int64, prev *written) bool {
 
 // planAhead plans b on a snapshot of the store. A plan it cannot make (a
 // read failed) is nil: the writer then plans in its transaction.
-func (in *Ingester) planAhead(ctx context.Context, snap Snapshotter, b preparedBatch) *aheadPlan {
-	if len(b.events) == 0 {
+func (in *Ingester) planAhead(ctx context.Context, snap Snapshotter, events []PreparedEvent, now time.Time) *aheadPlan {
+	if len(events) == 0 {
 		return nil
 	}
 	var p *aheadPlan
@@ -86,7 +88,7 @@ func (in *Ingester) planAhead(ctx context.Context, snap Snapshotter, b preparedB
 			return err
 		}
 		r := &snapshotReader{SnapshotTx: tx, placeholders: map[int64]LotRef{}}
-		c, st, deps, err := plan(ctx, r, b.events, b.now, &in.lots)
+		c, st, deps, err := plan(ctx, r, events, now, &in.lots)
 		if err != nil {
 			return err
 		}
@@ -95,7 +97,7 @@ func (in *Ingester) planAhead(ctx context.Context, snap Snapshotter, b preparedB
 	})
 	if err != nil {
 		if ctx.Err() == nil {
-			slog.Debug("plan ahead failed; the writer plans the batch", "first line", b.first, "err", err)
+			slog.Debug("plan ahead failed; the writer plans the batch", "err", err)
 		}
 		return nil
 	}
@@ -204,10 +206,74 @@ func (c *Changes) relot(m map[int64]int64) {
 	byLotGroup(c.Restored)
 }
 
-// plannedBatch is a batch with the plan made for it ahead, if any.
+// plannedBatch is a batch with the plan made for it ahead, if any. Its
+// events that touch what the batch before it writes (late, the same ids or
+// their reversals, the same lots' sums on orders) are not planned ahead:
+// the writer plans them in its transaction after writing the others, as a
+// part of their own (they could have arrived last). Which events those
+// are depends on the input alone, not on timing.
 type plannedBatch struct {
-	b   preparedBatch
-	pre *aheadPlan
+	b preparedBatch
+	// early are the positions (in b.events) of the events planned ahead,
+	// late those of the others.
+	early, late []int
+	pre         *aheadPlan
+}
+
+// batchKeys are what a batch's events name: their ids and the targets of
+// their reversals, and the lots' order groups they consume, produce or
+// adjust on.
+type batchKeys struct {
+	ids    map[string]bool
+	orders map[refGroup]bool
+}
+
+func keysOf(events []PreparedEvent) batchKeys {
+	k := batchKeys{ids: make(map[string]bool, len(events)), orders: map[refGroup]bool{}}
+	for _, p := range events {
+		e := p.Event
+		k.ids[e.ID] = true
+		if e.Reverses != "" {
+			k.ids[e.Reverses] = true
+		}
+		if e.Order != "" && e.Lot != nil {
+			k.orders[refGroup{*e.Lot, "o:" + e.Order}] = true
+		}
+	}
+	return k
+}
+
+// touches reports whether e names something of k.
+func (k batchKeys) touches(e *Event) bool {
+	if k.ids[e.ID] || e.Reverses != "" && k.ids[e.Reverses] {
+		return true
+	}
+	return e.Order != "" && e.Lot != nil && k.orders[refGroup{*e.Lot, "o:" + e.Order}]
+}
+
+// split returns the positions of b's events that do not touch prev, and
+// of those that do.
+func split(events []PreparedEvent, prev batchKeys) (early, late []int) {
+	early = make([]int, 0, len(events))
+	for i, p := range events {
+		if prev.ids != nil && prev.touches(p.Event) {
+			late = append(late, i)
+		} else {
+			early = append(early, i)
+		}
+	}
+	return early, late
+}
+
+func pick(events []PreparedEvent, at []int) []PreparedEvent {
+	if len(at) == len(events) {
+		return events
+	}
+	out := make([]PreparedEvent, len(at))
+	for i, j := range at {
+		out[i] = events[j]
+	}
+	return out
 }
 
 // ingestAhead applies the batches, each planned on a snapshot while the
@@ -221,8 +287,12 @@ func (in *Ingester) ingestAhead(ctx context.Context, snap Snapshotter, batches <
 	planned := make(chan plannedBatch)
 	go func() {
 		defer close(planned)
+		var prev batchKeys
 		for b := range batches {
-			pb := plannedBatch{b: b, pre: in.planAhead(ctx, snap, b)}
+			pb := plannedBatch{b: b}
+			pb.early, pb.late = split(b.events, prev)
+			pb.pre = in.planAhead(ctx, snap, pick(b.events, pb.early), b.now)
+			prev = keysOf(b.events)
 			select {
 			case planned <- pb:
 			case <-ctx.Done():
@@ -235,8 +305,7 @@ func (in *Ingester) ingestAhead(ctx context.Context, snap Snapshotter, batches <
 	var total IngestStats
 	var prev *written
 	for pb := range planned {
-		c := &groupCall{b: pb.b, actor: ActorFrom(ctx)}
-		w, err := in.applyAhead(ctx, c, pb.pre, prev)
+		st, w, err := in.applyAhead(ctx, pb, prev)
 		if err != nil {
 			cancel()
 			for range planned { // let the planner finish
@@ -244,55 +313,91 @@ func (in *Ingester) ingestAhead(ctx context.Context, snap Snapshotter, batches <
 			return total, err
 		}
 		prev = w
-		total.add(c.st)
+		total.add(st)
 	}
 	return total, nil
 }
 
-// applyAhead commits one batch, with the plan made ahead for it when it
-// still holds (pre may be nil), and says what the next batch's plan must
-// be checked against.
-func (in *Ingester) applyAhead(ctx context.Context, c *groupCall, pre *aheadPlan, prev *written) (*written, error) {
+// applyAhead commits one batch: its early events with the plan made ahead
+// for them when it still holds, then its late ones planned in the
+// transaction. It says what the next batch's plan must be checked
+// against.
+func (in *Ingester) applyAhead(ctx context.Context, pb plannedBatch, prev *written) (IngestStats, *written, error) {
+	b, actor, source := pb.b, ActorFrom(ctx), pb.b.last.Source
 	w := &written{}
-	var outcomes []string
+	outcomes := make([]string, len(b.events))
 	err := in.Store.Ingest(ctx, func(tx IngestTx) error {
 		v, err := tx.DataVersion(ctx)
 		if err != nil {
 			return err
 		}
 		w.before = v
-		var ch *Changes
-		var st IngestStats
-		if pre.usable(v, prev) {
-			if err := pre.resolve(ctx, tx, &in.lots); err != nil {
-				return err
+		part := func(at []int, pre *aheadPlan, read int, quarantine []QuarantineRow) (*planDeps, error) {
+			events := pick(b.events, at)
+			var ch *Changes
+			var st IngestStats
+			var deps *planDeps
+			if pre.usable(v, prev) {
+				if err := pre.resolve(ctx, tx, &in.lots); err != nil {
+					return nil, err
+				}
+				ch, st, deps = pre.changes, pre.stats, pre.deps
+				in.aheadUsed.Add(1)
+			} else if ch, st, deps, err = plan(ctx, tx, events, b.now, &in.lots); err != nil {
+				return nil, err
 			}
-			ch, st, w.deps = pre.changes, pre.stats, pre.deps
-			in.aheadUsed.Add(1)
-		} else {
-			if ch, st, w.deps, err = plan(ctx, tx, c.b.events, c.b.now, &in.lots); err != nil {
-				return err
+			if err := in.writePart(ctx, tx, ch, st, actor, source, read, events, quarantine, map[string]any{"lines": lineRange(b)}, b.now); err != nil {
+				return nil, err
 			}
+			for i, j := range at {
+				outcomes[j] = st.Outcomes[i]
+			}
+			return deps, nil
 		}
-		if err := in.writePart(ctx, tx, ch, st, c.actor, c.b.last.Source, c.b.read, []*groupCall{c}, c.b.now); err != nil {
+		if w.deps, err = part(pb.early, pb.pre, b.read-len(pb.late), b.quarantine); err != nil {
 			return err
 		}
-		outcomes = st.Outcomes
+		if len(pb.late) > 0 {
+			in.split.Add(1)
+			late, err := part(pb.late, nil, len(pb.late), nil)
+			if err != nil {
+				return err
+			}
+			w.deps = w.deps.union(late)
+		}
 		w.after, err = tx.DataVersion(ctx)
 		return err
 	})
 	if err != nil {
 		in.lots.Reset() // lots created by the failed transaction are gone
-		return nil, fmt.Errorf("ingest batch ending at %s line %d: %w", c.b.last.Source, c.b.last.Line, err)
+		return IngestStats{}, nil, fmt.Errorf("ingest batch ending at %s line %d: %w", source, b.last.Line, err)
 	}
 	in.batches.Add(1)
-	c.st = c.b.stats(outcomes)
-	return w, nil
+	return b.stats(outcomes), w, nil
 }
 
-// AheadStats says how many batches an Ingester committed, and how many of
-// them with the plan made ahead of the writer (the others were planned
-// again in the writer's transaction).
-func (in *Ingester) AheadStats() (batches, ahead int64) {
-	return in.batches.Load(), in.aheadUsed.Load()
+// union is what d and e read together.
+func (d *planDeps) union(e *planDeps) *planDeps {
+	u := &planDeps{ids: map[string]bool{}, orderRead: map[refGroup]bool{}, orderWrite: map[refGroup]bool{}}
+	for _, x := range []*planDeps{d, e} {
+		maps.Copy(u.ids, x.ids)
+		maps.Copy(u.orderRead, x.orderRead)
+		maps.Copy(u.orderWrite, x.orderWrite)
+	}
+	return u
+}
+
+// AheadStats counts what planning ahead did in an Ingester's ingests.
+type AheadStats struct {
+	Batches int64 // batches committed
+	Ahead   int64 // of which with the plan made ahead
+	Split   int64 // of which with late events, planned in the transaction
+}
+
+// AheadStats says how many batches an Ingester committed by planning
+// ahead, how many of them with the plan made ahead (the others were
+// planned again in the writer's transaction), and how many had late
+// events.
+func (in *Ingester) AheadStats() AheadStats {
+	return AheadStats{Batches: in.batches.Load(), Ahead: in.aheadUsed.Load(), Split: in.split.Load()}
 }
