@@ -186,8 +186,8 @@ func (in *Ingester) IngestJSONL(ctx context.Context, r io.Reader, source string)
 		defer close(batches)
 		readErr <- in.readBatches(ctx, r, source, size, batches)
 	}()
-	if snap, ok := in.Store.(Snapshotter); ok && !in.Serial {
-		total, err := in.ingestAhead(ctx, snap, batches)
+	if a := in.Ahead(); a != nil {
+		total, err := in.ingestAhead(ctx, a, batches)
 		if err != nil {
 			cancel()
 			for range batches { // let the reader finish

@@ -206,18 +206,55 @@ func (c *Changes) relot(m map[int64]int64) {
 	byLotGroup(c.Restored)
 }
 
-// plannedBatch is a batch with the plan made for it ahead, if any. Its
-// events that touch what the batch before it writes (late, the same ids or
-// their reversals, the same lots' sums on orders) are not planned ahead:
-// the writer plans them in its transaction after writing the others, as a
-// part of their own (they could have arrived last). Which events those
-// are depends on the input alone, not on timing.
-type plannedBatch struct {
-	b preparedBatch
-	// early are the positions (in b.events) of the events planned ahead,
-	// late those of the others.
+// Ahead plans the batches of one stream of commits (one hub ingest, one
+// connector sync, one EPCIS capture) ahead of their commits. Its caller
+// keeps one rule: the next batch is planned (Plan, PlanRecords) only
+// after the commit of the batch before the one last planned has returned,
+// and batches are committed in the order they were planned; so when a
+// snapshot is read every batch of the stream but one is committed. Hand
+// batches from the planning goroutine to the committing one over an
+// unbuffered channel, planning the next after each hand-over.
+//
+// A nil *Ahead plans nothing: every batch is planned in its transaction.
+type Ahead struct {
+	in   *Ingester
+	snap Snapshotter
+	keys batchKeys // the planner's: what the batch planned last names
+	prev *written  // the committer's: the batch committed last
+}
+
+// Ahead returns a new stream of batches planned ahead, or nil when the
+// store cannot read snapshots or in.Serial is set.
+func (in *Ingester) Ahead() *Ahead {
+	snap, ok := in.Store.(Snapshotter)
+	if !ok || in.Serial {
+		return nil
+	}
+	return &Ahead{in: in, snap: snap}
+}
+
+// aheadSplit is a batch's events split into the early ones, planned
+// ahead, and the late ones, which touch what the batch before names (the
+// same ids or their reversals, the same lots' sums on orders): the writer
+// plans those in its transaction after writing the others, as if they
+// had arrived last. Which events are late depends on the input alone,
+// not on timing.
+type aheadSplit struct {
+	// early and late are positions in the batch's events.
 	early, late []int
-	pre         *aheadPlan
+	pre         *aheadPlan // nil: the writer plans the early events too
+}
+
+// plan splits events and plans the early ones on a snapshot.
+func (a *Ahead) plan(ctx context.Context, events []PreparedEvent, now time.Time) *aheadSplit {
+	if a == nil {
+		return nil
+	}
+	s := &aheadSplit{}
+	s.early, s.late = split(events, a.keys)
+	s.pre = a.in.planAhead(ctx, a.snap, pick(events, s.early), now)
+	a.keys = keysOf(events)
+	return s
 }
 
 // batchKeys are what a batch's events name: their ids and the targets of
@@ -251,7 +288,7 @@ func (k batchKeys) touches(e *Event) bool {
 	return e.Order != "" && e.Lot != nil && k.orders[refGroup{*e.Lot, "o:" + e.Order}]
 }
 
-// split returns the positions of b's events that do not touch prev, and
+// split returns the positions of the events that do not touch prev, and
 // of those that do.
 func split(events []PreparedEvent, prev batchKeys) (early, late []int) {
 	early = make([]int, 0, len(events))
@@ -276,23 +313,123 @@ func pick(events []PreparedEvent, at []int) []PreparedEvent {
 	return out
 }
 
+// planWrite plans events in tx and writes the changes, with the plan s
+// made ahead when it still holds (s and a may be nil: one plan in tx).
+// extra adds to the first changes written what goes with the batch
+// (quarantine rows, raw records); outbox actions are added from the
+// outcomes. It returns what was written as one Changes (for the batch's
+// audit entry), the stats with the outcomes in the events' order, and
+// what the next batch's plan must be checked against; a.done records it
+// once the transaction committed.
+func (in *Ingester) planWrite(ctx context.Context, tx IngestTx, events []PreparedEvent, s *aheadSplit, a *Ahead, now time.Time, extra func(*Changes)) (*Changes, IngestStats, *written, error) {
+	if s == nil {
+		s = &aheadSplit{early: make([]int, len(events))}
+		for i := range events {
+			s.early[i] = i
+		}
+	}
+	w := &written{}
+	var prev *written
+	if a != nil {
+		v, err := tx.DataVersion(ctx)
+		if err != nil {
+			return nil, IngestStats{}, nil, err
+		}
+		w.before, prev = v, a.prev
+	}
+	all := &Changes{}
+	outcomes := make([]string, len(events))
+	part := func(at []int, pre *aheadPlan) error {
+		part := pick(events, at)
+		var ch *Changes
+		var st IngestStats
+		var deps *planDeps
+		var err error
+		if a != nil && pre.usable(w.before, prev) {
+			if err := pre.resolve(ctx, tx, &in.lots); err != nil {
+				return err
+			}
+			ch, st, deps = pre.changes, pre.stats, pre.deps
+			in.aheadUsed.Add(1)
+		} else if ch, st, deps, err = plan(ctx, tx, part, now, &in.lots); err != nil {
+			return err
+		}
+		if extra != nil {
+			extra(ch)
+			extra = nil
+		}
+		ch.Outbox = in.trigger(part, st.Outcomes, now)
+		if err := tx.Write(ctx, ch); err != nil {
+			return err
+		}
+		for i, j := range at {
+			outcomes[j] = st.Outcomes[i]
+		}
+		w.deps = w.deps.union(deps)
+		all.add(ch)
+		return nil
+	}
+	if err := part(s.early, s.pre); err != nil {
+		return nil, IngestStats{}, nil, err
+	}
+	if len(s.late) > 0 {
+		in.split.Add(1)
+		if err := part(s.late, nil); err != nil {
+			return nil, IngestStats{}, nil, err
+		}
+	}
+	st := IngestStats{Read: len(events), Outcomes: outcomes}
+	for _, o := range outcomes {
+		switch o {
+		case OutcomeNew:
+			st.New++
+		case OutcomeSuperseded:
+			st.Superseded++
+		case OutcomeUnchanged:
+			st.Unchanged++
+		}
+	}
+	return all, st, w, nil
+}
+
+// add adds what the audit entry of a batch tells of c, written after
+// what the receiver holds: the new versions (their seqs follow) and the
+// status changes.
+func (c *Changes) add(d *Changes) {
+	if len(d.NewVersions) > 0 {
+		if len(c.NewVersions) == 0 {
+			c.Written.First = d.Written.First
+		}
+		c.Written.Last = d.Written.Last
+	}
+	c.NewVersions = append(c.NewVersions, d.NewVersions...)
+	c.StatusUpdates = append(c.StatusUpdates, d.StatusUpdates...)
+}
+
+// done records, once the batch's transaction has committed, what the next
+// batch's plan is checked against: w, with the data version after.
+func (a *Ahead) done(w *written, after int64) {
+	if a == nil {
+		return
+	}
+	w.after = after
+	a.prev = w
+}
+
 // ingestAhead applies the batches, each planned on a snapshot while the
 // one before it is written.
-func (in *Ingester) ingestAhead(ctx context.Context, snap Snapshotter, batches <-chan preparedBatch) (IngestStats, error) {
+func (in *Ingester) ingestAhead(ctx context.Context, a *Ahead, batches <-chan preparedBatch) (IngestStats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// Unbuffered: the planner is one batch ahead of the writer at most,
-	// so when it takes its snapshot every batch but the one being
-	// written is committed.
-	planned := make(chan plannedBatch)
+	type plannedBatch struct {
+		b preparedBatch
+		s *aheadSplit
+	}
+	planned := make(chan plannedBatch) // unbuffered: see Ahead
 	go func() {
 		defer close(planned)
-		var prev batchKeys
 		for b := range batches {
-			pb := plannedBatch{b: b}
-			pb.early, pb.late = split(b.events, prev)
-			pb.pre = in.planAhead(ctx, snap, pick(b.events, pb.early), b.now)
-			prev = keysOf(b.events)
+			pb := plannedBatch{b: b, s: a.plan(ctx, b.events, b.now)}
 			select {
 			case planned <- pb:
 			case <-ctx.Done():
@@ -303,81 +440,53 @@ func (in *Ingester) ingestAhead(ctx context.Context, snap Snapshotter, batches <
 		}
 	}()
 	var total IngestStats
-	var prev *written
 	for pb := range planned {
-		st, w, err := in.applyAhead(ctx, pb, prev)
+		st, err := in.applyAhead(ctx, pb.b, pb.s, a)
 		if err != nil {
 			cancel()
 			for range planned { // let the planner finish
 			}
 			return total, err
 		}
-		prev = w
 		total.add(st)
 	}
 	return total, nil
 }
 
-// applyAhead commits one batch: its early events with the plan made ahead
-// for them when it still holds, then its late ones planned in the
-// transaction. It says what the next batch's plan must be checked
-// against.
-func (in *Ingester) applyAhead(ctx context.Context, pb plannedBatch, prev *written) (IngestStats, *written, error) {
-	b, actor, source := pb.b, ActorFrom(ctx), pb.b.last.Source
-	w := &written{}
-	outcomes := make([]string, len(b.events))
+// applyAhead commits one batch of hub ingest.
+func (in *Ingester) applyAhead(ctx context.Context, b preparedBatch, s *aheadSplit, a *Ahead) (IngestStats, error) {
+	source := b.last.Source
+	var st IngestStats
+	var w *written
+	var after int64
 	err := in.Store.Ingest(ctx, func(tx IngestTx) error {
-		v, err := tx.DataVersion(ctx)
+		var ch *Changes
+		var err error
+		ch, st, w, err = in.planWrite(ctx, tx, b.events, s, a, b.now, func(c *Changes) { c.Quarantine = b.quarantine })
 		if err != nil {
 			return err
 		}
-		w.before = v
-		part := func(at []int, pre *aheadPlan, read int, quarantine []QuarantineRow) (*planDeps, error) {
-			events := pick(b.events, at)
-			var ch *Changes
-			var st IngestStats
-			var deps *planDeps
-			if pre.usable(v, prev) {
-				if err := pre.resolve(ctx, tx, &in.lots); err != nil {
-					return nil, err
-				}
-				ch, st, deps = pre.changes, pre.stats, pre.deps
-				in.aheadUsed.Add(1)
-			} else if ch, st, deps, err = plan(ctx, tx, events, b.now, &in.lots); err != nil {
-				return nil, err
-			}
-			if err := in.writePart(ctx, tx, ch, st, actor, source, read, events, quarantine, map[string]any{"lines": lineRange(b)}, b.now); err != nil {
-				return nil, err
-			}
-			for i, j := range at {
-				outcomes[j] = st.Outcomes[i]
-			}
-			return deps, nil
-		}
-		if w.deps, err = part(pb.early, pb.pre, b.read-len(pb.late), b.quarantine); err != nil {
+		details := map[string]any{"source": source, "read": b.read, "new": st.New, "unchanged": st.Unchanged, "lines": lineRange(b)}
+		if err := AuditChanges(ctx, tx, ch, AuditEntry{Action: AuditIngest, Object: "source:" + source}, details); err != nil {
 			return err
 		}
-		if len(pb.late) > 0 {
-			in.split.Add(1)
-			late, err := part(pb.late, nil, len(pb.late), nil)
-			if err != nil {
-				return err
-			}
-			w.deps = w.deps.union(late)
-		}
-		w.after, err = tx.DataVersion(ctx)
+		after, err = tx.DataVersion(ctx)
 		return err
 	})
 	if err != nil {
 		in.lots.Reset() // lots created by the failed transaction are gone
-		return IngestStats{}, nil, fmt.Errorf("ingest batch ending at %s line %d: %w", source, b.last.Line, err)
+		return IngestStats{}, fmt.Errorf("ingest batch ending at %s line %d: %w", source, b.last.Line, err)
 	}
 	in.batches.Add(1)
-	return b.stats(outcomes), w, nil
+	a.done(w, after)
+	return b.stats(st.Outcomes), nil
 }
 
-// union is what d and e read together.
+// union is what d and e read together (either may be nil).
 func (d *planDeps) union(e *planDeps) *planDeps {
+	if d == nil {
+		return e
+	}
 	u := &planDeps{ids: map[string]bool{}, orderRead: map[refGroup]bool{}, orderWrite: map[refGroup]bool{}}
 	for _, x := range []*planDeps{d, e} {
 		maps.Copy(u.ids, x.ids)

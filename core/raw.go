@@ -194,6 +194,19 @@ type RecordBatch struct {
 	raws         []RawRecord
 	produced     []string
 	skips        []SkipCount
+	// ahead and split: the batch planned ahead (Ahead.PlanRecords).
+	ahead *Ahead
+	split *aheadSplit
+}
+
+// PlanRecords plans b's events on a snapshot, ahead of its commit (see
+// Ahead for the rule its caller keeps). CommitRecords uses the plan when
+// it still holds, and plans again in its transaction otherwise.
+func (a *Ahead) PlanRecords(ctx context.Context, b *RecordBatch) {
+	if a == nil || b == nil {
+		return
+	}
+	b.ahead, b.split = a, a.plan(ctx, b.events, b.now)
 }
 
 // PrepareRecords does the part of IngestRecords that touches no store, so
@@ -300,6 +313,8 @@ func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID str
 		}
 	}
 
+	var w *written
+	var after int64
 	err := in.Store.Ingest(ctx, func(tx IngestTx) error {
 		all := events
 		var revs []PreparedEvent
@@ -359,22 +374,20 @@ func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID str
 				Reverses: id, Source: &Source{Connector: by, Record: dropSource[id]}}))
 			st.Reversed++
 		}
+		sp := b.split
 		if len(revs) > 0 {
 			all = append(append([]PreparedEvent(nil), events...), revs...)
+			sp = nil // planned ahead without them: plan it all here
 		}
-		c, s, err := Plan(ctx, tx, all, now, &in.lots)
+		c, s, wr, err := in.planWrite(ctx, tx, all, sp, b.ahead, now, func(c *Changes) {
+			c.Quarantine, c.Raw, c.ResolvedKeys = quarantine, raws, resolvedKeys
+		})
 		if err != nil {
 			return err
 		}
+		w = wr
 		st.Read = len(all) // the mapped events and the reversals written for dropped ones
 		st.New, st.Superseded, st.Unchanged = s.New, s.Superseded, s.Unchanged
-		c.Quarantine = quarantine
-		c.Outbox = in.trigger(all, s.Outcomes, now)
-		c.Raw = raws
-		c.ResolvedKeys = resolvedKeys
-		if err := tx.Write(ctx, c); err != nil {
-			return err
-		}
 		rt := &runTx{IngestTx: tx}
 		if extra != nil {
 			done := st
@@ -401,8 +414,18 @@ func (in *Ingester) CommitRecords(ctx context.Context, b *RecordBatch, runID str
 		if rt.cursor != "" {
 			d["cursor_of"] = rt.cursor
 		}
-		return AuditChanges(ctx, tx, c, AuditEntry{Action: AuditIngest, Object: "source:" + source}, d)
+		if err := AuditChanges(ctx, tx, c, AuditEntry{Action: AuditIngest, Object: "source:" + source}, d); err != nil {
+			return err
+		}
+		if b.ahead != nil {
+			after, err = tx.DataVersion(ctx)
+		}
+		return err
 	})
+	if err == nil && b.ahead != nil {
+		in.batches.Add(1)
+		b.ahead.done(w, after)
+	}
 	if err != nil {
 		in.lots.Reset()
 		first, last := "", ""

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/lothub/lothub/core"
@@ -38,6 +39,23 @@ type Pipeline struct {
 	Ingester *core.Ingester
 	Mapping  *mapping.Mapping
 	Source   string // connector name, or the file the records come from
+
+	aheadOnce sync.Once
+	ahead     *core.Ahead
+}
+
+// PlanAhead plans a mapped batch's events on a snapshot of the store
+// while the batch before it commits, so that Commit only writes (when
+// nothing the plan read changed meanwhile; otherwise Commit plans again).
+// Call it on the goroutine that hands batches to Commit, on each batch
+// after handing over the one before, over an unbuffered channel (the
+// rule of core.Ahead).
+func (p *Pipeline) PlanAhead(ctx context.Context, b *Batch) {
+	if b == nil {
+		return
+	}
+	p.aheadOnce.Do(func() { p.ahead = p.Ingester.Ahead() })
+	p.ahead.PlanRecords(ctx, b.prepared)
 }
 
 // MappingID names a mapping and its version in the archive.

@@ -494,6 +494,11 @@ func (r *Runner) readAhead(ctx context.Context, cc *config.Connector, sup *super
 	for b := range read {
 		if b.err == nil && len(b.res.Records) > 0 {
 			b.mapped, b.err = mapRecords(cc.Name, p, b.res.Records)
+			if b.err == nil {
+				// The batch before was handed over: its own predecessor
+				// is committed (core.Ahead's rule).
+				p.PlanAhead(ctx, b.mapped)
+			}
 		}
 		select {
 		case out <- b:

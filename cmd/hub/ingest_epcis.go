@@ -123,11 +123,16 @@ func commitPipelined(ctx context.Context, ing *core.Ingester, produce func(emit 
 			}
 		})
 	}()
+	ahead := ing.Ahead()
 	go func() {
 		defer close(batches)
 		for recs := range mapped {
+			// Planned after the batch before was handed over, when its
+			// own predecessor is committed (core.Ahead's rule).
+			b := ing.PrepareRecords(recs)
+			ahead.PlanRecords(ctx, b)
 			select {
-			case batches <- ing.PrepareRecords(recs):
+			case batches <- b:
 			case <-ctx.Done():
 				for range mapped { // drain: the producer stops on ctx
 				}

@@ -131,6 +131,52 @@ func init() {
 		}
 		h.sameAnswers("planned ahead, tricky", wantTricky, gotTricky)
 
+		// Source records (a connector sync, an EPCIS capture): the same
+		// plant as records of one event each, committed by
+		// CommitRecords while the next batch is planned, on stale
+		// snapshots.
+		recs := make([]core.MappedRecord, 0, len(lines))
+		for i, l := range lines {
+			mr := core.MappedRecord{Raw: core.RawRecord{Source: "plant", Kind: "event", RecordID: fmt.Sprintf("rec-%05d", i), Payload: []byte(l)}}
+			if e, err := core.DecodeEvent([]byte(l)); err != nil {
+				mr.Err = err
+			} else {
+				mr.Events = []*core.Event{e}
+			}
+			recs = append(recs, mr)
+		}
+		commitRecords := func(s core.Store, serial bool) *core.Ingester {
+			in := &core.Ingester{Store: s, Now: func() time.Time { return now }, Serial: serial}
+			a := in.Ahead()
+			batches := make(chan *core.RecordBatch)
+			go func() {
+				defer close(batches)
+				for rest := recs; len(rest) > 0; {
+					n := min(29, len(rest))
+					b := in.PrepareRecords(rest[:n])
+					a.PlanRecords(h.ctx, b)
+					batches <- b
+					rest = rest[n:]
+				}
+			}()
+			for b := range batches {
+				if _, err := in.CommitRecords(h.ctx, b, "", nil); err != nil {
+					h.t.Fatalf("commit records: %v", err)
+				}
+			}
+			ingest(s, serial, foreign)
+			return in
+		}
+		wantRecords := h.open(h.t)
+		commitRecords(wantRecords, true)
+		records := &lagging{Store: h.open(h.t)}
+		st = commitRecords(records, false).AheadStats()
+		h.t.Logf("records: %d of %d batches used the plan made ahead, %d had late events", st.Ahead, st.Batches, st.Split)
+		if st.Ahead == 0 || st.Split == 0 {
+			h.t.Errorf("records: %d batches, %d planned ahead, %d with late events: the case tests nothing about them", st.Batches, st.Ahead, st.Split)
+		}
+		h.sameAnswers("records planned ahead", answers(wantRecords), answers(records.Store))
+
 		// Another writer between each snapshot and the next write.
 		busy := &interleaved{Store: h.open(h.t), foreign: foreign}
 		busy.other = &core.Ingester{Store: busy.Store, Now: func() time.Time { return now }, Serial: true}
