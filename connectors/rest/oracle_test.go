@@ -91,8 +91,12 @@ type fakeOracle struct {
 	// items caches the JSON of txns[i] (in the API's order) once encoded:
 	// a transaction's answer does not change until set, and a real ERP
 	// builds its pages on another machine, not on the cores of the sync
-	// the benchmark measures.
-	items [][]byte
+	// the benchmark measures. updated is txns[i].Updated in Unix
+	// nanoseconds, for the q filter.
+	items   [][]byte
+	updated []int64
+	// frozen: every answer is in items and txns is dropped (freeze).
+	frozen bool
 }
 
 var oracleFilterRE = regexp.MustCompile(`^LastUpdateDate >= '([^']+)'$`)
@@ -170,13 +174,16 @@ func (f *fakeOracle) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.sort()
-	first := sort.Search(len(f.txns), func(i int) bool { return !f.txns[i].Updated.Before(from) })
-	sel := f.txns[first:]
-	end := min(offset+limit, len(sel))
+	first := 0
+	if !from.IsZero() {
+		first = sort.Search(len(f.updated), func(i int) bool { return f.updated[i] >= from.UnixNano() })
+	}
+	sel := len(f.updated) - first
+	end := min(offset+limit, sel)
 	// What json.NewEncoder(w).Encode of the page as a map writes: its keys
 	// sorted, each item as json.Marshal writes it, a newline.
 	var page bytes.Buffer
-	fmt.Fprintf(&page, `{"count":%d,"hasMore":%t,"items":[`, max(end-offset, 0), end < len(sel))
+	fmt.Fprintf(&page, `{"count":%d,"hasMore":%t,"items":[`, max(end-offset, 0), end < sel)
 	for i := offset; i < end; i++ {
 		if i > offset {
 			page.WriteByte(',')
@@ -195,10 +202,7 @@ func (f *fakeOracle) serve(w http.ResponseWriter, r *http.Request) {
 
 // item is the JSON of txns[i], encoded once.
 func (f *fakeOracle) item(i int) ([]byte, error) {
-	if len(f.items) != len(f.txns) {
-		f.items = make([][]byte, len(f.txns))
-	}
-	if f.items[i] != nil && f.txns[i].ID != f.dropKey {
+	if f.frozen || f.items[i] != nil && f.txns[i].ID != f.dropKey {
 		return f.items[i], nil
 	}
 	item := f.txns[i].json()
@@ -211,17 +215,24 @@ func (f *fakeOracle) item(i int) ([]byte, error) {
 	return b, err
 }
 
-// encodeAll encodes every transaction's answer ahead, as a server that
-// serves them from a cache: the benchmark measures the sync, not the fake.
-func (f *fakeOracle) encodeAll() error {
+// freeze encodes every transaction's answer ahead, as a server that
+// serves them from a cache, and drops the transactions: the benchmark
+// measures the sync, not the fake, whose answers are neither built on the
+// sync's cores nor in the heap its garbage collector marks (a real ERP
+// runs elsewhere). set thaws it.
+func (f *fakeOracle) freeze() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sort()
 	for i := range f.txns {
+		if f.txns[i].ID == f.dropKey {
+			return fmt.Errorf("transaction %d is served without its key: not frozen", f.dropKey)
+		}
 		if _, err := f.item(i); err != nil {
 			return err
 		}
 	}
+	f.txns, f.frozen = nil, true
 	return nil
 }
 
@@ -236,13 +247,17 @@ func (f *fakeOracle) sort() {
 		}
 		return f.txns[i].ID < f.txns[j].ID
 	})
-	f.sorted, f.items = true, nil
+	f.sorted = true
+	f.items, f.updated = make([][]byte, len(f.txns)), make([]int64, len(f.txns))
+	for i, t := range f.txns {
+		f.updated[i] = t.Updated.UnixNano()
+	}
 }
 
 func (f *fakeOracle) set(txns []oracleTxn) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.txns, f.sorted, f.items = txns, false, nil
+	f.txns, f.sorted, f.frozen = txns, false, false
 }
 
 func (f *fakeOracle) config(extra ...string) map[string]string {
