@@ -1,7 +1,11 @@
 package rest
 
 import (
+	"container/heap"
+	"fmt"
+	"maps"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -58,4 +62,77 @@ func TestCompareUTCAgreesWithParsing(t *testing.T) {
 func isUTCForm(s string) bool {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	return err == nil && t.UTC().Format(time.RFC3339Nano) == s
+}
+
+// Pruning a pass at each new high-water mark from the front of byCursor
+// leaves the same keys as the walk over all of them (prune), whatever the
+// order records come in: keys read again with a newer value, values out
+// of order, bad records, time and number cursors, a pass resumed from a
+// position (byCursor not built yet).
+func TestPrunePassAgreesWithPrune(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	base := time.Date(2026, 3, 14, 8, 0, 0, 0, time.UTC)
+	eps := map[string]Endpoint{
+		"time":   {Incremental: &Incremental{Type: CursorTime, Overlap: 10 * time.Minute}},
+		"number": {Incremental: &Incremental{Type: CursorNumber, OverlapNum: 40}},
+	}
+	for name, ep := range eps {
+		t.Run(name, func(t *testing.T) {
+			r := &reader{}
+			value := func(i int64) string {
+				if ep.Incremental.Type == CursorNumber {
+					return strconv.FormatInt(i, 10)
+				}
+				return base.Add(time.Duration(i) * time.Minute / 3).UTC().Format(time.RFC3339Nano)
+			}
+			for round := range 20 {
+				ps := &pass{}
+				var walked map[string]string // what prune at every new high-water mark leaves
+				hw := ""
+				if round%2 == 1 {
+					// resumed: a Seen from a position, byCursor not built
+					ps.Seen = map[string]string{}
+					for i := range 30 {
+						ps.Seen[fmt.Sprintf("k%d", rng.IntN(60))] = value(int64(i))
+					}
+					ps.Seen["bad:x"] = "bad"
+					walked = copyMap(ps.Seen)
+				}
+				for i := range 2000 {
+					at := int64(i) - rng.Int64N(30) // mostly ascending, some late
+					if rng.IntN(50) == 0 {
+						at = int64(i) + rng.Int64N(300) // a jump ahead
+					}
+					key, cur := fmt.Sprintf("k%d", rng.IntN(400)), value(at)
+					if rng.IntN(100) == 0 {
+						key, cur = fmt.Sprintf("bad:%d", i), "bad"
+					}
+					if ps.Seen[key] == cur {
+						continue
+					}
+					if ps.Seen == nil {
+						ps.Seen = map[string]string{}
+					}
+					if walked == nil {
+						walked = map[string]string{}
+					}
+					ps.Seen[key], walked[key] = cur, cur
+					if cur == "bad" {
+						continue
+					}
+					if ps.built {
+						heap.Push(&ps.byCursor, seenItem{at: valueOf(ep, cur), key: key, cur: cur})
+					}
+					if hw == "" || less(ep, hw, cur) {
+						hw = cur
+						walked = r.prune(ep, walked, hw)
+					}
+					r.advance(ep, ps, cur)
+					if !maps.Equal(ps.Seen, walked) {
+						t.Fatalf("round %d, record %d: pruned from the front %d keys, walked %d", round, i, len(ps.Seen), len(walked))
+					}
+				}
+			}
+		})
+	}
 }

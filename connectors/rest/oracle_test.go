@@ -1,6 +1,7 @@
 package rest_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -87,6 +88,15 @@ type fakeOracle struct {
 	iam *fakeIAM
 	// sorted is txns in the API's order (LastUpdateDate, TransactionId).
 	sorted bool
+	// items caches the JSON of txns[i] (in the API's order) once encoded:
+	// a transaction's answer does not change until set, and a real ERP
+	// builds its pages on another machine, not on the cores of the sync
+	// the benchmark measures. updated is txns[i].Updated in Unix
+	// nanoseconds, for the q filter.
+	items   [][]byte
+	updated []int64
+	// frozen: every answer is in items and txns is dropped (freeze).
+	frozen bool
 }
 
 var oracleFilterRE = regexp.MustCompile(`^LastUpdateDate >= '([^']+)'$`)
@@ -163,35 +173,91 @@ func (f *fakeOracle) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !f.sorted {
-		sort.SliceStable(f.txns, func(i, j int) bool {
-			if !f.txns[i].Updated.Equal(f.txns[j].Updated) {
-				return f.txns[i].Updated.Before(f.txns[j].Updated)
-			}
-			return f.txns[i].ID < f.txns[j].ID
-		})
-		f.sorted = true
+	f.sort()
+	first := 0
+	if !from.IsZero() {
+		first = sort.Search(len(f.updated), func(i int) bool { return f.updated[i] >= from.UnixNano() })
 	}
-	sel := f.txns[sort.Search(len(f.txns), func(i int) bool { return !f.txns[i].Updated.Before(from) }):]
-	end := min(offset+limit, len(sel))
-	items := []map[string]any{}
+	sel := len(f.updated) - first
+	end := min(offset+limit, sel)
+	// What json.NewEncoder(w).Encode of the page as a map writes: its keys
+	// sorted, each item as json.Marshal writes it, a newline.
+	var page bytes.Buffer
+	fmt.Fprintf(&page, `{"count":%d,"hasMore":%t,"items":[`, max(end-offset, 0), end < sel)
 	for i := offset; i < end; i++ {
-		item := sel[i].json()
-		if sel[i].ID == f.dropKey {
-			delete(item, "TransactionId")
+		if i > offset {
+			page.WriteByte(',')
 		}
-		items = append(items, item)
+		item, err := f.item(first + i)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		page.Write(item)
 	}
+	fmt.Fprintf(&page, `],"limit":%d,"offset":%d}`+"\n", limit, offset)
 	w.Header().Set("Content-Type", "application/vnd.oracle.adf.resourcecollection+json")
-	json.NewEncoder(w).Encode(map[string]any{
-		"items": items, "count": len(items), "hasMore": end < len(sel), "limit": limit, "offset": offset,
+	w.Write(page.Bytes())
+}
+
+// item is the JSON of txns[i], encoded once.
+func (f *fakeOracle) item(i int) ([]byte, error) {
+	if f.frozen || f.items[i] != nil && f.txns[i].ID != f.dropKey {
+		return f.items[i], nil
+	}
+	item := f.txns[i].json()
+	if f.txns[i].ID == f.dropKey {
+		delete(item, "TransactionId")
+		return json.Marshal(item)
+	}
+	b, err := json.Marshal(item)
+	f.items[i] = b
+	return b, err
+}
+
+// freeze encodes every transaction's answer ahead, as a server that
+// serves them from a cache, and drops the transactions: the benchmark
+// measures the sync, not the fake, whose answers are neither built on the
+// sync's cores nor in the heap its garbage collector marks (a real ERP
+// runs elsewhere). set thaws it.
+func (f *fakeOracle) freeze() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sort()
+	for i := range f.txns {
+		if f.txns[i].ID == f.dropKey {
+			return fmt.Errorf("transaction %d is served without its key: not frozen", f.dropKey)
+		}
+		if _, err := f.item(i); err != nil {
+			return err
+		}
+	}
+	f.txns, f.frozen = nil, true
+	return nil
+}
+
+// sort puts txns in the API's order, once.
+func (f *fakeOracle) sort() {
+	if f.sorted {
+		return
+	}
+	sort.SliceStable(f.txns, func(i, j int) bool {
+		if !f.txns[i].Updated.Equal(f.txns[j].Updated) {
+			return f.txns[i].Updated.Before(f.txns[j].Updated)
+		}
+		return f.txns[i].ID < f.txns[j].ID
 	})
+	f.sorted = true
+	f.items, f.updated = make([][]byte, len(f.txns)), make([]int64, len(f.txns))
+	for i, t := range f.txns {
+		f.updated[i] = t.Updated.UnixNano()
+	}
 }
 
 func (f *fakeOracle) set(txns []oracleTxn) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.txns, f.sorted = txns, false
+	f.txns, f.sorted, f.frozen = txns, false, false
 }
 
 func (f *fakeOracle) config(extra ...string) map[string]string {

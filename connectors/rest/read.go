@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"container/heap"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -47,6 +48,59 @@ type pass struct {
 	Skip int               `json:"skip,omitempty"`
 	HW   string            `json:"hw,omitempty"`
 	Seen map[string]string `json:"seen,omitempty"`
+	// byCursor holds Seen's keys by their cursor values, oldest first,
+	// once built (built): at each new high-water mark the keys now below
+	// the low-water mark are taken from its front, instead of a walk over
+	// every key of the overlap. It may hold keys whose value has changed
+	// since, or that are gone: Seen says.
+	byCursor seenHeap
+	built    bool
+}
+
+// seenItem is a key of Seen with the cursor value it had, and that value
+// as less compares it.
+type seenItem struct {
+	at       cursorValue
+	key, cur string
+}
+
+// seenHeap is a min-heap of seenItems by cursor value.
+type seenHeap []seenItem
+
+func (h seenHeap) Len() int           { return len(h) }
+func (h seenHeap) Less(i, j int) bool { return h[i].at.less(h[j].at) }
+func (h seenHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *seenHeap) Push(x any)        { *h = append(*h, x.(seenItem)) }
+func (h *seenHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return it
+}
+
+// cursorValue is a normalised cursor value as less compares it: a time
+// (the zero time when it does not parse) or a number (0 when it does not
+// parse).
+type cursorValue struct {
+	t time.Time
+	n int64
+}
+
+func (a cursorValue) less(b cursorValue) bool {
+	if c := a.t.Compare(b.t); c != 0 {
+		return c < 0
+	}
+	return a.n < b.n
+}
+
+// valueOf reads a normalised cursor value as less does.
+func valueOf(ep Endpoint, v string) cursorValue {
+	if ep.Incremental.Type == CursorNumber {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		return cursorValue{n: n}
+	}
+	t, _ := time.Parse(time.RFC3339Nano, v)
+	return cursorValue{t: t}
 }
 
 func decodePosition(b sdk.Position, o *options) (*position, error) {
@@ -330,6 +384,9 @@ func (r *reader) record(ep Endpoint, ps *pass, url string, i int, item any) (sdk
 			ps.Seen = map[string]string{}
 		}
 		ps.Seen[key] = cur
+		if ps.built {
+			heap.Push(&ps.byCursor, seenItem{at: valueOf(ep, cur), key: key, cur: cur})
+		}
 		r.advance(ep, ps, cur)
 	}
 	// Byte for byte what json.Marshal writes (the payload's hash, in the
@@ -600,7 +657,33 @@ func isUTC(s string) bool {
 func (r *reader) advance(ep Endpoint, ps *pass, cur string) {
 	if ps.HW == "" || less(ep, ps.HW, cur) {
 		ps.HW = cur
-		ps.Seen = r.prune(ep, ps.Seen, cur)
+		r.prunePass(ep, ps)
+	}
+}
+
+// prunePass drops from the pass's Seen what prune drops, the keys whose
+// cursor value is below the low-water mark of the pass's high-water
+// mark, taking them from the front of byCursor.
+func (r *reader) prunePass(ep Endpoint, ps *pass) {
+	if !ps.built {
+		ps.byCursor = ps.byCursor[:0]
+		for k, v := range ps.Seen {
+			if v != "bad" {
+				ps.byCursor = append(ps.byCursor, seenItem{at: valueOf(ep, v), key: k, cur: v})
+			}
+		}
+		heap.Init(&ps.byCursor)
+		ps.built = true
+	}
+	low := valueOf(ep, r.lowWater(ep, ps.HW))
+	for len(ps.byCursor) > 0 && ps.byCursor[0].at.less(low) {
+		it := heap.Pop(&ps.byCursor).(seenItem)
+		if ps.Seen[it.key] == it.cur {
+			delete(ps.Seen, it.key)
+		}
+	}
+	if len(ps.Seen) == 0 {
+		ps.Seen = nil
 	}
 }
 
