@@ -53,6 +53,20 @@ func TestConformanceWideReads(t *testing.T) {
 	})
 }
 
+// TestConformanceOneShot runs the suite again on a store opened for one
+// command, whose small reads run in pgx's exec mode (parameters and
+// results in text, no prepared statement).
+func TestConformanceOneShot(t *testing.T) {
+	storetest.Exercise(t, func(t testing.TB) core.Store {
+		db, err := postgres.OpenWith(context.Background(), NewDatabase(t), postgres.Options{OneShot: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}
+
 func BenchmarkStore(b *testing.B) {
 	storetest.Benchmark(b, func(tb testing.TB) core.Store { return MustOpen(tb) })
 }
