@@ -1175,25 +1175,30 @@ func (s *DB) ReachHops(ctx context.Context, p core.HopsParams) ([]core.Hop, erro
 	if p.Direction == core.Backward {
 		from, to, in = true, false, "b"
 	}
-	// The recursive part finds the lots (UNION: each once, so cycles
-	// end); the last SELECT lists the edges leaving them, as Hops does.
-	// (Finding the edges in the recursive part, UNION on edges, read a
-	// third fewer pages for the typical trace of the 1M plant but five
-	// times more for the widest: a lot reached by k edges is expanded k
-	// times.)
-	step := `r JOIN links a ON a.lot_id = r.id AND a.out = $2
-		JOIN links b ON b.grp = a.grp AND b.out = $3
-		WHERE NOT EXISTS (SELECT 1 FROM returned_inputs x WHERE x.lot_id = ` + in + `.lot_id AND x.grp = ` + in + `.grp)`
+	// The recursive part finds the lots, each once (UNION: cycles end),
+	// and the edges that reach them on the way: each step yields every
+	// edge twice through k, as the lot it reaches (f and g NULL: walked
+	// on from) and as the edge (f and g set: listed, not walked on). It
+	// walked the lots, then joined them to the links again for their
+	// edges: the same index reads twice (the typical trace of the 1M
+	// plant, 564 lots: 10,466 pages read, now 5,857). Walking edges
+	// instead of lots (UNION on edges) read 5 times more pages for the
+	// widest lot: a lot reached by k edges was walked on k times.
 	var limit *int // NULL: no limit
 	if p.Limit > 0 {
 		n := p.Limit + 1
 		limit = &n
 	}
-	rows, err := s.pool.Query(ctx, `WITH RECURSIVE r(id) AS (
-		SELECT unnest($1::bigint[])
+	rows, err := s.pool.Query(ctx, `WITH RECURSIVE r(id, f, g) AS (
+		SELECT unnest($1::bigint[]), NULL::bigint, NULL::text COLLATE "C"
 		UNION
-		SELECT b.lot_id FROM `+step+`)
-		SELECT a.lot_id, b.lot_id, a.grp FROM `+step+` LIMIT $4`, s.read(p.LotIDs, from, to, limit)...)
+		SELECT b.lot_id, CASE WHEN k.edge THEN a.lot_id END, CASE WHEN k.edge THEN a.grp END
+		FROM r JOIN links a ON a.lot_id = r.id AND a.out = $2
+		JOIN links b ON b.grp = a.grp AND b.out = $3
+		CROSS JOIN (VALUES (false), (true)) k(edge)
+		WHERE r.f IS NULL
+		  AND NOT EXISTS (SELECT 1 FROM returned_inputs x WHERE x.lot_id = `+in+`.lot_id AND x.grp = `+in+`.grp))
+		SELECT f, id, g FROM r WHERE f IS NOT NULL LIMIT $4`, s.read(p.LotIDs, from, to, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("walk the genealogy: %w", err)
 	}
