@@ -77,16 +77,16 @@ type DB struct {
 
 // Options are how a store is opened.
 type Options struct {
-	// OneShot: the store answers one command and closes (hub trace, hub
-	// recall, hub lot from the command line). Its small reads then run
-	// in one round trip each, with pgx's QueryExecModeExec (parameters
-	// and results in text), instead of the default's two the first time
-	// a connection sees a statement (prepare, then execute): a process
+	// OneShot: the store answers one command and closes (every command
+	// of the command line but hub serve). Its small reads then run in
+	// one round trip each, with pgx's QueryExecModeExec (parameters and
+	// results in text), instead of the default's two the first time a
+	// connection sees a statement (prepare, then execute): a process
 	// that runs each statement once never reuses what it prepared. The
-	// typical trace of the 1M plant went from 14 round trips to 7.
-	// Reads of many lots (wideRead) and every write keep the default. A
-	// long-running process (hub serve) leaves it off: its prepared
-	// statements are reused.
+	// typical trace of the 1M plant went from 14 round trips to 7 after
+	// the connection's start-up. Reads of many lots (wideRead) and every
+	// write keep the default. A long-running process (hub serve) leaves
+	// it off: its prepared statements are reused.
 	OneShot bool
 }
 
