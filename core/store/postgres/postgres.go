@@ -117,6 +117,14 @@ func OpenWith(ctx context.Context, url string, o Options) (*DB, error) {
 	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
 		cfg.ConnConfig.RuntimeParams["jit"] = "off"
 	}
+	// A one-shot store reads its small results in text (Options): every
+	// float8 must come back as the number stored, which PostgreSQL's text
+	// output gives (the shortest form that reads back exactly) whenever
+	// extra_float_digits is above 0, whatever the server, database or
+	// role sets.
+	if o.OneShot {
+		cfg.ConnConfig.RuntimeParams["extra_float_digits"] = "3"
+	}
 	// A recall reads lots, receipts, shipments, quantities and confirmed
 	// links at once, beside a writer: pgxpool's default of four
 	// connections (on a small machine) would queue them. Unless the URL
