@@ -280,17 +280,25 @@ func findSub(c *cobra.Command, name string) *cobra.Command {
 	return nil
 }
 
-// openStore opens the store named by --db, applying pending migrations.
-func (a *app) openStore(ctx context.Context) (core.Store, error) {
+// openStoreFor opens the store named by --db, applying pending
+// migrations: oneShot for a command that runs and exits (its reads are
+// set up for statements run once), not for hub serve.
+func (a *app) openStoreFor(ctx context.Context, oneShot bool) (core.Store, error) {
 	if strings.HasPrefix(a.db, "postgres://") || strings.HasPrefix(a.db, "postgresql://") {
-		return openPostgres(ctx, a.db)
+		return openPostgres(ctx, a.db, oneShot)
 	}
 	return sqlite.Open(ctx, a.db)
 }
 
-// withStore runs fn with an open store and closes it after.
+// withStore runs fn with a store opened for one command and closes it
+// after.
 func (a *app) withStore(ctx context.Context, fn func(core.Store) error) error {
-	s, err := a.openStore(ctx)
+	return a.withStoreFor(ctx, true, fn)
+}
+
+// withStoreFor is withStore, oneShot or not (openStoreFor).
+func (a *app) withStoreFor(ctx context.Context, oneShot bool, fn func(core.Store) error) error {
+	s, err := a.openStoreFor(ctx, oneShot)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,8 @@ import (
 )
 
 // openPostgres opens the PostgreSQL store at url, applying pending
-// migrations.
-func openPostgres(ctx context.Context, url string) (core.Store, error) {
-	return postgres.Open(ctx, url)
+// migrations; oneShot when it serves one command and closes
+// (postgres.Options).
+func openPostgres(ctx context.Context, url string, oneShot bool) (core.Store, error) {
+	return postgres.OpenWith(ctx, url, postgres.Options{OneShot: oneShot})
 }

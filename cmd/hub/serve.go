@@ -103,7 +103,8 @@ func (a *app) serve(ctx context.Context, h *config.Hub, genealogyCache bool, ser
 	if err != nil {
 		return err
 	}
-	return a.withStore(ctx, func(s core.Store) error {
+	// Not one-shot: a server runs the same statements again and again.
+	return a.withStoreFor(ctx, false, func(s core.Store) error {
 		// A SQLite file is served by one process; several replicas
 		// share a PostgreSQL database (docs/scaling.md).
 		if sq, ok := s.(*sqlite.DB); ok {

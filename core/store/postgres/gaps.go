@@ -119,7 +119,7 @@ func (s *DB) ManualLinks(ctx context.Context, groups []string) ([]core.LinkRow, 
 	// Confirmed links are few: find them all by their id prefix
 	// (through links_event) and keep those of the groups asked for.
 	rows, err := s.pool.Query(ctx, `SELECT event_id, lot_id, grp, out FROM links
-		WHERE event_id >= 'confirm:' AND event_id < 'confirm;'`)
+		WHERE event_id >= 'confirm:' AND event_id < 'confirm;'`, s.read()...)
 	if err != nil {
 		return nil, fmt.Errorf("read confirmed links: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -49,6 +50,20 @@ func TestConformanceWideReads(t *testing.T) {
 	storetest.Exercise(t, func(t testing.TB) core.Store {
 		db := MustOpen(t)
 		postgres.SetWideRead(db, 1)
+		return db
+	})
+}
+
+// TestConformanceOneShot runs the suite again on a store opened for one
+// command, whose small reads run in pgx's exec mode (parameters and
+// results in text, no prepared statement).
+func TestConformanceOneShot(t *testing.T) {
+	storetest.Exercise(t, func(t testing.TB) core.Store {
+		db, err := postgres.OpenWith(context.Background(), NewDatabase(t), postgres.Options{OneShot: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
 		return db
 	})
 }
@@ -411,5 +426,53 @@ func TestGraphCacheSeesAnotherReplica(t *testing.T) {
 	ingest(b, `{"id":"x2","type":"reverse","time":"2026-03-01T09:00:00Z","reverses":"c2"}`)
 	if got := strings.Join(reached(), " "); got != "DOUGH/D-1" {
 		t.Fatalf("after another replica's reversal: forward trace reaches %q, want DOUGH/D-1", got)
+	}
+}
+
+// TestOneShotReadsExactFloats: a one-shot store reads in text, and
+// PostgreSQL writes a float8 as text with only 15 significant digits
+// when extra_float_digits is 0 (set here on the database, as an
+// administrator might): the store asks for exact output itself, so every
+// quantity comes back as stored.
+func TestOneShotReadsExactFloats(t *testing.T) {
+	ctx := context.Background()
+	dbURL := NewDatabase(t)
+	admin := testpg.ConnectAdmin(t, ctx)
+	defer admin.Close(ctx)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, `ALTER DATABASE `+strings.TrimPrefix(u.Path, "/")+` SET extra_float_digits = 0`); err != nil {
+		t.Fatal(err)
+	}
+	const qty = 0.30000000000000004 // 0.1 + 0.2: 17 significant digits
+	w := open(t, dbURL)
+	events := fmt.Sprintf(`{"id":"r1","type":"receive","time":"2026-03-01T08:00:00Z","lot":{"item":"RAW","lot":"R1"},"qty":%v,"uom":"KG","supplier":{"id":"V","name":"Vendor"}}`+"\n", qty)
+	if _, err := (&core.Ingester{Store: w}).IngestJSONL(ctx, strings.NewReader(events), "plant.jsonl"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := postgres.OpenWith(ctx, dbURL, postgres.Options{OneShot: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	id, err := db.FindLot(ctx, core.LotRef{Item: "RAW", Lot: "R1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := db.Receipts(ctx, core.ReceiptFilter{LotIDs: []int64{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].Qty != qty {
+		t.Errorf("receipts = %+v, want one of qty %v", rs, qty)
+	}
+	oh, err := db.OnHand(ctx, []int64{id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(oh) != 1 || oh[0].Qty != qty {
+		t.Errorf("on hand = %+v, want %v", oh, qty)
 	}
 }
