@@ -249,18 +249,24 @@ func (in *Ingester) writePart(ctx context.Context, tx IngestTx, ch *Changes, s I
 
 // stats are a batch's counts given the outcomes of its events.
 func (b *preparedBatch) stats(outcomes []string) IngestStats {
-	st := IngestStats{Read: b.read, Quarantined: len(b.quarantine), Outcomes: outcomes}
+	st := IngestStats{Read: b.read, Quarantined: len(b.quarantine)}
+	st.count(outcomes)
+	return st
+}
+
+// count sets the stats' outcomes and counts them.
+func (s *IngestStats) count(outcomes []string) {
+	s.Outcomes = outcomes
 	for _, o := range outcomes {
 		switch o {
 		case OutcomeNew:
-			st.New++
+			s.New++
 		case OutcomeSuperseded:
-			st.Superseded++
+			s.Superseded++
 		case OutcomeUnchanged:
-			st.Unchanged++
+			s.Unchanged++
 		}
 	}
-	return st
 }
 
 // inputErrors lists the first max quarantined inputs of a batch.

@@ -901,16 +901,11 @@ func (f *effects) into(c *Changes) {
 			c.LotDeltas = append(c.LotDeltas, *d)
 		}
 	}
-	sort.Slice(c.LotDeltas, func(i, j int) bool {
-		a, b := c.LotDeltas[i], c.LotDeltas[j]
-		return a.LotID < b.LotID || a.LotID == b.LotID && a.UOM < b.UOM
-	})
 	for _, u := range f.use {
 		if u.Sourced != 0 || u.Used != 0 {
 			c.LotUses = append(c.LotUses, *u)
 		}
 	}
-	sort.Slice(c.LotUses, func(i, j int) bool { return c.LotUses[i].LotID < c.LotUses[j].LotID })
 	for _, o := range f.orders {
 		if o.Ins != 0 || o.Outs != 0 {
 			c.OrderDeltas = append(c.OrderDeltas, *o)
@@ -922,13 +917,31 @@ func (f *effects) into(c *Changes) {
 			c.OrderLots = append(c.OrderLots, *o)
 		}
 	}
+	c.Returned, c.Restored = f.returned, f.restored
+	c.sortByLot()
+	if len(c.Returned)+len(c.Restored) > 0 {
+		c.GenealogyChanged = true
+	}
+}
+
+// sortByLot puts the rows keyed by lot in a deterministic order: by lot
+// id, then the rest of the key. Returned and Restored are in that order
+// already when Plan makes them (netReturns goes through its keys sorted);
+// a plan made ahead sorts them again once its lots have their ids.
+func (c *Changes) sortByLot() {
+	sort.Slice(c.LotDeltas, func(i, j int) bool {
+		a, b := c.LotDeltas[i], c.LotDeltas[j]
+		return a.LotID < b.LotID || a.LotID == b.LotID && a.UOM < b.UOM
+	})
+	sort.Slice(c.LotUses, func(i, j int) bool { return c.LotUses[i].LotID < c.LotUses[j].LotID })
 	sort.Slice(c.OrderLots, func(i, j int) bool {
 		a, b := c.OrderLots[i], c.OrderLots[j]
 		return a.LotID < b.LotID || a.LotID == b.LotID && (a.Group < b.Group || a.Group == b.Group && a.UOM < b.UOM)
 	})
-	c.Returned, c.Restored = f.returned, f.restored
-	if len(c.Returned)+len(c.Restored) > 0 {
-		c.GenealogyChanged = true
+	for _, k := range [][]LotGroup{c.Returned, c.Restored} {
+		sort.Slice(k, func(i, j int) bool {
+			return k[i].LotID < k[j].LotID || k[i].LotID == k[j].LotID && k[i].Group < k[j].Group
+		})
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"sort"
 	"time"
 )
 
@@ -188,22 +187,7 @@ func (c *Changes) relot(m map[int64]int64) {
 	for i := range c.Restored {
 		id(&c.Restored[i].LotID)
 	}
-	sort.Slice(c.LotDeltas, func(i, j int) bool {
-		a, b := c.LotDeltas[i], c.LotDeltas[j]
-		return a.LotID < b.LotID || a.LotID == b.LotID && a.UOM < b.UOM
-	})
-	sort.Slice(c.LotUses, func(i, j int) bool { return c.LotUses[i].LotID < c.LotUses[j].LotID })
-	sort.Slice(c.OrderLots, func(i, j int) bool {
-		a, b := c.OrderLots[i], c.OrderLots[j]
-		return a.LotID < b.LotID || a.LotID == b.LotID && (a.Group < b.Group || a.Group == b.Group && a.UOM < b.UOM)
-	})
-	byLotGroup := func(k []LotGroup) {
-		sort.Slice(k, func(i, j int) bool {
-			return k[i].LotID < k[j].LotID || k[i].LotID == k[j].LotID && k[i].Group < k[j].Group
-		})
-	}
-	byLotGroup(c.Returned)
-	byLotGroup(c.Restored)
+	c.sortByLot()
 }
 
 // Ahead plans the batches of one stream of commits (one hub ingest, one
@@ -378,17 +362,8 @@ func (in *Ingester) planWrite(ctx context.Context, tx IngestTx, events []Prepare
 			return nil, IngestStats{}, nil, err
 		}
 	}
-	st := IngestStats{Read: len(events), Outcomes: outcomes}
-	for _, o := range outcomes {
-		switch o {
-		case OutcomeNew:
-			st.New++
-		case OutcomeSuperseded:
-			st.Superseded++
-		case OutcomeUnchanged:
-			st.Unchanged++
-		}
-	}
+	st := IngestStats{Read: len(events)}
+	st.count(outcomes)
 	return all, st, w, nil
 }
 
