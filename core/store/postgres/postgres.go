@@ -299,7 +299,7 @@ func (s *DB) ingest(ctx context.Context, fn func(tx core.IngestTx) error) (map[s
 		if err := t.insertLots(w, nil); err != nil {
 			return nil, err
 		}
-		if err := w.flush("", nil); err != nil {
+		if err := w.flush(""); err != nil {
 			return nil, err
 		}
 	}
@@ -596,15 +596,15 @@ func (w *writer) first(what, sql string, args ...any) {
 	w.firsts = true
 }
 
-// flush sends the queued statements; then, if dest is not nil, the
+// flush sends the queued statements; then, if dest is not empty, the
 // query q in the same round trip, whose one row is scanned into dest.
 func (w *writer) flush(q string, dest ...any) error {
-	if len(w.whats) == 0 && dest == nil {
+	if len(w.whats) == 0 && len(dest) == 0 {
 		return nil
 	}
 	batch, whats := w.batch, w.whats
 	w.batch, w.whats, w.firsts = pgx.Batch{}, nil, false
-	if dest != nil {
+	if len(dest) > 0 {
 		batch.Queue(q)
 	}
 	br := w.tx.SendBatch(w.ctx, &batch)
@@ -614,7 +614,7 @@ func (w *writer) flush(q string, dest ...any) error {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 	}
-	if dest != nil {
+	if len(dest) > 0 {
 		if err := br.QueryRow().Scan(dest...); err != nil {
 			br.Close()
 			return fmt.Errorf("%s: %w", q, err)
@@ -635,7 +635,7 @@ func (w *writer) insert(what, table string, cols []string, n int, row func(i int
 	}
 	if n > copyThreshold {
 		if w.firsts {
-			if err := w.flush("", nil); err != nil {
+			if err := w.flush(""); err != nil {
 				return err
 			}
 		}
@@ -1085,7 +1085,7 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 	}
 	queueOutbox(w, c.Outbox)
 	if len(c.NewVersions) == 0 {
-		return w.flush("", nil)
+		return w.flush("")
 	}
 	// The batch's versions are the rows after the largest seq before it
 	// (writers are serialised): the batch's audit entry names them by
