@@ -811,7 +811,7 @@ var (
 func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 	for table, n := range map[string]int{
 		"events": len(c.NewVersions) + len(c.StatusUpdates), "links": len(c.Links), "receipts": len(c.Receipts),
-		"shipments": len(c.Shipments), "lot_qty": len(c.LotDeltas), "lots": len(c.LotUses), "orders": len(c.OrderDeltas),
+		"shipments": len(c.Shipments), "orders": len(c.OrderDeltas),
 		"raw_records": len(c.Raw), "quarantine": len(c.Quarantine),
 	} {
 		t.written[table] += n
@@ -929,6 +929,7 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			oldQty = append(oldQty, d)
 		}
 	}
+	t.written["lot_qty"] += len(newQty) // inserts: stats.go counterTables
 	err = w.insert("record lot quantities", "lot_qty", lotQtyColumns, len(newQty), func(i int, s sink) {
 		d := &newQty[i]
 		s.int64(d.LotID)
