@@ -62,11 +62,13 @@ type DB struct {
 	// pending counts, per table, the rows this process wrote since it
 	// last analysed the table, and unchecked those since the last check
 	// (stats.go); statsMu guards both. analyzing is held by the one
-	// goroutine refreshing statistics.
-	statsMu   sync.Mutex
-	pending   map[string]int64
-	unchecked int64
-	analyzing sync.Mutex
+	// goroutine refreshing statistics; background counts the refreshes
+	// running beside the writers, which Close waits for.
+	statsMu    sync.Mutex
+	pending    map[string]int64
+	unchecked  int64
+	analyzing  sync.Mutex
+	background sync.WaitGroup
 	// wideRead is the number of lots from which a read by lot ids steers
 	// the planner to the indexes (tests lower it to take that path on
 	// small plants).
@@ -215,8 +217,10 @@ func unescape(s string) string {
 // Name is the database's URL without its password.
 func (s *DB) Name() string { return s.name }
 
-// Close closes every connection of the pool.
+// Close waits for a refresh of planner statistics that is running
+// (stats.go), then closes every connection of the pool.
 func (s *DB) Close() error {
+	s.background.Wait()
 	s.pool.Close()
 	return nil
 }
@@ -318,10 +322,15 @@ func (s *DB) ingest(ctx context.Context, fn func(tx core.IngestTx) error) (map[s
 		return nil, fmt.Errorf("begin write to %s: %w", s.name, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, ingestLock); err != nil {
+	// The lock and the largest event seq in one round trip: writers are
+	// serialised, so the seq stays the largest until this one writes.
+	t := &ingestTx{tx: tx, written: map[string]int{}}
+	var b pgx.Batch
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, ingestLock)
+	b.Queue(`SELECT coalesce(max(seq), 0) FROM events`).QueryRow(func(r pgx.Row) error { return r.Scan(&t.lastSeq) })
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return nil, fmt.Errorf("wait for other writers to %s: %w", s.name, err)
 	}
-	t := &ingestTx{tx: tx, written: map[string]int{}}
 	if err := fn(t); err != nil {
 		return nil, err
 	}
@@ -330,7 +339,7 @@ func (s *DB) ingest(ctx context.Context, fn func(tx core.IngestTx) error) (map[s
 		if err := t.insertLots(w, nil); err != nil {
 			return nil, err
 		}
-		if err := w.flush(); err != nil {
+		if err := w.flush(""); err != nil {
 			return nil, err
 		}
 	}
@@ -343,6 +352,10 @@ func (s *DB) ingest(ctx context.Context, fn func(tx core.IngestTx) error) (map[s
 type ingestTx struct {
 	tx      pgx.Tx
 	written map[string]int // rows written per table, for the statistics (stats.go)
+	// lastSeq is the largest seq in events: read with the lock, and after
+	// each Write that inserts events. A batch's versions are the rows
+	// after it (its audit entry names them by that range).
+	lastSeq int64
 	// New lots get their ids from the lots sequence in LotIDs but are
 	// inserted by Write (or before commit), together with their use
 	// counters and quantities: one plain insert instead of an insert, an
@@ -601,13 +614,19 @@ func (t *ingestTx) insertLots(w *writer, uses map[int64]core.LotUse) error {
 	return nil
 }
 
-// writer applies statements in order: plain statements are queued and sent
-// together in one round trip just before the next COPY and at the end.
+// writer applies statements: plain statements are queued and sent
+// together in one round trip at the end, after the COPYs, which go at
+// once. A statement that must come before the COPYs (a delete of rows a
+// COPY adds again) is queued with first: it is sent before the next
+// COPY. Each round trip is a wait for the server (and, on a busy machine,
+// for a core); statements into different rows need no order.
 type writer struct {
 	ctx   context.Context
 	tx    pgx.Tx
 	batch pgx.Batch
 	whats []string
+	// firsts: queued statements to send before the next COPY.
+	firsts bool
 }
 
 func (w *writer) queue(what, sql string, args ...any) {
@@ -615,21 +634,39 @@ func (w *writer) queue(what, sql string, args ...any) {
 	w.whats = append(w.whats, what)
 }
 
-func (w *writer) flush() error {
-	if len(w.whats) == 0 {
+// first queues a statement that must precede the COPYs that follow.
+func (w *writer) first(what, sql string, args ...any) {
+	w.queue(what, sql, args...)
+	w.firsts = true
+}
+
+// flush sends the queued statements; then, if dest is not empty, the
+// query q in the same round trip, whose one row is scanned into dest.
+func (w *writer) flush(q string, dest ...any) error {
+	if len(w.whats) == 0 && len(dest) == 0 {
 		return nil
 	}
-	br := w.tx.SendBatch(w.ctx, &w.batch)
-	for _, what := range w.whats {
+	batch, whats := w.batch, w.whats
+	w.batch, w.whats, w.firsts = pgx.Batch{}, nil, false
+	if len(dest) > 0 {
+		batch.Queue(q)
+	}
+	br := w.tx.SendBatch(w.ctx, &batch)
+	for _, what := range whats {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
 			return fmt.Errorf("%s: %w", what, err)
 		}
 	}
-	if err := br.Close(); err != nil {
-		return fmt.Errorf("%s: %w", w.whats[len(w.whats)-1], err)
+	if len(dest) > 0 {
+		if err := br.QueryRow().Scan(dest...); err != nil {
+			br.Close()
+			return fmt.Errorf("%s: %w", q, err)
+		}
 	}
-	w.batch, w.whats = pgx.Batch{}, nil
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("%s: %w", strings.Join(whats, ", "), err)
+	}
 	return nil
 }
 
@@ -641,8 +678,10 @@ func (w *writer) insert(what, table string, cols []string, n int, row func(i int
 		return nil
 	}
 	if n > copyThreshold {
-		if err := w.flush(); err != nil {
-			return err
+		if w.firsts {
+			if err := w.flush(""); err != nil {
+				return err
+			}
 		}
 		if err := w.copyRows(table, cols, n, row); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
@@ -811,27 +850,24 @@ var (
 	shipmentColumns = []string{"event_id", "lot_id", "customer_id", "customer_name", "sales_order", "delivery", "qty", "uom", "ts"}
 )
 
-// Write applies c in the order documented on core.Changes.
+// Write applies c with the effect of the order documented on
+// core.Changes.
 func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 	for table, n := range map[string]int{
 		"events": len(c.NewVersions) + len(c.StatusUpdates), "links": len(c.Links), "receipts": len(c.Receipts),
-		"shipments": len(c.Shipments), "lot_qty": len(c.LotDeltas), "lots": len(c.LotUses), "orders": len(c.OrderDeltas),
+		"shipments": len(c.Shipments), "orders": len(c.OrderDeltas),
 		"raw_records": len(c.Raw), "quarantine": len(c.Quarantine),
 	} {
 		t.written[table] += n
 	}
 	t.revAsked, t.revFetched = nil, nil
+	// Round trips: the deletes of effects, then one COPY per table with
+	// many rows, then every other statement at once. Only the deletes
+	// need to come before a COPY: they remove rows of the event ids whose
+	// new rows the COPYs add. Every other statement writes rows no other
+	// one of the batch touches, or comes after those it depends on in the
+	// last round trip.
 	w := &writer{ctx: ctx, tx: t.tx}
-	// Writers are serialised (ingestLock), so the batch's versions are
-	// the rows after the largest seq now: the batch's audit entry names
-	// them by that range (read again after the insert, as the sequence
-	// may have skipped values).
-	var before int64
-	if len(c.NewVersions) > 0 {
-		if err := t.tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM events`).Scan(&before); err != nil {
-			return fmt.Errorf("read the last event seq: %w", err)
-		}
-	}
 	if n := len(c.StatusUpdates); n > 0 {
 		seqs, statuses := make([]int64, n), make([]string, n)
 		for i, u := range c.StatusUpdates {
@@ -839,6 +875,11 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		}
 		w.queue("update event status", `UPDATE events e SET status = u.status
 			FROM unnest($1::bigint[], $2::text[]) AS u(seq, status) WHERE e.seq = u.seq`, seqs, statuses)
+	}
+	if len(c.RemoveEffects) > 0 {
+		for _, table := range []string{"links", "receipts", "shipments"} {
+			w.first("remove effects from "+table, `DELETE FROM `+table+` WHERE event_id = ANY($1::text[])`, c.RemoveEffects)
+		}
 	}
 	err := w.insert("insert events", "events", eventColumns, len(c.NewVersions), func(i int, s sink) {
 		r := &c.NewVersions[i]
@@ -855,11 +896,6 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 	})
 	if err != nil {
 		return err
-	}
-	if len(c.RemoveEffects) > 0 {
-		for _, table := range []string{"links", "receipts", "shipments"} {
-			w.queue("remove effects from "+table, `DELETE FROM `+table+` WHERE event_id = ANY($1::text[])`, c.RemoveEffects)
-		}
 	}
 	if c.GenealogyChanged {
 		w.queue("raise the genealogy version", `UPDATE genealogy_version SET version = version + 1`)
@@ -937,6 +973,7 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			oldQty = append(oldQty, d)
 		}
 	}
+	t.written["lot_qty"] += len(newQty) // inserts: stats.go counterTables
 	err = w.insert("record lot quantities", "lot_qty", lotQtyColumns, len(newQty), func(i int, s sink) {
 		d := &newQty[i]
 		s.int64(d.LotID)
@@ -1092,16 +1129,18 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			sources, kinds, ids, hashes, payloads, positions, received, mappings, events, ords)
 	}
 	queueOutbox(w, c.Outbox)
-	if err := w.flush(); err != nil {
+	if len(c.NewVersions) == 0 {
+		return w.flush("")
+	}
+	// The batch's versions are the rows after the largest seq before it
+	// (writers are serialised): the batch's audit entry names them by
+	// that range, whose end is read again after the insert, as the
+	// sequence may have skipped values.
+	before := t.lastSeq
+	if err := w.flush(`SELECT max(seq) FROM events`, &t.lastSeq); err != nil {
 		return err
 	}
-	if len(c.NewVersions) > 0 {
-		var last int64
-		if err := t.tx.QueryRow(ctx, `SELECT max(seq) FROM events`).Scan(&last); err != nil {
-			return fmt.Errorf("read the batch's last event seq: %w", err)
-		}
-		c.Written = core.WrittenEvents{First: before + 1, Last: last}
-	}
+	c.Written = core.WrittenEvents{First: before + 1, Last: t.lastSeq}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -65,14 +66,63 @@ func (s *DB) queries() *sqlq.Queries {
 	})
 }
 
-// Audit appends e to the audit trail in this ingest transaction.
+// Audit appends e to the audit trail in this ingest transaction. The
+// entry's insert and the head's move go in one round trip (a batch's
+// third and last after its writes).
 func (t *ingestTx) Audit(ctx context.Context, e core.AuditEntry) (core.AuditEntry, error) {
-	e, err := sqlq.AppendAudit(ctx, sqlq.PostgreSQL, conn{t.tx}, e)
-	if err == nil {
-		t.written["audit_log"]++
+	q := &queuedConn{tx: t.tx}
+	e, err := sqlq.AppendAudit(ctx, sqlq.PostgreSQL, q, e)
+	if err != nil {
+		return e, err
 	}
-	return e, err
+	if err := q.flush(ctx); err != nil {
+		return e, fmt.Errorf("append %s to the audit trail: %w", e.Action, err)
+	}
+	t.written["audit_log"]++
+	return e, nil
 }
+
+// queuedConn is a transaction whose statements without results are
+// queued, and sent in one round trip with flush or before the next
+// query: for writes whose row counts nobody reads (its Exec returns 0),
+// such as the audit trail's append.
+type queuedConn struct {
+	tx    pgx.Tx
+	batch pgx.Batch
+}
+
+func (c *queuedConn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	c.batch.Queue(query, args...)
+	return 0, nil
+}
+
+func (c *queuedConn) Query(ctx context.Context, query string, args ...any) (sqlq.Rows, error) {
+	if err := c.flush(ctx); err != nil {
+		return nil, err
+	}
+	return c.tx.Query(ctx, query, args...)
+}
+
+func (c *queuedConn) QueryRow(ctx context.Context, query string, args ...any) sqlq.Row {
+	if err := c.flush(ctx); err != nil {
+		return errRow{err}
+	}
+	return c.tx.QueryRow(ctx, query, args...)
+}
+
+func (c *queuedConn) flush(ctx context.Context) error {
+	if c.batch.Len() == 0 {
+		return nil
+	}
+	b := c.batch
+	c.batch = pgx.Batch{}
+	return c.tx.SendBatch(ctx, &b).Close()
+}
+
+// errRow is a row whose Scan fails with err.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 func (t *ingestTx) Exceptions(ctx context.Context, f core.ExceptionFilter) ([]core.Exception, error) {
 	return sqlq.ReadExceptions(ctx, sqlq.PostgreSQL, conn{t.tx}, f)

@@ -32,7 +32,8 @@ import (
 //     PostgreSQL's own count (pg_stat_user_tables.n_mod_since_analyze,
 //     which includes other processes and earlier runs) or, when larger,
 //     the rows this process wrote since it last analysed the table (the
-//     server's count lags up to a second behind a commit);
+//     server's count lags up to a second behind a commit); for the
+//     counter tables (counterTables), rows added instead of rows changed;
 //   - migrations were applied to a database that had a schema already (a
 //     migration may add columns or fill tables): every table below.
 //
@@ -47,9 +48,25 @@ var filledTables = []string{
 	"raw_records", "quarantine", "gap_exceptions", "gap_history",
 }
 
+// counterTables hold a row per lot (and unit) whose counters most
+// batches update in place. Updates change no statistic a plan of theirs
+// uses (they are read by lot id, item and lot), so these are refreshed
+// when their rows grew, not whenever they changed: the 1M-event plant's
+// ingest analysed lots ten times, mostly for updates. Their pending
+// counts are rows inserted.
+var counterTables = map[string]bool{"lots": true, "lot_qty": true}
+
 // noteWrites records the rows a committed transaction wrote per table
 // and refreshes the statistics that it made stale. A failure is logged,
 // never returned: the transaction is committed.
+//
+// The refresh runs beside the next writer, on a connection of its own,
+// except a table's first: with no statistics at all the planner guesses
+// (see above), so the writer that filled a new table waits for it. A
+// refresh of a table that has statistics is not urgent: the planner
+// scales the old ones' row counts by the table's current size. When the
+// writer waited for every refresh, they took 12.5 s of a 156 s 1M-event
+// ingest on a loaded machine (docs/benchmarks.md, branch pgingest).
 func (s *DB) noteWrites(ctx context.Context, written map[string]int) {
 	s.statsMu.Lock()
 	for t, n := range written {
@@ -64,9 +81,36 @@ func (s *DB) noteWrites(ctx context.Context, written map[string]int) {
 	if !due {
 		return
 	}
-	if err := s.analyzeStale(ctx); err != nil {
-		s.log().Warn("planner statistics not refreshed after a bulk write; autovacuum or the next bulk write will", "db", s.name, "err", err)
+	// One analysis at a time: a writer that finds one running leaves its
+	// counts for the next check.
+	if !s.analyzing.TryLock() {
+		return
 	}
+	stale, first, err := s.staleTables(ctx)
+	if err != nil || len(stale) == 0 {
+		s.analyzing.Unlock()
+		if err != nil {
+			s.log().Warn("planner statistics not refreshed after a bulk write; autovacuum or the next bulk write will", "db", s.name, "err", err)
+		}
+		return
+	}
+	if first {
+		defer s.analyzing.Unlock()
+		if err := s.analyze(ctx, stale, "bulk write"); err != nil {
+			s.log().Warn("planner statistics not refreshed after a bulk write; autovacuum or the next bulk write will", "db", s.name, "err", err)
+		}
+		return
+	}
+	// Close waits for it: a command that ends after a bulk load leaves
+	// the statistics fresh for the next one.
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		defer s.analyzing.Unlock()
+		if err := s.analyze(context.WithoutCancel(ctx), stale, "bulk write"); err != nil {
+			s.log().Warn("planner statistics not refreshed after a bulk write; autovacuum or the next bulk write will", "db", s.name, "err", err)
+		}
+	}()
 }
 
 func (s *DB) log() *slog.Logger {
@@ -76,40 +120,41 @@ func (s *DB) log() *slog.Logger {
 	return slog.Default()
 }
 
-// analyzeStale analyses the filled tables whose statistics the writes
-// since they were gathered have outgrown.
-func (s *DB) analyzeStale(ctx context.Context) error {
-	// One analysis at a time: a writer that finds one running leaves its
-	// counts for the next check.
-	if !s.analyzing.TryLock() {
-		return nil
-	}
-	defer s.analyzing.Unlock()
-	rows, err := s.pool.Query(ctx, `SELECT st.relname, st.n_mod_since_analyze, c.reltuples
+// staleTables returns the filled tables whose statistics the writes
+// since they were gathered have outgrown, and whether one of them has
+// never been analysed. The caller holds s.analyzing.
+func (s *DB) staleTables(ctx context.Context) (stale []string, first bool, err error) {
+	rows, err := s.pool.Query(ctx, `SELECT st.relname, st.n_mod_since_analyze, st.n_live_tup, c.reltuples
 		FROM pg_stat_user_tables st JOIN pg_class c ON c.oid = st.relid
 		WHERE st.schemaname = current_schema() AND st.relname = ANY($1)`, filledTables)
 	if err != nil {
-		return fmt.Errorf("read table statistics: %w", err)
+		return nil, false, fmt.Errorf("read table statistics: %w", err)
 	}
 	type tableStat struct {
 		name      string
 		modified  int64
+		live      int64
 		reltuples float64
 	}
-	stats, err := collect(rows, "read table statistics", func(t *tableStat) []any { return []any{&t.name, &t.modified, &t.reltuples} })
+	stats, err := collect(rows, "read table statistics", func(t *tableStat) []any { return []any{&t.name, &t.modified, &t.live, &t.reltuples} })
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	s.statsMu.Lock()
-	var stale []string
+	defer s.statsMu.Unlock()
 	for _, t := range stats {
 		mod := max(t.modified, s.pending[t.name])
+		if counterTables[t.name] {
+			mod = max(t.live-int64(max(t.reltuples, 0)), s.pending[t.name])
+		}
 		if mod >= analyzeMin && float64(mod) >= max(t.reltuples, 0) {
 			stale = append(stale, t.name)
+			// reltuples: -1 never analysed (PostgreSQL 14 on), 0 also
+			// before (or analysed empty).
+			first = first || t.reltuples <= 0
 		}
 	}
-	s.statsMu.Unlock()
-	return s.analyze(ctx, stale, "bulk write")
+	return stale, first, nil
 }
 
 // analyzeAll analyses every filled table the schema has.

@@ -73,6 +73,9 @@ func TestBulkIngestAnalysesTheTablesItFilled(t *testing.T) {
 	if _, err := in.IngestJSONL(ctx, &plant, "plant.jsonl"); err != nil {
 		t.Fatal(err)
 	}
+	// Refreshes after a table's first run beside the next writer; Close
+	// waits for the last.
+	db.Close()
 	filled := []string{"events", "links", "shipments", "lot_qty", "lots", "orders"}
 	got := analyzed(t, dbURL, filled...)
 	for _, name := range filled {
