@@ -41,6 +41,15 @@ import (
 	"github.com/lothub/lothub/web"
 )
 
+// TokenCache is how long the server trusts a user's API token it accepted
+// without reading the token and its user again (access.Users.TokenCache):
+// a client making requests back to back pays the two reads once a second,
+// not on every request (on PostgreSQL two of a trace's three round
+// trips). A token revoked or a user disabled through this server (API,
+// web UI) is refused at once; by the CLI or another replica, within this
+// time (docs/security.md).
+const TokenCache = time.Second
+
 // Server serves the HTTP API. Create it with New.
 type Server struct {
 	store   core.Store
@@ -192,7 +201,7 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 		asOf: make(chan struct{}, 1)}
 	s.group = &core.GroupCommit{Ingester: &s.ing, Committed: func(requests, _ int) { metrics.IntakeGroup.Observe(float64(requests)) }}
 	s.mux = http.NewServeMux()
-	s.users = &access.Users{Store: store, Session: access.SessionPolicy{
+	s.users = &access.Users{Store: store, TokenCache: TokenCache, Session: access.SessionPolicy{
 		Idle: time.Duration(cfg.Serve.Session.Idle), Lifetime: time.Duration(cfg.Serve.Session.Lifetime)}}
 	lw := time.Duration(cfg.Serve.Login.Window)
 	s.byName = &failures{max: cfg.Serve.Login.MaxFailures, window: lw, counts: map[string]failureWindow{}}
