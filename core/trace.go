@@ -293,7 +293,7 @@ func (q *Queries) Reach(ctx context.Context, dir Direction, ref LotRef) ([]Trace
 		return nil, err
 	}
 	for _, r := range rows {
-		out = append(out, TracedLot{Item: r.Ref.Item, Lot: r.Ref.Lot, Depth: g.depth[r.ID]})
+		out = append(out, TracedLot{Item: r.Ref.Item, Lot: r.Ref.Lot, Depth: g.depthOf(r.ID)})
 	}
 	slices.SortFunc(out, func(a, b TracedLot) int {
 		return cmp.Or(cmp.Compare(a.Depth, b.Depth), strings.Compare(a.Item, b.Item), strings.Compare(a.Lot, b.Lot))
@@ -331,12 +331,25 @@ func (q *Queries) trace(ctx context.Context, mem cached, dir Direction, rootIDs 
 	return assemble(dir, g, f, recall), nil
 }
 
-// graph is what a walk found: depth per lot id and the edges seen.
+// graph is what a walk found: the lots in discovery order with their
+// depths, and the edges seen.
 type graph struct {
 	roots []int64
-	depth map[int64]int
 	order []int64 // lot ids in discovery order, roots first
+	level []int   // depth of order[i]
 	hops  []Hop   // parent → child as stored (From is the walk's side)
+	depth map[int64]int
+}
+
+// depthOf is the depth a lot was found at (0 for a lot not found).
+func (g *graph) depthOf(id int64) int {
+	if g.depth == nil {
+		g.depth = make(map[int64]int, len(g.order))
+		for i, id := range g.order {
+			g.depth[id] = g.level[i]
+		}
+	}
+	return g.depth[id]
 }
 
 // walk finds the lots reachable from the roots, level by level; found,
@@ -353,20 +366,21 @@ func (q *Queries) walk(ctx context.Context, dir Direction, roots []int64, found 
 // walkIn is walk over the genealogy in memory when mem is set (current),
 // and over the store's otherwise.
 func (q *Queries) walkIn(ctx context.Context, mem *Graph, dir Direction, roots []int64, found func([]int64)) (*graph, error) {
+	if mem != nil {
+		q.Graph.walks.Add(1)
+		return mem.walk(dir, roots, found), nil
+	}
 	g := &graph{roots: roots, depth: make(map[int64]int, 64)}
 	for _, id := range roots {
 		g.depth[id] = 0
 		g.order = append(g.order, id)
+		g.level = append(g.level, 0)
 	}
 	if found != nil {
 		found(roots)
 	}
 	var hopsOf func(lots []int64) ([]Hop, error)
-	if mem != nil {
-		q.Graph.walks.Add(1)
-		hopsOf = func(lots []int64) ([]Hop, error) { return mem.hops(dir, lots), nil }
-	}
-	if hopsOf == nil {
+	{
 		// Without the genealogy in memory, the store walks it in one
 		// recursive query and the levels are found here, in memory: no
 		// round trip per level. A walk that turns out wide goes on
@@ -422,6 +436,7 @@ func (q *Queries) walkIn(ctx context.Context, mem *Graph, dir Direction, roots [
 			if _, ok := g.depth[h.To]; !ok {
 				g.depth[h.To] = depth
 				g.order = append(g.order, h.To)
+				g.level = append(g.level, depth)
 				next = append(next, h.To)
 			}
 		}
@@ -669,38 +684,36 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 		res.Roots = append(res.Roots, RootLot{Item: r.Item, Lot: r.Lot, OnHand: onHand, OnHold: held})
 	}
 	slices.SortFunc(res.Roots, func(a, b RootLot) int { return cmpRef(a.Ref(), b.Ref()) })
-	for _, id := range g.order {
-		if d := g.depth[id]; d > 0 {
-			r := refs[id]
-			onHand, held := stock(id)
-			res.Lots = append(res.Lots, TracedLot{Item: r.Item, Lot: r.Lot, Depth: d, OnHand: onHand, OnHold: held})
-		}
-	}
 	if f.rank != nil {
 		// The comparisons give what the names' give: the same order.
-		type ranked struct {
-			l    TracedLot
-			rank int32
-		}
-		rs := make([]ranked, 0, len(res.Lots))
-		for _, id := range g.order {
-			if g.depth[id] > 0 {
-				rs = append(rs, ranked{rank: rankOf(f.rank, id)})
+		// Sorted as small keys, then listed in that order.
+		type ranked struct{ depth, rank, i int32 }
+		rs := make([]ranked, 0, len(g.order))
+		for i, id := range g.order {
+			if d := g.level[i]; d > 0 {
+				rs = append(rs, ranked{int32(d), rankOf(f.rank, id), int32(i)})
 			}
 		}
-		for i := range rs {
-			rs[i].l = res.Lots[i]
-		}
 		slices.SortFunc(rs, func(a, b ranked) int {
-			if a.l.Depth != b.l.Depth {
-				return cmp.Compare(a.l.Depth, b.l.Depth)
+			if a.depth != b.depth {
+				return cmp.Compare(a.depth, b.depth)
 			}
 			return cmp.Compare(a.rank, b.rank)
 		})
-		for i := range rs {
-			res.Lots[i] = rs[i].l
+		for _, k := range rs {
+			id := g.order[k.i]
+			r := refs[id]
+			onHand, held := stock(id)
+			res.Lots = append(res.Lots, TracedLot{Item: r.Item, Lot: r.Lot, Depth: int(k.depth), OnHand: onHand, OnHold: held})
 		}
 	} else {
+		for i, id := range g.order {
+			if d := g.level[i]; d > 0 {
+				r := refs[id]
+				onHand, held := stock(id)
+				res.Lots = append(res.Lots, TracedLot{Item: r.Item, Lot: r.Lot, Depth: d, OnHand: onHand, OnHold: held})
+			}
+		}
 		slices.SortFunc(res.Lots, func(a, b TracedLot) int {
 			if a.Depth != b.Depth {
 				return cmp.Compare(a.Depth, b.Depth)
@@ -722,17 +735,15 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 	}
 	markConfirmed(res.Links, g.hops, f.manual, dir)
 	if f.rank != nil {
-		type ranked struct {
-			l             Link
-			parent, child int32
-		}
+		// As small keys (a link is 100 bytes), then permuted.
+		type ranked struct{ parent, child, i int32 }
 		rs := make([]ranked, len(res.Links))
 		for i, h := range g.hops {
 			parent, child := h.From, h.To
 			if dir == Backward {
 				parent, child = child, parent
 			}
-			rs[i] = ranked{res.Links[i], rankOf(f.rank, parent), rankOf(f.rank, child)}
+			rs[i] = ranked{rankOf(f.rank, parent), rankOf(f.rank, child), int32(i)}
 		}
 		slices.SortFunc(rs, func(a, b ranked) int {
 			if c := cmp.Compare(a.parent, b.parent); c != 0 {
@@ -741,11 +752,14 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 			if c := cmp.Compare(a.child, b.child); c != 0 {
 				return c
 			}
-			return cmp.Compare(a.l.Order+a.l.Transform, b.l.Order+b.l.Transform)
+			la, lb := &res.Links[a.i], &res.Links[b.i]
+			return cmp.Compare(la.Order+la.Transform, lb.Order+lb.Transform)
 		})
-		for i := range rs {
-			res.Links[i] = rs[i].l
+		sorted := make([]Link, len(rs))
+		for i, k := range rs {
+			sorted[i] = res.Links[k.i]
 		}
+		res.Links = sorted
 	} else {
 		slices.SortFunc(res.Links, func(a, b Link) int {
 			if c := cmpRef(a.Parent, b.Parent); c != 0 {
