@@ -216,10 +216,10 @@ func (c *GraphCache) startLoad(l *loader, what string, load func(context.Context
 type Graph struct {
 	version int64
 	groups  []string
-	inOf    csr // lot id → groups it is an input of
-	outOf   csr // lot id → groups it is an output of
-	inputs  csr // group → input lot ids
-	outputs csr // group → output lot ids
+	inOf    csr       // lot id → groups it is an input of
+	outOf   csr       // lot id → groups it is an output of
+	inputs  csr       // group → input lot ids
+	outputs csr       // group → output lot ids
 	visits  sync.Pool // *visits of walks over it
 }
 
