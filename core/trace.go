@@ -313,7 +313,11 @@ func (q *Queries) trace(ctx context.Context, mem cached, dir Direction, rootIDs 
 			return nil, err
 		}
 		q.Graph.reads.Add(1)
-		f := mem.data.fetch(g.order, g.groups(), recall) // in order
+		var groups []string // only to find hand-confirmed links among them
+		if len(mem.data.manual) > 0 {
+			groups = g.groups()
+		}
+		f := mem.data.fetch(g.order, groups, recall) // in order
 		return assemble(dir, g, f, recall), nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -471,7 +475,26 @@ func reachedHops(all []Hop) func(lots []int64) ([]Hop, error) {
 	}
 }
 
-func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+// fmtTime formats as t.UTC().Format(time.RFC3339) does, without its
+// general machinery for the years 0 to 9999 (a trace formats a time per
+// shipment and receipt).
+func fmtTime(t time.Time) string {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.Format(time.RFC3339)
+	}
+	h, mi, sec := t.Clock()
+	b := [20]byte{'0', '0', '0', '0', '-', '0', '0', '-', '0', '0', 'T', '0', '0', ':', '0', '0', ':', '0', '0', 'Z'}
+	b[0], b[1], b[2], b[3] = byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10)
+	two := func(at, v int) { b[at], b[at+1] = byte('0'+v/10), byte('0'+v%10) }
+	two(5, int(mo))
+	two(8, d)
+	two(11, h)
+	two(14, mi)
+	two(17, sec)
+	return string(b[:])
+}
 
 // fetched is what a trace reads about the lots it reached.
 type fetched struct {
