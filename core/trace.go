@@ -475,25 +475,24 @@ func reachedHops(all []Hop) func(lots []int64) ([]Hop, error) {
 	}
 }
 
-// fmtTime formats as t.UTC().Format(time.RFC3339) does, without its
-// general machinery for the years 0 to 9999 (a trace formats a time per
-// shipment and receipt).
-func fmtTime(t time.Time) string {
+// fmtTime formats as t.UTC().Format(time.RFC3339) does.
+func fmtTime(t time.Time) string { return string(appendTime(make([]byte, 0, 20), t)) }
+
+// appendTime appends t as t.UTC().AppendFormat(b, time.RFC3339) does,
+// without its general machinery for the years 0 to 9999 (a trace formats
+// a time per shipment and receipt).
+func appendTime(b []byte, t time.Time) []byte {
 	t = t.UTC()
 	y, mo, d := t.Date()
 	if y < 0 || y > 9999 {
-		return t.Format(time.RFC3339)
+		return t.AppendFormat(b, time.RFC3339)
 	}
 	h, mi, sec := t.Clock()
-	b := [20]byte{'0', '0', '0', '0', '-', '0', '0', '-', '0', '0', 'T', '0', '0', ':', '0', '0', ':', '0', '0', 'Z'}
-	b[0], b[1], b[2], b[3] = byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10)
-	two := func(at, v int) { b[at], b[at+1] = byte('0'+v/10), byte('0'+v%10) }
-	two(5, int(mo))
-	two(8, d)
-	two(11, h)
-	two(14, mi)
-	two(17, sec)
-	return string(b[:])
+	m := int(mo)
+	return append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+m/10), byte('0'+m%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), 'Z')
 }
 
 // fetched is what a trace reads about the lots it reached.
@@ -506,6 +505,8 @@ type fetched struct {
 	// rank, when set (LotData), orders lots by id as cmpRef orders
 	// their names: sorting compares numbers, to the same order.
 	rank []int32
+	// names, when set, holds the names of the lots (in place of lots).
+	names *LotData
 }
 
 // fetch reads names, receipts, shipments and (for recalls) on-hand
@@ -663,6 +664,10 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 	for _, r := range f.lots {
 		refs[r.ID] = r.Ref
 	}
+	ref := func(id int64) LotRef { return refs[id] }
+	if d := f.names; d != nil {
+		ref = d.ref
+	}
 	res := &TraceResult{Direction: dir,
 		Lots:      make([]TracedLot, 0, len(g.order)-len(g.roots)),
 		Links:     make([]Link, 0, len(g.hops)),
@@ -702,7 +707,7 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 		return st.onHand, st.held
 	}
 	for _, id := range g.roots {
-		r := refs[id]
+		r := ref(id)
 		onHand, held := stock(id)
 		res.Roots = append(res.Roots, RootLot{Item: r.Item, Lot: r.Lot, OnHand: onHand, OnHold: held})
 	}
@@ -725,14 +730,14 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 		})
 		for _, k := range rs {
 			id := g.order[k.i]
-			r := refs[id]
+			r := ref(id)
 			onHand, held := stock(id)
 			res.Lots = append(res.Lots, TracedLot{Item: r.Item, Lot: r.Lot, Depth: int(k.depth), OnHand: onHand, OnHold: held})
 		}
 	} else {
 		for i, id := range g.order {
 			if d := g.level[i]; d > 0 {
-				r := refs[id]
+				r := ref(id)
 				onHand, held := stock(id)
 				res.Lots = append(res.Lots, TracedLot{Item: r.Item, Lot: r.Lot, Depth: d, OnHand: onHand, OnHold: held})
 			}
@@ -745,7 +750,7 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 		})
 	}
 	for _, h := range g.hops {
-		l := Link{Parent: refs[h.From], Child: refs[h.To]}
+		l := Link{Parent: ref(h.From), Child: ref(h.To)}
 		if dir == Backward {
 			l.Parent, l.Child = l.Child, l.Parent
 		}
@@ -794,18 +799,28 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 			return cmp.Compare(a.Order+a.Transform, b.Order+b.Transform)
 		})
 	}
+	// The times of the receipts and the shipments, formatted into one
+	// string: one allocation, not one per row.
+	times := newTimeList(len(f.receipts) + len(f.shipments))
 	for _, r := range f.receipts {
-		ref := refs[r.LotID]
+		times.add(r.Time)
+	}
+	for _, s := range f.shipments {
+		times.add(s.Time)
+	}
+	times.done()
+	for _, r := range f.receipts {
+		lot := ref(r.LotID)
 		res.Suppliers = append(res.Suppliers, SupplierLot{
-			ID: r.Supplier.ID, Name: r.Supplier.Name, Item: ref.Item, Lot: ref.Lot,
-			SupplierLot: r.SupplierLot, PO: r.PO, Qty: r.Qty, UOM: r.UOM, Time: fmtTime(r.Time),
+			ID: r.Supplier.ID, Name: r.Supplier.Name, Item: lot.Item, Lot: lot.Lot,
+			SupplierLot: r.SupplierLot, PO: r.PO, Qty: r.Qty, UOM: r.UOM, Time: times.next(),
 		})
 	}
 	for _, s := range f.shipments {
-		ref := refs[s.LotID]
+		lot := ref(s.LotID)
 		res.Shipments = append(res.Shipments, Shipment{
-			Item: ref.Item, Lot: ref.Lot, Qty: s.Qty, UOM: s.UOM, Customer: s.Customer,
-			SalesOrder: s.SalesOrder, Delivery: s.Delivery, Time: fmtTime(s.Time),
+			Item: lot.Item, Lot: lot.Lot, Qty: s.Qty, UOM: s.UOM, Customer: s.Customer,
+			SalesOrder: s.SalesOrder, Delivery: s.Delivery, Time: times.next(),
 		})
 	}
 	if recall {
@@ -816,6 +831,36 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 		res.Root, res.Roots = &res.Roots[0], nil
 	}
 	return res
+}
+
+// timeList formats times into one string and hands them out in order.
+type timeList struct {
+	buf  []byte
+	ends []int32
+	all  string
+	i    int
+}
+
+func newTimeList(n int) *timeList {
+	return &timeList{buf: make([]byte, 0, 20*n), ends: make([]int32, 0, n)}
+}
+
+func (l *timeList) add(t time.Time) {
+	l.buf = appendTime(l.buf, t)
+	l.ends = append(l.ends, int32(len(l.buf)))
+}
+
+func (l *timeList) done() { l.all, l.buf = string(l.buf), nil }
+
+// next is the next time added, formatted.
+func (l *timeList) next() string {
+	start := int32(0)
+	if l.i > 0 {
+		start = l.ends[l.i-1]
+	}
+	end := l.ends[l.i]
+	l.i++
+	return l.all[start:end]
 }
 
 // rankOf is a lot's rank (-1 for an id it does not know: an empty name
