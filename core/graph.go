@@ -39,6 +39,7 @@ type GraphCache struct {
 
 	graph  atomic.Pointer[Graph]
 	data   atomic.Pointer[LotData]
+	stale  atomic.Bool  // the last versions read found a part not current
 	walks  atomic.Int64 // walks answered from memory
 	reads  atomic.Int64 // traces whose lots' rows came from memory
 	graphL loader
@@ -176,6 +177,7 @@ func (c *GraphCache) current(ctx context.Context) (*Graph, *LotData, error) {
 		d = nil
 		c.startLoad(&c.dataL, "lot data", c.loadData)
 	}
+	c.stale.Store(g == nil || d == nil)
 	return g, d, nil
 }
 

@@ -228,6 +228,27 @@ func lotNotFound(ref LotRef) error {
 type cached struct {
 	graph *Graph
 	data  *LotData
+	// tried, when set, counts the walks and reads from memory of an
+	// answer that may be thrown away (fromCache), in place of the
+	// cache's counters.
+	tried *tally
+}
+
+type tally struct{ walks, reads int64 }
+
+// counted adds a walk or a read from memory to the cache's counters, or
+// to the tally of an answer that may be thrown away.
+func (q *Queries) counted(mem cached, walk bool) {
+	switch {
+	case mem.tried != nil && walk:
+		mem.tried.walks++
+	case mem.tried != nil:
+		mem.tried.reads++
+	case walk:
+		q.Graph.walks.Add(1)
+	default:
+		q.Graph.reads.Add(1)
+	}
 }
 
 // cached reads the store's versions once, for the whole trace.
@@ -256,15 +277,55 @@ func (q *Queries) Trace(ctx context.Context, dir Direction, sel Selector) (*Trac
 	if dir != Forward && dir != Backward {
 		return nil, Errorf(EINVALID, "direction must be forward or backward, not %q", dir)
 	}
+	return q.fromCache(ctx, func(mem cached) (*TraceResult, error) {
+		rootIDs, err := q.rootsIn(ctx, mem.data, sel)
+		if err != nil {
+			return nil, err
+		}
+		return q.trace(ctx, mem, dir, rootIDs, false)
+	})
+}
+
+// fromCache runs answer on what the cache holds that is current. When
+// it holds both the genealogy and the lot data, answer runs on them while
+// the store's versions are read beside it (on PostgreSQL a round trip the
+// walk need not wait for), and the answer is kept only if both turn out
+// current; otherwise it runs again on what is. Either way the answer is of
+// the store as it was when the versions were read, as if they were read
+// first.
+func (q *Queries) fromCache(ctx context.Context, answer func(cached) (*TraceResult, error)) (*TraceResult, error) {
+	// Not while the last read found the cache behind (events arriving
+	// continuously): the answer would be computed twice.
+	if c := q.Graph; c != nil && !c.NoLotData && !c.stale.Load() {
+		if g, d := c.graph.Load(), c.data.Load(); g != nil && d != nil {
+			type current struct {
+				mem cached
+				err error
+			}
+			read := make(chan current, 1)
+			go func() {
+				g, d, err := c.current(ctx)
+				read <- current{cached{graph: g, data: d}, err}
+			}()
+			tried := &tally{}
+			res, err := answer(cached{graph: g, data: d, tried: tried})
+			now := <-read
+			if now.err != nil {
+				return nil, now.err
+			}
+			if now.mem.graph == g && now.mem.data == d {
+				c.walks.Add(tried.walks)
+				c.reads.Add(tried.reads)
+				return res, err
+			}
+			return answer(now.mem)
+		}
+	}
 	mem, err := q.cached(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rootIDs, err := q.rootsIn(ctx, mem.data, sel)
-	if err != nil {
-		return nil, err
-	}
-	return q.trace(ctx, mem, dir, rootIDs, false)
+	return answer(mem)
 }
 
 // Reach lists the lots a trace from ref in direction dir reaches, each
@@ -308,11 +369,11 @@ func (q *Queries) Reach(ctx context.Context, dir Direction, ref LotRef) ([]Trace
 func (q *Queries) trace(ctx context.Context, mem cached, dir Direction, rootIDs []int64, recall bool) (*TraceResult, error) {
 	if mem.data != nil {
 		// Everything it reports is in memory: walk, then read there.
-		g, err := q.walkIn(ctx, mem.graph, dir, rootIDs, nil)
+		g, err := q.walkIn(ctx, mem, dir, rootIDs, nil)
 		if err != nil {
 			return nil, err
 		}
-		q.Graph.reads.Add(1)
+		q.counted(mem, false)
 		var groups []string // only to find hand-confirmed links among them
 		if len(mem.data.manual) > 0 {
 			groups = g.groups()
@@ -323,7 +384,7 @@ func (q *Queries) trace(ctx context.Context, mem cached, dir Direction, rootIDs 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // a failed walk stops the reads started beside it
 	fr := &fetcher{q: q, ctx: ctx, onHand: recall, at: cmp.Or(q.PrefetchAt, prefetchAt)}
-	g, err := q.walkIn(ctx, mem.graph, dir, rootIDs, fr.add)
+	g, err := q.walkIn(ctx, mem, dir, rootIDs, fr.add)
 	if err != nil {
 		fr.wait()
 		return nil, err
@@ -364,15 +425,15 @@ func (q *Queries) walk(ctx context.Context, dir Direction, roots []int64, found 
 	if err != nil {
 		return nil, err
 	}
-	return q.walkIn(ctx, mem.graph, dir, roots, found)
+	return q.walkIn(ctx, mem, dir, roots, found)
 }
 
-// walkIn is walk over the genealogy in memory when mem is set (current),
+// walkIn is walk over the genealogy in memory when mem.graph is set (current),
 // and over the store's otherwise.
-func (q *Queries) walkIn(ctx context.Context, mem *Graph, dir Direction, roots []int64, found func([]int64)) (*graph, error) {
-	if mem != nil {
-		q.Graph.walks.Add(1)
-		return mem.walk(dir, roots, found), nil
+func (q *Queries) walkIn(ctx context.Context, mem cached, dir Direction, roots []int64, found func([]int64)) (*graph, error) {
+	if mem.graph != nil {
+		q.counted(mem, true)
+		return mem.graph.walk(dir, roots, found), nil
 	}
 	g := &graph{roots: roots, depth: make(map[int64]int, 64)}
 	for _, id := range roots {
@@ -892,17 +953,15 @@ func round(v float64) float64 {
 // Recall is a forward trace plus the customers reached, what each received,
 // and what is still on hand of the root and of every lot reached.
 func (q *Queries) Recall(ctx context.Context, sel Selector) (*TraceResult, error) {
-	mem, err := q.cached(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rootIDs, err := q.rootsIn(ctx, mem.data, sel)
-	if err != nil {
-		return nil, err
-	}
-	// With on hand and hold status: a recall must say which of the stock
-	// is already held.
-	return q.trace(ctx, mem, Forward, rootIDs, true)
+	return q.fromCache(ctx, func(mem cached) (*TraceResult, error) {
+		rootIDs, err := q.rootsIn(ctx, mem.data, sel)
+		if err != nil {
+			return nil, err
+		}
+		// With on hand and hold status: a recall must say which of the
+		// stock is already held.
+		return q.trace(ctx, mem, Forward, rootIDs, true)
+	})
 }
 
 func customers(shipments []Shipment) []Customer {
