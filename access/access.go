@@ -62,12 +62,35 @@ var DefaultSessionPolicy = SessionPolicy{Idle: time.Hour, Lifetime: 12 * time.Ho
 // may be before it is written again: one write a minute, not one a request.
 const touchEvery = time.Minute
 
-// Users manages users, tokens and sessions in Store.
+// Users manages users, tokens and sessions in Store. Use it by pointer:
+// it holds the cache of accepted tokens.
 type Users struct {
 	Store   core.UserStore
 	Now     func() time.Time // time.Now when nil
 	Session SessionPolicy    // DefaultSessionPolicy when zero
+	// TokenCache is how long Authenticate trusts a token it accepted
+	// without reading the token and its user from the store again (0:
+	// read them on every call). Revoke and Disable through this Users
+	// take effect at once; a token revoked or a user disabled by another
+	// process (the CLI, another hub serve replica) is refused at the
+	// latest TokenCache later. A token's expiry is checked on every call.
+	TokenCache time.Duration
+
+	cacheMu  sync.Mutex
+	cache    map[string]acceptedToken // by token id
+	cacheGen uint64                   // raised by every revocation and disabling
 }
+
+// acceptedToken is a token Authenticate accepted, and when it read it.
+type acceptedToken struct {
+	tok  core.APIToken
+	usr  core.User
+	read time.Time
+}
+
+// maxCachedTokens bounds the cache of accepted tokens (only tokens that
+// were accepted enter it, so only the hub's own users fill it).
+const maxCachedTokens = 4096
 
 func (u *Users) now() time.Time {
 	if u.Now != nil {
@@ -156,6 +179,7 @@ func (u *Users) Disable(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	defer u.forgetTokens()
 	return u.Store.DisableUser(actx, name, u.now())
 }
 
@@ -200,7 +224,46 @@ func (u *Users) Revoke(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	defer u.forgetTokens()
 	return u.Store.RevokeToken(actx, id, u.now())
+}
+
+// forgetTokens empties the cache of accepted tokens and makes the
+// Authenticate calls under way not cache what they read (it may be from
+// before the change): called after a revocation or a disabling, whether
+// it succeeded or not.
+func (u *Users) forgetTokens() {
+	u.cacheMu.Lock()
+	defer u.cacheMu.Unlock()
+	u.cache = nil
+	u.cacheGen++
+}
+
+// cachedToken returns the token of that id accepted less than TokenCache
+// ago, and the cache's generation (for remember).
+func (u *Users) cachedToken(id string, now time.Time) (acceptedToken, bool, uint64) {
+	u.cacheMu.Lock()
+	defer u.cacheMu.Unlock()
+	a, ok := u.cache[id]
+	if ok && (now.Before(a.read) || now.Sub(a.read) >= u.TokenCache) {
+		delete(u.cache, id)
+		ok = false
+	}
+	return a, ok, u.cacheGen
+}
+
+// remember caches an accepted token unless a revocation or a disabling
+// happened since gen.
+func (u *Users) remember(gen uint64, a acceptedToken) {
+	u.cacheMu.Lock()
+	defer u.cacheMu.Unlock()
+	if gen != u.cacheGen {
+		return
+	}
+	if u.cache == nil || len(u.cache) >= maxCachedTokens {
+		u.cache = make(map[string]acceptedToken)
+	}
+	u.cache[a.tok.ID] = a
 }
 
 func hashOf(secret string) []byte {
@@ -235,6 +298,14 @@ func (u *Users) Authenticate(ctx context.Context, token string) (core.User, core
 	if !ok {
 		return core.User{}, core.APIToken{}, ErrBadCredentials
 	}
+	now := u.now()
+	var gen uint64
+	if u.TokenCache > 0 {
+		var a acceptedToken
+		if a, ok, gen = u.cachedToken(id, now); ok && subtle.ConstantTimeCompare(hashOf(token), a.tok.Hash) == 1 && a.tok.Valid(now) {
+			return a.usr, a.tok, nil
+		}
+	}
 	t, err := u.Store.Token(ctx, id)
 	if core.ErrorCode(err) == core.ENOTFOUND {
 		return core.User{}, core.APIToken{}, ErrBadCredentials
@@ -245,7 +316,6 @@ func (u *Users) Authenticate(ctx context.Context, token string) (core.User, core
 	if subtle.ConstantTimeCompare(hashOf(token), t.Hash) != 1 {
 		return core.User{}, core.APIToken{}, ErrBadCredentials
 	}
-	now := u.now()
 	switch {
 	case !t.Revoked.IsZero():
 		return core.User{}, t, &Refused{Reason: fmt.Sprintf("token %s was revoked at %s: ask an admin for a new one (hub token create)", t.ID, t.Revoked.Format(time.RFC3339))}
@@ -263,6 +333,9 @@ func (u *Users) Authenticate(ctx context.Context, token string) (core.User, core
 		if err := u.Store.TouchToken(ctx, t.ID, now); err != nil {
 			return core.User{}, t, err
 		}
+	}
+	if u.TokenCache > 0 {
+		u.remember(gen, acceptedToken{tok: t, usr: usr, read: now})
 	}
 	return usr, t, nil
 }

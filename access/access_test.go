@@ -284,3 +284,116 @@ func TestRandomPassword(t *testing.T) {
 		t.Errorf("a random password is refused: %v", err)
 	}
 }
+
+// hookedStore is the real store with a function run once, right after
+// the next read of a token (to revoke it while Authenticate runs).
+type hookedStore struct {
+	core.UserStore
+	afterToken func()
+}
+
+func (s *hookedStore) Token(ctx context.Context, id string) (core.APIToken, error) {
+	t, err := s.UserStore.Token(ctx, id)
+	if h := s.afterToken; h != nil {
+		s.afterToken = nil
+		h()
+	}
+	return t, err
+}
+
+func TestTokenCache(t *testing.T) {
+	u, c := newUsers(t)
+	u.TokenCache = time.Second
+	ctx := context.Background()
+	for _, name := range []string{"bot", "eve", "kim"} {
+		if _, err := u.Add(ctx, name, "", core.RoleViewer, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create := func(user string, expires time.Time) (string, core.APIToken) {
+		t.Helper()
+		token, tok, err := u.CreateToken(ctx, user, "", expires)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return token, tok
+	}
+	accepted := func(what, token, user string) {
+		t.Helper()
+		if usr, _, err := u.Authenticate(ctx, token); err != nil || usr.Name != user {
+			t.Errorf("%s: %+v, %v; want accepted as %s", what, usr, err, user)
+		}
+	}
+	refused := func(what, token, why string) {
+		t.Helper()
+		var r *access.Refused
+		if _, _, err := u.Authenticate(ctx, token); !errors.As(err, &r) || !strings.Contains(err.Error(), why) {
+			t.Errorf("%s: %v, want refused as %s", what, err, why)
+		}
+	}
+
+	// Revoked by another process (the store alone): accepted from the
+	// cache until TokenCache has passed since it was read, then refused.
+	tokA, a := create("bot", time.Time{})
+	accepted("first use", tokA, "bot")
+	if err := u.Store.RevokeToken(ctx, a.ID, c.t); err != nil {
+		t.Fatal(err)
+	}
+	c.t = c.t.Add(999 * time.Millisecond)
+	accepted("revoked elsewhere, within the cache's second", tokA, "bot")
+	c.t = c.t.Add(time.Millisecond)
+	refused("revoked elsewhere, a second later", tokA, "revoked")
+
+	// A wrong secret with a cached token's id is refused: the hash is
+	// compared on every call.
+	tokB, b := create("bot", time.Time{})
+	accepted("first use", tokB, "bot")
+	forged := tokB[:len(tokB)-1] + "A"
+	if forged == tokB {
+		forged = tokB[:len(tokB)-1] + "B"
+	}
+	if _, _, err := u.Authenticate(ctx, forged); !errors.Is(err, access.ErrBadCredentials) {
+		t.Errorf("forged secret of a cached token: %v, want ErrBadCredentials", err)
+	}
+	// Revoked through these Users: refused at once.
+	if err := u.Revoke(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	refused("revoked here", tokB, "revoked")
+
+	// Expiry is checked on every call, cached or not.
+	tokC, _ := create("bot", c.t.Add(500*time.Millisecond))
+	accepted("before its expiry", tokC, "bot")
+	c.t = c.t.Add(500 * time.Millisecond)
+	refused("expired within the cache's second", tokC, "expired")
+
+	// A user disabled elsewhere: within the second, then refused; one
+	// disabled here: at once.
+	tokE, _ := create("eve", time.Time{})
+	accepted("first use", tokE, "eve")
+	if err := u.Store.DisableUser(ctx, "eve", c.t); err != nil {
+		t.Fatal(err)
+	}
+	accepted("user disabled elsewhere, within the cache's second", tokE, "eve")
+	c.t = c.t.Add(time.Second)
+	refused("user disabled elsewhere, a second later", tokE, "disabled")
+	tokK, _ := create("kim", time.Time{})
+	accepted("first use", tokK, "kim")
+	if err := u.Disable(ctx, "kim"); err != nil {
+		t.Fatal(err)
+	}
+	refused("user disabled here", tokK, "disabled")
+
+	// A revocation here while Authenticate reads the token: that call may
+	// still accept it (it read the token before), but must not cache it.
+	tokD, d := create("bot", time.Time{})
+	hs := &hookedStore{UserStore: u.Store}
+	u.Store = hs
+	hs.afterToken = func() {
+		if err := u.Revoke(ctx, d.ID); err != nil {
+			t.Error(err)
+		}
+	}
+	u.Authenticate(ctx, tokD)
+	refused("revoked while being read", tokD, "revoked")
+}

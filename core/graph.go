@@ -39,6 +39,7 @@ type GraphCache struct {
 
 	graph  atomic.Pointer[Graph]
 	data   atomic.Pointer[LotData]
+	stale  atomic.Bool  // the last versions read found a part not current
 	walks  atomic.Int64 // walks answered from memory
 	reads  atomic.Int64 // traces whose lots' rows came from memory
 	graphL loader
@@ -176,6 +177,7 @@ func (c *GraphCache) current(ctx context.Context) (*Graph, *LotData, error) {
 		d = nil
 		c.startLoad(&c.dataL, "lot data", c.loadData)
 	}
+	c.stale.Store(g == nil || d == nil)
 	return g, d, nil
 }
 
@@ -216,10 +218,11 @@ func (c *GraphCache) startLoad(l *loader, what string, load func(context.Context
 type Graph struct {
 	version int64
 	groups  []string
-	inOf    csr // lot id → groups it is an input of
-	outOf   csr // lot id → groups it is an output of
-	inputs  csr // group → input lot ids
-	outputs csr // group → output lot ids
+	inOf    csr       // lot id → groups it is an input of
+	outOf   csr       // lot id → groups it is an output of
+	inputs  csr       // group → input lot ids
+	outputs csr       // group → output lot ids
+	visits  sync.Pool // *visits of walks over it
 }
 
 // csr is a compressed adjacency: the neighbours of i are val[off[i]:off[i+1]].
@@ -252,6 +255,8 @@ func LoadGraph(ctx context.Context, s Store) (*Graph, error) {
 		}
 		if n := len(groups); n == 0 || groups[n-1] != l.Group {
 			groups = append(groups, l.Group)
+		} else if n := len(lot); n > 0 && lot[n-1] == int32(l.LotID) && out[n-1] == l.Out && grp[n-1] == int32(len(groups)-1) {
+			return nil // the same (group, side, lot) again: Graph.walk relies on each once
 		}
 		lot = append(lot, int32(l.LotID))
 		grp = append(grp, int32(len(groups)-1))
@@ -268,6 +273,7 @@ func LoadGraph(ctx context.Context, s Store) (*Graph, error) {
 		return nil, fmt.Errorf("load the genealogy into memory: lot ids up to %d for %d links are too sparse to index directly", maxLot, len(lot))
 	}
 	g := &Graph{version: version, groups: groups}
+	g.visits.New = func() any { return new(visits) }
 	g.inOf, g.outOf = buildCSR(int(maxLot)+1, len(lot), func(i int) (int32, int32, bool) { return lot[i], grp[i], out[i] })
 	g.inputs, g.outputs = buildCSR(len(groups), len(lot), func(i int) (int32, int32, bool) { return grp[i], lot[i], out[i] })
 	return g, nil
@@ -305,6 +311,72 @@ func buildCSR(n, m int, row func(i int) (key, val int32, side bool)) (csr, csr) 
 		next[j][k]++
 	}
 	return a[0], a[1]
+}
+
+// walk is Queries.walkIn over the genealogy in memory: the same lots in
+// the same order, the same edges in the same order, with arrays where the
+// store's walk keeps maps. No edge is seen twice: LoadGraph keeps each
+// (group, side, lot) once and every lot is left once, from the level it
+// was found at.
+func (g *Graph) walk(dir Direction, roots []int64, found func([]int64)) *graph {
+	via, to := &g.inOf, &g.outputs // forward: the groups a lot went into, their outputs
+	if dir == Backward {
+		via, to = &g.outOf, &g.inputs
+	}
+	v := g.visits.Get().(*visits)
+	defer g.visits.Put(v)
+	seen := v.start(len(g.inOf.off))
+	w := &graph{roots: roots, order: make([]int64, 0, 64), level: make([]int, 0, 64)}
+	for _, id := range roots {
+		if id >= 0 && id < int64(len(v.mark)) {
+			v.mark[id] = seen
+		}
+		w.order = append(w.order, id)
+		w.level = append(w.level, 0)
+	}
+	if found != nil {
+		found(roots)
+	}
+	for depth, start := 1, 0; start < len(w.order); depth++ {
+		end := len(w.order)
+		for _, from := range w.order[start:end] {
+			for _, gi := range via.of(from) {
+				for _, t := range to.of(int64(gi)) {
+					w.hops = append(w.hops, Hop{From: from, To: int64(t), Group: g.groups[gi]})
+					if v.mark[t] != seen {
+						v.mark[t] = seen
+						w.order = append(w.order, int64(t))
+						w.level = append(w.level, depth)
+					}
+				}
+			}
+		}
+		if found != nil && len(w.order) > end {
+			found(w.order[end:len(w.order):len(w.order)])
+		}
+		start = end
+	}
+	return w
+}
+
+// visits marks the lots a walk has found: mark[id] == the walk's stamp.
+// A new stamp per walk spares clearing the array.
+type visits struct {
+	mark  []uint32
+	stamp uint32
+}
+
+// start returns a new stamp for a walk over lot ids below n.
+func (v *visits) start(n int) uint32 {
+	if len(v.mark) < n {
+		v.mark, v.stamp = make([]uint32, n), 0
+	}
+	v.stamp++
+	if v.stamp == 0 { // wrapped: clear the old marks
+		clear(v.mark)
+		v.stamp = 1
+	}
+	return v.stamp
 }
 
 // hops returns the edges leaving the lots in the given direction, as the

@@ -274,6 +274,16 @@ func (d *LotData) findLot(ref LotRef) (int64, bool) {
 	return 0, false
 }
 
+// ref is the name of a lot, as Store.Lots returns it; none for a lot the
+// store does not hold.
+func (d *LotData) ref(id int64) LotRef {
+	if !d.exists(id) {
+		return LotRef{}
+	}
+	l := d.lots[id]
+	return LotRef{Item: d.str(l.item), Lot: d.str(l.lot)}
+}
+
 func (d *LotData) exists(id int64) bool {
 	return id > 0 && id < int64(len(d.flags)) && d.flags[id]&lotExists != 0
 }
@@ -287,23 +297,19 @@ func (d *LotData) fetch(ids []int64, groups []string, onHand bool) *fetched {
 	if onHand {
 		f.states = make([]LotState, 0, len(ids))
 	} else {
-		f.lots = make([]LotRow, 0, len(ids))
+		f.names = d // in place of a list of names
 	}
 	var ranks []int32
 	for _, id := range ids {
 		if !d.exists(id) {
 			continue
 		}
-		l := d.lots[id]
-		row := LotRow{ID: id, Ref: LotRef{Item: d.str(l.item), Lot: d.str(l.lot)}}
 		if onHand {
-			st := LotState{LotRow: row, Held: d.flags[id]&lotHeld != 0}
+			st := LotState{LotRow: LotRow{ID: id, Ref: d.ref(id)}, Held: d.flags[id]&lotHeld != 0}
 			for _, q := range d.onHand.of(id) {
 				st.OnHand = append(st.OnHand, Qty{UOM: d.uoms[q.uom], Qty: q.qty})
 			}
 			f.states = append(f.states, st)
-		} else {
-			f.lots = append(f.lots, row)
 		}
 		f.receipts = append(f.receipts, d.receipts.of(id)...)
 		for _, s := range d.shipments.of(id) {

@@ -122,10 +122,7 @@ func (q *Queries) summary(ctx context.Context, dir Direction, rootIDs []int64, r
 	}
 	ids := g.order // roots first
 	reached := ids[len(g.roots):]
-	depths := make([]int, len(reached))
-	for i, id := range reached {
-		depths[i] = g.depth[id]
-	}
+	depths := slices.Clone(g.level[len(g.roots):])
 	var (
 		roots     []LotRow
 		counts    []LevelItemCount

@@ -228,6 +228,27 @@ func lotNotFound(ref LotRef) error {
 type cached struct {
 	graph *Graph
 	data  *LotData
+	// tried, when set, counts the walks and reads from memory of an
+	// answer that may be thrown away (fromCache), in place of the
+	// cache's counters.
+	tried *tally
+}
+
+type tally struct{ walks, reads int64 }
+
+// counted adds a walk or a read from memory to the cache's counters, or
+// to the tally of an answer that may be thrown away.
+func (q *Queries) counted(mem cached, walk bool) {
+	switch {
+	case mem.tried != nil && walk:
+		mem.tried.walks++
+	case mem.tried != nil:
+		mem.tried.reads++
+	case walk:
+		q.Graph.walks.Add(1)
+	default:
+		q.Graph.reads.Add(1)
+	}
 }
 
 // cached reads the store's versions once, for the whole trace.
@@ -256,15 +277,55 @@ func (q *Queries) Trace(ctx context.Context, dir Direction, sel Selector) (*Trac
 	if dir != Forward && dir != Backward {
 		return nil, Errorf(EINVALID, "direction must be forward or backward, not %q", dir)
 	}
+	return q.fromCache(ctx, func(mem cached) (*TraceResult, error) {
+		rootIDs, err := q.rootsIn(ctx, mem.data, sel)
+		if err != nil {
+			return nil, err
+		}
+		return q.trace(ctx, mem, dir, rootIDs, false)
+	})
+}
+
+// fromCache runs answer on what the cache holds that is current. When
+// it holds both the genealogy and the lot data, answer runs on them while
+// the store's versions are read beside it (on PostgreSQL a round trip the
+// walk need not wait for), and the answer is kept only if both turn out
+// current; otherwise it runs again on what is. Either way the answer is of
+// the store as it was when the versions were read, as if they were read
+// first.
+func (q *Queries) fromCache(ctx context.Context, answer func(cached) (*TraceResult, error)) (*TraceResult, error) {
+	// Not while the last read found the cache behind (events arriving
+	// continuously): the answer would be computed twice.
+	if c := q.Graph; c != nil && !c.NoLotData && !c.stale.Load() {
+		if g, d := c.graph.Load(), c.data.Load(); g != nil && d != nil {
+			type current struct {
+				mem cached
+				err error
+			}
+			read := make(chan current, 1)
+			go func() {
+				g, d, err := c.current(ctx)
+				read <- current{cached{graph: g, data: d}, err}
+			}()
+			tried := &tally{}
+			res, err := answer(cached{graph: g, data: d, tried: tried})
+			now := <-read
+			if now.err != nil {
+				return nil, now.err
+			}
+			if now.mem.graph == g && now.mem.data == d {
+				c.walks.Add(tried.walks)
+				c.reads.Add(tried.reads)
+				return res, err
+			}
+			return answer(now.mem)
+		}
+	}
 	mem, err := q.cached(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rootIDs, err := q.rootsIn(ctx, mem.data, sel)
-	if err != nil {
-		return nil, err
-	}
-	return q.trace(ctx, mem, dir, rootIDs, false)
+	return answer(mem)
 }
 
 // Reach lists the lots a trace from ref in direction dir reaches, each
@@ -293,7 +354,7 @@ func (q *Queries) Reach(ctx context.Context, dir Direction, ref LotRef) ([]Trace
 		return nil, err
 	}
 	for _, r := range rows {
-		out = append(out, TracedLot{Item: r.Ref.Item, Lot: r.Ref.Lot, Depth: g.depth[r.ID]})
+		out = append(out, TracedLot{Item: r.Ref.Item, Lot: r.Ref.Lot, Depth: g.depthOf(r.ID)})
 	}
 	slices.SortFunc(out, func(a, b TracedLot) int {
 		return cmp.Or(cmp.Compare(a.Depth, b.Depth), strings.Compare(a.Item, b.Item), strings.Compare(a.Lot, b.Lot))
@@ -308,18 +369,22 @@ func (q *Queries) Reach(ctx context.Context, dir Direction, ref LotRef) ([]Trace
 func (q *Queries) trace(ctx context.Context, mem cached, dir Direction, rootIDs []int64, recall bool) (*TraceResult, error) {
 	if mem.data != nil {
 		// Everything it reports is in memory: walk, then read there.
-		g, err := q.walkIn(ctx, mem.graph, dir, rootIDs, nil)
+		g, err := q.walkIn(ctx, mem, dir, rootIDs, nil)
 		if err != nil {
 			return nil, err
 		}
-		q.Graph.reads.Add(1)
-		f := mem.data.fetch(g.order, g.groups(), recall) // in order
+		q.counted(mem, false)
+		var groups []string // only to find hand-confirmed links among them
+		if len(mem.data.manual) > 0 {
+			groups = g.groups()
+		}
+		f := mem.data.fetch(g.order, groups, recall) // in order
 		return assemble(dir, g, f, recall), nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // a failed walk stops the reads started beside it
 	fr := &fetcher{q: q, ctx: ctx, onHand: recall, at: cmp.Or(q.PrefetchAt, prefetchAt)}
-	g, err := q.walkIn(ctx, mem.graph, dir, rootIDs, fr.add)
+	g, err := q.walkIn(ctx, mem, dir, rootIDs, fr.add)
 	if err != nil {
 		fr.wait()
 		return nil, err
@@ -331,12 +396,25 @@ func (q *Queries) trace(ctx context.Context, mem cached, dir Direction, rootIDs 
 	return assemble(dir, g, f, recall), nil
 }
 
-// graph is what a walk found: depth per lot id and the edges seen.
+// graph is what a walk found: the lots in discovery order with their
+// depths, and the edges seen.
 type graph struct {
 	roots []int64
-	depth map[int64]int
 	order []int64 // lot ids in discovery order, roots first
+	level []int   // depth of order[i]
 	hops  []Hop   // parent → child as stored (From is the walk's side)
+	depth map[int64]int
+}
+
+// depthOf is the depth a lot was found at (0 for a lot not found).
+func (g *graph) depthOf(id int64) int {
+	if g.depth == nil {
+		g.depth = make(map[int64]int, len(g.order))
+		for i, id := range g.order {
+			g.depth[id] = g.level[i]
+		}
+	}
+	return g.depth[id]
 }
 
 // walk finds the lots reachable from the roots, level by level; found,
@@ -347,26 +425,27 @@ func (q *Queries) walk(ctx context.Context, dir Direction, roots []int64, found 
 	if err != nil {
 		return nil, err
 	}
-	return q.walkIn(ctx, mem.graph, dir, roots, found)
+	return q.walkIn(ctx, mem, dir, roots, found)
 }
 
-// walkIn is walk over the genealogy in memory when mem is set (current),
+// walkIn is walk over the genealogy in memory when mem.graph is set (current),
 // and over the store's otherwise.
-func (q *Queries) walkIn(ctx context.Context, mem *Graph, dir Direction, roots []int64, found func([]int64)) (*graph, error) {
+func (q *Queries) walkIn(ctx context.Context, mem cached, dir Direction, roots []int64, found func([]int64)) (*graph, error) {
+	if mem.graph != nil {
+		q.counted(mem, true)
+		return mem.graph.walk(dir, roots, found), nil
+	}
 	g := &graph{roots: roots, depth: make(map[int64]int, 64)}
 	for _, id := range roots {
 		g.depth[id] = 0
 		g.order = append(g.order, id)
+		g.level = append(g.level, 0)
 	}
 	if found != nil {
 		found(roots)
 	}
 	var hopsOf func(lots []int64) ([]Hop, error)
-	if mem != nil {
-		q.Graph.walks.Add(1)
-		hopsOf = func(lots []int64) ([]Hop, error) { return mem.hops(dir, lots), nil }
-	}
-	if hopsOf == nil {
+	{
 		// Without the genealogy in memory, the store walks it in one
 		// recursive query and the levels are found here, in memory: no
 		// round trip per level. A walk that turns out wide goes on
@@ -422,6 +501,7 @@ func (q *Queries) walkIn(ctx context.Context, mem *Graph, dir Direction, roots [
 			if _, ok := g.depth[h.To]; !ok {
 				g.depth[h.To] = depth
 				g.order = append(g.order, h.To)
+				g.level = append(g.level, depth)
 				next = append(next, h.To)
 			}
 		}
@@ -456,7 +536,25 @@ func reachedHops(all []Hop) func(lots []int64) ([]Hop, error) {
 	}
 }
 
-func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+// fmtTime formats as t.UTC().Format(time.RFC3339) does.
+func fmtTime(t time.Time) string { return string(appendTime(make([]byte, 0, 20), t)) }
+
+// appendTime appends t as t.UTC().AppendFormat(b, time.RFC3339) does,
+// without its general machinery for the years 0 to 9999 (a trace formats
+// a time per shipment and receipt).
+func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, time.RFC3339)
+	}
+	h, mi, sec := t.Clock()
+	m := int(mo)
+	return append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+m/10), byte('0'+m%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), 'Z')
+}
 
 // fetched is what a trace reads about the lots it reached.
 type fetched struct {
@@ -468,6 +566,8 @@ type fetched struct {
 	// rank, when set (LotData), orders lots by id as cmpRef orders
 	// their names: sorting compares numbers, to the same order.
 	rank []int32
+	// names, when set, holds the names of the lots (in place of lots).
+	names *LotData
 }
 
 // fetch reads names, receipts, shipments and (for recalls) on-hand
@@ -625,6 +725,10 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 	for _, r := range f.lots {
 		refs[r.ID] = r.Ref
 	}
+	ref := func(id int64) LotRef { return refs[id] }
+	if d := f.names; d != nil {
+		ref = d.ref
+	}
 	res := &TraceResult{Direction: dir,
 		Lots:      make([]TracedLot, 0, len(g.order)-len(g.roots)),
 		Links:     make([]Link, 0, len(g.hops)),
@@ -664,43 +768,41 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 		return st.onHand, st.held
 	}
 	for _, id := range g.roots {
-		r := refs[id]
+		r := ref(id)
 		onHand, held := stock(id)
 		res.Roots = append(res.Roots, RootLot{Item: r.Item, Lot: r.Lot, OnHand: onHand, OnHold: held})
 	}
 	slices.SortFunc(res.Roots, func(a, b RootLot) int { return cmpRef(a.Ref(), b.Ref()) })
-	for _, id := range g.order {
-		if d := g.depth[id]; d > 0 {
-			r := refs[id]
-			onHand, held := stock(id)
-			res.Lots = append(res.Lots, TracedLot{Item: r.Item, Lot: r.Lot, Depth: d, OnHand: onHand, OnHold: held})
-		}
-	}
 	if f.rank != nil {
 		// The comparisons give what the names' give: the same order.
-		type ranked struct {
-			l    TracedLot
-			rank int32
-		}
-		rs := make([]ranked, 0, len(res.Lots))
-		for _, id := range g.order {
-			if g.depth[id] > 0 {
-				rs = append(rs, ranked{rank: rankOf(f.rank, id)})
+		// Sorted as small keys, then listed in that order.
+		type ranked struct{ depth, rank, i int32 }
+		rs := make([]ranked, 0, len(g.order))
+		for i, id := range g.order {
+			if d := g.level[i]; d > 0 {
+				rs = append(rs, ranked{int32(d), rankOf(f.rank, id), int32(i)})
 			}
 		}
-		for i := range rs {
-			rs[i].l = res.Lots[i]
-		}
 		slices.SortFunc(rs, func(a, b ranked) int {
-			if a.l.Depth != b.l.Depth {
-				return cmp.Compare(a.l.Depth, b.l.Depth)
+			if a.depth != b.depth {
+				return cmp.Compare(a.depth, b.depth)
 			}
 			return cmp.Compare(a.rank, b.rank)
 		})
-		for i := range rs {
-			res.Lots[i] = rs[i].l
+		for _, k := range rs {
+			id := g.order[k.i]
+			r := ref(id)
+			onHand, held := stock(id)
+			res.Lots = append(res.Lots, TracedLot{Item: r.Item, Lot: r.Lot, Depth: int(k.depth), OnHand: onHand, OnHold: held})
 		}
 	} else {
+		for i, id := range g.order {
+			if d := g.level[i]; d > 0 {
+				r := ref(id)
+				onHand, held := stock(id)
+				res.Lots = append(res.Lots, TracedLot{Item: r.Item, Lot: r.Lot, Depth: d, OnHand: onHand, OnHold: held})
+			}
+		}
 		slices.SortFunc(res.Lots, func(a, b TracedLot) int {
 			if a.Depth != b.Depth {
 				return cmp.Compare(a.Depth, b.Depth)
@@ -709,7 +811,7 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 		})
 	}
 	for _, h := range g.hops {
-		l := Link{Parent: refs[h.From], Child: refs[h.To]}
+		l := Link{Parent: ref(h.From), Child: ref(h.To)}
 		if dir == Backward {
 			l.Parent, l.Child = l.Child, l.Parent
 		}
@@ -722,17 +824,15 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 	}
 	markConfirmed(res.Links, g.hops, f.manual, dir)
 	if f.rank != nil {
-		type ranked struct {
-			l             Link
-			parent, child int32
-		}
+		// As small keys (a link is 100 bytes), then permuted.
+		type ranked struct{ parent, child, i int32 }
 		rs := make([]ranked, len(res.Links))
 		for i, h := range g.hops {
 			parent, child := h.From, h.To
 			if dir == Backward {
 				parent, child = child, parent
 			}
-			rs[i] = ranked{res.Links[i], rankOf(f.rank, parent), rankOf(f.rank, child)}
+			rs[i] = ranked{rankOf(f.rank, parent), rankOf(f.rank, child), int32(i)}
 		}
 		slices.SortFunc(rs, func(a, b ranked) int {
 			if c := cmp.Compare(a.parent, b.parent); c != 0 {
@@ -741,11 +841,14 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 			if c := cmp.Compare(a.child, b.child); c != 0 {
 				return c
 			}
-			return cmp.Compare(a.l.Order+a.l.Transform, b.l.Order+b.l.Transform)
+			la, lb := &res.Links[a.i], &res.Links[b.i]
+			return cmp.Compare(la.Order+la.Transform, lb.Order+lb.Transform)
 		})
-		for i := range rs {
-			res.Links[i] = rs[i].l
+		sorted := make([]Link, len(rs))
+		for i, k := range rs {
+			sorted[i] = res.Links[k.i]
 		}
+		res.Links = sorted
 	} else {
 		slices.SortFunc(res.Links, func(a, b Link) int {
 			if c := cmpRef(a.Parent, b.Parent); c != 0 {
@@ -757,18 +860,28 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 			return cmp.Compare(a.Order+a.Transform, b.Order+b.Transform)
 		})
 	}
+	// The times of the receipts and the shipments, formatted into one
+	// string: one allocation, not one per row.
+	times := newTimeList(len(f.receipts) + len(f.shipments))
 	for _, r := range f.receipts {
-		ref := refs[r.LotID]
+		times.add(r.Time)
+	}
+	for _, s := range f.shipments {
+		times.add(s.Time)
+	}
+	times.done()
+	for _, r := range f.receipts {
+		lot := ref(r.LotID)
 		res.Suppliers = append(res.Suppliers, SupplierLot{
-			ID: r.Supplier.ID, Name: r.Supplier.Name, Item: ref.Item, Lot: ref.Lot,
-			SupplierLot: r.SupplierLot, PO: r.PO, Qty: r.Qty, UOM: r.UOM, Time: fmtTime(r.Time),
+			ID: r.Supplier.ID, Name: r.Supplier.Name, Item: lot.Item, Lot: lot.Lot,
+			SupplierLot: r.SupplierLot, PO: r.PO, Qty: r.Qty, UOM: r.UOM, Time: times.next(),
 		})
 	}
 	for _, s := range f.shipments {
-		ref := refs[s.LotID]
+		lot := ref(s.LotID)
 		res.Shipments = append(res.Shipments, Shipment{
-			Item: ref.Item, Lot: ref.Lot, Qty: s.Qty, UOM: s.UOM, Customer: s.Customer,
-			SalesOrder: s.SalesOrder, Delivery: s.Delivery, Time: fmtTime(s.Time),
+			Item: lot.Item, Lot: lot.Lot, Qty: s.Qty, UOM: s.UOM, Customer: s.Customer,
+			SalesOrder: s.SalesOrder, Delivery: s.Delivery, Time: times.next(),
 		})
 	}
 	if recall {
@@ -779,6 +892,36 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 		res.Root, res.Roots = &res.Roots[0], nil
 	}
 	return res
+}
+
+// timeList formats times into one string and hands them out in order.
+type timeList struct {
+	buf  []byte
+	ends []int32
+	all  string
+	i    int
+}
+
+func newTimeList(n int) *timeList {
+	return &timeList{buf: make([]byte, 0, 20*n), ends: make([]int32, 0, n)}
+}
+
+func (l *timeList) add(t time.Time) {
+	l.buf = appendTime(l.buf, t)
+	l.ends = append(l.ends, int32(len(l.buf)))
+}
+
+func (l *timeList) done() { l.all, l.buf = string(l.buf), nil }
+
+// next is the next time added, formatted.
+func (l *timeList) next() string {
+	start := int32(0)
+	if l.i > 0 {
+		start = l.ends[l.i-1]
+	}
+	end := l.ends[l.i]
+	l.i++
+	return l.all[start:end]
 }
 
 // rankOf is a lot's rank (-1 for an id it does not know: an empty name
@@ -810,17 +953,15 @@ func round(v float64) float64 {
 // Recall is a forward trace plus the customers reached, what each received,
 // and what is still on hand of the root and of every lot reached.
 func (q *Queries) Recall(ctx context.Context, sel Selector) (*TraceResult, error) {
-	mem, err := q.cached(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rootIDs, err := q.rootsIn(ctx, mem.data, sel)
-	if err != nil {
-		return nil, err
-	}
-	// With on hand and hold status: a recall must say which of the stock
-	// is already held.
-	return q.trace(ctx, mem, Forward, rootIDs, true)
+	return q.fromCache(ctx, func(mem cached) (*TraceResult, error) {
+		rootIDs, err := q.rootsIn(ctx, mem.data, sel)
+		if err != nil {
+			return nil, err
+		}
+		// With on hand and hold status: a recall must say which of the
+		// stock is already held.
+		return q.trace(ctx, mem, Forward, rootIDs, true)
+	})
 }
 
 func customers(shipments []Shipment) []Customer {

@@ -27,6 +27,14 @@ func (r *TraceResult) WriteCompactJSON(w io.Writer) error {
 	return r.writeJSON(&jsonWriter{w: w, buf: make([]byte, 0, 1<<17)})
 }
 
+// AppendCompactJSON appends to b what WriteCompactJSON writes: a server
+// answering from a buffer it reuses copies the answer once, not twice.
+func (r *TraceResult) AppendCompactJSON(b []byte) ([]byte, error) {
+	j := &jsonWriter{buf: b}
+	err := r.writeJSON(j)
+	return j.buf, err
+}
+
 func (r *TraceResult) writeJSON(j *jsonWriter) error {
 	j.object()
 	if r.Root != nil {
@@ -103,7 +111,9 @@ func (r *TraceResult) writeJSON(j *jsonWriter) error {
 	}
 	j.end('}')
 	j.buf = append(j.buf, '\n')
-	j.flush()
+	if j.w != nil {
+		j.flush()
+	}
 	if j.err != nil {
 		return fmt.Errorf("write JSON: %w", j.err)
 	}
@@ -183,7 +193,8 @@ func (j *jsonWriter) lotRef(r LotRef) {
 }
 
 // jsonWriter appends indented JSON to buf and hands it to w in pieces of
-// about 64 KB. The first error sticks; later writes are no-ops.
+// about 64 KB (w nil: it keeps it all in buf). The first error sticks;
+// later writes are no-ops.
 type jsonWriter struct {
 	w      io.Writer
 	buf    []byte
@@ -240,7 +251,7 @@ func (j *jsonWriter) end(c byte) {
 	}
 	j.buf = append(j.buf, c)
 	j.empty = false
-	if len(j.buf) >= 1<<16 {
+	if j.w != nil && len(j.buf) >= 1<<16 {
 		j.flush()
 	}
 }

@@ -40,6 +40,15 @@ func checkWriteJSON(t *testing.T, r *core.TraceResult) {
 		t.Fatalf("WriteCompactJSON: %v", err)
 	}
 	compare(t, "WriteCompactJSON", got.Bytes(), wantJSON(t, r, ""))
+	prefix := []byte("answer so far:")
+	b, err := r.AppendCompactJSON(prefix)
+	if err != nil {
+		t.Fatalf("AppendCompactJSON: %v", err)
+	}
+	if !bytes.HasPrefix(b, prefix) {
+		t.Fatalf("AppendCompactJSON lost what the buffer held: %q", b[:min(len(b), 40)])
+	}
+	compare(t, "AppendCompactJSON", b[len(prefix):], wantJSON(t, r, ""))
 }
 
 func compare(t *testing.T, what string, got, want []byte) {

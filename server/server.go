@@ -41,6 +41,15 @@ import (
 	"github.com/lothub/lothub/web"
 )
 
+// TokenCache is how long the server trusts a user's API token it accepted
+// without reading the token and its user again (access.Users.TokenCache):
+// a client making requests back to back pays the two reads once a second,
+// not on every request (on PostgreSQL two of a trace's three round
+// trips). A token revoked or a user disabled through this server (API,
+// web UI) is refused at once; by the CLI or another replica, within this
+// time (docs/security.md).
+const TokenCache = time.Second
+
 // Server serves the HTTP API. Create it with New.
 type Server struct {
 	store   core.Store
@@ -192,7 +201,7 @@ func New(store core.Store, cfg *config.Hub, plugins *runner.Plugins, log *slog.L
 		asOf: make(chan struct{}, 1)}
 	s.group = &core.GroupCommit{Ingester: &s.ing, Committed: func(requests, _ int) { metrics.IntakeGroup.Observe(float64(requests)) }}
 	s.mux = http.NewServeMux()
-	s.users = &access.Users{Store: store, Session: access.SessionPolicy{
+	s.users = &access.Users{Store: store, TokenCache: TokenCache, Session: access.SessionPolicy{
 		Idle: time.Duration(cfg.Serve.Session.Idle), Lifetime: time.Duration(cfg.Serve.Session.Lifetime)}}
 	lw := time.Duration(cfg.Serve.Login.Window)
 	s.byName = &failures{max: cfg.Serve.Login.MaxFailures, window: lw, counts: map[string]failureWindow{}}
@@ -321,30 +330,56 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	if r, ok := v.(*core.TraceResult); ok {
+		writeTrace(w, status, r)
+		return
+	}
 	b := responses.Get().(*bytes.Buffer)
 	defer putResponse(b)
-	var err error
-	if r, ok := v.(*core.TraceResult); ok {
-		err = r.WriteCompactJSON(b) // the same bytes, a recall's 60 MB in a third of the time
-	} else {
-		enc := json.NewEncoder(b)
-		enc.SetEscapeHTML(false)
-		err = enc.Encode(v)
-	}
-	if err != nil {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
 		b.Reset()
-		fmt.Fprintf(b, "{\"error\":{\"code\":%q,\"message\":%q}}\n", core.EINTERNAL, "encode the response: "+err.Error())
+		b.Write(encodeFailed(err))
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
-	w.WriteHeader(status)
-	w.Write(b.Bytes())
+	writeBody(w, status, b.Bytes())
 }
 
-// responses keeps the buffers answers are built in: a typical trace's
-// 370 kB grown afresh in every request cost a tenth of its time.
-var responses = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// writeTrace answers a trace or recall: the bytes encoding/json would
+// write, a recall's 60 MB in a third of the time, appended straight into
+// a buffer kept for the next answer (a typical trace's 370 kB grown
+// afresh, or copied once more, cost a tenth of its time).
+func writeTrace(w http.ResponseWriter, status int, r *core.TraceResult) {
+	bp := traceBuffers.Get().(*[]byte)
+	out, err := r.AppendCompactJSON((*bp)[:0])
+	if err != nil {
+		status, out = http.StatusInternalServerError, encodeFailed(err)
+	}
+	writeBody(w, status, out)
+	if cap(out) <= maxPooledResponse {
+		*bp = out[:0]
+		traceBuffers.Put(bp)
+	}
+}
+
+func encodeFailed(err error) []byte {
+	return fmt.Appendf(nil, "{\"error\":{\"code\":%q,\"message\":%q}}\n", core.EINTERNAL, "encode the response: "+err.Error())
+}
+
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// responses keeps the buffers answers are built in, traceBuffers those
+// of traces and recalls.
+var (
+	responses    = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	traceBuffers = sync.Pool{New: func() any { return new([]byte) }}
+)
 
 // maxPooledResponse is the largest buffer kept for the next answer (a
 // wide recall's tens of MB are not held).

@@ -12,8 +12,17 @@ import "unicode/utf8"
 func Append(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
+	// Most strings (names, lot numbers, times) need no escape at all:
+	// skip eight plain bytes at a time.
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if special(uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56) {
+			break
+		}
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		if c := s[i]; c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
 				i++
@@ -59,4 +68,15 @@ func Append(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// special reports whether one of the eight bytes of x is one the loop of
+// Append must look at: below 0x20, '"', '\\' or from 0x80 (UTF-8).
+func special(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	// A byte below n, for n <= 0x80, sets its high bit in (x - n*ones) &^ x;
+	// a borrow reaches a higher byte only from a byte that is itself below
+	// n, so the answer is exact when asked of the eight bytes at once.
+	below := func(x, n uint64) uint64 { return (x - n*ones) &^ x }
+	return (below(x, 0x20)|below(x^('"'*ones), 1)|below(x^('\\'*ones), 1)|x)&highs != 0
 }

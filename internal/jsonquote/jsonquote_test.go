@@ -3,6 +3,7 @@ package jsonquote_test
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/lothub/lothub/internal/jsonquote"
@@ -35,4 +36,19 @@ func FuzzAppend(f *testing.F) {
 			t.Errorf("Append(%q) = %s, encoding/json writes %s", s, got[6:], want(t, s))
 		}
 	})
+}
+
+// TestAppendEveryPosition puts each kind of byte the eight-at-a-time scan
+// must stop at into every position of strings around its width.
+func TestAppendEveryPosition(t *testing.T) {
+	for _, odd := range []string{"\x00", "\x1f", "\"", "\\", "\x7f", "é", "\u2028", "\xff", " ", "!", "#", "[", "]", "\x20"} {
+		for n := 1; n <= 24; n++ {
+			for at := 0; at < n; at++ {
+				s := strings.Repeat("a", at) + odd + strings.Repeat("Z", n-at-1)
+				if got := jsonquote.Append(nil, s); !bytes.Equal(got, want(t, s)) {
+					t.Errorf("Append(%q) = %s, encoding/json writes %s", s, got, want(t, s))
+				}
+			}
+		}
+	}
 }
