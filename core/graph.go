@@ -34,6 +34,11 @@ type GraphCache struct {
 	// NoLotData keeps the genealogy only: traces read the lots' rows
 	// from the store.
 	NoLotData bool
+	// NoSnapshot keeps a loaded genealogy to this cache; otherwise each
+	// load is also saved as the store's genealogy snapshot when none of
+	// its version is (Store.SaveGenealogySnapshot), for the wide walks of
+	// command-line processes.
+	NoSnapshot bool
 	// Log gets a line per load (nil: slog.Default()).
 	Log *slog.Logger
 
@@ -124,6 +129,19 @@ func (c *GraphCache) loadGraph(ctx context.Context) error {
 	}
 	c.logger().Log(ctx, level, "genealogy loaded into memory", "version", g.version, "groups", len(g.groups),
 		"links", len(g.inputs.val)+len(g.outputs.val), "took", d.Round(time.Millisecond))
+	if !c.NoSnapshot {
+		// What was just read, saved for the command-line processes that
+		// walk wide traces (core.Queries.snapshot); a failure only leaves
+		// them on the slower walk.
+		if ok, err := c.Store.HasGenealogySnapshot(ctx); err != nil || !ok {
+			if err == nil {
+				err = SaveGenealogySnapshot(ctx, c.Store, g)
+			}
+			if err != nil && ctx.Err() == nil {
+				c.logger().Warn("genealogy snapshot not saved", "version", g.version, "err", err)
+			}
+		}
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"sort"
@@ -125,6 +126,9 @@ type Queries struct {
 	// about the lots reached, from memory while it is current (`hub
 	// serve` keeps one).
 	Graph *GraphCache
+	// NoSnapshot walks wide traces level by level even where a genealogy
+	// snapshot of the present version is saved (Store.GenealogySnapshot).
+	NoSnapshot bool
 }
 
 // Selector says where a trace starts: one lot, or every lot matching a
@@ -362,6 +366,7 @@ func (q *Queries) walkIn(ctx context.Context, mem *Graph, dir Direction, roots [
 		found(roots)
 	}
 	var hopsOf func(lots []int64) ([]Hop, error)
+	flush := func() {}
 	if mem != nil {
 		q.Graph.walks.Add(1)
 		hopsOf = func(lots []int64) ([]Hop, error) { return mem.hops(dir, lots), nil }
@@ -379,9 +384,26 @@ func (q *Queries) walkIn(ctx context.Context, mem *Graph, dir Direction, roots [
 		if err != nil {
 			return nil, err
 		}
-		if len(all) <= limit {
+		switch {
+		case len(all) <= limit:
 			hopsOf = reachedHops(all)
-		} else {
+		default:
+			// A wide walk: from the genealogy snapshot when one of the
+			// present version is saved (one read, then arrays), level by
+			// level otherwise.
+			if snap := q.snapshot(ctx); snap != nil {
+				hopsOf = func(lots []int64) ([]Hop, error) { return snap.hops(dir, lots), nil }
+				if found != nil {
+					// The walk takes milliseconds: what it finds is read
+					// at its end, in one read per attribute, instead of in
+					// parts started level by level.
+					tell := found
+					var pending []int64
+					found = func(ids []int64) { pending = append(pending, ids...) }
+					flush = func() { tell(pending) }
+				}
+				break
+			}
 			hopsOf = func(lots []int64) ([]Hop, error) {
 				return q.Store.Hops(ctx, HopsParams{Direction: dir, LotIDs: lots})
 			}
@@ -430,7 +452,25 @@ func (q *Queries) walkIn(ctx context.Context, mem *Graph, dir Direction, roots [
 		}
 		frontier = next
 	}
+	flush()
 	return g, nil
+}
+
+// snapshot returns the store's genealogy snapshot when one of the present
+// version is saved and q may use it. A snapshot that cannot be read or
+// decoded is logged and left aside: the walk reads the links tables.
+func (q *Queries) snapshot(ctx context.Context) *Graph {
+	if q.NoSnapshot {
+		return nil
+	}
+	g, err := loadSnapshot(ctx, q.Store)
+	if err != nil {
+		if ctx.Err() == nil {
+			slog.Warn("genealogy snapshot not used; the walk reads the links", "err", err)
+		}
+		return nil
+	}
+	return g
 }
 
 // reachLimit is how many edges a walk reads in one recursive query before
