@@ -365,48 +365,42 @@ func (q *Queries) walkIn(ctx context.Context, mem *Graph, dir Direction, roots [
 	if found != nil {
 		found(roots)
 	}
-	var hopsOf func(lots []int64) ([]Hop, error)
-	flush := func() {}
 	if mem != nil {
 		q.Graph.walks.Add(1)
-		hopsOf = func(lots []int64) ([]Hop, error) { return mem.hops(dir, lots), nil }
+		mem.walk(g, dir, found)
+		return g, nil
 	}
-	if hopsOf == nil {
-		// Without the genealogy in memory, the store walks it in one
-		// recursive query and the levels are found here, in memory: no
-		// round trip per level. A walk that turns out wide goes on
-		// level by level, one query per level for the whole frontier:
-		// a recursive query's bookkeeping then costs more than the
-		// round trips it saves (the 73,532 lots of the 1M plant's widest
-		// recall: 0.97 s against 0.6 s in SQLite).
-		limit := cmp.Or(q.ReachLimit, reachLimit)
-		all, err := q.Store.ReachHops(ctx, HopsParams{Direction: dir, LotIDs: roots, Limit: limit})
-		if err != nil {
-			return nil, err
+	// Without the genealogy in memory, the store walks it in one
+	// recursive query and the levels are found here, in memory: no
+	// round trip per level. A walk that turns out wide goes on over the
+	// genealogy snapshot when one of the present version is saved (one
+	// read, then arrays), and otherwise level by level, one query per
+	// level for the whole frontier: a recursive query's bookkeeping then
+	// costs more than the round trips it saves (the 73,532 lots of the 1M
+	// plant's widest recall: 0.97 s against 0.6 s in SQLite).
+	limit := cmp.Or(q.ReachLimit, reachLimit)
+	all, err := q.Store.ReachHops(ctx, HopsParams{Direction: dir, LotIDs: roots, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	var hopsOf func(lots []int64) ([]Hop, error)
+	switch {
+	case len(all) <= limit:
+		hopsOf = reachedHops(all)
+	default:
+		if snap := q.snapshot(ctx); snap != nil {
+			// The walk takes milliseconds: what it finds is read at its
+			// end, in one read per attribute, instead of in parts started
+			// level by level.
+			var pending []int64
+			snap.walk(g, dir, func(ids []int64) { pending = append(pending, ids...) })
+			if found != nil && len(pending) > 0 {
+				found(pending)
+			}
+			return g, nil
 		}
-		switch {
-		case len(all) <= limit:
-			hopsOf = reachedHops(all)
-		default:
-			// A wide walk: from the genealogy snapshot when one of the
-			// present version is saved (one read, then arrays), level by
-			// level otherwise.
-			if snap := q.snapshot(ctx); snap != nil {
-				hopsOf = func(lots []int64) ([]Hop, error) { return snap.hops(dir, lots), nil }
-				if found != nil {
-					// The walk takes milliseconds: what it finds is read
-					// at its end, in one read per attribute, instead of in
-					// parts started level by level.
-					tell := found
-					var pending []int64
-					found = func(ids []int64) { pending = append(pending, ids...) }
-					flush = func() { tell(pending) }
-				}
-				break
-			}
-			hopsOf = func(lots []int64) ([]Hop, error) {
-				return q.Store.Hops(ctx, HopsParams{Direction: dir, LotIDs: lots})
-			}
+		hopsOf = func(lots []int64) ([]Hop, error) {
+			return q.Store.Hops(ctx, HopsParams{Direction: dir, LotIDs: lots})
 		}
 	}
 	// An edge is seen once: the store may list one twice (a lot consumed
@@ -452,7 +446,6 @@ func (q *Queries) walkIn(ctx context.Context, mem *Graph, dir Direction, roots [
 		}
 		frontier = next
 	}
-	flush()
 	return g, nil
 }
 
