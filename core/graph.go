@@ -345,28 +345,36 @@ func (g *Graph) hops(dir Direction, lots []int64) []Hop {
 
 // walk is Queries.walkIn over the graph: it finds what the store's walk
 // finds, in the same order (the edges of each lot of a level in the order
-// hops lists them), with arrays instead of maps. Its edges need no check
-// for repeats: the graph holds each (group, side, lot) once and each lot
-// is left once.
+// hops lists them), with arrays instead of maps.
 func (m *Graph) walk(g *graph, dir Direction, found func([]int64)) {
+	m.walkFrom(g, dir, g.roots, 1, found)
+}
+
+// walkFrom goes on with a walk whose lots g.order lists, from the lots of
+// frontier, found at depth-1. Its edges need no check for repeats: the
+// graph holds each (group, side, lot) once, and each lot is left once.
+func (m *Graph) walkFrom(g *graph, dir Direction, frontier []int64, depth int, found func([]int64)) {
 	via, to := &m.inOf, &m.outputs // forward: the groups a lot went into, their outputs
 	if dir == Backward {
 		via, to = &m.outOf, &m.inputs
 	}
-	seen := make([]bool, max(len(m.inOf.off)-1, 0)) // lot ids the graph holds
-	frontier := make([]int64, 0, len(g.roots))
-	for _, id := range g.roots {
-		if id >= 0 && id < int64(len(seen)) {
-			if seen[id] {
-				continue // a root given twice is left once
-			}
+	n := int64(max(len(m.inOf.off)-1, 0)) // lot ids the graph holds
+	seen := make([]bool, n)
+	for _, id := range g.order {
+		if id >= 0 && id < n {
 			seen[id] = true
 		}
-		frontier = append(frontier, id)
 	}
-	for depth := 1; len(frontier) > 0; depth++ {
+	left := make([]bool, n) // a lot given twice in frontier is left once
+	for ; len(frontier) > 0; depth++ {
 		var next []int64
 		for _, from := range frontier {
+			if from >= 0 && from < n {
+				if left[from] {
+					continue
+				}
+				left[from] = true
+			}
 			for _, gi := range via.of(from) {
 				for _, t := range to.of(int64(gi)) {
 					g.hops = append(g.hops, Hop{From: from, To: int64(t), Group: m.groups[gi]})

@@ -107,7 +107,7 @@ func init() {
 				return ok
 			}
 			cs := &countSnapshots{Store: h.s}
-			q := &core.Queries{Store: cs, ReachLimit: 1} // every walk of 2 edges or more is wide
+			q := &core.Queries{Store: cs, ReachLimit: 1, SnapshotAt: 1} // every walk of 2 edges or more is wide
 			trace := func() []string {
 				h.t.Helper()
 				r, err := q.Trace(h.ctx, core.Forward, core.Selector{Lot: &core.LotRef{Item: "FLOUR", Lot: "F-A"}})

@@ -115,12 +115,13 @@ func (h *harness) inParts(what string, run func(*core.Queries) (*core.TraceResul
 		h.t.Fatalf("save a genealogy snapshot: %v", err)
 	}
 	cs := &countSnapshots{Store: h.s}
-	snap, err := run(&core.Queries{Store: cs, PrefetchAt: 1, ReachLimit: 1})
+	snap, err := run(&core.Queries{Store: cs, PrefetchAt: 1, ReachLimit: 1, SnapshotAt: 1})
 	if err != nil {
 		h.t.Fatalf("%s, walked over the genealogy snapshot: %v", what, err)
 	}
 	if len(r.Links) > 1 && cs.used == 0 {
-		// More than ReachLimit edges: a wide walk, which takes the snapshot.
+		// More than ReachLimit edges: a wide walk, which takes the
+		// snapshot after its first level.
 		h.t.Fatalf("%s: the genealogy snapshot was not used", what)
 	}
 	if !reflect.DeepEqual(r, snap) {
