@@ -34,10 +34,11 @@ type GraphCache struct {
 	// NoLotData keeps the genealogy only: traces read the lots' rows
 	// from the store.
 	NoLotData bool
-	// NoSnapshot keeps a loaded genealogy to this cache; otherwise each
-	// load is also saved as the store's genealogy snapshot when none of
-	// its version is (Store.SaveGenealogySnapshot), for the wide walks of
-	// command-line processes.
+	// NoSnapshot keeps a loaded genealogy to this cache; otherwise the
+	// first load, and later ones at most every five minutes, are also
+	// saved as the store's genealogy snapshot when none of its version is
+	// (Store.SaveGenealogySnapshot), for the wide walks of command-line
+	// processes.
 	NoSnapshot bool
 	// Log gets a line per load (nil: slog.Default()).
 	Log *slog.Logger
@@ -48,9 +49,12 @@ type GraphCache struct {
 	reads  atomic.Int64 // traces whose lots' rows came from memory
 	graphL loader
 	dataL  loader
-	ctx    context.Context // of background loads; cancelled by Close
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// When the last snapshot was saved (the start of its load).
+	snapMu   sync.Mutex
+	lastSnap time.Time
+	ctx      context.Context // of background loads; cancelled by Close
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 }
 
 // loader paces the background loads of one part of the cache.
@@ -71,6 +75,24 @@ func (l *loader) done(start time.Time, d time.Duration) {
 	}
 	l.mu.Unlock()
 }
+
+// snapshotDue reports whether a load that started at start saves the
+// genealogy snapshot: the first does, later ones no more often than
+// snapshotEvery (a store that keeps changing reloads every few seconds,
+// and each save writes the whole genealogy, tens of megabytes).
+func (c *GraphCache) snapshotDue(start time.Time) bool {
+	c.snapMu.Lock()
+	defer c.snapMu.Unlock()
+	if !c.lastSnap.IsZero() && start.Sub(c.lastSnap) < snapshotEvery {
+		return false
+	}
+	c.lastSnap = start
+	return true
+}
+
+// snapshotEvery is the least time between two genealogy snapshots saved by
+// one GraphCache.
+const snapshotEvery = 5 * time.Minute
 
 // failedLoadBackoff is the least time between a failed background load
 // and the next (with MinInterval 0).
@@ -129,7 +151,7 @@ func (c *GraphCache) loadGraph(ctx context.Context) error {
 	}
 	c.logger().Log(ctx, level, "genealogy loaded into memory", "version", g.version, "groups", len(g.groups),
 		"links", len(g.inputs.val)+len(g.outputs.val), "took", d.Round(time.Millisecond))
-	if !c.NoSnapshot {
+	if !c.NoSnapshot && c.snapshotDue(start) {
 		// What was just read, saved for the command-line processes that
 		// walk wide traces (core.Queries.snapshot); a failure only leaves
 		// them on the slower walk.
