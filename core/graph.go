@@ -34,6 +34,12 @@ type GraphCache struct {
 	// NoLotData keeps the genealogy only: traces read the lots' rows
 	// from the store.
 	NoLotData bool
+	// NoSnapshot keeps a loaded genealogy to this cache; otherwise the
+	// first load, and later ones at most every five minutes, are also
+	// saved as the store's genealogy snapshot when none of its version is
+	// (Store.SaveGenealogySnapshot), for the wide walks of command-line
+	// processes.
+	NoSnapshot bool
 	// Log gets a line per load (nil: slog.Default()).
 	Log *slog.Logger
 
@@ -44,9 +50,12 @@ type GraphCache struct {
 	reads  atomic.Int64 // traces whose lots' rows came from memory
 	graphL loader
 	dataL  loader
-	ctx    context.Context // of background loads; cancelled by Close
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// When the last snapshot was saved (the start of its load).
+	snapMu   sync.Mutex
+	lastSnap time.Time
+	ctx      context.Context // of background loads; cancelled by Close
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 }
 
 // loader paces the background loads of one part of the cache.
@@ -67,6 +76,24 @@ func (l *loader) done(start time.Time, d time.Duration) {
 	}
 	l.mu.Unlock()
 }
+
+// snapshotDue reports whether a load that started at start saves the
+// genealogy snapshot: the first does, later ones no more often than
+// snapshotEvery (a store that keeps changing reloads every few seconds,
+// and each save writes the whole genealogy, tens of megabytes).
+func (c *GraphCache) snapshotDue(start time.Time) bool {
+	c.snapMu.Lock()
+	defer c.snapMu.Unlock()
+	if !c.lastSnap.IsZero() && start.Sub(c.lastSnap) < snapshotEvery {
+		return false
+	}
+	c.lastSnap = start
+	return true
+}
+
+// snapshotEvery is the least time between two genealogy snapshots saved by
+// one GraphCache.
+const snapshotEvery = 5 * time.Minute
 
 // failedLoadBackoff is the least time between a failed background load
 // and the next (with MinInterval 0).
@@ -125,6 +152,19 @@ func (c *GraphCache) loadGraph(ctx context.Context) error {
 	}
 	c.logger().Log(ctx, level, "genealogy loaded into memory", "version", g.version, "groups", len(g.groups),
 		"links", len(g.inputs.val)+len(g.outputs.val), "took", d.Round(time.Millisecond))
+	if !c.NoSnapshot && c.snapshotDue(start) {
+		// What was just read, saved for the command-line processes that
+		// walk wide traces (core.Queries.snapshot); a failure only leaves
+		// them on the slower walk.
+		if ok, err := c.Store.HasGenealogySnapshot(ctx); err != nil || !ok {
+			if err == nil {
+				err = SaveGenealogySnapshot(ctx, c.Store, g)
+			}
+			if err != nil && ctx.Err() == nil {
+				c.logger().Warn("genealogy snapshot not saved", "version", g.version, "err", err)
+			}
+		}
+	}
 	return nil
 }
 
@@ -395,4 +435,49 @@ func (g *Graph) hops(dir Direction, lots []int64) []Hop {
 		}
 	}
 	return out
+}
+
+// walkFrom goes on with a walk whose lots g.order lists, from the lots of
+// frontier, found at depth-1. Its edges need no check for repeats: the
+// graph holds each (group, side, lot) once, and each lot is left once.
+func (m *Graph) walkFrom(g *graph, dir Direction, frontier []int64, depth int, found func([]int64)) {
+	via, to := &m.inOf, &m.outputs // forward: the groups a lot went into, their outputs
+	if dir == Backward {
+		via, to = &m.outOf, &m.inputs
+	}
+	n := int64(max(len(m.inOf.off)-1, 0)) // lot ids the graph holds
+	seen := make([]bool, n)
+	for _, id := range g.order {
+		if id >= 0 && id < n {
+			seen[id] = true
+		}
+	}
+	left := make([]bool, n) // a lot given twice in frontier is left once
+	for ; len(frontier) > 0; depth++ {
+		var next []int64
+		for _, from := range frontier {
+			if from >= 0 && from < n {
+				if left[from] {
+					continue
+				}
+				left[from] = true
+			}
+			for _, gi := range via.of(from) {
+				for _, t := range to.of(int64(gi)) {
+					g.hops = append(g.hops, Hop{From: from, To: int64(t), Group: m.groups[gi]})
+					if !seen[t] {
+						seen[t] = true
+						g.depth[int64(t)] = depth
+						g.order = append(g.order, int64(t))
+						g.level = append(g.level, depth)
+						next = append(next, int64(t))
+					}
+				}
+			}
+		}
+		if found != nil && len(next) > 0 {
+			found(next)
+		}
+		frontier = next
+	}
 }

@@ -81,6 +81,20 @@ type Store interface {
 	// side, lot), ordered by group, side (inputs first) and lot, and
 	// returns the GenealogyVersion they are of (one snapshot).
 	ReadGenealogy(ctx context.Context, fn func(GenealogyLink) error) (int64, error)
+	// GenealogySnapshot returns the saved genealogy snapshot
+	// (SaveGenealogySnapshot) when it is of the present GenealogyVersion,
+	// read with that version in one statement, and nil when there is
+	// none such.
+	GenealogySnapshot(ctx context.Context) ([]byte, error)
+	// HasGenealogySnapshot reports whether a snapshot of the present
+	// GenealogyVersion is saved.
+	HasGenealogySnapshot(ctx context.Context) (bool, error)
+	// SaveGenealogySnapshot keeps data, the genealogy encoded as of
+	// version (core.Graph.EncodeSnapshot), in place of the snapshot
+	// saved before, unless the GenealogyVersion is no longer version
+	// (then it saves nothing: it would never be read) or a snapshot of
+	// that version is saved already.
+	SaveGenealogySnapshot(ctx context.Context, version int64, data []byte) error
 	// OnHand returns received + produced − consumed − shipped + adjusted
 	// per lot and unit, ordered by lot and unit.
 	OnHand(ctx context.Context, lotIDs []int64) ([]LotQtyRow, error)

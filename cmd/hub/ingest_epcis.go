@@ -26,6 +26,7 @@ func (a *app) ingestEPCIS(ctx context.Context, files []string, asJSON bool) erro
 			total.Add(st)
 			if err != nil {
 				a.evaluateIfDue(ctx, s, nil)
+				a.snapshotIfDue(ctx, s)
 				return err
 			}
 			if !asJSON {
@@ -35,6 +36,7 @@ func (a *app) ingestEPCIS(ctx context.Context, files []string, asJSON bool) erro
 			}
 		}
 		a.evaluateIfDue(ctx, s, nil)
+		a.snapshotIfDue(ctx, s)
 		if asJSON {
 			return writeJSON(a.stdout, total)
 		}

@@ -93,6 +93,7 @@ type app struct {
 	config string // --config
 	// evaluate: run the gap rules after an ingest (hub ingest --evaluate).
 	evaluate bool
+	snapshot bool // hub ingest --snapshot
 	stdin    io.Reader
 	stdout   io.Writer
 	stderr   io.Writer

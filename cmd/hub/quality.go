@@ -61,6 +61,21 @@ func (a *app) evaluateIfDue(ctx context.Context, s core.Store, h *config.Hub) {
 	}
 }
 
+// snapshotIfDue saves a genealogy snapshot after an ingest (unless
+// --snapshot=false) when none of the store's present genealogy version is
+// saved: the next wide trace of a command-line process walks it in memory
+// after one read, instead of one query per depth level. A failure only
+// leaves the next wide walks on the slower path, so it is reported, not
+// returned.
+func (a *app) snapshotIfDue(ctx context.Context, s core.Store) {
+	if !a.snapshot || ctx.Err() != nil {
+		return
+	}
+	if _, err := core.RefreshGenealogySnapshot(ctx, s); err != nil {
+		fmt.Fprintf(a.stderr, "hub: genealogy snapshot not saved (wide traces walk level by level until the next ingest saves one): %v\n", err)
+	}
+}
+
 func (a *app) gapCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "gap",

@@ -18,6 +18,7 @@ func TestMigrationNetsReturns(t *testing.T) {
 			`DELETE FROM schema_migrations WHERE version >= 16`,
 			`DROP TABLE order_lots`,
 			`DROP TABLE returned_inputs`,
+			`DROP TABLE genealogy_snapshot`, // 0020
 			`UPDATE orders SET ins = (SELECT count(*) FROM links k WHERE k.grp = orders.ord AND NOT k.out)`,
 		} {
 			if _, err := conn.Exec(context.Background(), q); err != nil {

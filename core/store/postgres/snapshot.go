@@ -2,97 +2,57 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/lothub/lothub/core"
 )
 
-// ReadSnapshot runs fn in a read-only REPEATABLE READ transaction on a
-// pooled connection: one snapshot, taken at its first read, beside the
-// writer and without its lock.
-func (s *DB) ReadSnapshot(ctx context.Context, fn func(core.SnapshotTx) error) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return fmt.Errorf("read a snapshot of %s: %w", s.name, err)
+// GenealogySnapshot reads the snapshot with the genealogy version in one
+// statement: a snapshot of another version is never returned.
+func (s *DB) GenealogySnapshot(ctx context.Context) ([]byte, error) {
+	var b []byte
+	err := s.pool.QueryRow(ctx, `SELECT s.data FROM genealogy_snapshot s JOIN genealogy_version v ON v.version = s.version LIMIT 1`).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	return fn(snapshotTx{tx})
+	if err != nil {
+		return nil, fmt.Errorf("read the genealogy snapshot of %s: %w", s.name, err)
+	}
+	return b, nil
 }
 
-type snapshotTx struct{ tx pgx.Tx }
-
-func (t snapshotTx) CurrentEvents(ctx context.Context, ids []string) (map[string]core.EventRow, error) {
-	rows, err := t.tx.Query(ctx, `SELECT `+eventCols+` FROM events
-		WHERE id = ANY($1::text[]) AND status <> 'superseded'`, ids)
+func (s *DB) HasGenealogySnapshot(ctx context.Context) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM genealogy_snapshot s JOIN genealogy_version v ON v.version = s.version)`).Scan(&ok)
 	if err != nil {
-		return nil, fmt.Errorf("look up events: %w", err)
+		return false, fmt.Errorf("look for a genealogy snapshot in %s: %w", s.name, err)
 	}
-	defer rows.Close()
-	out := make(map[string]core.EventRow, len(ids))
-	for rows.Next() {
-		r, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("look up events: %w", err)
+	return ok, nil
+}
+
+func (s *DB) SaveGenealogySnapshot(ctx context.Context, version int64, data []byte) error {
+	// No lock on genealogy_version: a snapshot saved just after an ingest
+	// raised the version keeps its own version, which the version never
+	// returns to, so it is never read.
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var due bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM genealogy_version WHERE version = $1)
+			AND NOT EXISTS (SELECT 1 FROM genealogy_snapshot WHERE version = $1)`, version).Scan(&due); err != nil {
+			return err
 		}
-		out[r.ID] = r
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("look up events: %w", err)
-	}
-	return out, nil
-}
-
-func (t snapshotTx) Reversers(ctx context.Context, targets []string) (map[string][]string, error) {
-	return scanReversers(t.tx.Query(ctx, reversersSQL, targets))
-}
-
-func (t snapshotTx) OrderLots(ctx context.Context, keys []core.LotGroup) ([]core.OrderLotSums, error) {
-	return orderLots(ctx, t.tx, keys)
-}
-
-func (t snapshotTx) DataVersion(ctx context.Context) (int64, error) {
-	return dataVersion(ctx, t.tx)
-}
-
-func (t snapshotTx) ExistingLotIDs(ctx context.Context, refs []core.LotRef) (map[core.LotRef]int64, error) {
-	out := make(map[core.LotRef]int64, len(refs))
-	if len(refs) == 0 {
-		return out, nil
-	}
-	items, lots := make([]string, len(refs)), make([]string, len(refs))
-	for i, r := range refs {
-		items[i], lots[i] = r.Item, r.Lot
-	}
-	rows, err := t.tx.Query(ctx, `SELECT l.id, l.item, l.lot
-		FROM unnest($1::text[], $2::text[]) AS u(item, lot) JOIN lots l ON l.item = u.item AND l.lot = u.lot`, items, lots)
-	if err != nil {
-		return nil, fmt.Errorf("look up lots: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var r core.LotRef
-		if err := rows.Scan(&id, &r.Item, &r.Lot); err != nil {
-			return nil, fmt.Errorf("look up lots: %w", err)
+		if !due {
+			return nil
 		}
-		out[r] = id
+		if _, err := tx.Exec(ctx, `DELETE FROM genealogy_snapshot`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO genealogy_snapshot (version, saved_at, data) VALUES ($1, $2, $3)`, version, micros(time.Now()), data)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("save the genealogy snapshot to %s: %w", s.name, err)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("look up lots: %w", err)
-	}
-	return out, nil
-}
-
-func (t *ingestTx) DataVersion(ctx context.Context) (int64, error) {
-	return dataVersion(ctx, t.tx)
-}
-
-func dataVersion(ctx context.Context, tx pgx.Tx) (int64, error) {
-	var v int64
-	if err := tx.QueryRow(ctx, `SELECT version FROM evaluation_mark`).Scan(&v); err != nil {
-		return 0, fmt.Errorf("read the data version: %w", err)
-	}
-	return v, nil
+	return nil
 }

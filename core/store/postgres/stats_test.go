@@ -131,6 +131,7 @@ func TestMigrationAnalysesAStoreWithData(t *testing.T) {
 		`DROP TABLE outbox`,                      // 0015
 		`DROP TABLE order_lots`,
 		`DROP TABLE returned_inputs`,
+		`DROP TABLE genealogy_snapshot`, // 0020
 	} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatal(err)

@@ -61,7 +61,7 @@ func TestAuditMigrationWithEvents(t *testing.T) {
 	// later migration go.
 	for _, q := range []string{`DELETE FROM schema_migrations WHERE version >= 13`, `DROP TABLE audit_log`, `DROP TABLE audit_head`,
 		`DROP TABLE IF EXISTS sessions`, `DROP TABLE IF EXISTS api_tokens`, `DROP TABLE IF EXISTS users`, `DROP TABLE IF EXISTS outbox`,
-		`DROP TABLE IF EXISTS order_lots`, `DROP TABLE IF EXISTS returned_inputs`, `DROP TABLE IF EXISTS claims`} {
+		`DROP TABLE IF EXISTS order_lots`, `DROP TABLE IF EXISTS returned_inputs`, `DROP TABLE IF EXISTS claims`, `DROP TABLE IF EXISTS genealogy_snapshot`} {
 		if _, err := raw.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}

@@ -3,49 +3,65 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
-
-	"github.com/lothub/lothub/core"
+	"time"
 )
 
-// ReadSnapshot runs fn in a read transaction on a pooled connection, not
-// the writer's: in WAL mode it sees the last commit before its first
-// read, and neither waits for the writer nor holds it up.
-func (s *DB) ReadSnapshot(ctx context.Context, fn func(core.SnapshotTx) error) error {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+// GenealogySnapshot reads the snapshot with the genealogy version in one
+// statement: a snapshot of another version is never returned.
+func (s *DB) GenealogySnapshot(ctx context.Context) ([]byte, error) {
+	var b []byte
+	err := s.db.QueryRowContext(ctx, `SELECT s.data FROM genealogy_snapshot s JOIN genealogy_version v ON v.version = s.version`).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
 	if err != nil {
-		return fmt.Errorf("read a snapshot of %s: %w", s.path, err)
+		return nil, fmt.Errorf("read the genealogy snapshot of %s: %w", s.path, err)
+	}
+	return b, nil
+}
+
+func (s *DB) HasGenealogySnapshot(ctx context.Context) (bool, error) {
+	var ok bool
+	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM genealogy_snapshot s JOIN genealogy_version v ON v.version = s.version)`).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("look for a genealogy snapshot in %s: %w", s.path, err)
+	}
+	return ok, nil
+}
+
+func (s *DB) SaveGenealogySnapshot(ctx context.Context, version int64, data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("save the genealogy snapshot to %s: %w", s.path, err)
 	}
 	defer tx.Rollback()
-	return fn(snapshotTx{tx})
-}
-
-type snapshotTx struct{ tx *sql.Tx }
-
-func (t snapshotTx) CurrentEvents(ctx context.Context, ids []string) (map[string]core.EventRow, error) {
-	return currentEvents(ctx, t.tx, ids)
-}
-
-func (t snapshotTx) Reversers(ctx context.Context, targets []string) (map[string][]string, error) {
-	return reversers(ctx, t.tx, targets)
-}
-
-func (t snapshotTx) OrderLots(ctx context.Context, keys []core.LotGroup) ([]core.OrderLotSums, error) {
-	return orderLots(ctx, t.tx, keys)
-}
-
-func (t snapshotTx) DataVersion(ctx context.Context) (int64, error) {
-	return dataVersion(ctx, t.tx)
-}
-
-func (t snapshotTx) ExistingLotIDs(ctx context.Context, refs []core.LotRef) (map[core.LotRef]int64, error) {
-	out := make(map[core.LotRef]int64, len(refs))
-	if len(refs) == 0 {
-		return out, nil
+	// In the write transaction: no ingest can raise the version between
+	// this check and the commit.
+	var current, saved int64
+	if err := tx.QueryRowContext(ctx, `SELECT g.version, (SELECT count(*) FROM genealogy_snapshot WHERE version = g.version)
+		FROM genealogy_version g`).Scan(&current, &saved); err != nil {
+		return fmt.Errorf("save the genealogy snapshot to %s: %w", s.path, err)
 	}
-	pairs := make([][2]string, len(refs))
-	for i, r := range refs {
-		pairs[i] = [2]string{r.Item, r.Lot}
+	if current != version || saved > 0 {
+		return nil
 	}
-	return out, existingLots(ctx, t.tx, pairs, out)
+	if _, err := tx.ExecContext(ctx, `DELETE FROM genealogy_snapshot`); err != nil {
+		return fmt.Errorf("save the genealogy snapshot to %s: %w", s.path, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO genealogy_snapshot (version, saved_at, data) VALUES (?, ?, ?)`,
+		version, micros(time.Now()), data); err != nil {
+		return fmt.Errorf("save the genealogy snapshot to %s: %w", s.path, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("save the genealogy snapshot to %s: %w", s.path, err)
+	}
+	select {
+	case s.checkpoint <- struct{}{}:
+	default: // one is pending already
+	}
+	return nil
 }

@@ -82,6 +82,115 @@ func init() {
 			h.equal("after a reversal", trace(), []string{"DOUGH/D-1@1"})
 			h.equal("walks from memory", c.Walks(), int64(2))
 		}},
+		{"GenealogySnapshotFollowsTheStore", func(h *harness) {
+			h.ingest(
+				recv("r1", "FLOUR", "F-A", 100, "V", "X"),
+				consume("c1", "WO-1", "FLOUR", "F-A", 40),
+				produce("p1", "WO-1", "DOUGH", "D-1", 40),
+				consume("c2", "WO-2", "DOUGH", "D-1", 40),
+				produce("p2", "WO-2", "BREAD", "B-1", 40),
+			)
+			snapshot := func() []byte {
+				h.t.Helper()
+				b, err := h.s.GenealogySnapshot(h.ctx)
+				if err != nil {
+					h.t.Fatal(err)
+				}
+				return b
+			}
+			has := func() bool {
+				h.t.Helper()
+				ok, err := h.s.HasGenealogySnapshot(h.ctx)
+				if err != nil {
+					h.t.Fatal(err)
+				}
+				return ok
+			}
+			cs := &countSnapshots{Store: h.s}
+			q := &core.Queries{Store: cs, ReachLimit: 1, SnapshotAt: 1} // every walk of 2 edges or more is wide
+			trace := func() []string {
+				h.t.Helper()
+				r, err := q.Trace(h.ctx, core.Forward, core.Selector{Lot: &core.LotRef{Item: "FLOUR", Lot: "F-A"}})
+				if err != nil {
+					h.t.Fatal(err)
+				}
+				return lots(r)
+			}
+			h.equal("no snapshot yet", snapshot() == nil, true)
+			h.equal("none yet", has(), false)
+			saved, err := core.RefreshGenealogySnapshot(h.ctx, h.s)
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			h.equal("saved", saved, true)
+			h.equal("has one", has(), true)
+			again, err := core.RefreshGenealogySnapshot(h.ctx, h.s)
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			h.equal("saved again at the same version", again, false)
+			g, err := core.DecodeSnapshot(snapshot())
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			h.equal("the snapshot's version", g.Version(), h.version())
+			h.equal("walked over the snapshot", trace(), []string{"DOUGH/D-1@1", "BREAD/B-1@2"})
+			h.equal("snapshots used", cs.used, 1)
+
+			// A correction that adds a link: the snapshot is stale, the
+			// store answers.
+			h.ingest(produce("p2", "WO-2", "BREAD", "B-2", 40))
+			h.equal("stale after new links", snapshot() == nil, true)
+			h.equal("none current", has(), false)
+			h.equal("after the correction", trace(), []string{"DOUGH/D-1@1", "BREAD/B-2@2"})
+			h.equal("snapshots used", cs.used, 1)
+
+			// A stale graph is not saved.
+			if err := core.SaveGenealogySnapshot(h.ctx, h.s, g); err != nil {
+				h.t.Fatal(err)
+			}
+			h.equal("a stale graph saved", snapshot() == nil, true)
+
+			if _, err := core.RefreshGenealogySnapshot(h.ctx, h.s); err != nil {
+				h.t.Fatal(err)
+			}
+			h.equal("walked over the new snapshot", trace(), []string{"DOUGH/D-1@1", "BREAD/B-2@2"})
+			h.equal("snapshots used", cs.used, 2)
+
+			// A reversal removes a link: stale again.
+			h.ingest(reverse("x2", "c2"))
+			h.equal("stale after a reversal", snapshot() == nil, true)
+			h.equal("after the reversal", trace(), []string{"DOUGH/D-1@1"})
+			h.equal("snapshots used", cs.used, 2)
+			q.NoSnapshot = true
+			if _, err := core.RefreshGenealogySnapshot(h.ctx, h.s); err != nil {
+				h.t.Fatal(err)
+			}
+			h.equal("NoSnapshot walks the store", trace(), []string{"DOUGH/D-1@1"})
+			h.equal("snapshots used", cs.used, 2)
+		}},
+		{"GraphCacheSavesTheSnapshot", func(h *harness) {
+			h.ingest(
+				recv("r1", "FLOUR", "F-A", 100, "V", "X"),
+				consume("c1", "WO-1", "FLOUR", "F-A", 40),
+				produce("p1", "WO-1", "DOUGH", "D-1", 40),
+			)
+			c := core.NewGraphCache(h.s)
+			defer c.Close()
+			c.NoLotData = true
+			if err := c.Load(h.ctx); err != nil {
+				h.t.Fatal(err)
+			}
+			b, err := h.s.GenealogySnapshot(h.ctx)
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			g, err := core.DecodeSnapshot(b)
+			if err != nil {
+				h.t.Fatalf("the snapshot a load saved: %v", err)
+			}
+			h.equal("its version", g.Version(), h.version())
+		}},
 		{"GraphCacheLoadsInTheBackground", func(h *harness) {
 			h.ingest(
 				recv("r1", "FLOUR", "F-A", 100, "V", "X"),

@@ -77,7 +77,7 @@ func (h *harness) inParts(what string, run func(*core.Queries) (*core.TraceResul
 		h.t.Fatalf("%s: %v", what, err)
 	}
 	// Walked level by level past the first edge (a wide walk's way).
-	parts, err := run(&core.Queries{Store: h.s, PrefetchAt: 1, ReachLimit: 1})
+	parts, err := run(&core.Queries{Store: h.s, PrefetchAt: 1, ReachLimit: 1, NoSnapshot: true})
 	if err != nil {
 		h.t.Fatalf("%s, read in parts: %v", what, err)
 	}
@@ -109,7 +109,39 @@ func (h *harness) inParts(what string, run func(*core.Queries) (*core.TraceResul
 			h.t.Fatalf("%s walked in memory (lot data in memory: %v) differs from the store's walk:\n store  %+v\n memory %+v", what, !noData, r, mem)
 		}
 	}
+	// And walked over the genealogy snapshot (the cache's load above saved
+	// one), as a command-line process walks a wide trace.
+	if _, err := core.RefreshGenealogySnapshot(h.ctx, h.s); err != nil {
+		h.t.Fatalf("save a genealogy snapshot: %v", err)
+	}
+	cs := &countSnapshots{Store: h.s}
+	snap, err := run(&core.Queries{Store: cs, PrefetchAt: 1, ReachLimit: 1, SnapshotAt: 1})
+	if err != nil {
+		h.t.Fatalf("%s, walked over the genealogy snapshot: %v", what, err)
+	}
+	if len(r.Links) > 1 && cs.used == 0 {
+		// More than ReachLimit edges: a wide walk, which takes the
+		// snapshot after its first level.
+		h.t.Fatalf("%s: the genealogy snapshot was not used", what)
+	}
+	if !reflect.DeepEqual(r, snap) {
+		h.t.Fatalf("%s walked over the genealogy snapshot differs from the store's walk:\n store    %+v\n snapshot %+v", what, r, snap)
+	}
 	return r
+}
+
+// countSnapshots counts the genealogy snapshots a store returned.
+type countSnapshots struct {
+	core.Store
+	used int
+}
+
+func (s *countSnapshots) GenealogySnapshot(ctx context.Context) ([]byte, error) {
+	b, err := s.Store.GenealogySnapshot(ctx)
+	if b != nil {
+		s.used++
+	}
+	return b, err
 }
 
 // lots renders the lots of a result as "ITEM/LOT@depth", in result order.
