@@ -313,7 +313,6 @@ func LoadGraph(ctx context.Context, s Store) (*Graph, error) {
 		return nil, fmt.Errorf("load the genealogy into memory: lot ids up to %d for %d links are too sparse to index directly", maxLot, len(lot))
 	}
 	g := &Graph{version: version, groups: groups}
-	g.visits.New = func() any { return new(visits) }
 	g.inOf, g.outOf = buildCSR(int(maxLot)+1, len(lot), func(i int) (int32, int32, bool) { return lot[i], grp[i], out[i] })
 	g.inputs, g.outputs = buildCSR(len(groups), len(lot), func(i int) (int32, int32, bool) { return grp[i], lot[i], out[i] })
 	return g, nil
@@ -363,7 +362,10 @@ func (g *Graph) walk(dir Direction, roots []int64, found func([]int64)) *graph {
 	if dir == Backward {
 		via, to = &g.outOf, &g.inputs
 	}
-	v := g.visits.Get().(*visits)
+	v, _ := g.visits.Get().(*visits) // a Graph decoded from a snapshot has no New
+	if v == nil {
+		v = new(visits)
+	}
 	defer g.visits.Put(v)
 	seen := v.start(len(g.inOf.off))
 	w := &graph{roots: roots, order: make([]int64, 0, 64), level: make([]int, 0, 64)}
