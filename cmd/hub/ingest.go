@@ -73,7 +73,7 @@ fail to map are quarantined with file:line, record id and the reason (see
 	cmd.Flags().StringVar(&format, "format", "", "epcis: the files are EPCIS 2.0 documents, JSON/JSON-LD or XML (docs/epcis.md)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the counts as JSON")
 	cmd.Flags().BoolVar(&a.evaluate, "evaluate", true, "evaluate the gap rules after the ingest when events are unevaluated (--evaluate=false for a bulk backfill; the next sync, ingest or 'hub gaps --evaluate' catches up)")
-	cmd.Flags().BoolVar(&a.snapshot, "snapshot", true, "save a genealogy snapshot after the ingest, for wide traces from the command line (docs/cli.md); --snapshot=false skips it, e.g. between the files of a backfill")
+	cmd.Flags().BoolVar(&a.snapshot, "snapshot", true, "after an ingest that stored 100,000 events or more, save a genealogy snapshot for wide traces from the command line (docs/cli.md); --snapshot=false skips it, e.g. between the files of a backfill")
 	return cmd
 }
 
@@ -92,7 +92,7 @@ func (a *app) ingestEvents(ctx context.Context, events string, asJSON bool) erro
 		st, err := in.IngestJSONL(ctx, r, events)
 		// Even after an error: the batches before it are committed.
 		a.evaluateIfDue(ctx, s, nil)
-		a.snapshotIfDue(ctx, s)
+		a.snapshotIfDue(ctx, s, st.New+st.Superseded)
 		if asJSON {
 			if jerr := writeJSON(a.stdout, st); jerr != nil {
 				return jerr
@@ -133,12 +133,12 @@ func (a *app) ingestRecords(ctx context.Context, mappingFile, kind, source strin
 			if err != nil {
 				// The batches before the error are committed.
 				a.evaluateIfDue(ctx, s, nil)
-				a.snapshotIfDue(ctx, s)
+				a.snapshotIfDue(ctx, s, total.New+total.Superseded)
 				return err
 			}
 		}
 		a.evaluateIfDue(ctx, s, nil)
-		a.snapshotIfDue(ctx, s)
+		a.snapshotIfDue(ctx, s, total.New+total.Superseded)
 		if asJSON {
 			return writeJSON(a.stdout, total)
 		}

@@ -26,7 +26,7 @@ func (a *app) ingestEPCIS(ctx context.Context, files []string, asJSON bool) erro
 			total.Add(st)
 			if err != nil {
 				a.evaluateIfDue(ctx, s, nil)
-				a.snapshotIfDue(ctx, s)
+				a.snapshotIfDue(ctx, s, total.New+total.Superseded)
 				return err
 			}
 			if !asJSON {
@@ -36,7 +36,7 @@ func (a *app) ingestEPCIS(ctx context.Context, files []string, asJSON bool) erro
 			}
 		}
 		a.evaluateIfDue(ctx, s, nil)
-		a.snapshotIfDue(ctx, s)
+		a.snapshotIfDue(ctx, s, total.New+total.Superseded)
 		if asJSON {
 			return writeJSON(a.stdout, total)
 		}

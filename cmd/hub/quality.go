@@ -61,20 +61,28 @@ func (a *app) evaluateIfDue(ctx context.Context, s core.Store, h *config.Hub) {
 	}
 }
 
-// snapshotIfDue saves a genealogy snapshot after an ingest (unless
-// --snapshot=false) when none of the store's present genealogy version is
+// snapshotIfDue saves a genealogy snapshot after an ingest that stored
+// (new or superseded) at least snapshotAfter events, unless
+// --snapshot=false, when none of the store's present genealogy version is
 // saved: the next wide trace of a command-line process walks it in memory
-// after one read, instead of one query per depth level. A failure only
+// after one read, instead of one query per depth level. Saving reads
+// every link (seconds at 5M events), which a bulk load hardly notices and
+// a small ingest into a big store would; after those, hub serve saves it
+// (every five minutes at most) or the next bulk load does. A failure only
 // leaves the next wide walks on the slower path, so it is reported, not
 // returned.
-func (a *app) snapshotIfDue(ctx context.Context, s core.Store) {
-	if !a.snapshot || ctx.Err() != nil {
+func (a *app) snapshotIfDue(ctx context.Context, s core.Store, stored int) {
+	if !a.snapshot || stored < snapshotAfter || ctx.Err() != nil {
 		return
 	}
 	if _, err := core.RefreshGenealogySnapshot(ctx, s); err != nil {
 		fmt.Fprintf(a.stderr, "hub: genealogy snapshot not saved (wide traces walk level by level until the next ingest saves one): %v\n", err)
 	}
 }
+
+// snapshotAfter is how many events an ingest must store to save a
+// genealogy snapshot (snapshotIfDue).
+const snapshotAfter = 100_000
 
 func (a *app) gapCommand() *cobra.Command {
 	cmd := &cobra.Command{
