@@ -17,6 +17,7 @@ import (
 
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/epcis/schema"
+	"github.com/lothub/lothub/internal/jsonobject"
 )
 
 // Source is the raw archive's source of every captured EPCIS event: an
@@ -173,7 +174,7 @@ func Check(r io.Reader, where string) (*Document, error) {
 	errEnough := errors.New("enough problems")
 	const chunkSize = 64
 	cur := chunk{}
-	info, err := readDocumentAs(r, where, true, func(ev rawEvent) error {
+	info, err := readDocument(r, where, func(ev rawEvent) error {
 		cur.evs = append(cur.evs, ev)
 		if len(cur.evs) < chunkSize {
 			return nil
@@ -240,14 +241,10 @@ func Check(r io.Reader, where string) (*Document, error) {
 // (the schema wants its @context), against its type's definition for an
 // event of a document.
 func checkEvent(ev rawEvent) ([]schema.Problem, error) {
-	tree := ev.Tree
-	if ev.JSON != nil { // not read as a tree (XML, a lone event)
-		var err error
-		if tree, err = jsonschema.UnmarshalJSON(bytes.NewReader(ev.JSON)); err != nil {
-			return []schema.Problem{{Pointer: ev.Ptr, Line: ev.Line, Column: ev.Col, Reason: "not JSON: " + err.Error()}}, nil
-		}
+	tree, err := decodeTree(ev.JSON)
+	if err != nil {
+		return []schema.Problem{{Pointer: ev.Ptr, Line: ev.Line, Column: ev.Col, Reason: "not JSON: " + err.Error()}}, nil
 	}
-	var err error
 	urnsToBare(tree, "")
 	var ps []schema.Problem
 	if ev.Ptr == "" {
@@ -268,6 +265,17 @@ func checkEvent(ev rawEvent) ([]schema.Problem, error) {
 		}
 	}
 	return ps, nil
+}
+
+// decodeTree decodes an event's text as the schema validator wants it
+// (jsonschema.UnmarshalJSON: numbers as json.Number): by jsonobject, which
+// decodes an object exactly so and faster, or, for what it does not decode
+// exactly, by the validator's own decoder (its result and its error).
+func decodeTree(raw []byte) (any, error) {
+	if m, ok := jsonobject.Decode(raw, true); ok {
+		return m, nil
+	}
+	return jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 }
 
 // Map reads a document Check found valid again — r gives the same bytes —

@@ -23,12 +23,8 @@ import (
 // rawEvent is one event of a document as the reader gives it.
 type rawEvent struct {
 	JSON json.RawMessage // the event in the JSON binding (an XML event converted)
-	// Tree, when the read was asked for it (readDocumentAs), is the event
-	// decoded (UseNumber) straight from the document, and JSON is nil:
-	// the schema check validates it without decoding the event twice.
-	Tree any
-	Ptr  string // JSON pointer of the event in the document ("" for a lone event)
-	Line int    // where the event starts in the input (1-based), 0 when unknown
+	Ptr  string          // JSON pointer of the event in the document ("" for a lone event)
+	Line int             // where the event starts in the input (1-based), 0 when unknown
 	Col  int
 	// locs, for an XML event read to be checked, is where each converted
 	// value came from: JSON pointer (relative to the event) → line, column.
@@ -55,12 +51,6 @@ var errNotEPCIS = errors.New(`not an EPCIS document: want a JSON object with "ty
 // Syntax errors are an *InvalidError with the line and column; fn's
 // errors are returned as they are.
 func readDocument(r io.Reader, where string, fn func(rawEvent) error) (*docInfo, error) {
-	return readDocumentAs(r, where, false, fn)
-}
-
-// readDocumentAs is readDocument; with trees, the events of a JSON
-// document come decoded (rawEvent.Tree) rather than as their text.
-func readDocumentAs(r io.Reader, where string, trees bool, fn func(rawEvent) error) (*docInfo, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	// Skip a byte-order mark and white space to see the first character.
 	for {
@@ -83,7 +73,7 @@ func readDocumentAs(r io.Reader, where string, trees bool, fn func(rawEvent) err
 		case '<':
 			return readXML(br, where, fn)
 		case '{':
-			return readJSON(br, where, trees, fn)
+			return readJSON(br, where, fn)
 		}
 		return nil, core.Errorf(core.EINVALID, "%s: %v", where, errNotEPCIS)
 	}
@@ -130,24 +120,6 @@ func (c *lineCounter) at(off int64) (int, int) {
 	return c.line, c.col
 }
 
-// valueStart is the offset of the first byte at or after off that is not
-// white space or a comma: where the value a decoder reads next starts.
-// off must not be before the last offset asked of at.
-func (c *lineCounter) valueStart(off int64) int64 {
-	k := int(off - c.base)
-	if k < 0 {
-		return off
-	}
-	for ; k < len(c.buf); k++ {
-		switch c.buf[k] {
-		case ' ', '\t', '\r', '\n', ',':
-			continue
-		}
-		break
-	}
-	return c.base + int64(k)
-}
-
 // jsonSyntax turns a JSON decoding error into a refusal with its place.
 func jsonSyntax(where string, lc *lineCounter, dec *json.Decoder, err error) error {
 	off := dec.InputOffset()
@@ -167,7 +139,7 @@ func jsonSyntax(where string, lc *lineCounter, dec *json.Decoder, err error) err
 // epcisBody.eventList (or epcisBody.queryResults.resultsBody.eventList) is
 // decoded alone and given to fn; everything else is kept as the wrapper.
 // An object with no epcisBody is one event.
-func readJSON(r io.Reader, where string, trees bool, fn func(rawEvent) error) (*docInfo, error) {
+func readJSON(r io.Reader, where string, fn func(rawEvent) error) (*docInfo, error) {
 	lc := newLineCounter(r)
 	dec := json.NewDecoder(lc)
 	dec.UseNumber()
@@ -216,23 +188,14 @@ func readJSON(r io.Reader, where string, trees bool, fn func(rawEvent) error) (*
 		}
 		for dec.More() {
 			ev := rawEvent{Ptr: fmt.Sprintf("%s%d", base, info.Events)}
-			var start int64
-			if trees {
-				// The event starts after the separator that follows
-				// where the decoder stands.
-				before := dec.InputOffset()
-				if err := dec.Decode(&ev.Tree); err != nil {
-					return err
-				}
-				start = lc.valueStart(before)
-			} else {
-				if err := dec.Decode(&ev.JSON); err != nil {
-					return err
-				}
-				// The event's text is exactly its bytes in the input:
-				// it starts len(raw) before where the decoder stands.
-				start = dec.InputOffset() - int64(len(ev.JSON))
+			// The events are given as their text, decoded by whoever
+			// reads them (in parallel: Check, Map).
+			if err := dec.Decode(&ev.JSON); err != nil {
+				return err
 			}
+			// The event's text is exactly its bytes in the input: it
+			// starts len(raw) before where the decoder stands.
+			start := dec.InputOffset() - int64(len(ev.JSON))
 			ev.Line, ev.Col = lc.at(start)
 			if fnErr = fn(ev); fnErr != nil {
 				return fnErr
