@@ -91,6 +91,7 @@ type Result struct {
 type Document struct {
 	info  *docInfo
 	where string
+	fast  bool // read with fastTokens: Map reads it so too
 }
 
 // Events is the number of events in the document.
@@ -109,6 +110,26 @@ const maxProblems = 1000
 // each (JSON pointer, line and column), and nothing of it must be stored.
 // where names the input in errors.
 func Check(r io.Reader, where string) (*Document, error) {
+	// A JSON document is first read the fast way (fastTokens); one that
+	// way gives up on is read again with encoding/json's decoder, which
+	// accepts or refuses it.
+	if rs, ok := r.(io.ReadSeeker); ok {
+		if start, err := rs.Seek(0, io.SeekCurrent); err == nil {
+			doc, err := check(rs, where, true)
+			if !errors.Is(err, errSlowPath) {
+				return doc, err
+			}
+			if _, err := rs.Seek(start, io.SeekStart); err != nil {
+				return nil, fmt.Errorf("read %s again: %w", where, err)
+			}
+		}
+	}
+	return check(r, where, false)
+}
+
+// check is Check, reading JSON with fastTokens when fast: errSlowPath
+// when they give up, or when an event they read is not JSON.
+func check(r io.Reader, where string, fast bool) (*Document, error) {
 	var probs []schema.Problem
 	total := 0
 	add := func(p schema.Problem) {
@@ -141,7 +162,7 @@ func Check(r io.Reader, where string) (*Document, error) {
 				var out checked
 				out.seq = c.seq
 				for _, ev := range c.evs {
-					ps, err := checkEvent(ev)
+					ps, err := checkEvent(ev, fast)
 					if err != nil {
 						out.err = err
 						break
@@ -174,7 +195,7 @@ func Check(r io.Reader, where string) (*Document, error) {
 	errEnough := errors.New("enough problems")
 	const chunkSize = 64
 	cur := chunk{}
-	info, err := readDocument(r, where, func(ev rawEvent) error {
+	info, err := readDocument(r, where, fast, func(ev rawEvent) error {
 		cur.evs = append(cur.evs, ev)
 		if len(cur.evs) < chunkSize {
 			return nil
@@ -234,14 +255,19 @@ func Check(r io.Reader, where string) (*Document, error) {
 	if total > 0 {
 		return nil, &InvalidError{Where: where, Problems: probs, Total: total, Truncated: truncated}
 	}
-	return &Document{info: info, where: where}, nil
+	return &Document{info: info, where: where, fast: fast && info.Format == "json"}, nil
 }
 
 // checkEvent checks one event against the schema: alone for a lone event
 // (the schema wants its @context), against its type's definition for an
-// event of a document.
-func checkEvent(ev rawEvent) ([]schema.Problem, error) {
+// event of a document. fast: the event was read by fastTokens, which
+// leave its grammar to the decoder here; an event that is not JSON is
+// errSlowPath, for the decoder's message at its place.
+func checkEvent(ev rawEvent, fast bool) ([]schema.Problem, error) {
 	tree, err := decodeTree(ev.JSON)
+	if err != nil && fast {
+		return nil, errSlowPath
+	}
 	if err != nil {
 		return []schema.Problem{{Pointer: ev.Ptr, Line: ev.Line, Column: ev.Col, Reason: "not JSON: " + err.Error()}}, nil
 	}
@@ -371,7 +397,7 @@ func Map(r io.Reader, doc *Document, opt Options, batch int, fn func([]core.Mapp
 		jobs <- c
 		return nil
 	}
-	_, err := readDocument(r, doc.where, func(ev rawEvent) error {
+	_, err := readDocument(r, doc.where, doc.fast, func(ev rawEvent) error {
 		cur = append(cur, ev)
 		if len(cur) < chunkSize {
 			return nil
@@ -386,6 +412,10 @@ func Map(r io.Reader, doc *Document, opt Options, batch int, fn func([]core.Mapp
 	wg.Wait()
 	if mapErr := <-mapped; mapErr != nil {
 		return nil, mapErr
+	}
+	if errors.Is(err, errSlowPath) {
+		// Check read these bytes the fast way without a hitch.
+		return nil, fmt.Errorf("%s: the document changed after it was checked: capture it again", doc.where)
 	}
 	if err == nil {
 		err = flush()
