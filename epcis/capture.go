@@ -9,6 +9,7 @@ import (
 	"math"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -564,9 +565,24 @@ type parsedEvent struct {
 	ev      epcisEvent
 	id      string
 	payload []byte // the event compacted, as archived
-	loc     string // where the event is, for errors
+	// where, line and ptr say where the event is (loc), for errors.
+	where string
+	line  int
+	ptr   string
 	size    int    // length of the event's text
 	err     error  // the event cannot be read or identified
+}
+
+// loc says where the event is: file:line and JSON pointer.
+func (p *parsedEvent) loc() string {
+	s := p.where
+	if p.line > 0 {
+		s = fmt.Sprintf("%s:%d", p.where, p.line)
+	}
+	if p.ptr != "" {
+		s += " " + p.ptr
+	}
+	return s
 }
 
 // parse decodes one event, computes its identity (eventID or hash ID) and
@@ -585,14 +601,11 @@ func (m *mapper) parse(raw json.RawMessage, ptr string, line int, where string) 
 		}
 		p.payload = compact.Bytes()
 	}
-	p.loc = where
-	if line > 0 {
-		p.loc = fmt.Sprintf("%s:%d", where, line)
+	p.where, p.line, p.ptr = where, line, ptr
+	if !decodeEvent(raw, &p.ev) {
+		p.ev = epcisEvent{}
+		p.err = json.Unmarshal(raw, &p.ev)
 	}
-	if ptr != "" {
-		p.loc += " " + ptr
-	}
-	p.err = json.Unmarshal(raw, &p.ev)
 	p.id = p.ev.EventID
 	if p.id == "" && p.err == nil {
 		p.id, p.err = HashID(raw, m.prefixes, m.ignore...)
@@ -609,17 +622,17 @@ func (m *mapper) record(raw json.RawMessage, ptr string, line int, where string,
 // mapParsed maps a parsed event to its record: in document order, since a
 // commissioning gives the serialised items after it their lot (instLot).
 func (m *mapper) mapParsed(p *parsedEvent, at time.Time) core.MappedRecord {
-	ev, id, loc, err := &p.ev, p.id, p.loc, p.err
+	ev, id, err := &p.ev, p.id, p.err
 	rec := core.MappedRecord{Raw: core.RawRecord{Source: Source, Kind: ev.Type, RecordID: id, Payload: p.payload, ReceivedAt: at, Mapping: "epcis@1"}}
 	if rec.Raw.RecordID == "" {
 		rec.Raw.RecordID = "unidentified:" + core.RawHash(p.payload)
 	}
 	if err != nil {
-		rec.Err = fmt.Errorf("%s: EPCIS event cannot be read: %v", loc, err)
+		rec.Err = fmt.Errorf("%s: EPCIS event cannot be read: %v", p.loc(), err)
 		return rec
 	}
 	if p.size > core.MaxEventSize {
-		rec.Err = fmt.Errorf("%s: %s", loc, core.EventTooLong())
+		rec.Err = fmt.Errorf("%s: %s", p.loc(), core.EventTooLong())
 		return rec
 	}
 	if ev.ErrorDeclaration != nil {
@@ -635,7 +648,7 @@ func (m *mapper) mapParsed(p *parsedEvent, at time.Time) core.MappedRecord {
 		}
 	}
 	if err != nil {
-		rec.Err = fmt.Errorf("%s (eventID %s): %v", loc, id, err)
+		rec.Err = fmt.Errorf("%s (eventID %s): %v", p.loc(), id, err)
 		rec.Events = nil
 	}
 	return rec
@@ -858,7 +871,7 @@ func (m *mapper) events(ev *epcisEvent, id string) ([]*core.Event, string, error
 	var out []*core.Event
 	newEvent := func(t core.EventType) *core.Event {
 		n++
-		e := &core.Event{ID: fmt.Sprintf("epcis:%s:%d", id, n), Type: t, Time: when}
+		e := &core.Event{ID: "epcis:" + id + ":" + strconv.Itoa(n), Type: t, Time: when}
 		if ev.BizLocation != nil {
 			e.Location = URIValue(ev.BizLocation.ID)
 		}
