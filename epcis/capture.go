@@ -569,8 +569,8 @@ type parsedEvent struct {
 	where string
 	line  int
 	ptr   string
-	size    int    // length of the event's text
-	err     error  // the event cannot be read or identified
+	size  int   // length of the event's text
+	err   error // the event cannot be read or identified
 }
 
 // loc says where the event is: file:line and JSON pointer.
