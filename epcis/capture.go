@@ -9,6 +9,7 @@ import (
 	"math"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/epcis/schema"
+	"github.com/lothub/lothub/internal/jsonobject"
 )
 
 // Source is the raw archive's source of every captured EPCIS event: an
@@ -90,6 +92,7 @@ type Result struct {
 type Document struct {
 	info  *docInfo
 	where string
+	fast  bool // read with fastTokens: Map reads it so too
 }
 
 // Events is the number of events in the document.
@@ -108,6 +111,26 @@ const maxProblems = 1000
 // each (JSON pointer, line and column), and nothing of it must be stored.
 // where names the input in errors.
 func Check(r io.Reader, where string) (*Document, error) {
+	// A JSON document is first read the fast way (fastTokens); one that
+	// way gives up on is read again with encoding/json's decoder, which
+	// accepts or refuses it.
+	if rs, ok := r.(io.ReadSeeker); ok {
+		if start, err := rs.Seek(0, io.SeekCurrent); err == nil {
+			doc, err := check(rs, where, true)
+			if !errors.Is(err, errSlowPath) {
+				return doc, err
+			}
+			if _, err := rs.Seek(start, io.SeekStart); err != nil {
+				return nil, fmt.Errorf("read %s again: %w", where, err)
+			}
+		}
+	}
+	return check(r, where, false)
+}
+
+// check is Check, reading JSON with fastTokens when fast: errSlowPath
+// when they give up, or when an event they read is not JSON.
+func check(r io.Reader, where string, fast bool) (*Document, error) {
 	var probs []schema.Problem
 	total := 0
 	add := func(p schema.Problem) {
@@ -140,7 +163,7 @@ func Check(r io.Reader, where string) (*Document, error) {
 				var out checked
 				out.seq = c.seq
 				for _, ev := range c.evs {
-					ps, err := checkEvent(ev)
+					ps, err := checkEvent(ev, fast)
 					if err != nil {
 						out.err = err
 						break
@@ -173,7 +196,7 @@ func Check(r io.Reader, where string) (*Document, error) {
 	errEnough := errors.New("enough problems")
 	const chunkSize = 64
 	cur := chunk{}
-	info, err := readDocumentAs(r, where, true, func(ev rawEvent) error {
+	info, err := readDocument(r, where, fast, func(ev rawEvent) error {
 		cur.evs = append(cur.evs, ev)
 		if len(cur.evs) < chunkSize {
 			return nil
@@ -233,21 +256,22 @@ func Check(r io.Reader, where string) (*Document, error) {
 	if total > 0 {
 		return nil, &InvalidError{Where: where, Problems: probs, Total: total, Truncated: truncated}
 	}
-	return &Document{info: info, where: where}, nil
+	return &Document{info: info, where: where, fast: fast && info.Format == "json"}, nil
 }
 
 // checkEvent checks one event against the schema: alone for a lone event
 // (the schema wants its @context), against its type's definition for an
-// event of a document.
-func checkEvent(ev rawEvent) ([]schema.Problem, error) {
-	tree := ev.Tree
-	if ev.JSON != nil { // not read as a tree (XML, a lone event)
-		var err error
-		if tree, err = jsonschema.UnmarshalJSON(bytes.NewReader(ev.JSON)); err != nil {
-			return []schema.Problem{{Pointer: ev.Ptr, Line: ev.Line, Column: ev.Col, Reason: "not JSON: " + err.Error()}}, nil
-		}
+// event of a document. fast: the event was read by fastTokens, which
+// leave its grammar to the decoder here; an event that is not JSON is
+// errSlowPath, for the decoder's message at its place.
+func checkEvent(ev rawEvent, fast bool) ([]schema.Problem, error) {
+	tree, err := decodeTree(ev.JSON)
+	if err != nil && fast {
+		return nil, errSlowPath
 	}
-	var err error
+	if err != nil {
+		return []schema.Problem{{Pointer: ev.Ptr, Line: ev.Line, Column: ev.Col, Reason: "not JSON: " + err.Error()}}, nil
+	}
 	urnsToBare(tree, "")
 	var ps []schema.Problem
 	if ev.Ptr == "" {
@@ -268,6 +292,17 @@ func checkEvent(ev rawEvent) ([]schema.Problem, error) {
 		}
 	}
 	return ps, nil
+}
+
+// decodeTree decodes an event's text as the schema validator wants it
+// (jsonschema.UnmarshalJSON: numbers as json.Number): by jsonobject, which
+// decodes an object exactly so and faster, or, for what it does not decode
+// exactly, by the validator's own decoder (its result and its error).
+func decodeTree(raw []byte) (any, error) {
+	if m, ok := jsonobject.Decode(raw, true); ok {
+		return m, nil
+	}
+	return jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 }
 
 // Map reads a document Check found valid again — r gives the same bytes —
@@ -363,7 +398,7 @@ func Map(r io.Reader, doc *Document, opt Options, batch int, fn func([]core.Mapp
 		jobs <- c
 		return nil
 	}
-	_, err := readDocument(r, doc.where, func(ev rawEvent) error {
+	_, err := readDocument(r, doc.where, doc.fast, func(ev rawEvent) error {
 		cur = append(cur, ev)
 		if len(cur) < chunkSize {
 			return nil
@@ -378,6 +413,10 @@ func Map(r io.Reader, doc *Document, opt Options, batch int, fn func([]core.Mapp
 	wg.Wait()
 	if mapErr := <-mapped; mapErr != nil {
 		return nil, mapErr
+	}
+	if errors.Is(err, errSlowPath) {
+		// Check read these bytes the fast way without a hitch.
+		return nil, fmt.Errorf("%s: the document changed after it was checked: capture it again", doc.where)
 	}
 	if err == nil {
 		err = flush()
@@ -526,9 +565,24 @@ type parsedEvent struct {
 	ev      epcisEvent
 	id      string
 	payload []byte // the event compacted, as archived
-	loc     string // where the event is, for errors
-	size    int    // length of the event's text
-	err     error  // the event cannot be read or identified
+	// where, line and ptr say where the event is (loc), for errors.
+	where string
+	line  int
+	ptr   string
+	size  int   // length of the event's text
+	err   error // the event cannot be read or identified
+}
+
+// loc says where the event is: file:line and JSON pointer.
+func (p *parsedEvent) loc() string {
+	s := p.where
+	if p.line > 0 {
+		s = fmt.Sprintf("%s:%d", p.where, p.line)
+	}
+	if p.ptr != "" {
+		s += " " + p.ptr
+	}
+	return s
 }
 
 // parse decodes one event, computes its identity (eventID or hash ID) and
@@ -547,14 +601,11 @@ func (m *mapper) parse(raw json.RawMessage, ptr string, line int, where string) 
 		}
 		p.payload = compact.Bytes()
 	}
-	p.loc = where
-	if line > 0 {
-		p.loc = fmt.Sprintf("%s:%d", where, line)
+	p.where, p.line, p.ptr = where, line, ptr
+	if !decodeEvent(raw, &p.ev) {
+		p.ev = epcisEvent{}
+		p.err = json.Unmarshal(raw, &p.ev)
 	}
-	if ptr != "" {
-		p.loc += " " + ptr
-	}
-	p.err = json.Unmarshal(raw, &p.ev)
 	p.id = p.ev.EventID
 	if p.id == "" && p.err == nil {
 		p.id, p.err = HashID(raw, m.prefixes, m.ignore...)
@@ -571,17 +622,17 @@ func (m *mapper) record(raw json.RawMessage, ptr string, line int, where string,
 // mapParsed maps a parsed event to its record: in document order, since a
 // commissioning gives the serialised items after it their lot (instLot).
 func (m *mapper) mapParsed(p *parsedEvent, at time.Time) core.MappedRecord {
-	ev, id, loc, err := &p.ev, p.id, p.loc, p.err
+	ev, id, err := &p.ev, p.id, p.err
 	rec := core.MappedRecord{Raw: core.RawRecord{Source: Source, Kind: ev.Type, RecordID: id, Payload: p.payload, ReceivedAt: at, Mapping: "epcis@1"}}
 	if rec.Raw.RecordID == "" {
 		rec.Raw.RecordID = "unidentified:" + core.RawHash(p.payload)
 	}
 	if err != nil {
-		rec.Err = fmt.Errorf("%s: EPCIS event cannot be read: %v", loc, err)
+		rec.Err = fmt.Errorf("%s: EPCIS event cannot be read: %v", p.loc(), err)
 		return rec
 	}
 	if p.size > core.MaxEventSize {
-		rec.Err = fmt.Errorf("%s: %s", loc, core.EventTooLong())
+		rec.Err = fmt.Errorf("%s: %s", p.loc(), core.EventTooLong())
 		return rec
 	}
 	if ev.ErrorDeclaration != nil {
@@ -597,7 +648,7 @@ func (m *mapper) mapParsed(p *parsedEvent, at time.Time) core.MappedRecord {
 		}
 	}
 	if err != nil {
-		rec.Err = fmt.Errorf("%s (eventID %s): %v", loc, id, err)
+		rec.Err = fmt.Errorf("%s (eventID %s): %v", p.loc(), id, err)
 		rec.Events = nil
 	}
 	return rec
@@ -820,7 +871,7 @@ func (m *mapper) events(ev *epcisEvent, id string) ([]*core.Event, string, error
 	var out []*core.Event
 	newEvent := func(t core.EventType) *core.Event {
 		n++
-		e := &core.Event{ID: fmt.Sprintf("epcis:%s:%d", id, n), Type: t, Time: when}
+		e := &core.Event{ID: "epcis:" + id + ":" + strconv.Itoa(n), Type: t, Time: when}
 		if ev.BizLocation != nil {
 			e.Location = URIValue(ev.BizLocation.ID)
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/epcis/schema"
@@ -23,12 +24,8 @@ import (
 // rawEvent is one event of a document as the reader gives it.
 type rawEvent struct {
 	JSON json.RawMessage // the event in the JSON binding (an XML event converted)
-	// Tree, when the read was asked for it (readDocumentAs), is the event
-	// decoded (UseNumber) straight from the document, and JSON is nil:
-	// the schema check validates it without decoding the event twice.
-	Tree any
-	Ptr  string // JSON pointer of the event in the document ("" for a lone event)
-	Line int    // where the event starts in the input (1-based), 0 when unknown
+	Ptr  string          // JSON pointer of the event in the document ("" for a lone event)
+	Line int             // where the event starts in the input (1-based), 0 when unknown
 	Col  int
 	// locs, for an XML event read to be checked, is where each converted
 	// value came from: JSON pointer (relative to the event) → line, column.
@@ -53,14 +50,10 @@ var errNotEPCIS = errors.New(`not an EPCIS document: want a JSON object with "ty
 // readDocument reads a JSON or XML EPCIS document (told apart by its first
 // character, not its name) and calls fn with each event in document order.
 // Syntax errors are an *InvalidError with the line and column; fn's
-// errors are returned as they are.
-func readDocument(r io.Reader, where string, fn func(rawEvent) error) (*docInfo, error) {
-	return readDocumentAs(r, where, false, fn)
-}
-
-// readDocumentAs is readDocument; with trees, the events of a JSON
-// document come decoded (rawEvent.Tree) rather than as their text.
-func readDocumentAs(r io.Reader, where string, trees bool, fn func(rawEvent) error) (*docInfo, error) {
+// errors are returned as they are. fast reads JSON with fastTokens, which
+// gives up (errSlowPath) on anything unusual, after fn may have had some
+// of the events: the caller reads the document again without fast.
+func readDocument(r io.Reader, where string, fast bool, fn func(rawEvent) error) (*docInfo, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	// Skip a byte-order mark and white space to see the first character.
 	for {
@@ -83,7 +76,10 @@ func readDocumentAs(r io.Reader, where string, trees bool, fn func(rawEvent) err
 		case '<':
 			return readXML(br, where, fn)
 		case '{':
-			return readJSON(br, where, trees, fn)
+			if fast {
+				return readJSON(newFastTokens(br), where, fn)
+			}
+			return readJSON(newDecoderTokens(br, where), where, fn)
 		}
 		return nil, core.Errorf(core.EINVALID, "%s: %v", where, errNotEPCIS)
 	}
@@ -130,24 +126,6 @@ func (c *lineCounter) at(off int64) (int, int) {
 	return c.line, c.col
 }
 
-// valueStart is the offset of the first byte at or after off that is not
-// white space or a comma: where the value a decoder reads next starts.
-// off must not be before the last offset asked of at.
-func (c *lineCounter) valueStart(off int64) int64 {
-	k := int(off - c.base)
-	if k < 0 {
-		return off
-	}
-	for ; k < len(c.buf); k++ {
-		switch c.buf[k] {
-		case ' ', '\t', '\r', '\n', ',':
-			continue
-		}
-		break
-	}
-	return c.base + int64(k)
-}
-
 // jsonSyntax turns a JSON decoding error into a refusal with its place.
 func jsonSyntax(where string, lc *lineCounter, dec *json.Decoder, err error) error {
 	off := dec.InputOffset()
@@ -163,47 +141,121 @@ func jsonSyntax(where string, lc *lineCounter, dec *json.Decoder, err error) err
 	return &InvalidError{Where: where, Problems: []schema.Problem{{Line: line, Column: col, Reason: reason}}}
 }
 
-// readJSON walks a JSON document token by token: each element of
-// epcisBody.eventList (or epcisBody.queryResults.resultsBody.eventList) is
-// decoded alone and given to fn; everything else is kept as the wrapper.
-// An object with no epcisBody is one event.
-func readJSON(r io.Reader, where string, trees bool, fn func(rawEvent) error) (*docInfo, error) {
+// jsonTokens is how readJSON reads a JSON document: encoding/json's
+// streaming decoder (decoderTokens), or a scanner that finds each event's
+// text without decoding it (fastTokens, jsonscan.go), which gives up on
+// anything a valid document does not hold.
+type jsonTokens interface {
+	// open reads the next token and says whether it is the delimiter want.
+	open(want json.Delim) (bool, error)
+	// more says whether the object or array being read has another member.
+	more() bool
+	// key reads a member's name.
+	key() (string, error)
+	// close reads the '}' or ']' that ends the object or array.
+	close() error
+	// value reads and decodes (numbers as json.Number) a value.
+	value() (any, error)
+	// event reads a value's text (a copy) and where it starts.
+	event() (raw json.RawMessage, line, col int, err error)
+	// end reads the end of the input: nothing but white space is left.
+	end() error
+	// fail turns a reading error into what readJSON returns.
+	fail(err error) error
+}
+
+// decoderTokens reads with encoding/json's decoder.
+type decoderTokens struct {
+	where string
+	lc    *lineCounter
+	dec   *json.Decoder
+}
+
+func newDecoderTokens(r io.Reader, where string) *decoderTokens {
 	lc := newLineCounter(r)
 	dec := json.NewDecoder(lc)
 	dec.UseNumber()
+	return &decoderTokens{where: where, lc: lc, dec: dec}
+}
+
+func (d *decoderTokens) open(want json.Delim) (bool, error) {
+	t, err := d.dec.Token()
+	if err != nil {
+		return false, err
+	}
+	dl, ok := t.(json.Delim)
+	return ok && dl == want, nil
+}
+
+func (d *decoderTokens) more() bool { return d.dec.More() }
+
+func (d *decoderTokens) key() (string, error) {
+	t, err := d.dec.Token()
+	if err != nil {
+		return "", err
+	}
+	k, _ := t.(string)
+	return k, nil
+}
+
+func (d *decoderTokens) close() error {
+	_, err := d.dec.Token()
+	return err
+}
+
+func (d *decoderTokens) value() (any, error) {
+	var v any
+	err := d.dec.Decode(&v)
+	return v, err
+}
+
+func (d *decoderTokens) event() (json.RawMessage, int, int, error) {
+	var raw json.RawMessage
+	if err := d.dec.Decode(&raw); err != nil {
+		return nil, 0, 0, err
+	}
+	// The event's text is exactly its bytes in the input: it starts
+	// len(raw) before where the decoder stands.
+	line, col := d.lc.at(d.dec.InputOffset() - int64(len(raw)))
+	return raw, line, col, nil
+}
+
+func (d *decoderTokens) end() error {
+	if _, err := d.dec.Token(); err != io.EOF {
+		if err == nil {
+			err = fmt.Errorf("more after the document's end")
+		}
+		return err
+	}
+	return nil
+}
+
+func (d *decoderTokens) fail(err error) error { return jsonSyntax(d.where, d.lc, d.dec, err) }
+
+// readJSON walks a JSON document token by token: each element of
+// epcisBody.eventList (or epcisBody.queryResults.resultsBody.eventList) is
+// given to fn as its text; everything else is kept as the wrapper. An
+// object with no epcisBody is one event.
+func readJSON(tok jsonTokens, where string, fn func(rawEvent) error) (*docInfo, error) {
 	info := &docInfo{Format: "json"}
-	fail := func(err error) (*docInfo, error) { return nil, jsonSyntax(where, lc, dec, err) }
+	fail := func(err error) (*docInfo, error) { return nil, tok.fail(err) }
 	top := map[string]any{}
 	// object reads the members of an object whose '{' was read, calling
 	// member for each key; member reads the value.
-	var object func(member func(key string) error) error
-	object = func(member func(key string) error) error {
-		for dec.More() {
-			t, err := dec.Token()
+	object := func(member func(key string) error) error {
+		for tok.more() {
+			key, err := tok.key()
 			if err != nil {
 				return err
 			}
-			key, _ := t.(string)
 			if err := member(key); err != nil {
 				return err
 			}
 		}
-		_, err := dec.Token() // '}'
-		return err
+		return tok.close() // '}'
 	}
-	value := func() (any, error) {
-		var v any
-		err := dec.Decode(&v)
-		return v, err
-	}
-	open := func(want json.Delim) (bool, error) {
-		t, err := dec.Token()
-		if err != nil {
-			return false, err
-		}
-		d, ok := t.(json.Delim)
-		return ok && d == want, nil
-	}
+	value := tok.value
+	open := tok.open
 	var fnErr error
 	// events reads an eventList array.
 	events := func(base string) error {
@@ -214,33 +266,19 @@ func readJSON(r io.Reader, where string, trees bool, fn func(rawEvent) error) (*
 		if !ok {
 			return fmt.Errorf("eventList is not an array")
 		}
-		for dec.More() {
-			ev := rawEvent{Ptr: fmt.Sprintf("%s%d", base, info.Events)}
-			var start int64
-			if trees {
-				// The event starts after the separator that follows
-				// where the decoder stands.
-				before := dec.InputOffset()
-				if err := dec.Decode(&ev.Tree); err != nil {
-					return err
-				}
-				start = lc.valueStart(before)
-			} else {
-				if err := dec.Decode(&ev.JSON); err != nil {
-					return err
-				}
-				// The event's text is exactly its bytes in the input:
-				// it starts len(raw) before where the decoder stands.
-				start = dec.InputOffset() - int64(len(ev.JSON))
+		for tok.more() {
+			ev := rawEvent{Ptr: base + strconv.Itoa(info.Events)}
+			// The events are given as their text, decoded by whoever
+			// reads them (in parallel: Check, Map).
+			if ev.JSON, ev.Line, ev.Col, err = tok.event(); err != nil {
+				return err
 			}
-			ev.Line, ev.Col = lc.at(start)
 			if fnErr = fn(ev); fnErr != nil {
 				return fnErr
 			}
 			info.Events++
 		}
-		_, err = dec.Token() // ']'
-		return err
+		return tok.close() // ']'
 	}
 	// container reads an object whose member named key holds the next
 	// level (sub), keeping its other members in into.
@@ -317,10 +355,7 @@ func readJSON(r io.Reader, where string, trees bool, fn func(rawEvent) error) (*
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		if err == nil {
-			err = fmt.Errorf("more after the document's end")
-		}
+	if err := tok.end(); err != nil {
 		return fail(err)
 	}
 	info.Context = top["@context"]

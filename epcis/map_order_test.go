@@ -49,7 +49,7 @@ func TestEpcisMapParallelSameAsSequential(t *testing.T) {
 			// What mapping the events one by one gives.
 			m := &mapper{instLot: map[string]string{}, prefixes: ContextPrefixes(doc.info.Context), ignore: IgnoreFields(doc.info.Wrapper)}
 			var want []string
-			if _, err := readDocument(bytes.NewReader(data), name, func(ev rawEvent) error {
+			if _, err := readDocument(bytes.NewReader(data), name, false, func(ev rawEvent) error {
 				want = append(want, describe(t, m.record(ev.JSON, ev.Ptr, ev.Line, name, at)))
 				return nil
 			}); err != nil {

@@ -55,6 +55,8 @@ func (p Problem) String() string {
 var (
 	once     sync.Once
 	compiled *jsonschema.Schema
+	// whole is compiled, for proofs of validity (prove.go).
+	whole *node
 	// events are the schema's definitions of each event type, to check
 	// one event of a document on its own (ValidateEvent).
 	events  map[string]*eventSchema
@@ -76,6 +78,7 @@ var (
 // validator's own.
 type eventSchema struct {
 	full, fast, names *jsonschema.Schema
+	proof             *node    // full, for proofs of validity (prove.go)
 	known             sync.Map // name → bool: passes names
 	nknown            atomic.Int64
 }
@@ -227,12 +230,15 @@ func load() (*jsonschema.Schema, error) {
 		if errLoad != nil {
 			return
 		}
+		proofs := newProver()
+		whole = proofs.node(compiled)
 		events = map[string]*eventSchema{}
 		for _, t := range append(eventTypes, otherEvent) {
 			es := &eventSchema{}
 			if es.full, errLoad = c.Compile(URL + "#/definitions/" + t); errLoad != nil {
 				return
 			}
+			es.proof = proofs.node(es.full)
 			if ptr, ok := ptrs[t]; ok {
 				if es.fast, errLoad = c.Compile(withoutNamesURL + "#/definitions/" + t); errLoad != nil {
 					return
@@ -300,6 +306,9 @@ func Validate(v any) ([]Problem, error) {
 	if err != nil {
 		return nil, err
 	}
+	if whole.prove(v, 0) == valid {
+		return nil, nil
+	}
 	return problemsOf(sch.Validate(v)), nil
 }
 
@@ -332,6 +341,11 @@ func ValidateEvent(v any) ([]Problem, error) {
 		if t, ok := m["type"].(string); ok && events[t] != nil {
 			es = events[t]
 		}
+	}
+	// Most events are valid: a proof of it is much cheaper than the
+	// validator. Anything else is the validator's to judge and describe.
+	if es.proof.prove(v, 0) == valid {
+		return nil, nil
 	}
 	if es.fast != nil && isObj && es.namesPass(m) {
 		return problemsOf(es.fast.Validate(v)), nil
