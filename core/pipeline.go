@@ -273,11 +273,24 @@ func (k batchKeys) touches(e *Event) bool {
 }
 
 // split returns the positions of the events that do not touch prev, and
-// of those that do.
+// of those that do. The versions of one id stay together, in their order:
+// if one of them touches prev, all are late.
 func split(events []PreparedEvent, prev batchKeys) (early, late []int) {
 	early = make([]int, 0, len(events))
+	if prev.ids == nil {
+		for i := range events {
+			early = append(early, i)
+		}
+		return early, nil
+	}
+	lateIDs := map[string]bool{}
+	for _, p := range events {
+		if prev.touches(p.Event) {
+			lateIDs[p.Event.ID] = true
+		}
+	}
 	for i, p := range events {
-		if prev.ids != nil && prev.touches(p.Event) {
+		if lateIDs[p.Event.ID] {
 			late = append(late, i)
 		} else {
 			early = append(early, i)
