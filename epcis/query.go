@@ -44,8 +44,12 @@ type Query struct {
 	// EventCountLimit (eventCountLimit, 0: none) bounds the events of the
 	// whole answer, over all its pages; it needs orderBy.
 	EventCountLimit int
-	PerPage         int
-	PageToken       string // nextPageToken as the client sent it
+	// MaxEventCount (maxEventCount, 0: none): an answer of more events
+	// than this, over all its pages, is refused (QueryTooLargeException)
+	// instead of given.
+	MaxEventCount int
+	PerPage       int
+	PageToken     string // nextPageToken as the client sent it
 
 	matchers []matcher
 }
@@ -392,18 +396,21 @@ func ParseQuery(v url.Values) (*Query, error) {
 			continue
 		}
 		switch k {
-		case "perPage", "eventCountLimit":
+		case "perPage", "eventCountLimit", "maxEventCount":
 			n, err := strconv.Atoi(v.Get(k))
 			if err != nil || n < 1 || (k == "perPage" && n > MaxPerPage) {
 				if k == "perPage" {
 					return nil, qpe(k, "perPage %q: want a number from 1 to %d", v.Get(k), MaxPerPage)
 				}
-				return nil, qpe(k, "eventCountLimit %q: want a positive number", v.Get(k))
+				return nil, qpe(k, "%s %q: want a positive number", k, v.Get(k))
 			}
-			if k == "perPage" {
+			switch k {
+			case "perPage":
 				q.PerPage = n
-			} else {
+			case "eventCountLimit":
 				q.EventCountLimit = n
+			default:
+				q.MaxEventCount = n
 			}
 		case "orderBy":
 			switch o := v.Get(k); o {
@@ -426,6 +433,12 @@ func ParseQuery(v url.Values) (*Query, error) {
 	// "If omitted, defaults to DESC" (orderDirection); it means nothing
 	// without orderBy.
 	q.Descending = q.OrderBy != "" && direction != "ASC"
+	if q.EventCountLimit > 0 && q.MaxEventCount > 0 {
+		// "This parameter and eventCountLimit are mutually exclusive; if
+		// both are specified, a QueryParameterException SHALL be raised"
+		// (maxEventCount, openapi.yaml).
+		return nil, qpe("maxEventCount", "maxEventCount and eventCountLimit exclude each other: maxEventCount refuses an answer of more events, eventCountLimit cuts it to the first N")
+	}
 	if q.EventCountLimit > 0 && q.OrderBy == "" {
 		// "if orderBy is omitted and eventCountLimit is specified, a
 		// QueryParameterException SHALL be raised" (eventCountLimit).
@@ -440,7 +453,7 @@ var QueryParameters = []string{"eventType", "GE_eventTime", "LT_eventTime", "GE_
 	"EQ_eventID", "EQ_bizTransaction_{type}", "EQ_source_{type}", "EQ_destination_{type}",
 	"MATCH_epc", "MATCH_parentID", "MATCH_inputEPC", "MATCH_outputEPC", "MATCH_anyEPC",
 	"MATCH_epcClass", "MATCH_inputEPCClass", "MATCH_outputEPCClass", "MATCH_anyEPCClass",
-	"EXISTS_errorDeclaration", "orderBy", "orderDirection", "eventCountLimit", "perPage", "nextPageToken"}
+	"EXISTS_errorDeclaration", "orderBy", "orderDirection", "eventCountLimit", "maxEventCount", "perPage", "nextPageToken"}
 
 // Match says whether an archived event answers the query: every
 // parameter's filter accepts it.

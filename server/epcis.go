@@ -170,6 +170,17 @@ func (s *Server) epcisQuery(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	read := core.RawFilter{Source: epcis.Source, Kinds: q.EventTypes, Since: q.GERecordTime, Before: q.LTRecordTime}
+	if q.MaxEventCount > 0 {
+		n, err := s.countMatches(r, q, read, q.MaxEventCount+1)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		if n > q.MaxEventCount {
+			queryTooLarge(w, fmt.Sprintf("the query matches more than maxEventCount=%d events: narrow it (eventType, GE_eventTime/LT_eventTime, MATCH_anyEPCClass …), raise maxEventCount, or use eventCountLimit with orderBy to take the first N", q.MaxEventCount))
+			return
+		}
+	}
 	var (
 		page []epcis.Record
 		next *pagePos
@@ -306,6 +317,47 @@ func (s *Server) queryOrdered(r *http.Request, q *epcis.Query, read core.RawFilt
 		page[i] = e.rec
 	}
 	return page, next, nil
+}
+
+// countMatches counts the archived events that answer q, over all pages,
+// stopping at upTo.
+func (s *Server) countMatches(r *http.Request, q *epcis.Query, read core.RawFilter, upTo int) (int, error) {
+	n := 0
+	read.Limit = queryBatch
+	for {
+		recs, err := s.store.RawRecords(r.Context(), read)
+		if err != nil {
+			return 0, err
+		}
+		for _, rec := range recs {
+			read.AfterSeq = rec.Seq
+			if q.Match(record(rec)) {
+				if n++; n >= upTo {
+					return n, nil
+				}
+			}
+		}
+		if len(recs) < queryBatch {
+			return n, nil
+		}
+	}
+}
+
+// queryTooLarge answers a query whose result would pass its
+// maxEventCount as the REST binding does (openapi.yaml,
+// 413QueryScopeOrSize): 413, application/problem+json, an RFC 7807 body
+// of type epcisException:QueryTooLargeException.
+func queryTooLarge(w http.ResponseWriter, detail string) {
+	body, _ := json.Marshal(map[string]any{
+		"type":   "epcisException:QueryTooLargeException",
+		"title":  "Query result too large",
+		"status": http.StatusRequestEntityTooLarge,
+		"detail": detail,
+		"error":  apiError{Code: core.EINVALID, Message: detail},
+	})
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	w.Write(body)
 }
 
 // queryProblem answers a refused query as the REST binding does

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -302,7 +303,8 @@ func TestEpcisQueryStandardParameters(t *testing.T) {
 	// Refusals: the standard's QueryParameterException, as RFC 7807
 	// problem+json, naming the parameter; lothub's error object too.
 	for _, bad := range []string{"EQ_userID=ana", "eventCountLimit=2", "orderBy=quantity", "orderBy=eventTime&orderDirection=UP",
-		"EQ_bizTransaction_PO=x", "EQ_source_=x", "GE_recordTime=today", "EXISTS_errorDeclaration=maybe", "eventCountLimit=0&orderBy=eventTime"} {
+		"EQ_bizTransaction_PO=x", "EQ_source_=x", "GE_recordTime=today", "EXISTS_errorDeclaration=maybe", "eventCountLimit=0&orderBy=eventTime",
+		"maxEventCount=0", "maxEventCount=5&eventCountLimit=2&orderBy=eventTime"} {
 		code, hdr, body := e.do(t, "GET", "/epcis/events?"+bad, "scanner-secret", nil)
 		var p struct {
 			Type, Title, Detail string
@@ -314,6 +316,9 @@ func TestEpcisQueryStandardParameters(t *testing.T) {
 			continue
 		}
 		name := strings.SplitN(bad, "=", 2)[0]
+		if bad == "maxEventCount=5&eventCountLimit=2&orderBy=eventTime" {
+			name = "maxEventCount"
+		}
 		if bad == "eventCountLimit=2" || bad == "orderBy=eventTime&orderDirection=UP" || bad == "eventCountLimit=0&orderBy=eventTime" {
 			name = map[string]string{"eventCountLimit=2": "eventCountLimit", "orderBy=eventTime&orderDirection=UP": "orderDirection", "eventCountLimit=0&orderBy=eventTime": "eventCountLimit"}[bad]
 		}
@@ -322,5 +327,26 @@ func TestEpcisQueryStandardParameters(t *testing.T) {
 			!strings.Contains(p.Detail, name) || p.Error.Code != "invalid" || p.Error.Message != p.Detail {
 			t.Errorf("%s: %d %s %s", bad, code, hdr.Get("Content-Type"), body)
 		}
+	}
+
+	// maxEventCount: an answer within it is the same as without it; one
+	// past it, over all its pages, is the standard's
+	// QueryTooLargeException (413, problem+json), not a cut answer.
+	objects, _, _ := e.query(t, "eventType=ObjectEvent")
+	if len(objects) < 2 {
+		t.Fatalf("the archive has %d ObjectEvents: the maxEventCount checks test nothing", len(objects))
+	}
+	within, _, _ := e.query(t, fmt.Sprintf("eventType=ObjectEvent&maxEventCount=%d&perPage=1", len(objects)))
+	if first, _, _ := e.query(t, "eventType=ObjectEvent&perPage=1"); strings.Join(within, " ") != strings.Join(first, " ") {
+		t.Errorf("maxEventCount=%d (all of them): got %v, want %v", len(objects), within, first)
+	}
+	code, hdr, body := e.do(t, "GET", fmt.Sprintf("/epcis/events?eventType=ObjectEvent&maxEventCount=%d", len(objects)-1), "scanner-secret", nil)
+	var p struct {
+		Type, Detail string
+		Status       int
+	}
+	if err := json.Unmarshal(body, &p); err != nil || code != http.StatusRequestEntityTooLarge || hdr.Get("Content-Type") != "application/problem+json" ||
+		p.Type != "epcisException:QueryTooLargeException" || p.Status != 413 || !strings.Contains(p.Detail, "maxEventCount") {
+		t.Errorf("maxEventCount=%d of %d: %d %s %s (%v)", len(objects)-1, len(objects), code, hdr.Get("Content-Type"), body, err)
 	}
 }
