@@ -476,7 +476,7 @@ func (s *eventState) currentHash() string {
 // makes to the store seen through tx. It reads, and creates lots, but
 // writes nothing else. lots may be nil.
 func Plan(ctx context.Context, tx PlanReader, events []PreparedEvent, now time.Time, lots *LotCache) (*Changes, IngestStats, error) {
-	c, st, _, err := plan(ctx, tx, events, now, lots)
+	c, st, _, err := plan(ctx, tx, events, now, lots, false)
 	return c, st, err
 }
 
@@ -521,7 +521,9 @@ func (d *planDeps) conflicts(w *planDeps) bool {
 	return false
 }
 
-func plan(ctx context.Context, tx PlanReader, events []PreparedEvent, now time.Time, lots *LotCache) (*Changes, IngestStats, *planDeps, error) {
+// plan is Plan that also says, when withDeps, what it read (for a plan
+// made ahead, or the one checked against it).
+func plan(ctx context.Context, tx PlanReader, events []PreparedEvent, now time.Time, lots *LotCache, withDeps bool) (*Changes, IngestStats, *planDeps, error) {
 	var st IngestStats
 	states := make(map[string]*eventState, len(events))
 	get := func(id string) *eventState {
@@ -721,6 +723,9 @@ func plan(ctx context.Context, tx PlanReader, events []PreparedEvent, now time.T
 		return nil, st, nil, err
 	}
 	eff.into(c)
+	if !withDeps {
+		return c, st, nil, nil
+	}
 	deps := &planDeps{ids: loaded, orderRead: map[refGroup]bool{}, orderWrite: map[refGroup]bool{}}
 	refOf := make(map[int64]LotRef, len(lotIDs))
 	for r, id := range lotIDs {

@@ -87,7 +87,7 @@ func (in *Ingester) planAhead(ctx context.Context, snap Snapshotter, events []Pr
 			return err
 		}
 		r := &snapshotReader{SnapshotTx: tx, placeholders: map[int64]LotRef{}}
-		c, st, deps, err := plan(ctx, r, events, now, &in.lots)
+		c, st, deps, err := plan(ctx, r, events, now, &in.lots, true)
 		if err != nil {
 			return err
 		}
@@ -348,7 +348,7 @@ func (in *Ingester) planWrite(ctx context.Context, tx IngestTx, events []Prepare
 			}
 			ch, st, deps = pre.changes, pre.stats, pre.deps
 			in.aheadUsed.Add(1)
-		} else if ch, st, deps, err = plan(ctx, tx, part, now, &in.lots); err != nil {
+		} else if ch, st, deps, err = plan(ctx, tx, part, now, &in.lots, a != nil); err != nil {
 			return err
 		}
 		if extra != nil {

@@ -408,31 +408,40 @@ func scanEvent(row pgx.Row) (core.EventRow, error) {
 	return r, err
 }
 
-func (t *ingestTx) CurrentEvents(ctx context.Context, ids []string) (map[string]core.EventRow, error) {
-	// Plan asks next for the reversers of the same ids: both reads go in
-	// one round trip, and Reversers answers from revFetched.
-	var b pgx.Batch
-	b.Queue(`SELECT `+eventCols+` FROM events
-		WHERE id = ANY($1::text[]) AND status <> 'superseded'`, ids)
-	b.Queue(reversersSQL, ids)
-	br := t.tx.SendBatch(ctx, &b)
-	defer br.Close()
-	rows, err := br.Query()
+const currentEventsSQL = `SELECT ` + eventCols + ` FROM events
+	WHERE id = ANY($1::text[]) AND status <> 'superseded'`
+
+// scanCurrentEvents reads the rows of currentEventsSQL by id.
+func scanCurrentEvents(rows pgx.Rows, err error) (map[string]core.EventRow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("look up events: %w", err)
 	}
-	out := make(map[string]core.EventRow, len(ids))
+	defer rows.Close()
+	out := map[string]core.EventRow{}
 	for rows.Next() {
 		r, err := scanEvent(rows)
 		if err != nil {
-			rows.Close()
 			return nil, fmt.Errorf("look up events: %w", err)
 		}
 		out[r.ID] = r
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("look up events: %w", err)
+	}
+	return out, nil
+}
+
+func (t *ingestTx) CurrentEvents(ctx context.Context, ids []string) (map[string]core.EventRow, error) {
+	// Plan asks next for the reversers of the same ids: both reads go in
+	// one round trip, and Reversers answers from revFetched.
+	var b pgx.Batch
+	b.Queue(currentEventsSQL, ids)
+	b.Queue(reversersSQL, ids)
+	br := t.tx.SendBatch(ctx, &b)
+	defer br.Close()
+	out, err := scanCurrentEvents(br.Query())
+	if err != nil {
+		return nil, err
 	}
 	revs, err := scanReversers(br.Query())
 	if err != nil {

@@ -24,24 +24,7 @@ func (s *DB) ReadSnapshot(ctx context.Context, fn func(core.SnapshotTx) error) e
 type snapshotTx struct{ tx pgx.Tx }
 
 func (t snapshotTx) CurrentEvents(ctx context.Context, ids []string) (map[string]core.EventRow, error) {
-	rows, err := t.tx.Query(ctx, `SELECT `+eventCols+` FROM events
-		WHERE id = ANY($1::text[]) AND status <> 'superseded'`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("look up events: %w", err)
-	}
-	defer rows.Close()
-	out := make(map[string]core.EventRow, len(ids))
-	for rows.Next() {
-		r, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("look up events: %w", err)
-		}
-		out[r.ID] = r
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("look up events: %w", err)
-	}
-	return out, nil
+	return scanCurrentEvents(t.tx.Query(ctx, currentEventsSQL, ids))
 }
 
 func (t snapshotTx) Reversers(ctx context.Context, targets []string) (map[string][]string, error) {

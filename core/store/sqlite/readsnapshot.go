@@ -43,9 +43,5 @@ func (t snapshotTx) ExistingLotIDs(ctx context.Context, refs []core.LotRef) (map
 	if len(refs) == 0 {
 		return out, nil
 	}
-	pairs := make([][2]string, len(refs))
-	for i, r := range refs {
-		pairs[i] = [2]string{r.Item, r.Lot}
-	}
-	return out, existingLots(ctx, t.tx, pairs, out)
+	return out, existingLots(ctx, t.tx, lotPairs(refs), out)
 }

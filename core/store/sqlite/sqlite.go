@@ -442,10 +442,7 @@ func (t *ingestTx) LotIDs(ctx context.Context, refs []core.LotRef) (map[core.Lot
 	if len(refs) == 0 {
 		return out, nil
 	}
-	pairs := make([][2]string, len(refs))
-	for i, r := range refs {
-		pairs[i] = [2]string{r.Item, r.Lot}
-	}
+	pairs := lotPairs(refs)
 	// New lots come back from the insert; only the lots that existed
 	// already are looked up (most of a bulk load's lots are new).
 	scan := func(rows *sql.Rows, what string) error {
@@ -477,6 +474,15 @@ func (t *ingestTx) LotIDs(ctx context.Context, refs []core.LotRef) (map[core.Lot
 		return out, nil
 	}
 	return out, existingLots(ctx, t.tx, old, out)
+}
+
+// lotPairs are refs as (item, lot) pairs, the JSON the lot queries take.
+func lotPairs(refs []core.LotRef) [][2]string {
+	pairs := make([][2]string, len(refs))
+	for i, r := range refs {
+		pairs[i] = [2]string{r.Item, r.Lot}
+	}
+	return pairs
 }
 
 // existingLots adds the ids of the lots of pairs (item, lot) that exist
