@@ -61,6 +61,9 @@ const (
 // sets bad and the caller gives up on the fast path.
 type eventScanner struct {
 	data []byte
+	// text is data as one string, when set: the strings read are
+	// slices of it, one allocation for the event's dozen strings.
+	text string
 	pos  int
 	bad  bool
 }
@@ -113,6 +116,9 @@ func (s *eventScanner) str() string {
 			if !ascii && !utf8.Valid(v) {
 				s.bad = true // encoding/json replaces invalid bytes
 				return ""
+			}
+			if s.text != "" {
+				return s.text[start : s.pos-1]
 			}
 			return string(v)
 		case c == '\\' || c < 0x20:
@@ -223,8 +229,7 @@ func (s *eventScanner) once(seen *int, bit int) bool {
 	return true
 }
 
-func (s *eventScanner) party() *Party {
-	p := &Party{}
+func (s *eventScanner) party(p *Party) *Party {
 	seen := 0
 	s.object(func(k string) bool {
 		switch k {
@@ -244,8 +249,7 @@ func (s *eventScanner) party() *Party {
 	return p
 }
 
-func (s *eventScanner) lotRef() *LotRef {
-	r := &LotRef{}
+func (s *eventScanner) lotRef(r *LotRef) *LotRef {
 	seen := 0
 	s.object(func(k string) bool {
 		switch k {
@@ -376,8 +380,16 @@ func (s *eventScanner) boolean() bool {
 // decodeEventFast decodes the common shape of a canonical event; ok is
 // false when the input is anything else (see above).
 func decodeEventFast(data []byte) (e *Event, ok bool) {
-	s := &eventScanner{data: data}
-	e = &Event{}
+	s := &eventScanner{data: data, text: string(data)}
+	// The event and what its pointers usually point to, in one
+	// allocation (a quantity, a lot, a supplier or a customer).
+	blk := &struct {
+		e        Event
+		qty      float64
+		lot      LotRef
+		sup, cus Party
+	}{}
+	e = &blk.e
 	seen := 0
 	text := func(bit int, dst *string) {
 		if s.once(&seen, bit) {
@@ -396,12 +408,12 @@ func decodeEventFast(data []byte) (e *Event, ok bool) {
 			text(fTime, &e.Time)
 		case "lot":
 			if s.once(&seen, fLot) {
-				e.Lot = s.lotRef()
+				e.Lot = s.lotRef(&blk.lot)
 			}
 		case "qty":
 			if s.once(&seen, fQty) {
-				v := s.num()
-				e.Qty = &v
+				blk.qty = s.num()
+				e.Qty = &blk.qty
 			}
 		case "uom":
 			text(fUOM, &e.UOM)
@@ -409,7 +421,7 @@ func decodeEventFast(data []byte) (e *Event, ok bool) {
 			text(fOrder, &e.Order)
 		case "supplier":
 			if s.once(&seen, fSupplier) {
-				e.Supplier = s.party()
+				e.Supplier = s.party(&blk.sup)
 			}
 		case "supplier_lot":
 			text(fSupplierLot, &e.SupplierLot)
@@ -421,7 +433,7 @@ func decodeEventFast(data []byte) (e *Event, ok bool) {
 			text(fLocation, &e.Location)
 		case "customer":
 			if s.once(&seen, fCustomer) {
-				e.Customer = s.party()
+				e.Customer = s.party(&blk.cus)
 			}
 		case "sales_order":
 			text(fSalesOrder, &e.SalesOrder)

@@ -3,13 +3,16 @@ package core
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,12 +96,12 @@ type LotCache struct {
 type lotKey [16]byte
 
 func keyOf(r LotRef) lotKey {
-	h := sha256.New()
-	h.Write([]byte(r.Item))
-	h.Write([]byte{0})
-	h.Write([]byte(r.Lot))
-	var sum [sha256.Size]byte
-	return lotKey(h.Sum(sum[:0])[:16])
+	// SHA-256 of item, a zero byte and lot, in one call on a buffer on the
+	// stack (sha256.New and its Write calls allocated).
+	var buf [128]byte
+	b := append(append(append(buf[:0], r.Item...), 0), r.Lot...)
+	sum := sha256.Sum256(b)
+	return lotKey(sum[:16])
 }
 
 // maxCachedLots bounds the cache's memory (about 40 bytes a lot).
@@ -537,7 +540,7 @@ func plan(ctx context.Context, tx PlanReader, events []PreparedEvent, now time.T
 	// Load the current stored version of every id in the batch, and
 	// everything its status can depend on: reverse events naming it, the
 	// targets of reverse events, transitively.
-	loaded := map[string]bool{}
+	loaded := make(map[string]bool, len(events))
 	need := make([]string, 0, len(events))
 	for _, p := range events {
 		e := p.Event
@@ -634,37 +637,44 @@ func plan(ctx context.Context, tx PlanReader, events []PreparedEvent, now time.T
 		return s.status
 	}
 	// Lot ids for every lot an affected event names.
-	refSet := map[LotRef]bool{}
+	// (The final version is the stored one or the last of the batch's.)
+	refSet := make(map[LotRef]bool, len(states))
+	addLots := func(e *Event) {
+		if e.Lot != nil {
+			refSet[*e.Lot] = true
+			return
+		}
+		for _, q := range e.Inputs {
+			refSet[q.Ref()] = true
+		}
+		for _, q := range e.Outputs {
+			refSet[q.Ref()] = true
+		}
+	}
 	for _, s := range states {
-		for _, e := range []*Event{s.initEv, s.final()} {
-			if e != nil {
-				for _, r := range e.Lots() {
-					refSet[r] = true
-				}
-			}
+		if s.initEv != nil {
+			addLots(s.initEv)
 		}
 		for _, e := range s.versions {
-			for _, r := range e.Lots() {
-				refSet[r] = true
-			}
+			addLots(e)
 		}
 	}
 	refs := make([]LotRef, 0, len(refSet))
 	for r := range refSet {
 		refs = append(refs, r)
 	}
-	sort.Slice(refs, func(i, j int) bool { // a stable order keeps lot ids deterministic
-		if refs[i].Item != refs[j].Item {
-			return refs[i].Item < refs[j].Item
+	slices.SortFunc(refs, func(a, b LotRef) int { // a stable order keeps lot ids deterministic
+		if c := strings.Compare(a.Item, b.Item); c != 0 {
+			return c
 		}
-		return refs[i].Lot < refs[j].Lot
+		return strings.Compare(a.Lot, b.Lot)
 	})
 	lotIDs, err := lots.lookup(ctx, tx, refs)
 	if err != nil {
 		return nil, st, nil, err
 	}
 
-	c := &Changes{}
+	c := &Changes{NewVersions: make([]EventRow, 0, len(events))}
 	eff := newEffects(lotIDs)
 	ids := make([]string, 0, len(states))
 	for id := range states {
@@ -763,8 +773,9 @@ type lotUOM struct {
 }
 
 func newEffects(lotIDs map[LotRef]int64) *effects {
-	return &effects{lotIDs: lotIDs, qty: map[lotUOM]*LotDelta{}, use: map[int64]*LotUse{}, orders: map[string]*OrderDelta{},
-		orderLots: map[orderLotKey]*OrderLotSums{}}
+	n := len(lotIDs) // about one entry a lot: sized once, not grown
+	return &effects{lotIDs: lotIDs, qty: make(map[lotUOM]*LotDelta, n), use: make(map[int64]*LotUse, n),
+		orders: map[string]*OrderDelta{}, orderLots: make(map[orderLotKey]*OrderLotSums, n/2)}
 }
 
 func (f *effects) delta(lot int64, uom string) *LotDelta {
@@ -849,23 +860,24 @@ func (f *effects) add(e *Event, sign int) {
 	case Produce, Consume:
 		f.c.GenealogyChanged = true
 		out := e.Type == Produce
+		grp := "o:" + e.Order
 		d := f.delta(id, e.UOM)
-		ol := f.orderLot(id, "o:"+e.Order, e.UOM)
+		ol := f.orderLot(id, grp, e.UOM)
 		if out {
 			d.Produced += sg * qtyOf(e.Qty)
 			ol.Produced += sg * qtyOf(e.Qty)
 			ol.Produces += sign
 			f.uses(id).Sourced += sign
-			f.order("o:" + e.Order).Outs += sign
+			f.order(grp).Outs += sign
 		} else {
 			d.Consumed += sg * qtyOf(e.Qty)
 			ol.Consumed += sg * qtyOf(e.Qty)
 			ol.Consumes += sign
 			f.uses(id).Used += sign
-			f.order("o:" + e.Order).Ins += sign
+			f.order(grp).Ins += sign
 		}
 		if sign > 0 {
-			f.c.Links = append(f.c.Links, LinkRow{EventID: e.ID, LotID: id, Group: "o:" + e.Order, Out: out, Time: t})
+			f.c.Links = append(f.c.Links, LinkRow{EventID: e.ID, LotID: id, Group: grp, Out: out, Time: t})
 		}
 	case Adjust:
 		f.delta(id, e.UOM).Adjusted += sg * qtyOf(e.Qty)
@@ -916,7 +928,7 @@ func (f *effects) into(c *Changes) {
 			c.OrderDeltas = append(c.OrderDeltas, *o)
 		}
 	}
-	sort.Slice(c.OrderDeltas, func(i, j int) bool { return c.OrderDeltas[i].Order < c.OrderDeltas[j].Order })
+	slices.SortFunc(c.OrderDeltas, func(a, b OrderDelta) int { return strings.Compare(a.Order, b.Order) })
 	for _, o := range f.orderLots {
 		if !o.zero() {
 			c.OrderLots = append(c.OrderLots, *o)
@@ -934,20 +946,34 @@ func (f *effects) into(c *Changes) {
 // already when Plan makes them (netReturns goes through its keys sorted);
 // a plan made ahead sorts them again once its lots have their ids.
 func (c *Changes) sortByLot() {
-	sort.Slice(c.LotDeltas, func(i, j int) bool {
-		a, b := c.LotDeltas[i], c.LotDeltas[j]
-		return a.LotID < b.LotID || a.LotID == b.LotID && a.UOM < b.UOM
+	// slices.SortFunc, not sort.Slice (which swaps by reflection): every
+	// key here is unique, so the order is the same.
+	slices.SortFunc(c.LotDeltas, func(a, b LotDelta) int {
+		if a.LotID != b.LotID {
+			return cmp.Compare(a.LotID, b.LotID)
+		}
+		return strings.Compare(a.UOM, b.UOM)
 	})
-	sort.Slice(c.LotUses, func(i, j int) bool { return c.LotUses[i].LotID < c.LotUses[j].LotID })
-	sort.Slice(c.OrderLots, func(i, j int) bool {
-		a, b := c.OrderLots[i], c.OrderLots[j]
-		return a.LotID < b.LotID || a.LotID == b.LotID && (a.Group < b.Group || a.Group == b.Group && a.UOM < b.UOM)
+	slices.SortFunc(c.LotUses, func(a, b LotUse) int { return cmp.Compare(a.LotID, b.LotID) })
+	slices.SortFunc(c.OrderLots, func(a, b OrderLotSums) int {
+		if a.LotID != b.LotID {
+			return cmp.Compare(a.LotID, b.LotID)
+		}
+		if a.Group != b.Group {
+			return strings.Compare(a.Group, b.Group)
+		}
+		return strings.Compare(a.UOM, b.UOM)
 	})
-	for _, k := range [][]LotGroup{c.Returned, c.Restored} {
-		sort.Slice(k, func(i, j int) bool {
-			return k[i].LotID < k[j].LotID || k[i].LotID == k[j].LotID && k[i].Group < k[j].Group
-		})
+	slices.SortFunc(c.Returned, compareLotGroup)
+	slices.SortFunc(c.Restored, compareLotGroup)
+}
+
+// compareLotGroup orders by lot id, then group.
+func compareLotGroup(a, b LotGroup) int {
+	if a.LotID != b.LotID {
+		return cmp.Compare(a.LotID, b.LotID)
 	}
+	return strings.Compare(a.Group, b.Group)
 }
 
 // lineRange is the batch's first and last input line, for its audit entry.

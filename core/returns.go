@@ -3,7 +3,7 @@ package core
 import (
 	"context"
 	"math"
-	"sort"
+	"slices"
 )
 
 // Returns of material from an order (issue 15 §4). An adjust event that
@@ -97,9 +97,7 @@ func (f *effects) netReturns(ctx context.Context, tx PlanReader) error {
 	for k := range deltas {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		return keys[i].LotID < keys[j].LotID || keys[i].LotID == keys[j].LotID && keys[i].Group < keys[j].Group
-	})
+	slices.SortFunc(keys, compareLotGroup)
 	f.asked = keys
 	rows, err := tx.OrderLots(ctx, keys)
 	if err != nil {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 
 	"github.com/lothub/lothub/core"
@@ -22,12 +23,55 @@ func (s *DB) ReadSnapshot(ctx context.Context, fn func(core.SnapshotTx) error) e
 
 type snapshotTx struct{ tx *sql.Tx }
 
+// The planner's two reads by event id join the list of ids instead of
+// testing "id IN (SELECT value FROM json_each(?))": for IN, SQLite first
+// copies the list into a temporary b-tree (sorted, duplicates dropped),
+// which was about a third of these reads' CPU for a batch of 5,000 new
+// ids. The join reads the list as it is; Plan asks for each id once, and
+// a repeated id would only repeat a row (CurrentEvents keys its answer
+// by id; Plan drops reversers it has seen).
+
 func (t snapshotTx) CurrentEvents(ctx context.Context, ids []string) (map[string]core.EventRow, error) {
-	return currentEvents(ctx, t.tx, ids)
+	rows, err := t.tx.QueryContext(ctx, `SELECT e.seq, e.id, e.version, e.hash, e.type, e.ts, coalesce(e.lot_id, 0),
+		coalesce(e.reverses, ''), e.status, e.seen_at, e.body
+		FROM json_each(?) j JOIN events e ON e.id = j.value WHERE e.status <> 'superseded'`, stringList(ids))
+	if err != nil {
+		return nil, fmt.Errorf("look up events: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]core.EventRow)
+	for rows.Next() {
+		r, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("look up events: %w", err)
+		}
+		out[r.ID] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up events: %w", err)
+	}
+	return out, nil
 }
 
 func (t snapshotTx) Reversers(ctx context.Context, targets []string) (map[string][]string, error) {
-	return reversers(ctx, t.tx, targets)
+	rows, err := t.tx.QueryContext(ctx, `SELECT e.reverses, e.id
+		FROM json_each(?) j JOIN events e ON e.reverses = j.value WHERE e.status <> 'superseded'`, stringList(targets))
+	if err != nil {
+		return nil, fmt.Errorf("look up reversals: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var target, id string
+		if err := rows.Scan(&target, &id); err != nil {
+			return nil, fmt.Errorf("look up reversals: %w", err)
+		}
+		out[target] = append(out[target], id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up reversals: %w", err)
+	}
+	return out, nil
 }
 
 func (t snapshotTx) OrderLots(ctx context.Context, keys []core.LotGroup) ([]core.OrderLotSums, error) {
@@ -44,4 +88,36 @@ func (t snapshotTx) ExistingLotIDs(ctx context.Context, refs []core.LotRef) (map
 		return out, nil
 	}
 	return out, existingLots(ctx, t.tx, lotPairs(refs), out)
+}
+
+// stringList is jsonList(v) for strings, written without reflection: a
+// string of printable ASCII without quotes or backslashes as it is, any
+// other through encoding/json (the same text json_each reads back).
+func stringList(v []string) string {
+	n := 2
+	for _, s := range v {
+		n += len(s) + 3
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, s := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		plain := true
+		for j := 0; j < len(s) && plain; j++ {
+			c := s[j]
+			plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\'
+		}
+		if plain {
+			b = append(b, '"')
+			b = append(b, s...)
+			b = append(b, '"')
+			continue
+		}
+		q, _ := json.Marshal(s) // a string always marshals
+		b = append(b, q...)
+	}
+	b = append(b, ']')
+	return string(b)
 }
