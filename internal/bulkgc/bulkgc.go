@@ -28,10 +28,10 @@ const (
 // it keeps the default. GOGC and GOMEMLIMIT in the environment win.
 //
 // Until the heap first reaches FirstAt, nothing is collected: a typical
-// trace or recall from the command line (a few hundred lots, 5–10 MB
-// allocated in all, package initialisation included) then ends without
-// a collection, where GOGC=200's first goal (8 MB, started at about 5.6
-// MB) made it collect once or twice. The first collection, at FirstAt,
+// trace or recall from the command line (a few hundred lots; its
+// allocations, package initialisation's included, stay well under
+// FirstAt) then ends without a collection, where GOGC=200's first goal
+// (8 MB, started at about 5.6 MB) made it collect once or twice. The first collection, at FirstAt,
 // sets GOGC=200 and the 1 GiB limit (a finalizer of an object dropped
 // here runs after it), so a wide answer collects as it did.
 func Tune() {

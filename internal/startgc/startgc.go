@@ -5,9 +5,9 @@
 // JSON meta-schemas and regexps in their init), just past the 4 MB at
 // which Go starts its first collection: every hub process collected once
 // before main, 1–2 ms of CPU and a mark worker thread for garbage the
-// command mostly never adds to. A typical trace or recall then ends
-// without any collection (bulkgc.Tune's GOGC=200 sets its first goal at
-// 8 MB).
+// command mostly never adds to. A trace or recall takes the collector
+// over as it is (bulkgc.Tune, which holds it off until the heap reaches
+// 32 MB): a typical one then ends without any collection.
 //
 // Only cmd/hub imports it, and main (and Main, for tests) calls Done
 // first: a program that imported it and never called Done would never
