@@ -19,6 +19,7 @@ import (
 
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/sqlite"
+	"github.com/lothub/lothub/internal/startgc"
 )
 
 func main() {
@@ -124,6 +125,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	return exitCode(err)
 }
 
+// tunesGC is the annotation of a command that calls bulkgc.Tune before it
+// allocates much (see rootCommand's PersistentPreRun).
+const tunesGC = "tunes-gc"
+
 // usageError marks errors in the command line itself.
 type usageError struct{ error }
 
@@ -147,6 +152,14 @@ postgres:// URL.`,
 	root.PersistentFlags().StringVar(&a.db, "db", def, "database: a SQLite file path or a postgres:// URL (env HUB_DB)")
 	root.PersistentFlags().StringVar(&a.config, "config", "", "hub configuration file: connectors, schedules, intake (env HUB_CONFIG, default ./hub.yaml)")
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		// The collector was held off during package initialisation
+		// (internal/startgc). A command that tunes it itself (trace,
+		// recall: bulkgc.Tune, first thing) takes it over as it is: a
+		// collection started here would find the 4 MB initialisation
+		// left and collect it for nothing.
+		if cmd.Annotations[tunesGC] == "" {
+			startgc.Done()
+		}
 		a.dbSet = os.Getenv("HUB_DB") != "" || cmd.Flags().Changed("db")
 		// Every change a command makes is recorded in the audit trail
 		// under the operating-system user who ran it (hub serve records

@@ -87,8 +87,9 @@ func (a *app) traceCommand() *cobra.Command {
 		var asJSON, summary bool
 		var asOf asOfFlag
 		sub := &cobra.Command{
-			Use:   string(dir) + " [ITEM LOT]",
-			Short: map[core.Direction]string{core.Forward: "Every lot made from this one, and who got them", core.Backward: "Every lot and supplier this one came from"}[dir],
+			Use:         string(dir) + " [ITEM LOT]",
+			Annotations: map[string]string{tunesGC: "yes"},
+			Short:       map[core.Direction]string{core.Forward: "Every lot made from this one, and who got them", core.Backward: "Every lot and supplier this one came from"}[dir],
 			RunE: func(cmd *cobra.Command, args []string) error {
 				bulkgc.Tune()
 				s, err := sel.selector(args)
@@ -134,8 +135,9 @@ func (a *app) recallCommand() *cobra.Command {
 	var asJSON, summary bool
 	var asOf asOfFlag
 	cmd := &cobra.Command{
-		Use:   "recall [ITEM LOT]",
-		Short: "Recall scope: every lot made from this one, the customers who got them, and what is still on hand",
+		Use:         "recall [ITEM LOT]",
+		Annotations: map[string]string{tunesGC: "yes"},
+		Short:       "Recall scope: every lot made from this one, the customers who got them, and what is still on hand",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bulkgc.Tune()
 			s, err := sel.selector(args)
