@@ -272,7 +272,11 @@ func checkEvent(ev rawEvent, fast bool) ([]schema.Problem, error) {
 	if err != nil {
 		return []schema.Problem{{Pointer: ev.Ptr, Line: ev.Line, Column: ev.Col, Reason: "not JSON: " + err.Error()}}, nil
 	}
-	urnsToBare(tree, "")
+	if bytes.Contains(ev.JSON, cbvURNStart) || bytes.IndexByte(ev.JSON, '\\') >= 0 {
+		// Only a string with a CBV URN in it, as written or through an
+		// escape, has anything to rewrite.
+		urnsToBare(tree, "")
+	}
 	var ps []schema.Problem
 	if ev.Ptr == "" {
 		ps, err = schema.Validate(tree)
@@ -472,6 +476,9 @@ func urnsToBare(v any, key string) {
 	}
 }
 
+// cbvURNStart begins every CBV URN.
+var cbvURNStart = []byte("urn:epcglobal:cbv:")
+
 // vocabField says whether field k of an object held under parent is a CBV
 // vocabulary value.
 func vocabField(parent, k string) bool {
@@ -565,6 +572,7 @@ type parsedEvent struct {
 	ev      epcisEvent
 	id      string
 	payload []byte // the event compacted, as archived
+	hash    string // core.RawHash(payload), computed here on the workers
 	// where, line and ptr say where the event is (loc), for errors.
 	where string
 	line  int
@@ -601,6 +609,7 @@ func (m *mapper) parse(raw json.RawMessage, ptr string, line int, where string) 
 		}
 		p.payload = compact.Bytes()
 	}
+	p.hash = core.RawHash(p.payload)
 	p.where, p.line, p.ptr = where, line, ptr
 	if !decodeEvent(raw, &p.ev) {
 		p.ev = epcisEvent{}
@@ -623,9 +632,9 @@ func (m *mapper) record(raw json.RawMessage, ptr string, line int, where string,
 // commissioning gives the serialised items after it their lot (instLot).
 func (m *mapper) mapParsed(p *parsedEvent, at time.Time) core.MappedRecord {
 	ev, id, err := &p.ev, p.id, p.err
-	rec := core.MappedRecord{Raw: core.RawRecord{Source: Source, Kind: ev.Type, RecordID: id, Payload: p.payload, ReceivedAt: at, Mapping: "epcis@1"}}
+	rec := core.MappedRecord{Raw: core.RawRecord{Source: Source, Kind: ev.Type, RecordID: id, Payload: p.payload, Hash: p.hash, ReceivedAt: at, Mapping: "epcis@1"}}
 	if rec.Raw.RecordID == "" {
-		rec.Raw.RecordID = "unidentified:" + core.RawHash(p.payload)
+		rec.Raw.RecordID = "unidentified:" + p.hash
 	}
 	if err != nil {
 		rec.Err = fmt.Errorf("%s: EPCIS event cannot be read: %v", p.loc(), err)

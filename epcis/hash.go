@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lothub/lothub/internal/jsonobject"
 )
@@ -41,18 +43,56 @@ import (
 // ignore names top-level fields (prefixed or {IRI}local) the document says
 // are not part of the event's identity (IgnoreFields).
 func HashID(event json.RawMessage, prefixes map[string]string, ignore ...string) (string, error) {
-	pre, err := PreHash(event, prefixes, ignore...)
+	var scratch [1024]byte
+	pre, err := appendPreHash(scratch[:0], event, prefixes, ignore)
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256([]byte(pre))
-	return "ni:///sha-256;" + hex.EncodeToString(sum[:]) + "?ver=CBV2.0", nil
+	sum := sha256.Sum256(pre)
+	const head, tail = "ni:///sha-256;", "?ver=CBV2.0"
+	var id [len(head) + 2*sha256.Size + len(tail)]byte
+	copy(id[:], head)
+	hex.Encode(id[len(head):], sum[:])
+	copy(id[len(head)+2*sha256.Size:], tail)
+	return string(id[:]), nil
 }
 
 // PreHash returns the pre-hash string of an event; prefixes maps the
 // namespace prefixes of the document's @context to their IRIs, ignore
 // names top-level fields left out.
 func PreHash(event json.RawMessage, prefixes map[string]string, ignore ...string) (string, error) {
+	pre, err := appendPreHash(nil, event, prefixes, ignore)
+	return string(pre), err
+}
+
+// standardField says whether a top-level member is one the pre-hash
+// writes in the standard's order (or leaves out), not among "the rest";
+// v is its value (persistentDisposition and sensorElementList are
+// standard only in their usual shapes).
+func standardField(k string, v any) bool {
+	switch k {
+	case "type", "eventID", "recordTime", "errorDeclaration", "@context", "comment", "rdfs:comment",
+		"eventTime", "eventTimeZoneOffset", "certificationInfo", "parentID",
+		"epcList", "inputEPCList", "childEPCs", "outputEPCList",
+		"quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList",
+		"action", "transformationID", "bizStep", "disposition", "readPoint", "bizLocation",
+		"bizTransactionList", "sourceList", "destinationList":
+		return true
+	case "persistentDisposition":
+		_, ok := v.(map[string]any)
+		return ok
+	case "sensorElementList":
+		_, ok := v.([]any)
+		return ok
+	}
+	return false
+}
+
+// appendPreHash appends the pre-hash string of an event to b: written in
+// place, the standard fields' values sorted without building an entry
+// string for each (TestEpcisPreHashSameAsReference keeps it the same as
+// the first, simpler construction).
+func appendPreHash(b []byte, event json.RawMessage, prefixes map[string]string, ignore []string) ([]byte, error) {
 	// jsonobject decodes an object exactly as the decoder below, faster;
 	// what it does not decode exactly (or at all) goes to the decoder.
 	ev, ok := jsonobject.Decode(event, true)
@@ -60,19 +100,17 @@ func PreHash(event json.RawMessage, prefixes map[string]string, ignore ...string
 		dec := json.NewDecoder(bytes.NewReader(event))
 		dec.UseNumber()
 		if err := dec.Decode(&ev); err != nil {
-			return "", fmt.Errorf("event is not a JSON object: %v", err)
+			return nil, fmt.Errorf("event is not a JSON object: %v", err)
 		}
 	}
 	if prefixes == nil {
 		prefixes = ContextPrefixes(ev["@context"])
 	}
 	h := prehasher{prefixes: prefixes}
-	canonValue := h.canon
-	generic := h.generic
 	typ, _ := ev["type"].(string)
-	var b strings.Builder
-	b.WriteString("eventType=" + typ)
-	done := map[string]bool{"type": true, "eventID": true, "recordTime": true, "errorDeclaration": true, "@context": true, "comment": true, "rdfs:comment": true}
+	b = append(b, "eventType="...)
+	b = append(b, typ...)
+	var ignored map[string]bool
 	if len(ignore) > 0 {
 		skip := map[string]bool{}
 		for _, f := range ignore {
@@ -80,77 +118,105 @@ func PreHash(event json.RawMessage, prefixes map[string]string, ignore ...string
 		}
 		for k := range ev {
 			if skip[expand(k, prefixes)] {
-				done[k] = true
+				if ignored == nil {
+					ignored = map[string]bool{}
+				}
+				ignored[k] = true
 			}
 		}
 	}
 	scalar := func(k string) {
-		done[k] = true
 		if v, ok := ev[k]; ok {
-			if s := canonValue(k, v); s != "" {
-				b.WriteString(k + "=" + s)
+			if s := h.canon(k, v); s != "" {
+				b = append(b, k...)
+				b = append(b, '=')
+				b = append(b, s...)
 			}
 		}
 	}
+	// list writes k, then elem=value for each value sorted: the entries
+	// share their "elem=", so the values sort as the entries do.
+	var vals []string
 	list := func(k, elem string) {
-		done[k] = true
 		arr, _ := ev[k].([]any)
-		var vals []string
+		vals = vals[:0]
 		for _, v := range arr {
-			if s := canonValue(elem, v); s != "" {
-				vals = append(vals, elem+"="+s)
+			if s := h.canon(elem, v); s != "" {
+				vals = append(vals, s)
 			}
 		}
 		if len(vals) > 0 {
-			sort.Strings(vals)
-			b.WriteString(k + strings.Join(vals, ""))
+			slices.Sort(vals)
+			b = append(b, k...)
+			for _, s := range vals {
+				b = append(b, elem...)
+				b = append(b, '=')
+				b = append(b, s...)
+			}
 		}
 	}
+	var elems []string
 	quantities := func(k string) {
-		done[k] = true
 		arr, _ := ev[k].([]any)
-		var vals []string
+		elems = elems[:0]
+		var e []byte
 		for _, v := range arr {
 			q, _ := v.(map[string]any)
-			s := ""
-			for _, f := range []string{"epcClass", "quantity", "uom"} {
+			e = e[:0]
+			for _, f := range [...]string{"epcClass", "quantity", "uom"} {
 				if x, ok := q[f]; ok {
-					if c := canonValue(f, x); c != "" {
-						s += f + "=" + c
+					if c := h.canon(f, x); c != "" {
+						e = append(e, f...)
+						e = append(e, '=')
+						e = append(e, c...)
 					}
 				}
 			}
-			if s != "" {
-				vals = append(vals, "quantityElement"+s)
+			if len(e) > 0 {
+				elems = append(elems, string(e))
 			}
 		}
-		if len(vals) > 0 {
-			sort.Strings(vals)
-			b.WriteString(k + strings.Join(vals, ""))
+		if len(elems) > 0 {
+			// Every entry is "quantityElement" and its fields: sorted
+			// by their fields.
+			slices.Sort(elems)
+			b = append(b, k...)
+			for _, s := range elems {
+				b = append(b, "quantityElement"...)
+				b = append(b, s...)
+			}
 		}
 	}
 	// readPoint and bizLocation: the id, then any extension fields inside
 	// them, sorted (the reference keeps an extension with the element that
 	// encloses it).
 	idOf := func(k string) {
-		done[k] = true
 		m, ok := ev[k].(map[string]any)
 		if !ok {
 			return
 		}
-		s := ""
-		if id := canonValue("id", m["id"]); id != "" {
-			s = "id=" + id
-		}
+		id := h.canon("id", m["id"])
 		var ext []string
+		n := len(id)
 		for ck, cv := range m {
 			if ck != "id" {
-				ext = append(ext, generic(expand(ck, prefixes), cv)...)
+				ext = append(ext, h.generic(expand(ck, prefixes), cv)...)
 			}
 		}
-		sort.Strings(ext)
-		if s += strings.Join(ext, ""); s != "" {
-			b.WriteString(k + s)
+		for _, s := range ext {
+			n += len(s)
+		}
+		if n == 0 {
+			return
+		}
+		slices.Sort(ext)
+		b = append(b, k...)
+		if id != "" {
+			b = append(b, "id="...)
+			b = append(b, id...)
+		}
+		for _, s := range ext {
+			b = append(b, s...)
 		}
 	}
 	scalar("eventTime")
@@ -170,19 +236,19 @@ func PreHash(event json.RawMessage, prefixes map[string]string, ignore ...string
 	scalar("bizStep")
 	scalar("disposition")
 	if pd, ok := ev["persistentDisposition"].(map[string]any); ok {
-		done["persistentDisposition"] = true
 		var vals []string
 		for _, k := range []string{"set", "unset"} {
 			arr, _ := pd[k].([]any)
 			var kv []string
 			for _, v := range arr {
-				kv = append(kv, k+"="+canonValue("disposition", v))
+				kv = append(kv, k+"="+h.canon("disposition", v))
 			}
 			sort.Strings(kv)
 			vals = append(vals, strings.Join(kv, ""))
 		}
 		if s := strings.Join(vals, ""); s != "" {
-			b.WriteString("persistentDisposition" + s)
+			b = append(b, "persistentDisposition"...)
+			b = append(b, s...)
 		}
 	}
 	idOf("readPoint")
@@ -193,47 +259,65 @@ func PreHash(event json.RawMessage, prefixes map[string]string, ignore ...string
 	// the list's name then its elements (type first) sorted; then
 	// everything else; the entries sorted.
 	var rest []string
-	for _, k := range []string{"bizTransactionList", "sourceList", "destinationList"} {
-		done[k] = true
+	for _, k := range [...]string{"bizTransactionList", "sourceList", "destinationList"} {
 		arr, _ := ev[k].([]any)
-		val := map[string]string{"bizTransactionList": "bizTransaction", "sourceList": "source", "destinationList": "destination"}[k]
-		var elems []string
+		if len(arr) == 0 {
+			continue
+		}
+		val := "bizTransaction"
+		switch k {
+		case "sourceList":
+			val = "source"
+		case "destinationList":
+			val = "destination"
+		}
+		elems = elems[:0]
+		var e []byte
 		for _, v := range arr {
 			m, _ := v.(map[string]any)
-			s := ""
+			e = e[:0]
 			if t, ok := m["type"]; ok {
-				s += "type=" + canonValue(val+"Type", t)
+				e = append(e, "type="...)
+				e = append(e, h.canon(val+"Type", t)...)
 			}
 			if x, ok := m[val]; ok {
-				s += val + "=" + canonValue(val, x)
+				e = append(e, val...)
+				e = append(e, '=')
+				e = append(e, h.canon(val, x)...)
 			}
-			if s != "" {
-				elems = append(elems, s)
+			if len(e) > 0 {
+				elems = append(elems, string(e))
 			}
 		}
 		if len(elems) > 0 {
-			sort.Strings(elems)
-			rest = append(rest, k+strings.Join(elems, ""))
+			slices.Sort(elems)
+			n := len(k)
+			for _, s := range elems {
+				n += len(s)
+			}
+			entry := make([]byte, 0, n)
+			entry = append(entry, k...)
+			for _, s := range elems {
+				entry = append(entry, s...)
+			}
+			rest = append(rest, string(entry))
 		}
 	}
 	if arr, ok := ev["sensorElementList"].([]any); ok {
-		done["sensorElementList"] = true
 		if s := h.sensorElements(arr); s != "" {
 			rest = append(rest, "sensorElementList"+s)
 		}
 	}
-	keys := make([]string, 0, len(ev))
-	for k := range ev {
-		if !done[k] {
-			keys = append(keys, k)
+	for k, v := range ev {
+		if !standardField(k, v) && !ignored[k] {
+			rest = append(rest, h.generic(expand(k, prefixes), v)...)
 		}
 	}
-	for _, k := range keys {
-		rest = append(rest, generic(expand(k, prefixes), ev[k])...)
+	slices.Sort(rest)
+	for _, s := range rest {
+		b = append(b, s...)
 	}
-	sort.Strings(rest)
-	b.WriteString(strings.Join(rest, ""))
-	return b.String(), nil
+	return b, nil
 }
 
 // prehasher holds what normalising an event's values needs besides the
@@ -378,8 +462,7 @@ func (h prehasher) canon(k string, v any) string {
 			s = iri + local
 		}
 	}
-	lk := strings.ToLower(k)
-	if strings.Contains(lk, "time") && !strings.Contains(lk, "offset") {
+	if timeField(k) {
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 			return t.UTC().Round(time.Millisecond).Format("2006-01-02T15:04:05.000Z")
 		}
@@ -388,18 +471,57 @@ func (h prehasher) canon(k string, v any) string {
 	if p, ok := cbvPrefix[k]; ok && !strings.Contains(s, ":") {
 		return p + s
 	}
-	s = urnPrefix.Replace(s)
-	if f, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "xXnN") {
-		if f == float64(int64(f)) {
-			s = strconv.FormatInt(int64(f), 10)
-		} else {
-			s = strconv.FormatFloat(f, 'f', -1, 64)
+	if strings.Contains(s, "urn:epcglobal:cbv:") { // in every pattern of urnPrefix
+		s = urnPrefix.Replace(s)
+	}
+	// A number ParseFloat reads without x, X, n or N (hexadecimal,
+	// infinities, NaN) begins with a sign, a digit or a point.
+	if c := s[0]; (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.' {
+		if f, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "xXnN") {
+			if f == float64(int64(f)) {
+				s = strconv.FormatInt(int64(f), 10)
+			} else {
+				s = strconv.FormatFloat(f, 'f', -1, 64)
+			}
 		}
 	}
 	if dl := digitalLink(s); dl != "" {
 		return dl
 	}
 	return s
+}
+
+// timeField says whether the field k holds a time: its name has "time"
+// and not "offset" in it, in any case (as strings.ToLower lowers them).
+func timeField(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if k[i] >= utf8.RuneSelf {
+			lk := strings.ToLower(k)
+			return strings.Contains(lk, "time") && !strings.Contains(lk, "offset")
+		}
+	}
+	return containsFold(k, "time") && !containsFold(k, "offset")
+}
+
+// containsFold says whether the ASCII text s holds the lower-case ASCII
+// word sub in any case.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := 0
+		for ; j < len(sub); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != sub[j] {
+				break
+			}
+		}
+		if j == len(sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // dlEscape percent-escapes the characters a Digital Link path segment
