@@ -136,15 +136,22 @@ func (s *Server) EvaluateGaps(why string) <-chan struct{} {
 // evalSpacing is the least time between the starts of two evaluations
 // run back to back: under a steady load of posted events (32 scanners)
 // evaluations otherwise follow each other without pause and took a third
-// of the server's CPU from intake. A gap endpoint waits at most this much
-// longer for the events just posted.
-const evalSpacing = 250 * time.Millisecond
+// of the server's CPU from intake. An evaluation reads the whole store's
+// gap facts, so it grows with the plant: the next one also waits until
+// evalShare times the last one's time has passed since it started (it
+// takes at most 1/evalShare of the time). A gap endpoint waits at most
+// that much longer for the events just posted.
+const (
+	evalSpacing = time.Second
+	evalShare   = 4
+)
 
 func (s *Server) evaluate(why string, done chan struct{}) {
 	defer s.evalWG.Done()
 	for {
 		started := time.Now()
 		res, now, err := s.Monitor.Detect(s.ctx)
+		took := time.Since(started) // the alerts' retries not counted
 		s.evalMu.Lock()
 		again := s.evalAgain
 		s.evalAgain = false
@@ -171,7 +178,7 @@ func (s *Server) evaluate(why string, done chan struct{}) {
 			return
 		}
 		why = "events that arrived during the last evaluation"
-		if wait := evalSpacing - time.Since(started); wait > 0 {
+		if wait := max(evalSpacing, evalShare*took) - time.Since(started); wait > 0 {
 			select {
 			case <-time.After(wait):
 			case <-s.ctx.Done():
