@@ -30,6 +30,16 @@ import (
 // group equals the store after the same requests sent one at a time in
 // that order, and each answer is the one it would then have had.
 //
+// A group about to begin waits a moment (MaxWait) for the batches on
+// their way: those announced (Announce: the caller is reading and
+// decoding its request) and, under a steady load, as many as the last
+// group held (its callers, answered, send their next requests). Without
+// it, 32 clients split into a large group and a train of groups of one,
+// each a whole transaction: its statements, its audit entry, its wait for
+// the disk, whatever it holds. Waiting at most half the last commit's
+// time, no request waits longer than it would behind a commit started
+// without it.
+//
 // The zero value is not usable: set Ingester. Safe for concurrent use.
 type GroupCommit struct {
 	Ingester *Ingester
@@ -37,18 +47,76 @@ type GroupCommit struct {
 	// caller's batch is never split: one over it commits alone);
 	// DefaultGroupEvents when 0.
 	MaxEvents int
+	// MaxWait bounds how long a group about to begin waits for more
+	// batches (announced ones, or as many as the last group held), and
+	// so the latency it adds; DefaultGroupWait when 0, no wait when
+	// negative. A group waits at most half as long as the last one took
+	// to commit, never once it holds MaxEvents, and not at all for a lone
+	// caller after a lone caller.
+	MaxWait time.Duration
 	// Committed, when set, is called after each transaction of the group
 	// committed, with how many requests and inputs it held (metrics).
 	Committed func(requests, inputs int)
 
 	mu      sync.Mutex
 	pending []*groupCall
+	size    int  // inputs pending
+	coming  int  // batches announced, not yet handed in nor withdrawn
 	running bool // a goroutine is committing the pending calls
+	// arrived wakes a committer waiting for batches when one is handed
+	// in or withdrawn.
+	arrived chan struct{}
+	// The last group's requests and how long it took to commit: a group
+	// waits for as many requests as the last one held, at most half as
+	// long as that one took (and MaxWait).
+	lastCalls int
+	lastTook  time.Duration
 }
 
 // DefaultGroupEvents is the most inputs one group transaction gathers by
 // default: a transaction as large as hub ingest's batches.
 const DefaultGroupEvents = 5000
+
+// DefaultGroupWait is how long a group waits at most for more batches by
+// default: a tenth of a request's latency goal (50 ms, issue 21).
+const DefaultGroupWait = 5 * time.Millisecond
+
+// Announcement is a batch announced to a GroupCommit and not handed in
+// yet. Hand it in with IngestInputs, or Withdraw it; a caller defers
+// Withdraw, which does nothing once the batch was handed in.
+type Announcement struct {
+	g    *GroupCommit
+	done bool
+}
+
+// Announce tells the group that the caller will hand in a batch soon (it
+// is reading or decoding it), so that a group about to begin waits for
+// it (at most MaxWait).
+func (g *GroupCommit) Announce() *Announcement {
+	g.mu.Lock()
+	g.coming++
+	g.mu.Unlock()
+	return &Announcement{g: g}
+}
+
+// Withdraw tells the group that the announced batch will not come (the
+// request failed before it); it does nothing after IngestInputs.
+func (a *Announcement) Withdraw() {
+	g := a.g
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if a.done {
+		return
+	}
+	a.done = true
+	g.coming--
+	g.wake()
+}
+
+// IngestInputs hands the announced batch in: GroupCommit.IngestInputs.
+func (a *Announcement) IngestInputs(ctx context.Context, inputs []Input, maxErrors int) (IngestStats, []InputError, error) {
+	return a.g.ingestInputs(ctx, inputs, maxErrors, a)
+}
 
 // groupCall is one caller's batch waiting to be committed.
 type groupCall struct {
@@ -69,15 +137,33 @@ type groupCall struct {
 // abort the transaction other callers' inputs share; its inputs may still
 // be stored, as with a client that disconnects after sending.
 func (g *GroupCommit) IngestInputs(ctx context.Context, inputs []Input, maxErrors int) (IngestStats, []InputError, error) {
+	return g.ingestInputs(ctx, inputs, maxErrors, nil)
+}
+
+// ingestInputs is IngestInputs, handing in announced batch a when it is
+// not nil.
+func (g *GroupCommit) ingestInputs(ctx context.Context, inputs []Input, maxErrors int, a *Announcement) (IngestStats, []InputError, error) {
 	if len(inputs) == 0 {
+		if a != nil {
+			a.Withdraw()
+		}
 		return IngestStats{}, nil, nil
 	}
 	if err := ctx.Err(); err != nil {
+		if a != nil {
+			a.Withdraw()
+		}
 		return IngestStats{}, nil, fmt.Errorf("ingest %d inputs: %w", len(inputs), err)
 	}
 	c := &groupCall{b: g.Ingester.prepare(inputs), actor: ActorFrom(ctx), maxErrors: maxErrors, done: make(chan struct{})}
 	g.mu.Lock()
 	g.pending = append(g.pending, c)
+	g.size += c.b.read
+	if a != nil && !a.done {
+		a.done = true
+		g.coming--
+	}
+	g.wake()
 	if !g.running {
 		g.running = true
 		go g.run(context.WithoutCancel(ctx))
@@ -85,6 +171,17 @@ func (g *GroupCommit) IngestInputs(ctx context.Context, inputs []Input, maxError
 	g.mu.Unlock()
 	<-c.done
 	return c.st, c.errs, c.err
+}
+
+// wake wakes a committer waiting for announced batches; g.mu is held.
+func (g *GroupCommit) wake() {
+	if g.arrived == nil {
+		return
+	}
+	select {
+	case g.arrived <- struct{}{}:
+	default: // it is woken already
+	}
 }
 
 // Waiting returns how many callers wait to be taken into a transaction
@@ -102,8 +199,34 @@ func (g *GroupCommit) run(ctx context.Context) {
 	if limit <= 0 {
 		limit = DefaultGroupEvents
 	}
+	wait := g.MaxWait
+	if wait == 0 {
+		wait = DefaultGroupWait
+	}
+	var timer *time.Timer
 	for {
 		g.mu.Lock()
+		if d := min(wait, g.lastTook/2); d > 0 && len(g.pending) > 0 && g.short(limit) {
+			// More batches are on their way: wait for them, a little.
+			if g.arrived == nil {
+				g.arrived = make(chan struct{}, 1)
+			}
+			if timer == nil {
+				timer = time.NewTimer(d)
+			} else {
+				timer.Reset(d)
+			}
+			for expired := false; !expired && g.short(limit); {
+				g.mu.Unlock()
+				select {
+				case <-g.arrived:
+				case <-timer.C:
+					expired = true
+				}
+				g.mu.Lock()
+			}
+			timer.Stop()
+		}
 		n, size := 0, 0
 		for n < len(g.pending) && (n == 0 || size+g.pending[n].b.read <= limit) {
 			size += g.pending[n].b.read
@@ -116,9 +239,24 @@ func (g *GroupCommit) run(ctx context.Context) {
 		}
 		group := g.pending[:n:n]
 		g.pending = append([]*groupCall(nil), g.pending[n:]...)
+		g.size -= size
+		g.lastCalls = n
 		g.mu.Unlock()
+		start := time.Now()
 		g.commit(ctx, group)
+		took := time.Since(start)
+		g.mu.Lock()
+		g.lastTook = took
+		g.mu.Unlock()
 	}
+}
+
+// short reports whether the pending batches are fewer than expected: some
+// are announced and not handed in yet, or fewer are pending than the last
+// group held (under a steady load its callers, answered, send their next
+// request). g.mu is held.
+func (g *GroupCommit) short(limit int) bool {
+	return g.size < limit && (g.coming > 0 || len(g.pending) < g.lastCalls)
 }
 
 // commit commits a group in one transaction; if that fails, each call

@@ -306,6 +306,8 @@ type scansAnswer struct {
 // postScans turns scans into events and ingests them in one transaction.
 // Any scan refused: 400 listing every refused one, nothing stored.
 func (s *Server) postScans(w http.ResponseWriter, r *http.Request) {
+	coming := s.group.Announce() // as postEvents
+	defer coming.Withdraw()
 	body, err := readBody(r, s.maxBody())
 	if err != nil {
 		s.fail(w, fmt.Errorf("read request: %w", err))
@@ -356,7 +358,7 @@ func (s *Server) postScans(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every quarantined scan is counted against its point; the answer
 	// lists the first MaxErrorsListed.
-	st, errs, err := s.group.IngestInputs(r.Context(), inputs, len(inputs))
+	st, errs, err := coming.IngestInputs(r.Context(), inputs, len(inputs))
 	if err != nil {
 		s.fail(w, err)
 		return

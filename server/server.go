@@ -136,15 +136,22 @@ func (s *Server) EvaluateGaps(why string) <-chan struct{} {
 // evalSpacing is the least time between the starts of two evaluations
 // run back to back: under a steady load of posted events (32 scanners)
 // evaluations otherwise follow each other without pause and took a third
-// of the server's CPU from intake. A gap endpoint waits at most this much
-// longer for the events just posted.
-const evalSpacing = 250 * time.Millisecond
+// of the server's CPU from intake. An evaluation reads the whole store's
+// gap facts, so it grows with the plant: the next one also waits until
+// evalShare times the last one's time has passed since it started (it
+// takes at most 1/evalShare of the time). A gap endpoint waits at most
+// that much longer for the events just posted.
+const (
+	evalSpacing = time.Second
+	evalShare   = 4
+)
 
 func (s *Server) evaluate(why string, done chan struct{}) {
 	defer s.evalWG.Done()
 	for {
 		started := time.Now()
 		res, now, err := s.Monitor.Detect(s.ctx)
+		took := time.Since(started) // the alerts' retries not counted
 		s.evalMu.Lock()
 		again := s.evalAgain
 		s.evalAgain = false
@@ -171,7 +178,7 @@ func (s *Server) evaluate(why string, done chan struct{}) {
 			return
 		}
 		why = "events that arrived during the last evaluation"
-		if wait := evalSpacing - time.Since(started); wait > 0 {
+		if wait := max(evalSpacing, evalShare*took) - time.Since(started); wait > 0 {
 			select {
 			case <-time.After(wait):
 			case <-s.ctx.Done():
@@ -411,6 +418,10 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 // request takes are bounded by the body limit, however many events the
 // body holds.
 func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
+	// A group about to commit waits a moment for this request's events
+	// while they are read and decoded (core.GroupCommit.Announce).
+	coming := s.group.Announce()
+	defer coming.Withdraw()
 	body, err := readBody(r, s.maxBody())
 	if err != nil {
 		s.fail(w, fmt.Errorf("read request: %w", err))
@@ -427,7 +438,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	st, errs, err := s.group.IngestInputs(r.Context(), inputs, core.MaxErrorsListed)
+	st, errs, err := coming.IngestInputs(r.Context(), inputs, core.MaxErrorsListed)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -455,7 +466,35 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	case st.Quarantined > 0:
 		status = http.StatusMultiStatus
 	}
+	if a.Error == nil && len(a.Errors) == 0 {
+		// Every event usable (a scanner's usual answer): the bytes
+		// encoding/json writes, without its reflection.
+		b := responses.Get().(*bytes.Buffer)
+		defer putResponse(b)
+		b.Write(a.appendCounts(b.AvailableBuffer()))
+		writeBody(w, status, b.Bytes())
+		return
+	}
 	writeJSON(w, status, a)
+}
+
+// appendCounts appends the JSON of an answer with no error and no
+// quarantined event listed, as encoding/json writes it (with its
+// newline).
+func (a *eventsAnswer) appendCounts(b []byte) []byte {
+	b = append(b, `{"read":`...)
+	b = strconv.AppendInt(b, int64(a.Read), 10)
+	b = append(b, `,"stored":`...)
+	b = strconv.AppendInt(b, int64(a.Stored), 10)
+	b = append(b, `,"superseded":`...)
+	b = strconv.AppendInt(b, int64(a.Superseded), 10)
+	b = append(b, `,"duplicates":`...)
+	b = strconv.AppendInt(b, int64(a.Duplicates), 10)
+	b = append(b, `,"quarantined":`...)
+	b = strconv.AppendInt(b, int64(a.Quarantined), 10)
+	b = append(b, `,"errors":[],"errors_omitted":`...)
+	b = strconv.AppendInt(b, int64(a.ErrorsOmitted), 10)
+	return append(b, "}\n"...)
 }
 
 // eventsAnswer is the answer to POST /v1/events. Its size does not grow

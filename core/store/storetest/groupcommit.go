@@ -170,11 +170,30 @@ func groupCommit(h *harness, poison string) {
 	grouped := make([]postAnswer, len(reqs))
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range 16 {
+	// A request announced and never handed in (a client that stalls
+	// while sending its body) delays groups by at most MaxWait; one
+	// withdrawn (its body was refused) by nothing.
+	stalled := g.Announce()
+	defer stalled.Withdraw()
+	for p := range 16 {
 		wg.Go(func() {
 			for i := range next {
 				r := reqs[i]
-				st, errs, err := g.IngestInputs(core.WithActor(h.ctx, r.actor), r.inputs, core.MaxErrorsListed)
+				ctx := core.WithActor(h.ctx, r.actor)
+				var st core.IngestStats
+				var errs []core.InputError
+				var err error
+				switch {
+				case p%2 == 0: // as the HTTP handlers: announced while decoding
+					a := g.Announce()
+					if i%5 == 0 {
+						g.Announce().Withdraw()
+					}
+					st, errs, err = a.IngestInputs(ctx, r.inputs, core.MaxErrorsListed)
+					a.Withdraw() // does nothing now
+				default:
+					st, errs, err = g.IngestInputs(ctx, r.inputs, core.MaxErrorsListed)
+				}
 				grouped[i] = postAnswer{st, errs, err}
 			}
 		})
