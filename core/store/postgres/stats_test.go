@@ -132,7 +132,8 @@ func TestMigrationAnalysesAStoreWithData(t *testing.T) {
 		`DROP TABLE outbox`,                      // 0015
 		`DROP TABLE order_lots`,
 		`DROP TABLE returned_inputs`,
-		`DROP TABLE genealogy_snapshot`, // 0020
+		`DROP TABLE genealogy_snapshot`,                                            // 0020
+		`DROP INDEX links_confirm`, `CREATE INDEX links_event ON links (event_id)`, // 0022
 	} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatal(err)
