@@ -18,7 +18,8 @@ func TestMigrationNetsReturns(t *testing.T) {
 			`DELETE FROM schema_migrations WHERE version >= 16`,
 			`DROP TABLE order_lots`,
 			`DROP TABLE returned_inputs`,
-			`DROP TABLE genealogy_snapshot`, // 0020
+			`DROP TABLE genealogy_snapshot`,                                            // 0020
+			`DROP INDEX links_confirm`, `CREATE INDEX links_event ON links (event_id)`, // 0022
 			`UPDATE orders SET ins = (SELECT count(*) FROM links k WHERE k.grp = orders.ord AND NOT k.out)`,
 		} {
 			if _, err := conn.Exec(context.Background(), q); err != nil {

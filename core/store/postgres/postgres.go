@@ -886,7 +886,8 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 			FROM unnest($1::bigint[], $2::text[]) AS u(seq, status) WHERE e.seq = u.seq`, seqs, statuses)
 	}
 	if len(c.RemoveEffects) > 0 {
-		for _, table := range []string{"links", "receipts", "shipments"} {
+		w.first("remove effects from links", removeLinksSQL, c.RemoveEffects)
+		for _, table := range []string{"receipts", "shipments"} {
 			w.first("remove effects from "+table, `DELETE FROM `+table+` WHERE event_id = ANY($1::text[])`, c.RemoveEffects)
 		}
 	}
@@ -1152,6 +1153,18 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 	c.Written = core.WrittenEvents{First: before + 1, Last: t.lastSeq}
 	return nil
 }
+
+// removeLinksSQL deletes the links of the event ids $1. Links carry no
+// index by event id (migration 22): an event's links are in its group, an
+// order's ('o:' || order, from the stored body of a consume or produce)
+// or its own transform's ('t:' || id), which links_grp finds. Every
+// stored version of an id is asked, so the links of whichever version is
+// in effect are found.
+const removeLinksSQL = `DELETE FROM links l USING (
+		SELECT DISTINCT e.id, CASE WHEN e.type = 'transform' THEN 't:' || e.id ELSE 'o:' || (e.body::jsonb ->> 'order') END AS grp
+		FROM events e WHERE e.id = ANY($1::text[]) AND e.type IN ('consume', 'produce', 'transform')
+	) r
+	WHERE l.grp = r.grp AND l.event_id = r.id`
 
 // pgTextArray writes ids as a PostgreSQL array literal, so that a batch of
 // records' event lists travels as one text[] parameter.

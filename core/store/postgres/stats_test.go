@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/core/store/postgres"
 	"github.com/lothub/lothub/plantgen"
 )
 
@@ -131,7 +132,8 @@ func TestMigrationAnalysesAStoreWithData(t *testing.T) {
 		`DROP TABLE outbox`,                      // 0015
 		`DROP TABLE order_lots`,
 		`DROP TABLE returned_inputs`,
-		`DROP TABLE genealogy_snapshot`, // 0020
+		`DROP TABLE genealogy_snapshot`,                                            // 0020
+		`DROP INDEX links_confirm`, `CREATE INDEX links_event ON links (event_id)`, // 0022
 	} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -161,5 +163,26 @@ func TestMigrationAnalysesAStoreWithData(t *testing.T) {
 	v, err := core.VerifyAudit(ctx, db, nil)
 	if err != nil || !v.OK || v.EventsBefore != 1 || v.Events != 0 {
 		t.Errorf("verify a migrated store = %+v, %v; want OK with the one event before the trail", v, err)
+	}
+}
+
+func TestStatisticsGrowth(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		reltuples float64
+		want      float64
+	}{
+		{"NeverAnalysed", -1, 0},
+		{"Empty", 0, 0},
+		{"SmallDoubles", 50_000, 50_000},
+		{"JustBelowLarge", 99_999, 99_999},
+		{"LargeQuadruples", 100_000, 300_000},
+		{"Million", 1_000_000, 3_000_000},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := postgres.Growth(c.reltuples); got != c.want {
+				t.Errorf("Growth(%v) = %v, want %v", c.reltuples, got, c.want)
+			}
+		})
 	}
 }
