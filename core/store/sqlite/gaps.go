@@ -143,7 +143,7 @@ func (s *DB) HeldAmong(ctx context.Context, lotIDs []int64) ([]int64, error) {
 
 func (s *DB) ManualLinks(ctx context.Context, groups []string) ([]core.LinkRow, error) {
 	// Confirmed links are few: find them all by their id prefix
-	// (through links_event) and keep those of the groups asked for. A
+	// (through links_confirmed) and keep those of the groups asked for. A
 	// lookup per group costs seconds for the widest recall.
 	rows, err := s.query(ctx, `SELECT event_id, lot_id, grp, out FROM links
 		WHERE event_id >= 'confirm:' AND event_id < 'confirm;'`)

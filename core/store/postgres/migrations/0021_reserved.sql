@@ -1,4 +1,3 @@
--- Number 21 is reserved for another branch of this session (numbers are
--- handed out by the lead); this empty migration keeps the numbers without
--- holes until that branch's is merged, and is then dropped for it.
+-- Number 21 is SQLite's (branch sqlwriter: its effects indexes by event id
+-- dropped); this empty migration keeps PostgreSQL's numbers without holes.
 SELECT 1;
