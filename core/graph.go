@@ -447,7 +447,7 @@ func (m *Graph) walkFrom(g *graph, dir Direction, frontier []int64, depth int, f
 	if dir == Backward {
 		via, to = &m.outOf, &m.inputs
 	}
-	n := int64(max(len(m.inOf.off)-1, 0)) // lot ids the graph holds
+	n := int64(max(len(via.off)-1, 0)) // lot ids the graph holds (a snapshot's other half is not decoded)
 	seen := make([]bool, n)
 	for _, id := range g.order {
 		if id >= 0 && id < n {

@@ -2,11 +2,13 @@ package core
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"time"
+	"unsafe"
 )
 
 // A genealogy snapshot is a Graph saved in the store as one value
@@ -67,6 +69,25 @@ func (g *Graph) adjacencies() []*csr { return []*csr{&g.inOf, &g.outOf, &g.input
 // length, offset and id, so that a damaged value is an error, never a
 // walk out of range.
 func DecodeSnapshot(b []byte) (*Graph, error) {
+	return decodeSnapshot(b, [4]bool{true, true, true, true})
+}
+
+// snapshotFor is the part of a snapshot a walk in direction dir follows
+// (Graph.walkFrom): the groups a lot went into and their outputs going
+// forward, the groups it came out of and their inputs going back. The
+// other half is skipped, not copied: it is half the decoding.
+func snapshotFor(dir Direction) [4]bool {
+	if dir == Backward {
+		return [4]bool{false, true, true, false} // outOf, inputs
+	}
+	return [4]bool{true, false, false, true} // inOf, outputs
+}
+
+// decodeSnapshot is DecodeSnapshot of the adjacencies need says (in the
+// order of Graph.adjacencies); the others are checked for their length
+// only, and left empty. It copies what it keeps: b may be a store's
+// buffer.
+func decodeSnapshot(b []byte, need [4]bool) (*Graph, error) {
 	d := snapDecoder{b: b}
 	if len(b) < 4 || !bytes.Equal(b[:4], []byte(snapMagic)) {
 		return nil, fmt.Errorf("decode the genealogy snapshot: not a snapshot (no %q at its start)", snapMagic)
@@ -105,6 +126,12 @@ func DecodeSnapshot(b []byte) (*Graph, error) {
 	keys := []uint32{lots, lots, groups + 1, groups + 1}
 	bound := []int32{int32(groups), int32(groups), int32(lots - 1), int32(lots - 1)}
 	for i, a := range g.adjacencies() {
+		if !need[i] {
+			if err := d.skipCSR(int(keys[i])); err != nil {
+				return nil, fmt.Errorf("decode the genealogy snapshot: adjacency %d: %w", i, err)
+			}
+			continue
+		}
 		if err := d.csr(a, int(keys[i]), bound[i]); err != nil {
 			return nil, fmt.Errorf("decode the genealogy snapshot: adjacency %d: %w", i, err)
 		}
@@ -150,11 +177,38 @@ func (d *snapDecoder) int32s(n int) []int32 {
 		return nil
 	}
 	out := make([]int32, n)
-	for i := range out {
-		out[i] = int32(binary.LittleEndian.Uint32(d.b[4*i:]))
+	if littleEndian && n > 0 {
+		// One copy of the bytes: the 37 MB of the 5M plant's snapshot
+		// value by value took 0.12 s of the widest recall's CPU.
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 4*n), d.b)
+	} else {
+		for i := range out {
+			out[i] = int32(binary.LittleEndian.Uint32(d.b[4*i:]))
+		}
 	}
 	d.b = d.b[4*n:]
 	return out
+}
+
+// littleEndian: the host stores an int32 as the snapshot does.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// skipCSR passes over an adjacency of n offsets without reading it,
+// checking only that it is all there.
+func (d *snapDecoder) skipCSR(n int) error {
+	if n <= 0 || !d.need(4*n) {
+		return cmp.Or(d.err, fmt.Errorf("no offsets"))
+	}
+	vals := int32(binary.LittleEndian.Uint32(d.b[4*(n-1):]))
+	if vals < 0 {
+		return fmt.Errorf("%d values", vals)
+	}
+	d.b = d.b[4*n:]
+	if !d.need(4 * int(vals)) {
+		return d.err
+	}
+	d.b = d.b[4*int(vals):]
+	return nil
 }
 
 // csr reads an adjacency of n offsets (keys + 1) whose values are below
@@ -213,10 +267,15 @@ func RefreshGenealogySnapshot(ctx context.Context, s Store) (bool, error) {
 
 // loadSnapshot returns the store's genealogy snapshot when it is of the
 // present GenealogyVersion, and nil when there is none such.
-func loadSnapshot(ctx context.Context, s Store) (*Graph, error) {
-	b, err := s.GenealogySnapshot(ctx)
-	if err != nil || b == nil {
+// Only the half of it a walk in direction dir follows is decoded.
+func loadSnapshot(ctx context.Context, s Store, dir Direction) (*Graph, error) {
+	var g *Graph
+	_, err := s.GenealogySnapshot(ctx, func(b []byte) (err error) {
+		g, err = decodeSnapshot(b, snapshotFor(dir))
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	return DecodeSnapshot(b)
+	return g, nil
 }

@@ -134,3 +134,29 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		}
 	})
 }
+
+// The half of a snapshot a walk in one direction decodes walks as the
+// whole graph does, from every lot; cut short, it is refused.
+func TestSnapshotHalfWalks(t *testing.T) {
+	g := randomGraph(t, 11, 300, 500)
+	b := g.EncodeSnapshot()
+	for _, dir := range []Direction{Forward, Backward} {
+		half, err := decodeSnapshot(b, snapshotFor(dir))
+		if err != nil {
+			t.Fatalf("%s half: %v", dir, err)
+		}
+		for id := int64(0); id <= 501; id++ {
+			want := g.walk(dir, []int64{id}, nil)
+			got := &graph{roots: []int64{id}, order: []int64{id}, level: []int{0}, depth: map[int64]int{id: 0}}
+			half.walkFrom(got, dir, []int64{id}, 1, nil)
+			if !reflect.DeepEqual(got.order, want.order) || !reflect.DeepEqual(got.level, want.level) || !reflect.DeepEqual(got.hops, want.hops) {
+				t.Fatalf("%s walk from %d over the half snapshot differs:\n got  %v %v\n want %v %v", dir, id, got.order, got.hops, want.order, want.hops)
+			}
+		}
+		for n := range len(b) {
+			if _, err := decodeSnapshot(b[:n], snapshotFor(dir)); err == nil {
+				t.Fatalf("%s half: a snapshot cut to %d of %d bytes decoded", dir, n, len(b))
+			}
+		}
+	}
+}

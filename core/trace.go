@@ -517,7 +517,7 @@ func (q *Queries) walkIn(ctx context.Context, mem cached, dir Direction, roots [
 		}
 		if wide && snapAt > 0 && len(g.order) >= snapAt && len(next) > 0 {
 			snapAt = 0 // tried once
-			if snap := q.snapshot(ctx); snap != nil {
+			if snap := q.snapshot(ctx, dir); snap != nil {
 				// The rest of the walk takes milliseconds: what it finds
 				// is read at its end, in one read per attribute, instead
 				// of in parts started level by level.
@@ -540,11 +540,11 @@ func (q *Queries) walkIn(ctx context.Context, mem cached, dir Direction, roots [
 // snapshot returns the store's genealogy snapshot when one of the present
 // version is saved and q may use it. A snapshot that cannot be read or
 // decoded is logged and left aside: the walk reads the links tables.
-func (q *Queries) snapshot(ctx context.Context) *Graph {
+func (q *Queries) snapshot(ctx context.Context, dir Direction) *Graph {
 	if q.NoSnapshot {
 		return nil
 	}
-	g, err := loadSnapshot(ctx, q.Store)
+	g, err := loadSnapshot(ctx, q.Store, dir)
 	if err != nil {
 		if ctx.Err() == nil {
 			slog.Warn("genealogy snapshot not used; the walk reads the links", "err", err)

@@ -95,9 +95,12 @@ type app struct {
 	// evaluate: run the gap rules after an ingest (hub ingest --evaluate).
 	evaluate bool
 	snapshot bool // hub ingest --snapshot
-	stdin    io.Reader
-	stdout   io.Writer
-	stderr   io.Writer
+	// reads: the command only reads and exits (trace, recall), so a
+	// SQLite store is opened with small page caches (sqlite.OpenReads).
+	reads  bool
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
 }
 
 // Main runs the hub with args and returns the exit status.
@@ -300,6 +303,9 @@ func findSub(c *cobra.Command, name string) *cobra.Command {
 func (a *app) openStoreFor(ctx context.Context, oneShot bool) (core.Store, error) {
 	if strings.HasPrefix(a.db, "postgres://") || strings.HasPrefix(a.db, "postgresql://") {
 		return openPostgres(ctx, a.db, oneShot)
+	}
+	if a.reads {
+		return sqlite.OpenReads(ctx, a.db)
 	}
 	return sqlite.Open(ctx, a.db)
 }

@@ -92,6 +92,7 @@ func (a *app) traceCommand() *cobra.Command {
 			Short:       map[core.Direction]string{core.Forward: "Every lot made from this one, and who got them", core.Backward: "Every lot and supplier this one came from"}[dir],
 			RunE: func(cmd *cobra.Command, args []string) error {
 				bulkgc.Tune()
+				a.reads = true
 				s, err := sel.selector(args)
 				if err != nil {
 					return err
@@ -140,6 +141,7 @@ func (a *app) recallCommand() *cobra.Command {
 		Short:       "Recall scope: every lot made from this one, the customers who got them, and what is still on hand",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bulkgc.Tune()
+			a.reads = true
 			s, err := sel.selector(args)
 			if err != nil {
 				return err

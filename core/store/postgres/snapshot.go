@@ -2,25 +2,40 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // GenealogySnapshot reads the snapshot with the genealogy version in one
-// statement: a snapshot of another version is never returned.
-func (s *DB) GenealogySnapshot(ctx context.Context) ([]byte, error) {
-	var b []byte
-	err := s.pool.QueryRow(ctx, `SELECT s.data FROM genealogy_snapshot s JOIN genealogy_version v ON v.version = s.version LIMIT 1`).Scan(&b)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
+// statement: a snapshot of another version is never read. read gets pgx's
+// buffer (pgtype.DriverBytes), not a copy of it.
+func (s *DB) GenealogySnapshot(ctx context.Context, read func([]byte) error) (bool, error) {
+	rows, err := s.pool.Query(ctx, `SELECT s.data FROM genealogy_snapshot s JOIN genealogy_version v ON v.version = s.version LIMIT 1`)
 	if err != nil {
-		return nil, fmt.Errorf("read the genealogy snapshot of %s: %w", s.name, err)
+		return false, fmt.Errorf("read the genealogy snapshot of %s: %w", s.name, err)
 	}
-	return b, nil
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return false, fmt.Errorf("read the genealogy snapshot of %s: %w", s.name, err)
+		}
+		return false, nil
+	}
+	var b pgtype.DriverBytes
+	if err := rows.Scan(&b); err != nil {
+		return false, fmt.Errorf("read the genealogy snapshot of %s: %w", s.name, err)
+	}
+	if err := read(b); err != nil {
+		return true, err
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return true, fmt.Errorf("read the genealogy snapshot of %s: %w", s.name, err)
+	}
+	return true, nil
 }
 
 func (s *DB) HasGenealogySnapshot(ctx context.Context) (bool, error) {

@@ -3,23 +3,36 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 )
 
 // GenealogySnapshot reads the snapshot with the genealogy version in one
-// statement: a snapshot of another version is never returned.
-func (s *DB) GenealogySnapshot(ctx context.Context) ([]byte, error) {
-	var b []byte
-	err := s.db.QueryRowContext(ctx, `SELECT s.data FROM genealogy_snapshot s JOIN genealogy_version v ON v.version = s.version`).Scan(&b)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
+// statement: a snapshot of another version is never read. read gets the
+// driver's buffer (sql.RawBytes), not a copy of it.
+func (s *DB) GenealogySnapshot(ctx context.Context, read func([]byte) error) (bool, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT s.data FROM genealogy_snapshot s JOIN genealogy_version v ON v.version = s.version`)
 	if err != nil {
-		return nil, fmt.Errorf("read the genealogy snapshot of %s: %w", s.path, err)
+		return false, fmt.Errorf("read the genealogy snapshot of %s: %w", s.path, err)
 	}
-	return b, nil
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return false, fmt.Errorf("read the genealogy snapshot of %s: %w", s.path, err)
+		}
+		return false, nil
+	}
+	var b sql.RawBytes
+	if err := rows.Scan(&b); err != nil {
+		return false, fmt.Errorf("read the genealogy snapshot of %s: %w", s.path, err)
+	}
+	if err := read(b); err != nil {
+		return true, err
+	}
+	if err := rows.Close(); err != nil {
+		return true, fmt.Errorf("read the genealogy snapshot of %s: %w", s.path, err)
+	}
+	return true, nil
 }
 
 func (s *DB) HasGenealogySnapshot(ctx context.Context) (bool, error) {

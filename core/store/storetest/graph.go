@@ -92,7 +92,7 @@ func init() {
 			)
 			snapshot := func() []byte {
 				h.t.Helper()
-				b, err := h.s.GenealogySnapshot(h.ctx)
+				b, err := snapshotOf(h.ctx, h.s)
 				if err != nil {
 					h.t.Fatal(err)
 				}
@@ -181,7 +181,7 @@ func init() {
 			if err := c.Load(h.ctx); err != nil {
 				h.t.Fatal(err)
 			}
-			b, err := h.s.GenealogySnapshot(h.ctx)
+			b, err := snapshotOf(h.ctx, h.s)
 			if err != nil {
 				h.t.Fatal(err)
 			}

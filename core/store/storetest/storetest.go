@@ -5,6 +5,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"reflect"
@@ -136,12 +137,23 @@ type countSnapshots struct {
 	used int
 }
 
-func (s *countSnapshots) GenealogySnapshot(ctx context.Context) ([]byte, error) {
-	b, err := s.Store.GenealogySnapshot(ctx)
-	if b != nil {
+func (s *countSnapshots) GenealogySnapshot(ctx context.Context, read func([]byte) error) (bool, error) {
+	ok, err := s.Store.GenealogySnapshot(ctx, read)
+	if ok {
 		s.used++
 	}
-	return b, err
+	return ok, err
+}
+
+// snapshotOf returns a copy of the store's genealogy snapshot, nil when
+// there is none of the present version.
+func snapshotOf(ctx context.Context, s core.Store) ([]byte, error) {
+	var out []byte
+	_, err := s.GenealogySnapshot(ctx, func(b []byte) error {
+		out = bytes.Clone(b)
+		return nil
+	})
+	return out, err
 }
 
 // lots renders the lots of a result as "ITEM/LOT@depth", in result order.
