@@ -54,24 +54,7 @@ func (t snapshotTx) CurrentEvents(ctx context.Context, ids []string) (map[string
 }
 
 func (t snapshotTx) Reversers(ctx context.Context, targets []string) (map[string][]string, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT e.reverses, e.id
-		FROM json_each(?) j JOIN events e ON e.reverses = j.value WHERE e.status <> 'superseded'`, stringList(targets))
-	if err != nil {
-		return nil, fmt.Errorf("look up reversals: %w", err)
-	}
-	defer rows.Close()
-	out := map[string][]string{}
-	for rows.Next() {
-		var target, id string
-		if err := rows.Scan(&target, &id); err != nil {
-			return nil, fmt.Errorf("look up reversals: %w", err)
-		}
-		out[target] = append(out[target], id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("look up reversals: %w", err)
-	}
-	return out, nil
+	return reversers(ctx, t.tx, targets)
 }
 
 func (t snapshotTx) OrderLots(ctx context.Context, keys []core.LotGroup) ([]core.OrderLotSums, error) {

@@ -426,8 +426,11 @@ func currentEvents(ctx context.Context, q queryer, ids []string) (map[string]cor
 }
 
 func reversers(ctx context.Context, q queryer, targets []string) (map[string][]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT reverses, id FROM events
-		WHERE reverses IN (SELECT value FROM json_each(?)) AND status <> 'superseded'`, jsonList(targets))
+	// A join with the distinct ids, not IN (SELECT …): IN made SQLite copy
+	// the list into a temporary b-tree first.
+	rows, err := q.QueryContext(ctx, `SELECT e.reverses, e.id
+		FROM (SELECT DISTINCT value FROM json_each(?)) j JOIN events e ON e.reverses = j.value
+		WHERE e.status <> 'superseded'`, stringList(targets))
 	if err != nil {
 		return nil, fmt.Errorf("look up reversals: %w", err)
 	}
