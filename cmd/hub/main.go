@@ -17,7 +17,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	// Starts opening a trace's or recall's PostgreSQL store during
+	// package initialisation (postgres.Prestart).
+	_ "github.com/lothub/lothub/cmd/hub/internal/early/pg"
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/core/store/postgres"
 	"github.com/lothub/lothub/core/store/sqlite"
 	"github.com/lothub/lothub/internal/startgc"
 )
@@ -38,6 +42,7 @@ func main() {
 	}()
 	stopProfile := profile(os.Getenv("LOTHUB_CPUPROFILE"))
 	code := Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	postgres.ClosePrestarted() // not taken: the command ended before opening it
 	stopProfile()
 	stop()
 	os.Exit(code)
