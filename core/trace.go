@@ -118,6 +118,13 @@ type Queries struct {
 	// the parallelism gains. `hub serve` keeps its connections and reads
 	// in parallel.
 	Serial bool
+	// SerialPair, with Serial, reads a trace's shipments (most often its
+	// largest read) on a second connection beside the other reads, one
+	// after the other on the first: for a store whose second connection
+	// costs less than the shipments' read, a SQLite file (above all one
+	// whose connections the process opened while it started,
+	// sqlite.PrestartReads). The answer is the same.
+	SerialPair bool
 	// ReachLimit is how many edges a walk reads in one recursive query
 	// (Store.ReachHops) before it goes on level by level (0: reachLimit).
 	// The conformance suite sets 1, to check that both walks agree.
@@ -629,7 +636,7 @@ func (q *Queries) fetch(ctx context.Context, ids []int64, groups []string, onHan
 	errs := make([]error, 5)
 	serial := q.Serial && len(ids) < prefetchAt
 	run := func(i int, fn func() error) {
-		if serial {
+		if serial && !(q.SerialPair && i == 2) {
 			errs[i] = fn()
 			return
 		}
@@ -639,13 +646,14 @@ func (q *Queries) fetch(ctx context.Context, ids []int64, groups []string, onHan
 			errs[i] = fn()
 		}()
 	}
+	// The shipments first: with SerialPair they go on beside the rest.
+	run(2, func() (err error) { f.shipments, err = q.Store.Shipments(ctx, ShipmentFilter{LotIDs: ids}); return })
 	if onHand {
 		run(0, func() (err error) { f.states, err = q.Store.LotStates(ctx, ids); return })
 	} else {
 		run(0, func() (err error) { f.lots, err = q.Store.Lots(ctx, ids); return })
 	}
 	run(1, func() (err error) { f.receipts, err = q.Store.Receipts(ctx, ReceiptFilter{LotIDs: ids}); return })
-	run(2, func() (err error) { f.shipments, err = q.Store.Shipments(ctx, ShipmentFilter{LotIDs: ids}); return })
 	if len(groups) > 0 {
 		run(3, func() (err error) { f.manual, err = q.Store.ManualLinks(ctx, groups); return })
 	}
