@@ -61,31 +61,8 @@ func (e *early) open() {
 		s.db.Close()
 		return
 	}
-	// A second connection, for the trace's shipments
-	// (core.Queries.SerialPair): opened, its schema read, and left idle.
-	if err := s.openSecond(ctx); err != nil {
-		s.db.Close()
-		return
-	}
 	go s.checkpointer()
 	e.s = s
-}
-
-// openSecond opens a second connection beside the idle first one and
-// leaves both idle.
-func (s *DB) openSecond(ctx context.Context) error {
-	first, err := s.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer first.Close()
-	second, err := s.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer second.Close()
-	var v int
-	return second.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v)
 }
 
 func takeEarly(path string) *early {
