@@ -17,7 +17,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	// Start opening a trace's or recall's store during package
+	// initialisation (postgres.Prestart, sqlite.PrestartReads).
+	_ "github.com/lothub/lothub/cmd/hub/internal/early/pg"
+	_ "github.com/lothub/lothub/cmd/hub/internal/early/sqlite"
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/core/store/postgres"
 	"github.com/lothub/lothub/core/store/sqlite"
 	"github.com/lothub/lothub/internal/startgc"
 )
@@ -38,6 +43,9 @@ func main() {
 	}()
 	stopProfile := profile(os.Getenv("LOTHUB_CPUPROFILE"))
 	code := Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	// Not taken: the command ended before opening its store.
+	postgres.ClosePrestarted()
+	sqlite.ClosePrestarted()
 	stopProfile()
 	stop()
 	os.Exit(code)

@@ -10,8 +10,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lothub/lothub/core"
+	"github.com/lothub/lothub/core/store/sqlite"
 	"github.com/lothub/lothub/internal/bulkgc"
 )
+
+// isSQLite reports whether st is a SQLite store, whose trace reads its
+// shipments on a second connection (core.Queries.SerialPair).
+func isSQLite(st core.Store) bool {
+	_, ok := st.(*sqlite.DB)
+	return ok
+}
 
 // selectorFlags are the ways to say where a trace starts besides ITEM LOT.
 type selectorFlags struct {
@@ -98,7 +106,7 @@ func (a *app) traceCommand() *cobra.Command {
 					return err
 				}
 				return a.withStoreAsOf(cmd.Context(), &asOf, func(st core.Store) error {
-					q := core.Queries{Store: st, Serial: true}
+					q := core.Queries{Store: st, Serial: true, SerialPair: isSQLite(st)}
 					if summary {
 						sum, err := q.TraceSummary(cmd.Context(), dir, s)
 						if err != nil {
@@ -147,7 +155,7 @@ func (a *app) recallCommand() *cobra.Command {
 				return err
 			}
 			return a.withStoreAsOf(cmd.Context(), &asOf, func(st core.Store) error {
-				q := core.Queries{Store: st, Serial: true}
+				q := core.Queries{Store: st, Serial: true, SerialPair: isSQLite(st)}
 				if summary {
 					sum, err := q.RecallSummary(cmd.Context(), s)
 					if err != nil {

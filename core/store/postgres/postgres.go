@@ -104,11 +104,42 @@ func Open(ctx context.Context, url string) (*DB, error) {
 
 // OpenWith is Open with options.
 func OpenWith(ctx context.Context, url string, o Options) (*DB, error) {
+	if e := takeEarly(url, o); e != nil {
+		if s, err := e.adopt(ctx); s != nil || err != nil {
+			return s, err
+		}
+		// The early open failed: this one says why, as it always did.
+	}
+	cfg, name, err := poolConfig(url, o)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres %s: %w", name, err)
+	}
+	s := newDB(pool, name, o)
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func newDB(pool *pgxpool.Pool, name string, o Options) *DB {
+	s := &DB{pool: pool, name: name, writer: make(chan struct{}, 1), wideRead: 1000, pending: map[string]int64{}, oneShot: o.OneShot}
+	s.Queries = s.queries()
+	return s
+}
+
+// poolConfig is the pool configuration OpenWith opens url with, and the
+// database's name for messages.
+func poolConfig(url string, o Options) (*pgxpool.Config, string, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// Not wrapped: the parser's error may quote the connection
 		// string, password included.
-		return nil, errors.New("open postgres: invalid connection string: " + scrub(err.Error(), url) +
+		return nil, "", errors.New("open postgres: invalid connection string: " + scrub(err.Error(), url) +
 			" (want postgres://user:password@host:port/database?sslmode=...)")
 	}
 	name := redacted(cfg.ConnConfig)
@@ -134,17 +165,7 @@ func OpenWith(ctx context.Context, url string, o Options) (*DB, error) {
 	if !strings.Contains(url, "pool_max_conns") && cfg.MaxConns < minConns {
 		cfg.MaxConns = minConns
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("open postgres %s: %w", name, err)
-	}
-	s := &DB{pool: pool, name: name, writer: make(chan struct{}, 1), wideRead: 1000, pending: map[string]int64{}, oneShot: o.OneShot}
-	s.Queries = s.queries()
-	if err := s.migrate(ctx); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return s, nil
+	return cfg, name, nil
 }
 
 // read returns the arguments of a small read, led by the query mode that
@@ -252,10 +273,24 @@ func (s *DB) migrate(ctx context.Context) error {
 	// Most opens find the schema current: one round trip instead of a
 	// transaction, a lock and a CREATE TABLE (five). A missing table or
 	// an older version takes the path below.
-	var current int
-	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`, s.read()...).Scan(&current); err == nil && current == len(ms) {
+	if current, err := s.schemaCurrent(ctx); err == nil && current == len(ms) {
 		return nil
 	}
+	return s.applyMigrations(ctx, ms)
+}
+
+// schemaCurrent reads the applied schema version: the check of every
+// open, one round trip.
+func (s *DB) schemaCurrent(ctx context.Context) (int, error) {
+	var current int
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`, s.read()...).Scan(&current)
+	return current, err
+}
+
+// applyMigrations applies the migrations of ms the database lacks, under
+// the migration lock.
+func (s *DB) applyMigrations(ctx context.Context, ms []schema.Migration) error {
+	var current int
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("open postgres %s: %w (is the server running, and the URL right?)", s.name, err)

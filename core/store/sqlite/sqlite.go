@@ -143,8 +143,16 @@ func OpenScratch(ctx context.Context, path string) (*DB, error) {
 // the kernel (mmap, page faults, madvise at Close), for pages never read
 // twice (its reads by lot id follow the ids in order).
 func OpenReads(ctx context.Context, path string) (*DB, error) {
-	return openCache(ctx, path, readCache, "journal_mode(WAL)", "synchronous(NORMAL)")
+	if e := takeEarly(path); e != nil {
+		if s := e.adopt(ctx); s != nil {
+			return s, nil
+		}
+	}
+	return openCache(ctx, path, readCache, readDurability...)
 }
+
+// readDurability is OpenReads's journal and synchronous settings.
+var readDurability = []string{"journal_mode(WAL)", "synchronous(NORMAL)"}
 
 // The page cache of each connection, in KiB (negative, as cache_size takes
 // it): 64 MB, and SQLite's default 2 MB for OpenReads.
@@ -158,6 +166,21 @@ func open(ctx context.Context, path string, durability ...string) (*DB, error) {
 }
 
 func openCache(ctx context.Context, path string, cache int, durability ...string) (*DB, error) {
+	s, err := newDB(path, cache, durability...)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	go s.checkpointer()
+	return s, nil
+}
+
+// newDB returns the store at path, not opened yet (database/sql opens
+// its connections at the first query).
+func newDB(path string, cache int, durability ...string) (*DB, error) {
 	q := url.Values{}
 	for _, p := range append(durability, "busy_timeout(30000)", "foreign_keys(ON)", "cache_size("+strconv.Itoa(cache)+")", "temp_store(MEMORY)", "mmap_size("+strconv.Itoa(mmapSize)+")", "wal_autocheckpoint("+strconv.Itoa(walLimit)+")") {
 		q.Add("_pragma", p)
@@ -173,11 +196,6 @@ func openCache(ctx context.Context, path string, cache int, durability ...string
 	db.SetMaxIdleConns(maxIdle)
 	s := &DB{path: path, db: db, checkpoint: make(chan struct{}, 1), stopped: make(chan struct{})}
 	s.Queries = s.queries()
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	go s.checkpointer()
 	return s, nil
 }
 
@@ -225,10 +243,10 @@ func (s *DB) migrate(ctx context.Context) error {
 	// lock (BEGIN IMMEDIATE would wait behind a running ingest) or the
 	// CREATE TABLE a migration needs. A missing table or an older version
 	// takes the path below.
-	var current int
-	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err == nil && current == len(ms) {
+	if s.schemaCurrent(ctx, ms) {
 		return nil
 	}
+	var current int
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -255,6 +273,14 @@ func (s *DB) migrate(ctx context.Context) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// schemaCurrent reports whether the store's schema is the latest of ms:
+// one read, the check of every open.
+func (s *DB) schemaCurrent(ctx context.Context, ms []schema.Migration) bool {
+	var current int
+	err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current)
+	return err == nil && current == len(ms)
 }
 
 // Ingest runs fn in one IMMEDIATE transaction.
