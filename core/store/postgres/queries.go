@@ -70,7 +70,8 @@ func (s *DB) queries() *sqlq.Queries {
 // entry's insert and the head's move go in one round trip (a batch's
 // third and last after its writes).
 func (t *ingestTx) Audit(ctx context.Context, e core.AuditEntry) (core.AuditEntry, error) {
-	q := &queuedConn{tx: t.tx}
+	q := &queuedConn{tx: t.tx, head: t.head}
+	t.head = nil // the head moves: a later entry reads it again
 	e, err := sqlq.AppendAudit(ctx, sqlq.PostgreSQL, q, e)
 	if err != nil {
 		return e, err
@@ -89,6 +90,38 @@ func (t *ingestTx) Audit(ctx context.Context, e core.AuditEntry) (core.AuditEntr
 type queuedConn struct {
 	tx    pgx.Tx
 	batch pgx.Batch
+	// head, when set, answers the first read of the audit trail's head
+	// (sqlq.AuditHeadSQL): read with the writers' lock, nothing has
+	// moved it since.
+	head *auditHead
+}
+
+// auditHeadAhead reads what sqlq.AuditHeadSQL reads, without its row
+// lock: it runs under the ingest writers' advisory lock, which every
+// append to the audit trail holds, and the head's update takes the row
+// lock anyway.
+var auditHeadAhead = `SELECT seq, hash, events_before, ` + sqlq.PostgreSQL.NowMicros() + ` FROM audit_head`
+
+// auditHead is a row of auditHeadAhead.
+type auditHead struct {
+	seq         int64
+	hash        string
+	before, now int64
+}
+
+// Scan copies the head into dest, as a row of sqlq.AuditHeadSQL.
+func (h *auditHead) Scan(dest ...any) error {
+	if len(dest) == 4 {
+		seq, ok1 := dest[0].(*int64)
+		hash, ok2 := dest[1].(*string)
+		before, ok3 := dest[2].(*int64)
+		now, ok4 := dest[3].(*int64)
+		if ok1 && ok2 && ok3 && ok4 {
+			*seq, *hash, *before, *now = h.seq, h.hash, h.before, h.now
+			return nil
+		}
+	}
+	return fmt.Errorf("read the audit trail's head: scan into %T, want *int64, *string, *int64, *int64", dest)
 }
 
 func (c *queuedConn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
@@ -97,6 +130,7 @@ func (c *queuedConn) Exec(ctx context.Context, query string, args ...any) (int64
 }
 
 func (c *queuedConn) Query(ctx context.Context, query string, args ...any) (sqlq.Rows, error) {
+	c.head = nil
 	if err := c.flush(ctx); err != nil {
 		return nil, err
 	}
@@ -104,6 +138,11 @@ func (c *queuedConn) Query(ctx context.Context, query string, args ...any) (sqlq
 }
 
 func (c *queuedConn) QueryRow(ctx context.Context, query string, args ...any) sqlq.Row {
+	if h := c.head; h != nil && c.batch.Len() == 0 && query == sqlq.AuditHeadSQL(sqlq.PostgreSQL) && len(args) == 0 {
+		c.head = nil
+		return h
+	}
+	c.head = nil
 	if err := c.flush(ctx); err != nil {
 		return errRow{err}
 	}

@@ -41,11 +41,13 @@ func scanAudit(row Row) (core.AuditEntry, error) {
 
 // AppendAudit appends e to the audit trail in tx, an ingest transaction
 // (the store's IngestTx.Audit), starting the chain with its genesis entry
-// when the trail is empty. The time is the database's clock at the append.
+// when the trail is empty. The time is the database's clock at the append
+// (PostgreSQL's ingest reads it, with the head, when its transaction took
+// the writers' lock: AuditHeadSQL).
 func AppendAudit(ctx context.Context, d Dialect, tx Querier, e core.AuditEntry) (core.AuditEntry, error) {
 	var head core.AuditHead
 	var before, now int64
-	if err := tx.QueryRow(ctx, `SELECT seq, hash, events_before, `+d.NowMicros()+` FROM audit_head`+d.ForUpdate()).
+	if err := tx.QueryRow(ctx, AuditHeadSQL(d)).
 		Scan(&head.Seq, &head.Hash, &before, &now); err != nil {
 		return e, fmt.Errorf("read the audit trail's head: %w", err)
 	}
@@ -68,6 +70,14 @@ func AppendAudit(ctx context.Context, d Dialect, tx Querier, e core.AuditEntry) 
 		return e, fmt.Errorf("move the audit trail's head: %w", err)
 	}
 	return e, nil
+}
+
+// AuditHeadSQL is AppendAudit's first statement: the head (seq, hash),
+// events_before and the database's clock, in Unix microseconds, locked
+// for the transaction. A store that read the same row (in that order)
+// already, with its writers' lock held, may answer it from that read.
+func AuditHeadSQL(d Dialect) string {
+	return `SELECT seq, hash, events_before, ` + d.NowMicros() + ` FROM audit_head` + d.ForUpdate()
 }
 
 func insertAudit(ctx context.Context, d Dialect, tx Querier, e core.AuditEntry) error {
