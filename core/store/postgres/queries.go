@@ -96,11 +96,10 @@ type queuedConn struct {
 	head *auditHead
 }
 
-// auditHeadAhead reads what sqlq.AuditHeadSQL reads, without its row
-// lock: it runs under the ingest writers' advisory lock, which every
-// append to the audit trail holds, and the head's update takes the row
-// lock anyway.
-var auditHeadAhead = `SELECT seq, hash, events_before, ` + sqlq.PostgreSQL.NowMicros() + ` FROM audit_head`
+// auditHeadAhead is the audit head's read (sqlq.AuditHeadSQL, with its
+// row lock: a writer that did not take the advisory lock still waits for
+// the head), sent when the ingest transaction takes the writers' lock.
+var auditHeadAhead = sqlq.AuditHeadSQL(sqlq.PostgreSQL)
 
 // auditHead is a row of auditHeadAhead.
 type auditHead struct {
