@@ -91,7 +91,7 @@ func (s *DB) queries() *sqlq.Queries {
 
 // Audit appends e to the audit trail in this ingest transaction.
 func (t *ingestTx) Audit(ctx context.Context, e core.AuditEntry) (core.AuditEntry, error) {
-	return sqlq.AppendAudit(ctx, sqlq.SQLite, conn{t.tx}, e)
+	return sqlq.AppendAudit(ctx, sqlq.SQLite, conn{cached{t}}, e)
 }
 
 func (t *ingestTx) Exceptions(ctx context.Context, f core.ExceptionFilter) ([]core.Exception, error) {
