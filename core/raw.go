@@ -226,9 +226,13 @@ func (in *Ingester) PrepareRecords(recs []MappedRecord) *RecordBatch {
 			raw.ReceivedAt = now
 		}
 		key := RawKey(raw.Source, raw.RecordID, raw.Hash)
-		where := fmt.Sprintf("record %s", raw.RecordID)
-		if r.Line > 0 {
-			where = fmt.Sprintf("%s:%d (record %s)", raw.Source, r.Line, raw.RecordID)
+		// where is said only in a refusal: formatted then, not for every
+		// record (a million in an EPCIS capture).
+		where := func() string {
+			if r.Line > 0 {
+				return fmt.Sprintf("%s:%d (record %s)", raw.Source, r.Line, raw.RecordID)
+			}
+			return fmt.Sprintf("record %s", raw.RecordID)
 		}
 		fail := func(eventID, reason string) {
 			b.quarantine = append(b.quarantine, QuarantineRow{
@@ -248,7 +252,7 @@ func (in *Ingester) PrepareRecords(recs []MappedRecord) *RecordBatch {
 		ids := make([]string, 0, len(r.Events))
 		for _, e := range r.Events {
 			if err := in.check(e); err != nil {
-				fail(e.ID, fmt.Sprintf("%s: mapping produced an invalid event %q: %v (fix the mapping or the record, then hub remap)", where, e.ID, err))
+				fail(e.ID, fmt.Sprintf("%s: mapping produced an invalid event %q: %v (fix the mapping or the record, then hub remap)", where(), e.ID, err))
 				ok = false
 				break
 			}
