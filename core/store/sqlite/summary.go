@@ -22,8 +22,8 @@ func (s *DB) ShipmentTotals(ctx context.Context, lotIDs []int64) ([]core.Shipmen
 	// written so that byte order is time order, then event id order.
 	rows, err := s.query(ctx, `SELECT customer_id, customer_name, uom, sum(qty), count(*),
 			min(printf('%020d', ts + `+strconv.FormatInt(tsShift, 10)+`) || event_id)
-		FROM shipments WHERE lot_id IN (SELECT value FROM json_each(?))
-		GROUP BY customer_id, customer_name, uom`, jsonList(lotIDs))
+		FROM json_each(?) j CROSS JOIN shipments s ON s.lot_id = j.value
+		GROUP BY customer_id, customer_name, uom`, sortedIDs(lotIDs))
 	if err != nil {
 		return nil, fmt.Errorf("total shipments: %w", err)
 	}
@@ -77,7 +77,7 @@ func (s *DB) LotCounts(ctx context.Context, p core.LotCountParams) ([]core.Level
 	slices.Sort(depths)
 	var out []core.LevelItemCount
 	for _, d := range depths {
-		rows, err := s.query(ctx, `SELECT item, count(*) FROM lots WHERE id IN (SELECT value FROM json_each(?)) GROUP BY item ORDER BY item`, jsonList(byDepth[d]))
+		rows, err := s.query(ctx, `SELECT l.item, count(*) FROM json_each(?) j CROSS JOIN lots l ON l.id = j.value GROUP BY l.item ORDER BY l.item`, sortedIDs(byDepth[d]))
 		if err != nil {
 			return nil, fmt.Errorf("count lots at depth %d: %w", d, err)
 		}
@@ -95,9 +95,8 @@ func (s *DB) LotCounts(ctx context.Context, p core.LotCountParams) ([]core.Level
 
 func (s *DB) OnHandTotals(ctx context.Context, lotIDs []int64) ([]core.ItemQty, error) {
 	rows, err := s.query(ctx, `SELECT l.item, q.uom, sum(q.received + q.produced - q.consumed - q.shipped + q.adjusted)
-		FROM lot_qty q JOIN lots l ON l.id = q.lot_id
-		WHERE q.lot_id IN (SELECT value FROM json_each(?))
-		GROUP BY l.item, q.uom ORDER BY l.item, q.uom`, jsonList(lotIDs))
+		FROM json_each(?) j CROSS JOIN lot_qty q ON q.lot_id = j.value JOIN lots l ON l.id = q.lot_id
+		GROUP BY l.item, q.uom ORDER BY l.item, q.uom`, sortedIDs(lotIDs))
 	if err != nil {
 		return nil, fmt.Errorf("total on hand: %w", err)
 	}
