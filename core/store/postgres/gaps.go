@@ -109,47 +109,7 @@ func (s *DB) HeldLots(ctx context.Context) ([]core.HeldLotRow, error) {
 	})
 }
 
-// heldScanAt is how many lots a read of hold status asks about before it
-// reads every lot on hold instead (heldLots), through events_holds, which
-// holds the hold and release events only: a few thousand rows for the
-// 1M plant, against one probe of it per lot asked about (the widest
-// recall's 73,533 probes were 60% of its lot states' server time).
-const heldScanAt = 4096
-
-// heldLots is the set of every lot on hold now: the query of
-// ReadTraceData's holds.
-func (s *DB) heldLots(ctx context.Context) (map[int64]bool, error) {
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT e.lot_id FROM events e
-		WHERE e.type IN ('hold', 'release') AND e.status = 'active' AND `+latestIsHold, s.read()...)
-	if err != nil {
-		return nil, fmt.Errorf("read hold status: %w", err)
-	}
-	ids, err := collect(rows, "read hold status", func(id *int64) []any { return []any{id} })
-	if err != nil {
-		return nil, err
-	}
-	held := make(map[int64]bool, len(ids))
-	for _, id := range ids {
-		held[id] = true
-	}
-	return held, nil
-}
-
 func (s *DB) HeldAmong(ctx context.Context, lotIDs []int64) ([]int64, error) {
-	if len(lotIDs) >= heldScanAt {
-		held, err := s.heldLots(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var out []int64
-		for _, id := range lotIDs {
-			if held[id] {
-				out = append(out, id)
-				delete(held, id) // each once, as DISTINCT
-			}
-		}
-		return out, nil
-	}
 	return readLots(ctx, s, len(lotIDs), "read hold status", `SELECT DISTINCT e.lot_id FROM events e
 		WHERE e.lot_id = ANY($1::bigint[]) AND e.status = 'active' AND `+latestIsHold, []any{lotIDs},
 		func(id *int64) []any { return []any{id} })
@@ -168,24 +128,12 @@ func (s *DB) ManualLinks(ctx context.Context, groups []string) ([]core.LinkRow, 
 }
 
 func (s *DB) LotStates(ctx context.Context, lotIDs []int64) ([]core.LotState, error) {
-	// Of many lots, the hold status is read beside them, of every lot
-	// on hold (heldLots), on a connection of its own.
-	heldOf := `EXISTS (SELECT 1 FROM events e
-				WHERE e.lot_id = l.id AND e.type IN ('hold', 'release') AND e.status = 'active' AND ` + latestIsHold + `)`
-	var held map[int64]bool
-	var heldErr error
-	heldRead := make(chan struct{})
-	if len(lotIDs) >= heldScanAt {
-		heldOf = `false`
-		go func() { defer close(heldRead); held, heldErr = s.heldLots(ctx) }()
-	} else {
-		close(heldRead)
-	}
 	// Ordered by lot, then unit: a lot's rows are consecutive.
 	b := core.NewLotStates(len(lotIDs))
 	err := streamLots(ctx, s, len(lotIDs), `SELECT l.id, l.item, l.lot, coalesce(q.uom, ''),
 			q.received + q.produced - q.consumed - q.shipped + q.adjusted,
-			`+heldOf+`
+			EXISTS (SELECT 1 FROM events e
+				WHERE e.lot_id = l.id AND e.type IN ('hold', 'release') AND e.status = 'active' AND `+latestIsHold+`)
 		FROM lots l LEFT JOIN lot_qty q ON q.lot_id = l.id
 		WHERE l.id = ANY($1::bigint[])
 		ORDER BY l.id, q.uom`, []any{lotIDs}, func(rows pgx.Rows) error {
@@ -203,18 +151,8 @@ func (s *DB) LotStates(ctx context.Context, lotIDs []int64) ([]core.LotState, er
 		}
 		return rows.Err()
 	})
-	<-heldRead
 	if err != nil {
 		return nil, fmt.Errorf("read lot states: %w", err)
 	}
-	if heldErr != nil {
-		return nil, heldErr
-	}
-	states := b.States()
-	if held != nil {
-		for i := range states {
-			states[i].Held = held[states[i].ID]
-		}
-	}
-	return states, nil
+	return b.States(), nil
 }

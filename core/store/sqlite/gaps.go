@@ -131,47 +131,7 @@ func (s *DB) HeldLots(ctx context.Context) ([]core.HeldLotRow, error) {
 	})
 }
 
-// heldScanAt is how many lots a read of hold status asks about before it
-// reads every lot on hold instead (heldLots), through events_holds, which
-// holds the hold and release events only: a few thousand rows for the
-// 1M plant, against one probe of it per lot asked about (73,533 for the
-// widest recall).
-const heldScanAt = 4096
-
-// heldLots is the set of every lot on hold now: the query of
-// ReadTraceData's holds.
-func (s *DB) heldLots(ctx context.Context) (map[int64]bool, error) {
-	rows, err := s.query(ctx, `SELECT DISTINCT e.lot_id FROM events e INDEXED BY events_holds
-		WHERE e.type IN ('hold', 'release') AND e.status = 'active' AND `+latestIsHold)
-	if err != nil {
-		return nil, fmt.Errorf("read hold status: %w", err)
-	}
-	ids, err := collect(rows, "read hold status", func(id *int64) []any { return []any{id} })
-	if err != nil {
-		return nil, err
-	}
-	held := make(map[int64]bool, len(ids))
-	for _, id := range ids {
-		held[id] = true
-	}
-	return held, nil
-}
-
 func (s *DB) HeldAmong(ctx context.Context, lotIDs []int64) ([]int64, error) {
-	if len(lotIDs) >= heldScanAt {
-		held, err := s.heldLots(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var out []int64
-		for _, id := range lotIDs {
-			if held[id] {
-				out = append(out, id)
-				delete(held, id) // each once, as DISTINCT
-			}
-		}
-		return out, nil
-	}
 	rows, err := s.query(ctx, `SELECT DISTINCT e.lot_id FROM json_each(?) j
 		JOIN events e INDEXED BY events_holds ON e.lot_id = j.value AND e.type IN ('hold', 'release') AND e.status = 'active'
 		WHERE `+latestIsHold, jsonList(lotIDs))
@@ -201,23 +161,10 @@ func (s *DB) LotStates(ctx context.Context, lotIDs []int64) ([]core.LotState, er
 	// needs, with no sort and no temporary b-tree of the list. The hold
 	// status is looked up once per row, through events_holds, as
 	// HeldAmong does.
-	// Of many lots, the hold status is read beside them, of every lot
-	// on hold (heldLots), on a connection of its own.
-	heldOf := `EXISTS (SELECT 1 FROM events e INDEXED BY events_holds
-				WHERE e.lot_id = l.id AND e.type IN ('hold', 'release') AND e.status = 'active' AND ` + latestIsHold + `)`
-	var held map[int64]bool
-	var heldErr error
-	heldRead := make(chan struct{})
-	if len(lotIDs) >= heldScanAt {
-		heldOf = `0`
-		go func() { defer close(heldRead); held, heldErr = s.heldLots(ctx) }()
-	} else {
-		close(heldRead)
-	}
-	defer func() { <-heldRead }()
 	rows, err := s.query(ctx, `SELECT l.id, l.item, l.lot, coalesce(q.uom, ''),
 			q.received + q.produced - q.consumed - q.shipped + q.adjusted,
-			`+heldOf+`
+			EXISTS (SELECT 1 FROM events e INDEXED BY events_holds
+				WHERE e.lot_id = l.id AND e.type IN ('hold', 'release') AND e.status = 'active' AND `+latestIsHold+`)
 		FROM json_each(?) j CROSS JOIN lots l ON l.id = j.value LEFT JOIN lot_qty q ON q.lot_id = l.id`, sortedIDs(lotIDs))
 	if err != nil {
 		return nil, fmt.Errorf("read lot states: %w", err)
@@ -236,15 +183,5 @@ func (s *DB) LotStates(ctx context.Context, lotIDs []int64) ([]core.LotState, er
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read lot states: %w", err)
 	}
-	<-heldRead
-	if heldErr != nil {
-		return nil, heldErr
-	}
-	states := b.States()
-	if held != nil {
-		for i := range states {
-			states[i].Held = held[states[i].ID]
-		}
-	}
-	return states, nil
+	return b.States(), nil
 }
