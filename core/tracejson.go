@@ -63,8 +63,10 @@ func (r *TraceResult) writeJSON(j *jsonWriter) error {
 		// The shipments (half of a wide recall's JSON) are written into
 		// a buffer of their own on another core while the lots and links
 		// go out; then the buffer follows them. The writer is, at this
-		// point, inside the top object after its first member.
-		t := &jsonWriter{buf: make([]byte, 0, 256*len(r.Shipments)), indent: j.indent, depth: j.depth}
+		// point, inside the top object after its first member. A
+		// shipment is about 300 bytes indented: the buffer is sized
+		// once, not grown by copies.
+		t := &jsonWriter{buf: make([]byte, 0, 320*len(r.Shipments)), indent: j.indent, depth: j.depth}
 		done := make(chan struct{})
 		go func() { defer close(done); tail(t) }()
 		head()
