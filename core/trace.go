@@ -387,7 +387,7 @@ func (q *Queries) trace(ctx context.Context, mem cached, dir Direction, rootIDs 
 			groups = g.groups()
 		}
 		f := mem.data.fetch(g.order, groups, recall) // in order
-		return assemble(dir, g, f, recall), nil
+		return assemble(dir, g, f, recall, assembleApart), nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // a failed walk stops the reads started beside it
@@ -401,7 +401,9 @@ func (q *Queries) trace(ctx context.Context, mem cached, dir Direction, rootIDs 
 	if err != nil {
 		return nil, err
 	}
-	return assemble(dir, g, f, recall), nil
+	// PrefetchAt 1 (the conformance suite) puts every answer together
+	// on two goroutines, as a wide one is.
+	return assemble(dir, g, f, recall, cmp.Or(q.PrefetchAt, assembleApart)), nil
 }
 
 // graph is what a walk found: the lots in discovery order with their
@@ -855,7 +857,9 @@ func cmpEvent(at, bt *time.Time, ae, be string, al, bl int64) int {
 }
 
 // assemble builds the answer from what the walk found and the reads.
-func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
+// From apart lots and shipments on, the answer is put together on two
+// goroutines.
+func assemble(dir Direction, g *graph, f *fetched, recall bool, apart int) *TraceResult {
 	refs := make(map[int64]LotRef, len(f.lots)+len(f.states))
 	for _, r := range f.lots {
 		refs[r.ID] = r.Ref
@@ -915,7 +919,7 @@ func assemble(dir Direction, g *graph, f *fetched, recall bool) *TraceResult {
 	lotsAndLinks := func() {
 		assembleLots(res, dir, g, f, ref, stock)
 	}
-	if len(g.order)+len(f.shipments) >= assembleApart {
+	if len(g.order)+len(f.shipments) >= apart {
 		wg.Add(1)
 		go func() { defer wg.Done(); lotsAndLinks() }()
 	} else {
