@@ -45,44 +45,61 @@ func (r *TraceResult) writeJSON(j *jsonWriter) error {
 		list(j, "roots", r.Roots, j.rootLot)
 	}
 	j.str("direction", string(r.Direction))
-	list(j, "lots", r.Lots, func(l *TracedLot) {
-		j.object()
-		j.str("item", l.Item)
-		j.str("lot", l.Lot)
-		j.key("depth")
-		j.int(l.Depth)
-		j.onHand(l.OnHand, l.OnHold)
-		j.end('}')
-	})
-	list(j, "links", r.Links, func(l *Link) {
-		j.object()
-		j.key("parent")
-		j.lotRef(l.Parent)
-		j.key("child")
-		j.lotRef(l.Child)
-		j.strOmitEmpty("order", l.Order)
-		j.strOmitEmpty("transform", l.Transform)
-		if l.Confirmed {
-			j.key("confirmed")
-			j.bool(true)
+	head := func() { r.writeLotsLinks(j) }
+	tail := func(j *jsonWriter) {
+		writeShipments(j, r.Shipments)
+		if r.Customers != nil {
+			list(j, "customers", *r.Customers, func(c *Customer) {
+				j.object()
+				j.str("id", c.ID)
+				j.str("name", c.Name)
+				j.key("shipped")
+				j.qtys(c.Shipped)
+				j.end('}')
+			})
 		}
-		j.end('}')
-	})
-	list(j, "suppliers", r.Suppliers, func(s *SupplierLot) {
-		j.object()
-		j.str("id", s.ID)
-		j.str("name", s.Name)
-		j.str("item", s.Item)
-		j.str("lot", s.Lot)
-		j.str("supplier_lot", s.SupplierLot)
-		j.str("po", s.PO)
-		j.key("qty")
-		j.float(s.Qty)
-		j.str("uom", s.UOM)
-		j.str("time", s.Time)
-		j.end('}')
-	})
-	list(j, "shipments", r.Shipments, func(s *Shipment) {
+	}
+	if j.w != nil && len(r.Shipments) >= jsonApart {
+		// The shipments (half of a wide recall's JSON) are written into
+		// a buffer of their own on another core while the lots and links
+		// go out; then the buffer follows them. The writer is, at this
+		// point, inside the top object after its first member. A
+		// shipment is about 300 bytes indented: the buffer is sized
+		// once, not grown by copies.
+		t := &jsonWriter{buf: make([]byte, 0, 320*len(r.Shipments)), indent: j.indent, depth: j.depth}
+		done := make(chan struct{})
+		go func() { defer close(done); tail(t) }()
+		head()
+		<-done
+		j.flush()
+		if j.err == nil && t.err != nil {
+			j.err = t.err
+		}
+		if j.err == nil {
+			_, j.err = j.w.Write(t.buf)
+		}
+	} else {
+		head()
+		tail(j)
+	}
+	j.end('}')
+	j.buf = append(j.buf, '\n')
+	if j.w != nil {
+		j.flush()
+	}
+	if j.err != nil {
+		return fmt.Errorf("write JSON: %w", j.err)
+	}
+	return nil
+}
+
+// jsonApart is how many shipments an answer lists before WriteJSON
+// writes them on a goroutine of their own.
+const jsonApart = 4096
+
+// writeShipments writes the shipments member of a trace.
+func writeShipments(j *jsonWriter, shipments []Shipment) {
+	list(j, "shipments", shipments, func(s *Shipment) {
 		j.object()
 		j.str("item", s.Item)
 		j.str("lot", s.Lot)
@@ -99,25 +116,6 @@ func (r *TraceResult) writeJSON(j *jsonWriter) error {
 		j.str("time", s.Time)
 		j.end('}')
 	})
-	if r.Customers != nil {
-		list(j, "customers", *r.Customers, func(c *Customer) {
-			j.object()
-			j.str("id", c.ID)
-			j.str("name", c.Name)
-			j.key("shipped")
-			j.qtys(c.Shipped)
-			j.end('}')
-		})
-	}
-	j.end('}')
-	j.buf = append(j.buf, '\n')
-	if j.w != nil {
-		j.flush()
-	}
-	if j.err != nil {
-		return fmt.Errorf("write JSON: %w", j.err)
-	}
-	return nil
 }
 
 // list writes a member whose value is an array (null when xs is nil),
@@ -294,3 +292,44 @@ func (j *jsonWriter) float(f float64) {
 
 // string writes s quoted as encoding/json does without HTML escaping.
 func (j *jsonWriter) string(s string) { j.buf = jsonquote.Append(j.buf, s) }
+
+// writeLotsLinks writes the lots, links and suppliers members of a trace.
+func (r *TraceResult) writeLotsLinks(j *jsonWriter) {
+	list(j, "lots", r.Lots, func(l *TracedLot) {
+		j.object()
+		j.str("item", l.Item)
+		j.str("lot", l.Lot)
+		j.key("depth")
+		j.int(l.Depth)
+		j.onHand(l.OnHand, l.OnHold)
+		j.end('}')
+	})
+	list(j, "links", r.Links, func(l *Link) {
+		j.object()
+		j.key("parent")
+		j.lotRef(l.Parent)
+		j.key("child")
+		j.lotRef(l.Child)
+		j.strOmitEmpty("order", l.Order)
+		j.strOmitEmpty("transform", l.Transform)
+		if l.Confirmed {
+			j.key("confirmed")
+			j.bool(true)
+		}
+		j.end('}')
+	})
+	list(j, "suppliers", r.Suppliers, func(s *SupplierLot) {
+		j.object()
+		j.str("id", s.ID)
+		j.str("name", s.Name)
+		j.str("item", s.Item)
+		j.str("lot", s.Lot)
+		j.str("supplier_lot", s.SupplierLot)
+		j.str("po", s.PO)
+		j.key("qty")
+		j.float(s.Qty)
+		j.str("uom", s.UOM)
+		j.str("time", s.Time)
+		j.end('}')
+	})
+}

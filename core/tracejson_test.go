@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -182,5 +183,25 @@ func TestWriteJSONReportsWriteErrors(t *testing.T) {
 	}
 	if err := r.WriteJSON(&failingWriter{}); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("WriteJSON to a full disk: err = %v, want disk full", err)
+	}
+}
+
+// TestWriteJSONWide checks an answer wide enough that WriteJSON writes its
+// shipments on a goroutine of their own (4,096 or more): the same bytes
+// as encoding/json, and a bad quantity among the shipments still refused.
+func TestWriteJSONWide(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{4095, 4096, 20000} {
+		var r core.TraceResult
+		fill(rng, reflect.ValueOf(&r).Elem())
+		r.Shipments = make([]core.Shipment, n)
+		for i := range r.Shipments {
+			fill(rng, reflect.ValueOf(&r.Shipments[i]).Elem())
+		}
+		t.Run(fmt.Sprint(n, " shipments"), func(t *testing.T) { checkWriteJSON(t, &r) })
+		r.Shipments[n-1].Qty = math.Inf(1)
+		if err := r.WriteJSON(&bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "unsupported quantity") {
+			t.Fatalf("WriteJSON of %d shipments, the last infinite: err = %v, want unsupported quantity", n, err)
+		}
 	}
 }

@@ -155,17 +155,17 @@ func (s *DB) ManualLinks(ctx context.Context, groups []string) ([]core.LinkRow, 
 }
 
 func (s *DB) LotStates(ctx context.Context, lotIDs []int64) ([]core.LotState, error) {
-	// Ordered by lot, then unit, as the IN list is read (no sort: the
-	// list's ephemeral index is in id order): a lot's rows are
-	// consecutive. The hold status is looked up once per row, through
-	// events_holds, as HeldAmong does.
+	// In the order of the sorted list of ids, each lot's units in the
+	// order of lot_qty's key: the CROSS JOIN fixes the loops (the list
+	// outermost), so a lot's rows are consecutive, as LotStates.Add
+	// needs, with no sort and no temporary b-tree of the list. The hold
+	// status is looked up once per row, through events_holds, as
+	// HeldAmong does.
 	rows, err := s.query(ctx, `SELECT l.id, l.item, l.lot, coalesce(q.uom, ''),
 			q.received + q.produced - q.consumed - q.shipped + q.adjusted,
 			EXISTS (SELECT 1 FROM events e INDEXED BY events_holds
 				WHERE e.lot_id = l.id AND e.type IN ('hold', 'release') AND e.status = 'active' AND `+latestIsHold+`)
-		FROM lots l LEFT JOIN lot_qty q ON q.lot_id = l.id
-		WHERE l.id IN (SELECT value FROM json_each(?))
-		ORDER BY l.id, q.uom`, jsonList(lotIDs))
+		FROM json_each(?) j CROSS JOIN lots l ON l.id = j.value LEFT JOIN lot_qty q ON q.lot_id = l.id`, sortedIDs(lotIDs))
 	if err != nil {
 		return nil, fmt.Errorf("read lot states: %w", err)
 	}

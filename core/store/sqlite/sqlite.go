@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/bits"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -440,6 +441,28 @@ func (c cached) ExecContext(ctx context.Context, query string, args ...any) (sql
 func jsonList[T any](v []T) string {
 	b, _ := json.Marshal(v) // ints and strings always marshal
 	return string(b)
+}
+
+// sortedIDs is the ids sorted, each once, as a JSON array. A read that
+// starts from it ("FROM json_each(?) j CROSS JOIN t ON t.lot_id =
+// j.value") returns the rows "WHERE lot_id IN (SELECT value FROM
+// json_each(?))" returns, in the same order (by lot id, then by the
+// table's key), without the temporary b-tree SQLite builds of an IN
+// list first: for the 73,533 lots of the widest recall, each read built
+// one.
+func sortedIDs(ids []int64) string {
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	b := make([]byte, 0, 2+8*len(sorted))
+	b = append(b, '[')
+	for i, id := range sorted {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
@@ -963,7 +986,7 @@ func (s *DB) FindLot(ctx context.Context, ref core.LotRef) (int64, error) {
 }
 
 func (s *DB) Lots(ctx context.Context, ids []int64) ([]core.LotRow, error) {
-	rows, err := s.query(ctx, `SELECT id, item, lot FROM lots WHERE id IN (SELECT value FROM json_each(?))`, jsonList(ids))
+	rows, err := s.query(ctx, `SELECT l.id, l.item, l.lot FROM json_each(?) j CROSS JOIN lots l ON l.id = j.value`, sortedIDs(ids))
 	if err != nil {
 		return nil, fmt.Errorf("read lots: %w", err)
 	}
@@ -1126,12 +1149,12 @@ func (s *DB) OnHand(ctx context.Context, lotIDs []int64) ([]core.LotQtyRow, erro
 }
 
 func (s *DB) Receipts(ctx context.Context, f core.ReceiptFilter) ([]core.ReceiptRow, error) {
-	where, arg := `lot_id IN (SELECT value FROM json_each(?))`, any(jsonList(f.LotIDs))
+	from, arg := `json_each(?) j CROSS JOIN receipts r ON r.lot_id = j.value`, any(sortedIDs(f.LotIDs))
 	if f.SupplierLot != "" {
-		where, arg = `supplier_lot = ?`, f.SupplierLot
+		from, arg = `receipts r WHERE supplier_lot = ?`, f.SupplierLot
 	}
-	rows, err := s.query(ctx, `SELECT event_id, lot_id, supplier_id, supplier_name, supplier_lot, po, qty, uom, ts
-		FROM receipts WHERE `+where, arg)
+	rows, err := s.query(ctx, `SELECT r.event_id, r.lot_id, r.supplier_id, r.supplier_name, r.supplier_lot, r.po, r.qty, r.uom, r.ts
+		FROM `+from, arg)
 	if err != nil {
 		return nil, fmt.Errorf("read receipts: %w", err)
 	}
@@ -1141,15 +1164,15 @@ func (s *DB) Receipts(ctx context.Context, f core.ReceiptFilter) ([]core.Receipt
 }
 
 func (s *DB) Shipments(ctx context.Context, f core.ShipmentFilter) ([]core.ShipmentRow, error) {
-	where, arg := `lot_id IN (SELECT value FROM json_each(?))`, any(jsonList(f.LotIDs))
+	from, arg := `json_each(?) j CROSS JOIN shipments s ON s.lot_id = j.value`, any(sortedIDs(f.LotIDs))
 	switch {
 	case f.SalesOrder != "":
-		where, arg = `sales_order = ?`, f.SalesOrder
+		from, arg = `shipments s WHERE sales_order = ?`, f.SalesOrder
 	case f.CustomerID != "":
-		where, arg = `customer_id = ?`, f.CustomerID
+		from, arg = `shipments s WHERE customer_id = ?`, f.CustomerID
 	}
-	rows, err := s.query(ctx, `SELECT event_id, lot_id, customer_id, customer_name, sales_order, delivery, qty, uom, ts
-		FROM shipments WHERE `+where, arg)
+	rows, err := s.query(ctx, `SELECT s.event_id, s.lot_id, s.customer_id, s.customer_name, s.sales_order, s.delivery, s.qty, s.uom, s.ts
+		FROM `+from, arg)
 	if err != nil {
 		return nil, fmt.Errorf("read shipments: %w", err)
 	}

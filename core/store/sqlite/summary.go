@@ -14,16 +14,23 @@ import (
 // row per shipment or lot.
 
 // tsShift makes event times (Unix microseconds, negative before 1970)
-// positive, so that their 20-digit decimal forms sort as the times do.
+// positive and 19 digits long, so that their decimal forms, written by
+// SQLite without printf (a tenth of the query's CPU), sort as the times
+// do: an event time is of the years 0 to 9999 (RFC 3339), within about
+// ±2.6e17 µs of 1970, and ts + 2^62 stays between 1e18 and 1e19 for any
+// ts from -3.6e18 to 4.6e18.
 const tsShift = 1 << 62
+
+// tsDigits is the length of the decimal form of ts + tsShift.
+const tsDigits = 19
 
 func (s *DB) ShipmentTotals(ctx context.Context, lotIDs []int64) ([]core.ShipmentTotal, error) {
 	// The first shipment of each total is the least of "time, event id"
 	// written so that byte order is time order, then event id order.
 	rows, err := s.query(ctx, `SELECT customer_id, customer_name, uom, sum(qty), count(*),
-			min(printf('%020d', ts + `+strconv.FormatInt(tsShift, 10)+`) || event_id)
-		FROM shipments WHERE lot_id IN (SELECT value FROM json_each(?))
-		GROUP BY customer_id, customer_name, uom`, jsonList(lotIDs))
+			min((ts + `+strconv.FormatInt(tsShift, 10)+`) || event_id)
+		FROM json_each(?) j CROSS JOIN shipments s ON s.lot_id = j.value
+		GROUP BY customer_id, customer_name, uom`, sortedIDs(lotIDs))
 	if err != nil {
 		return nil, fmt.Errorf("total shipments: %w", err)
 	}
@@ -48,14 +55,14 @@ func (s *DB) ShipmentTotals(ctx context.Context, lotIDs []int64) ([]core.Shipmen
 
 // firstShipment sets t's first shipment from its "time, event id" key.
 func firstShipment(t core.ShipmentTotal, key string) (core.ShipmentTotal, error) {
-	if len(key) < 20 {
+	if len(key) < tsDigits {
 		return t, fmt.Errorf("total shipments: first-shipment key %q is too short", key)
 	}
-	us, err := strconv.ParseInt(key[:20], 10, 64)
+	us, err := strconv.ParseInt(key[:tsDigits], 10, 64)
 	if err != nil {
 		return t, fmt.Errorf("total shipments: first-shipment key %q: %w", key, err)
 	}
-	t.FirstTime, t.FirstEvent = fromMicros(us-tsShift), key[20:]
+	t.FirstTime, t.FirstEvent = fromMicros(us-tsShift), key[tsDigits:]
 	return t, nil
 }
 
@@ -77,7 +84,7 @@ func (s *DB) LotCounts(ctx context.Context, p core.LotCountParams) ([]core.Level
 	slices.Sort(depths)
 	var out []core.LevelItemCount
 	for _, d := range depths {
-		rows, err := s.query(ctx, `SELECT item, count(*) FROM lots WHERE id IN (SELECT value FROM json_each(?)) GROUP BY item ORDER BY item`, jsonList(byDepth[d]))
+		rows, err := s.query(ctx, `SELECT l.item, count(*) FROM json_each(?) j CROSS JOIN lots l ON l.id = j.value GROUP BY l.item ORDER BY l.item`, sortedIDs(byDepth[d]))
 		if err != nil {
 			return nil, fmt.Errorf("count lots at depth %d: %w", d, err)
 		}
@@ -95,9 +102,8 @@ func (s *DB) LotCounts(ctx context.Context, p core.LotCountParams) ([]core.Level
 
 func (s *DB) OnHandTotals(ctx context.Context, lotIDs []int64) ([]core.ItemQty, error) {
 	rows, err := s.query(ctx, `SELECT l.item, q.uom, sum(q.received + q.produced - q.consumed - q.shipped + q.adjusted)
-		FROM lot_qty q JOIN lots l ON l.id = q.lot_id
-		WHERE q.lot_id IN (SELECT value FROM json_each(?))
-		GROUP BY l.item, q.uom ORDER BY l.item, q.uom`, jsonList(lotIDs))
+		FROM json_each(?) j CROSS JOIN lot_qty q ON q.lot_id = j.value JOIN lots l ON l.id = q.lot_id
+		GROUP BY l.item, q.uom ORDER BY l.item, q.uom`, sortedIDs(lotIDs))
 	if err != nil {
 		return nil, fmt.Errorf("total on hand: %w", err)
 	}

@@ -72,6 +72,27 @@ func init() {
 			"DOUGH/D-2: 0 KG",
 			"SALT/S-9: none, on hold",
 		})
+
+		// Asked about among thousands of ids (of no lots), which the
+		// stores answer by reading every lot on hold once instead of
+		// looking each lot up: the same states, the same lots held.
+		wide := slices.Clone(ids)
+		for i := range 5000 {
+			wide = append(wide, 2_000_000+int64(i))
+		}
+		gotWide, err := h.s.LotStates(h.ctx, wide)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		slices.SortFunc(gotWide, func(a, b core.LotState) int { return cmp.Compare(a.ID, b.ID) })
+		h.equal("lot states among 5,000 ids", render(gotWide), render(got))
+		heldWide, err := h.s.HeldAmong(h.ctx, wide)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		slices.Sort(held)
+		slices.Sort(heldWide)
+		h.equal("lots held among 5,000 ids", heldWide, held)
 	}})
 }
 
