@@ -298,6 +298,9 @@ func auditChanges(ctx context.Context, tx IngestTx, c *Changes, e AuditEntry, de
 	}
 	changeDetails(c, details)
 	e.Details = MustJSON(details)
+	if digest == "" && c != nil {
+		digest = c.digest
+	}
 	if digest != "" {
 		e.Events = &AuditEvents{First: c.Written.First, Last: c.Written.Last, Count: len(c.NewVersions), Digest: digest}
 	} else {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"time"
 )
 
@@ -343,7 +344,13 @@ func (in *Ingester) planWrite(ctx context.Context, tx IngestTx, events []Prepare
 	}
 	all := &Changes{}
 	outcomes := make([]string, len(events))
-	part := func(at []int, pre *aheadPlan) error {
+	// The digest of the batch's new versions (its audit entry's) is
+	// computed while the store writes the last part: Write only reads
+	// NewVersions. After the write, a PostgreSQL server would wait while
+	// the hub hashed the batch's bodies (0.8 s of the writer goroutine's
+	// 1.9 s on the 1M plant), as WriteAudited avoids for other writers.
+	var digest string
+	part := func(at []int, pre *aheadPlan, last bool) error {
 		part := pick(events, at)
 		var ch *Changes
 		var st IngestStats
@@ -363,7 +370,25 @@ func (in *Ingester) planWrite(ctx context.Context, tx IngestTx, events []Prepare
 			extra = nil
 		}
 		ch.Outbox = in.trigger(part, st.Outcomes, now)
-		if err := tx.Write(ctx, ch); err != nil {
+		var hashed chan struct{}
+		if last {
+			rows := ch.NewVersions
+			if len(all.NewVersions) > 0 {
+				rows = append(slices.Clip(all.NewVersions), rows...)
+			}
+			if len(rows) > 0 {
+				hashed = make(chan struct{})
+				go func() {
+					defer close(hashed)
+					digest = EventDigest(rows)
+				}()
+			}
+		}
+		err = tx.Write(ctx, ch)
+		if hashed != nil {
+			<-hashed
+		}
+		if err != nil {
 			return err
 		}
 		for i, j := range at {
@@ -373,15 +398,16 @@ func (in *Ingester) planWrite(ctx context.Context, tx IngestTx, events []Prepare
 		all.add(ch)
 		return nil
 	}
-	if err := part(s.early, s.pre); err != nil {
+	if err := part(s.early, s.pre, len(s.late) == 0); err != nil {
 		return nil, IngestStats{}, nil, err
 	}
 	if len(s.late) > 0 {
 		in.split.Add(1)
-		if err := part(s.late, nil); err != nil {
+		if err := part(s.late, nil, true); err != nil {
 			return nil, IngestStats{}, nil, err
 		}
 	}
+	all.digest = digest
 	st := IngestStats{Read: len(events)}
 	st.count(outcomes)
 	return all, st, w, nil

@@ -546,6 +546,9 @@ type Changes struct {
 	// Written is set by Write: the store seqs of NewVersions lie in
 	// [First, Last] (the batch's audit entry names them).
 	Written WrittenEvents
+	// digest is EventDigest(NewVersions) when core computed it already,
+	// while the store wrote them (planWrite); "" otherwise.
+	digest string
 }
 
 // ChangesData reports whether the changes alter anything a query

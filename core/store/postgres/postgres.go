@@ -322,12 +322,14 @@ func (s *DB) ingest(ctx context.Context, fn func(tx core.IngestTx) error) (map[s
 		return nil, fmt.Errorf("begin write to %s: %w", s.name, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	// The lock and the largest event seq in one round trip: writers are
-	// serialised, so the seq stays the largest until this one writes.
+	// The lock, the largest event seq and the data version in one round
+	// trip: writers are serialised, so the seq stays the largest and the
+	// version what it is until this one writes.
 	t := &ingestTx{tx: tx, written: map[string]int{}}
 	var b pgx.Batch
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, ingestLock)
 	b.Queue(`SELECT coalesce(max(seq), 0) FROM events`).QueryRow(func(r pgx.Row) error { return r.Scan(&t.lastSeq) })
+	b.Queue(`SELECT version FROM evaluation_mark`).QueryRow(func(r pgx.Row) error { return r.Scan(&t.dataVersion) })
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return nil, fmt.Errorf("wait for other writers to %s: %w", s.name, err)
 	}
@@ -356,6 +358,12 @@ type ingestTx struct {
 	// each Write that inserts events. A batch's versions are the rows
 	// after it (its audit entry names them by that range).
 	lastSeq int64
+	// dataVersion is the data version (evaluation_mark.version) as this
+	// transaction sees it: read with the lock and raised by Write, the
+	// only statement that raises it. Every writer holds the lock, so no
+	// other transaction can raise it meanwhile, and DataVersion answers
+	// without a round trip (two a batch of hub ingest).
+	dataVersion int64
 	// New lots get their ids from the lots sequence in LotIDs but are
 	// inserted by Write (or before commit), together with their use
 	// counters and quantities: one plain insert instead of an insert, an
@@ -912,6 +920,7 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 	}
 	if c.ChangesData() {
 		w.queue("raise the data version", `UPDATE evaluation_mark SET version = version + 1`)
+		t.dataVersion++
 	}
 	for _, step := range []func() error{
 		func() error {

@@ -68,8 +68,10 @@ func (t snapshotTx) ExistingLotIDs(ctx context.Context, refs []core.LotRef) (map
 	return out, nil
 }
 
+// DataVersion is the version read with the lock, as Write raised it
+// (ingestTx.dataVersion): no round trip.
 func (t *ingestTx) DataVersion(ctx context.Context) (int64, error) {
-	return dataVersion(ctx, t.tx)
+	return t.dataVersion, nil
 }
 
 func dataVersion(ctx context.Context, tx pgx.Tx) (int64, error) {
