@@ -317,22 +317,20 @@ func (s *DB) ingest(ctx context.Context, fn func(tx core.IngestTx) error) (map[s
 		return nil, fmt.Errorf("wait to write to %s: %w", s.name, ctx.Err())
 	}
 	defer func() { <-s.writer }()
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("begin write to %s: %w", s.name, err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	// The lock, the largest event seq and the data version in one round
-	// trip: writers are serialised, so the seq stays the largest and the
-	// version what it is until this one writes.
-	t := &ingestTx{tx: tx, written: map[string]int{}}
+	// BEGIN, the lock, the largest event seq and the data version in one
+	// round trip: writers are serialised, so the seq stays the largest
+	// and the version what it is until this one writes.
+	t := &ingestTx{written: map[string]int{}}
 	var b pgx.Batch
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, ingestLock)
 	b.Queue(`SELECT coalesce(max(seq), 0) FROM events`).QueryRow(func(r pgx.Row) error { return r.Scan(&t.lastSeq) })
 	b.Queue(`SELECT version FROM evaluation_mark`).QueryRow(func(r pgx.Row) error { return r.Scan(&t.dataVersion) })
-	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-		return nil, fmt.Errorf("wait for other writers to %s: %w", s.name, err)
+	tx, err := beginWith(ctx, s.pool, &b)
+	if err != nil {
+		return nil, fmt.Errorf("begin write to %s and wait for other writers: %w", s.name, err)
 	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	t.tx = tx
 	if err := fn(t); err != nil {
 		return nil, err
 	}
@@ -352,7 +350,7 @@ func (s *DB) ingest(ctx context.Context, fn func(tx core.IngestTx) error) (map[s
 }
 
 type ingestTx struct {
-	tx      pgx.Tx
+	tx      *connTx
 	written map[string]int // rows written per table, for the statistics (stats.go)
 	// lastSeq is the largest seq in events: read with the lock, and after
 	// each Write that inserts events. A batch's versions are the rows
@@ -636,7 +634,7 @@ func (t *ingestTx) insertLots(w *writer, uses map[int64]core.LotUse) error {
 // for a core); statements into different rows need no order.
 type writer struct {
 	ctx   context.Context
-	tx    pgx.Tx
+	tx    *connTx
 	batch pgx.Batch
 	whats []string
 	// firsts: queued statements to send before the next COPY.
@@ -799,6 +797,11 @@ func (w *writer) copyRows(table string, cols []string, n int, row func(i int, s 
 		pw.Close()
 	}()
 	sql := "COPY " + table + " (" + strings.Join(cols, ", ") + ") FROM STDIN (FORMAT binary)"
+	if err := w.tx.flush(w.ctx); err != nil { // held statements go first
+		pr.CloseWithError(errCopyDone)
+		<-done
+		return err
+	}
 	_, err := w.tx.Conn().PgConn().CopyFrom(w.ctx, pr, sql)
 	pr.CloseWithError(errCopyDone) // unblocks the encoder if the COPY stopped early
 	<-done

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -67,16 +66,19 @@ func (s *DB) queries() *sqlq.Queries {
 }
 
 // Audit appends e to the audit trail in this ingest transaction. The
-// entry's insert and the head's move go in one round trip (a batch's
-// third and last after its writes).
+// head is read in a round trip of its own (its hash chains the entry);
+// the entry's insert and the head's move are held and sent with the
+// transaction's next statement, in a batch of hub ingest its COMMIT
+// (connTx.hold). A failure of either then fails that statement or the
+// commit, and the transaction with it.
 func (t *ingestTx) Audit(ctx context.Context, e core.AuditEntry) (core.AuditEntry, error) {
 	q := &queuedConn{tx: t.tx}
 	e, err := sqlq.AppendAudit(ctx, sqlq.PostgreSQL, q, e)
 	if err != nil {
 		return e, err
 	}
-	if err := q.flush(ctx); err != nil {
-		return e, fmt.Errorf("append %s to the audit trail: %w", e.Action, err)
+	for _, qq := range q.batch.QueuedQueries {
+		t.tx.hold("append "+e.Action+" to the audit trail", qq.SQL, qq.Arguments...)
 	}
 	t.written["audit_log"]++
 	return e, nil
