@@ -609,7 +609,7 @@ func (t *ingestTx) LotIDs(ctx context.Context, refs []core.LotRef) (map[core.Lot
 func (t *ingestTx) insertLots(w *writer, uses map[int64]core.LotUse) error {
 	refs := t.pendOrder
 	t.written["lots"] += len(refs)
-	w.insertQueued("record lots", "lots", lotColumns, len(refs), func(i int, s sink) {
+	err := w.insert("record lots", "lots", lotColumns, len(refs), func(i int, s sink) {
 		id := t.pending[refs[i]]
 		u := uses[id]
 		s.int64(id)
@@ -618,6 +618,9 @@ func (t *ingestTx) insertLots(w *writer, uses map[int64]core.LotUse) error {
 		s.int64(int64(u.Sourced))
 		s.int64(int64(u.Used))
 	})
+	if err != nil {
+		return err
+	}
 	for _, r := range refs {
 		delete(uses, t.pending[r])
 		delete(t.pending, r)
@@ -720,53 +723,6 @@ func (w *writer) insert(what, table string, cols []string, n int, row func(i int
 	w.queue(what, b.String(), args.args...)
 	return nil
 }
-
-// insertQueued queues one INSERT of n rows into table, the values sent
-// as one array a column (unnest), to be sent with the other queued
-// statements: for tables whose rows in a batch are a few hundred, where a
-// COPY of their own costs a round trip (a wait for the server, and on a
-// busy machine for a core) more than the rows cost. The statement's text
-// is the same whatever n. row must not write NULLs.
-func (w *writer) insertQueued(what, table string, cols []string, n int, row func(i int, s sink)) {
-	if n == 0 {
-		return
-	}
-	c := &columnSink{cols: make([]any, len(cols)), casts: make([]string, len(cols))}
-	for i := range n {
-		c.at = 0
-		row(i, c)
-	}
-	var b strings.Builder
-	b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") SELECT * FROM unnest(")
-	for j := range cols {
-		if j > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("$" + strconv.Itoa(j+1) + "::" + c.casts[j])
-	}
-	b.WriteByte(')')
-	w.queue(what, b.String(), c.cols...)
-}
-
-// columnSink collects rows as one typed slice a column.
-type columnSink struct {
-	cols  []any    // []int64, []int32, []float64, []bool or []string
-	casts []string // each column's array type
-	at    int      // the column of the next value
-}
-
-func columnAppend[T any](c *columnSink, v T, cast string) {
-	col, _ := c.cols[c.at].([]T)
-	c.cols[c.at], c.casts[c.at] = append(col, v), cast
-	c.at++
-}
-
-func (c *columnSink) int64(v int64)     { columnAppend(c, v, "bigint[]") }
-func (c *columnSink) int32(v int32)     { columnAppend(c, v, "int[]") }
-func (c *columnSink) float64(v float64) { columnAppend(c, v, "float8[]") }
-func (c *columnSink) bool(v bool)       { columnAppend(c, v, "boolean[]") }
-func (c *columnSink) text(v string)     { columnAppend(c, v, "text[]") }
-func (c *columnSink) null()             { panic("postgres: insertQueued of a NULL") }
 
 // copyChunk is how many bytes of COPY data are encoded before they are
 // handed to the connection.
@@ -1040,7 +996,7 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		}
 	}
 	t.written["lot_qty"] += len(newQty) // inserts: stats.go counterTables
-	w.insertQueued("record lot quantities", "lot_qty", lotQtyColumns, len(newQty), func(i int, s sink) {
+	err = w.insert("record lot quantities", "lot_qty", lotQtyColumns, len(newQty), func(i int, s sink) {
 		d := &newQty[i]
 		s.int64(d.LotID)
 		s.text(d.UOM)
@@ -1050,6 +1006,9 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		s.float64(d.Shipped)
 		s.float64(d.Adjusted)
 	})
+	if err != nil {
+		return err
+	}
 	if n := len(oldQty); n > 0 {
 		ids, uoms := make([]int64, n), make([]string, n)
 		rec, pro, con, shp, adj := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
@@ -1092,7 +1051,7 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		}
 	}
 	t.olAsked, t.olFound = nil, nil // the rows below change what was read
-	w.insertQueued("record order lot quantities", "order_lots", orderLotColumns, len(newOL), func(i int, s sink) {
+	err = w.insert("record order lot quantities", "order_lots", orderLotColumns, len(newOL), func(i int, s sink) {
 		d := &newOL[i]
 		s.int64(d.LotID)
 		s.text(d.Group)
@@ -1104,6 +1063,9 @@ func (t *ingestTx) Write(ctx context.Context, c *core.Changes) error {
 		s.float64(d.Adjusted)
 		s.int64(int64(d.Adjusts))
 	})
+	if err != nil {
+		return err
+	}
 	if n := len(oldOL); n > 0 {
 		ids, grps, uoms := make([]int64, n), make([]string, n), make([]string, n)
 		con, pro, adj := make([]float64, n), make([]float64, n), make([]float64, n)
