@@ -2,11 +2,11 @@ package postgres
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/lothub/lothub/core/store/prestart"
 	"github.com/lothub/lothub/core/store/schema"
 )
 
@@ -21,22 +21,22 @@ import (
 // when it fails, OpenWith opens again and reports the failure as it
 // always did.
 
-// early is one open started by Prestart.
-type early struct {
-	url  string
-	o    Options
-	done chan struct{}
-	// Set before done is closed.
-	pool    *pgxpool.Pool
-	name    string
-	current bool // the schema is the latest this package knows
-	err     error
+// earlyKey says which open an early one is: OpenWith takes it over only
+// for the same URL and options.
+type earlyKey struct {
+	url string
+	o   Options
 }
 
-var earlyOpen struct {
-	mu sync.Mutex
-	e  *early
+// early is what Prestart opened: a pool, and whether its schema is the
+// latest this package knows.
+type early struct {
+	pool    *pgxpool.Pool
+	name    string
+	current bool
 }
+
+var earlyOpen prestart.Slot[earlyKey, early]
 
 // earlyTimeout bounds the early open's wait for the server: past it,
 // OpenWith opens on its own, with the caller's context.
@@ -47,74 +47,45 @@ const earlyTimeout = 30 * time.Second
 // (the first such call takes it; there is one at a time). A process
 // that ends without opening it calls ClosePrestarted.
 func Prestart(url string, o Options) {
-	e := &early{url: url, o: o, done: make(chan struct{})}
-	earlyOpen.mu.Lock()
-	if earlyOpen.e != nil {
-		earlyOpen.mu.Unlock()
-		return
-	}
-	earlyOpen.e = e
-	earlyOpen.mu.Unlock()
-	go e.open()
+	earlyOpen.Start(earlyKey{url, o}, func() (early, bool) { return openEarly(url, o) },
+		func(e early) { e.pool.Close() })
 }
 
-func (e *early) open() {
-	defer close(e.done)
-	cfg, name, err := poolConfig(e.url, e.o)
+// openEarly connects and reads the schema's version; false when it could
+// not connect (OpenWith then opens again and says why).
+func openEarly(url string, o Options) (early, bool) {
+	cfg, name, err := poolConfig(url, o)
 	if err != nil {
-		e.err = err
-		return
+		return early{}, false
 	}
 	ms, err := schema.Load(migrationFS, "migrations")
 	if err != nil {
-		e.err = err
-		return
+		return early{}, false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), earlyTimeout)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		e.err = err
-		return
+		return early{}, false
 	}
-	s := newDB(pool, name, e.o)
-	v, err := s.schemaCurrent(ctx)
+	v, err := newDB(pool, name, o).schemaCurrent(ctx)
 	if err != nil {
 		// A new database has no schema_migrations yet: OpenWith
 		// creates it.
 		v = -1
 	}
-	e.pool, e.name, e.current = pool, name, v == len(ms)
+	return early{pool: pool, name: name, current: v == len(ms)}, true
 }
 
-// takeEarly returns the open Prestart started for url and o, if any, and
-// forgets it.
-func takeEarly(url string, o Options) *early {
-	earlyOpen.mu.Lock()
-	defer earlyOpen.mu.Unlock()
-	e := earlyOpen.e
-	if e == nil || e.url != url || e.o != o {
-		return nil
-	}
-	earlyOpen.e = nil
-	return e
-}
-
-// adopt waits for the early open and returns the store on its pool,
-// migrated if it was not current; nil and no error when the early open
-// failed (the caller opens anew).
-func (e *early) adopt(ctx context.Context) (*DB, error) {
-	select {
-	case <-e.done:
-	case <-ctx.Done():
-		go e.discard()
+// adoptEarly returns the store on the pool Prestart opened for url and o,
+// migrated if it was not current; nil and no error when there is none or
+// it failed (the caller opens anew).
+func adoptEarly(ctx context.Context, url string, o Options) (*DB, error) {
+	e, ok := earlyOpen.Take(ctx, earlyKey{url, o})
+	if !ok {
 		return nil, nil
 	}
-	if e.err != nil || e.pool == nil {
-		e.discard()
-		return nil, nil
-	}
-	s := newDB(e.pool, e.name, e.o)
+	s := newDB(e.pool, e.name, o)
 	if !e.current {
 		if err := s.migrate(ctx); err != nil {
 			e.pool.Close()
@@ -124,23 +95,7 @@ func (e *early) adopt(ctx context.Context) (*DB, error) {
 	return s, nil
 }
 
-// discard closes what the early open opened, once it is done.
-func (e *early) discard() {
-	<-e.done
-	if e.pool != nil {
-		e.pool.Close()
-	}
-}
-
 // ClosePrestarted closes the open Prestart started if no OpenWith took
 // it (the command ended before opening its store), so that the server
 // sees the connection end cleanly.
-func ClosePrestarted() {
-	earlyOpen.mu.Lock()
-	e := earlyOpen.e
-	earlyOpen.e = nil
-	earlyOpen.mu.Unlock()
-	if e != nil {
-		e.discard()
-	}
-}
+func ClosePrestarted() { earlyOpen.Close() }

@@ -104,12 +104,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 
 // OpenWith is Open with options.
 func OpenWith(ctx context.Context, url string, o Options) (*DB, error) {
-	if e := takeEarly(url, o); e != nil {
-		if s, err := e.adopt(ctx); s != nil || err != nil {
-			return s, err
-		}
-		// The early open failed: this one says why, as it always did.
+	if s, err := adoptEarly(ctx, url, o); s != nil || err != nil {
+		return s, err
 	}
+	// No early open, or it failed: this one says why, as it always did.
 	cfg, name, err := poolConfig(url, o)
 	if err != nil {
 		return nil, err

@@ -3,8 +3,8 @@ package sqlite
 import (
 	"context"
 	"os"
-	"sync"
 
+	"github.com/lothub/lothub/core/store/prestart"
 	"github.com/lothub/lothub/core/store/schema"
 )
 
@@ -16,16 +16,7 @@ import (
 // not exist yet, or whose schema is not the latest, is left to OpenReads
 // (which creates or migrates it as always), and so is any failure.
 
-type early struct {
-	path string
-	done chan struct{}
-	s    *DB // set before done is closed when the store is open and current
-}
-
-var earlyOpen struct {
-	mu sync.Mutex
-	e  *early
-}
+var earlyOpen prestart.Slot[string, *DB]
 
 // PrestartReads begins opening the existing store at path as OpenReads
 // opens it, in the background, for the OpenReads of the same path to
@@ -35,74 +26,29 @@ func PrestartReads(path string) {
 	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
 		return
 	}
-	e := &early{path: path, done: make(chan struct{})}
-	earlyOpen.mu.Lock()
-	if earlyOpen.e != nil {
-		earlyOpen.mu.Unlock()
-		return
-	}
-	earlyOpen.e = e
-	earlyOpen.mu.Unlock()
-	go e.open()
+	earlyOpen.Start(path, func() (*DB, bool) { return openEarly(path) }, func(s *DB) { s.Close() })
 }
 
-func (e *early) open() {
-	defer close(e.done)
+// openEarly opens the store at path for reads when its schema is the
+// latest; false otherwise, and then OpenReads opens it as always.
+func openEarly(path string) (*DB, bool) {
 	ms, err := schema.Load(migrationFS, "migrations")
 	if err != nil {
-		return
+		return nil, false
 	}
-	s, err := newDB(e.path, readCache, readDurability...)
+	s, err := newDB(path, readCache, readDurability...)
 	if err != nil {
-		return
+		return nil, false
 	}
 	ctx := context.Background()
 	if !s.schemaCurrent(ctx, ms) {
 		s.db.Close()
-		return
+		return nil, false
 	}
 	go s.checkpointer()
-	e.s = s
-}
-
-func takeEarly(path string) *early {
-	earlyOpen.mu.Lock()
-	defer earlyOpen.mu.Unlock()
-	e := earlyOpen.e
-	if e == nil || e.path != path {
-		return nil
-	}
-	earlyOpen.e = nil
-	return e
-}
-
-// adopt waits for the early open and returns its store; nil when it did
-// not open one (the caller opens anew).
-func (e *early) adopt(ctx context.Context) *DB {
-	select {
-	case <-e.done:
-		return e.s
-	case <-ctx.Done():
-		go e.discard()
-		return nil
-	}
-}
-
-func (e *early) discard() {
-	<-e.done
-	if e.s != nil {
-		e.s.Close()
-	}
+	return s, true
 }
 
 // ClosePrestarted closes the store PrestartReads opened if no OpenReads
 // took it (the command ended before opening its store).
-func ClosePrestarted() {
-	earlyOpen.mu.Lock()
-	e := earlyOpen.e
-	earlyOpen.e = nil
-	earlyOpen.mu.Unlock()
-	if e != nil {
-		e.discard()
-	}
-}
+func ClosePrestarted() { earlyOpen.Close() }

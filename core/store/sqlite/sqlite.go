@@ -170,10 +170,8 @@ func OpenScratch(ctx context.Context, path string) (*DB, error) {
 // the kernel (mmap, page faults, madvise at Close), for pages never read
 // twice (its reads by lot id follow the ids in order).
 func OpenReads(ctx context.Context, path string) (*DB, error) {
-	if e := takeEarly(path); e != nil {
-		if s := e.adopt(ctx); s != nil {
-			return s, nil
-		}
+	if s, ok := earlyOpen.Take(ctx, path); ok {
+		return s, nil
 	}
 	return openCache(ctx, path, readCache, readDurability...)
 }
