@@ -69,11 +69,18 @@ func graphLoadFailure(t *testing.T, id int64, why string) {
 			t.Fatalf("trace: lots %+v, want DOUGH/D-1", r.Lots)
 		}
 	}
-	trace() // finds the cache empty: starts a load
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(logs.String(), "load failed") {
+	trace() // finds the cache empty: starts the loads of both parts
+	// Both parts load in the background; wait until each has failed (the
+	// genealogy's and the lot data's are logged in either order).
+	failed := func() bool {
+		l := logs.String()
+		return strings.Contains(l, `load failed; traces read the store" part=genealogy`) &&
+			strings.Contains(l, `load failed; traces read the store" part="lot data"`)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !failed() {
 		if time.Now().After(deadline) {
-			t.Fatalf("no failed load logged:\n%s", logs.String())
+			t.Fatalf("the failed loads of both parts were not logged:\n%s", logs.String())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
