@@ -32,25 +32,7 @@ type snapshotTx struct{ tx *sql.Tx }
 // by id; Plan drops reversers it has seen).
 
 func (t snapshotTx) CurrentEvents(ctx context.Context, ids []string) (map[string]core.EventRow, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT e.seq, e.id, e.version, e.hash, e.type, e.ts, coalesce(e.lot_id, 0),
-		coalesce(e.reverses, ''), e.status, e.seen_at, e.body
-		FROM json_each(?) j JOIN events e ON e.id = j.value WHERE e.status <> 'superseded'`, stringList(ids))
-	if err != nil {
-		return nil, fmt.Errorf("look up events: %w", err)
-	}
-	defer rows.Close()
-	out := make(map[string]core.EventRow)
-	for rows.Next() {
-		r, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("look up events: %w", err)
-		}
-		out[r.ID] = r
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("look up events: %w", err)
-	}
-	return out, nil
+	return currentEvents(ctx, t.tx, ids)
 }
 
 func (t snapshotTx) Reversers(ctx context.Context, targets []string) (map[string][]string, error) {

@@ -518,8 +518,9 @@ func dataVersion(ctx context.Context, q queryer) (int64, error) {
 }
 
 func currentEvents(ctx context.Context, q queryer, ids []string) (map[string]core.EventRow, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+eventCols+` FROM events
-		WHERE id IN (SELECT value FROM json_each(?)) AND status <> 'superseded'`, jsonList(ids))
+	// A join with the list, not IN (SELECT …): see readsnapshot.go.
+	rows, err := q.QueryContext(ctx, `SELECT `+eventColsE+`
+		FROM json_each(?) j JOIN events e ON e.id = j.value WHERE e.status <> 'superseded'`, stringList(ids))
 	if err != nil {
 		return nil, fmt.Errorf("look up events: %w", err)
 	}
