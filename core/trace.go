@@ -661,6 +661,21 @@ func (q *Queries) fetch(ctx context.Context, ids []int64, groups []string, onHan
 	var wg sync.WaitGroup
 	errs := make([]error, 5)
 	serial := q.Serial && len(ids) < prefetchAt
+	if tr, ok := q.Store.(TraceReader); ok && serial && !(q.SerialPair && len(ids) >= pairAt) {
+		r, ok, err := tr.TraceReads(ctx, ids, groups, onHand)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			f.shipments, f.lots, f.states, f.receipts = r.Shipments, r.Lots, r.States, r.Receipts
+			if len(groups) > 0 {
+				f.manual = r.Manual
+			}
+			sortShipments(f.shipments)
+			sortReceipts(f.receipts)
+			return &f, nil
+		}
+	}
 	run := func(i int, fn func() error) {
 		if serial && !(q.SerialPair && i == 2 && len(ids) >= pairAt) {
 			errs[i] = fn()
@@ -699,6 +714,31 @@ func (q *Queries) fetch(ctx context.Context, ids []int64, groups []string, onHan
 		return nil, err
 	}
 	return &f, nil
+}
+
+// A TraceReader is a store that reads what a trace lists about a few lots
+// (Queries.fetch's reads, one after the other) in one exchange with its
+// server: on PostgreSQL, statements sent together, so that the server
+// runs each while the client reads the rows of the one before, and one
+// round trip instead of four.
+type TraceReader interface {
+	// TraceReads reads, of the lots ids: their shipments and receipts;
+	// their names (Lots) or, with states, their names, on hand and hold
+	// status (LotStates); and, when groups are given, the hand-confirmed
+	// links among them (ManualLinks). The rows are those the single
+	// reads return (lists in any order). False when the store reads them
+	// one by one instead (too many lots, or a store that serves many
+	// commands).
+	TraceReads(ctx context.Context, ids []int64, groups []string, states bool) (TraceRead, bool, error)
+}
+
+// TraceRead is what TraceReads read.
+type TraceRead struct {
+	Lots      []LotRow
+	States    []LotState
+	Receipts  []ReceiptRow
+	Shipments []ShipmentRow
+	Manual    []LinkRow
 }
 
 // pairAt is the fewest lots whose shipments a trace with SerialPair reads

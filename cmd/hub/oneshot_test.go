@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/lothub/lothub/internal/testbuild"
 	"github.com/lothub/lothub/internal/testpg"
 )
 
@@ -56,6 +60,50 @@ func TestReadsAgreeAcrossStores(t *testing.T) {
 	for _, db := range stores {
 		if _, _, code := hub(t, db, "", "trace", "forward", "FLOUR", "NOPE", "--json"); code != exitNotFound {
 			t.Errorf("unknown lot on %s: exit %d, want %d", db, code, exitNotFound)
+		}
+	}
+}
+
+// TestEarlyAnswerSameAsCommand runs the hub binary on PostgreSQL for the
+// traces and recalls it answers on its early connection while it starts
+// (cmd/hub/internal/early/pg), and the same commands in process, where
+// the command reads them itself: the same output, stderr and exit status.
+func TestEarlyAnswerSameAsCommand(t *testing.T) {
+	hubBin := testbuild.Hub(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "plant.jsonl")
+	extra := `{"id":"h1","type":"hold","time":"2026-03-05T08:00:00Z","lot":{"item":"DOUGH","lot":"D-1"},"reason":"QA"}
+`
+	if err := os.WriteFile(file, []byte(plant+extra), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := testpg.NewDatabase(t)
+	if _, errs, code := hub(t, db, "", "ingest", "--events", file); code != 0 {
+		t.Fatalf("ingest: exit %d: %s", code, errs)
+	}
+	for _, args := range [][]string{
+		{"trace", "forward", "FLOUR", "F-A", "--json"},
+		{"trace", "backward", "BREAD", "BR-1", "--json"},
+		{"recall", "FLOUR", "F-A", "--json"},
+		{"recall", "FLOUR", "F-A"},
+		{"trace", "forward", "FLOUR", "NOPE", "--json"},
+	} {
+		want, wantErr, wantCode := hub(t, db, "", args...)
+		cmd := exec.Command(hubBin, append([]string{"--db", db}, args...)...)
+		cmd.Env = append(os.Environ(), "HUB_CONFIG=")
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		code := 0
+		if err := cmd.Run(); err != nil {
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("%v: %v", args, err)
+			}
+			code = ee.ExitCode()
+		}
+		if out.String() != want || errb.String() != wantErr || code != wantCode {
+			t.Errorf("%v: the binary answered (exit %d)\n%s\nstderr %q\nin process (exit %d)\n%s\nstderr %q",
+				args, code, out.String(), errb.String(), wantCode, want, wantErr)
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lothub/lothub/cmd/hub/internal/early"
+	earlypg "github.com/lothub/lothub/cmd/hub/internal/early/pg"
 	"github.com/lothub/lothub/core"
 	"github.com/lothub/lothub/core/store/sqlite"
 	"github.com/lothub/lothub/internal/bulkgc"
@@ -19,6 +21,17 @@ import (
 func isSQLite(st core.Store) bool {
 	_, ok := st.(*sqlite.DB)
 	return ok
+}
+
+// earlyAnswer is the answer to a trace or recall (command "forward",
+// "backward" or "recall") from one lot that the process read while it
+// started (cmd/hub/internal/early/pg), when there is one for this store
+// and lot; only for a plain trace from ITEM LOT of the store as it is now.
+func earlyAnswer(db, command string, s core.Selector, asOf *asOfFlag) (*core.TraceResult, error, bool) {
+	if s.Lot == nil || s.SupplierLot != "" || s.SalesOrder != "" || s.CustomerID != "" || s.Item != "" || asOf.value != "" {
+		return nil, nil, false
+	}
+	return earlypg.Answer(db, early.TraceCall{Command: command, Item: s.Lot.Item, Lot: s.Lot.Lot})
 }
 
 // selectorFlags are the ways to say where a trace starts besides ITEM LOT.
@@ -118,7 +131,10 @@ func (a *app) traceCommand() *cobra.Command {
 						printSummary(a.stdout, sum, false)
 						return nil
 					}
-					res, err := q.Trace(cmd.Context(), dir, s)
+					res, err, ok := earlyAnswer(a.db, string(dir), s, &asOf)
+					if !ok {
+						res, err = q.Trace(cmd.Context(), dir, s)
+					}
 					if err != nil {
 						return err
 					}
@@ -167,7 +183,10 @@ func (a *app) recallCommand() *cobra.Command {
 					printSummary(a.stdout, sum, true)
 					return nil
 				}
-				res, err := q.Recall(cmd.Context(), s)
+				res, err, ok := earlyAnswer(a.db, "recall", s, &asOf)
+				if !ok {
+					res, err = q.Recall(cmd.Context(), s)
+				}
 				if err != nil {
 					return err
 				}

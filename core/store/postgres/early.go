@@ -47,8 +47,26 @@ const earlyTimeout = 30 * time.Second
 // (the first such call takes it; there is one at a time). A process
 // that ends without opening it calls ClosePrestarted.
 func Prestart(url string, o Options) {
-	earlyOpen.Start(earlyKey{url, o}, func() (early, bool) { return openEarly(url, o) },
-		func(e early) { e.pool.Close() })
+	PrestartThen(url, o, nil)
+}
+
+// PrestartThen is Prestart that, once the store is open and its schema
+// the latest, runs then on it before the open is handed over: the
+// command's first reads, when the process can tell what they are, run on
+// the server while the rest of the process initialises (a command-line
+// trace, cmd/hub/internal/early/pg). The OpenWith that takes the open
+// over waits for then to return; then must leave the store as it found
+// it (it only reads).
+func PrestartThen(url string, o Options, then func(context.Context, *DB)) {
+	earlyOpen.Start(earlyKey{url, o}, func() (early, bool) {
+		e, ok := openEarly(url, o)
+		if ok && e.current && then != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), earlyTimeout)
+			then(ctx, newDB(e.pool, e.name, o))
+			cancel()
+		}
+		return e, ok
+	}, func(e early) { e.pool.Close() })
 }
 
 // openEarly connects and reads the schema's version; false when it could

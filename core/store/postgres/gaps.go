@@ -118,41 +118,51 @@ func (s *DB) HeldAmong(ctx context.Context, lotIDs []int64) ([]int64, error) {
 func (s *DB) ManualLinks(ctx context.Context, groups []string) ([]core.LinkRow, error) {
 	// Confirmed links are few: find them all by their id prefix
 	// (through links_event) and keep those of the groups asked for.
-	rows, err := s.pool.Query(ctx, `SELECT event_id, lot_id, grp, out FROM links
-		WHERE event_id >= 'confirm:' AND event_id < 'confirm;'`, s.read()...)
+	rows, err := s.pool.Query(ctx, manualLinksSQL, s.read()...)
 	if err != nil {
 		return nil, fmt.Errorf("read confirmed links: %w", err)
 	}
-	all, err := collect(rows, "read confirmed links", func(l *core.LinkRow) []any { return []any{&l.EventID, &l.LotID, &l.Group, &l.Out} })
+	all, err := collect(rows, "read confirmed links", linkDest)
 	return core.LinksOfGroups(all, groups), err
 }
 
+const manualLinksSQL = `SELECT event_id, lot_id, grp, out FROM links
+		WHERE event_id >= 'confirm:' AND event_id < 'confirm;'`
+
+func linkDest(l *core.LinkRow) []any { return []any{&l.EventID, &l.LotID, &l.Group, &l.Out} }
+
 func (s *DB) LotStates(ctx context.Context, lotIDs []int64) ([]core.LotState, error) {
-	// Ordered by lot, then unit: a lot's rows are consecutive.
 	b := core.NewLotStates(len(lotIDs))
-	err := streamLots(ctx, s, len(lotIDs), `SELECT l.id, l.item, l.lot, coalesce(q.uom, ''),
-			q.received + q.produced - q.consumed - q.shipped + q.adjusted,
-			EXISTS (SELECT 1 FROM events e
-				WHERE e.lot_id = l.id AND e.type IN ('hold', 'release') AND e.status = 'active' AND `+latestIsHold+`)
-		FROM lots l LEFT JOIN lot_qty q ON q.lot_id = l.id
-		WHERE l.id = ANY($1::bigint[])
-		ORDER BY l.id, q.uom`, []any{lotIDs}, func(rows pgx.Rows) error {
-		var st core.LotStateRow
-		var qty *float64
-		for rows.Next() {
-			if err := rows.Scan(&st.ID, &st.Ref.Item, &st.Ref.Lot, &st.UOM, &qty, &st.Held); err != nil {
-				return err
-			}
-			st.HasQty = qty != nil
-			if qty != nil {
-				st.Qty = *qty
-			}
-			b.Add(st)
-		}
-		return rows.Err()
-	})
+	err := streamLots(ctx, s, len(lotIDs), lotStatesSQL, []any{lotIDs}, func(rows pgx.Rows) error { return scanLotStates(rows, b) })
 	if err != nil {
 		return nil, fmt.Errorf("read lot states: %w", err)
 	}
 	return b.States(), nil
+}
+
+// lotStatesSQL reads names, on hand and hold status, ordered by lot, then
+// unit: a lot's rows are consecutive.
+const lotStatesSQL = `SELECT l.id, l.item, l.lot, coalesce(q.uom, ''),
+			q.received + q.produced - q.consumed - q.shipped + q.adjusted,
+			EXISTS (SELECT 1 FROM events e
+				WHERE e.lot_id = l.id AND e.type IN ('hold', 'release') AND e.status = 'active' AND ` + latestIsHold + `)
+		FROM lots l LEFT JOIN lot_qty q ON q.lot_id = l.id
+		WHERE l.id = ANY($1::bigint[])
+		ORDER BY l.id, q.uom`
+
+// scanLotStates adds the rows of lotStatesSQL to b.
+func scanLotStates(rows pgx.Rows, b *core.LotStates) error {
+	var st core.LotStateRow
+	var qty *float64
+	for rows.Next() {
+		if err := rows.Scan(&st.ID, &st.Ref.Item, &st.Ref.Lot, &st.UOM, &qty, &st.Held); err != nil {
+			return err
+		}
+		st.HasQty = qty != nil
+		if qty != nil {
+			st.Qty = *qty
+		}
+		b.Add(st)
+	}
+	return rows.Err()
 }

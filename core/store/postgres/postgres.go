@@ -1252,9 +1252,12 @@ func (s *DB) FindLot(ctx context.Context, ref core.LotRef) (int64, error) {
 	return id, nil
 }
 
+const lotsSQL = `SELECT id, item, lot FROM lots WHERE id = ANY($1::bigint[])`
+
+func lotDest(r *core.LotRow) []any { return []any{&r.ID, &r.Ref.Item, &r.Ref.Lot} }
+
 func (s *DB) Lots(ctx context.Context, ids []int64) ([]core.LotRow, error) {
-	return readLots(ctx, s, len(ids), "read lots", `SELECT id, item, lot FROM lots WHERE id = ANY($1::bigint[])`, []any{ids},
-		func(r *core.LotRow) []any { return []any{&r.ID, &r.Ref.Item, &r.Ref.Lot} })
+	return readLots(ctx, s, len(ids), "read lots", lotsSQL, []any{ids}, lotDest)
 }
 
 func (s *DB) Hops(ctx context.Context, p core.HopsParams) ([]core.Hop, error) {
@@ -1448,10 +1451,14 @@ func (s *DB) Receipts(ctx context.Context, f core.ReceiptFilter) ([]core.Receipt
 	if f.SupplierLot != "" {
 		where, arg, lots = `supplier_lot = $1`, f.SupplierLot, 0
 	}
-	return readLots(ctx, s, lots, "read receipts", `SELECT event_id, lot_id, supplier_id, supplier_name, supplier_lot, po, qty, uom, ts
-		FROM receipts WHERE `+where, []any{arg}, func(r *core.ReceiptRow) []any {
-		return []any{&r.EventID, &r.LotID, &r.Supplier.ID, &r.Supplier.Name, &r.SupplierLot, &r.PO, &r.Qty, &r.UOM, timeScanner{&r.Time}}
-	})
+	return readLots(ctx, s, lots, "read receipts", receiptsSQL+where, []any{arg}, receiptDest)
+}
+
+const receiptsSQL = `SELECT event_id, lot_id, supplier_id, supplier_name, supplier_lot, po, qty, uom, ts
+		FROM receipts WHERE `
+
+func receiptDest(r *core.ReceiptRow) []any {
+	return []any{&r.EventID, &r.LotID, &r.Supplier.ID, &r.Supplier.Name, &r.SupplierLot, &r.PO, &r.Qty, &r.UOM, timeScanner{&r.Time}}
 }
 
 func (s *DB) Shipments(ctx context.Context, f core.ShipmentFilter) ([]core.ShipmentRow, error) {
@@ -1462,10 +1469,14 @@ func (s *DB) Shipments(ctx context.Context, f core.ShipmentFilter) ([]core.Shipm
 	case f.CustomerID != "":
 		where, arg, lots = `customer_id = $1`, f.CustomerID, 0
 	}
-	return readLots(ctx, s, lots, "read shipments", `SELECT event_id, lot_id, customer_id, customer_name, sales_order, delivery, qty, uom, ts
-		FROM shipments WHERE `+where, []any{arg}, func(r *core.ShipmentRow) []any {
-		return []any{&r.EventID, &r.LotID, &r.Customer.ID, &r.Customer.Name, &r.SalesOrder, &r.Delivery, &r.Qty, &r.UOM, timeScanner{&r.Time}}
-	})
+	return readLots(ctx, s, lots, "read shipments", shipmentsSQL+where, []any{arg}, shipmentDest)
+}
+
+const shipmentsSQL = `SELECT event_id, lot_id, customer_id, customer_name, sales_order, delivery, qty, uom, ts
+		FROM shipments WHERE `
+
+func shipmentDest(r *core.ShipmentRow) []any {
+	return []any{&r.EventID, &r.LotID, &r.Customer.ID, &r.Customer.Name, &r.SalesOrder, &r.Delivery, &r.Qty, &r.UOM, timeScanner{&r.Time}}
 }
 
 func (s *DB) Originated(ctx context.Context, f core.OriginFilter) ([]int64, error) {

@@ -475,4 +475,15 @@ func TestOneShotReadsExactFloats(t *testing.T) {
 	if len(oh) != 1 || oh[0].Qty != qty {
 		t.Errorf("on hand = %+v, want %v", oh, qty)
 	}
+	// A trace's reads in one batch (core.TraceReader) read in text too.
+	r, ok, err := db.TraceReads(ctx, []int64{id}, nil, true)
+	if err != nil || !ok {
+		t.Fatalf("TraceReads = %v, %v", ok, err)
+	}
+	if len(r.Receipts) != 1 || r.Receipts[0].Qty != qty {
+		t.Errorf("batch receipts = %+v, want one of qty %v", r.Receipts, qty)
+	}
+	if len(r.States) != 1 || len(r.States[0].OnHand) != 1 || r.States[0].OnHand[0].Qty != qty {
+		t.Errorf("batch lot states = %+v, want on hand %v", r.States, qty)
+	}
 }

@@ -85,6 +85,16 @@ func (h *harness) inParts(what string, run func(*core.Queries) (*core.TraceResul
 	if !reflect.DeepEqual(r, parts) {
 		h.t.Fatalf("%s read in parts differs from one read:\n one   %+v\n parts %+v", what, r, parts)
 	}
+	// Read one read after the other, as a command-line process reads (on
+	// a one-shot PostgreSQL store, the lots' reads in one batch:
+	// core.TraceReader).
+	serial, err := run(&core.Queries{Store: h.s, Serial: true})
+	if err != nil {
+		h.t.Fatalf("%s, read serially: %v", what, err)
+	}
+	if !reflect.DeepEqual(r, serial) {
+		h.t.Fatalf("%s read serially differs from one read:\n one    %+v\n serial %+v", what, r, serial)
+	}
 	// And walked over the genealogy loaded into memory, reading the
 	// lots' rows from the store; then with the lot data in memory too,
 	// as `hub serve` does.

@@ -64,3 +64,42 @@ func Args() []string {
 	}
 	return os.Args[1:]
 }
+
+// A TraceCall is a command-line trace or recall from one lot whose answer
+// does not depend on anything but the store: hub trace forward|backward
+// ITEM LOT or hub recall ITEM LOT, with no flag but --db and --json.
+type TraceCall struct {
+	Command string // "forward", "backward" or "recall"
+	Item    string
+	Lot     string
+}
+
+// Trace returns the trace or recall the command line args (without the
+// program name) ask for, when it is a TraceCall; anything else (another
+// flag, a selector, --summary, --as-of, --config, help, "--") gives
+// false, and the command runs as it always does.
+func Trace(args []string) (TraceCall, bool) {
+	var pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--db":
+			if i+1 >= len(args) {
+				return TraceCall{}, false
+			}
+			i++
+		case strings.HasPrefix(a, "--db="), a == "--json":
+		case strings.HasPrefix(a, "-"):
+			return TraceCall{}, false
+		default:
+			pos = append(pos, a)
+		}
+	}
+	switch {
+	case len(pos) == 4 && pos[0] == "trace" && (pos[1] == "forward" || pos[1] == "backward"):
+		return TraceCall{Command: pos[1], Item: pos[2], Lot: pos[3]}, true
+	case len(pos) == 3 && pos[0] == "recall":
+		return TraceCall{Command: "recall", Item: pos[1], Lot: pos[2]}, true
+	}
+	return TraceCall{}, false
+}

@@ -58,3 +58,37 @@ func TestPostgres(t *testing.T) {
 		}
 	}
 }
+
+func TestTrace(t *testing.T) {
+	const pg = "postgres://u@127.0.0.1:5432/hub?sslmode=disable"
+	tests := []struct {
+		name string
+		args []string
+		want TraceCall
+		ok   bool
+	}{
+		{"forward, --db after", []string{"trace", "forward", "A", "L", "--db", pg, "--json"}, TraceCall{"forward", "A", "L"}, true},
+		{"backward, --db= before", []string{"--db=" + pg, "trace", "backward", "A", "L"}, TraceCall{"backward", "A", "L"}, true},
+		{"recall", []string{"--json", "recall", "A", "L", "--db", pg}, TraceCall{"recall", "A", "L"}, true},
+		{"a lot named like a command", []string{"recall", "trace", "forward", "--db", pg}, TraceCall{"recall", "trace", "forward"}, true},
+		{"--summary", []string{"recall", "A", "L", "--summary", "--db", pg}, TraceCall{}, false},
+		{"--as-of", []string{"recall", "A", "L", "--as-of", "2026-01-01", "--db", pg}, TraceCall{}, false},
+		{"a selector", []string{"trace", "forward", "--supplier-lot", "S1", "--db", pg}, TraceCall{}, false},
+		{"--config", []string{"--config", "hub.yaml", "recall", "A", "L"}, TraceCall{}, false},
+		{"--json=false", []string{"recall", "A", "L", "--json=false"}, TraceCall{}, false},
+		{"help", []string{"recall", "A", "L", "-h"}, TraceCall{}, false},
+		{"--", []string{"recall", "--", "A", "L"}, TraceCall{}, false},
+		{"one argument too many", []string{"recall", "A", "L", "M"}, TraceCall{}, false},
+		{"no direction", []string{"trace", "A", "L"}, TraceCall{}, false},
+		{"another command", []string{"lot", "A", "L", "--db", pg}, TraceCall{}, false},
+		{"--db without its value", []string{"recall", "A", "L", "--db"}, TraceCall{}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := Trace(tc.args)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("Trace(%q) = %+v, %v; want %+v, %v", tc.args, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
