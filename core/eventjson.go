@@ -1,6 +1,8 @@
 package core
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"math"
 	"slices"
@@ -549,15 +551,44 @@ func appendEvent(b []byte, e *Event) (_ []byte, ok bool) {
 		w.key("rework")
 		w.b = append(w.b, "true"...)
 	}
-	if e.Source != nil {
-		w.key("source")
-		w.b = append(w.b, '{')
-		w.field("connector", e.Source.Connector, true)
-		w.field("record", e.Source.Record, true)
-		w.b = append(w.b, '}')
-	}
+	w.source(e.Source)
 	w.b = append(w.b, '}')
 	return w.b, w.ok
+}
+
+// source writes the event's source, the last of its fields, if it has one.
+func (w *eventWriter) source(s *Source) {
+	if s == nil {
+		return
+	}
+	w.key("source")
+	w.b = append(w.b, '{')
+	w.field("connector", s.Connector, true)
+	w.field("record", s.Record, true)
+	w.b = append(w.b, '}')
+}
+
+// bodyAndHash is e's encoding and its content hash (ContentHash: the
+// hash of the encoding without the source) from one encoding: the one
+// without the source, hashed, then the source written in place of its
+// closing brace (the source is the last field). ok is false when
+// appendEvent leaves e to encoding/json.
+func bodyAndHash(e *Event) (body []byte, hash string, ok bool) {
+	c := *e
+	c.Source = nil
+	b, ok := appendEvent(make([]byte, 0, 384), &c)
+	if !ok {
+		return nil, "", false
+	}
+	sum := sha256.Sum256(b)
+	hash = hex.EncodeToString(sum[:16])
+	w := eventWriter{b: b[:len(b)-1], ok: true} // without its '}'
+	w.source(e.Source)
+	w.b = append(w.b, '}')
+	if !w.ok {
+		return nil, "", false
+	}
+	return w.b, hash, true
 }
 
 type eventWriter struct {

@@ -45,7 +45,31 @@ func checkFastPath(t testing.TB, line []byte) (fast bool) {
 	if got := marshalEvent(slow); !bytes.Equal(got, want) {
 		t.Fatalf("marshalEvent writes\n%s\njson.Marshal writes\n%s", got, want)
 	}
+	checkPrepare(t, slow)
+	for _, src := range []*Source{{Connector: "epcis", Record: "urn:uuid:1"}, {Connector: "sap"}, {Record: "a<b"}, {Connector: "x\u2028y", Record: "r"}} {
+		e := *slow
+		e.Source = src
+		checkPrepare(t, &e)
+	}
 	return fast
+}
+
+// checkPrepare fails t when Prepare's body is not json.Marshal's or its
+// hash not ContentHash's (Prepare encodes an event with a source once
+// for both).
+func checkPrepare(t testing.TB, e *Event) {
+	t.Helper()
+	want, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	p := Prepare(e)
+	if !bytes.Equal(p.Body, want) {
+		t.Fatalf("Prepare writes the body\n%s\njson.Marshal writes\n%s", p.Body, want)
+	}
+	if h := e.ContentHash(); p.Hash != h {
+		t.Fatalf("Prepare hashes %s to %s, ContentHash to %s", want, p.Hash, h)
+	}
 }
 
 // FuzzEventJSONFastPath: on any input, the fast decoder either declines or

@@ -309,6 +309,14 @@ type PreparedEvent struct {
 func Prepare(e *Event) PreparedEvent {
 	p := PreparedEvent{Event: e}
 	p.Time, _ = e.Timestamp()
+	if e.Source != nil {
+		// One encoding for the body and the hash, not two (a mapped
+		// record's events all have a source).
+		var ok bool
+		if p.Body, p.Hash, ok = bodyAndHash(e); ok {
+			return p
+		}
+	}
 	p.Body = marshalEvent(e)
 	if e.Source == nil {
 		sum := sha256.Sum256(p.Body)

@@ -20,10 +20,16 @@ func optMicros(t time.Time) int64 { return sqlq.OptMicros(t) }
 
 func (s *DB) GapFacts(ctx context.Context, p core.GapFactsParams) (*core.GapFacts, error) {
 	f := &core.GapFacts{}
+	// CROSS JOIN: the orders outermost, the one-sided ones (few) found
+	// first and only their links read. Without it SQLite read every link
+	// through links_grp and looked up its order: 2.6 s of CPU (11 s wall)
+	// on the 5M plant, 1-2 s after a 1M-event EPCIS capture, in every
+	// gap evaluation; 0.03 s now. Same rows in the same order (a group's
+	// links still come through links_grp, by out and lot).
 	rows, err := s.db.QueryContext(ctx, `SELECT o.ord, o.ins, o.outs, min(k.ts),
 		  json_group_array(json_array(l.item, l.lot)), json_group_array(k.event_id),
 		  coalesce(max((SELECT json_extract(e.body, '$.site') FROM events e WHERE e.id = k.event_id AND e.status = 'active')), '')
-		FROM orders o JOIN links k ON k.grp = o.ord JOIN lots l ON l.id = k.lot_id
+		FROM orders o CROSS JOIN links k ON k.grp = o.ord JOIN lots l ON l.id = k.lot_id
 		WHERE (o.ins = 0) <> (o.outs = 0)
 		  AND (k.out = 1 OR NOT EXISTS (SELECT 1 FROM returned_inputs r WHERE r.lot_id = k.lot_id AND r.grp = k.grp))
 		GROUP BY o.ord ORDER BY o.ord`)

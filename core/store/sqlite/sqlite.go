@@ -537,9 +537,25 @@ func currentEvents(ctx context.Context, q queryer, ids []string) (map[string]cor
 }
 
 func reversers(ctx context.Context, q queryer, targets []string) (map[string][]string, error) {
+	// When no event reverses anything (a store of EPCIS captures: the
+	// partial index events_reverses is empty), nothing reverses the
+	// targets: one look into the index instead of a probe per target,
+	// 1.5 million of them in a 1M-event capture (2.7 s of its CPU,
+	// writer and plan ahead together). Asked in the same transaction.
+	rows, err := q.QueryContext(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE reverses IS NOT NULL)`)
+	if err != nil {
+		return nil, fmt.Errorf("look up reversals: %w", err)
+	}
+	some, err := collect(rows, "look up reversals", func(v *bool) []any { return []any{v} })
+	if err != nil {
+		return nil, err
+	}
+	if len(some) == 1 && !some[0] {
+		return map[string][]string{}, nil
+	}
 	// A join with the distinct ids, not IN (SELECT …): IN made SQLite copy
 	// the list into a temporary b-tree first.
-	rows, err := q.QueryContext(ctx, `SELECT e.reverses, e.id
+	rows, err = q.QueryContext(ctx, `SELECT e.reverses, e.id
 		FROM (SELECT DISTINCT value FROM json_each(?)) j JOIN events e ON e.reverses = j.value
 		WHERE e.status <> 'superseded'`, stringList(targets))
 	if err != nil {
