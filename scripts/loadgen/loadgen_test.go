@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +39,7 @@ func TestRefuses(t *testing.T) {
 		{"TooManyEvents", func(o *Options) { o.Events = maxEvents + 1 }, "-events"},
 		{"TooLong", func(o *Options) { o.Duration = maxDuration + time.Second }, "-duration"},
 		{"BatchOverServerLimit", func(o *Options) { o.Batch = maxBatch + 1 }, "-batch"},
+		{"NegativeRate", func(o *Options) { o.Rate = -1 }, "-rate"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := ok
@@ -46,6 +49,46 @@ func TestRefuses(t *testing.T) {
 				t.Fatalf("Run = %+v, %v; want an error saying %q", rep, err, c.want)
 			}
 		})
+	}
+}
+
+// With -rate, loadgen offers the events on a schedule (an open loop)
+// instead of posting again as soon as an answer comes: the run cannot end
+// before its last request was due, whatever the server's speed, and
+// every event is still posted once. The server here answers at once, as
+// POST /v1/events does (its answer's counts), so a closed loop would be
+// over in a few milliseconds.
+func TestRateSchedulesRequests(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		n := 0
+		mu.Lock()
+		for _, l := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+			got[eventID(l)]++
+			n++
+		}
+		mu.Unlock()
+		fmt.Fprintf(w, `{"stored":%d}`, n)
+	}))
+	defer srv.Close()
+	const events, rate = 60, 400.0
+	rep, err := Run(context.Background(), Options{URL: srv.URL, Token: "t", Clients: 4, Events: events, Batch: 2, Duration: time.Minute, Rate: rate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The last request (events 58 and 59) is due 58/400 s after the start.
+	if min := float64(events-2) / rate; rep.Seconds < min {
+		t.Errorf("the run took %.3f s; with -rate %g its last request is not due before %.3f s", rep.Seconds, rate, min)
+	}
+	if rep.EventsAcked != events || rep.Stored != events || rep.OfferedRate != rate || len(got) != events {
+		t.Errorf("report %+v, %d distinct ids posted; want all %d events posted once and acknowledged, offered rate %g", rep, len(got), events, rate)
+	}
+	for id, n := range got {
+		if n != 1 {
+			t.Errorf("event %s posted %d times", id, n)
+		}
 	}
 }
 

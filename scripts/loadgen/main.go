@@ -46,6 +46,7 @@ const (
 	maxDuration = 30 * time.Minute
 	maxBatch    = 10_000 // the server's events per request (core.MaxEventsPerRequest)
 	maxClients  = 1024
+	maxRate     = 10_000_000 // events a second offered
 )
 
 // Options say what a run posts, where, and how.
@@ -56,7 +57,15 @@ type Options struct {
 	Events   int           // events to post in all
 	Batch    int           // events per request; 1 posts one JSON object a request
 	Duration time.Duration // no request starts after this
-	Timeout  time.Duration // one request's timeout
+	// Rate, when above 0, is the events a second offered (an open loop):
+	// the request with events first… is due at first/Rate seconds after
+	// the start, a client sends it then (or at once, when every client was
+	// busy at that time), and its latency counts from when it was due, so
+	// a server that falls behind shows it in the latency, not in a slower
+	// schedule. 0 is a closed loop: each client sends its next request
+	// when its last is answered, as fast as the server goes.
+	Rate    float64
+	Timeout time.Duration // one request's timeout
 	// Lines are the events to post, one JSON object each; nil makes
 	// Events receipts with ids starting with Prefix.
 	Lines  [][]byte
@@ -72,6 +81,7 @@ type Report struct {
 	URL          string         `json:"url"`
 	Clients      int            `json:"clients"`
 	Batch        int            `json:"batch"`
+	OfferedRate  float64        `json:"offered_events_per_second,omitempty"` // Options.Rate; absent: a closed loop
 	Requests     int            `json:"requests"`
 	EventsSent   int            `json:"events_sent"`
 	EventsAcked  int            `json:"events_acked"` // in requests answered 2xx
@@ -111,6 +121,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.Events, "events", 10000, fmt.Sprintf("events to post in all (at most %d)", maxEvents))
 	fs.IntVar(&o.Batch, "batch", 1, "events per request (1: one JSON object a request; more: JSON Lines)")
 	fs.DurationVar(&o.Duration, "duration", time.Minute, "stop starting requests after this (at most 30m)")
+	fs.Float64Var(&o.Rate, "rate", 0, "events a second to offer (an open loop: latency counts from when each request was due); 0: each client posts again as soon as it is answered")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "one request's timeout")
 	fs.StringVar(&input, "input", "", "canonical events to post (JSON Lines, e.g. from hub gen); default: receipts of its own")
 	fs.StringVar(&o.Prefix, "prefix", "", "id prefix of the receipts made without -input (default load-TIME)")
@@ -158,8 +169,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	fmt.Fprintf(stdout, "%d clients, %d events/request: %d requests, %d events sent, %d acknowledged in %.2f s\n",
-		rep.Clients, rep.Batch, rep.Requests, rep.EventsSent, rep.EventsAcked, rep.Seconds)
+	offered := "as fast as answered"
+	if rep.OfferedRate > 0 {
+		offered = fmt.Sprintf("%.0f events/s offered", rep.OfferedRate)
+	}
+	fmt.Fprintf(stdout, "%d clients, %d events/request, %s: %d requests, %d events sent, %d acknowledged in %.2f s\n",
+		rep.Clients, rep.Batch, offered, rep.Requests, rep.EventsSent, rep.EventsAcked, rep.Seconds)
 	fmt.Fprintf(stdout, "%.0f events/s, %.0f requests/s; latency p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms\n",
 		rep.EventsPerSec, rep.RequestsPerS, rep.P50ms, rep.P95ms, rep.P99ms, rep.Maxms)
 	fmt.Fprintf(stdout, "answers: stored %d, superseded %d, duplicates %d, quarantined %d; errors %d %v\n",
@@ -204,6 +219,8 @@ func (o *Options) check() error {
 		return fmt.Errorf("-batch %d: want 1 to %d (the server's events per request)", o.Batch, maxBatch)
 	case o.Duration <= 0 || o.Duration > maxDuration:
 		return fmt.Errorf("-duration %s: want more than 0 and at most %s", o.Duration, maxDuration)
+	case o.Rate < 0 || o.Rate > maxRate:
+		return fmt.Errorf("-rate %g: want 0 (as fast as answered) to %d events a second", o.Rate, maxRate)
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
@@ -311,7 +328,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	deadline := start.Add(o.Duration)
 	var next atomic.Int64 // index of the next event to post
 	var mu sync.Mutex     // guards rep, lat, o.Acked
-	rep := &Report{URL: o.URL, Clients: o.Clients, Batch: o.Batch, ByStatus: map[string]int{}}
+	rep := &Report{URL: o.URL, Clients: o.Clients, Batch: o.Batch, OfferedRate: o.Rate, ByStatus: map[string]int{}}
 	var lat []time.Duration
 	var wg sync.WaitGroup
 	for range o.Clients {
@@ -323,6 +340,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 					return
 				}
 				n := min(o.Batch, o.Events-first)
+				var due time.Time // when the request is due, with -rate
+				if o.Rate > 0 {
+					due = start.Add(time.Duration(float64(first) / o.Rate * float64(time.Second)))
+					if wait := time.Until(due); wait > 0 {
+						t := time.NewTimer(wait)
+						select {
+						case <-t.C:
+						case <-ctx.Done():
+							t.Stop()
+							return
+						}
+					}
+				}
 				body.Reset()
 				for i := range n {
 					body.Write(o.event(first + i))
@@ -349,6 +379,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 					req.Header.Set("Content-Type", "application/json")
 				}
 				t0 := time.Now()
+				if o.Rate > 0 {
+					t0 = due // a request sent late waited for the server too
+				}
 				resp, err := client.Do(req)
 				var a answer
 				var status string
